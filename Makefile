@@ -1,0 +1,70 @@
+# attsr build. `make` builds build/attsr, build/libattsr.a and build/libattsr.so;
+# `make test` builds and runs the test suite (see tests/run.sh).
+#
+# Layout: src/<part>/*.c are globbed, so adding a file needs no edit here.
+#   core  -> image -> nn -> model -> train -> api -> cli   (data flows one way)
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O3 -march=native
+SAN     ?=
+CFLAGS  += -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -fopenmp -fPIC \
+           -Iinclude -Isrc $(SAN)
+LDLIBS  += -ldnnl -lpng -ljpeg -ljansson -lm
+LDFLAGS += -fopenmp $(SAN)
+
+LIB_SRC := $(wildcard src/core/*.c src/image/*.c src/nn/*.c src/model/*.c \
+                      src/train/*.c src/api/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+EX_SRC  := $(wildcard examples/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+EXAMPLES := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
+BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test clean bench
+all: $(BUILD)/attsr $(BUILD)/libattsr.a $(BUILD)/libattsr.so $(BUILD)/attsr.pc $(TESTS) $(EXAMPLES)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libattsr.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libattsr.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/attsr.pc: attsr.pc.in
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(abspath $(BUILD))|' $< > $@
+
+$(BUILD)/attsr: $(CLI_OBJ) $(BUILD)/libattsr.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libattsr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libattsr.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libattsr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libattsr.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libattsr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libattsr.a $(LDFLAGS) $(LDLIBS)
+
+bench: $(BENCHES)
+
+test: all
+	bash tests/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,247 @@
+// core: errors, allocation, atomic files, RNG. See core.h.
+#include "core/core.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Thread_local char g_error[1024];
+
+int as_errorf(const char *fmt, ...) {
+    char tmp[sizeof g_error];  // fmt may mention as_error() itself
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    memcpy(g_error, tmp, sizeof tmp);
+    return -1;
+}
+
+const char *as_error(void) { return g_error; }
+void as_clear_error(void) { g_error[0] = 0; }
+
+as_limits_t as_limits = {
+    .max_pixels = 100000000,
+    .max_alloc = (size_t)16 << 30,
+    .max_header = (size_t)100 << 20,
+};
+
+int as_mul_size(size_t a, size_t b, size_t *out) {
+    if (a && b > SIZE_MAX / a) return -1;
+    *out = a * b;
+    return 0;
+}
+
+void *as_malloc(size_t n) {
+    if (n > as_limits.max_alloc) {
+        as_errorf("allocation of %zu bytes exceeds the limit of %zu", n, as_limits.max_alloc);
+        return NULL;
+    }
+    void *p = malloc(n ? n : 1);
+    if (!p) as_errorf("out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *as_malloc_array(size_t count, size_t size) {
+    size_t n;
+    if (as_mul_size(count, size, &n)) {
+        as_errorf("allocation size overflows (%zu x %zu)", count, size);
+        return NULL;
+    }
+    return as_malloc(n);
+}
+
+void *as_calloc(size_t count, size_t size) {
+    void *p = as_malloc_array(count, size);
+    if (p) memset(p, 0, count * size);
+    return p;
+}
+
+void *as_aligned_alloc(size_t n) {
+    if (n > as_limits.max_alloc) {
+        as_errorf("allocation of %zu bytes exceeds the limit of %zu", n, as_limits.max_alloc);
+        return NULL;
+    }
+    void *p = NULL;
+    if (posix_memalign(&p, 64, n ? n : 64)) {
+        as_errorf("out of memory allocating %zu bytes", n);
+        return NULL;
+    }
+    return p;
+}
+
+int as_check_pixels(const char *what, int64_t w, int64_t h) {
+    if (w <= 0 || h <= 0) return as_errorf("%s: invalid image size %lldx%lld", what, (long long)w, (long long)h);
+    if (w > (1 << 30) || h > (1 << 30) || w * h > as_limits.max_pixels)
+        return as_errorf("%s: image of %lldx%lld pixels exceeds the limit of %lld pixels (raise it with --max-pixels)",
+                         what, (long long)w, (long long)h, (long long)as_limits.max_pixels);
+    return 0;
+}
+
+// ---- atomic files ------------------------------------------------------------------
+
+int as_outfile_open(as_outfile *f, const char *path) {
+    memset(f, 0, sizeof *f);
+    if (strlen(path) >= sizeof f->path) return as_errorf("%s: path too long", path);
+    strcpy(f->path, path);
+    snprintf(f->tmp, sizeof f->tmp, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(f->tmp);
+    if (fd < 0) return as_errorf("%s: cannot create: %s", path, strerror(errno));
+    fchmod(fd, 0644);
+    f->fp = fdopen(fd, "wb");
+    if (!f->fp) {
+        close(fd);
+        unlink(f->tmp);
+        return as_errorf("%s: cannot open: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int as_outfile_commit(as_outfile *f) {
+    int bad = ferror(f->fp);
+    bad |= fflush(f->fp) != 0;
+    bad |= fsync(fileno(f->fp)) != 0;
+    int err = errno;
+    bad |= fclose(f->fp) != 0;
+    f->fp = NULL;
+    if (bad) {
+        unlink(f->tmp);
+        return as_errorf("%s: write failed: %s", f->path, strerror(err ? err : EIO));
+    }
+    if (rename(f->tmp, f->path) != 0) {
+        err = errno;
+        unlink(f->tmp);
+        return as_errorf("%s: cannot rename into place: %s", f->path, strerror(err));
+    }
+    return 0;
+}
+
+void as_outfile_abort(as_outfile *f) {
+    if (f->fp) fclose(f->fp);
+    f->fp = NULL;
+    if (f->tmp[0]) unlink(f->tmp);
+}
+
+int as_write_file_atomic(const char *path, const void *data, size_t n) {
+    as_outfile f;
+    if (as_outfile_open(&f, path)) return -1;
+    if (n && fwrite(data, 1, n, f.fp) != n) {
+        as_outfile_abort(&f);
+        return as_errorf("%s: write failed: %s", path, strerror(errno));
+    }
+    return as_outfile_commit(&f);
+}
+
+int as_read_file(const char *path, void **data, size_t *n, size_t max_bytes) {
+    *data = NULL;
+    *n = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return as_errorf("%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(fp);
+        return as_errorf("%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        fclose(fp);
+        return as_errorf("%s: file of %lld bytes is larger than the limit of %zu", path,
+                         (long long)st.st_size, max_bytes);
+    }
+    size_t size = (size_t)st.st_size;
+    char *buf = as_malloc(size + 1);
+    if (!buf) {
+        fclose(fp);
+        return as_errorf("%s: %s", path, as_error());
+    }
+    size_t got = fread(buf, 1, size, fp);
+    fclose(fp);
+    if (got != size) {
+        free(buf);
+        return as_errorf("%s: read failed", path);
+    }
+    buf[size] = 0;
+    *data = buf;
+    *n = size;
+    return 0;
+}
+
+int as_same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int as_mkdir_p(const char *path) {
+    char buf[4096];
+    if (strlen(path) >= sizeof buf) return as_errorf("%s: path too long", path);
+    strcpy(buf, path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return as_errorf("%s: cannot create folder: %s", buf, strerror(errno));
+            *p = c;
+            if (!c) break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return as_errorf("%s: not a folder", path);
+    return 0;
+}
+
+const char *as_ext(const char *path) {
+    static _Thread_local char ext[16];
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(path, '.');
+    ext[0] = 0;
+    if (!dot || (slash && dot < slash)) return ext;
+    size_t i = 0;
+    for (dot++; *dot && i < sizeof ext - 1; dot++) ext[i++] = (char)tolower((unsigned char)*dot);
+    ext[i] = 0;
+    return ext;
+}
+
+double as_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// ---- RNG ----------------------------------------------------------------------------
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void as_rng_seed(as_rng *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t as_rng_next(as_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double as_rng_uniform(as_rng *r) { return (as_rng_next(r) >> 11) * 0x1.0p-53; }
+
+uint32_t as_rng_below(as_rng *r, uint32_t n) { return (uint32_t)(as_rng_uniform(r) * n); }

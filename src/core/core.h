@@ -1,0 +1,59 @@
+// core: errors, checked allocation with a global budget, overflow-checked sizes,
+// atomic output files, a seeded RNG and a clock. Everything above builds on this.
+//
+// Error convention (the whole library): a function that can fail returns 0 on success
+// and -1 on failure, after recording a one-line reason with as_errorf(). The reason is
+// per thread; as_error() reads it. Nothing in the library exits or prints.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+// ---- errors ----------------------------------------------------------------------
+int as_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  // returns -1
+const char *as_error(void);       // the last reason recorded on this thread ("" if none)
+void as_clear_error(void);
+
+// ---- limits (raised by CLI flags; checked before any allocation) ------------------
+typedef struct {
+    int64_t max_pixels;    // per image, default 100 megapixels
+    size_t  max_alloc;     // one allocation, bytes (default 16 GiB)
+    size_t  max_header;    // safetensors / checkpoint JSON header bytes (default 100 MiB)
+} as_limits_t;
+extern as_limits_t as_limits;
+
+// ---- allocation: NULL + error on failure, overflow or over the limit --------------
+void *as_malloc(size_t n);
+void *as_calloc(size_t count, size_t size);
+void *as_malloc_array(size_t count, size_t size);      // count*size, overflow-checked
+void *as_aligned_alloc(size_t n);                       // 64-byte aligned, free with free()
+int as_mul_size(size_t a, size_t b, size_t *out);       // 0 ok, -1 on overflow (no error set)
+int as_check_pixels(const char *what, int64_t w, int64_t h);  // dims > 0, w*h <= limit
+
+// ---- atomic output files: write to a temp file in the same folder, then rename ----
+typedef struct {
+    FILE *fp;
+    char path[4096];
+    char tmp[4096 + 32];
+} as_outfile;
+int  as_outfile_open(as_outfile *f, const char *path);   // creates "path.tmp-XXXXXX"
+int  as_outfile_commit(as_outfile *f);                   // flush, fsync, rename; closes
+void as_outfile_abort(as_outfile *f);                    // closes and removes the temp file
+int  as_write_file_atomic(const char *path, const void *data, size_t n);
+int  as_read_file(const char *path, void **data, size_t *n, size_t max_bytes);
+int  as_same_file(const char *a, const char *b);         // 1 when both name one existing file
+int  as_mkdir_p(const char *path);
+
+// ---- helpers --------------------------------------------------------------------
+const char *as_ext(const char *path);  // lower-case extension without the dot ("" if none)
+double as_now(void);                   // monotonic seconds
+
+// Seeded generator (splitmix64 seeding xoshiro256**): reproducible across machines.
+typedef struct { uint64_t s[4]; } as_rng;
+void     as_rng_seed(as_rng *r, uint64_t seed);
+uint64_t as_rng_next(as_rng *r);
+double   as_rng_uniform(as_rng *r);              // [0, 1)
+uint32_t as_rng_below(as_rng *r, uint32_t n);    // [0, n)
+
+#define AS_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define AS_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -1,0 +1,38 @@
+// safetensors: read and write the weights file format (SPEC section 4).
+// 8-byte little-endian header length, a JSON header, then raw little-endian data.
+// Reading converts F32, BF16 and F16 tensors to float32.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *name;
+    int ndim;
+    int64_t shape[8];
+    size_t numel;
+    float *data;          // float32 copy (owned by the st_file)
+} st_tensor;
+
+typedef struct {
+    int n;
+    st_tensor *tensors;   // in file order of data offsets
+    int n_meta;
+    char **meta_keys, **meta_values;
+} st_file;
+
+// Parses a whole file (or a memory buffer); `name` is used in error messages.
+int  st_read(st_file *f, const char *path);
+int  st_read_memory(st_file *f, const void *data, size_t n, const char *name);
+void st_free(st_file *f);
+const st_tensor *st_find(const st_file *f, const char *name);
+const char *st_meta(const st_file *f, const char *key);  // NULL when absent
+
+// Writes F32 tensors atomically. shapes[i] has ndims[i] entries; meta may be NULL.
+typedef struct {
+    const char *name;
+    int ndim;
+    const int64_t *shape;
+    const float *data;
+} st_out_tensor;
+int st_write(const char *path, const st_out_tensor *t, int n, const char *const *meta_keys,
+             const char *const *meta_values, int n_meta);

@@ -1,0 +1,77 @@
+// nn: the layers of the SPEC network, each a forward and a backward function.
+//
+// Conventions (llm.c style):
+//   - activations are float32 NHWC: (N, H, W, C), contiguous;
+//   - conv weights are OIHW (cout, cin, k, k) and linear weights (out, in), exactly the
+//     PyTorch state_dict layout, so parameters are used as stored;
+//   - outputs first, then saved buffers, then inputs, then weights, then sizes;
+//   - every backward OVERWRITES its outputs (d_in, d_weight, d_bias); the model adds
+//     where a tensor feeds several consumers. A NULL d_in skips that gradient.
+//   - functions that can fail return 0 / -1 with as_errorf(); pure loops return void.
+// Everything here is multithreaded with OpenMP (or inside oneDNN).
+#pragma once
+#include <stddef.h>
+
+// ---- convolution (oneDNN): k x k, stride 1, 'same' zero padding, bias ---------------
+// A plan for one shape; it may be reused by every layer of that shape (weights are
+// passed per call). Not safe to execute from two threads at once.
+typedef struct nn_conv nn_conv;
+
+nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training);
+void     conv_destroy(nn_conv *c);
+// out (N,H,W,cout) = in (N,H,W,cin) * weight (cout,cin,k,k) + bias (cout)
+int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias);
+// d_in (N,H,W,cin) [NULL: skipped], d_weight (cout,cin,k,k), d_bias (cout) from d_out
+// (N,H,W,cout). Needs `training` at create time.
+int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias,
+                  const float *d_out, const float *in, const float *weight);
+double conv_flops(const nn_conv *c);  // forward multiply-adds x 2
+
+// ---- element-wise ----------------------------------------------------------------
+void lrelu_forward(float *out, const float *in, size_t n, float slope);           // out may == in
+void lrelu_backward(float *d_in, const float *d_out, const float *in, size_t n, float slope);  // `in`: the forward input (or output: same sign)
+void add_forward(float *out, const float *a, const float *b, size_t n);            // out may alias a or b
+void add_inplace(float *y, const float *x, size_t n);                              // y += x
+void scale_add_inplace(float *y, float a, const float *x, size_t n);               // y += a*x
+
+// ---- PixelShuffle (PyTorch's): out[c, h*s+i, w*s+j] = in[c*s*s + i*s + j, h, w] ---
+// in (N,H,W,C*s*s) -> out (N,H*s,W*s,C)
+void pixel_shuffle_forward(float *out, const float *in, int N, int H, int W, int C, int s);
+void pixel_shuffle_backward(float *d_in, const float *d_out, int N, int H, int W, int C, int s);
+
+// ---- attention modules (SPEC section 3) --------------------------------------------
+//   none: out = in
+//   ca:   out = in * sigmoid(fc2(lrelu(fc1(mean_hw(in)))))   fc1 C->R, fc2 R->C
+//   sa1:  out = in * sigmoid(conv1x1_{C->1}(in))
+//   sa4:  out = in * sigmoid(c4(lrelu(c3(lrelu(c2(lrelu(c1(in))))))))
+//         c1 7x7 C->32, c2 5x5 32->16, c3 3x3 16->8, c4 1x1 8->1
+typedef enum { ATT_NONE = 0, ATT_CA, ATT_SA1, ATT_SA4 } attention_kind;
+
+const char *attention_name(attention_kind k);           // "none", "ca", "sa1", "sa4"
+int attention_parse(const char *s, attention_kind *k);  // 0 ok, -1 + error
+
+typedef struct nn_attention nn_attention;
+
+// R: CA's reduced width (C/r rounded down, at least 1); ignored by other kinds.
+nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R,
+                               float slope, int training);
+void attention_destroy(nn_attention *a);
+
+// Parameters, in the SPEC's tensor order:
+//   ca:  fc1.weight (R,C), fc1.bias (R), fc2.weight (C,R), fc2.bias (C)
+//   sa1: conv.weight (1,C,1,1), conv.bias (1)
+//   sa4: conv1.weight (32,C,7,7), conv1.bias, conv2.weight (16,32,5,5), conv2.bias,
+//        conv3.weight (8,16,3,3), conv3.bias, conv4.weight (1,8,1,1), conv4.bias
+int attention_num_params(attention_kind kind);          // 0, 4, 2, 8
+// Floats of forward state kept for backward (gates, pooled vectors, hidden maps).
+size_t attention_saved_floats(const nn_attention *a);
+
+// out (N,H,W,C) may not alias in. saved: attention_saved_floats() floats.
+int attention_forward(nn_attention *a, float *out, float *saved, const float *in,
+                      const float *const *params);
+// d_in (N,H,W,C) overwritten; d_params[i] overwritten (same order as params).
+// `scratch` holds attention_scratch_floats() floats.
+int attention_backward(nn_attention *a, float *d_in, float *const *d_params, float *scratch,
+                       const float *d_out, const float *saved, const float *in,
+                       const float *const *params);
+size_t attention_scratch_floats(const nn_attention *a);
