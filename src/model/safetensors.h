@@ -10,6 +10,7 @@ typedef struct {
     int ndim;
     int64_t shape[8];
     size_t numel;
+    size_t offset;        // byte offset in the data block (file order)
     float *data;          // float32 copy (owned by the st_file)
 } st_tensor;
 

@@ -1,0 +1,254 @@
+// safetensors reader and writer (SPEC section 4), header parsed with jansson.
+#include "model/safetensors.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+// ---- dtype conversion ------------------------------------------------------------
+
+static float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static float f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    if (exp == 0) {
+        if (man == 0) {
+            u = sign;
+        } else {  // subnormal: normalise
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) {
+                man <<= 1;
+                exp--;
+            }
+            u = sign | (exp << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        u = sign | 0x7f800000u | (man << 13);
+    } else {
+        u = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static int dtype_size(const char *dt) {
+    if (!strcmp(dt, "F32")) return 4;
+    if (!strcmp(dt, "BF16") || !strcmp(dt, "F16")) return 2;
+    return 0;
+}
+
+static void convert(float *dst, const uint8_t *src, size_t n, const char *dt) {
+    if (!strcmp(dt, "F32")) {
+        memcpy(dst, src, n * 4);  // little-endian host (x86-64, aarch64)
+        return;
+    }
+    int bf = !strcmp(dt, "BF16");
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
+        dst[i] = bf ? bf16_to_f32(h) : f16_to_f32(h);
+    }
+}
+
+// ---- reading ---------------------------------------------------------------------
+
+void st_free(st_file *f) {
+    for (int i = 0; i < f->n; i++) {
+        free(f->tensors[i].name);
+        free(f->tensors[i].data);
+    }
+    for (int i = 0; i < f->n_meta; i++) {
+        free(f->meta_keys[i]);
+        free(f->meta_values[i]);
+    }
+    free(f->tensors);
+    free(f->meta_keys);
+    free(f->meta_values);
+    memset(f, 0, sizeof *f);
+}
+
+static int parse_meta(st_file *f, json_t *meta, const char *name) {
+    if (!json_is_object(meta)) return as_errorf("%s: __metadata__ is not an object", name);
+    size_t n = json_object_size(meta);
+    f->meta_keys = as_calloc(n ? n : 1, sizeof(char *));
+    f->meta_values = as_calloc(n ? n : 1, sizeof(char *));
+    if (!f->meta_keys || !f->meta_values) return -1;
+    const char *key;
+    json_t *val;
+    json_object_foreach(meta, key, val) {
+        if (!json_is_string(val)) return as_errorf("%s: metadata '%s' is not a string", name, key);
+        f->meta_keys[f->n_meta] = strdup(key);
+        f->meta_values[f->n_meta] = strdup(json_string_value(val));
+        if (!f->meta_keys[f->n_meta] || !f->meta_values[f->n_meta]) return as_errorf("out of memory");
+        f->n_meta++;
+    }
+    return 0;
+}
+
+// Parses one header entry into t, checking dtype, shape and offsets against the data.
+static int parse_tensor(st_tensor *t, const char *key, json_t *info, size_t data_len,
+                        const uint8_t *data, const char *name) {
+    json_t *jdt = json_object_get(info, "dtype"), *jshape = json_object_get(info, "shape"),
+           *joff = json_object_get(info, "data_offsets");
+    if (!json_is_string(jdt) || !json_is_array(jshape) || !json_is_array(joff) ||
+        json_array_size(joff) != 2)
+        return as_errorf("%s: tensor '%s': malformed header entry", name, key);
+    const char *dt = json_string_value(jdt);
+    int esize = dtype_size(dt);
+    if (!esize) return as_errorf("%s: tensor '%s': dtype %s is not supported (F32, BF16, F16)", name, key, dt);
+    t->ndim = (int)json_array_size(jshape);
+    if (t->ndim > 8) return as_errorf("%s: tensor '%s': %d dimensions (at most 8)", name, key, t->ndim);
+    size_t numel = 1;
+    for (int d = 0; d < t->ndim; d++) {
+        json_t *jd = json_array_get(jshape, d);
+        if (!json_is_integer(jd) || json_integer_value(jd) < 0)
+            return as_errorf("%s: tensor '%s': bad shape", name, key);
+        t->shape[d] = json_integer_value(jd);
+        if (as_mul_size(numel, (size_t)t->shape[d], &numel))
+            return as_errorf("%s: tensor '%s': shape overflows", name, key);
+    }
+    json_t *jb = json_array_get(joff, 0), *je = json_array_get(joff, 1);
+    if (!json_is_integer(jb) || !json_is_integer(je))
+        return as_errorf("%s: tensor '%s': bad data_offsets", name, key);
+    json_int_t b = json_integer_value(jb), e = json_integer_value(je);
+    size_t bytes;
+    if (as_mul_size(numel, (size_t)esize, &bytes) || b < 0 || e < b || (size_t)e > data_len ||
+        (size_t)(e - b) != bytes)
+        return as_errorf("%s: tensor '%s': data_offsets [%lld, %lld] do not match its shape or the file size",
+                         name, key, (long long)b, (long long)e);
+    t->name = strdup(key);
+    t->numel = numel;
+    t->offset = (size_t)b;
+    t->data = as_malloc_array(numel ? numel : 1, sizeof(float));
+    if (!t->name || !t->data) return as_errorf("%s: tensor '%s': %s", name, key, as_error());
+    convert(t->data, data + b, numel, dt);
+    return 0;
+}
+
+static int cmp_offset(const void *a, const void *b) {
+    size_t x = ((const st_tensor *)a)->offset, y = ((const st_tensor *)b)->offset;
+    return (x > y) - (x < y);
+}
+
+int st_read_memory(st_file *f, const void *buf, size_t n, const char *name) {
+    memset(f, 0, sizeof *f);
+    const uint8_t *p = buf;
+    if (n < 8) return as_errorf("%s: not a safetensors file (too short)", name);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
+    if (hlen > as_limits.max_header || hlen > n - 8)
+        return as_errorf("%s: not a safetensors file (header length %llu)", name, (unsigned long long)hlen);
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)p + 8, hlen, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return as_errorf("%s: bad safetensors header: %s", name, jerr.text);
+    }
+    const uint8_t *data = p + 8 + hlen;
+    size_t data_len = n - 8 - hlen;
+    size_t count = json_object_size(root);
+    f->tensors = as_calloc(count ? count : 1, sizeof(st_tensor));
+    int rc = f->tensors ? 0 : -1;
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        if (rc) break;
+        if (!strcmp(key, "__metadata__")) {
+            rc = parse_meta(f, val, name);
+            continue;
+        }
+        if (!json_is_object(val)) {
+            rc = as_errorf("%s: tensor '%s': malformed header entry", name, key);
+            break;
+        }
+        st_tensor *t = &f->tensors[f->n++];
+        rc = parse_tensor(t, key, val, data_len, data, name);
+    }
+    json_decref(root);
+    if (rc) {
+        st_free(f);
+        return -1;
+    }
+    qsort(f->tensors, f->n, sizeof(st_tensor), cmp_offset);
+    return 0;
+}
+
+int st_read(st_file *f, const char *path) {
+    void *buf;
+    size_t n;
+    memset(f, 0, sizeof *f);
+    if (as_read_file(path, &buf, &n, as_limits.max_alloc)) return -1;
+    int rc = st_read_memory(f, buf, n, path);
+    free(buf);
+    return rc;
+}
+
+const st_tensor *st_find(const st_file *f, const char *name) {
+    for (int i = 0; i < f->n; i++)
+        if (!strcmp(f->tensors[i].name, name)) return &f->tensors[i];
+    return NULL;
+}
+
+const char *st_meta(const st_file *f, const char *key) {
+    for (int i = 0; i < f->n_meta; i++)
+        if (!strcmp(f->meta_keys[i], key)) return f->meta_values[i];
+    return NULL;
+}
+
+// ---- writing ---------------------------------------------------------------------
+
+int st_write(const char *path, const st_out_tensor *t, int n, const char *const *meta_keys,
+             const char *const *meta_values, int n_meta) {
+    json_t *root = json_object();
+    size_t offset = 0;
+    if (n_meta > 0) {
+        json_t *meta = json_object();
+        for (int i = 0; i < n_meta; i++) json_object_set_new(meta, meta_keys[i], json_string(meta_values[i]));
+        json_object_set_new(root, "__metadata__", meta);
+    }
+    for (int i = 0; i < n; i++) {
+        size_t numel = 1;
+        json_t *shape = json_array();
+        for (int d = 0; d < t[i].ndim; d++) {
+            numel *= (size_t)t[i].shape[d];
+            json_array_append_new(shape, json_integer(t[i].shape[d]));
+        }
+        json_t *info = json_object();
+        json_object_set_new(info, "dtype", json_string("F32"));
+        json_object_set_new(info, "shape", shape);
+        json_object_set_new(info, "data_offsets", json_pack("[II]", (json_int_t)offset, (json_int_t)(offset + 4 * numel)));
+        json_object_set_new(root, t[i].name, info);
+        offset += 4 * numel;
+    }
+    char *header = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!header) return as_errorf("%s: cannot encode the header", path);
+    size_t hlen = strlen(header), padded = (hlen + 7) & ~(size_t)7;  // align data to 8 bytes
+    as_outfile out;
+    if (as_outfile_open(&out, path)) {
+        free(header);
+        return -1;
+    }
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)(padded >> (8 * i));
+    int ok = fwrite(len8, 1, 8, out.fp) == 8 && fwrite(header, 1, hlen, out.fp) == hlen;
+    for (size_t i = hlen; ok && i < padded; i++) ok = fputc(' ', out.fp) != EOF;
+    free(header);
+    for (int i = 0; ok && i < n; i++) {
+        size_t numel = 1;
+        for (int d = 0; d < t[i].ndim; d++) numel *= (size_t)t[i].shape[d];
+        ok = fwrite(t[i].data, sizeof(float), numel, out.fp) == numel;
+    }
+    if (!ok) {
+        as_outfile_abort(&out);
+        return as_errorf("%s: write failed", path);
+    }
+    return as_outfile_commit(&out);
+}
