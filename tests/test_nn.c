@@ -19,9 +19,10 @@
 #define FIX_RTOL 1e-5   // vs PyTorch, relative to the tensor's largest magnitude
 #define FD_RTOL 1e-2    // finite differences, relative to the gradient's largest magnitude
 
+// ATTSR_TEST_VERBOSE=1: error margins; 2: also every finite-difference step.
 static int verbose(void) {
     const char *v = getenv("ATTSR_TEST_VERBOSE");
-    return v && *v && *v != '0';
+    return v ? atoi(v) : 0;
 }
 
 static float *falloc(size_t n) {
@@ -229,7 +230,10 @@ static void fd_check(layer *L, const char *what, float *t, size_t n, const float
             for (int d = 0; d < 3; d++) {
                 double err = fabs(fd[d] - grad[i]), tol = FD_RTOL * gmax + noise / h[d];
                 if (k == 0 && d == 0) fd0 = fd[d], err0 = err, tol0 = tol;
-                if (getenv("FDDBG")) printf("#   %s[%zu] eps %g d%d fd %.8g grad %.8g err/tol %.3f\n", what, i, eps, d, fd[d], grad[i], err / tol);
+                if (verbose() > 1)
+                    printf("#   %s[%zu] step %g %s: fd %.8g backward %.8g err/tol %.3f\n", what, i,
+                           eps, d == 0 ? "central" : d == 1 ? "forward" : "backward", fd[d],
+                           grad[i], err / tol);
                 ratio = fmin(ratio, err / tol);
             }
             retried += k > 0;
