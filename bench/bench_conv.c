@@ -1,8 +1,13 @@
-// bench_conv: oneDNN fp32 3x3 convolution through nn_conv, GFLOP/s (median of runs).
-//   build/bench/bench_conv [runs]      (default 15 runs after 3 warm-ups)
-// Cases: 64->64 forward at 1x128x128 (inference), and forward, backward-data and
-// backward-weights at 16x48x48 (training, the SPEC's batch and LR patch); then the
-// attention-sized layers. Prints the oneDNN implementation of each pass.
+// bench_conv: oneDNN fp32 convolutions through nn_conv, in GFLOP/s (median of runs).
+//   build/bench/bench_conv [runs] [all]     (default 15 runs, after 3 warm-ups)
+// Cases: 3x3 64->64 forward at 1x128x128 (an inference tile) and forward, backward-data
+// and backward-weights at 16x48x48 (the SPEC's training batch of LR patches), each with
+// NHWC activations (no copies) and with CONV_AUTO, oneDNN's own layout (blocked on
+// AVX2; copies in and out included in the time); runs of the two alternate, so load from other processes hits
+// both alike. Then residual blocks, conv1 -> LeakyReLU -> conv2 -> attention -> + x,
+// forward at 1x128x128, whose conv GFLOP/s over the whole block, next to the
+// standalone conv's, shows what the layers around the convolutions cost.
+// `all` adds the network's other conv shapes.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,87 +15,171 @@
 #include "core/core.h"
 #include "nn/nn.h"
 
+static void die(void) {
+    fprintf(stderr, "bench_conv: %s\n", as_error());
+    exit(1);
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
+static double median(double *t, int n) {
+    qsort(t, n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
 static float *rand_buf(size_t n, as_rng *r) {
     float *p = as_aligned_alloc(n * sizeof(float));
-    if (!p) {
-        fprintf(stderr, "bench_conv: %s\n", as_error());
-        exit(1);
-    }
+    if (!p) die();
     for (size_t i = 0; i < n; i++) p[i] = (float)(as_rng_uniform(r) * 2 - 1);
     return p;
 }
 
-// pass: 0 forward, 1 backward-data, 2 backward-weights. Returns median seconds.
-static double time_pass(nn_conv *c, int pass, int runs, float *out, float *in, float *w, float *b,
-                        float *d_out, float *d_in, float *dw, float *db) {
-    double t[256];
-    if (runs > 256) runs = 256;
-    for (int i = -3; i < runs; i++) {
-        double t0 = as_now();
-        int rc;
-        if (pass == 0) rc = conv_forward(c, out, in, w, b);
-        else if (pass == 1) rc = conv_backward(c, d_in, dw, db, d_out, in, w);
-        else rc = conv_backward(c, NULL, dw, db, d_out, in, w);
-        if (rc) {
-            fprintf(stderr, "bench_conv: %s\n", as_error());
-            exit(1);
-        }
-        if (i >= 0) t[i] = as_now() - t0;
-    }
-    qsort(t, runs, sizeof *t, cmp_double);
-    return t[runs / 2];
-}
+// ---- single convolutions ------------------------------------------------------------
+typedef struct {
+    nn_conv *c;
+    float *in, *out, *w, *b, *d_out, *d_in, *dw, *db;
+} conv_case;
 
-static void bench(int N, int H, int W, int cin, int cout, int k, int training, int runs) {
-    nn_conv *c = conv_create(N, H, W, cin, cout, k, training);
-    if (!c) {
-        fprintf(stderr, "bench_conv: %s\n", as_error());
-        exit(1);
-    }
+static void case_init(conv_case *k, int N, int H, int W, int cin, int cout, int ks, int training,
+                      conv_layout layout) {
+    conv_set_layout(layout);
+    if (!(k->c = conv_create(N, H, W, cin, cout, ks, training))) die();
     as_rng r;
     as_rng_seed(&r, 1);
     size_t nin = (size_t)N * H * W * cin, nout = (size_t)N * H * W * cout;
-    size_t nw = (size_t)cout * cin * k * k;
-    float *in = rand_buf(nin, &r), *out = rand_buf(nout, &r), *w = rand_buf(nw, &r);
-    float *b = rand_buf(cout, &r), *d_out = rand_buf(nout, &r), *d_in = rand_buf(nin, &r);
-    float *dw = rand_buf(nw, &r), *db = rand_buf(cout, &r);
-    double gf = conv_flops(c) * 1e-9;
-    printf("%2dx%3dx%3d %2d->%2d k=%d", N, H, W, cin, cout, k);
-    double tf = time_pass(c, 0, runs, out, in, w, b, d_out, d_in, dw, db);
-    printf("  fwd %7.1f GFLOP/s (%.2f ms, %s)", gf / tf, tf * 1e3, conv_impl_name(c, 0));
-    if (training) {
-        // backward-weights alone, then both; backward-data = the difference
-        double tw = time_pass(c, 2, runs, out, in, w, b, d_out, d_in, dw, db);
-        double tdw = time_pass(c, 1, runs, out, in, w, b, d_out, d_in, dw, db);
-        double td = tdw - tw;
-        printf("\n%27s bwd-data %7.1f GFLOP/s (%.2f ms, %s)", "", gf / td, td * 1e3,
-               conv_impl_name(c, 1));
-        printf("\n%27s bwd-wgt  %7.1f GFLOP/s (%.2f ms, %s)", "", gf / tw, tw * 1e3,
-               conv_impl_name(c, 2));
+    size_t nw = (size_t)cout * cin * ks * ks;
+    k->in = rand_buf(nin, &r), k->out = rand_buf(nout, &r), k->w = rand_buf(nw, &r);
+    k->b = rand_buf(cout, &r), k->d_out = rand_buf(nout, &r), k->d_in = rand_buf(nin, &r);
+    k->dw = rand_buf(nw, &r), k->db = rand_buf(cout, &r);
+}
+
+static void case_free(conv_case *k) {
+    conv_destroy(k->c);
+    free(k->in), free(k->out), free(k->w), free(k->b);
+    free(k->d_out), free(k->d_in), free(k->dw), free(k->db);
+}
+
+// pass: 0 forward, 1 backward-data + backward-weights, 2 backward-weights alone.
+static double run_pass(conv_case *k, int pass) {
+    double t0 = as_now();
+    int rc = pass == 0 ? conv_forward(k->c, k->out, k->in, k->w, k->b)
+                       : conv_backward(k->c, pass == 1 ? k->d_in : NULL, k->dw, k->db, k->d_out,
+                                       k->in, k->w);
+    if (rc) die();
+    return as_now() - t0;
+}
+
+static void bench(int N, int H, int W, int cin, int cout, int ks, int training, int runs) {
+    conv_case k[2];
+    case_init(&k[0], N, H, W, cin, cout, ks, training, CONV_NHWC);
+    case_init(&k[1], N, H, W, cin, cout, ks, training, CONV_AUTO);
+    double gf = conv_flops(k[0].c) * 1e-9;
+    static const char *names[] = {"fwd", "bwd-data", "bwd-wgt"};
+    printf("%2dx%3dx%3d %3d->%3d k=%d\n", N, H, W, cin, cout, ks);
+    double tw[2] = {0, 0};
+    for (int pass = 0; pass < (training ? 3 : 1); pass++) {
+        // pass order 0, 2, 1: backward-data is (data + weights) - weights
+        int p = pass == 0 ? 0 : pass == 1 ? 2 : 1;
+        double *t[2] = {malloc(runs * sizeof(double)), malloc(runs * sizeof(double))};
+        for (int i = -3; i < runs; i++)
+            for (int l = 0; l < 2; l++) {
+                double s = run_pass(&k[l], p);
+                if (i >= 0) t[l][i] = s;
+            }
+        for (int l = 0; l < 2; l++) {
+            double m = median(t[l], runs);
+            if (p == 2) tw[l] = m;
+            if (p == 1) m -= tw[l];
+            printf("  %-8s %-7s %7.1f GFLOP/s  %8.2f ms  %s\n", names[p], l ? "auto" : "nhwc",
+                   gf / m, m * 1e3, conv_impl_name(k[l].c, p));
+        }
+        free(t[0]), free(t[1]);
     }
-    printf("\n");
-    free(in), free(out), free(w), free(b), free(d_out), free(d_in), free(dw), free(db);
+    case_free(&k[0]), case_free(&k[1]);
+}
+
+// ---- residual blocks ------------------------------------------------------------------
+static void bench_block(attention_kind kind, int N, int H, int W, int C, int runs,
+                        conv_layout layout) {
+    conv_set_layout(layout);
+    nn_conv *c = conv_create(N, H, W, C, C, 3, 0);
+    nn_attention *a = attention_create(kind, N, H, W, C, AS_MAX(1, C / 16), 0.2f, 0);
+    if (!c || !a) die();
+    as_rng r;
+    as_rng_seed(&r, 2);
+    size_t n = (size_t)N * H * W * C;
+    float *x = rand_buf(n, &r), *t = rand_buf(n, &r), *u = rand_buf(n, &r), *y = rand_buf(n, &r);
+    float *w1 = rand_buf((size_t)C * C * 9, &r), *w2 = rand_buf((size_t)C * C * 9, &r);
+    float *b = rand_buf(C, &r), *saved = rand_buf(attention_saved_floats(a) + 1, &r);
+    for (size_t i = 0; i < (size_t)C * C * 9; i++) w1[i] *= 0.05f, w2[i] *= 0.05f;
+    // attention parameters: enough floats for any kind, small values
+    float *pbuf = rand_buf((size_t)32 * C * 49 + 32 * 16 * 25 + 16 * 8 * 9 + 64 + 2 * C * C, &r);
+    const float *params[8];
+    const int C4[5] = {C, 32, 16, 8, 1}, K4[4] = {7, 5, 3, 1};
+    size_t sizes[8];
+    for (int i = 0; i < attention_num_params(kind); i++) {
+        if (kind == ATT_CA) {
+            int R = AS_MAX(1, C / 16);
+            sizes[i] = i == 0 || i == 2 ? (size_t)C * R : i == 1 ? (size_t)R : (size_t)C;
+        } else if (kind == ATT_SA1) {
+            sizes[i] = i == 0 ? (size_t)C : 1;
+        } else {
+            int j = i / 2;
+            sizes[i] = i % 2 ? (size_t)C4[j + 1] : (size_t)C4[j + 1] * C4[j] * K4[j] * K4[j];
+        }
+    }
+    float *pp = pbuf;
+    for (int i = 0; i < attention_num_params(kind); i++) {
+        for (size_t j = 0; j < sizes[i]; j++) pp[j] *= 0.1f;
+        params[i] = pp, pp += sizes[i];
+    }
+    double flops = 2 * conv_flops(c);
+    if (kind == ATT_SA4)  // SA4's three oneDNN convolutions
+        flops += 2.0 * N * H * W * (C * 32 * 49 + 32 * 16 * 25 + 16 * 8 * 9);
+    double *tb = malloc(runs * sizeof(double)), *tc = malloc(runs * sizeof(double));
+    for (int i = -3; i < runs; i++) {
+        double t0 = as_now();
+        if (conv_forward(c, t, x, w1, b)) die();
+        double t1 = as_now();
+        lrelu_forward(t, t, n, 0.2f);
+        if (conv_forward(c, u, t, w2, b)) die();
+        if (attention_forward(a, y, saved, u, params)) die();
+        add_inplace(y, x, n);
+        double t2 = as_now();
+        if (i >= 0) tb[i] = t2 - t0, tc[i] = t1 - t0;
+    }
+    double mb = median(tb, runs), mc = median(tc, runs);
+    double conv_rate = conv_flops(c) / mc;  // the standalone conv, timed in the same loop
+    printf("  block %-4s %-7s %7.1f GFLOP/s  %8.2f ms   (conv alone %.1f GFLOP/s: %.0f%%)\n",
+           attention_name(kind), layout == CONV_NHWC ? "nhwc" : "auto", flops / mb * 1e-9, mb * 1e3,
+           conv_rate * 1e-9, 100 * flops / mb / conv_rate);
+    free(x), free(t), free(u), free(y), free(w1), free(w2), free(b), free(saved), free(pbuf);
+    free(tb), free(tc);
     conv_destroy(c);
+    attention_destroy(a);
 }
 
 int main(int argc, char **argv) {
     int runs = argc > 1 ? atoi(argv[1]) : 15;
+    int all = argc > 2 && strcmp(argv[2], "all") == 0;
     if (runs < 1) runs = 1;
     bench(1, 128, 128, 64, 64, 3, 0, runs);
     bench(16, 48, 48, 64, 64, 3, 1, runs);
-    // the other layer shapes of the network (head, upsampler, output, SA4, SA1)
-    bench(16, 48, 48, 3, 64, 3, 1, runs);
-    bench(16, 48, 48, 64, 256, 3, 1, runs);
-    bench(16, 96, 96, 64, 3, 3, 1, runs);
-    bench(16, 48, 48, 64, 32, 7, 1, runs);
-    bench(16, 48, 48, 32, 16, 5, 1, runs);
-    bench(16, 48, 48, 16, 8, 3, 1, runs);
-    bench(16, 48, 48, 64, 1, 1, 1, runs);
-    bench(16, 48, 48, 8, 1, 1, 1, runs);
+    printf("residual blocks, 1x128x128, C=64, forward (inference plans)\n");
+    for (int k = ATT_NONE; k <= ATT_SA4; k++)
+        for (int l = 0; l < 2; l++)
+            bench_block((attention_kind)k, 1, 128, 128, 64, runs, l ? CONV_AUTO : CONV_NHWC);
+    if (all) {  // the network's other shapes: head, upsamplers, output, SA4's layers
+        bench(16, 48, 48, 3, 64, 3, 1, runs);
+        bench(16, 48, 48, 64, 256, 3, 1, runs);
+        bench(16, 48, 48, 64, 576, 3, 1, runs);
+        bench(16, 96, 96, 64, 3, 3, 1, runs);
+        bench(16, 48, 48, 64, 32, 7, 1, runs);
+        bench(16, 48, 48, 32, 16, 5, 1, runs);
+        bench(16, 48, 48, 16, 8, 3, 1, runs);
+    }
     return 0;
 }

@@ -296,7 +296,8 @@ static int meta_int(const st_file *f, const char *key) {
     return atoi(v);
 }
 
-static void fixture_case(const char *name) {
+static void fixture_case(const char *name, conv_layout layout) {
+    conv_set_layout(layout);
     char path[512];
     snprintf(path, sizeof path, FIXTURES "%s.safetensors", name);
     st_file f;
@@ -337,23 +338,27 @@ static void fixture_case(const char *name) {
     st_free(&f);
 }
 
+// Layers with convolutions run once per activation layout (see conv_set_layout).
 #define FIXTURE_TEST(name) \
-    static void name(void) { fixture_case(#name); }
-FIXTURE_TEST(conv_k3_5to3)
-FIXTURE_TEST(conv_k1_5to3)
-FIXTURE_TEST(conv_k5_5to3)
-FIXTURE_TEST(conv_k7_5to3)
-FIXTURE_TEST(conv_k3_16to16)
-FIXTURE_TEST(conv_k3_3to16)
-FIXTURE_TEST(conv_k3_16to3)
-FIXTURE_TEST(conv_k3_64to64)
+    static void name(void) { fixture_case(#name, CONV_AUTO); }
+#define FIXTURE_TEST2(name) \
+    FIXTURE_TEST(name)      \
+    static void name##_nhwc(void) { fixture_case(#name, CONV_NHWC); }
+FIXTURE_TEST2(conv_k3_5to3)
+FIXTURE_TEST2(conv_k1_5to3)
+FIXTURE_TEST2(conv_k5_5to3)
+FIXTURE_TEST2(conv_k7_5to3)
+FIXTURE_TEST2(conv_k3_16to16)
+FIXTURE_TEST2(conv_k3_3to16)
+FIXTURE_TEST2(conv_k3_16to3)
+FIXTURE_TEST2(conv_k3_64to64)
 FIXTURE_TEST(lrelu)
 FIXTURE_TEST(pixel_shuffle_s2)
 FIXTURE_TEST(pixel_shuffle_s3)
 FIXTURE_TEST(att_ca_20_r16)
 FIXTURE_TEST(att_ca_32_r16)
 FIXTURE_TEST(att_sa1_16)
-FIXTURE_TEST(att_sa4_16)
+FIXTURE_TEST2(att_sa4_16)
 
 // ---- conv against a naive loop ----------------------------------------------------------
 // out (N,H,W,co) = in (N,H,W,ci) * w (co,ci,k,k) + b, in double.
@@ -447,17 +452,23 @@ static void naive_case(int N, int H, int W, int ci, int co, int k) {
     layer_free(&L);
 }
 
-static void conv_naive_64(void) {
+static void conv_naive(conv_layout layout) {
+    conv_set_layout(layout);
     naive_case(2, 11, 13, 64, 64, 3);  // the network's main layer, odd sizes
     naive_case(3, 9, 7, 64, 32, 7);    // SA4's c1
     naive_case(2, 9, 7, 32, 16, 5);    // SA4's c2
     naive_case(2, 9, 7, 16, 8, 3);     // SA4's c3
     naive_case(2, 5, 9, 64, 36, 3);    // an x3 upsampler's width, scaled down (s*s*4)
     naive_case(1, 8, 6, 64, 1, 1);     // 1x1 to one channel
+    naive_case(1, 7, 9, 3, 64, 3);     // like fe.head
+    naive_case(2, 7, 5, 64, 3, 3);     // like br.out
 }
+static void conv_naive_64(void) { conv_naive(CONV_AUTO); }
+static void conv_naive_64_nhwc(void) { conv_naive(CONV_NHWC); }
 
 // Finite differences at the network's width (fixtures stay small, so not stored).
-static void fd_wide(void) {
+static void fd_wide_layout(conv_layout layout) {
+    conv_set_layout(layout);
     as_rng r;
     as_rng_seed(&r, 42);
     layer Ls[] = {
@@ -480,6 +491,8 @@ static void fd_wide(void) {
         layer_free(L);
     }
 }
+static void fd_wide(void) { fd_wide_layout(CONV_AUTO); }
+static void fd_wide_nhwc(void) { fd_wide_layout(CONV_NHWC); }
 
 // ---- pixel shuffle, element-wise, attention odds and ends -------------------------------
 static void pixel_shuffle_roundtrip(void) {
@@ -617,14 +630,20 @@ static void conv_errors(void) {
 static void conv_impls(void) {
     static const int shapes[][3] = {{64, 64, 3}, {3, 64, 3}, {64, 256, 3}, {64, 3, 3},
                                     {64, 32, 7}, {32, 16, 5}, {16, 8, 3}};
-    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
-        nn_conv *c = conv_create(16, 48, 48, shapes[i][0], shapes[i][1], shapes[i][2], 1);
-        CHECK(c, "%s", as_error());
-        printf("# conv 16x48x48 %3d->%3d k=%d: fwd %s, bwd-data %s, bwd-weights %s\n", shapes[i][0],
-               shapes[i][1], shapes[i][2], conv_impl_name(c, 0), conv_impl_name(c, 1),
-               conv_impl_name(c, 2));
-        conv_destroy(c);
+    for (int layout = CONV_AUTO; layout <= CONV_NHWC; layout++) {
+        conv_set_layout((conv_layout)layout);
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+            nn_conv *c = conv_create(16, 48, 48, shapes[i][0], shapes[i][1], shapes[i][2], 1);
+            CHECK(c, "%s", as_error());
+            printf("# conv %s 16x48x48 %3d->%3d k=%d: fwd %s, bwd-data %s, bwd-weights %s%s\n",
+                   layout == CONV_NHWC ? "nhwc" : "auto", shapes[i][0], shapes[i][1], shapes[i][2],
+                   conv_impl_name(c, 0), conv_impl_name(c, 1), conv_impl_name(c, 2),
+                   conv_uses_reorders(c) ? " (reorders)" : "");
+            CHECK(layout == CONV_AUTO || !conv_uses_reorders(c), "nhwc plans never reorder");
+            conv_destroy(c);
+        }
     }
+    conv_set_layout(CONV_AUTO);
 }
 
 int main(void) {
@@ -645,6 +664,18 @@ int main(void) {
     RUN(att_sa4_16);
     RUN(conv_naive_64);
     RUN(fd_wide);
+    RUN(conv_k3_5to3_nhwc);
+    RUN(conv_k1_5to3_nhwc);
+    RUN(conv_k5_5to3_nhwc);
+    RUN(conv_k7_5to3_nhwc);
+    RUN(conv_k3_16to16_nhwc);
+    RUN(conv_k3_3to16_nhwc);
+    RUN(conv_k3_16to3_nhwc);
+    RUN(conv_k3_64to64_nhwc);
+    RUN(att_sa4_16_nhwc);
+    RUN(conv_naive_64_nhwc);
+    RUN(fd_wide_nhwc);
+    conv_set_layout(CONV_AUTO);
     RUN(pixel_shuffle_roundtrip);
     RUN(elementwise);
     RUN(attention_misc);

@@ -1,10 +1,16 @@
 // conv: k x k 'same' convolution with bias on oneDNN (fp32), forward and backward.
 //
-// Activations stay in the caller's NHWC buffers (oneDNN's `nhwc` tag), so nothing is
-// reordered on the activation side. Weights come in PyTorch's OIHW; each primitive picks
-// its own blocked weights layout (`any`) and we reorder into a private buffer per call
-// (36 K floats for a 64->64 3x3 layer: negligible next to the convolution itself). A plan
-// may serve several layers of one shape, so nothing about the weights is cached.
+// The caller's tensors are NHWC activations and PyTorch's OIHW weights. Each primitive
+// picks its own weights layout (`any`, a blocked one in practice) and we reorder into a
+// private buffer per call: 36 K floats for a 64->64 3x3 layer, negligible next to the
+// convolution. A plan may serve several layers of one shape, so nothing is cached.
+//
+// Activations: CONV_AUTO (the default) lets oneDNN choose their layout too (nChw8c on
+// AVX2) and reorders in and out of two private buffers per plan around each call. On
+// AVX2 the blocked kernels beat the nhwc ones by 20-40%, copies included (see
+// bench/bench_conv.c, which measures both); a layout that comes out as nhwc (as the
+// brgemm kernels of newer CPUs want) gets no copies. CONV_NHWC hands the caller's
+// buffers to the primitive as they are.
 #include "nn/nn.h"
 
 #include <oneapi/dnnl/dnnl.h>
@@ -30,6 +36,7 @@ static dnnl_stream_t g_stream;
 static dnnl_status_t g_init_status = dnnl_success;
 static const char *g_init_what = "";
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static conv_layout g_layout = CONV_AUTO;
 
 static void engine_init_once(void) {
     dnnl_status_t s = dnnl_engine_create(&g_engine, dnnl_cpu, 0);
@@ -49,32 +56,38 @@ static int engine_get(void) {
     return 0;
 }
 
-// ---- the plan ---------------------------------------------------------------------
-// One pass (forward, backward-data or backward-weights): its primitive and, when the
-// primitive's weights layout differs from OIHW, a reorder and the buffer it fills.
-typedef struct {
-    dnnl_primitive_desc_t pd;
-    dnnl_primitive_t prim;
-    dnnl_primitive_t w_reorder;  // OIHW <-> primitive layout; NULL when they agree
-    dnnl_memory_t w_mem;         // weights (or diff_weights) as the primitive wants them
-    float *w_buf;                // its storage when w_reorder != NULL
-} conv_pass;
+void conv_set_layout(conv_layout layout) { g_layout = layout; }
 
+// ---- views: a caller's tensor as one primitive argument ---------------------------
+// `user` wraps the caller's buffer (its handle is set on every call). When the
+// primitive wants another layout, `inner` is a private buffer and `reorder` copies
+// user -> inner (inputs, before the primitive) or inner -> user (outputs, after).
+typedef struct {
+    dnnl_memory_t user, inner;
+    dnnl_primitive_t reorder;
+    float *buf;  // the inner buffer when this view owns it
+} view;
+
+// Private activation buffers are shared by all views of one shape and layout: a plan
+// runs one pass at a time, and within a pass no two arguments have the same shape,
+// except d_out, which both backward passes read (and is reordered once).
+typedef struct {
+    float *buf;
+    const dnnl_memory_desc_t *md;
+} slot;
+
+// The plan. Passes: forward, backward-data (bd_), backward-weights (bw_).
 struct nn_conv {
     int N, H, W, cin, cout, k, training;
-    conv_pass fwd, bwd_data, bwd_weights;
-    // memory objects over caller buffers; the data handle is set on every call
-    dnnl_memory_t src, dst, bias, w_user;                // forward
-    dnnl_memory_t diff_src, diff_dst, diff_bias, dw_user;  // backward
-    dnnl_memory_t scratch;                                // shared by the three passes
+    dnnl_primitive_desc_t pd[3];
+    dnnl_primitive_t prim[3];
+    view src, weights, dst;                   // forward
+    view bd_diff_dst, bd_weights, bd_diff_src;  // backward-data
+    view bw_src, bw_diff_dst, bw_diff_weights;  // backward-weights
+    int bw_diff_dst_shared;  // bw_diff_dst.inner is bd_diff_dst's buffer, same layout
+    dnnl_memory_t bias, diff_bias, scratch;
     void *scratch_buf;
 };
-
-static int md_init(dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
-                   dnnl_format_tag_t tag) {
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag));
-    return 0;
-}
 
 static int mem_create(dnnl_memory_t *m, const dnnl_memory_desc_t *md) {
     DNNL_CHECK(dnnl_memory_create(m, md, g_engine, DNNL_MEMORY_NONE));
@@ -92,31 +105,52 @@ static int execute(dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args) {
     return 0;
 }
 
-// Creates pass->prim from pass->pd and, where the primitive's weights layout `want`
-// differs from the user's OIHW `user`, the reorder between them (direction: user->want
-// when to_prim, else want->user) and the private buffer.
-static int pass_finish(conv_pass *pass, const dnnl_memory_desc_t *user,
-                       const dnnl_memory_desc_t *want, int to_prim) {
-    DNNL_CHECK(dnnl_primitive_create(&pass->prim, pass->pd));
-    if (mem_create(&pass->w_mem, want)) return -1;
-    if (dnnl_memory_desc_equal(user, want)) return 0;
-    pass->w_buf = as_aligned_alloc(dnnl_memory_desc_get_size(want));
-    if (!pass->w_buf || set_handle(pass->w_mem, pass->w_buf)) return -1;
-    dnnl_primitive_desc_t rpd;
-    if (to_prim) {
-        DNNL_CHECK(dnnl_reorder_primitive_desc_create(&rpd, user, g_engine, want, g_engine, NULL));
-    } else {
-        DNNL_CHECK(dnnl_reorder_primitive_desc_create(&rpd, want, g_engine, user, g_engine, NULL));
+// user_md: the caller's layout; want: the primitive's. sl: buffers of this shape to
+// share (NULL: a buffer of the view's own).
+static int view_init(view *v, const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *want,
+                     int is_input, slot *sl) {
+    if (mem_create(&v->user, user_md)) return -1;
+    if (dnnl_memory_desc_equal(user_md, want)) return 0;
+    float *buf = sl && sl->buf && dnnl_memory_desc_equal(sl->md, want) ? sl->buf : NULL;
+    if (!buf) {
+        if (!(buf = v->buf = as_aligned_alloc(dnnl_memory_desc_get_size(want)))) return -1;
+        if (sl && !sl->buf) sl->buf = buf, sl->md = want;
     }
-    dnnl_status_t s = dnnl_primitive_create(&pass->w_reorder, rpd);
+    if (mem_create(&v->inner, want) || set_handle(v->inner, buf)) return -1;
+    dnnl_primitive_desc_t rpd;
+    const dnnl_memory_desc_t *from = is_input ? user_md : want, *to = is_input ? want : user_md;
+    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&rpd, from, g_engine, to, g_engine, NULL));
+    dnnl_status_t s = dnnl_primitive_create(&v->reorder, rpd);
     dnnl_primitive_desc_destroy(rpd);
     DNNL_CHECK(s);
     return 0;
 }
 
-static size_t pass_scratch_bytes(const conv_pass *pass) {
-    if (!pass->pd) return 0;
-    return dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pass->pd, dnnl_query_scratchpad_md, 0));
+static void view_free(view *v) {
+    if (v->reorder) dnnl_primitive_destroy(v->reorder);
+    if (v->inner) dnnl_memory_destroy(v->inner);
+    if (v->user) dnnl_memory_destroy(v->user);
+    free(v->buf);
+}
+
+static dnnl_memory_t view_mem(const view *v) { return v->inner ? v->inner : v->user; }
+
+static int view_copy(const view *v, int is_input) {
+    if (!v->reorder) return 0;
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, is_input ? v->user : v->inner},
+                               {DNNL_ARG_TO, is_input ? v->inner : v->user}};
+    return execute(v->reorder, 2, args);
+}
+
+// Points the view at the caller's buffer; an input is then reordered in.
+static int view_in(const view *v, const float *p) {
+    return set_handle(v->user, p) || view_copy(v, 1) ? -1 : 0;
+}
+static int view_out(const view *v, float *p) { return set_handle(v->user, p); }
+static int view_out_done(const view *v) { return view_copy(v, 0); }
+
+static const dnnl_memory_desc_t *query(dnnl_primitive_desc_t pd, dnnl_query_t what) {
+    return dnnl_primitive_desc_query_md(pd, what, 0);
 }
 
 static int conv_plan(nn_conv *c) {
@@ -125,57 +159,70 @@ static int conv_plan(nn_conv *c) {
     dnnl_dims_t act_in = {c->N, c->cin, c->H, c->W}, act_out = {c->N, c->cout, c->H, c->W};
     dnnl_dims_t wdims = {c->cout, c->cin, c->k, c->k}, bdims = {c->cout};
     dnnl_dims_t strides = {1, 1}, pad = {p, p};
-    dnnl_memory_desc_t src_md, dst_md, w_any, w_user, b_md;
-    if (md_init(&src_md, 4, act_in, dnnl_nhwc) || md_init(&dst_md, 4, act_out, dnnl_nhwc) ||
-        md_init(&w_any, 4, wdims, dnnl_format_tag_any) || md_init(&w_user, 4, wdims, dnnl_oihw) ||
-        md_init(&b_md, 1, bdims, dnnl_x))
-        return -1;
+    dnnl_format_tag_t act_tag = g_layout == CONV_AUTO ? dnnl_format_tag_any : dnnl_nhwc;
+    dnnl_memory_desc_t src_nhwc, dst_nhwc, src_any, dst_any, w_any, w_oihw, b_md;
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&src_nhwc, 4, act_in, dnnl_f32, dnnl_nhwc));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_nhwc, 4, act_out, dnnl_f32, dnnl_nhwc));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&src_any, 4, act_in, dnnl_f32, act_tag));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_any, 4, act_out, dnnl_f32, act_tag));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, dnnl_f32, dnnl_format_tag_any));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_oihw, 4, wdims, dnnl_f32, dnnl_oihw));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 1, bdims, dnnl_f32, dnnl_x));
 
     // Scratchpads are ours (one buffer per plan), so no hidden allocations per call.
     dnnl_primitive_attr_t attr;
     DNNL_CHECK(dnnl_primitive_attr_create(&attr));
     dnnl_status_t s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-
     dnnl_convolution_desc_t fd, bd, wd;
     if (s == dnnl_success)
         s = dnnl_convolution_forward_desc_init(
             &fd, c->training ? dnnl_forward_training : dnnl_forward_inference,
-            dnnl_convolution_direct, &src_md, &w_any, &b_md, &dst_md, strides, pad, pad);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->fwd.pd, &fd, attr, g_engine, NULL);
+            dnnl_convolution_direct, &src_any, &w_any, &b_md, &dst_any, strides, pad, pad);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->pd[0], &fd, attr, g_engine, NULL);
     if (s == dnnl_success && c->training) {
-        s = dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src_md, &w_any,
-                                                     &dst_md, strides, pad, pad);
+        s = dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src_any,
+                                                     &w_any, &dst_any, strides, pad, pad);
         if (s == dnnl_success)
-            s = dnnl_primitive_desc_create(&c->bwd_data.pd, &bd, attr, g_engine, c->fwd.pd);
+            s = dnnl_primitive_desc_create(&c->pd[1], &bd, attr, g_engine, c->pd[0]);
         if (s == dnnl_success)
-            s = dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src_md,
-                                                            &w_any, &b_md, &dst_md, strides, pad, pad);
+            s = dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src_any,
+                                                            &w_any, &b_md, &dst_any, strides, pad, pad);
         if (s == dnnl_success)
-            s = dnnl_primitive_desc_create(&c->bwd_weights.pd, &wd, attr, g_engine, c->fwd.pd);
+            s = dnnl_primitive_desc_create(&c->pd[2], &wd, attr, g_engine, c->pd[0]);
     }
     dnnl_primitive_attr_destroy(attr);
     DNNL_CHECK(s);
 
-    const dnnl_memory_desc_t *w_fwd = dnnl_primitive_desc_query_md(c->fwd.pd, dnnl_query_weights_md, 0);
-    if (pass_finish(&c->fwd, &w_user, w_fwd, 1)) return -1;
-    if (mem_create(&c->src, &src_md) || mem_create(&c->dst, &dst_md) ||
-        mem_create(&c->bias, &b_md) || mem_create(&c->w_user, &w_user))
+    dnnl_primitive_desc_t f = c->pd[0], d = c->pd[1], w = c->pd[2];
+    slot src_slot = {0}, dst_slot = {0};
+    DNNL_CHECK(dnnl_primitive_create(&c->prim[0], f));
+    if (view_init(&c->src, &src_nhwc, query(f, dnnl_query_src_md), 1, &src_slot) ||
+        view_init(&c->weights, &w_oihw, query(f, dnnl_query_weights_md), 1, NULL) ||
+        view_init(&c->dst, &dst_nhwc, query(f, dnnl_query_dst_md), 0, &dst_slot) ||
+        mem_create(&c->bias, &b_md))
         return -1;
     if (c->training) {
-        const dnnl_memory_desc_t *w_bd =
-            dnnl_primitive_desc_query_md(c->bwd_data.pd, dnnl_query_weights_md, 0);
-        const dnnl_memory_desc_t *w_bw =
-            dnnl_primitive_desc_query_md(c->bwd_weights.pd, dnnl_query_diff_weights_md, 0);
-        if (pass_finish(&c->bwd_data, &w_user, w_bd, 1) ||
-            pass_finish(&c->bwd_weights, &w_user, w_bw, 0))
+        DNNL_CHECK(dnnl_primitive_create(&c->prim[1], d));
+        DNNL_CHECK(dnnl_primitive_create(&c->prim[2], w));
+        const dnnl_memory_desc_t *dd = query(d, dnnl_query_diff_dst_md);
+        const dnnl_memory_desc_t *wdd = query(w, dnnl_query_diff_dst_md);
+        if (view_init(&c->bd_diff_dst, &dst_nhwc, dd, 1, &dst_slot) ||
+            view_init(&c->bd_weights, &w_oihw, query(d, dnnl_query_weights_md), 1, NULL) ||
+            view_init(&c->bd_diff_src, &src_nhwc, query(d, dnnl_query_diff_src_md), 0, &src_slot))
             return -1;
-        if (mem_create(&c->diff_src, &src_md) || mem_create(&c->diff_dst, &dst_md) ||
-            mem_create(&c->diff_bias, &b_md) || mem_create(&c->dw_user, &w_user))
+        // both backward passes read d_out: reorder it once when their layouts agree
+        c->bw_diff_dst_shared = c->bd_diff_dst.inner && dnnl_memory_desc_equal(dd, wdd) &&
+                                dnnl_memory_desc_equal(dd, dst_slot.md);
+        if (view_init(&c->bw_src, &src_nhwc, query(w, dnnl_query_src_md), 1, &src_slot) ||
+            view_init(&c->bw_diff_dst, &dst_nhwc, wdd, 1, &dst_slot) ||
+            view_init(&c->bw_diff_weights, &w_oihw, query(w, dnnl_query_diff_weights_md), 0, NULL) ||
+            mem_create(&c->diff_bias, &b_md))
             return -1;
     }
 
-    size_t sb = AS_MAX(pass_scratch_bytes(&c->fwd),
-                       AS_MAX(pass_scratch_bytes(&c->bwd_data), pass_scratch_bytes(&c->bwd_weights)));
+    size_t sb = 0;
+    for (int i = 0; i < 3; i++)
+        if (c->pd[i]) sb = AS_MAX(sb, dnnl_memory_desc_get_size(query(c->pd[i], dnnl_query_scratchpad_md)));
     dnnl_dims_t sdims = {(dnnl_dim_t)(sb ? sb : 1)};
     dnnl_memory_desc_t s_md;
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&s_md, 1, sdims, dnnl_u8, dnnl_x));
@@ -204,71 +251,62 @@ nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training
     return c;
 }
 
-static void pass_free(conv_pass *p) {
-    if (p->w_reorder) dnnl_primitive_destroy(p->w_reorder);
-    if (p->w_mem) dnnl_memory_destroy(p->w_mem);
-    if (p->prim) dnnl_primitive_destroy(p->prim);
-    if (p->pd) dnnl_primitive_desc_destroy(p->pd);
-    free(p->w_buf);
-}
-
 void conv_destroy(nn_conv *c) {
     if (!c) return;
-    pass_free(&c->fwd);
-    pass_free(&c->bwd_data);
-    pass_free(&c->bwd_weights);
-    dnnl_memory_t *mems[] = {&c->src, &c->dst, &c->bias, &c->w_user, &c->diff_src,
-                             &c->diff_dst, &c->diff_bias, &c->dw_user, &c->scratch};
+    for (int i = 0; i < 3; i++) {
+        if (c->prim[i]) dnnl_primitive_destroy(c->prim[i]);
+        if (c->pd[i]) dnnl_primitive_desc_destroy(c->pd[i]);
+    }
+    view *views[] = {&c->src, &c->weights, &c->dst, &c->bd_diff_dst, &c->bd_weights,
+                     &c->bd_diff_src, &c->bw_src, &c->bw_diff_dst, &c->bw_diff_weights};
+    for (size_t i = 0; i < sizeof views / sizeof *views; i++) view_free(views[i]);
+    dnnl_memory_t mems[] = {c->bias, c->diff_bias, c->scratch};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
-        if (*mems[i]) dnnl_memory_destroy(*mems[i]);
+        if (mems[i]) dnnl_memory_destroy(mems[i]);
     free(c->scratch_buf);
     free(c);
 }
 
-// Reorders between the user's OIHW buffer (memory `user`) and the pass's layout.
-static int reorder_weights(const conv_pass *pass, dnnl_memory_t user, int to_prim) {
-    if (!pass->w_reorder) return 0;
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, to_prim ? user : pass->w_mem},
-                               {DNNL_ARG_TO, to_prim ? pass->w_mem : user}};
-    return execute(pass->w_reorder, 2, args);
-}
-
 int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias) {
-    if (set_handle(c->src, in) || set_handle(c->dst, out) || set_handle(c->bias, bias) ||
-        set_handle(c->w_user, weight))
+    if (view_in(&c->src, in) || view_in(&c->weights, weight) || view_out(&c->dst, out) ||
+        set_handle(c->bias, bias))
         return -1;
-    if (!c->fwd.w_reorder && set_handle(c->fwd.w_mem, weight)) return -1;
-    if (reorder_weights(&c->fwd, c->w_user, 1)) return -1;
-    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, c->src},     {DNNL_ARG_WEIGHTS, c->fwd.w_mem},
-                              {DNNL_ARG_BIAS, c->bias},   {DNNL_ARG_DST, c->dst},
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, view_mem(&c->src)},
+                              {DNNL_ARG_WEIGHTS, view_mem(&c->weights)},
+                              {DNNL_ARG_BIAS, c->bias},
+                              {DNNL_ARG_DST, view_mem(&c->dst)},
                               {DNNL_ARG_SCRATCHPAD, c->scratch}};
-    return execute(c->fwd.prim, 5, args);
+    if (execute(c->prim[0], 5, args)) return -1;
+    return view_out_done(&c->dst);
 }
 
 int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out,
                   const float *in, const float *weight) {
     if (!c->training) return as_errorf("conv_backward: the plan was created for inference");
-    if (set_handle(c->diff_dst, d_out)) return -1;
     if (d_in) {
-        if (set_handle(c->diff_src, d_in) || set_handle(c->w_user, weight)) return -1;
-        if (!c->bwd_data.w_reorder && set_handle(c->bwd_data.w_mem, weight)) return -1;
-        if (reorder_weights(&c->bwd_data, c->w_user, 1)) return -1;
-        dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, c->diff_dst},
-                                  {DNNL_ARG_WEIGHTS, c->bwd_data.w_mem},
-                                  {DNNL_ARG_DIFF_SRC, c->diff_src},
+        if (view_in(&c->bd_diff_dst, d_out) || view_in(&c->bd_weights, weight) ||
+            view_out(&c->bd_diff_src, d_in))
+            return -1;
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, view_mem(&c->bd_diff_dst)},
+                                  {DNNL_ARG_WEIGHTS, view_mem(&c->bd_weights)},
+                                  {DNNL_ARG_DIFF_SRC, view_mem(&c->bd_diff_src)},
                                   {DNNL_ARG_SCRATCHPAD, c->scratch}};
-        if (execute(c->bwd_data.prim, 4, args)) return -1;
+        if (execute(c->prim[1], 4, args) || view_out_done(&c->bd_diff_src)) return -1;
     }
-    if (set_handle(c->src, in) || set_handle(c->diff_bias, d_bias) || set_handle(c->dw_user, d_weight))
+    // d_out is already in the shared buffer when backward-data just reordered it
+    int have_diff_dst = d_in && c->bw_diff_dst_shared;
+    if (have_diff_dst ? set_handle(c->bw_diff_dst.user, d_out) : view_in(&c->bw_diff_dst, d_out))
         return -1;
-    if (!c->bwd_weights.w_reorder && set_handle(c->bwd_weights.w_mem, d_weight)) return -1;
-    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, c->src},
-                              {DNNL_ARG_DIFF_DST, c->diff_dst},
-                              {DNNL_ARG_DIFF_WEIGHTS, c->bwd_weights.w_mem},
+    if (view_in(&c->bw_src, in) || view_out(&c->bw_diff_weights, d_weight) ||
+        set_handle(c->diff_bias, d_bias))
+        return -1;
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, view_mem(&c->bw_src)},
+                              {DNNL_ARG_DIFF_DST, view_mem(&c->bw_diff_dst)},
+                              {DNNL_ARG_DIFF_WEIGHTS, view_mem(&c->bw_diff_weights)},
                               {DNNL_ARG_DIFF_BIAS, c->diff_bias},
                               {DNNL_ARG_SCRATCHPAD, c->scratch}};
-    if (execute(c->bwd_weights.prim, 5, args)) return -1;
-    return reorder_weights(&c->bwd_weights, c->dw_user, 0);
+    if (execute(c->prim[2], 5, args)) return -1;
+    return view_out_done(&c->bw_diff_weights);
 }
 
 double conv_flops(const nn_conv *c) {
@@ -276,9 +314,14 @@ double conv_flops(const nn_conv *c) {
 }
 
 const char *conv_impl_name(const nn_conv *c, int pass) {
-    const conv_pass *p = pass == 0 ? &c->fwd : pass == 1 ? &c->bwd_data : &c->bwd_weights;
     const char *s = NULL;
-    if (!p->pd || dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success)
+    if (pass < 0 || pass > 2 || !c->pd[pass] ||
+        dnnl_primitive_desc_query(c->pd[pass], dnnl_query_impl_info_str, 0, &s) != dnnl_success)
         return "none";
     return s;
+}
+
+int conv_uses_reorders(const nn_conv *c) {
+    return c->src.reorder || c->dst.reorder || c->bd_diff_dst.reorder || c->bd_diff_src.reorder ||
+           c->bw_src.reorder || c->bw_diff_dst.reorder;
 }
