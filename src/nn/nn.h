@@ -14,7 +14,8 @@
 
 // ---- convolution (oneDNN): k x k, stride 1, 'same' zero padding, bias ---------------
 // A plan for one shape; it may be reused by every layer of that shape (weights are
-// passed per call). Not safe to execute from two threads at once.
+// passed per call and reordered each time; nothing is cached). Not safe to execute
+// from two threads at once. Outputs may not alias inputs.
 typedef struct nn_conv nn_conv;
 
 nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training);
@@ -37,7 +38,7 @@ const char *conv_impl_name(const nn_conv *c, int pass);
 //   CONV_NHWC  the caller's buffers as they are: no copies, no extra memory.
 // Results agree to float rounding (summation order differs).
 typedef enum { CONV_AUTO = 0, CONV_NHWC } conv_layout;
-void conv_set_layout(conv_layout layout);
+void conv_set_layout(conv_layout layout);  // at startup: not synchronised with conv_create
 int conv_uses_reorders(const nn_conv *c);  // 1 when the plan copies activations
 
 // ---- element-wise ----------------------------------------------------------------
@@ -80,11 +81,13 @@ int attention_num_params(attention_kind kind);          // 0, 4, 2, 8
 // Floats of forward state kept for backward (gates, pooled vectors, hidden maps).
 size_t attention_saved_floats(const nn_attention *a);
 
-// out (N,H,W,C) may not alias in. saved: attention_saved_floats() floats.
+// out (N,H,W,C) may not alias in. saved: attention_saved_floats() floats, written by
+// every forward (at inference too, where one buffer can serve all blocks).
 int attention_forward(nn_attention *a, float *out, float *saved, const float *in,
                       const float *const *params);
 // d_in (N,H,W,C) overwritten; d_params[i] overwritten (same order as params).
-// `scratch` holds attention_scratch_floats() floats.
+// `scratch` holds attention_scratch_floats() floats (NULL when that is 0). Needs
+// `training` at create time, and `saved` from the forward of this `in`.
 int attention_backward(nn_attention *a, float *d_in, float *const *d_params, float *scratch,
                        const float *d_out, const float *saved, const float *in,
                        const float *const *params);
