@@ -624,6 +624,22 @@ static void conv_errors(void) {
     conv_destroy(c);
     conv_destroy(NULL);
     attention_destroy(NULL);
+    // a failure half-way through planning (here: the allocation limit) frees what was
+    // made and says why
+    size_t limit = as_limits.max_alloc;
+    as_limits.max_alloc = 4096;
+    for (int layout = CONV_AUTO; layout <= CONV_NHWC; layout++) {
+        conv_set_layout((conv_layout)layout);
+        c = conv_create(2, 32, 32, 64, 64, 3, 1);
+        nn_attention *a = attention_create(ATT_SA4, 2, 32, 32, 64, 0, 0.2f, 1);
+        as_limits.max_alloc = limit;
+        CHECK(!c && !a && strstr(as_error(), "attention sa4: conv_create(N=2 H=32 W=32 cin=64") &&
+                  strstr(as_error(), "exceeds the limit"),
+              "%s", as_error());
+        as_limits.max_alloc = 4096;
+    }
+    as_limits.max_alloc = limit;
+    conv_set_layout(CONV_AUTO);
 }
 
 // Names the kernels oneDNN chose for the network's shapes (shows up in the test log).

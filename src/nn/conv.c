@@ -64,6 +64,7 @@ void conv_set_layout(conv_layout layout) { g_layout = layout; }
 // user -> inner (inputs, before the primitive) or inner -> user (outputs, after).
 typedef struct {
     dnnl_memory_t user, inner;
+    dnnl_primitive_desc_t reorder_pd;
     dnnl_primitive_t reorder;
     float *buf;  // the inner buffer when this view owns it
 } view;
@@ -79,6 +80,7 @@ typedef struct {
 // The plan. Passes: forward, backward-data (bd_), backward-weights (bw_).
 struct nn_conv {
     int N, H, W, cin, cout, k, training;
+    dnnl_primitive_attr_t attr;
     dnnl_primitive_desc_t pd[3];
     dnnl_primitive_t prim[3];
     view src, weights, dst;                   // forward
@@ -117,17 +119,15 @@ static int view_init(view *v, const dnnl_memory_desc_t *user_md, const dnnl_memo
         if (sl && !sl->buf) sl->buf = buf, sl->md = want;
     }
     if (mem_create(&v->inner, want) || set_handle(v->inner, buf)) return -1;
-    dnnl_primitive_desc_t rpd;
     const dnnl_memory_desc_t *from = is_input ? user_md : want, *to = is_input ? want : user_md;
-    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&rpd, from, g_engine, to, g_engine, NULL));
-    dnnl_status_t s = dnnl_primitive_create(&v->reorder, rpd);
-    dnnl_primitive_desc_destroy(rpd);
-    DNNL_CHECK(s);
+    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&v->reorder_pd, from, g_engine, to, g_engine, NULL));
+    DNNL_CHECK(dnnl_primitive_create(&v->reorder, v->reorder_pd));
     return 0;
 }
 
 static void view_free(view *v) {
     if (v->reorder) dnnl_primitive_destroy(v->reorder);
+    if (v->reorder_pd) dnnl_primitive_desc_destroy(v->reorder_pd);
     if (v->inner) dnnl_memory_destroy(v->inner);
     if (v->user) dnnl_memory_destroy(v->user);
     free(v->buf);
@@ -170,28 +170,21 @@ static int conv_plan(nn_conv *c) {
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 1, bdims, dnnl_f32, dnnl_x));
 
     // Scratchpads are ours (one buffer per plan), so no hidden allocations per call.
-    dnnl_primitive_attr_t attr;
-    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
-    dnnl_status_t s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    DNNL_CHECK(dnnl_primitive_attr_create(&c->attr));
+    DNNL_CHECK(dnnl_primitive_attr_set_scratchpad_mode(c->attr, dnnl_scratchpad_mode_user));
     dnnl_convolution_desc_t fd, bd, wd;
-    if (s == dnnl_success)
-        s = dnnl_convolution_forward_desc_init(
-            &fd, c->training ? dnnl_forward_training : dnnl_forward_inference,
-            dnnl_convolution_direct, &src_any, &w_any, &b_md, &dst_any, strides, pad, pad);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->pd[0], &fd, attr, g_engine, NULL);
-    if (s == dnnl_success && c->training) {
-        s = dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src_any,
-                                                     &w_any, &dst_any, strides, pad, pad);
-        if (s == dnnl_success)
-            s = dnnl_primitive_desc_create(&c->pd[1], &bd, attr, g_engine, c->pd[0]);
-        if (s == dnnl_success)
-            s = dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src_any,
-                                                            &w_any, &b_md, &dst_any, strides, pad, pad);
-        if (s == dnnl_success)
-            s = dnnl_primitive_desc_create(&c->pd[2], &wd, attr, g_engine, c->pd[0]);
+    DNNL_CHECK(dnnl_convolution_forward_desc_init(
+        &fd, c->training ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct,
+        &src_any, &w_any, &b_md, &dst_any, strides, pad, pad));
+    DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[0], &fd, c->attr, g_engine, NULL));
+    if (c->training) {  // the forward descriptor is the backward passes' hint
+        DNNL_CHECK(dnnl_convolution_backward_data_desc_init(
+            &bd, dnnl_convolution_direct, &src_any, &w_any, &dst_any, strides, pad, pad));
+        DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[1], &bd, c->attr, g_engine, c->pd[0]));
+        DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(
+            &wd, dnnl_convolution_direct, &src_any, &w_any, &b_md, &dst_any, strides, pad, pad));
+        DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[2], &wd, c->attr, g_engine, c->pd[0]));
     }
-    dnnl_primitive_attr_destroy(attr);
-    DNNL_CHECK(s);
 
     dnnl_primitive_desc_t f = c->pd[0], d = c->pd[1], w = c->pd[2];
     slot src_slot = {0}, dst_slot = {0};
@@ -263,6 +256,7 @@ void conv_destroy(nn_conv *c) {
     dnnl_memory_t mems[] = {c->bias, c->diff_bias, c->scratch};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
+    if (c->attr) dnnl_primitive_attr_destroy(c->attr);
     free(c->scratch_buf);
     free(c);
 }
