@@ -4,15 +4,24 @@
 
 #define PAR_MIN 32768  // below this many elements a parallel region does not pay
 
+// LeakyReLU is written x * (x > 0 ? one : slope). GCC (under the default
+// -ftrapping-math) keeps `x > 0 ? x : slope * x` a scalar branch, as the multiply might
+// trap, and folds a literal 1.0f back into that form; a `one` it cannot see through
+// gives a blend and a multiply, vectorised, 2-3x faster. Same values (x * 1 == x), and
+// NaN propagates.
+static const volatile float g_one = 1.0f;
+
 void lrelu_forward(float *out, const float *in, size_t n, float slope) {
+    const float one = g_one;
 #pragma omp parallel for simd if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : slope * in[i];
+    for (size_t i = 0; i < n; i++) out[i] = in[i] * (in[i] > 0 ? one : slope);
 }
 
 // PyTorch's rule: the gradient at exactly 0 takes the negative side.
 void lrelu_backward(float *d_in, const float *d_out, const float *in, size_t n, float slope) {
+    const float one = g_one;
 #pragma omp parallel for simd if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) d_in[i] = in[i] > 0 ? d_out[i] : slope * d_out[i];
+    for (size_t i = 0; i < n; i++) d_in[i] = d_out[i] * (in[i] > 0 ? one : slope);
 }
 
 void add_forward(float *out, const float *a, const float *b, size_t n) {
