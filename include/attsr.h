@@ -64,6 +64,12 @@ typedef struct {
 int attsr_upscale(attsr_model *model, const float *in, int w, int h, float *out,
                   float *structure, float *texture, const attsr_options *options);
 
+/* The field's evaluation protocol (SPEC section 2) on one HR image file: crop to a
+ * multiple of scale, LR by MATLAB-compatible bicubic 1/scale rounded to 8 bits, SR by
+ * the model (bicubic when model is NULL), PSNR (dB) and SSIM on Y with scale pixels
+ * shaved off each border. */
+int attsr_evaluate(attsr_model *model, int scale, const char *hr_path, double *psnr, double *ssim);
+
 /* The reason for the last failure on this thread. */
 const char *attsr_error(void);
 

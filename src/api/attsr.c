@@ -8,6 +8,7 @@
 
 #include "core/core.h"
 #include "model/model.h"
+#include "model/evaluate.h"
 #include "model/upscale.h"
 
 struct attsr_model {
@@ -65,4 +66,12 @@ int attsr_upscale(attsr_model *a, const float *in, int w, int h, float *out, flo
                            o.progress, o.progress_user);
     if (o.threads) omp_set_num_threads(saved_threads);
     return rc;
+}
+
+int attsr_evaluate(attsr_model *a, int scale, const char *hr_path, double *psnr, double *ssim) {
+    metrics m;
+    if (evaluate_image(a ? &a->m : NULL, a ? &a->cache : NULL, scale, hr_path, &m)) return -1;
+    if (psnr) *psnr = m.psnr;
+    if (ssim) *ssim = m.ssim;
+    return 0;
 }

@@ -85,52 +85,6 @@ int cli_check_output(const char *out, const char *in) {
     return 0;
 }
 
-static int is_image_name(const char *name) {
-    const char *e = as_ext(name);
-    return name[0] != '.' && (!strcmp(e, "png") || !strcmp(e, "jpg") || !strcmp(e, "jpeg") || !strcmp(e, "npy"));
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-char **cli_list_images(const char *dir, int *n) {
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (!d) {
-        as_errorf("%s: cannot open folder: %s", dir, strerror(errno));
-        return NULL;
-    }
-    int cap = 64;
-    char **list = malloc(sizeof(char *) * (cap + 1));
-    struct dirent *e;
-    while (list && (e = readdir(d))) {
-        if (!is_image_name(e->d_name)) continue;
-        if (*n == cap) {
-            cap *= 2;
-            char **l = realloc(list, sizeof(char *) * (cap + 1));
-            if (!l) break;
-            list = l;
-        }
-        size_t len = strlen(dir) + strlen(e->d_name) + 2;
-        list[*n] = malloc(len);
-        snprintf(list[*n], len, "%s/%s", dir, e->d_name);
-        (*n)++;
-    }
-    closedir(d);
-    if (!list) {
-        as_errorf("out of memory");
-        return NULL;
-    }
-    qsort(list, *n, sizeof(char *), cmp_str);
-    list[*n] = NULL;
-    return list;
-}
-
-void cli_free_list(char **list) {
-    if (!list) return;
-    for (char **p = list; *p; p++) free(*p);
-    free(list);
-}
-
 void cli_progress(const char *label, long done, long total) {
     static double last;
     double now = as_now();

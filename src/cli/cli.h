@@ -34,9 +34,6 @@ int cli_bad_option(char **argv);
 // Output paths: refuses to write over an input. 0 ok, -1 (printed).
 int cli_check_output(const char *out, const char *in);
 
-// Lists image files (png, jpg, jpeg, npy) in a folder, sorted; NULL-terminated.
-char **cli_list_images(const char *dir, int *n);
-void cli_free_list(char **list);
 int cli_is_dir(const char *path);
 
 // Progress on stderr: a bar when it is a terminal, otherwise plain lines now and then.

@@ -7,7 +7,6 @@
 #include "cli/cli.h"
 #include "core/core.h"
 #include "image/metrics.h"
-#include "image/resize.h"
 
 static const char *HELP =
     "usage: attsr eval (-m MODEL | --bicubic) --scale S [--json] DIR...\n"
@@ -44,21 +43,6 @@ static void stem(const char *path, char *out, size_t n) {
     snprintf(out, n, "%s", b ? b + 1 : path);
     char *dot = strrchr(out, '.');
     if (dot) *dot = 0;
-}
-
-static int eval_image(attsr_model *model, int s, const char *path, metrics *m) {
-    image hr = {0}, hr_crop = {0}, lr = {0}, sr = {0};
-    int rc = image_read(path, &hr) || degrade(&lr, &hr_crop, &hr, s) ||
-             cli_upscale_image(model, s, &lr, &sr, NULL, NULL, NULL);
-    if (!rc) {
-        hr_crop.gray = hr.gray;
-        rc = metrics_compute(m, &sr, &hr_crop, s);
-    }
-    image_free(&hr);
-    image_free(&hr_crop);
-    image_free(&lr);
-    image_free(&sr);
-    return rc ? -1 : 0;
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -109,13 +93,13 @@ int cmd_eval(int argc, char **argv) {
         char hrdir[4096], name[1024];
         dataset_of(argv[d], hrdir, sizeof hrdir, name, sizeof name);
         int n;
-        char **list = cli_list_images(hrdir, &n);
+        char **list = image_list_folder(hrdir, &n);
         if (!list) {
             rc = cli_error("%s", as_error());
             break;
         }
         if (n == 0) {
-            cli_free_list(list);
+            image_free_list(list);
             rc = cli_error("%s: no images (png, jpg, npy) in the folder", hrdir);
             break;
         }
@@ -123,7 +107,7 @@ int cmd_eval(int argc, char **argv) {
         double sum_p = 0, sum_s = 0;
         for (int i = 0; i < n; i++) {
             metrics m;
-            if (eval_image(model, (int)scale, list[i], &m)) {
+            if (attsr_evaluate(model, (int)scale, list[i], &m.psnr, &m.ssim)) {
                 rc = cli_error("%s", as_error());
                 break;
             }
@@ -135,7 +119,7 @@ int cmd_eval(int argc, char **argv) {
             if (!json) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f\n", name, im, m.psnr, m.ssim);
             cli_progress(name, i + 1, n);
         }
-        cli_free_list(list);
+        image_free_list(list);
         json_array_append_new(datasets, json_pack("{s:s, s:f, s:f, s:o}", "name", name, "psnr", sum_p / n,
                                                   "ssim", sum_s / n, "images", images));
         if (!json && !rc) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f  (x%ld, %d images)\n", name, "mean",

@@ -66,10 +66,10 @@ static char *join(const char *dir, const char *path) {
 
 static int upscale_folder(const job *j, const char *in, const char *out) {
     int n, failed = 0;
-    char **list = cli_list_images(in, &n);
+    char **list = image_list_folder(in, &n);
     if (!list) return cli_error("%s", as_error());
     if (as_mkdir_p(out) || (j->structure && as_mkdir_p(j->structure)) || (j->texture && as_mkdir_p(j->texture))) {
-        cli_free_list(list);
+        image_free_list(list);
         return cli_error("%s", as_error());
     }
     for (int i = 0; i < n; i++) {
@@ -81,7 +81,7 @@ static int upscale_folder(const job *j, const char *in, const char *out) {
         free(ot);
         cli_progress("upscale", i + 1, n);
     }
-    cli_free_list(list);
+    image_free_list(list);
     if (failed) fprintf(stderr, "attsr upscale: %d of %d images failed\n", failed, n);
     return failed ? 1 : 0;
 }

@@ -12,7 +12,7 @@
 
 int image_alloc(image *img, int w, int h, int c) {
     memset(img, 0, sizeof *img);
-    if (c != 3 && c != 4) return as_errorf("image: %d channels (3 or 4 supported)", c);
+    if (c < 1 || c > 4) return as_errorf("image: %d channels (1 to 4 supported)", c);
     if (as_check_pixels("image", w, h)) return -1;
     img->px = as_calloc((size_t)w * h, (size_t)c * sizeof(float));
     if (!img->px) return -1;

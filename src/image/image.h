@@ -48,3 +48,8 @@ static inline uint8_t image_to_u8(float v) {
 }
 // Rounds every value of img to the 8-bit grid (in place), keeping floats in [0, 1].
 void image_quantize_u8(image *img);
+
+// The image files (png, jpg, jpeg, npy; not hidden) of a folder as "dir/name", sorted;
+// NULL-terminated. NULL + error when the folder cannot be read.
+char **image_list_folder(const char *dir, int *n);
+void image_free_list(char **list);

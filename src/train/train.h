@@ -27,4 +27,5 @@ typedef struct {
 } train_config;
 
 void train_config_default(train_config *c);
-int train_run(const train_config *c);   // 0, or -1 with the reason
+// 0: all steps done; 1: interrupted by SIGINT/SIGTERM after saving; -1: error.
+int train_run(const train_config *c);
