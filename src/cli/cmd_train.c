@@ -63,7 +63,6 @@ int cmd_train(int argc, char **argv) {
     const char *dirs[64];
     int n_dirs = 0, opt, val_set = 0;
     long v;
-    double d;
     while ((opt = getopt_long(argc, argv, ":d:o:", opts, NULL)) != -1) {
         int r = cli_model_option(opt, optarg, &c.model);
         if (r < 0) return 1;
