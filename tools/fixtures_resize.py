@@ -89,8 +89,9 @@ def resize_matrix(in_len, out_len, scale):
     return m
 
 
-def imresize(img, scale):
-    """img (h, w, c) float -> (ceil(h*scale), ceil(w*scale), c) float64."""
+def imresize(img, scale, u8=False):
+    """img (h, w, c) float -> (ceil(h*scale), ceil(w*scale), c) float64. u8: as MATLAB
+    on a uint8 image, each 1-D pass's result is rounded to 8 bits."""
     a = np.asarray(img, dtype=np.float64)
     scales = [scale, scale]
     order = np.argsort(scales, kind="stable")  # MATLAB: sort(scale), stable on ties
@@ -98,6 +99,8 @@ def imresize(img, scale):
         n = a.shape[dim]
         m = resize_matrix(n, int(math.ceil(n * scales[dim])), scales[dim])
         a = np.moveaxis(np.tensordot(m, np.moveaxis(a, dim, 0), axes=(1, 0)), 0, dim)
+        if u8:
+            a = quantize(a)
     return a
 
 
@@ -111,7 +114,7 @@ def quantize(img):
 def degrade(hr, s):
     h, w = hr.shape[0] // s * s, hr.shape[1] // s * s
     hr = hr[:h, :w]
-    return quantize(imresize(hr, 1.0 / s)), hr
+    return imresize(hr, 1.0 / s, u8=True), hr
 
 
 def luma(img, gray):
@@ -218,7 +221,7 @@ def metrics_cases(rng, real, lines):
     # The bicubic baseline on a real crop: LR by degrade, SR = imresize(LR, s), 8-bit.
     for s in (2, 4):
         lr, hr = degrade(real, s)
-        sr = quantize(imresize(lr, s))
+        sr = imresize(lr, s, u8=True)
         add_metrics(lines, f"bicubic48x40_x{s}", "real48x40", sr, hr, s, 0)
     gray_hr = np.repeat(real[:, :, 1:2], 3, axis=2)
     lr, hr = degrade(gray_hr, 2)
@@ -263,7 +266,7 @@ def bicubic_baseline(path, s):
     gray = im.mode in ("L", "LA", "I;16", "I")
     hr = np.asarray(im.convert("RGB"), dtype=np.float64) / 255
     lr, hr = degrade(hr, s)
-    sr = quantize(imresize(lr, s))
+    sr = imresize(lr, s, u8=True)
     return metrics(sr, hr, s, gray)
 
 

@@ -88,7 +88,7 @@ static int taps_init(taps *t, int in_len, int out_len, double scale) {
 
 // Height pass for output row i: col (w*c) = sum_k w_k * in row idx_k.
 static void pass_rows(double *col, const float *in, size_t in_stride, size_t wc,
-                      const taps *th, int i) {
+                      const taps *th, int i, int u8) {
     const int *idx = th->idx + (size_t)i * th->stride;
     const double *wt = th->w + (size_t)i * th->stride;
     for (size_t x = 0; x < wc; x++) col[x] = 0;
@@ -97,17 +97,19 @@ static void pass_rows(double *col, const float *in, size_t in_stride, size_t wc,
         double wk = wt[k];
         for (size_t x = 0; x < wc; x++) col[x] += wk * src[x];
     }
+    if (u8)  // MATLAB's uint8 path stores the first pass as uint8
+        for (size_t x = 0; x < wc; x++) col[x] = image_to_u8((float)col[x]) / 255.0;
 }
 
 // Width pass of one row: out (ow, c) from col (w, c).
-static void pass_cols(float *out, const double *col, int c, const taps *tw) {
+static void pass_cols(float *out, const double *col, int c, const taps *tw, int u8) {
     for (int j = 0; j < tw->out_len; j++) {
         const int *idx = tw->idx + (size_t)j * tw->stride;
         const double *wt = tw->w + (size_t)j * tw->stride;
         for (int ch = 0; ch < c; ch++) {
             double acc = 0;
             for (int k = 0; k < tw->n[j]; k++) acc += wt[k] * col[(size_t)idx[k] * c + ch];
-            out[(size_t)j * c + ch] = (float)acc;
+            out[(size_t)j * c + ch] = u8 ? image_to_u8((float)acc) / 255.0f : (float)acc;
         }
     }
 }
@@ -115,7 +117,7 @@ static void pass_cols(float *out, const double *col, int c, const taps *tw) {
 // The resize proper, with explicit output size and an input row stride (in floats) so
 // that degrade() can read a crop in place.
 static int resize_core(float *out, int oh, int ow, const float *in, size_t in_stride, int h,
-                       int w, int c, double scale) {
+                       int w, int c, double scale, int u8) {
     taps th, tw;
     if (taps_init(&th, h, oh, scale)) return -1;
     if (taps_init(&tw, w, ow, scale)) {
@@ -135,8 +137,8 @@ static int resize_core(float *out, int oh, int ow, const float *in, size_t in_st
 #pragma omp parallel for schedule(static) num_threads(nt) if (par)
     for (int i = 0; i < oh; i++) {
         double *col = cols + (size_t)omp_get_thread_num() * wc;
-        pass_rows(col, in, in_stride, wc, &th, i);
-        pass_cols(out + (size_t)i * ow * c, col, c, &tw);
+        pass_rows(col, in, in_stride, wc, &th, i, u8);
+        pass_cols(out + (size_t)i * ow * c, col, c, &tw, u8);
     }
     free(cols);
     taps_free(&th);
@@ -163,30 +165,33 @@ static int resize_check(int h, int w, int c, double scale, int *oh, int *ow) {
 int resize_bicubic_into(float *out, const float *in, int h, int w, int c, double scale) {
     int oh = 0, ow = 0;
     if (resize_check(h, w, c, scale, &oh, &ow)) return -1;
-    return resize_core(out, oh, ow, in, (size_t)w * c, h, w, c, scale);
+    return resize_core(out, oh, ow, in, (size_t)w * c, h, w, c, scale, 0);
 }
 
 void resize_bicubic_raw(float *out, const float *in, int h, int w, int c, double scale) {
     int oh = 0, ow = 0;
     if (resize_check(h, w, c, scale, &oh, &ow)) return;  // out's size is unknown
-    if (resize_core(out, oh, ow, in, (size_t)w * c, h, w, c, scale) == 0) return;
+    if (resize_core(out, oh, ow, in, (size_t)w * c, h, w, c, scale, 0) == 0) return;
     size_t n = (size_t)oh * ow * c;
     for (size_t i = 0; i < n; i++) out[i] = NAN;  // make the failure visible downstream
 }
 
-int resize_bicubic(image *out, const image *in, double scale) {
+static int resize_image(image *out, const image *in, double scale, int u8) {
     int oh = 0, ow = 0;
     memset(out, 0, sizeof *out);
     if (resize_check(in->h, in->w, in->c, scale, &oh, &ow)) return -1;
     if (image_alloc(out, ow, oh, in->c)) return -1;
     out->gray = in->gray;
-    if (resize_core(out->px, oh, ow, in->px, (size_t)in->w * in->c, in->h, in->w, in->c, scale)) {
+    if (resize_core(out->px, oh, ow, in->px, (size_t)in->w * in->c, in->h, in->w, in->c, scale, u8)) {
         image_free(out);
         memset(out, 0, sizeof *out);
         return -1;
     }
     return 0;
 }
+
+int resize_bicubic(image *out, const image *in, double scale) { return resize_image(out, in, scale, 0); }
+int resize_bicubic_u8(image *out, const image *in, double scale) { return resize_image(out, in, scale, 1); }
 
 // Copies the top-left (h, w) of src into a new image.
 static int crop_copy(image *dst, const image *src, int h, int w) {
@@ -214,9 +219,8 @@ int degrade(image *lr, image *hr_cropped, const image *hr, int s) {
     // The crop is read in place (row stride of the full image). The output size is
     // h/s exactly, which is also ceil((h/s*s) * (1.0/s)) for s = 2..8.
     if (resize_core(l.px, lh, lw, hr->px, (size_t)hr->w * hr->c, lh * s, lw * s, hr->c,
-                    1.0 / s))
+                    1.0 / s, 1))
         goto fail;
-    image_quantize_u8(&l);
     if (hr_cropped && crop_copy(&hc, hr, lh * s, lw * s)) goto fail;
     *lr = l;
     if (hr_cropped) *hr_cropped = hc;

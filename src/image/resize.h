@@ -36,8 +36,14 @@ void resize_bicubic_raw(float *out, const float *in, int h, int w, int c, double
 // On failure out is left empty (px == NULL).
 int resize_bicubic(image *out, const image *in, double scale);
 
+// As MATLAB's imresize on a uint8 image: each 1-D pass's result is rounded to 8 bits
+// (clamped, half up). The field's published bicubic numbers come from this path, so
+// degrade() and the bicubic baseline use it; it differs from resize_bicubic by at most
+// about 1/255 per pixel.
+int resize_bicubic_u8(image *out, const image *in, double scale);
+
 // SPEC 2 degradation: crop HR to a multiple of s (top-left kept), then bicubic 1/s of
-// all channels (alpha too), then rounded to 8 bits (image_quantize_u8). lr gets
+// all channels (alpha too) on MATLAB's uint8 path (each pass rounded to 8 bits). lr gets
 // (h/s, w/s) and hr's channel count and gray flag. hr_cropped (may be NULL) receives
 // the cropped HR. Neither may be hr itself. On failure both are left empty.
 int degrade(image *lr, image *hr_cropped, const image *hr, int s);

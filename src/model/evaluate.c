@@ -27,7 +27,7 @@ int evaluate_image(const model *m, plan_cache *cache, int scale, const char *hr_
         rc = image_alloc(&sr, lr.w * scale, lr.h * scale, 3) ||
              upscale_tiled(m, cache ? cache : &local, lr.px, lr.w, lr.h, sr.px, NULL, NULL, 0, 0, NULL, NULL);
     } else if (!rc) {
-        rc = resize_bicubic(&sr, &lr, scale);
+        rc = resize_bicubic_u8(&sr, &lr, scale);  // MATLAB's uint8 path, as published
     }
     if (!rc) {
         hr_crop.gray = hr.gray;  // SPEC 2: gray HR files are compared on full-range luma

@@ -146,7 +146,7 @@ static uint64_t mix(uint64_t x) {
 
 // Sample i of step t: an image, a crop and one of the 8 flips/rotations, from a
 // generator seeded by (seed, t, i) alone.
-static void build_sample(const dataset *d, long t, int i, float *lr, float *s_hr, float *t_hr, float *tmp) {
+static int build_sample(const dataset *d, long t, int i, float *lr, float *s_hr, float *t_hr, float *tmp) {
     as_rng rng;
     as_rng_seed(&rng, mix(d->c.seed * 0x9e3779b97f4a7c15ULL ^ mix((uint64_t)t * 65537 + (uint64_t)i)));
     const train_image *im = &d->img[as_rng_below(&rng, (uint32_t)d->n)];
@@ -167,10 +167,12 @@ static void build_sample(const dataset *d, long t, int i, float *lr, float *s_hr
                 t_hr[dst + k] = hr - im->s[src + k];
             }
         }
-    // LR by SPEC 2's bicubic, rounded to 8 bits
-    int p = d->c.patch;
-    resize_bicubic_raw(lr, tmp, ps, ps, 3, 1.0 / d->c.scale);
-    for (int k = 0; k < p * p * 3; k++) lr[k] = image_to_u8(lr[k]) / 255.0f;
+    // LR by SPEC 2's degradation (the patch is already a multiple of the scale)
+    image hr = {.w = ps, .h = ps, .c = 3, .px = tmp}, small = {0};
+    if (degrade(&small, NULL, &hr, d->c.scale)) return -1;
+    memcpy(lr, small.px, sizeof(float) * d->c.patch * d->c.patch * 3);
+    image_free(&small);
+    return 0;
 }
 
 static void build_batch(dataset *d, long t) {
@@ -181,9 +183,12 @@ static void build_batch(dataset *d, long t) {
         snprintf(d->worker_err, sizeof d->worker_err, "out of memory building a batch");
         return;
     }
-    for (int j = 0; j < d->local_b; j++) {
+    for (int j = 0; j < d->local_b && !d->worker_rc; j++) {
         int i = d->c.rank + j * d->c.world;  // this rank's share of the global batch
-        build_sample(d, t, i, d->lr + j * lr_n, d->s_hr + j * hr_n, d->t_hr + j * hr_n, tmp);
+        if (build_sample(d, t, i, d->lr + j * lr_n, d->s_hr + j * hr_n, d->t_hr + j * hr_n, tmp)) {
+            d->worker_rc = -1;
+            snprintf(d->worker_err, sizeof d->worker_err, "%s", as_error());
+        }
     }
     free(tmp);
 }
