@@ -116,7 +116,8 @@ static void check_vs_ref(const char *what, const float *f, int h, int w, int c,
     CHECK_OK(satv_decompose(S, T, &its, f, h, w, c, p));
     int rits = ref_satv(R, f, p->lambda_map, h, w, c, p->lambda, p->gamma1, p->tol, p->max_iters);
     double d = max_abs_diff_d(S, R, n);
-    if (getenv("SATV_VERBOSE")) printf("  %s %dx%dx%d: %d its, max diff %.3g\n", what, h, w, c, its, d);
+    if (getenv("SATV_VERBOSE"))  // the margins, for whoever tunes the solver
+        printf("  %s %dx%dx%d: %d iterations, max |S - ref| %.3g\n", what, h, w, c, its, d);
     CHECK(its == rits, "%s %dx%dx%d: %d iterations, reference %d", what, h, w, c, its, rits);
     CHECK(d <= 1e-5, "%s %dx%dx%d: max |S - ref| = %g", what, h, w, c, d);
     for (size_t e = 0; e < n; e++)
