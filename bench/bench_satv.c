@@ -2,6 +2,9 @@
 //
 //   make bench && build/bench/bench_satv [image.png] [repeats]
 //
+// On a machine shared with other busy processes, OMP_WAIT_POLICY=passive: each
+// iteration has a barrier, and spinning threads that lose their core make it 10x slower.
+//
 // Without an image: BSD100 img_004 (480 x 320 RGB) from the shared data when present,
 // else a synthetic 480 x 320 image. Reports, per thread count (1 .. max): the time and
 // MP/s of a default decomposition (converged: its iteration count is printed), and the
@@ -67,12 +70,13 @@ static double best_time(float *S, float *T, const float *f, int h, int w,
 }
 
 int main(int argc, char **argv) {
-    const char *path = argc > 1 ? argv[1] : "../shared/data/benchmark/BSD100/HR/img_004.png";
+    const int named = argc > 1 && argv[1][0];  // "" picks the default too
+    const char *path = named ? argv[1] : "../shared/data/benchmark/BSD100/HR/img_004.png";
     const int repeats = argc > 2 ? atoi(argv[2]) : 5;
     int h = 320, w = 480;
     float *f = read_png(path, &h, &w);
     if (!f) {
-        if (argc > 1) return fprintf(stderr, "cannot read %s\n", path), 1;
+        if (named) return fprintf(stderr, "cannot read %s\n", path), 1;
         path = "synthetic";
         f = synthetic(h, w);
     }

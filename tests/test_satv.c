@@ -40,7 +40,8 @@ static int ref_satv(double *S, const float *f, const float *lmap, int h, int w, 
             for (int j = 0; j < w; j++)
                 for (int k = 0; k < c; k++) {
                     double a = (lmap ? lmap[(size_t)i * w + j] : lambda) / gamma1;
-                    AT(un, i, j, k) = (a * AT(f, i, j, k) - (AT(tx, i, j, k) - AT(tx, i, j - 1, k)) -
+                    AT(un, i, j, k) = (a * AT(f, i, j, k) -
+                                       (AT(tx, i, j, k) - AT(tx, i, j - 1, k)) -
                                        (AT(ty, i, j, k) - AT(ty, i - 1, j, k)) +
                                        AT(u, i - 1, j, k) + AT(u, i + 1, j, k) +
                                        AT(u, i, j - 1, k) + AT(u, i, j + 1, k) +
@@ -116,7 +117,8 @@ static void check_vs_ref(const char *what, const float *f, int h, int w, int c,
     CHECK_OK(satv_decompose(S, T, &its, f, h, w, c, p));
     int rits = ref_satv(R, f, p->lambda_map, h, w, c, p->lambda, p->gamma1, p->tol, p->max_iters);
     double d = max_abs_diff_d(S, R, n);
-    if (getenv("SATV_VERBOSE")) printf("  %s %dx%dx%d: %d its, max diff %.3g\n", what, h, w, c, its, d);
+    if (getenv("SATV_VERBOSE"))  // the margins, for whoever tunes the solver
+        printf("  %s %dx%dx%d: %d iterations, max |S - ref| %.3g\n", what, h, w, c, its, d);
     CHECK(its == rits, "%s %dx%dx%d: %d iterations, reference %d", what, h, w, c, its, rits);
     CHECK(d <= 1e-5, "%s %dx%dx%d: max |S - ref| = %g", what, h, w, c, d);
     for (size_t e = 0; e < n; e++)
@@ -184,7 +186,8 @@ static void test_step_edge(void) {
     for (int i = 0; i < h; i++)
         for (int j = 0; j < w; j++)
             for (int k = 0; k < c; k++)
-                f[((size_t)i * w + j) * c + k] = j < w / 2 + i / 8 ? 0.1f + 0.1f * k : 0.9f - 0.2f * k;
+                f[((size_t)i * w + j) * c + k] =  // a slanted step, different per channel
+                    j < w / 2 + i / 8 ? 0.1f + 0.1f * k : 0.9f - 0.2f * k;
     satv_params p = satv_defaults();
     check_vs_ref("step", f, h, w, c, &p);
     free(f);
