@@ -26,10 +26,14 @@ int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, c
 int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias,
                   const float *d_out, const float *in, const float *weight);
 double conv_flops(const nn_conv *c);  // forward multiply-adds x 2
+// The oneDNN implementation behind a pass: 0 forward, 1 backward-data, 2 backward-weights
+// (e.g. "jit:avx2", "brg:avx512_core"); "none" for a pass that was not planned.
+const char *conv_impl_name(const nn_conv *c, int pass);
 
 // ---- element-wise ----------------------------------------------------------------
 void lrelu_forward(float *out, const float *in, size_t n, float slope);           // out may == in
-void lrelu_backward(float *d_in, const float *d_out, const float *in, size_t n, float slope);  // `in`: the forward input (or output: same sign)
+// d_in may == d_out. `in`: the forward input, or its output (same sign for slope > 0).
+void lrelu_backward(float *d_in, const float *d_out, const float *in, size_t n, float slope);
 void add_forward(float *out, const float *a, const float *b, size_t n);            // out may alias a or b
 void add_inplace(float *y, const float *x, size_t n);                              // y += x
 void scale_add_inplace(float *y, float a, const float *x, size_t n);               // y += a*x

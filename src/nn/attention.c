@@ -1,0 +1,394 @@
+// Attention modules of the residual blocks (SPEC section 3): none, CA, SA1, SA4.
+//
+// Both spatial kinds end in a per-pixel gate g = sigmoid(w . x + b) over a few channels
+// x and scale out = in * g; that 1x1 conv with one output channel is a dot product per
+// pixel, so it is written here (fused with the sigmoid and the scaling: one pass over
+// `in`) instead of going through oneDNN. SA4's 7x7, 5x5 and 3x3 convolutions use nn_conv.
+// Reductions over pixels (pooling, weight gradients) accumulate in double.
+#include "nn/nn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+#define PAR_MIN 32768  // elements below which a parallel region does not pay
+enum { SA4_C1 = 32, SA4_C2 = 16, SA4_C3 = 8 };
+
+struct nn_attention {
+    attention_kind kind;
+    int N, H, W, C, R, training;
+    float slope;
+    nn_conv *c1, *c2, *c3;  // sa4: 7x7 C->32, 5x5 32->16, 3x3 16->8
+};
+
+static const char *const g_names[] = {"none", "ca", "sa1", "sa4"};
+
+const char *attention_name(attention_kind k) {
+    return (unsigned)k < sizeof g_names / sizeof *g_names ? g_names[k] : "?";
+}
+
+int attention_parse(const char *s, attention_kind *k) {
+    for (int i = 0; i < (int)(sizeof g_names / sizeof *g_names); i++)
+        if (s && strcmp(s, g_names[i]) == 0) {
+            *k = (attention_kind)i;
+            return 0;
+        }
+    return as_errorf("unknown attention '%s' (expected none, ca, sa1 or sa4)", s ? s : "(null)");
+}
+
+int attention_num_params(attention_kind kind) {
+    static const int n[] = {0, 4, 2, 8};
+    return (unsigned)kind < 4 ? n[kind] : 0;
+}
+
+nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R,
+                               float slope, int training) {
+    if ((unsigned)kind > ATT_SA4 || N <= 0 || H <= 0 || W <= 0 || C <= 0 ||
+        (kind == ATT_CA && R <= 0)) {
+        as_errorf("attention_create: invalid kind %d or shape N=%d H=%d W=%d C=%d R=%d", (int)kind,
+                  N, H, W, C, R);
+        return NULL;
+    }
+    nn_attention *a = as_calloc(1, sizeof *a);
+    if (!a) return NULL;
+    *a = (nn_attention){.kind = kind, .N = N, .H = H, .W = W, .C = C,
+                        .R = kind == ATT_CA ? R : 0, .training = !!training, .slope = slope};
+    if (kind == ATT_SA4) {
+        a->c1 = conv_create(N, H, W, C, SA4_C1, 7, training);
+        a->c2 = a->c1 ? conv_create(N, H, W, SA4_C1, SA4_C2, 5, training) : NULL;
+        a->c3 = a->c2 ? conv_create(N, H, W, SA4_C2, SA4_C3, 3, training) : NULL;
+        if (!a->c3) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", as_error());
+            attention_destroy(a);
+            as_errorf("attention sa4: %s", msg);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+void attention_destroy(nn_attention *a) {
+    if (!a) return;
+    conv_destroy(a->c1);
+    conv_destroy(a->c2);
+    conv_destroy(a->c3);
+    free(a);
+}
+
+// saved: ca   pooled (N,C), hidden pre-activation (N,R), gate (N,C)
+//        sa1  gate (N,H,W)
+//        sa4  a1 (N,H,W,32), a2 (N,H,W,16), a3 (N,H,W,8) after LeakyReLU, gate (N,H,W)
+size_t attention_saved_floats(const nn_attention *a) {
+    size_t P = (size_t)a->N * a->H * a->W;
+    switch (a->kind) {
+    case ATT_CA: return (size_t)a->N * (2 * (size_t)a->C + a->R);
+    case ATT_SA1: return P;
+    case ATT_SA4: return P * (SA4_C1 + SA4_C2 + SA4_C3 + 1);
+    default: return 0;
+    }
+}
+
+// scratch: ca   d_gate then d_z (N,C), d_hidden (N,R), d_pooled (N,C)
+//          sa4  A (N,H,W,32): d_a3 then d_a1;  B (N,H,W,16): d_z then d_a2
+size_t attention_scratch_floats(const nn_attention *a) {
+    size_t P = (size_t)a->N * a->H * a->W;
+    switch (a->kind) {
+    case ATT_CA: return (size_t)a->N * (2 * (size_t)a->C + a->R);
+    case ATT_SA1: return 0;
+    case ATT_SA4: return P * (SA4_C1 + SA4_C2);
+    default: return 0;
+    }
+}
+
+static inline float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
+
+// ---- per-pixel gate: g = sigmoid(w . x + b), out = in * g -------------------------
+// g (P), out (P,C) from in (P,C), gate input x (P,Cx), w (Cx), b
+static void gate_forward(float *g, float *out, const float *in, const float *x, const float *w,
+                         float b, size_t P, int C, int Cx) {
+#pragma omp parallel for if (P * C >= PAR_MIN)
+    for (size_t p = 0; p < P; p++) {
+        const float *xp = x + p * Cx;
+        float z = b;
+#pragma omp simd reduction(+ : z)
+        for (int c = 0; c < Cx; c++) z += w[c] * xp[c];
+        float gp = sigmoidf(z);
+        g[p] = gp;
+        const float *ip = in + p * C;
+        float *op = out + p * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) op[c] = ip[c] * gp;
+    }
+}
+
+// d_z (P) = sigmoid' * <d_out, in> per pixel: the gradient reaching the gate's logit.
+static void gate_backward_z(float *dz, const float *d_out, const float *in, const float *g,
+                            size_t P, int C) {
+#pragma omp parallel for if (P * C >= PAR_MIN)
+    for (size_t p = 0; p < P; p++) {
+        const float *dp = d_out + p * C, *ip = in + p * C;
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int c = 0; c < C; c++) s += dp[c] * ip[c];
+        dz[p] = s * g[p] * (1 - g[p]);
+    }
+}
+
+// d_w (Cx) = sum_p dz[p] x[p,:],  d_b = sum_p dz[p]
+static void gate_backward_w(float *d_w, float *d_b, const float *dz, const float *x, size_t P,
+                            int Cx) {
+    double acc[Cx + 1];
+    memset(acc, 0, sizeof acc);
+#pragma omp parallel for reduction(+ : acc[:Cx + 1]) if (P * Cx >= PAR_MIN)
+    for (size_t p = 0; p < P; p++) {
+        const float *xp = x + p * Cx;
+        const double d = dz[p];
+#pragma omp simd
+        for (int c = 0; c < Cx; c++) acc[c] += d * xp[c];
+        acc[Cx] += d;
+    }
+    for (int c = 0; c < Cx; c++) d_w[c] = (float)acc[c];
+    *d_b = (float)acc[Cx];
+}
+
+// ---- channel attention ------------------------------------------------------------
+// sum (C) = sum over P pixels of x (P,C)  [y NULL]  or of x*y  [y (P,C)]
+static void channel_sum(double *sum, const float *x, const float *y, size_t P, int C) {
+    memset(sum, 0, C * sizeof *sum);
+#pragma omp parallel for reduction(+ : sum[:C]) if (P * C >= PAR_MIN)
+    for (size_t p = 0; p < P; p++) {
+        const float *xp = x + p * C, *yp = y ? y + p * C : NULL;
+        if (yp) {
+#pragma omp simd
+            for (int c = 0; c < C; c++) sum[c] += (double)xp[c] * yp[c];
+        } else {
+#pragma omp simd
+            for (int c = 0; c < C; c++) sum[c] += xp[c];
+        }
+    }
+}
+
+static void ca_forward(const nn_attention *a, float *out, float *saved, const float *in,
+                       const float *const *params) {
+    const int N = a->N, C = a->C, R = a->R;
+    const size_t P = (size_t)a->H * a->W;
+    const float *w1 = params[0], *b1 = params[1], *w2 = params[2], *b2 = params[3];
+    float *pooled = saved, *hid = saved + (size_t)N * C, *gate = hid + (size_t)N * R;
+    double sum[C];
+    for (int n = 0; n < N; n++) {
+        channel_sum(sum, in + n * P * C, NULL, P, C);
+        float *pn = pooled + (size_t)n * C, *hn = hid + (size_t)n * R, *gn = gate + (size_t)n * C;
+        for (int c = 0; c < C; c++) pn[c] = (float)(sum[c] / P);
+        float act[R];
+        for (int r = 0; r < R; r++) {
+            float h = b1[r];
+            for (int c = 0; c < C; c++) h += w1[(size_t)r * C + c] * pn[c];
+            hn[r] = h;
+            act[r] = h > 0 ? h : a->slope * h;
+        }
+        for (int c = 0; c < C; c++) {
+            float z = b2[c];
+            for (int r = 0; r < R; r++) z += w2[(size_t)c * R + r] * act[r];
+            gn[c] = sigmoidf(z);
+        }
+    }
+    // out (N,P,C) = in * gate[n,c]
+#pragma omp parallel for collapse(2) if (N * P * C >= PAR_MIN)
+    for (int n = 0; n < N; n++)
+        for (size_t p = 0; p < P; p++) {
+            const float *gn = gate + (size_t)n * C, *ip = in + (n * P + p) * C;
+            float *op = out + (n * P + p) * C;
+#pragma omp simd
+            for (int c = 0; c < C; c++) op[c] = ip[c] * gn[c];
+        }
+}
+
+static void ca_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch,
+                        const float *d_out, const float *saved, const float *in,
+                        const float *const *params) {
+    const int N = a->N, C = a->C, R = a->R;
+    const size_t P = (size_t)a->H * a->W;
+    const float *w1 = params[0], *w2 = params[2];
+    float *dw1 = d_params[0], *db1 = d_params[1], *dw2 = d_params[2], *db2 = d_params[3];
+    const float *pooled = saved, *hid = saved + (size_t)N * C, *gate = hid + (size_t)N * R;
+    float *dz = scratch, *dh = scratch + (size_t)N * C, *dpool = dh + (size_t)N * R;
+    double sum[C];
+    // d_z[n,c] = sigmoid' * sum_p d_out*in
+    for (int n = 0; n < N; n++) {
+        channel_sum(sum, d_out + n * P * C, in + n * P * C, P, C);
+        for (int c = 0; c < C; c++) {
+            float g = gate[(size_t)n * C + c];
+            dz[(size_t)n * C + c] = (float)sum[c] * g * (1 - g);
+        }
+    }
+    // fc2: d_b2, d_W2 (C,R), d_act -> d_hidden through LeakyReLU
+    for (int c = 0; c < C; c++) {
+        double s = 0;
+        for (int n = 0; n < N; n++) s += dz[(size_t)n * C + c];
+        db2[c] = (float)s;
+        for (int r = 0; r < R; r++) {
+            double t = 0;
+            for (int n = 0; n < N; n++) {
+                float h = hid[(size_t)n * R + r];
+                t += (double)dz[(size_t)n * C + c] * (h > 0 ? h : a->slope * h);
+            }
+            dw2[(size_t)c * R + r] = (float)t;
+        }
+    }
+    for (int n = 0; n < N; n++)
+        for (int r = 0; r < R; r++) {
+            double t = 0;
+            for (int c = 0; c < C; c++) t += (double)w2[(size_t)c * R + r] * dz[(size_t)n * C + c];
+            dh[(size_t)n * R + r] = (float)(hid[(size_t)n * R + r] > 0 ? t : a->slope * t);
+        }
+    // fc1: d_b1, d_W1 (R,C), d_pooled
+    for (int r = 0; r < R; r++) {
+        double s = 0;
+        for (int n = 0; n < N; n++) s += dh[(size_t)n * R + r];
+        db1[r] = (float)s;
+        for (int c = 0; c < C; c++) {
+            double t = 0;
+            for (int n = 0; n < N; n++) t += (double)dh[(size_t)n * R + r] * pooled[(size_t)n * C + c];
+            dw1[(size_t)r * C + c] = (float)t;
+        }
+    }
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            double t = 0;
+            for (int r = 0; r < R; r++) t += (double)w1[(size_t)r * C + c] * dh[(size_t)n * R + r];
+            dpool[(size_t)n * C + c] = (float)(t / P);  // the mean spreads it over P pixels
+        }
+    // d_in = d_out * gate + d_pooled / P
+#pragma omp parallel for collapse(2) if (N * P * C >= PAR_MIN)
+    for (int n = 0; n < N; n++)
+        for (size_t p = 0; p < P; p++) {
+            const float *gn = gate + (size_t)n * C, *dpn = dpool + (size_t)n * C;
+            const float *dop = d_out + (n * P + p) * C;
+            float *dip = d_in + (n * P + p) * C;
+#pragma omp simd
+            for (int c = 0; c < C; c++) dip[c] = dop[c] * gn[c] + dpn[c];
+        }
+}
+
+// ---- spatial attention --------------------------------------------------------------
+static void sa1_backward(const nn_attention *a, float *d_in, float *const *d_params,
+                         const float *d_out, const float *gate, const float *in,
+                         const float *const *params) {
+    const int C = a->C;
+    const size_t P = (size_t)a->N * a->H * a->W;
+    const float *w = params[0];
+    double acc[C + 1];
+    memset(acc, 0, sizeof acc);
+    // one pass: d_z per pixel, d_in = d_out*g + d_z*w, and the weight gradient
+#pragma omp parallel for reduction(+ : acc[:C + 1]) if (P * C >= PAR_MIN)
+    for (size_t p = 0; p < P; p++) {
+        const float *dp = d_out + p * C, *ip = in + p * C;
+        float *dip = d_in + p * C;
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int c = 0; c < C; c++) s += dp[c] * ip[c];
+        const float g = gate[p], dz = s * g * (1 - g);
+#pragma omp simd
+        for (int c = 0; c < C; c++) {
+            dip[c] = dp[c] * g + dz * w[c];
+            acc[c] += (double)dz * ip[c];
+        }
+        acc[C] += dz;
+    }
+    for (int c = 0; c < C; c++) d_params[0][c] = (float)acc[c];
+    d_params[1][0] = (float)acc[C];
+}
+
+static int sa4_forward(const nn_attention *a, float *out, float *saved, const float *in,
+                       const float *const *params) {
+    const size_t P = (size_t)a->N * a->H * a->W;
+    float *a1 = saved, *a2 = a1 + P * SA4_C1, *a3 = a2 + P * SA4_C2, *gate = a3 + P * SA4_C3;
+    if (conv_forward(a->c1, a1, in, params[0], params[1])) return -1;
+    lrelu_forward(a1, a1, P * SA4_C1, a->slope);
+    if (conv_forward(a->c2, a2, a1, params[2], params[3])) return -1;
+    lrelu_forward(a2, a2, P * SA4_C2, a->slope);
+    if (conv_forward(a->c3, a3, a2, params[4], params[5])) return -1;
+    lrelu_forward(a3, a3, P * SA4_C3, a->slope);
+    gate_forward(gate, out, in, a3, params[6], params[7][0], P, a->C, SA4_C3);
+    return 0;
+}
+
+static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch,
+                        const float *d_out, const float *saved, const float *in,
+                        const float *const *params) {
+    const int C = a->C;
+    const size_t P = (size_t)a->N * a->H * a->W;
+    const float *a1 = saved, *a2 = a1 + P * SA4_C1, *a3 = a2 + P * SA4_C2, *gate = a3 + P * SA4_C3;
+    const float *w4 = params[6];
+    float *A = scratch, *B = scratch + P * SA4_C1;
+    float *dz = B, *d3 = A;  // d_z (P), then d_a3 -> d_h3 (P,8)
+    gate_backward_z(dz, d_out, in, gate, P, C);
+    gate_backward_w(d_params[6], d_params[7], dz, a3, P, SA4_C3);
+#pragma omp parallel for if (P * SA4_C3 >= PAR_MIN)
+    for (size_t p = 0; p < P; p++)
+        for (int k = 0; k < SA4_C3; k++) {
+            float d = dz[p] * w4[k];
+            d3[p * SA4_C3 + k] = a3[p * SA4_C3 + k] > 0 ? d : a->slope * d;
+        }
+    float *d2 = B, *d1 = A;  // d_a2 (P,16), d_a1 (P,32); LeakyReLU backward in place
+    if (conv_backward(a->c3, d2, d_params[4], d_params[5], d3, a2, params[4])) return -1;
+    lrelu_backward(d2, d2, a2, P * SA4_C2, a->slope);
+    if (conv_backward(a->c2, d1, d_params[2], d_params[3], d2, a1, params[2])) return -1;
+    lrelu_backward(d1, d1, a1, P * SA4_C1, a->slope);
+    if (d_in) {
+        if (conv_backward(a->c1, d_in, d_params[0], d_params[1], d1, in, params[0])) return -1;
+        // plus the direct path through out = in * g
+#pragma omp parallel for if (P * C >= PAR_MIN)
+        for (size_t p = 0; p < P; p++) {
+            const float g = gate[p];
+#pragma omp simd
+            for (int c = 0; c < C; c++) d_in[p * C + c] += d_out[p * C + c] * g;
+        }
+    } else if (conv_backward(a->c1, NULL, d_params[0], d_params[1], d1, in, params[0])) {
+        return -1;
+    }
+    return 0;
+}
+
+// ---- dispatch ------------------------------------------------------------------------
+int attention_forward(nn_attention *a, float *out, float *saved, const float *in,
+                      const float *const *params) {
+    const size_t n = (size_t)a->N * a->H * a->W * a->C;
+    switch (a->kind) {
+    case ATT_NONE: memcpy(out, in, n * sizeof *out); return 0;
+    case ATT_CA: ca_forward(a, out, saved, in, params); return 0;
+    case ATT_SA1:
+        gate_forward(saved, out, in, in, params[0], params[1][0], n / a->C, a->C, a->C);
+        return 0;
+    case ATT_SA4: return sa4_forward(a, out, saved, in, params);
+    }
+    return as_errorf("attention_forward: invalid kind %d", (int)a->kind);
+}
+
+int attention_backward(nn_attention *a, float *d_in, float *const *d_params, float *scratch,
+                       const float *d_out, const float *saved, const float *in,
+                       const float *const *params) {
+    if (!a->training) return as_errorf("attention_backward: created for inference");
+    const size_t n = (size_t)a->N * a->H * a->W * a->C;
+    float *tmp = NULL;
+    // CA and SA1 compute d_in as part of their single pass; give them a buffer anyway
+    if (!d_in && (a->kind == ATT_CA || a->kind == ATT_SA1)) {
+        if (!(tmp = as_malloc_array(n, sizeof *tmp))) return -1;
+        d_in = tmp;
+    }
+    int rc = 0;
+    switch (a->kind) {
+    case ATT_NONE:
+        if (d_in) memcpy(d_in, d_out, n * sizeof *d_in);
+        break;
+    case ATT_CA: ca_backward(a, d_in, d_params, scratch, d_out, saved, in, params); break;
+    case ATT_SA1: sa1_backward(a, d_in, d_params, d_out, saved, in, params); break;
+    case ATT_SA4: rc = sa4_backward(a, d_in, d_params, scratch, d_out, saved, in, params); break;
+    default: rc = as_errorf("attention_backward: invalid kind %d", (int)a->kind);
+    }
+    free(tmp);
+    return rc;
+}

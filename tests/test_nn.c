@@ -1,0 +1,654 @@
+// test_nn: every layer in src/nn, forward and backward, three ways:
+//   1. against PyTorch (fixtures written once by tools/fixtures_nn.py, float64 reference
+//      rounded to float32): max |ours - torch| / max |torch| <= 1e-5 per tensor;
+//   2. against central finite differences of L = <d_out, f(x, params)>, accumulated in
+//      double, for a sample of entries of the input and of every parameter;
+//   3. conv also against a naive double-precision loop at the network's 64-channel width
+//      and odd sizes (oneDNN picks other kernels there than for the tiny fixtures).
+// Every output buffer is pre-filled with NaN, so a backward that accumulates instead of
+// overwriting, or skips an element, fails. ATTSR_TEST_VERBOSE=1 prints error margins.
+#include "test.h"
+
+#include <stdint.h>
+
+#include "core/core.h"
+#include "model/safetensors.h"
+#include "nn/nn.h"
+
+#define FIXTURES "tests/fixtures/nn/"
+#define FIX_RTOL 1e-5   // vs PyTorch, relative to the tensor's largest magnitude
+#define FD_RTOL 1e-2    // finite differences, relative to the gradient's largest magnitude
+
+// ATTSR_TEST_VERBOSE=1: error margins; 2: also every finite-difference step.
+static int verbose(void) {
+    const char *v = getenv("ATTSR_TEST_VERBOSE");
+    return v ? atoi(v) : 0;
+}
+
+static float *falloc(size_t n) {
+    float *p = as_aligned_alloc(n * sizeof(float));
+    CHECK(p, "%s", as_error());
+    return p;
+}
+
+static float *fnan(size_t n) {  // an output buffer that fails if left unwritten
+    float *p = falloc(n);
+    for (size_t i = 0; i < n; i++) p[i] = NAN;
+    return p;
+}
+
+static float *frand(size_t n, as_rng *r, float scale) {
+    float *p = falloc(n);
+    for (size_t i = 0; i < n; i++) p[i] = (float)((as_rng_uniform(r) * 2 - 1) * scale);
+    return p;
+}
+
+static float *fcopy(const float *src, size_t n) {
+    float *p = falloc(n);
+    memcpy(p, src, n * sizeof *p);
+    return p;
+}
+
+static double max_abs(const float *x, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+    return m;
+}
+
+// CHECKs that x has no NaN or Inf; `what` and `desc` name the tensor and the case.
+static void check_finite(const float *x, size_t n, const char *what, const char *desc) {
+    for (size_t i = 0; i < n; i++)
+        CHECK(isfinite(x[i]), "%s: %s[%zu] = %g is not finite (%s)", desc, what, i, x[i], desc);
+}
+
+static void check_close(const float *got, const float *ref, size_t n, double rtol, const char *what,
+                        const char *desc) {
+    check_finite(got, n, what, desc);
+    double e = test_max_rel(got, ref, n);
+    if (verbose()) printf("# %-28s %-12s max rel err %.2e\n", desc, what, e);
+    long i = test_allclose(got, ref, n, 0, rtol * max_abs(ref, n));
+    CHECK(e <= rtol, "%s: %s max rel err %.3g > %.0e; first at [%ld]: %.8g vs %.8g", desc, what,
+          e, rtol, i, i >= 0 ? got[i] : 0.0, i >= 0 ? ref[i] : 0.0);
+}
+
+// ---- a layer under test: the nn families behind one call shape ---------------------
+typedef enum { L_CONV, L_LRELU, L_SHUFFLE, L_ATT } layer_family;
+
+typedef struct {
+    layer_family fam;
+    int N, H, W, cin, cout, k;  // conv: all; lrelu: cin = C; shuffle: cin = C*s*s, cout = C, k = s
+    float slope;
+    attention_kind kind;
+    int R;
+    nn_conv *conv;
+    nn_attention *att;
+    float *saved, *scratch;
+    int np;
+    size_t nin, nout, psize[8];
+    const char *pname[8];
+    char desc[200];  // every parameter of the case, printed with each failure
+} layer;
+
+static void layer_init(layer *L) {
+    size_t px = (size_t)L->N * L->H * L->W;
+    L->np = 0;
+    switch (L->fam) {
+    case L_CONV:
+        L->conv = conv_create(L->N, L->H, L->W, L->cin, L->cout, L->k, 1);
+        CHECK(L->conv, "%s", as_error());
+        L->nin = px * L->cin, L->nout = px * L->cout, L->np = 2;
+        L->psize[0] = (size_t)L->cout * L->cin * L->k * L->k, L->psize[1] = L->cout;
+        L->pname[0] = "weight", L->pname[1] = "bias";
+        snprintf(L->desc, sizeof L->desc, "conv N=%d H=%d W=%d cin=%d cout=%d k=%d [%s/%s/%s]",
+                 L->N, L->H, L->W, L->cin, L->cout, L->k, conv_impl_name(L->conv, 0),
+                 conv_impl_name(L->conv, 1), conv_impl_name(L->conv, 2));
+        break;
+    case L_LRELU:
+        L->nin = L->nout = px * L->cin;
+        snprintf(L->desc, sizeof L->desc, "lrelu n=%zu slope=%g", L->nin, L->slope);
+        break;
+    case L_SHUFFLE:
+        L->nin = px * L->cin, L->nout = L->nin;
+        snprintf(L->desc, sizeof L->desc, "pixel_shuffle N=%d H=%d W=%d C=%d s=%d", L->N, L->H,
+                 L->W, L->cout, L->k);
+        break;
+    case L_ATT: {
+        int C = L->cin;
+        L->att = attention_create(L->kind, L->N, L->H, L->W, C, L->R, L->slope, 1);
+        CHECK(L->att, "%s", as_error());
+        L->nin = L->nout = px * C;
+        L->np = attention_num_params(L->kind);
+        static const char *ca[] = {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"};
+        static const char *sa1[] = {"conv.weight", "conv.bias"};
+        static const char *sa4[] = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
+                                    "conv3.weight", "conv3.bias", "conv4.weight", "conv4.bias"};
+        const int sa4_io[5] = {C, 32, 16, 8, 1}, sa4_k[4] = {7, 5, 3, 1};
+        for (int i = 0; i < L->np; i++) {
+            if (L->kind == ATT_CA) {
+                L->pname[i] = ca[i];
+                L->psize[i] = i == 0 || i == 2 ? (size_t)C * L->R : i == 1 ? (size_t)L->R : (size_t)C;
+            } else if (L->kind == ATT_SA1) {
+                L->pname[i] = sa1[i];
+                L->psize[i] = i == 0 ? (size_t)C : 1;
+            } else {
+                int j = i / 2;
+                L->pname[i] = sa4[i];
+                L->psize[i] = i % 2 ? (size_t)sa4_io[j + 1]
+                                    : (size_t)sa4_io[j + 1] * sa4_io[j] * sa4_k[j] * sa4_k[j];
+            }
+        }
+        L->saved = fnan(attention_saved_floats(L->att) + 1);
+        L->scratch = fnan(attention_scratch_floats(L->att) + 1);
+        snprintf(L->desc, sizeof L->desc, "attention %s N=%d H=%d W=%d C=%d R=%d slope=%g",
+                 attention_name(L->kind), L->N, L->H, L->W, C, L->R, L->slope);
+        break;
+    }
+    }
+}
+
+static void layer_free(layer *L) {
+    conv_destroy(L->conv);
+    attention_destroy(L->att);
+    free(L->saved);
+    free(L->scratch);
+    L->conv = NULL, L->att = NULL, L->saved = L->scratch = NULL;
+}
+
+static void layer_forward(layer *L, float *out, const float *in, float *const *params) {
+    switch (L->fam) {
+    case L_CONV: CHECK_OK(conv_forward(L->conv, out, in, params[0], params[1])); break;
+    case L_LRELU: lrelu_forward(out, in, L->nin, L->slope); break;
+    case L_SHUFFLE: pixel_shuffle_forward(out, in, L->N, L->H, L->W, L->cout, L->k); break;
+    case L_ATT:
+        CHECK_OK(attention_forward(L->att, out, L->saved, in, (const float *const *)params));
+        break;
+    }
+}
+
+// Needs the forward of the same `in` just before (attention reads its `saved`).
+static void layer_backward(layer *L, float *d_in, float *const *d_params, const float *d_out,
+                           const float *in, float *const *params) {
+    switch (L->fam) {
+    case L_CONV:
+        CHECK_OK(conv_backward(L->conv, d_in, d_params[0], d_params[1], d_out, in, params[0]));
+        break;
+    case L_LRELU: lrelu_backward(d_in, d_out, in, L->nin, L->slope); break;
+    case L_SHUFFLE: pixel_shuffle_backward(d_in, d_out, L->N, L->H, L->W, L->cout, L->k); break;
+    case L_ATT:
+        CHECK_OK(attention_backward(L->att, d_in, d_params, L->scratch, d_out, L->saved, in,
+                                    (const float *const *)params));
+        break;
+    }
+}
+
+// ---- finite differences -------------------------------------------------------------
+// L = <d_out, f(in, params)>, in double.
+static double project(layer *L, float *out, const float *in, float *const *params,
+                      const float *d_out) {
+    layer_forward(L, out, in, params);
+    double s = 0;
+    for (size_t i = 0; i < L->nout; i++) s += (double)d_out[i] * out[i];
+    return s;
+}
+
+// Perturbs a sample of the entries of t (the input or one parameter, n floats) and
+// compares (L(t+e) - L(t-e)) / 2e with `grad`. The error allowed is FD_RTOL of the
+// gradient's largest magnitude, plus the float32 rounding noise of L divided by the step
+// (without it, tiny gradients such as CA's fc weights could not be checked at all).
+// A step that crosses LeakyReLU kinks inside the layer spoils the central difference
+// (a bias shifts a whole channel, so kinks are dense there); then one of the one-sided
+// ones, (L(t+e) - L(t)) / e or (L(t) - L(t-e)) / e, may still be clean, and smaller
+// steps, down to 1e-4, are tried. A wrong gradient fails all of them.
+// kinks: skip entries within 2e of 0, where a pure LeakyReLU has no derivative.
+static void fd_check(layer *L, const char *what, float *t, size_t n, const float *grad,
+                     const float *in, float *const *params, const float *d_out, int kinks) {
+    static const float steps[] = {1e-2f, 3e-3f, 1e-3f, 3e-4f, 1e-4f};
+    float *out = falloc(L->nout);
+    const double l0 = project(L, out, in, params, d_out);
+    double q = 0;  // size of the rounding noise of L: |d_out * out| summed in quadrature
+    for (size_t i = 0; i < L->nout; i++) q += (double)d_out[i] * out[i] * d_out[i] * out[i];
+    const double gmax = max_abs(grad, n), noise = 4 * 0x1p-24 * sqrt(q);
+    as_rng r;
+    as_rng_seed(&r, n * 7919 + L->nout);
+    int samples = n < 40 ? (int)n : 40, retried = 0;
+    double worst = 0;
+    for (int s = 0; s < samples; s++) {
+        size_t i = n <= 40 ? (size_t)s : s == 0 ? 0 : s == 1 ? n - 1 : as_rng_below(&r, (uint32_t)n);
+        const float v = t[i];
+        if (kinks && fabsf(v) < 2 * steps[0]) continue;
+        double fd0 = 0, err0 = 0, tol0 = 0, ratio = INFINITY;
+        for (int k = 0; k < 5 && !(ratio <= 1); k++) {
+            const float eps = steps[k], vp = v + eps, vm = v - eps;
+            t[i] = vp;
+            const double lp = project(L, out, in, params, d_out);
+            t[i] = vm;
+            const double lm = project(L, out, in, params, d_out);
+            t[i] = v;
+            const double hp = (double)vp - v, hm = (double)v - vm;
+            const double fd[3] = {(lp - lm) / (hp + hm), (lp - l0) / hp, (l0 - lm) / hm};
+            const double h[3] = {hp + hm, hp, hm};
+            for (int d = 0; d < 3; d++) {
+                double err = fabs(fd[d] - grad[i]), tol = FD_RTOL * gmax + noise / h[d];
+                if (k == 0 && d == 0) fd0 = fd[d], err0 = err, tol0 = tol;
+                if (verbose() > 1)
+                    printf("#   %s[%zu] step %g %s: fd %.8g backward %.8g err/tol %.3f\n", what, i,
+                           eps, d == 0 ? "central" : d == 1 ? "forward" : "backward", fd[d],
+                           grad[i], err / tol);
+                ratio = fmin(ratio, err / tol);
+            }
+            retried += k > 0;
+        }
+        worst = fmax(worst, ratio);
+        CHECK(ratio <= 1, "%s: %s[%zu]: finite difference %.7g vs backward %.7g (|err| %.3g > %.3g, "
+              "also one-sided and at smaller steps)", L->desc, what, i, fd0, grad[i], err0, tol0);
+    }
+    if (verbose())
+        printf("# %-28s fd %-12s gmax %.3g worst err/tol %.3f, %d retried\n", L->desc, what, gmax,
+               worst, retried);
+    free(out);
+}
+
+// Forward, then backward into NaN-filled buffers; returns out, d_in and d_params (the
+// caller frees them).
+static void run_layer(layer *L, const float *in_ref, float *const *params_ref, const float *d_out,
+                      float **out_o, float **d_in_o, float **d_params_o) {
+    float *in = fcopy(in_ref, L->nin), *params[8], *d_params[8];
+    for (int i = 0; i < L->np; i++) {
+        params[i] = fcopy(params_ref[i], L->psize[i]);
+        d_params[i] = fnan(L->psize[i]);
+    }
+    float *out = fnan(L->nout), *d_in = fnan(L->nin);
+    layer_forward(L, out, in, params);
+    check_finite(out, L->nout, "out", L->desc);
+    layer_backward(L, d_in, d_params, d_out, in, params);
+    check_finite(d_in, L->nin, "d_in", L->desc);
+    for (int i = 0; i < L->np; i++) check_finite(d_params[i], L->psize[i], L->pname[i], L->desc);
+
+    free(in);
+    for (int i = 0; i < L->np; i++) free(params[i]);
+    *out_o = out, *d_in_o = d_in;
+    for (int i = 0; i < L->np; i++) d_params_o[i] = d_params[i];
+}
+
+// Finite differences of the input and of every parameter; grads from run_layer.
+static void fd_all(layer *L, const float *in_ref, float *const *params_ref, const float *d_out,
+                   const float *d_in, float *const *d_params) {
+    float *in = fcopy(in_ref, L->nin), *params[8];
+    for (int i = 0; i < L->np; i++) params[i] = fcopy(params_ref[i], L->psize[i]);
+    fd_check(L, "in", in, L->nin, d_in, in, params, d_out, L->fam == L_LRELU);
+    for (int i = 0; i < L->np; i++)
+        fd_check(L, L->pname[i], params[i], L->psize[i], d_params[i], in, params, d_out, 0);
+    free(in);
+    for (int i = 0; i < L->np; i++) free(params[i]);
+}
+
+// ---- fixtures ---------------------------------------------------------------------------
+static const float *tensor(const st_file *f, const char *name, size_t n, const char *file) {
+    const st_tensor *t = st_find(f, name);
+    CHECK(t, "%s: no tensor '%s'", file, name);
+    CHECK(t->numel == n, "%s: tensor '%s' has %zu floats, expected %zu", file, name, t->numel, n);
+    return t->data;
+}
+
+static int meta_int(const st_file *f, const char *key) {
+    const char *v = st_meta(f, key);
+    CHECK(v, "fixture has no metadata '%s'", key);
+    return atoi(v);
+}
+
+static void fixture_case(const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, FIXTURES "%s.safetensors", name);
+    st_file f;
+    CHECK_OK(st_read(&f, path));
+    layer L = {0};
+    L.N = meta_int(&f, "N"), L.H = meta_int(&f, "H"), L.W = meta_int(&f, "W");
+    if (strncmp(name, "conv", 4) == 0) {
+        L.fam = L_CONV;
+        L.cin = meta_int(&f, "cin"), L.cout = meta_int(&f, "cout"), L.k = meta_int(&f, "k");
+    } else if (strncmp(name, "lrelu", 5) == 0) {
+        L.fam = L_LRELU, L.cin = L.cout = meta_int(&f, "C");
+        L.slope = (float)atof(st_meta(&f, "slope"));
+    } else if (strncmp(name, "pixel_shuffle", 13) == 0) {
+        int C = meta_int(&f, "C"), s = meta_int(&f, "s");
+        L.fam = L_SHUFFLE, L.cin = C * s * s, L.cout = C, L.k = s;
+    } else {
+        L.fam = L_ATT, L.cin = L.cout = meta_int(&f, "C"), L.R = meta_int(&f, "R");
+        L.slope = (float)atof(st_meta(&f, "slope"));
+        CHECK_OK(attention_parse(st_meta(&f, "kind"), &L.kind));
+    }
+    layer_init(&L);
+    float *params[8], *d_params[8], *out, *d_in;
+    const float *in = tensor(&f, "in", L.nin, path), *d_out = tensor(&f, "d_out", L.nout, path);
+    for (int i = 0; i < L.np; i++) params[i] = (float *)tensor(&f, L.pname[i], L.psize[i], path);
+    run_layer(&L, in, params, d_out, &out, &d_in, d_params);
+
+    check_close(out, tensor(&f, "out", L.nout, path), L.nout, FIX_RTOL, "out", L.desc);
+    check_close(d_in, tensor(&f, "d_in", L.nin, path), L.nin, FIX_RTOL, "d_in", L.desc);
+    for (int i = 0; i < L.np; i++) {
+        char dn[64];
+        snprintf(dn, sizeof dn, "d.%s", L.pname[i]);
+        check_close(d_params[i], tensor(&f, dn, L.psize[i], path), L.psize[i], FIX_RTOL, dn, L.desc);
+    }
+    fd_all(&L, in, params, d_out, d_in, d_params);
+    for (int i = 0; i < L.np; i++) free(d_params[i]);
+    free(out), free(d_in);
+    layer_free(&L);
+    st_free(&f);
+}
+
+#define FIXTURE_TEST(name) \
+    static void name(void) { fixture_case(#name); }
+FIXTURE_TEST(conv_k3_5to3)
+FIXTURE_TEST(conv_k1_5to3)
+FIXTURE_TEST(conv_k5_5to3)
+FIXTURE_TEST(conv_k7_5to3)
+FIXTURE_TEST(conv_k3_16to16)
+FIXTURE_TEST(conv_k3_3to16)
+FIXTURE_TEST(conv_k3_16to3)
+FIXTURE_TEST(conv_k3_64to64)
+FIXTURE_TEST(lrelu)
+FIXTURE_TEST(pixel_shuffle_s2)
+FIXTURE_TEST(pixel_shuffle_s3)
+FIXTURE_TEST(att_ca_20_r16)
+FIXTURE_TEST(att_ca_32_r16)
+FIXTURE_TEST(att_sa1_16)
+FIXTURE_TEST(att_sa4_16)
+
+// ---- conv against a naive loop ----------------------------------------------------------
+// out (N,H,W,co) = in (N,H,W,ci) * w (co,ci,k,k) + b, in double.
+static void naive_conv(double *out, const float *in, const float *w, const float *b, int N, int H,
+                       int W, int ci, int co, int k) {
+    int p = k / 2;
+    for (int n = 0; n < N; n++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                for (int o = 0; o < co; o++) {
+                    double s = b[o];
+                    for (int i = 0; i < k; i++)
+                        for (int j = 0; j < k; j++) {
+                            int yy = y + i - p, xx = x + j - p;
+                            if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                            const float *ip = in + (((size_t)n * H + yy) * W + xx) * ci;
+                            for (int c = 0; c < ci; c++)
+                                s += (double)ip[c] * w[(((size_t)o * ci + c) * k + i) * k + j];
+                        }
+                    out[(((size_t)n * H + y) * W + x) * co + o] = s;
+                }
+}
+
+static void naive_case(int N, int H, int W, int ci, int co, int k) {
+    layer L = {.fam = L_CONV, .N = N, .H = H, .W = W, .cin = ci, .cout = co, .k = k};
+    layer_init(&L);
+    as_rng r;
+    as_rng_seed(&r, (uint64_t)N * 1000003 + H * 1009 + W * 31 + ci * 7 + co + k);
+    float bound = 1.0f / sqrtf((float)ci * k * k);
+    float *in = frand(L.nin, &r, 1), *w = frand(L.psize[0], &r, bound), *b = frand(co, &r, bound);
+    float *d_out = frand(L.nout, &r, 1);
+    float *out = fnan(L.nout), *d_in = fnan(L.nin), *dw = fnan(L.psize[0]), *db = fnan(co);
+    CHECK_OK(conv_forward(L.conv, out, in, w, b));
+    CHECK_OK(conv_backward(L.conv, d_in, dw, db, d_out, in, w));
+
+    double *ref = malloc(AS_MAX(L.nout, AS_MAX(L.nin, L.psize[0])) * sizeof(double));
+    float *reff = falloc(AS_MAX(L.nout, AS_MAX(L.nin, L.psize[0])));
+    naive_conv(ref, in, w, b, N, H, W, ci, co, k);
+    for (size_t i = 0; i < L.nout; i++) reff[i] = (float)ref[i];
+    check_close(out, reff, L.nout, FIX_RTOL, "out", L.desc);
+    // d_in: the transposed conv = conv of d_out with w flipped and in/out swapped
+    float *wt = falloc(L.psize[0]), *zero = calloc(ci, sizeof(float));
+    for (int o = 0; o < co; o++)
+        for (int c = 0; c < ci; c++)
+            for (int i = 0; i < k * k; i++)
+                wt[((size_t)c * co + o) * k * k + (k * k - 1 - i)] = w[((size_t)o * ci + c) * k * k + i];
+    naive_conv(ref, d_out, wt, zero, N, H, W, co, ci, k);
+    for (size_t i = 0; i < L.nin; i++) reff[i] = (float)ref[i];
+    check_close(d_in, reff, L.nin, FIX_RTOL, "d_in", L.desc);
+    // d_weight[o,c,i,j] = sum over pixels of d_out[o] * in[c] shifted; d_bias = sum of d_out
+    int p = k / 2;
+    for (int o = 0; o < co; o++)
+        for (int c = 0; c < ci; c++)
+            for (int i = 0; i < k; i++)
+                for (int j = 0; j < k; j++) {
+                    double s = 0;
+                    for (int n = 0; n < N; n++)
+                        for (int y = 0; y < H; y++)
+                            for (int x = 0; x < W; x++) {
+                                int yy = y + i - p, xx = x + j - p;
+                                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                                s += (double)d_out[(((size_t)n * H + y) * W + x) * co + o] *
+                                     in[(((size_t)n * H + yy) * W + xx) * ci + c];
+                            }
+                    reff[(((size_t)o * ci + c) * k + i) * k + j] = (float)s;
+                }
+    check_close(dw, reff, L.psize[0], FIX_RTOL, "d_weight", L.desc);
+    for (int o = 0; o < co; o++) {
+        double s = 0;
+        for (size_t q = 0; q < (size_t)N * H * W; q++) s += d_out[q * co + o];
+        reff[o] = (float)s;
+    }
+    check_close(db, reff, co, FIX_RTOL, "d_bias", L.desc);
+
+    // A plan is reused across layers: new weights must not see the previous ones, and a
+    // NULL d_in must leave the weight gradients as they were.
+    float *w2 = frand(L.psize[0], &r, bound), *out2 = fnan(L.nout), *dw2 = fnan(L.psize[0]);
+    float *db2 = fnan(co);
+    CHECK_OK(conv_forward(L.conv, out2, in, w2, b));
+    CHECK_OK(conv_forward(L.conv, out, in, w, b));
+    naive_conv(ref, in, w2, b, N, H, W, ci, co, k);
+    for (size_t i = 0; i < L.nout; i++) reff[i] = (float)ref[i];
+    check_close(out2, reff, L.nout, FIX_RTOL, "out (second weights)", L.desc);
+    CHECK_OK(conv_backward(L.conv, NULL, dw2, db2, d_out, in, w2));
+    CHECK(memcmp(dw2, dw, L.psize[0] * sizeof *dw) == 0, "%s: d_weight differs with d_in NULL",
+          L.desc);
+    CHECK(memcmp(db2, db, co * sizeof *db) == 0, "%s: d_bias differs with d_in NULL", L.desc);
+
+    free(in), free(w), free(b), free(d_out), free(out), free(d_in), free(dw), free(db);
+    free(ref), free(reff), free(wt), free(zero), free(w2), free(out2), free(dw2), free(db2);
+    layer_free(&L);
+}
+
+static void conv_naive_64(void) {
+    naive_case(2, 11, 13, 64, 64, 3);  // the network's main layer, odd sizes
+    naive_case(3, 9, 7, 64, 32, 7);    // SA4's c1
+    naive_case(2, 9, 7, 32, 16, 5);    // SA4's c2
+    naive_case(2, 9, 7, 16, 8, 3);     // SA4's c3
+    naive_case(2, 5, 9, 64, 36, 3);    // an x3 upsampler's width, scaled down (s*s*4)
+    naive_case(1, 8, 6, 64, 1, 1);     // 1x1 to one channel
+}
+
+// Finite differences at the network's width (fixtures stay small, so not stored).
+static void fd_wide(void) {
+    as_rng r;
+    as_rng_seed(&r, 42);
+    layer Ls[] = {
+        {.fam = L_CONV, .N = 2, .H = 5, .W = 7, .cin = 64, .cout = 64, .k = 3},
+        {.fam = L_ATT, .N = 2, .H = 6, .W = 5, .cin = 64, .cout = 64, .kind = ATT_CA, .R = 4, .slope = 0.2f},
+        {.fam = L_ATT, .N = 2, .H = 6, .W = 5, .cin = 64, .cout = 64, .kind = ATT_SA1, .slope = 0.2f},
+        {.fam = L_ATT, .N = 1, .H = 9, .W = 8, .cin = 64, .cout = 64, .kind = ATT_SA4, .slope = 0.2f},
+        {.fam = L_SHUFFLE, .N = 2, .H = 3, .W = 4, .cin = 64 * 4, .cout = 64, .k = 2},
+    };
+    for (size_t li = 0; li < sizeof Ls / sizeof *Ls; li++) {
+        layer *L = &Ls[li];
+        layer_init(L);
+        float *in = frand(L->nin, &r, 1), *d_out = frand(L->nout, &r, 1), *params[8], *dp[8];
+        for (int i = 0; i < L->np; i++) params[i] = frand(L->psize[i], &r, 0.2f);
+        float *out, *d_in;
+        run_layer(L, in, params, d_out, &out, &d_in, dp);
+        fd_all(L, in, params, d_out, d_in, dp);
+        free(in), free(d_out), free(out), free(d_in);
+        for (int i = 0; i < L->np; i++) free(params[i]), free(dp[i]);
+        layer_free(L);
+    }
+}
+
+// ---- pixel shuffle, element-wise, attention odds and ends -------------------------------
+static void pixel_shuffle_roundtrip(void) {
+    for (int s = 2; s <= 4; s++) {
+        int N = 2, H = 3, W = 5, C = 7;
+        size_t n = (size_t)N * H * W * C * s * s;
+        float *x = falloc(n), *y = fnan(n), *z = fnan(n);
+        for (size_t i = 0; i < n; i++) x[i] = (float)i;
+        pixel_shuffle_forward(y, x, N, H, W, C, s);
+        // PyTorch's rule, element by element
+        for (int b = 0; b < N; b++)
+            for (int h = 0; h < H * s; h++)
+                for (int w = 0; w < W * s; w++)
+                    for (int c = 0; c < C; c++) {
+                        size_t o = (((size_t)b * H * s + h) * W * s + w) * C + c;
+                        size_t i = (((size_t)b * H + h / s) * W + w / s) * C * s * s +
+                                   (size_t)c * s * s + (h % s) * s + (w % s);
+                        CHECK(y[o] == x[i], "pixel_shuffle s=%d N=%d H=%d W=%d C=%d: out[%zu]", s, N,
+                              H, W, C, o);
+                    }
+        pixel_shuffle_backward(z, y, N, H, W, C, s);
+        CHECK(memcmp(z, x, n * sizeof *x) == 0, "pixel_shuffle s=%d: backward is not the inverse", s);
+        free(x), free(y), free(z);
+    }
+    // large enough for the parallel path
+    int N = 2, H = 40, W = 33, C = 16, s = 3;
+    size_t n = (size_t)N * H * W * C * s * s;
+    float *x = falloc(n), *y = fnan(n), *z = fnan(n);
+    for (size_t i = 0; i < n; i++) x[i] = (float)i;
+    pixel_shuffle_forward(y, x, N, H, W, C, s);
+    pixel_shuffle_backward(z, y, N, H, W, C, s);
+    CHECK(memcmp(z, x, n * sizeof *x) == 0, "pixel_shuffle s=%d N=%d H=%d W=%d C=%d roundtrip", s, N,
+          H, W, C);
+    free(x), free(y), free(z);
+}
+
+static void elementwise(void) {
+    as_rng r;
+    as_rng_seed(&r, 5);
+    size_t sizes[] = {1, 17, 100003};  // serial and parallel paths
+    for (int t = 0; t < 3; t++) {
+        size_t n = sizes[t];
+        float *a = frand(n, &r, 2), *b = frand(n, &r, 2), *y = fnan(n), *y2 = falloc(n);
+        add_forward(y, a, b, n);
+        for (size_t i = 0; i < n; i++) CHECK(y[i] == a[i] + b[i], "add_forward n=%zu [%zu]", n, i);
+        memcpy(y2, a, n * sizeof *a);
+        add_inplace(y2, b, n);
+        CHECK(memcmp(y, y2, n * sizeof *y) == 0, "add_inplace n=%zu", n);
+        memcpy(y2, a, n * sizeof *a);
+        scale_add_inplace(y2, -0.75f, b, n);
+        for (size_t i = 0; i < n; i++)
+            CHECK(y2[i] == a[i] + -0.75f * b[i], "scale_add_inplace n=%zu [%zu]", n, i);
+        lrelu_forward(y, a, n, 0.2f);
+        memcpy(y2, a, n * sizeof *a);
+        lrelu_forward(y2, y2, n, 0.2f);  // in place
+        for (size_t i = 0; i < n; i++)
+            CHECK(y[i] == (a[i] > 0 ? a[i] : 0.2f * a[i]) && y2[i] == y[i], "lrelu n=%zu [%zu]", n, i);
+        lrelu_backward(y, b, a, n, 0.2f);
+        lrelu_backward(y2, b, y2, n, 0.2f);  // from the output: same result
+        for (size_t i = 0; i < n; i++)
+            CHECK(y[i] == (a[i] > 0 ? b[i] : 0.2f * b[i]) && y2[i] == y[i], "lrelu_backward n=%zu [%zu]",
+                  n, i);
+        free(a), free(b), free(y), free(y2);
+    }
+    float z = 0, g = 1, dz;  // PyTorch: the derivative at 0 is the slope
+    lrelu_backward(&dz, &g, &z, 1, 0.2f);
+    CHECK(dz == 0.2f, "lrelu_backward at 0: %g", dz);
+}
+
+static void attention_misc(void) {
+    for (int k = ATT_NONE; k <= ATT_SA4; k++) {
+        attention_kind got;
+        CHECK_OK(attention_parse(attention_name((attention_kind)k), &got));
+        CHECK(got == (attention_kind)k, "attention_parse(%s)", attention_name((attention_kind)k));
+    }
+    attention_kind got;
+    CHECK(attention_parse("sa2", &got) == -1 && strstr(as_error(), "sa2"), "bad name: %s", as_error());
+    CHECK(attention_num_params(ATT_NONE) == 0 && attention_num_params(ATT_CA) == 4 &&
+              attention_num_params(ATT_SA1) == 2 && attention_num_params(ATT_SA4) == 8,
+          "attention_num_params");
+
+    // none: identity forward and backward
+    int N = 2, H = 3, W = 5, C = 4;
+    size_t n = (size_t)N * H * W * C;
+    as_rng r;
+    as_rng_seed(&r, 9);
+    nn_attention *a = attention_create(ATT_NONE, N, H, W, C, 0, 0.2f, 1);
+    CHECK(a, "%s", as_error());
+    CHECK(attention_saved_floats(a) == 0 && attention_scratch_floats(a) == 0, "none keeps nothing");
+    float *x = frand(n, &r, 1), *y = fnan(n), *d = fnan(n);
+    CHECK_OK(attention_forward(a, y, NULL, x, NULL));
+    CHECK_OK(attention_backward(a, d, NULL, NULL, x, NULL, x, NULL));
+    CHECK(memcmp(y, x, n * sizeof *x) == 0 && memcmp(d, x, n * sizeof *x) == 0, "none is identity");
+    attention_destroy(a);
+
+    // inference plans: forward works, backward refuses
+    a = attention_create(ATT_SA4, N, H, W, C, 0, 0.2f, 0);
+    CHECK(a, "%s", as_error());
+    float *params[8], *saved = falloc(attention_saved_floats(a));
+    const int io[5] = {C, 32, 16, 8, 1}, ks[4] = {7, 5, 3, 1};
+    for (int i = 0; i < 4; i++) {
+        params[2 * i] = frand((size_t)io[i + 1] * io[i] * ks[i] * ks[i], &r, 0.1f);
+        params[2 * i + 1] = frand(io[i + 1], &r, 0.1f);
+    }
+    CHECK_OK(attention_forward(a, y, saved, x, (const float *const *)params));
+    check_finite(y, n, "out", "sa4 inference");
+    CHECK(attention_backward(a, d, params, NULL, x, saved, x, (const float *const *)params) == -1,
+          "backward on an inference plan must fail");
+    attention_destroy(a);
+    for (int i = 0; i < 8; i++) free(params[i]);
+    free(saved), free(x), free(y), free(d);
+
+    CHECK(attention_create(ATT_CA, N, H, W, C, 0, 0.2f, 1) == NULL, "CA with R=0 must fail");
+    CHECK(attention_create((attention_kind)7, N, H, W, C, 1, 0.2f, 1) == NULL, "kind 7 must fail");
+}
+
+static void conv_errors(void) {
+    CHECK(conv_create(1, 4, 4, 3, 3, 2, 0) == NULL && strstr(as_error(), "k=2"), "even k: %s",
+          as_error());
+    CHECK(conv_create(0, 4, 4, 3, 3, 3, 0) == NULL, "N=0 must fail");
+    CHECK(conv_create(1, 4, -1, 3, 3, 3, 0) == NULL, "W<0 must fail");
+    nn_conv *c = conv_create(1, 4, 4, 3, 5, 3, 0);
+    CHECK(c, "%s", as_error());
+    CHECK(strcmp(conv_impl_name(c, 1), "none") == 0, "no backward pass planned for inference");
+    CHECK(conv_flops(c) == 2.0 * 16 * 3 * 5 * 9, "conv_flops %g", conv_flops(c));
+    float buf[80] = {0};
+    CHECK(conv_backward(c, buf, buf, buf, buf, buf, buf) == -1 && strstr(as_error(), "inference"),
+          "backward on an inference plan: %s", as_error());
+    conv_destroy(c);
+    conv_destroy(NULL);
+    attention_destroy(NULL);
+}
+
+// Names the kernels oneDNN chose for the network's shapes (shows up in the test log).
+static void conv_impls(void) {
+    static const int shapes[][3] = {{64, 64, 3}, {3, 64, 3}, {64, 256, 3}, {64, 3, 3},
+                                    {64, 32, 7}, {32, 16, 5}, {16, 8, 3}};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        nn_conv *c = conv_create(16, 48, 48, shapes[i][0], shapes[i][1], shapes[i][2], 1);
+        CHECK(c, "%s", as_error());
+        printf("# conv 16x48x48 %3d->%3d k=%d: fwd %s, bwd-data %s, bwd-weights %s\n", shapes[i][0],
+               shapes[i][1], shapes[i][2], conv_impl_name(c, 0), conv_impl_name(c, 1),
+               conv_impl_name(c, 2));
+        conv_destroy(c);
+    }
+}
+
+int main(void) {
+    RUN(conv_k3_5to3);
+    RUN(conv_k1_5to3);
+    RUN(conv_k5_5to3);
+    RUN(conv_k7_5to3);
+    RUN(conv_k3_16to16);
+    RUN(conv_k3_3to16);
+    RUN(conv_k3_16to3);
+    RUN(conv_k3_64to64);
+    RUN(lrelu);
+    RUN(pixel_shuffle_s2);
+    RUN(pixel_shuffle_s3);
+    RUN(att_ca_20_r16);
+    RUN(att_ca_32_r16);
+    RUN(att_sa1_16);
+    RUN(att_sa4_16);
+    RUN(conv_naive_64);
+    RUN(fd_wide);
+    RUN(pixel_shuffle_roundtrip);
+    RUN(elementwise);
+    RUN(attention_misc);
+    RUN(conv_errors);
+    RUN(conv_impls);
+    return test_summary();
+}
