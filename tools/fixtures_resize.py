@@ -19,13 +19,13 @@ Usage (Debian's python3 with numpy, scipy and PIL; run from the repo root):
       prints the bicubic baseline PSNR/SSIM of DIR/{Set5,Set14,BSD100}/HR at x2, x3, x4
       (DIR defaults to ../shared/data/benchmark)
 
-Baselines this protocol gives (bicubic, Y PSNR dB / SSIM; published PSNR in brackets):
-  x2  Set5 33.6818 / 0.9305 [33.66]  Set14 30.2357 / 0.8692 [30.24]  BSD100 29.5648 / 0.8436 [29.56]
-  x3  Set5 30.4047 / 0.8690 [30.39]  Set14 27.5397 / 0.7746 [27.55]  BSD100 27.2098 / 0.7395 [27.21]
-  x4  Set5 28.4314 / 0.8113 [28.42]  Set14 25.9973 / 0.7031 [26.00]  BSD100 25.9634 / 0.6682 [25.96]
-  Set5 x2 is 0.022 dB over (every image about +0.02). MATLAB's own pipeline on uint8
-  images differs slightly: imresize rounds each pass to uint8 (Set5 x2 33.674) and
-  rgb2ycbcr rounds Y (33.649; both: 33.640). SPEC 2 pins float passes and unrounded Y.
+Baselines this protocol gives (bicubic, Y PSNR dB / SSIM; published PSNR in brackets).
+Both resizes follow MATLAB's uint8 path (each 1-D pass rounded to 8 bits), which is
+how the published numbers were made; with float passes Set5 x2 would be 33.682, 0.022
+over. Y is not rounded (SPEC 2).
+  x2  Set5 33.6736 / 0.9303 [33.66]  Set14 30.2302 / 0.8691 [30.24]  BSD100 29.5599 / 0.8434 [29.56]
+  x3  Set5 30.4033 / 0.8689 [30.39]  Set14 27.5367 / 0.7745 [27.55]  BSD100 27.2079 / 0.7394 [27.21]
+  x4  Set5 28.4290 / 0.8111 [28.42]  Set14 25.9940 / 0.7029 [26.00]  BSD100 25.9613 / 0.6681 [25.96]
 
 Fixture format (tests/fixtures/resize/):
   Arrays are raw little-endian float32 files `<file>.f32`, row-major (h, w, c), no

@@ -86,6 +86,13 @@ static int taps_init(taps *t, int in_len, int out_len, double scale) {
     return 0;
 }
 
+// To the 8-bit grid in double (clamp, round half up), so that values near a rounding
+// boundary round as in MATLAB's double arithmetic, not after a float conversion.
+static double round_u8(double v) {
+    double x = floor(v * 255.0 + 0.5);
+    return (x < 0 ? 0 : x > 255 ? 255 : x) / 255.0;
+}
+
 // Height pass for output row i: col (w*c) = sum_k w_k * in row idx_k.
 static void pass_rows(double *col, const float *in, size_t in_stride, size_t wc,
                       const taps *th, int i, int u8) {
@@ -98,7 +105,7 @@ static void pass_rows(double *col, const float *in, size_t in_stride, size_t wc,
         for (size_t x = 0; x < wc; x++) col[x] += wk * src[x];
     }
     if (u8)  // MATLAB's uint8 path stores the first pass as uint8
-        for (size_t x = 0; x < wc; x++) col[x] = image_to_u8((float)col[x]) / 255.0;
+        for (size_t x = 0; x < wc; x++) col[x] = round_u8(col[x]);
 }
 
 // Width pass of one row: out (ow, c) from col (w, c).
@@ -109,7 +116,7 @@ static void pass_cols(float *out, const double *col, int c, const taps *tw, int 
         for (int ch = 0; ch < c; ch++) {
             double acc = 0;
             for (int k = 0; k < tw->n[j]; k++) acc += wt[k] * col[(size_t)idx[k] * c + ch];
-            out[(size_t)j * c + ch] = u8 ? image_to_u8((float)acc) / 255.0f : (float)acc;
+            out[(size_t)j * c + ch] = (float)(u8 ? round_u8(acc) : acc);
         }
     }
 }

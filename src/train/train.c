@@ -242,7 +242,7 @@ static int step(run *r, double out[3]) {
 static int maybe_validate(run *r) {
     const train_config *c = r->c;
     if (!c->val_dir || !c->val_every || (r->st.step % c->val_every && r->st.step != c->steps)) return 0;
-    double psnr;
+    double psnr = 0;
     if (validate(&r->m, c->val_dir, &psnr)) return -1;
     int best = psnr > r->st.best_psnr;
     if (best) {
