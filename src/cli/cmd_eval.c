@@ -20,12 +20,7 @@ static const char *HELP =
 // or of its parent when DIR itself is called HR.
 static void dataset_of(const char *dir, char *hr, size_t n, char *name, size_t nn) {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s/HR", dir);
-    if (cli_is_dir(tmp)) {
-        snprintf(hr, n, "%s", tmp);
-    } else {
-        snprintf(hr, n, "%s", dir);
-    }
+    image_hr_folder(dir, hr, n);
     snprintf(tmp, sizeof tmp, "%s", dir);
     size_t len = strlen(tmp);
     while (len > 1 && tmp[len - 1] == '/') tmp[--len] = 0;

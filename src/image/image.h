@@ -53,3 +53,7 @@ void image_quantize_u8(image *img);
 // NULL-terminated. NULL + error when the folder cannot be read.
 char **image_list_folder(const char *dir, int *n);
 void image_free_list(char **list);
+
+// The folder a dataset's HR images are in: DIR/HR when it exists, else DIR itself
+// (benchmark sets come either way). Returns buf.
+const char *image_hr_folder(const char *dir, char *buf, size_t n);

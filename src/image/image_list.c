@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/core.h"
 #include "image/image.h"
@@ -53,3 +54,11 @@ void image_free_list(char **list) {
     free(list);
 }
 
+
+const char *image_hr_folder(const char *dir, char *buf, size_t n) {
+    struct stat st;
+    snprintf(buf, n, "%s/HR", dir);
+    if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode)) return buf;
+    snprintf(buf, n, "%s", dir);
+    return buf;
+}

@@ -343,13 +343,6 @@ static int branch_backward(model_plan *p, const model *m, float *grads, int br,
     return 0;
 }
 
-static double sq_norm(const float *x, size_t n) {
-    double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static)
-    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
-    return s;
-}
-
 int model_backward(model_plan *p, const model *m, float *grads, const float *d_s,
                    const float *d_t, double branch_norm[2]) {
     if (!p->training) return as_errorf("model_backward needs a plan created for training");
@@ -365,8 +358,8 @@ int model_backward(model_plan *p, const model *m, float *grads, const float *d_s
     if (conv_backward(p->c_cc, p->d[0], GW_(ft), GB_(ft), p->df[0], x, W_(ft)) ||
         conv_backward(p->c_cc, p->d[1], dw_t, db_t, p->df[1], x, W_(ft)))
         return -1;
-    branch_norm[0] = sqrt(sq_norm(GW_(ft), wn));
-    branch_norm[1] = sqrt(sq_norm(dw_t, wn));
+    branch_norm[0] = sqrt(as_sum_sq(GW_(ft), wn));
+    branch_norm[1] = sqrt(as_sum_sq(dw_t, wn));
     add_inplace(GW_(ft), dw_t, wn);
     add_inplace(GB_(ft), db_t, bn);
     add_inplace(p->d[0], p->d[1], p->map);    // gradient of the fe groups' output

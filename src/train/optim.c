@@ -3,15 +3,24 @@
 
 #include <math.h>
 
+#include "core/core.h"
+
+// Summed in fixed chunks (see AS_SUM_CHUNKS) so the loss is bit-identical for any
+// thread count.
 double l1_loss(float *d_pred, const float *pred, const float *target, size_t n, float scale) {
-    double sum = 0;
+    double part[AS_SUM_CHUNKS], sum = 0;
     float g = scale / (float)n;
-#pragma omp parallel for reduction(+ : sum) schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float d = pred[i] - target[i];
-        sum += fabsf(d);
-        if (d_pred) d_pred[i] = d > 0 ? g : d < 0 ? -g : 0.0f;
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < AS_SUM_CHUNKS; k++) {
+        double s = 0;
+        for (size_t i = n * k / AS_SUM_CHUNKS; i < n * (k + 1) / AS_SUM_CHUNKS; i++) {
+            float d = pred[i] - target[i];
+            s += fabsf(d);
+            if (d_pred) d_pred[i] = d > 0 ? g : d < 0 ? -g : 0.0f;
+        }
+        part[k] = s;
     }
+    for (int k = 0; k < AS_SUM_CHUNKS; k++) sum += part[k];
     return sum / (double)n;
 }
 

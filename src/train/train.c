@@ -55,7 +55,8 @@ static double lr_at(const train_config *c, long step) {
 // Mean Y-PSNR over the folder's images (SPEC section 2 protocol).
 static int validate(const model *m, const char *dir, double *psnr) {
     int n;
-    char **list = image_list_folder(dir, &n);
+    char hr[4096];
+    char **list = image_list_folder(image_hr_folder(dir, hr, sizeof hr), &n);
     if (!list) return -1;
     if (!n) {
         image_free_list(list);
@@ -157,6 +158,14 @@ static int setup(run *r) {
         adam_init(&r->opt, c->lr);
         gradnorm_init(&r->gn, c->gradnorm, c->gn_alpha, c->gn_lr);
         r->st = (train_state){.step = 0, .best_psnr = -1, .best_step = -1, .seed = c->seed};
+    }
+    if (c->val_dir) {  // fail now, not after an hour of training
+        int n;
+        char hr[4096];
+        char **list = image_list_folder(image_hr_folder(c->val_dir, hr, sizeof hr), &n);
+        image_free_list(list);
+        if (!list) return -1;
+        if (!n) return as_errorf("%s: no validation images", hr);
     }
     const model_config *mc = &r->m.cfg;
     char cache[4096];
