@@ -74,6 +74,7 @@ float *model_plan_input(model_plan *p);      // (N, H, W, 3): fill before forwar
 // Outputs after forward, each (N, H*s, W*s, 3): I_SR, S_SR, T_SR.
 const float *model_plan_output(const model_plan *p, int which);  // 0: SR, 1: S, 2: T
 size_t model_plan_bytes(const model_plan *p);
+size_t model_plan_output_floats(const model_plan *p);  // N*sH*sW*3
 
 int model_forward(model_plan *p, const model *m);
 

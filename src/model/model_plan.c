@@ -23,7 +23,7 @@ enum slot {
 typedef struct { float *a1, *a2, *att, *out; } rb_acts;  // per residual block
 
 struct model_plan {
-    int N, H, W, training;
+    int N, H, W, s, training;
     size_t map;                  // N*H*W*C floats: one LR feature map
     nn_conv *c_head;             // 3 -> C            at H x W
     nn_conv *c_cc;               // C -> C 3x3        at H x W
@@ -139,7 +139,7 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     }
     model_plan *p = as_calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->N = N, p->H = H, p->W = W, p->training = training;
+    p->N = N, p->H = H, p->W = W, p->s = c->scale, p->training = training;
     p->map = (size_t)N * H * W * c->feats;
     int C = c->feats, s = c->scale, s0 = s == 4 ? 2 : s;
     p->rb = as_calloc((size_t)n_groups(m) * c->blocks + 1, sizeof(rb_acts));
@@ -175,6 +175,7 @@ fail:
 float *model_plan_input(model_plan *p) { return p->input; }
 const float *model_plan_output(const model_plan *p, int which) { return p->out[which]; }
 size_t model_plan_bytes(const model_plan *p) { return p->arena_floats * sizeof(float); }
+size_t model_plan_output_floats(const model_plan *p) { return (size_t)p->N * p->H * p->W * 3 * p->s * p->s; }
 
 // ---- forward ------------------------------------------------------------------------
 

@@ -224,27 +224,33 @@ static void progress(const run *r, double loss, double t0, long start) {
     }
 }
 
-// One step: forward, losses, backward, GradNorm, Adam. Returns the weighted loss.
-static int step(run *r, double out[3]) {
-    const train_config *c = r->c;
-    const model_config *mc = &r->m.cfg;
-    int b = dataset_local_batch(r->data), ps = c->patch * mc->scale;
-    size_t n = (size_t)b * ps * ps * 3;
-    if (dataset_batch(r->data, r->st.step, model_plan_input(r->plan), r->s_hr, r->t_hr)) return -1;
-    if (model_forward(r->plan, &r->m)) return -1;
-    double L[2], G[2], w[2] = {r->gn.w[0], r->gn.w[1]};
-    L[0] = l1_loss(r->d_s, model_plan_output(r->plan, 1), r->s_hr, n, (float)w[0]);
-    L[1] = l1_loss(r->d_t, model_plan_output(r->plan, 2), r->t_hr, n, (float)w[1]);
-    if (model_backward(r->plan, &r->m, r->grads, r->d_s, r->d_t, G)) return -1;
-    gradnorm_update(&r->gn, L, G);
-    r->opt.lr = lr_at(c, r->st.step);
-    adam_step(&r->opt, r->m.w, r->grads, r->adam_m, r->adam_v, r->m.n_floats);
-    r->st.step++;
+int train_step(model *m, model_plan *p, float *grads, float *adam_m, float *adam_v, adam *opt,
+               gradnorm *gn, const float *s_hr, const float *t_hr, float *d_s, float *d_t,
+               double lr, double out[3]) {
+    if (model_forward(p, m)) return -1;
+    size_t n = model_plan_output_floats(p);
+    double L[2], G[2], w[2] = {gn->w[0], gn->w[1]};
+    L[0] = l1_loss(d_s, model_plan_output(p, 1), s_hr, n, (float)w[0]);
+    L[1] = l1_loss(d_t, model_plan_output(p, 2), t_hr, n, (float)w[1]);
+    if (model_backward(p, m, grads, d_s, d_t, G)) return -1;
+    gradnorm_update(gn, L, G);
+    opt->lr = lr;
+    adam_step(opt, m->w, grads, adam_m, adam_v, m->n_floats);
     out[0] = w[0] * L[0] + w[1] * L[1];
     out[1] = L[0];
     out[2] = L[1];
+    return 0;
+}
+
+// The run's step: this step's batch, then train_step, then the log line.
+static int step(run *r, double out[3]) {
+    if (dataset_batch(r->data, r->st.step, model_plan_input(r->plan), r->s_hr, r->t_hr)) return -1;
+    if (train_step(&r->m, r->plan, r->grads, r->adam_m, r->adam_v, &r->opt, &r->gn, r->s_hr, r->t_hr, r->d_s,
+                   r->d_t, lr_at(r->c, r->st.step), out))
+        return -1;
+    r->st.step++;
     fprintf(r->log, "{\"step\":%ld,\"loss\":%.7g,\"loss_s\":%.7g,\"loss_t\":%.7g,\"w_s\":%.7g,\"w_t\":%.7g,\"lr\":%.4g}\n",
-            r->st.step, out[0], L[0], L[1], r->gn.w[0], r->gn.w[1], r->opt.lr);
+            r->st.step, out[0], out[1], out[2], r->gn.w[0], r->gn.w[1], r->opt.lr);
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "model/model.h"
+#include "train/optim.h"
 
 typedef struct {
     model_config model;
@@ -27,5 +28,13 @@ typedef struct {
 } train_config;
 
 void train_config_default(train_config *c);
+
+// One optimisation step on the batch in model_plan_input(p) with targets s_hr, t_hr
+// (N, sH, sW, 3): L1 per branch weighted by GradNorm's w, backward, GradNorm update,
+// Adam at learning rate lr. d_s, d_t: scratch of the targets' size. out: the weighted
+// loss, L_S, L_T (before the update).
+int train_step(model *m, model_plan *p, float *grads, float *adam_m, float *adam_v, adam *opt,
+               gradnorm *gn, const float *s_hr, const float *t_hr, float *d_s, float *d_t,
+               double lr, double out[3]);
 // 0: all steps done; 1: interrupted by SIGINT/SIGTERM after saving; -1: error.
 int train_run(const train_config *c);
