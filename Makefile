@@ -10,7 +10,7 @@ OPT     ?= -O3 -march=native
 SAN     ?=
 CFLAGS  += -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -fopenmp -fPIC \
            -Iinclude -Isrc $(SAN)
-LDLIBS  += -ldnnl -lpng -ljpeg -ljansson -lm
+LDLIBS  += -ldnnl -lpng -ljpeg -ljansson -lm -lpthread
 LDFLAGS += -fopenmp $(SAN)
 
 LIB_SRC := $(wildcard src/core/*.c src/image/*.c src/nn/*.c src/model/*.c \

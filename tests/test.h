@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int t_pass, t_fail, t_skip;
 static jmp_buf t_jmp;

@@ -245,3 +245,15 @@ uint64_t as_rng_next(as_rng *r) {
 double as_rng_uniform(as_rng *r) { return (as_rng_next(r) >> 11) * 0x1.0p-53; }
 
 uint32_t as_rng_below(as_rng *r, uint32_t n) { return (uint32_t)(as_rng_uniform(r) * n); }
+
+double as_sum_sq(const float *x, size_t n) {
+    double part[AS_SUM_CHUNKS], sum = 0;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int k = 0; k < AS_SUM_CHUNKS; k++) {
+        double s = 0;
+        for (size_t i = n * k / AS_SUM_CHUNKS; i < n * (k + 1) / AS_SUM_CHUNKS; i++) s += (double)x[i] * x[i];
+        part[k] = s;
+    }
+    for (int k = 0; k < AS_SUM_CHUNKS; k++) sum += part[k];
+    return sum;
+}

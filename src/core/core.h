@@ -55,5 +55,12 @@ uint64_t as_rng_next(as_rng *r);
 double   as_rng_uniform(as_rng *r);              // [0, 1)
 uint32_t as_rng_below(as_rng *r, uint32_t n);    // [0, n)
 
+// Deterministic parallel sums: a fixed split into AS_SUM_CHUNKS pieces, each summed in
+// double, then added in order, so the result depends on neither the thread count nor
+// the scheduling (OpenMP's reduction clause promises neither). Training relies on this
+// for bit-identical resumes.
+#define AS_SUM_CHUNKS 64
+double as_sum_sq(const float *x, size_t n);             // sum x^2
+
 #define AS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define AS_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -4,7 +4,7 @@ set -u
 ATTSR=${ATTSR_BIN:-$PWD/build/attsr}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-SCRIPT=$(basename "${BASH_SOURCE[1]}")
+SCRIPT=$(basename "$0")
 SHARED=${ATTSR_SHARED:-../shared}
 [ -d "$SHARED" ] || SHARED=
 t_pass() { echo "PASS $SCRIPT:$1"; }

@@ -1,0 +1,79 @@
+/* attsr: single-image super-resolution with attention, as a C library.
+ *
+ * A model restores a structure image and a texture image at s times the resolution
+ * of its input and adds them (SPEC section 3). Typical use:
+ *
+ *     attsr_model *m;
+ *     if (attsr_model_load(&m, "models/attsr_x2.safetensors") != 0) {
+ *         fprintf(stderr, "%s\n", attsr_error());
+ *         return 1;
+ *     }
+ *     int s = attsr_model_scale(m);
+ *     float *out = malloc(sizeof(float) * (size_t)w * s * h * s * 3);
+ *     if (attsr_upscale(m, rgb, w, h, out, NULL, NULL, NULL) != 0) ...
+ *     attsr_model_free(m);
+ *
+ * Images are float32 RGB, row-major, interleaved (h, w, 3), values nominally in [0, 1]
+ * (outputs are not clamped). Every function that can fail returns 0 on success and -1
+ * on failure; attsr_error() then gives a one-line reason (per thread). Nothing here
+ * prints or exits. A model may be used by one thread at a time; load one per thread
+ * for parallel use (weights are small next to the activations).
+ */
+#ifndef ATTSR_H
+#define ATTSR_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ATTSR_VERSION "0.1.0"
+
+typedef struct attsr_model attsr_model;
+
+/* Loads a weights file (safetensors, SPEC section 4) or the same bytes from memory. */
+int attsr_model_load(attsr_model **model, const char *path);
+int attsr_model_load_memory(attsr_model **model, const void *data, size_t size);
+void attsr_model_free(attsr_model *model);
+
+typedef struct {
+    int scale;             /* 2, 3 or 4 */
+    int feats;             /* C */
+    int fe_groups, groups, blocks;
+    const char *attention; /* "none", "ca", "sa1", "sa4" */
+    size_t parameters;     /* number of weights */
+} attsr_model_info;
+
+int attsr_model_scale(const attsr_model *model);
+void attsr_model_get_info(const attsr_model *model, attsr_model_info *info);
+
+/* Progress: called after each tile with the tiles done and the total. */
+typedef void (*attsr_progress_fn)(int done, int total, void *user);
+
+typedef struct {
+    int tile;              /* LR tile side in pixels; 0: automatic (memory-bounded) */
+    int overlap;           /* LR pixels of context around each tile; 0: default (16) */
+    int threads;           /* 0: OpenMP's default */
+    attsr_progress_fn progress;
+    void *progress_user;
+} attsr_options;
+
+/* Upscales in (h, w, 3) to out (h*s, w*s, 3). structure and texture (same shape as
+ * out) receive the two branches when non-NULL. options may be NULL. */
+int attsr_upscale(attsr_model *model, const float *in, int w, int h, float *out,
+                  float *structure, float *texture, const attsr_options *options);
+
+/* The field's evaluation protocol (SPEC section 2) on one HR image file: crop to a
+ * multiple of scale, LR by MATLAB-compatible bicubic 1/scale rounded to 8 bits, SR by
+ * the model (bicubic when model is NULL), PSNR (dB) and SSIM on Y with scale pixels
+ * shaved off each border. */
+int attsr_evaluate(attsr_model *model, int scale, const char *hr_path, double *psnr, double *ssim);
+
+/* The reason for the last failure on this thread. */
+const char *attsr_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,137 @@
+// Shared helpers of the command line. See cli.h.
+#include "cli/cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+const char *cli_command = "";
+
+int cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "attsr%s%s: ", *cli_command ? " " : "", cli_command);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int cli_int(const char *s, long lo, long hi, const char *flag, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        cli_error("%s: '%s' is not an integer in [%ld, %ld]", flag, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_float(const char *s, double lo, double hi, const char *flag, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+        cli_error("%s: '%s' is not a number in [%g, %g]", flag, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_common_option(int opt, const char *arg) {
+    long v;
+    if (opt == OPT_MAX_PIXELS) {
+        if (cli_int(arg, 1, 1L << 40, "--max-pixels", &v)) return -1;
+        as_limits.max_pixels = v;
+    } else if (opt == OPT_THREADS) {
+        if (cli_int(arg, 1, 1024, "--threads", &v)) return -1;
+        omp_set_num_threads((int)v);
+    }
+    return 0;
+}
+
+int cli_bad_option(char **argv) {
+    // getopt already knows the offending word: optind points past it
+    const char *word = optind > 0 ? argv[optind - 1] : "?";
+    if (optopt && optopt < 256) return cli_error("unknown option or missing value: -%c (see --help)", optopt);
+    return cli_error("unknown option or missing value: %s (see --help)", word);
+}
+
+int cli_is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int cli_check_output(const char *out, const char *in) {
+    if (!strcmp(out, in) || as_same_file(out, in)) {
+        cli_error("%s: the output would overwrite the input", out);
+        return -1;
+    }
+    if (cli_is_dir(out)) {
+        cli_error("%s: is a folder, expected an output file", out);
+        return -1;
+    }
+    return 0;
+}
+
+void cli_progress(const char *label, long done, long total) {
+    static double last;
+    double now = as_now();
+    if (isatty(fileno(stderr))) {
+        int width = 30, fill = total ? (int)(width * done / total) : width;
+        fprintf(stderr, "\r%s [%.*s%*s] %ld/%ld", label, fill, "==============================",
+                width - fill, "", done, total);
+        if (done >= total) fputc('\n', stderr);
+    } else if (done >= total || now - last >= 5.0) {
+        fprintf(stderr, "%s: %ld/%ld\n", label, done, total);
+        last = now;
+    }
+}
+
+int cli_model_option(int opt, const char *arg, model_config *c) {
+    long v;
+    switch (opt) {
+    case OPT_SCALE:
+        if (cli_int(arg, 2, 4, "--scale", &v)) return -1;
+        c->scale = (int)v;
+        return 1;
+    case OPT_FEATS:
+        if (cli_int(arg, 1, 1024, "--feats", &v)) return -1;
+        c->feats = (int)v;
+        return 1;
+    case OPT_FE_GROUPS:
+        if (cli_int(arg, 0, 64, "--fe-groups", &v)) return -1;
+        c->fe_groups = (int)v;
+        return 1;
+    case OPT_GROUPS:
+        if (cli_int(arg, 0, 64, "--groups", &v)) return -1;
+        c->groups = (int)v;
+        return 1;
+    case OPT_BLOCKS:
+        if (cli_int(arg, 0, 256, "--blocks", &v)) return -1;
+        c->blocks = (int)v;
+        return 1;
+    case OPT_ATTENTION:
+        if (attention_parse(arg, &c->attention)) {
+            cli_error("--attention: %s", as_error());
+            return -1;
+        }
+        return 1;
+    case OPT_CA_REDUCTION:
+        if (cli_int(arg, 1, 1024, "--ca-reduction", &v)) return -1;
+        c->ca_reduction = (int)v;
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,62 @@
+// cli: shared helpers of the attsr command line (a thin client of the library).
+#pragma once
+#include <getopt.h>
+#include <stdio.h>
+
+#include "image/image.h"
+
+// Every command: int cmd_NAME(int argc, char **argv) returning the exit status.
+int cmd_upscale(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_degrade(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_decompose(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+
+// Prints "attsr CMD: reason" (one line) on stderr; returns the exit status 1.
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern const char *cli_command;  // the running command's name, for messages
+
+// Parses a whole decimal integer in [lo, hi] for `flag`; 0 or -1 (error printed).
+int cli_int(const char *s, long lo, long hi, const char *flag, long *out);
+int cli_float(const char *s, double lo, double hi, const char *flag, double *out);
+
+// getopt_long loop helpers: options every command shares. Returns 1 when handled.
+enum { OPT_HELP = 1000, OPT_MAX_PIXELS, OPT_THREADS, OPT_FIRST_FREE };
+#define CLI_COMMON_OPTIONS                                                   \
+    {"help", no_argument, 0, OPT_HELP}, {"max-pixels", required_argument, 0, OPT_MAX_PIXELS}, \
+        {"threads", required_argument, 0, OPT_THREADS}
+// Handles OPT_MAX_PIXELS / OPT_THREADS; returns 0 ok, -1 on a bad value (printed).
+int cli_common_option(int opt, const char *arg);
+// Reports an unknown option or missing argument from getopt ('?' / ':').
+int cli_bad_option(char **argv);
+
+// Output paths: refuses to write over an input. 0 ok, -1 (printed).
+int cli_check_output(const char *out, const char *in);
+
+int cli_is_dir(const char *path);
+
+// Progress on stderr: a bar when it is a terminal, otherwise plain lines now and then.
+void cli_progress(const char *label, long done, long total);
+
+// Model-shape flags shared by init and train (SPEC section 8).
+#include "model/model.h"
+enum { OPT_SCALE = 1100, OPT_FEATS, OPT_FE_GROUPS, OPT_GROUPS, OPT_BLOCKS, OPT_ATTENTION, OPT_CA_REDUCTION };
+#define CLI_MODEL_OPTIONS                                                                    \
+    {"scale", required_argument, 0, OPT_SCALE}, {"feats", required_argument, 0, OPT_FEATS},  \
+        {"fe-groups", required_argument, 0, OPT_FE_GROUPS},                                  \
+        {"groups", required_argument, 0, OPT_GROUPS}, {"blocks", required_argument, 0, OPT_BLOCKS}, \
+        {"attention", required_argument, 0, OPT_ATTENTION},                                  \
+        {"ca-reduction", required_argument, 0, OPT_CA_REDUCTION}
+// Returns 1 when opt was a model flag (applied to c), 0 when not, -1 on a bad value.
+int cli_model_option(int opt, const char *arg, model_config *c);
+
+// Upscales lr by `scale` with the model, or with bicubic when model is NULL. Alpha (c
+// == 4) is upscaled separately with bicubic (SPEC section 1). st/tx (may be NULL)
+// receive the structure and texture branches (model only).
+#include "attsr.h"
+int cli_upscale_image(attsr_model *model, int scale, const image *lr, image *sr, image *st,
+                      image *tx, const attsr_options *opt);
+// Finds the bundled model for a scale: $ATTSR_MODELS, then models/ beside the binary's
+// folder (build/../models), then /usr/local/share/attsr/models. 0 ok, -1 (not printed).
+int cli_bundled_model(int scale, char *path, size_t n);

@@ -1,0 +1,131 @@
+// attsr eval: PSNR/SSIM on folders of HR images, with the field's protocol (SPEC 2, 8).
+#include <jansson.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/core.h"
+#include "image/metrics.h"
+
+static const char *HELP =
+    "usage: attsr eval (-m MODEL | --bicubic) --scale S [--json] DIR...\n"
+    "Each DIR is a folder of HR images, or a folder holding an HR/ folder. For every\n"
+    "image: crop to a multiple of S, LR by bicubic 1/S rounded to 8 bits, SR by the model\n"
+    "(or bicubic xS), then PSNR and SSIM on Y with S pixels shaved off each border\n"
+    "(full-range luma for gray HR files). Prints per image and per folder; --json prints\n"
+    "one JSON object instead.\n";
+
+// The folder to read and the dataset's name: DIR/HR when it exists; the name of DIR,
+// or of its parent when DIR itself is called HR.
+static void dataset_of(const char *dir, char *hr, size_t n, char *name, size_t nn) {
+    char tmp[4096];
+    image_hr_folder(dir, hr, n);
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    size_t len = strlen(tmp);
+    while (len > 1 && tmp[len - 1] == '/') tmp[--len] = 0;
+    char *base = basename(tmp);
+    if (!strcmp(base, "HR")) {
+        char *parent = dirname(tmp);
+        snprintf(name, nn, "%s", basename(parent));
+    } else {
+        snprintf(name, nn, "%s", base);
+    }
+}
+
+static void stem(const char *path, char *out, size_t n) {
+    const char *b = strrchr(path, '/');
+    snprintf(out, n, "%s", b ? b + 1 : path);
+    char *dot = strrchr(out, '.');
+    if (dot) *dot = 0;
+}
+
+int cmd_eval(int argc, char **argv) {
+    enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_JSON };
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, {"model", required_argument, 0, 'm'},
+                                         {"bicubic", no_argument, 0, OPT_BICUBIC},
+                                         {"scale", required_argument, 0, 's'},
+                                         {"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
+    const char *model_path = NULL;
+    long scale = 0;
+    int bicubic = 0, json = 0, opt;
+    while ((opt = getopt_long(argc, argv, ":m:s:", opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_HELP: fputs(HELP, stdout); return 0;
+        case OPT_MAX_PIXELS:
+        case OPT_THREADS:
+            if (cli_common_option(opt, optarg)) return 1;
+            break;
+        case 'm': model_path = optarg; break;
+        case OPT_BICUBIC: bicubic = 1; break;
+        case 's':
+            if (cli_int(optarg, 2, 4, "--scale", &scale)) return 1;
+            break;
+        case OPT_JSON: json = 1; break;
+        default: return cli_bad_option(argv);
+        }
+    }
+    if (!!model_path == bicubic) return cli_error("give exactly one of -m MODEL and --bicubic (see --help)");
+    if (optind >= argc) return cli_error("no DIR given (see --help)");
+    attsr_model *model = NULL;
+    if (model_path) {
+        if (attsr_model_load(&model, model_path)) return cli_error("%s", as_error());
+        if (scale && scale != attsr_model_scale(model)) {
+            int ms = attsr_model_scale(model);
+            attsr_model_free(model);
+            return cli_error("%s is a x%d model, but --scale %ld was asked for", model_path, ms, scale);
+        }
+        scale = attsr_model_scale(model);
+    }
+    if (!scale) {
+        return cli_error("--scale S is required with --bicubic");
+    }
+    json_t *root = json_pack("{s:i, s:s, s:[]}", "scale", (int)scale, "model",
+                             model_path ? model_path : "bicubic", "datasets");
+    json_t *datasets = json_object_get(root, "datasets");
+    int rc = 0;
+    for (int d = optind; d < argc && !rc; d++) {
+        char hrdir[4096], name[1024];
+        dataset_of(argv[d], hrdir, sizeof hrdir, name, sizeof name);
+        int n;
+        char **list = image_list_folder(hrdir, &n);
+        if (!list) {
+            rc = cli_error("%s", as_error());
+            break;
+        }
+        if (n == 0) {
+            image_free_list(list);
+            rc = cli_error("%s: no images (png, jpg, npy) in the folder", hrdir);
+            break;
+        }
+        json_t *images = json_array();
+        double sum_p = 0, sum_s = 0;
+        for (int i = 0; i < n; i++) {
+            metrics m;
+            if (attsr_evaluate(model, (int)scale, list[i], &m.psnr, &m.ssim)) {
+                rc = cli_error("%s", as_error());
+                break;
+            }
+            char im[512];
+            stem(list[i], im, sizeof im);
+            json_array_append_new(images, json_pack("{s:s, s:f, s:f}", "name", im, "psnr", m.psnr, "ssim", m.ssim));
+            sum_p += m.psnr;
+            sum_s += m.ssim;
+            if (!json) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f\n", name, im, m.psnr, m.ssim);
+            cli_progress(name, i + 1, n);
+        }
+        image_free_list(list);
+        json_array_append_new(datasets, json_pack("{s:s, s:f, s:f, s:o}", "name", name, "psnr", sum_p / n,
+                                                  "ssim", sum_s / n, "images", images));
+        if (!json && !rc) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f  (x%ld, %d images)\n", name, "mean",
+                                 sum_p / n, sum_s / n, scale, n);
+    }
+    if (!rc && json) {
+        char *s = json_dumps(root, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        puts(s);
+        free(s);
+    }
+    json_decref(root);
+    attsr_model_free(model);
+    return rc;
+}

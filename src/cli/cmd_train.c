@@ -1,0 +1,144 @@
+// attsr train: flags -> train_config -> train_run (src/train/train.c).
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/core.h"
+#include "train/train.h"
+
+static const char *HELP =
+    "usage: attsr train -d DIR [-d DIR...] -o RUN [options]\n"
+    "Trains on random (48 s)-pixel HR patches of the images in the DIRs (flips and\n"
+    "90-degree rotations; LR by bicubic 1/s; structure/texture targets by SATV, cached),\n"
+    "L1 on both branches balanced by GradNorm, Adam. RUN receives model.safetensors,\n"
+    "best.safetensors, checkpoint.safetensors and log.jsonl.\n"
+    "  model shape (as init):  --scale S --feats C --fe-groups G --groups G --blocks B\n"
+    "                          --attention none|ca|sa1|sa4 --ca-reduction R\n"
+    "  --init MODEL            start from these weights (tensors matching by name and shape)\n"
+    "  --patch P               LR patch side (48)      --batch B    samples per step (16)\n"
+    "  --steps N               total steps (1000)      --lr LR      learning rate (1e-4)\n"
+    "  --milestones A,B,...    halve the learning rate at these steps (--lr-gamma G: other factor)\n"
+    "  --seed N                data order and initialisation (0)\n"
+    "  --gradnorm on|off       (on)  --gn-alpha A (1.5)  --gn-lr LR (0.01)\n"
+    "  --val DIR               validation folder (default ../shared/data/benchmark/Set5 when present)\n"
+    "  --val-every N (500)     --ckpt-every N (100)    --log-every N (10)\n"
+    "  --cache DIR             decomposition cache (default RUN/.satv-cache)\n"
+    "  --resume                continue RUN from its checkpoint (same seed)\n"
+    "  --threads N\n"
+    "SIGINT or SIGTERM saves a checkpoint and exits with status 130.\n";
+
+static int parse_milestones(const char *s, train_config *c) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", s);
+    c->n_milestones = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        long v;
+        if (c->n_milestones == 16) return cli_error("--milestones: at most 16");
+        if (cli_int(tok, 1, 1L << 40, "--milestones", &v)) return 1;
+        c->milestones[c->n_milestones++] = v;
+    }
+    return 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    enum { OPT_INIT = OPT_FIRST_FREE, OPT_PATCH, OPT_BATCH, OPT_STEPS, OPT_LR, OPT_MILESTONES, OPT_LR_GAMMA,
+           OPT_SEED, OPT_GRADNORM, OPT_GN_ALPHA, OPT_GN_LR, OPT_VAL, OPT_VAL_EVERY, OPT_CKPT_EVERY,
+           OPT_LOG_EVERY, OPT_CACHE, OPT_RESUME };
+    static const struct option opts[] = {
+        CLI_COMMON_OPTIONS, CLI_MODEL_OPTIONS,
+        {"data", required_argument, 0, 'd'}, {"output", required_argument, 0, 'o'},
+        {"init", required_argument, 0, OPT_INIT}, {"patch", required_argument, 0, OPT_PATCH},
+        {"batch", required_argument, 0, OPT_BATCH}, {"steps", required_argument, 0, OPT_STEPS},
+        {"lr", required_argument, 0, OPT_LR}, {"milestones", required_argument, 0, OPT_MILESTONES},
+        {"lr-gamma", required_argument, 0, OPT_LR_GAMMA}, {"seed", required_argument, 0, OPT_SEED},
+        {"gradnorm", required_argument, 0, OPT_GRADNORM}, {"gn-alpha", required_argument, 0, OPT_GN_ALPHA},
+        {"gn-lr", required_argument, 0, OPT_GN_LR}, {"val", required_argument, 0, OPT_VAL},
+        {"val-every", required_argument, 0, OPT_VAL_EVERY}, {"ckpt-every", required_argument, 0, OPT_CKPT_EVERY},
+        {"log-every", required_argument, 0, OPT_LOG_EVERY}, {"cache", required_argument, 0, OPT_CACHE},
+        {"resume", no_argument, 0, OPT_RESUME}, {0, 0, 0, 0}};
+    train_config c;
+    train_config_default(&c);
+    const char *dirs[64];
+    int n_dirs = 0, opt, val_set = 0;
+    long v;
+    while ((opt = getopt_long(argc, argv, ":d:o:", opts, NULL)) != -1) {
+        int r = cli_model_option(opt, optarg, &c.model);
+        if (r < 0) return 1;
+        if (r) continue;
+        switch (opt) {
+        case OPT_HELP: fputs(HELP, stdout); return 0;
+        case OPT_MAX_PIXELS:
+        case OPT_THREADS:
+            if (cli_common_option(opt, optarg)) return 1;
+            break;
+        case 'd':
+            if (n_dirs == 64) return cli_error("-d: at most 64 folders");
+            dirs[n_dirs++] = optarg;
+            break;
+        case 'o': c.out_dir = optarg; break;
+        case OPT_INIT: c.init_from = optarg; break;
+        case OPT_PATCH:
+            if (cli_int(optarg, 4, 1024, "--patch", &v)) return 1;
+            c.patch = (int)v;
+            break;
+        case OPT_BATCH:
+            if (cli_int(optarg, 1, 4096, "--batch", &v)) return 1;
+            c.batch = (int)v;
+            break;
+        case OPT_STEPS:
+            if (cli_int(optarg, 1, 1L << 40, "--steps", &c.steps)) return 1;
+            break;
+        case OPT_LR:
+            if (cli_float(optarg, 0, 10, "--lr", &c.lr)) return 1;
+            break;
+        case OPT_MILESTONES:
+            if (parse_milestones(optarg, &c)) return 1;
+            break;
+        case OPT_LR_GAMMA:
+            if (cli_float(optarg, 0, 1, "--lr-gamma", &c.lr_gamma)) return 1;
+            break;
+        case OPT_SEED:
+            if (cli_int(optarg, 0, 1L << 62, "--seed", &v)) return 1;
+            c.seed = (uint64_t)v;
+            break;
+        case OPT_GRADNORM:
+            if (strcmp(optarg, "on") && strcmp(optarg, "off")) return cli_error("--gradnorm: 'on' or 'off'");
+            c.gradnorm = !strcmp(optarg, "on");
+            break;
+        case OPT_GN_ALPHA:
+            if (cli_float(optarg, 0, 100, "--gn-alpha", &c.gn_alpha)) return 1;
+            break;
+        case OPT_GN_LR:
+            if (cli_float(optarg, 0, 100, "--gn-lr", &c.gn_lr)) return 1;
+            break;
+        case OPT_VAL:
+            c.val_dir = *optarg ? optarg : NULL;
+            val_set = 1;
+            break;
+        case OPT_VAL_EVERY:
+            if (cli_int(optarg, 0, 1L << 40, "--val-every", &c.val_every)) return 1;
+            break;
+        case OPT_CKPT_EVERY:
+            if (cli_int(optarg, 1, 1L << 40, "--ckpt-every", &c.ckpt_every)) return 1;
+            break;
+        case OPT_LOG_EVERY:
+            if (cli_int(optarg, 1, 1L << 40, "--log-every", &c.log_every)) return 1;
+            break;
+        case OPT_CACHE: c.cache_dir = optarg; break;
+        case OPT_RESUME: c.resume = 1; break;
+        default: return cli_bad_option(argv);
+        }
+    }
+    if (optind < argc) return cli_error("unexpected argument '%s' (see --help)", argv[optind]);
+    if (!n_dirs || !c.out_dir) return cli_error("-d DIR and -o RUN are required (see --help)");
+    if (model_config_check(&c.model)) return cli_error("%s", as_error());
+    if (!val_set && cli_is_dir("../shared/data/benchmark/Set5")) c.val_dir = "../shared/data/benchmark/Set5";
+    c.data_dirs = dirs;
+    c.n_data = n_dirs;
+    c.progress_tty = isatty(fileno(stderr));
+    int rc = train_run(&c);
+    if (rc < 0) return cli_error("%s", as_error());
+    return rc ? 130 : 0;
+}

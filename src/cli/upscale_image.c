@@ -1,0 +1,83 @@
+// Upscaling one in-memory image for the CLI: model or bicubic, alpha kept aside.
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/core.h"
+#include "image/resize.h"
+
+// Copies channel range [c0, c0+nc) of src into a new image.
+static int take_channels(image *dst, const image *src, int c0, int nc) {
+    if (image_alloc(dst, src->w, src->h, nc)) return -1;
+    size_t n = (size_t)src->w * src->h;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < nc; c++) dst->px[i * nc + c] = src->px[i * src->c + c0 + c];
+    dst->gray = src->gray;
+    return 0;
+}
+
+static int add_alpha(image *rgb, const image *alpha) {
+    image out;
+    if (image_alloc(&out, rgb->w, rgb->h, 4)) return -1;
+    size_t n = (size_t)rgb->w * rgb->h;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(out.px + 4 * i, rgb->px + 3 * i, 3 * sizeof(float));
+        out.px[4 * i + 3] = alpha->px[i];
+    }
+    out.gray = rgb->gray;
+    image_free(rgb);
+    *rgb = out;
+    return 0;
+}
+
+int cli_upscale_image(attsr_model *model, int scale, const image *lr, image *sr, image *st,
+                      image *tx, const attsr_options *opt) {
+    memset(sr, 0, sizeof *sr);
+    if (!model) return resize_bicubic(sr, lr, scale);
+    image rgb = {0}, alpha = {0}, alpha_up = {0};
+    int rc = -1;
+    if (lr->c == 4) {
+        if (take_channels(&rgb, lr, 0, 3) || take_channels(&alpha, lr, 3, 1)) goto done;
+    }
+    const image *in = lr->c == 4 ? &rgb : lr;
+    int W = in->w * scale, H = in->h * scale;
+    if (image_alloc(sr, W, H, 3)) goto done;
+    if (st && image_alloc(st, W, H, 3)) goto done;
+    if (tx && image_alloc(tx, W, H, 3)) goto done;
+    if (attsr_upscale(model, in->px, in->w, in->h, sr->px, st ? st->px : NULL, tx ? tx->px : NULL, opt))
+        goto done;
+    sr->gray = lr->gray;
+    if (lr->c == 4 && (resize_bicubic(&alpha_up, &alpha, scale) || add_alpha(sr, &alpha_up))) goto done;
+    rc = 0;
+done:
+    image_free(&rgb);
+    image_free(&alpha);
+    image_free(&alpha_up);
+    return rc;
+}
+
+static int exists(const char *p) { return access(p, R_OK) == 0; }
+
+int cli_bundled_model(int scale, char *path, size_t n) {
+    char exe[PATH_MAX], dir[PATH_MAX];
+    const char *env = getenv("ATTSR_MODELS");
+    if (env) {
+        snprintf(path, n, "%s/attsr_x%d.safetensors", env, scale);
+        if (exists(path)) return 0;
+    }
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        snprintf(dir, sizeof dir, "%s", exe);
+        snprintf(path, n, "%s/../models/attsr_x%d.safetensors", dir, scale);
+        if (exists(path)) return 0;
+    }
+    snprintf(path, n, "/usr/local/share/attsr/models/attsr_x%d.safetensors", scale);
+    if (exists(path)) return 0;
+    return as_errorf("no bundled model for x%d (looked in $ATTSR_MODELS, models/ beside the binary, "
+                     "/usr/local/share/attsr/models); pass -m MODEL or --bicubic", scale);
+}

@@ -1,0 +1,9 @@
+// evaluate: one HR image through the field's protocol (SPEC section 2) — crop, LR by
+// bicubic 1/s rounded to 8 bits, SR by the model (or bicubic when m is NULL), PSNR and
+// SSIM on Y with s pixels shaved. Shared by `attsr eval` and training's validation.
+#pragma once
+#include "image/metrics.h"
+#include "model/upscale.h"
+
+// cache may be NULL (a plan is then made and freed per image).
+int evaluate_image(const model *m, plan_cache *cache, int scale, const char *hr_path, metrics *out);

@@ -1,0 +1,225 @@
+// model: parameter table, initialisation, and the SPEC section 3 network's forward and
+// backward passes over the nn layers. See model.h.
+#include "model/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+model_config model_config_default(void) {
+    return (model_config){.scale = 2, .feats = 64, .fe_groups = 1, .groups = 3, .blocks = 20,
+                          .attention = ATT_NONE, .ca_reduction = 16, .leaky_slope = 0.2f};
+}
+
+int model_config_check(const model_config *c) {
+    if (c->scale < 2 || c->scale > 4) return as_errorf("unsupported scale %d (2, 3 or 4)", c->scale);
+    if (c->feats < 1 || c->feats > 1024) return as_errorf("feats %d out of range (1..1024)", c->feats);
+    if (c->fe_groups < 0 || c->fe_groups > 64) return as_errorf("fe_groups %d out of range (0..64)", c->fe_groups);
+    if (c->groups < 0 || c->groups > 64) return as_errorf("groups %d out of range (0..64)", c->groups);
+    if (c->blocks < 0 || c->blocks > 256) return as_errorf("blocks %d out of range (0..256)", c->blocks);
+    if (c->ca_reduction < 1) return as_errorf("ca_reduction %d must be at least 1", c->ca_reduction);
+    if (!(c->leaky_slope > 0.0f && c->leaky_slope < 1.0f))
+        return as_errorf("leaky_slope %g out of range (0, 1)", c->leaky_slope);
+    if ((unsigned)c->attention > ATT_SA4) return as_errorf("unknown attention kind %d", c->attention);
+    return 0;
+}
+
+// ---- parameter table ----------------------------------------------------------------
+
+static int ca_hidden(const model_config *c) { return AS_MAX(1, c->feats / c->ca_reduction); }
+
+typedef struct {
+    model *m;
+    int cap;
+} table_builder;
+
+static int add_tensor(table_builder *tb, const char *name, int ndim, int64_t s0, int64_t s1,
+                      int64_t s2, int64_t s3) {
+    model *m = tb->m;
+    if (m->n_params == tb->cap) {
+        tb->cap = tb->cap ? 2 * tb->cap : 256;
+        param_info *p = realloc(m->info, sizeof(param_info) * tb->cap);
+        if (!p) return as_errorf("out of memory");
+        m->info = p;
+    }
+    param_info *t = &m->info[m->n_params];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    int64_t s[4] = {s0, s1, s2, s3};
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int d = 0; d < ndim; d++) {
+        t->shape[d] = s[d];
+        t->numel *= (size_t)s[d];
+    }
+    t->offset = m->n_floats;
+    m->n_floats += t->numel;
+    return m->n_params++;
+}
+
+// Adds prefix.weight (cout, cin, k, k) and prefix.bias (cout); returns the weight's index.
+static int add_conv(table_builder *tb, const char *prefix, int cout, int cin, int k) {
+    char name[128];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    int w = add_tensor(tb, name, 4, cout, cin, k, k);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    if (w < 0 || add_tensor(tb, name, 1, cout, 0, 0, 0) < 0) return -1;
+    return w;
+}
+
+static int add_linear(table_builder *tb, const char *prefix, int out, int in) {
+    char name[128];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    int w = add_tensor(tb, name, 2, out, in, 0, 0);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    if (w < 0 || add_tensor(tb, name, 1, out, 0, 0, 0) < 0) return -1;
+    return w;
+}
+
+// The attention module's tensors, in nn.h's order; returns the first index (or -2: none).
+static int add_attention(table_builder *tb, const char *prefix, const model_config *c) {
+    char name[96];  // prefix (< 64) + ".conv1"
+    int C = c->feats;
+    switch (c->attention) {
+    case ATT_NONE: return -2;
+    case ATT_CA: {
+        int R = ca_hidden(c);
+        snprintf(name, sizeof name, "%s.fc1", prefix);
+        int first = add_linear(tb, name, R, C);
+        snprintf(name, sizeof name, "%s.fc2", prefix);
+        return first < 0 || add_linear(tb, name, C, R) < 0 ? -1 : first;
+    }
+    case ATT_SA1:
+        snprintf(name, sizeof name, "%s.conv", prefix);
+        return add_conv(tb, name, 1, C, 1);
+    case ATT_SA4: {
+        static const int cout[4] = {32, 16, 8, 1}, k[4] = {7, 5, 3, 1};
+        int first = -1, cin = C;
+        for (int i = 0; i < 4; i++) {
+            snprintf(name, sizeof name, "%s.conv%d", prefix, i + 1);
+            int w = add_conv(tb, name, cout[i], cin, k[i]);
+            if (w < 0) return -1;
+            if (i == 0) first = w;
+            cin = cout[i];
+        }
+        return first;
+    }
+    }
+    return -1;
+}
+
+// One residual group's tensors: blocks, then tail. gi: its index over all groups.
+static int add_group(table_builder *tb, const char *prefix, int gi) {
+    model *m = tb->m;
+    int C = m->cfg.feats;
+    char name[64];  // prefix (< 32) + ".blocks.N.conv1"
+    for (int b = 0; b < m->cfg.blocks; b++) {
+        rb_index *ri = &m->blocks[gi * m->cfg.blocks + b];
+        snprintf(name, sizeof name, "%s.blocks.%d.conv1", prefix, b);
+        ri->conv1 = add_conv(tb, name, C, C, 3);
+        snprintf(name, sizeof name, "%s.blocks.%d.conv2", prefix, b);
+        ri->conv2 = add_conv(tb, name, C, C, 3);
+        snprintf(name, sizeof name, "%s.blocks.%d.att", prefix, b);
+        ri->att = add_attention(tb, name, &m->cfg);
+        if (ri->conv1 < 0 || ri->conv2 < 0 || ri->att == -1) return -1;
+    }
+    snprintf(name, sizeof name, "%s.tail", prefix);
+    m->group_tail[gi] = add_conv(tb, name, C, C, 3);
+    return m->group_tail[gi] < 0 ? -1 : 0;
+}
+
+static const char *const BRANCH_NAME[2] = {"structure", "texture"};
+
+static int total_groups(const model_config *c) { return c->fe_groups + 2 * c->groups; }
+
+int model_create(model *m, const model_config *cfg) {
+    memset(m, 0, sizeof *m);
+    if (model_config_check(cfg)) return -1;
+    m->cfg = *cfg;
+    int C = cfg->feats, G = total_groups(cfg);
+    m->group_tail = as_calloc(G ? G : 1, sizeof(int));
+    m->blocks = as_calloc((size_t)G * cfg->blocks + 1, sizeof(rb_index));
+    if (!m->group_tail || !m->blocks) goto fail;
+    table_builder tb = {m, 0};
+    char name[32];
+    if ((m->head = add_conv(&tb, "fe.head", C, 3, 3)) < 0) goto fail;
+    for (int g = 0; g < cfg->fe_groups; g++) {
+        snprintf(name, sizeof name, "fe.groups.%d", g);
+        if (add_group(&tb, name, g)) goto fail;
+    }
+    if ((m->fe_tail = add_conv(&tb, "fe.tail", C, C, 3)) < 0) goto fail;
+    for (int br = 0; br < 2; br++) {
+        for (int g = 0; g < cfg->groups; g++) {
+            snprintf(name, sizeof name, "%s.groups.%d", BRANCH_NAME[br], g);
+            if (add_group(&tb, name, cfg->fe_groups + br * cfg->groups + g)) goto fail;
+        }
+        snprintf(name, sizeof name, "%s.tail", BRANCH_NAME[br]);
+        if ((m->br_tail[br] = add_conv(&tb, name, C, C, 3)) < 0) goto fail;
+        int stages = cfg->scale == 4 ? 2 : 1, s = cfg->scale == 4 ? 2 : cfg->scale;
+        m->up[br][1] = -1;
+        for (int k = 0; k < stages; k++) {
+            snprintf(name, sizeof name, "%s.up.%d", BRANCH_NAME[br], k);
+            if ((m->up[br][k] = add_conv(&tb, name, s * s * C, C, 3)) < 0) goto fail;
+        }
+        snprintf(name, sizeof name, "%s.out", BRANCH_NAME[br]);
+        if ((m->out[br] = add_conv(&tb, name, 3, C, 3)) < 0) goto fail;
+    }
+    m->w = as_aligned_alloc(sizeof(float) * m->n_floats);
+    if (!m->w) goto fail;
+    memset(m->w, 0, sizeof(float) * m->n_floats);
+    return 0;
+fail:
+    model_free(m);
+    return -1;
+}
+
+void model_free(model *m) {
+    free(m->info);
+    free(m->w);
+    free(m->group_tail);
+    free(m->blocks);
+    memset(m, 0, sizeof *m);
+}
+
+int model_find(const model *m, const char *name) {
+    for (int i = 0; i < m->n_params; i++)
+        if (!strcmp(m->info[i].name, name)) return i;
+    return -1;
+}
+
+float *model_tensor(const model *m, int index) { return m->w + m->info[index].offset; }
+
+// PyTorch's default for Conv2d and Linear: weight and bias uniform in +-1/sqrt(fan_in)
+// (kaiming_uniform with a = sqrt(5) reduces to exactly that bound).
+void model_init_params(model *m, uint64_t seed) {
+    as_rng rng;
+    as_rng_seed(&rng, seed);
+    for (int i = 0; i < m->n_params; i++) {
+        const param_info *t = &m->info[i];
+        // a bias takes the fan-in of the weight just before it
+        const param_info *w = t->ndim == 1 && i > 0 ? &m->info[i - 1] : t;
+        double fan_in = 1;
+        for (int d = 1; d < w->ndim; d++) fan_in *= (double)w->shape[d];
+        double bound = 1.0 / sqrt(fan_in);
+        float *p = m->w + t->offset;
+        for (size_t j = 0; j < t->numel; j++) p[j] = (float)((2 * as_rng_uniform(&rng) - 1) * bound);
+    }
+}
+
+size_t model_flops(const model *m, int H, int W) {
+    size_t lr = (size_t)H * W, flops = 0;
+    const model_config *c = &m->cfg;
+    for (int i = 0; i < m->n_params; i++) {
+        const param_info *t = &m->info[i];
+        if (t->ndim < 2) continue;
+        size_t macs = t->numel;  // per output pixel
+        size_t pixels = lr;
+        if (strstr(t->name, ".out.")) pixels = lr * c->scale * c->scale;
+        if (strstr(t->name, ".up.1.")) pixels = lr * 4;
+        if (strstr(t->name, ".fc")) pixels = 1;
+        flops += 2 * macs * pixels;
+    }
+    return flops;
+}

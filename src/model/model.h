@@ -1,0 +1,88 @@
+// model: the SPEC section 3 network — shape, parameters, forward and backward.
+//
+//   x0 = fe.head(I_LR); f = fe.tail(RG...(x0)) + x0
+//   for br in (structure, texture): y = br.tail(RG...(f)) + f; OUT_br = br.out(up(y))
+//   I_SR = S_SR + T_SR
+//
+// Parameters live in one float array described by a table of named tensors (PyTorch
+// state_dict names and layouts); gradients use the same table. A model_plan holds the
+// convolution plans and every activation buffer for one input shape (N, H, W), planned
+// once: in training mode each saved activation has its own slice of one allocation; in
+// inference mode the roles share a few buffers.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn/nn.h"
+
+typedef struct {
+    int scale;            // 2, 3, 4
+    int feats;            // C
+    int fe_groups;        // residual groups in the feature extractor
+    int groups;           // residual groups per branch
+    int blocks;           // residual blocks per group
+    attention_kind attention;
+    int ca_reduction;     // r: CA's hidden width is max(1, C / r)
+    float leaky_slope;    // LeakyReLU negative slope
+} model_config;
+
+model_config model_config_default(void);  // the paper's: x2, C=64, 1/3/20, none, r=16, 0.2
+int model_config_check(const model_config *cfg);  // 0 or -1 with a reason
+
+typedef struct {
+    char name[128];
+    int ndim;
+    int64_t shape[4];
+    size_t offset;        // in floats, into the parameter array
+    size_t numel;
+} param_info;
+
+// Indices into the parameter table (a conv's bias is its weight index + 1; an
+// attention module's tensors follow `att` in nn.h's order).
+typedef struct { int conv1, conv2, att; } rb_index;
+
+typedef struct {
+    model_config cfg;
+    int n_params;
+    param_info *info;     // (n_params)
+    size_t n_floats;
+    float *w;             // (n_floats) all parameters, one allocation
+    // architecture -> parameter indices
+    int head, fe_tail, br_tail[2], up[2][2], out[2];
+    int *group_tail;      // (fe_groups + 2*groups): fe groups, then structure, then texture
+    rb_index *blocks;     // (groups_total * blocks), same order
+} model;
+
+int  model_create(model *m, const model_config *cfg);  // table + zeroed parameters
+void model_free(model *m);
+void model_init_params(model *m, uint64_t seed);        // PyTorch default init, seeded
+int  model_find(const model *m, const char *name);      // index or -1
+float *model_tensor(const model *m, int index);
+size_t model_flops(const model *m, int H, int W);       // forward, one LR image H x W
+
+// Weights file (SPEC section 4): safetensors with attsr metadata.
+int model_save(const model *m, const char *path);
+int model_load(model *m, const char *path);
+int model_load_memory(model *m, const void *data, size_t n, const char *name);
+
+// ---- forward / backward -----------------------------------------------------------
+typedef struct model_plan model_plan;
+
+model_plan *model_plan_create(const model *m, int N, int H, int W, int training);
+void model_plan_free(model_plan *p);
+float *model_plan_input(model_plan *p);      // (N, H, W, 3): fill before forward
+// Outputs after forward, each (N, H*s, W*s, 3): I_SR, S_SR, T_SR.
+const float *model_plan_output(const model_plan *p, int which);  // 0: SR, 1: S, 2: T
+size_t model_plan_bytes(const model_plan *p);
+size_t model_plan_output_floats(const model_plan *p);  // N*sH*sW*3
+
+int model_forward(model_plan *p, const model *m);
+
+// d_s, d_t: (N, H*s, W*s, 3) gradients of the loss w.r.t. S_SR and T_SR (for
+// L = w_S L_S + w_T L_T: each already multiplied by its task weight). Writes
+// (overwrites) every gradient into grads (m->n_floats floats, same table).
+// branch_norm[i] receives the L2 norm of the part of dL/dW, W = fe.tail.weight, that
+// comes through the structure (0) and texture (1) branch, i.e. w_i ||dL_i/dW||, which
+// is GradNorm's G_i (SPEC section 6).
+int model_backward(model_plan *p, const model *m, float *grads, const float *d_s,
+                   const float *d_t, double branch_norm[2]);

@@ -1,0 +1,371 @@
+// model_plan: activation buffers, convolution plans, and the forward and backward
+// passes of the SPEC network for one input shape (N, H, W).
+//
+// Buffers are planned once. Each role asks `take` for memory: in training mode the
+// activations that backward needs ("kept") each get a slice of their own; everything
+// else, and everything in inference mode, maps to one shared buffer per role (a slot).
+// `assign` runs twice: once to size the single arena, once to hand out pointers.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "model/model.h"
+
+enum slot {
+    S_X0, S_F, S_G0, S_G1, S_B0, S_B1, S_A1, S_A2, S_ATT, S_ATT_OUT,  // LR maps
+    S_UP0, S_SH0, S_UP1, S_SH1,                                     // upsampling
+    S_D0, S_D1, S_D2, S_D3, S_D4, S_DF_S, S_DF_T, S_D_UP, S_D_HR0, S_D_HR1,
+    S_ATT_SCRATCH, S_DW_TMP,                                         // backward only
+    S_COUNT
+};
+
+typedef struct { float *a1, *a2, *att, *out; } rb_acts;  // per residual block
+
+struct model_plan {
+    int N, H, W, s, training;
+    size_t map;                  // N*H*W*C floats: one LR feature map
+    nn_conv *c_head;             // 3 -> C            at H x W
+    nn_conv *c_cc;               // C -> C 3x3        at H x W
+    nn_conv *c_up0;              // C -> s0^2 C       at H x W   (s0 = 2 when s = 4)
+    nn_conv *c_up1;              // C -> 4C           at 2H x 2W (s = 4 only)
+    nn_conv *c_out;              // C -> 3            at sH x sW
+    nn_attention *att;           // at H x W (NULL for none)
+
+    float *input;                // (N, H, W, 3)
+    float *x0, *f;               // (N, H, W, C)
+    rb_acts *rb;                 // per block, over all groups in model order
+    float **g_out;               // per group: its output (N, H, W, C)
+    float *y[2];                 // per branch: tail(...) + f          (N, H, W, C)
+    float *sh0[2], *sh1[2];      // per branch: shuffled maps          (N, s0H, s0W, C)...
+    float *up0, *up1;            // pre-shuffle scratch
+    float *att_out;              // attention output scratch           (N, H, W, C)
+    float *out[3];               // SR, S, T                            (N, sH, sW, 3)
+    // backward scratch (training only)
+    float *d[5], *df[2], *d_up, *d_hr[2], *att_scratch, *dw_tmp;
+
+    float *arena;
+    size_t arena_floats;
+};
+
+typedef struct {
+    int training;
+    float *base;                 // NULL while sizing
+    size_t used;                 // private floats handed out so far
+    size_t slot_size[S_COUNT];   // sizing pass: the largest request per slot
+    size_t slot_off[S_COUNT];    // pointer pass: where each slot starts
+} planner;
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }  // 64-byte alignment
+
+static float *take_private(planner *pl, size_t n) {
+    float *r = pl->base ? pl->base + pl->used : NULL;
+    pl->used += round16(n);
+    return r;
+}
+
+static float *take(planner *pl, int slot, size_t n, int kept) {
+    if (kept && pl->training) return take_private(pl, n);
+    if (!pl->base) {
+        if (round16(n) > pl->slot_size[slot]) pl->slot_size[slot] = round16(n);
+        return NULL;
+    }
+    return pl->base + pl->slot_off[slot];
+}
+
+static int n_groups(const model *m) { return m->cfg.fe_groups + 2 * m->cfg.groups; }
+
+// Hands out every buffer of p (see the file comment). Group and block outputs alternate
+// between two slots, so in inference a layer never writes over its own input.
+static void assign(model_plan *p, const model *m, planner *pl) {
+    const model_config *c = &m->cfg;
+    int s0 = c->scale == 4 ? 2 : c->scale;
+    size_t map = p->map, hr = map * c->scale * c->scale;
+    size_t lr3 = (size_t)p->N * p->H * p->W * 3, hr3 = lr3 * c->scale * c->scale;
+    size_t att_saved = p->att ? attention_saved_floats(p->att) : 0;
+
+    p->input = take_private(pl, lr3);
+    for (int k = 0; k < 3; k++) p->out[k] = take_private(pl, hr3);
+    p->x0 = take(pl, S_X0, map, 1);
+    for (int g = 0, gb = 0; g < n_groups(m); g++) {
+        for (int b = 0; b < c->blocks; b++, gb++) {
+            rb_acts *a = &p->rb[gb];
+            a->a1 = take(pl, S_A1, map, 1);
+            a->a2 = take(pl, S_A2, map, 1);
+            a->att = att_saved ? take(pl, S_ATT, att_saved, 1) : NULL;
+            a->out = take(pl, b % 2 ? S_B1 : S_B0, map, 1);
+        }
+        p->g_out[g] = take(pl, g % 2 ? S_G1 : S_G0, map, 1);
+    }
+    p->f = take(pl, S_F, map, 1);
+    for (int br = 0; br < 2; br++) {
+        p->y[br] = take(pl, S_X0, map, 1);  // x0 is dead once f exists
+        p->sh0[br] = take(pl, S_SH0, map * s0 * s0, 1);
+        p->sh1[br] = c->scale == 4 ? take(pl, S_SH1, hr, 1) : NULL;
+    }
+    p->up0 = take(pl, S_UP0, map * s0 * s0, 0);
+    p->up1 = c->scale == 4 ? take(pl, S_UP1, hr, 0) : NULL;
+    p->att_out = p->att ? take(pl, S_ATT_OUT, map, 0) : NULL;
+    if (!p->training) return;
+    for (int i = 0; i < 5; i++) p->d[i] = take(pl, S_D0 + i, map, 0);
+    p->df[0] = take(pl, S_DF_S, map, 0);
+    p->df[1] = take(pl, S_DF_T, map, 0);
+    p->d_up = take(pl, S_D_UP, c->scale == 4 ? hr : map * s0 * s0, 0);
+    p->d_hr[0] = take(pl, S_D_HR0, hr, 0);
+    p->d_hr[1] = take(pl, S_D_HR1, hr, 0);
+    if (p->att) p->att_scratch = take(pl, S_ATT_SCRATCH, attention_scratch_floats(p->att), 0);
+    p->dw_tmp = take(pl, S_DW_TMP, (size_t)c->feats * c->feats * 9 + c->feats, 0);
+}
+
+void model_plan_free(model_plan *p) {
+    if (!p) return;
+    conv_destroy(p->c_head);
+    conv_destroy(p->c_cc);
+    conv_destroy(p->c_up0);
+    conv_destroy(p->c_up1);
+    conv_destroy(p->c_out);
+    attention_destroy(p->att);
+    free(p->rb);
+    free(p->g_out);
+    free(p->arena);
+    free(p);
+}
+
+model_plan *model_plan_create(const model *m, int N, int H, int W, int training) {
+    const model_config *c = &m->cfg;
+    if (N < 1 || as_check_pixels("model input", W, (int64_t)H * N * c->scale * c->scale)) {
+        if (N < 1) as_errorf("batch size %d must be at least 1", N);
+        return NULL;
+    }
+    model_plan *p = as_calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->N = N, p->H = H, p->W = W, p->s = c->scale, p->training = training;
+    p->map = (size_t)N * H * W * c->feats;
+    int C = c->feats, s = c->scale, s0 = s == 4 ? 2 : s;
+    p->rb = as_calloc((size_t)n_groups(m) * c->blocks + 1, sizeof(rb_acts));
+    p->g_out = as_calloc(n_groups(m) + 1, sizeof(float *));
+    if (!p->rb || !p->g_out) goto fail;
+    if (!(p->c_head = conv_create(N, H, W, 3, C, 3, training))) goto fail;
+    if (!(p->c_cc = conv_create(N, H, W, C, C, 3, training))) goto fail;
+    if (!(p->c_up0 = conv_create(N, H, W, C, s0 * s0 * C, 3, training))) goto fail;
+    if (s == 4 && !(p->c_up1 = conv_create(N, 2 * H, 2 * W, C, 4 * C, 3, training))) goto fail;
+    if (!(p->c_out = conv_create(N, s * H, s * W, C, 3, 3, training))) goto fail;
+    if (c->attention != ATT_NONE &&
+        !(p->att = attention_create(c->attention, N, H, W, C, AS_MAX(1, C / c->ca_reduction),
+                                    c->leaky_slope, training)))
+        goto fail;
+    planner pl = {.training = training};
+    assign(p, m, &pl);  // sizing
+    size_t total = pl.used;
+    for (int i = 0; i < S_COUNT; i++) {
+        pl.slot_off[i] = total;
+        total += pl.slot_size[i];
+    }
+    if (!(p->arena = as_aligned_alloc(sizeof(float) * total))) goto fail;
+    p->arena_floats = total;
+    pl.base = p->arena;
+    pl.used = 0;
+    assign(p, m, &pl);  // pointers
+    return p;
+fail:
+    model_plan_free(p);
+    return NULL;
+}
+
+float *model_plan_input(model_plan *p) { return p->input; }
+const float *model_plan_output(const model_plan *p, int which) { return p->out[which]; }
+size_t model_plan_bytes(const model_plan *p) { return p->arena_floats * sizeof(float); }
+size_t model_plan_output_floats(const model_plan *p) { return (size_t)p->N * p->H * p->W * 3 * p->s * p->s; }
+
+// ---- forward ------------------------------------------------------------------------
+
+#define W_(i) (m->w + m->info[(i)].offset)        // a tensor of the model
+#define B_(i) (m->w + m->info[(i) + 1].offset)    // the bias after a conv weight
+
+static void att_params(const model *m, int first, const float *out[8]) {
+    for (int i = 0; i < attention_num_params(m->cfg.attention); i++) out[i] = W_(first + i);
+}
+
+// RB(x) = x + att(conv2(lrelu(conv1(x))))
+static int rb_forward(model_plan *p, const model *m, const rb_index *ri, const rb_acts *a,
+                      const float *in) {
+    if (conv_forward(p->c_cc, a->a1, in, W_(ri->conv1), B_(ri->conv1))) return -1;
+    lrelu_forward(a->a1, a->a1, p->map, m->cfg.leaky_slope);
+    if (conv_forward(p->c_cc, a->a2, a->a1, W_(ri->conv2), B_(ri->conv2))) return -1;
+    if (!p->att) {
+        add_forward(a->out, in, a->a2, p->map);
+        return 0;
+    }
+    const float *params[8];
+    att_params(m, ri->att, params);
+    if (attention_forward(p->att, p->att_out, a->att, a->a2, params)) return -1;
+    add_forward(a->out, in, p->att_out, p->map);
+    return 0;
+}
+
+// RG(x) = g.tail(RB...(x)) + x
+static int rg_forward(model_plan *p, const model *m, int g, const float *in) {
+    const float *x = in;
+    for (int b = 0; b < m->cfg.blocks; b++) {
+        int gb = g * m->cfg.blocks + b;
+        if (rb_forward(p, m, &m->blocks[gb], &p->rb[gb], x)) return -1;
+        x = p->rb[gb].out;
+    }
+    if (conv_forward(p->c_cc, p->g_out[g], x, W_(m->group_tail[g]), B_(m->group_tail[g]))) return -1;
+    add_inplace(p->g_out[g], in, p->map);
+    return 0;
+}
+
+// out = tail(RG[first+n-1](...RG[first](in))) + in
+static int body_forward(model_plan *p, const model *m, int first, int n, int tail,
+                        const float *in, float *out) {
+    const float *x = in;
+    for (int g = first; g < first + n; g++) {
+        if (rg_forward(p, m, g, x)) return -1;
+        x = p->g_out[g];
+    }
+    if (conv_forward(p->c_cc, out, x, W_(tail), B_(tail))) return -1;
+    add_inplace(out, in, p->map);
+    return 0;
+}
+
+static int branch_forward(model_plan *p, const model *m, int br) {
+    const model_config *c = &m->cfg;
+    int s0 = c->scale == 4 ? 2 : c->scale;
+    if (body_forward(p, m, c->fe_groups + br * c->groups, c->groups, m->br_tail[br], p->f, p->y[br]))
+        return -1;
+    if (conv_forward(p->c_up0, p->up0, p->y[br], W_(m->up[br][0]), B_(m->up[br][0]))) return -1;
+    pixel_shuffle_forward(p->sh0[br], p->up0, p->N, p->H, p->W, c->feats, s0);
+    const float *last = p->sh0[br];
+    if (c->scale == 4) {
+        if (conv_forward(p->c_up1, p->up1, p->sh0[br], W_(m->up[br][1]), B_(m->up[br][1]))) return -1;
+        pixel_shuffle_forward(p->sh1[br], p->up1, p->N, 2 * p->H, 2 * p->W, c->feats, 2);
+        last = p->sh1[br];
+    }
+    return conv_forward(p->c_out, p->out[1 + br], last, W_(m->out[br]), B_(m->out[br]));
+}
+
+int model_forward(model_plan *p, const model *m) {
+    const model_config *c = &m->cfg;
+    if (conv_forward(p->c_head, p->x0, p->input, W_(m->head), B_(m->head))) return -1;
+    if (body_forward(p, m, 0, c->fe_groups, m->fe_tail, p->x0, p->f)) return -1;
+    for (int br = 0; br < 2; br++)
+        if (branch_forward(p, m, br)) return -1;
+    size_t n = (size_t)p->N * p->H * p->W * 3 * c->scale * c->scale;
+    add_forward(p->out[0], p->out[1], p->out[2], n);
+    return 0;
+}
+
+// ---- backward -----------------------------------------------------------------------
+// Each *_backward turns the gradient of its output, held in d[0] of the buffers it is
+// given, into the gradient of its input, in place; the other buffers are scratch.
+
+#define GW_(i) (grads + m->info[(i)].offset)
+#define GB_(i) (grads + m->info[(i) + 1].offset)
+
+static int rb_backward(model_plan *p, const model *m, float *grads, int gb, const float *in,
+                       float *d_out, float *t1, float *t2) {
+    const rb_index *ri = &m->blocks[gb];
+    const rb_acts *a = &p->rb[gb];
+    const float *d_a2 = d_out;  // att none: out = in + a2
+    if (p->att) {
+        const float *params[8];
+        float *d_params[8];
+        att_params(m, ri->att, params);
+        for (int i = 0; i < attention_num_params(m->cfg.attention); i++) d_params[i] = GW_(ri->att + i);
+        if (attention_backward(p->att, t1, d_params, p->att_scratch, d_out, a->att, a->a2, params))
+            return -1;
+        d_a2 = t1;
+    }
+    if (conv_backward(p->c_cc, t2, GW_(ri->conv2), GB_(ri->conv2), d_a2, a->a1, W_(ri->conv2)))
+        return -1;
+    lrelu_backward(t2, t2, a->a1, p->map, m->cfg.leaky_slope);  // a1 is post-activation: same sign
+    if (conv_backward(p->c_cc, t1, GW_(ri->conv1), GB_(ri->conv1), t2, in, W_(ri->conv1))) return -1;
+    add_inplace(d_out, t1, p->map);
+    return 0;
+}
+
+// d (in/out): gradient of g_out[g] -> gradient of the group's input. t: 3 scratch maps.
+static int rg_backward(model_plan *p, const model *m, float *grads, int g, const float *in,
+                       float *d, float **t) {
+    int B = m->cfg.blocks, gb0 = g * B;
+    const float *last = B ? p->rb[gb0 + B - 1].out : in;
+    if (conv_backward(p->c_cc, t[0], GW_(m->group_tail[g]), GB_(m->group_tail[g]), d, last,
+                      W_(m->group_tail[g])))
+        return -1;
+    for (int b = B - 1; b >= 0; b--) {
+        const float *x = b ? p->rb[gb0 + b - 1].out : in;
+        if (rb_backward(p, m, grads, gb0 + b, x, t[0], t[1], t[2])) return -1;
+    }
+    add_inplace(d, t[0], p->map);
+    return 0;
+}
+
+// Backward through groups first..first+n-1 given the gradient of the last group's
+// output in d; leaves the gradient of `in` (their input) accumulated into d_in.
+static int groups_backward(model_plan *p, const model *m, float *grads, int first, int n,
+                           const float *in, float *d) {
+    float *t[3] = {p->d[2], p->d[3], p->d[4]};
+    for (int g = first + n - 1; g >= first; g--) {
+        const float *x = g > first ? p->g_out[g - 1] : in;
+        if (rg_backward(p, m, grads, g, x, d, t)) return -1;
+    }
+    return 0;
+}
+
+// From d_out (N, sH, sW, 3) of branch br to its contribution to d_f (written to df).
+static int branch_backward(model_plan *p, const model *m, float *grads, int br,
+                           const float *d_out, float *df) {
+    const model_config *c = &m->cfg;
+    int s0 = c->scale == 4 ? 2 : c->scale, N = p->N, H = p->H, W = p->W, C = c->feats;
+    const float *last = c->scale == 4 ? p->sh1[br] : p->sh0[br];
+    float *d_last = p->d_hr[0];
+    if (conv_backward(p->c_out, d_last, GW_(m->out[br]), GB_(m->out[br]), d_out, last, W_(m->out[br])))
+        return -1;
+    if (c->scale == 4) {
+        pixel_shuffle_backward(p->d_up, d_last, N, 2 * H, 2 * W, C, 2);
+        if (conv_backward(p->c_up1, p->d_hr[1], GW_(m->up[br][1]), GB_(m->up[br][1]), p->d_up,
+                          p->sh0[br], W_(m->up[br][1])))
+            return -1;
+        d_last = p->d_hr[1];
+    }
+    pixel_shuffle_backward(p->d_up, d_last, N, H, W, C, s0);
+    // df = d(y) where y = tail(groups(f)) + f; the skip's share stays in df
+    if (conv_backward(p->c_up0, df, GW_(m->up[br][0]), GB_(m->up[br][0]), p->d_up, p->y[br],
+                      W_(m->up[br][0])))
+        return -1;
+    int first = c->fe_groups + br * c->groups;
+    const float *x = c->groups ? p->g_out[first + c->groups - 1] : p->f;
+    if (conv_backward(p->c_cc, p->d[1], GW_(m->br_tail[br]), GB_(m->br_tail[br]), df, x,
+                      W_(m->br_tail[br])))
+        return -1;
+    if (groups_backward(p, m, grads, first, c->groups, p->f, p->d[1])) return -1;
+    add_inplace(df, p->d[1], p->map);
+    return 0;
+}
+
+int model_backward(model_plan *p, const model *m, float *grads, const float *d_s,
+                   const float *d_t, double branch_norm[2]) {
+    if (!p->training) return as_errorf("model_backward needs a plan created for training");
+    const model_config *c = &m->cfg;
+    if (branch_backward(p, m, grads, 0, d_s, p->df[0]) || branch_backward(p, m, grads, 1, d_t, p->df[1]))
+        return -1;
+    // f = fe.tail(groups(x0)) + x0. fe.tail's weight gradient is taken per branch so
+    // that GradNorm sees each task's share; the two are then summed.
+    const float *x = c->fe_groups ? p->g_out[c->fe_groups - 1] : p->x0;
+    int ft = m->fe_tail;
+    size_t wn = m->info[ft].numel, bn = m->info[ft + 1].numel;
+    float *dw_t = p->dw_tmp, *db_t = p->dw_tmp + wn;
+    if (conv_backward(p->c_cc, p->d[0], GW_(ft), GB_(ft), p->df[0], x, W_(ft)) ||
+        conv_backward(p->c_cc, p->d[1], dw_t, db_t, p->df[1], x, W_(ft)))
+        return -1;
+    branch_norm[0] = sqrt(as_sum_sq(GW_(ft), wn));
+    branch_norm[1] = sqrt(as_sum_sq(dw_t, wn));
+    add_inplace(GW_(ft), dw_t, wn);
+    add_inplace(GB_(ft), db_t, bn);
+    add_inplace(p->d[0], p->d[1], p->map);    // gradient of the fe groups' output
+    add_inplace(p->df[0], p->df[1], p->map);  // gradient of f, which is also x0's skip share
+    if (groups_backward(p, m, grads, 0, c->fe_groups, p->x0, p->d[0])) return -1;
+    add_inplace(p->df[0], p->d[0], p->map);   // gradient of x0
+    return conv_backward(p->c_head, NULL, GW_(m->head), GB_(m->head), p->df[0], p->input, W_(m->head));
+}

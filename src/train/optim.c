@@ -1,0 +1,71 @@
+// L1 loss, GradNorm and Adam. See optim.h.
+#include "train/optim.h"
+
+#include <math.h>
+
+#include "core/core.h"
+
+// Summed in fixed chunks (see AS_SUM_CHUNKS) so the loss is bit-identical for any
+// thread count.
+double l1_loss(float *d_pred, const float *pred, const float *target, size_t n, float scale) {
+    double part[AS_SUM_CHUNKS], sum = 0;
+    float g = scale / (float)n;
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < AS_SUM_CHUNKS; k++) {
+        double s = 0;
+        for (size_t i = n * k / AS_SUM_CHUNKS; i < n * (k + 1) / AS_SUM_CHUNKS; i++) {
+            float d = pred[i] - target[i];
+            s += fabsf(d);
+            if (d_pred) d_pred[i] = d > 0 ? g : d < 0 ? -g : 0.0f;
+        }
+        part[k] = s;
+    }
+    for (int k = 0; k < AS_SUM_CHUNKS; k++) sum += part[k];
+    return sum / (double)n;
+}
+
+void gradnorm_init(gradnorm *g, int enabled, double alpha, double lr) {
+    *g = (gradnorm){.enabled = enabled, .alpha = alpha, .lr = lr, .floor = 1e-3, .w = {1, 1}};
+}
+
+// SPEC section 6: targets from the relative inverse training rates; the loss
+// sum_i |G_i - target_i| is minimised in w alone (targets are constants), then w is
+// renormalised to sum to T.
+void gradnorm_update(gradnorm *g, const double L[2], const double G[2]) {
+    if (!g->has_L0) {
+        g->L0[0] = L[0], g->L0[1] = L[1];
+        g->has_L0 = 1;
+    }
+    if (!g->enabled) return;
+    double ratio[2], mean_ratio = 0, Gbar = 0.5 * (G[0] + G[1]);
+    for (int i = 0; i < 2; i++) {
+        ratio[i] = g->L0[i] > 0 ? L[i] / g->L0[i] : 1.0;
+        mean_ratio += 0.5 * ratio[i];
+    }
+    for (int i = 0; i < 2; i++) {
+        double r = mean_ratio > 0 ? ratio[i] / mean_ratio : 1.0;
+        double target = Gbar * pow(r, g->alpha);
+        double norm = g->w[i] > 0 ? G[i] / g->w[i] : 0.0;  // ||dL_i/dW||
+        double d = G[i] > target ? norm : G[i] < target ? -norm : 0.0;
+        g->w[i] = fmax(g->floor, g->w[i] - g->lr * d);
+    }
+    double sum = g->w[0] + g->w[1];
+    for (int i = 0; i < 2; i++) g->w[i] *= 2.0 / sum;
+}
+
+void adam_init(adam *a, double lr) { *a = (adam){.lr = lr, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8}; }
+
+// torch.optim.Adam: bias-corrected moments, eps added outside the square root.
+void adam_step(adam *a, float *w, const float *g, float *m, float *v, size_t n) {
+    a->t++;
+    float b1 = (float)a->beta1, b2 = (float)a->beta2, eps = (float)a->eps;
+    float bc1 = (float)(1.0 - pow(a->beta1, (double)a->t));
+    float bc2_sqrt = (float)sqrt(1.0 - pow(a->beta2, (double)a->t));
+    float step = (float)a->lr / bc1;
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        w[i] -= step * m[i] / (sqrtf(v[i]) / bc2_sqrt + eps);
+    }
+}

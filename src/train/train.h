@@ -1,0 +1,40 @@
+// train: the training loop (SPEC sections 6 and 7) with checkpoints that survive a kill.
+#pragma once
+#include <stdint.h>
+
+#include "model/model.h"
+#include "train/optim.h"
+
+typedef struct {
+    model_config model;
+    const char *init_from;       // start from these weights (shape from the file), or NULL
+    const char *const *data_dirs;
+    int n_data;
+    const char *val_dir;         // validation folder of HR images, or NULL
+    const char *out_dir;         // run folder: model, best, checkpoint, log, curves
+    const char *cache_dir;       // decomposition cache (default out_dir/../.satv-cache)
+    int patch, batch;
+    long steps;
+    double lr;
+    long milestones[16];         // learning rate multiplied by lr_gamma at these steps
+    int n_milestones;
+    double lr_gamma;
+    uint64_t seed;
+    int resume;
+    int gradnorm;                // 1: GradNorm; 0: fixed weights 1, 1
+    double gn_alpha, gn_lr;
+    long val_every, ckpt_every, log_every;
+    int progress_tty;            // 1: a progress bar (stderr is a terminal)
+} train_config;
+
+void train_config_default(train_config *c);
+
+// One optimisation step on the batch in model_plan_input(p) with targets s_hr, t_hr
+// (N, sH, sW, 3): L1 per branch weighted by GradNorm's w, backward, GradNorm update,
+// Adam at learning rate lr. d_s, d_t: scratch of the targets' size. out: the weighted
+// loss, L_S, L_T (before the update).
+int train_step(model *m, model_plan *p, float *grads, float *adam_m, float *adam_v, adam *opt,
+               gradnorm *gn, const float *s_hr, const float *t_hr, float *d_s, float *d_t,
+               double lr, double out[3]);
+// 0: all steps done; 1: interrupted by SIGINT/SIGTERM after saving; -1: error.
+int train_run(const train_config *c);

@@ -1,0 +1,115 @@
+// Training against PyTorch (tools/fixtures_train.py): 10 steps of L1 + GradNorm + Adam
+// on a fixed batch for each attention kind — losses, task weights, final weights.
+// Plus the pieces on their own: L1's gradient, Adam against its closed form, GradNorm's
+// invariants.
+#include "core/core.h"
+#include "model/safetensors.h"
+#include "test.h"
+#include "train/optim.h"
+#include "train/train.h"
+
+#define FIX "tests/fixtures/train/"
+
+static const st_tensor *need(const st_file *f, const char *name) {
+    const st_tensor *t = st_find(f, name);
+    CHECK(t != NULL, "fixture tensor %s missing", name);
+    return t;
+}
+
+static void run_kind(const char *att) {
+    char path[256];
+    model m;
+    st_file io;
+    snprintf(path, sizeof path, FIX "%s.weights.safetensors", att);
+    CHECK_OK(model_load(&m, path));
+    snprintf(path, sizeof path, FIX "%s.steps.safetensors", att);
+    CHECK_OK(st_read(&io, path));
+    const st_tensor *in = need(&io, "input"), *s_hr = need(&io, "s_hr"), *t_hr = need(&io, "t_hr");
+    const float *losses = need(&io, "losses")->data, *weights = need(&io, "task_weights")->data;
+    model_plan *p = model_plan_create(&m, (int)in->shape[0], (int)in->shape[1], (int)in->shape[2], 1);
+    CHECK(p, "%s", as_error());
+    float *grads = calloc(m.n_floats, 4), *am = calloc(m.n_floats, 4), *av = calloc(m.n_floats, 4);
+    float *ds = malloc(4 * s_hr->numel), *dt = malloc(4 * s_hr->numel);
+    adam opt;
+    gradnorm gn;
+    adam_init(&opt, 2e-4);
+    gradnorm_init(&gn, 1, 1.5, 0.01);
+    for (int k = 0; k < 10; k++) {
+        double out[3];
+        memcpy(model_plan_input(p), in->data, 4 * in->numel);
+        CHECK_OK(train_step(&m, p, grads, am, av, &opt, &gn, s_hr->data, t_hr->data, ds, dt, 2e-4, out));
+        for (int j = 0; j < 3; j++)
+            CHECK(fabs(out[j] - losses[3 * k + j]) <= 1e-4 * fabs(losses[3 * k + j]),
+                  "%s step %d loss %d: %.8g vs PyTorch %.8g", att, k, j, out[j], losses[3 * k + j]);
+        for (int j = 0; j < 2; j++)
+            CHECK(fabs(gn.w[j] - weights[2 * k + j]) <= 1e-4 * weights[2 * k + j],
+                  "%s step %d w_%d: %.8g vs PyTorch %.8g", att, k, j, gn.w[j], weights[2 * k + j]);
+    }
+    for (int i = 0; i < m.n_params; i++) {
+        char name[160];
+        snprintf(name, sizeof name, "final.%s", m.info[i].name);
+        const st_tensor *ref = need(&io, name);
+        double e = test_max_rel(m.w + m.info[i].offset, ref->data, ref->numel);
+        // Adam divides by sqrt(v): a near-zero gradient's fp32 noise moves its weight by a
+        // fraction of one step (lr = 2e-4), hence a looser bound than the losses'
+        CHECK(e <= 1e-3, "%s %s after 10 steps: max error %.3g of its scale", att, name, e);
+    }
+    free(grads), free(am), free(av), free(ds), free(dt);
+    model_plan_free(p);
+    st_free(&io);
+    model_free(&m);
+}
+
+static void test_ten_steps_match_pytorch(void) {
+    static const char *kinds[] = {"none", "ca", "sa1", "sa4"};
+    for (int i = 0; i < 4; i++) run_kind(kinds[i]);
+}
+
+static void test_l1_gradient(void) {
+    float pred[5] = {1, -2, 0.5f, 3, 7}, target[5] = {0, -2, 1, 3.5f, -1}, d[5];
+    double L = l1_loss(d, pred, target, 5, 2.0f);
+    CHECK(fabs(L - (1 + 0 + 0.5 + 0.5 + 8) / 5.0) < 1e-12, "L = %g", L);
+    float want[5] = {0.4f, 0, -0.4f, -0.4f, 0.4f};  // 2 * sign / 5, sign(0) = 0
+    for (int i = 0; i < 5; i++) CHECK(d[i] == want[i], "d[%d] = %g", i, d[i]);
+}
+
+// Adam's first step moves every weight by lr * sign(g) (bias correction makes m/sqrt(v) = ±1).
+static void test_adam_first_step(void) {
+    float w[3] = {1, 1, 1}, g[3] = {0.5f, -3, 1e-3f}, m[3] = {0}, v[3] = {0};
+    adam a;
+    adam_init(&a, 0.1);
+    adam_step(&a, w, g, m, v, 3);
+    CHECK(fabsf(w[0] - 0.9f) < 1e-6f && fabsf(w[1] - 1.1f) < 1e-6f && fabsf(w[2] - 0.9f) < 1e-4f,
+          "w = %g %g %g", w[0], w[1], w[2]);
+}
+
+// GradNorm keeps sum w = 2 and w >= floor; off keeps w = 1; a task whose loss falls
+// slower (larger ratio) gains weight when the gradient norms are equal.
+static void test_gradnorm_invariants(void) {
+    gradnorm g;
+    gradnorm_init(&g, 1, 1.5, 0.01);
+    double L0[2] = {1, 1}, G[2] = {1, 1};
+    gradnorm_update(&g, L0, G);
+    for (int k = 0; k < 20; k++) {
+        double L[2] = {0.5, 0.9};
+        double Gk[2] = {g.w[0], g.w[1]};  // ||dL_i/dW|| = 1
+        gradnorm_update(&g, L, Gk);
+        CHECK(fabs(g.w[0] + g.w[1] - 2) < 1e-12 && g.w[0] >= g.floor && g.w[1] >= g.floor, "w %g %g", g.w[0], g.w[1]);
+    }
+    // targets 0.6 and 1.46 (Gbar = 1, r = 0.71, 1.29): 20 steps of 0.01 each way
+    CHECK(fabs(g.w[0] - 0.8) < 1e-9 && fabs(g.w[1] - 1.2) < 1e-9, "the slower task should gain weight: w %g %g",
+          g.w[0], g.w[1]);
+    gradnorm_init(&g, 0, 1.5, 0.5);
+    double L[2] = {0.5, 0.9};
+    gradnorm_update(&g, L0, G);
+    gradnorm_update(&g, L, G);
+    CHECK(g.w[0] == 1 && g.w[1] == 1, "off must keep w = 1");
+}
+
+int main(void) {
+    RUN(test_l1_gradient);
+    RUN(test_adam_first_step);
+    RUN(test_gradnorm_invariants);
+    RUN(test_ten_steps_match_pytorch);
+    return test_summary();
+}
