@@ -494,6 +494,100 @@ static void fd_wide_layout(conv_layout layout) {
 static void fd_wide(void) { fd_wide_layout(CONV_AUTO); }
 static void fd_wide_nhwc(void) { fd_wide_layout(CONV_NHWC); }
 
+// Plans sharing one workspace, called in turn, give bit-identical results to plans
+// with their own: nothing a call needs survives in the workspace between calls.
+typedef struct {
+    float *out[3], *d_in[3], *dw[3], *db[3];
+} ws_results;
+
+static void ws_run(int shared, ws_results *res, float *const *in, float *const *d_out,
+                   float *const *w, float *const *b, float *const *sa4_params) {
+    const int N = 2, H = 9, W = 7;
+    static const int shapes[2][3] = {{64, 64, 3}, {64, 32, 7}};
+    nn_conv *c[2];
+    for (int i = 0; i < 2; i++) {
+        c[i] = conv_create(N, H, W, shapes[i][0], shapes[i][1], shapes[i][2], 1);
+        CHECK(c[i], "%s", as_error());
+    }
+    nn_attention *a = attention_create(ATT_SA4, N, H, W, 64, 0, 0.2f, 1);
+    CHECK(a, "%s", as_error());
+    void *ws = NULL;
+    if (shared) {
+        size_t n = AS_MAX(attention_workspace_bytes(a),
+                          AS_MAX(conv_workspace_bytes(c[0]), conv_workspace_bytes(c[1])));
+        float *odd = falloc(64);
+        CHECK(conv_set_workspace(c[0], odd + 1) == -1, "unaligned workspace accepted");
+        free(odd);
+        ws = falloc(n / sizeof(float) + 16);
+        for (size_t i = 0; i < n / sizeof(float); i++) ((float *)ws)[i] = NAN;
+        CHECK_OK(conv_set_workspace(c[0], ws));
+        CHECK_OK(conv_set_workspace(c[1], ws));
+        CHECK_OK(attention_set_workspace(a, ws));
+    }
+    size_t P = (size_t)N * H * W;
+    float *saved = falloc(attention_saved_floats(a)), *scratch = falloc(attention_scratch_floats(a));
+    for (int i = 0; i < 3; i++) {
+        size_t co = i < 2 ? (size_t)shapes[i][1] : 64;
+        res->out[i] = fnan(P * co), res->d_in[i] = fnan(P * 64);
+    }
+    for (int i = 0; i < 2; i++) {
+        res->dw[i] = fnan((size_t)shapes[i][0] * shapes[i][1] * shapes[i][2] * shapes[i][2]);
+        res->db[i] = fnan(shapes[i][1]);
+    }
+    float *d_params[8];
+    const int io[5] = {64, 32, 16, 8, 1}, ks[4] = {7, 5, 3, 1};
+    for (int i = 0; i < 4; i++) {
+        d_params[2 * i] = fnan((size_t)io[i + 1] * io[i] * ks[i] * ks[i]);
+        d_params[2 * i + 1] = fnan(io[i + 1]);
+    }
+    res->dw[2] = d_params[0], res->db[2] = d_params[1];
+    // interleaved, as a model runs them
+    CHECK_OK(conv_forward(c[0], res->out[0], in[0], w[0], b[0]));
+    CHECK_OK(attention_forward(a, res->out[2], saved, in[2], (const float *const *)sa4_params));
+    CHECK_OK(conv_forward(c[1], res->out[1], in[1], w[1], b[1]));
+    CHECK_OK(conv_backward(c[0], res->d_in[0], res->dw[0], res->db[0], d_out[0], in[0], w[0]));
+    CHECK_OK(attention_backward(a, res->d_in[2], d_params, scratch, d_out[2], saved, in[2],
+                                (const float *const *)sa4_params));
+    CHECK_OK(conv_backward(c[1], res->d_in[1], res->dw[1], res->db[1], d_out[1], in[1], w[1]));
+    for (int i = 2; i < 8; i++) free(d_params[i]);
+    free(saved), free(scratch);
+    conv_destroy(c[0]), conv_destroy(c[1]);
+    attention_destroy(a);
+    free(ws);
+}
+
+static void workspace_shared(void) {
+    conv_set_layout(CONV_AUTO);
+    as_rng r;
+    as_rng_seed(&r, 77);
+    size_t P = 2 * 9 * 7;
+    float *in[3], *d_out[3], *w[2], *b[2], *sa4[8];
+    for (int i = 0; i < 3; i++) in[i] = frand(P * 64, &r, 1), d_out[i] = frand(P * 64, &r, 1);
+    w[0] = frand(64 * 64 * 9, &r, 0.05f), b[0] = frand(64, &r, 0.05f);
+    w[1] = frand(32 * 64 * 49, &r, 0.02f), b[1] = frand(32, &r, 0.02f);
+    const int io[5] = {64, 32, 16, 8, 1}, ks[4] = {7, 5, 3, 1};
+    for (int i = 0; i < 4; i++) {
+        sa4[2 * i] = frand((size_t)io[i + 1] * io[i] * ks[i] * ks[i], &r, 0.1f);
+        sa4[2 * i + 1] = frand(io[i + 1], &r, 0.1f);
+    }
+    ws_results own, shared;
+    ws_run(0, &own, in, d_out, w, b, sa4);
+    ws_run(1, &shared, in, d_out, w, b, sa4);
+    const size_t nout[3] = {P * 64, P * 32, P * 64}, nw[3] = {64 * 64 * 9, 32 * 64 * 49, 32 * 64 * 49};
+    const size_t nb[3] = {64, 32, 32};
+    for (int i = 0; i < 3; i++) {
+        CHECK(memcmp(own.out[i], shared.out[i], nout[i] * sizeof(float)) == 0, "out %d differs", i);
+        CHECK(memcmp(own.d_in[i], shared.d_in[i], P * 64 * sizeof(float)) == 0, "d_in %d differs", i);
+        CHECK(memcmp(own.dw[i], shared.dw[i], nw[i] * sizeof(float)) == 0, "d_weight %d differs", i);
+        CHECK(memcmp(own.db[i], shared.db[i], nb[i] * sizeof(float)) == 0, "d_bias %d differs", i);
+        free(own.out[i]), free(own.d_in[i]), free(own.dw[i]), free(own.db[i]);
+        free(shared.out[i]), free(shared.d_in[i]), free(shared.dw[i]), free(shared.db[i]);
+        free(in[i]), free(d_out[i]);
+    }
+    for (int i = 0; i < 2; i++) free(w[i]), free(b[i]);
+    for (int i = 0; i < 8; i++) free(sa4[i]);
+}
+
 // ---- pixel shuffle, element-wise, attention odds and ends -------------------------------
 static void pixel_shuffle_roundtrip(void) {
     for (int s = 2; s <= 4; s++) {
@@ -692,6 +786,7 @@ int main(void) {
     RUN(conv_naive_64_nhwc);
     RUN(fd_wide_nhwc);
     conv_set_layout(CONV_AUTO);
+    RUN(workspace_shared);
     RUN(pixel_shuffle_roundtrip);
     RUN(elementwise);
     RUN(attention_misc);

@@ -103,6 +103,20 @@ size_t attention_scratch_floats(const nn_attention *a) {
     }
 }
 
+size_t attention_workspace_bytes(const nn_attention *a) {
+    if (a->kind != ATT_SA4) return 0;
+    return AS_MAX(conv_workspace_bytes(a->c1),
+                  AS_MAX(conv_workspace_bytes(a->c2), conv_workspace_bytes(a->c3)));
+}
+
+int attention_set_workspace(nn_attention *a, void *ws) {
+    if (a->kind != ATT_SA4) return 0;
+    return conv_set_workspace(a->c1, ws) || conv_set_workspace(a->c2, ws) ||
+                   conv_set_workspace(a->c3, ws)
+               ? -1
+               : 0;
+}
+
 static inline float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
 
 // ---- per-pixel gate: g = sigmoid(w . x + b), out = in * g -------------------------

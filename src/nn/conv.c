@@ -6,16 +6,21 @@
 // convolution. A plan may serve several layers of one shape, so nothing is cached.
 //
 // Activations: CONV_AUTO (the default) lets oneDNN choose their layout too (nChw8c on
-// AVX2) and reorders in and out of two private buffers per plan around each call. On
-// AVX2 the blocked kernels beat the nhwc ones by 20-40%, copies included (see
+// AVX2) and reorders in and out of the plan's workspace around each call. On AVX2 the
+// blocked kernels beat the nhwc ones by 20-40%, copies included (see
 // bench/bench_conv.c, which measures both); a layout that comes out as nhwc (as the
 // brgemm kernels of newer CPUs want) gets no copies. CONV_NHWC hands the caller's
 // buffers to the primitive as they are.
+//
+// Workspace: the blocked activation copies and oneDNN's scratchpad, memory that only
+// lives during a call, so plans that never run at once can share one (see
+// conv_set_workspace). A plan without one allocates its own on first use.
 #include "nn/nn.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,22 +65,25 @@ void conv_set_layout(conv_layout layout) { g_layout = layout; }
 
 // ---- views: a caller's tensor as one primitive argument ---------------------------
 // `user` wraps the caller's buffer (its handle is set on every call). When the
-// primitive wants another layout, `inner` is a private buffer and `reorder` copies
+// primitive wants another layout, `inner` holds the copy and `reorder` copies
 // user -> inner (inputs, before the primitive) or inner -> user (outputs, after).
+// Weights copies are the plan's own (small); activation copies live in the workspace.
 typedef struct {
     dnnl_memory_t user, inner;
     dnnl_primitive_desc_t reorder_pd;
     dnnl_primitive_t reorder;
-    float *buf;  // the inner buffer when this view owns it
+    float *buf;     // weights: the inner buffer, owned
+    size_t ws_off;  // activations: the inner buffer's offset in the workspace
+    int in_ws;
 } view;
 
-// Private activation buffers are shared by all views of one shape and layout: a plan
-// runs one pass at a time, and within a pass no two arguments have the same shape,
-// except d_out, which both backward passes read (and is reordered once).
+// Activation copies of one shape and layout share one region: a plan runs one pass
+// at a time, and within a pass no two arguments have the same shape, except d_out,
+// which both backward passes read (and which is then reordered once).
 typedef struct {
-    float *buf;
-    const dnnl_memory_desc_t *md;
-} slot;
+    const dnnl_memory_desc_t *md;  // NULL until a view claims the region
+    size_t off;
+} region;
 
 // The plan. Passes: forward, backward-data (bd_), backward-weights (bw_).
 struct nn_conv {
@@ -86,9 +94,10 @@ struct nn_conv {
     view src, weights, dst;                   // forward
     view bd_diff_dst, bd_weights, bd_diff_src;  // backward-data
     view bw_src, bw_diff_dst, bw_diff_weights;  // backward-weights
-    int bw_diff_dst_shared;  // bw_diff_dst.inner is bd_diff_dst's buffer, same layout
+    int bw_diff_dst_shared;  // bw_diff_dst.inner is bd_diff_dst's region, same layout
     dnnl_memory_t bias, diff_bias, scratch;
-    void *scratch_buf;
+    size_t ws_bytes, scratch_off;  // workspace: activation regions, then the scratchpad
+    char *ws, *ws_own;             // the workspace in use; the one this plan allocated
 };
 
 static int mem_create(dnnl_memory_t *m, const dnnl_memory_desc_t *md) {
@@ -107,18 +116,28 @@ static int execute(dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args) {
     return 0;
 }
 
-// user_md: the caller's layout; want: the primitive's. sl: buffers of this shape to
-// share (NULL: a buffer of the view's own).
+static size_t ws_take(size_t *ws_bytes, size_t n) {  // a 64-byte aligned piece
+    size_t off = *ws_bytes;
+    *ws_bytes += (n + 63) & ~(size_t)63;
+    return off;
+}
+
+// user_md: the caller's layout; want: the primitive's. reg: the workspace region for
+// this shape (NULL: a buffer of the view's own); ws_bytes: the workspace so far.
 static int view_init(view *v, const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *want,
-                     int is_input, slot *sl) {
+                     int is_input, region *reg, size_t *ws_bytes) {
     if (mem_create(&v->user, user_md)) return -1;
     if (dnnl_memory_desc_equal(user_md, want)) return 0;
-    float *buf = sl && sl->buf && dnnl_memory_desc_equal(sl->md, want) ? sl->buf : NULL;
-    if (!buf) {
-        if (!(buf = v->buf = as_aligned_alloc(dnnl_memory_desc_get_size(want)))) return -1;
-        if (sl && !sl->buf) sl->buf = buf, sl->md = want;
+    if (mem_create(&v->inner, want)) return -1;
+    if (!reg) {
+        v->buf = as_aligned_alloc(dnnl_memory_desc_get_size(want));
+        if (!v->buf || set_handle(v->inner, v->buf)) return -1;
+    } else if (reg->md && dnnl_memory_desc_equal(reg->md, want)) {
+        v->in_ws = 1, v->ws_off = reg->off;
+    } else {  // a layout this region does not have: a piece of its own
+        v->in_ws = 1, v->ws_off = ws_take(ws_bytes, dnnl_memory_desc_get_size(want));
+        if (!reg->md) reg->md = want, reg->off = v->ws_off;
     }
-    if (mem_create(&v->inner, want) || set_handle(v->inner, buf)) return -1;
     const dnnl_memory_desc_t *from = is_input ? user_md : want, *to = is_input ? want : user_md;
     DNNL_CHECK(dnnl_reorder_primitive_desc_create(&v->reorder_pd, from, g_engine, to, g_engine, NULL));
     DNNL_CHECK(dnnl_primitive_create(&v->reorder, v->reorder_pd));
@@ -151,6 +170,32 @@ static int view_out_done(const view *v) { return view_copy(v, 0); }
 
 static const dnnl_memory_desc_t *query(dnnl_primitive_desc_t pd, dnnl_query_t what) {
     return dnnl_primitive_desc_query_md(pd, what, 0);
+}
+
+// Points every workspace user at c->ws.
+static int bind_workspace(nn_conv *c) {
+    view *views[] = {&c->src, &c->dst, &c->bd_diff_dst, &c->bd_diff_src, &c->bw_src, &c->bw_diff_dst};
+    for (size_t i = 0; i < sizeof views / sizeof *views; i++)
+        if (views[i]->in_ws && set_handle(views[i]->inner, c->ws + views[i]->ws_off)) return -1;
+    return set_handle(c->scratch, c->ws + c->scratch_off);
+}
+
+static int workspace_ready(nn_conv *c) {
+    if (c->ws) return 0;
+    if (!(c->ws_own = as_aligned_alloc(c->ws_bytes))) return -1;
+    c->ws = c->ws_own;
+    return bind_workspace(c);
+}
+
+size_t conv_workspace_bytes(const nn_conv *c) { return c->ws_bytes; }
+
+int conv_set_workspace(nn_conv *c, void *ws) {
+    if (!ws) return as_errorf("conv_set_workspace: NULL workspace");
+    if ((uintptr_t)ws % 64) return as_errorf("conv_set_workspace: workspace not 64-byte aligned");
+    free(c->ws_own);
+    c->ws_own = NULL;
+    c->ws = ws;
+    return bind_workspace(c);
 }
 
 static int conv_plan(nn_conv *c) {
@@ -187,42 +232,39 @@ static int conv_plan(nn_conv *c) {
     }
 
     dnnl_primitive_desc_t f = c->pd[0], d = c->pd[1], w = c->pd[2];
-    slot src_slot = {0}, dst_slot = {0};
+    region src_reg = {0}, dst_reg = {0};
+    size_t *wsb = &c->ws_bytes;
     DNNL_CHECK(dnnl_primitive_create(&c->prim[0], f));
-    if (view_init(&c->src, &src_nhwc, query(f, dnnl_query_src_md), 1, &src_slot) ||
-        view_init(&c->weights, &w_oihw, query(f, dnnl_query_weights_md), 1, NULL) ||
-        view_init(&c->dst, &dst_nhwc, query(f, dnnl_query_dst_md), 0, &dst_slot) ||
+    if (view_init(&c->src, &src_nhwc, query(f, dnnl_query_src_md), 1, &src_reg, wsb) ||
+        view_init(&c->weights, &w_oihw, query(f, dnnl_query_weights_md), 1, NULL, wsb) ||
+        view_init(&c->dst, &dst_nhwc, query(f, dnnl_query_dst_md), 0, &dst_reg, wsb) ||
         mem_create(&c->bias, &b_md))
         return -1;
     if (c->training) {
         DNNL_CHECK(dnnl_primitive_create(&c->prim[1], d));
         DNNL_CHECK(dnnl_primitive_create(&c->prim[2], w));
-        const dnnl_memory_desc_t *dd = query(d, dnnl_query_diff_dst_md);
-        const dnnl_memory_desc_t *wdd = query(w, dnnl_query_diff_dst_md);
-        if (view_init(&c->bd_diff_dst, &dst_nhwc, dd, 1, &dst_slot) ||
-            view_init(&c->bd_weights, &w_oihw, query(d, dnnl_query_weights_md), 1, NULL) ||
-            view_init(&c->bd_diff_src, &src_nhwc, query(d, dnnl_query_diff_src_md), 0, &src_slot))
-            return -1;
-        // both backward passes read d_out: reorder it once when their layouts agree
-        c->bw_diff_dst_shared = c->bd_diff_dst.inner && dnnl_memory_desc_equal(dd, wdd) &&
-                                dnnl_memory_desc_equal(dd, dst_slot.md);
-        if (view_init(&c->bw_src, &src_nhwc, query(w, dnnl_query_src_md), 1, &src_slot) ||
-            view_init(&c->bw_diff_dst, &dst_nhwc, wdd, 1, &dst_slot) ||
-            view_init(&c->bw_diff_weights, &w_oihw, query(w, dnnl_query_diff_weights_md), 0, NULL) ||
+        if (view_init(&c->bd_diff_dst, &dst_nhwc, query(d, dnnl_query_diff_dst_md), 1, &dst_reg, wsb) ||
+            view_init(&c->bd_weights, &w_oihw, query(d, dnnl_query_weights_md), 1, NULL, wsb) ||
+            view_init(&c->bd_diff_src, &src_nhwc, query(d, dnnl_query_diff_src_md), 0, &src_reg, wsb) ||
+            view_init(&c->bw_src, &src_nhwc, query(w, dnnl_query_src_md), 1, &src_reg, wsb) ||
+            view_init(&c->bw_diff_dst, &dst_nhwc, query(w, dnnl_query_diff_dst_md), 1, &dst_reg, wsb) ||
+            view_init(&c->bw_diff_weights, &w_oihw, query(w, dnnl_query_diff_weights_md), 0, NULL, wsb) ||
             mem_create(&c->diff_bias, &b_md))
             return -1;
+        // both backward passes read d_out: reorder it once when they share the copy
+        c->bw_diff_dst_shared = c->bd_diff_dst.in_ws && c->bw_diff_dst.in_ws &&
+                                c->bd_diff_dst.ws_off == c->bw_diff_dst.ws_off;
     }
 
     size_t sb = 0;
     for (int i = 0; i < 3; i++)
         if (c->pd[i]) sb = AS_MAX(sb, dnnl_memory_desc_get_size(query(c->pd[i], dnnl_query_scratchpad_md)));
+    c->scratch_off = ws_take(wsb, sb);
+    if (c->ws_bytes == 0) c->ws_bytes = 64;  // never a zero-byte allocation
     dnnl_dims_t sdims = {(dnnl_dim_t)(sb ? sb : 1)};
     dnnl_memory_desc_t s_md;
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&s_md, 1, sdims, dnnl_u8, dnnl_x));
-    c->scratch_buf = as_aligned_alloc(sb);
-    if (!c->scratch_buf || mem_create(&c->scratch, &s_md) || set_handle(c->scratch, c->scratch_buf))
-        return -1;
-    return 0;
+    return mem_create(&c->scratch, &s_md);
 }
 
 nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training) {
@@ -257,12 +299,12 @@ void conv_destroy(nn_conv *c) {
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     if (c->attr) dnnl_primitive_attr_destroy(c->attr);
-    free(c->scratch_buf);
+    free(c->ws_own);
     free(c);
 }
 
 int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias) {
-    if (view_in(&c->src, in) || view_in(&c->weights, weight) || view_out(&c->dst, out) ||
+    if (workspace_ready(c) || view_in(&c->src, in) || view_in(&c->weights, weight) || view_out(&c->dst, out) ||
         set_handle(c->bias, bias))
         return -1;
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, view_mem(&c->src)},
@@ -277,6 +319,7 @@ int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, c
 int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out,
                   const float *in, const float *weight) {
     if (!c->training) return as_errorf("conv_backward: the plan was created for inference");
+    if (workspace_ready(c)) return -1;
     if (d_in) {
         if (view_in(&c->bd_diff_dst, d_out) || view_in(&c->bd_weights, weight) ||
             view_out(&c->bd_diff_src, d_in))

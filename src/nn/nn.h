@@ -40,6 +40,13 @@ const char *conv_impl_name(const nn_conv *c, int pass);
 typedef enum { CONV_AUTO = 0, CONV_NHWC } conv_layout;
 void conv_set_layout(conv_layout layout);  // at startup: not synchronised with conv_create
 int conv_uses_reorders(const nn_conv *c);  // 1 when the plan copies activations
+// Workspace: memory a plan uses only during a call (CONV_AUTO's activation copies and
+// oneDNN's scratchpad). Plans that never run at the same time (e.g. all the plans of
+// one model, run in turn) can share one buffer of the largest size, 64-byte aligned,
+// which the caller keeps alive while the plans run. A plan without one allocates its
+// own on first use.
+size_t conv_workspace_bytes(const nn_conv *c);
+int conv_set_workspace(nn_conv *c, void *ws);
 
 // ---- element-wise ----------------------------------------------------------------
 void lrelu_forward(float *out, const float *in, size_t n, float slope);           // out may == in
@@ -92,3 +99,6 @@ int attention_backward(nn_attention *a, float *d_in, float *const *d_params, flo
                        const float *d_out, const float *saved, const float *in,
                        const float *const *params);
 size_t attention_scratch_floats(const nn_attention *a);
+// SA4's convolutions' workspace (see conv_set_workspace); 0 for the other kinds.
+size_t attention_workspace_bytes(const nn_attention *a);
+int attention_set_workspace(nn_attention *a, void *ws);
