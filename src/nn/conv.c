@@ -8,9 +8,9 @@
 // Activations: CONV_AUTO (the default) lets oneDNN choose their layout too (nChw8c on
 // AVX2) and reorders in and out of the plan's workspace around each call. On AVX2 the
 // blocked kernels beat the nhwc ones by 20-40%, copies included (see
-// bench/bench_conv.c, which measures both); a layout that comes out as nhwc (as the
-// brgemm kernels of newer CPUs want) gets no copies. CONV_NHWC hands the caller's
-// buffers to the primitive as they are.
+// bench/bench_conv.c, which measures both). Where oneDNN has a brgemm kernel for nhwc
+// (AVX-512 and newer), that is used as it is; and a layout that comes out as nhwc gets
+// no copies. CONV_NHWC hands the caller's buffers to the primitive as they are.
 //
 // Workspace: the blocked activation copies and oneDNN's scratchpad, memory that only
 // lives during a call, so plans that never run at once can share one (see
@@ -204,12 +204,11 @@ static int conv_plan(nn_conv *c) {
     dnnl_dims_t act_in = {c->N, c->cin, c->H, c->W}, act_out = {c->N, c->cout, c->H, c->W};
     dnnl_dims_t wdims = {c->cout, c->cin, c->k, c->k}, bdims = {c->cout};
     dnnl_dims_t strides = {1, 1}, pad = {p, p};
-    dnnl_format_tag_t act_tag = g_layout == CONV_AUTO ? dnnl_format_tag_any : dnnl_nhwc;
     dnnl_memory_desc_t src_nhwc, dst_nhwc, src_any, dst_any, w_any, w_oihw, b_md;
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&src_nhwc, 4, act_in, dnnl_f32, dnnl_nhwc));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_nhwc, 4, act_out, dnnl_f32, dnnl_nhwc));
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&src_any, 4, act_in, dnnl_f32, act_tag));
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_any, 4, act_out, dnnl_f32, act_tag));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&src_any, 4, act_in, dnnl_f32, dnnl_format_tag_any));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_any, 4, act_out, dnnl_f32, dnnl_format_tag_any));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, dnnl_f32, dnnl_format_tag_any));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_oihw, 4, wdims, dnnl_f32, dnnl_oihw));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 1, bdims, dnnl_f32, dnnl_x));
@@ -218,16 +217,28 @@ static int conv_plan(nn_conv *c) {
     DNNL_CHECK(dnnl_primitive_attr_create(&c->attr));
     DNNL_CHECK(dnnl_primitive_attr_set_scratchpad_mode(c->attr, dnnl_scratchpad_mode_user));
     dnnl_convolution_desc_t fd, bd, wd;
-    DNNL_CHECK(dnnl_convolution_forward_desc_init(
-        &fd, c->training ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct,
-        &src_any, &w_any, &b_md, &dst_any, strides, pad, pad));
+    dnnl_prop_kind_t prop = c->training ? dnnl_forward_training : dnnl_forward_inference;
+    DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, &src_nhwc,
+                                                  &w_any, &b_md, &dst_nhwc, strides, pad, pad));
     DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[0], &fd, c->attr, g_engine, NULL));
+    // CONV_AUTO: oneDNN's layout, unless the nhwc kernel is a brgemm one (AVX-512 and
+    // newer), as fast as any and without copies
+    const char *impl = conv_impl_name(c, 0);
+    int nhwc = g_layout == CONV_NHWC || strstr(impl, "brg") != NULL;
+    const dnnl_memory_desc_t *src_md = nhwc ? &src_nhwc : &src_any, *dst_md = nhwc ? &dst_nhwc : &dst_any;
+    if (!nhwc) {
+        dnnl_primitive_desc_destroy(c->pd[0]);
+        c->pd[0] = NULL;
+        DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, src_md,
+                                                      &w_any, &b_md, dst_md, strides, pad, pad));
+        DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[0], &fd, c->attr, g_engine, NULL));
+    }
     if (c->training) {  // the forward descriptor is the backward passes' hint
         DNNL_CHECK(dnnl_convolution_backward_data_desc_init(
-            &bd, dnnl_convolution_direct, &src_any, &w_any, &dst_any, strides, pad, pad));
+            &bd, dnnl_convolution_direct, src_md, &w_any, dst_md, strides, pad, pad));
         DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[1], &bd, c->attr, g_engine, c->pd[0]));
         DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(
-            &wd, dnnl_convolution_direct, &src_any, &w_any, &b_md, &dst_any, strides, pad, pad));
+            &wd, dnnl_convolution_direct, src_md, &w_any, &b_md, dst_md, strides, pad, pad));
         DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[2], &wd, c->attr, g_engine, c->pd[0]));
     }
 

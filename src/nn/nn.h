@@ -32,9 +32,9 @@ double conv_flops(const nn_conv *c);  // forward multiply-adds x 2
 const char *conv_impl_name(const nn_conv *c, int pass);
 // How plans created from now on feed activations to oneDNN (process-wide):
 //   CONV_AUTO  (default) oneDNN's preferred layout, e.g. nChw8c on AVX2, reordered in
-//              and out of two private activation-sized buffers per plan around each
-//              call: 20-40% faster than nhwc on AVX2, copies included; no copies where
-//              oneDNN prefers nhwc itself;
+//              and out of the plan's workspace around each call: 20-40% faster than
+//              nhwc on AVX2, copies included; nhwc without copies where oneDNN has a
+//              brgemm kernel for it (AVX-512 and newer) or prefers nhwc itself;
 //   CONV_NHWC  the caller's buffers as they are: no copies, no extra memory.
 // Results agree to float rounding (summation order differs).
 typedef enum { CONV_AUTO = 0, CONV_NHWC } conv_layout;
