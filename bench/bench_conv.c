@@ -1,14 +1,14 @@
-// bench_conv: oneDNN fp32 convolutions through nn_conv, in GFLOP/s (median of runs).
+// bench_conv: oneDNN fp32 convolutions through nn_conv, in GFLOP/s.
 //   build/bench/bench_conv [runs] [all]     (default 15 runs, after 3 warm-ups)
 // Threads: OMP_NUM_THREADS. Times are medians (the best run in brackets); the
 // backward-data time is (data + weights) - weights.
 // Cases: 3x3 64->64 forward at 1x128x128 (an inference tile) and forward, backward-data
 // and backward-weights at 16x48x48 (the SPEC's training batch of LR patches), each with
-// NHWC activations (no copies) and with CONV_AUTO, oneDNN's own layout (blocked on
-// AVX2; copies in and out included in the time); runs of the two alternate, so load from other processes hits
-// both alike. Then residual blocks, conv1 -> LeakyReLU -> conv2 -> attention -> + x,
-// forward at 1x128x128, whose conv GFLOP/s over the whole block, next to the
-// standalone conv's, shows what the layers around the convolutions cost.
+// NHWC activations (no copies) and with CONV_AUTO, oneDNN's own layout (blocked on AVX2;
+// copies in and out included in the time). Runs of the two alternate, so load from
+// other processes hits both alike. Then residual blocks, conv1 -> LeakyReLU -> conv2 ->
+// attention -> + x, forward at 1x128x128: their conv GFLOP/s over the whole block as a
+// share of the standalone conv's shows what the layers around the convolutions cost.
 // `all` adds the network's other conv shapes.
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,7 +154,10 @@ static void bench_block(attention_kind kind, int N, int H, int W, int C, int run
         double t2 = as_now();
         // the block's rate over its first conv's, per run: load from other processes
         // comes in bursts longer than one block, so it hits both alike
-        if (i >= 0) tb[i] = t2 - t0, tc[i] = t1 - t0, eff[i] = flops / tb[i] / (conv_flops(c) / tc[i]);
+        if (i >= 0) {
+            tb[i] = t2 - t0, tc[i] = t1 - t0;
+            eff[i] = flops / tb[i] / (conv_flops(c) / tc[i]);
+        }
     }
     double mb = median(tb, runs), mc = median(tc, runs), me = median(eff, runs);
     printf("  block %-4s %-5s %7.1f GFLOP/s %8.2f ms  (conv alone %5.1f GFLOP/s; ratio %3.0f%%)\n",

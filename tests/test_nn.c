@@ -126,7 +126,9 @@ static void layer_init(layer *L) {
         for (int i = 0; i < L->np; i++) {
             if (L->kind == ATT_CA) {
                 L->pname[i] = ca[i];
-                L->psize[i] = i == 0 || i == 2 ? (size_t)C * L->R : i == 1 ? (size_t)L->R : (size_t)C;
+                L->psize[i] = i == 0 || i == 2 ? (size_t)C * L->R
+                              : i == 1          ? (size_t)L->R
+                                                : (size_t)C;
             } else if (L->kind == ATT_SA1) {
                 L->pname[i] = sa1[i];
                 L->psize[i] = i == 0 ? (size_t)C : 1;
@@ -213,7 +215,11 @@ static void fd_check(layer *L, const char *what, float *t, size_t n, const float
     int samples = n < 40 ? (int)n : 40, retried = 0;
     double worst = 0;
     for (int s = 0; s < samples; s++) {
-        size_t i = n <= 40 ? (size_t)s : s == 0 ? 0 : s == 1 ? n - 1 : as_rng_below(&r, (uint32_t)n);
+        // every entry of a small tensor; else the first, the last and random ones
+        size_t i = n <= 40 ? (size_t)s
+                   : s == 0 ? 0
+                   : s == 1 ? n - 1
+                            : as_rng_below(&r, (uint32_t)n);
         const float v = t[i];
         if (kinks && fabsf(v) < 2 * steps[0]) continue;
         double fd0 = 0, err0 = 0, tol0 = 0, ratio = INFINITY;
@@ -239,8 +245,10 @@ static void fd_check(layer *L, const char *what, float *t, size_t n, const float
             retried += k > 0;
         }
         worst = fmax(worst, ratio);
-        CHECK(ratio <= 1, "%s: %s[%zu]: finite difference %.7g vs backward %.7g (|err| %.3g > %.3g, "
-              "also one-sided and at smaller steps)", L->desc, what, i, fd0, grad[i], err0, tol0);
+        CHECK(ratio <= 1,
+              "%s: %s[%zu]: finite difference %.7g vs backward %.7g (|err| %.3g > %.3g, "
+              "also one-sided and at smaller steps)",
+              L->desc, what, i, fd0, grad[i], err0, tol0);
     }
     if (verbose())
         printf("# %-28s fd %-12s gmax %.3g worst err/tol %.3f, %d retried\n", L->desc, what, gmax,
@@ -329,7 +337,8 @@ static void fixture_case(const char *name, conv_layout layout) {
     for (int i = 0; i < L.np; i++) {
         char dn[64];
         snprintf(dn, sizeof dn, "d.%s", L.pname[i]);
-        check_close(d_params[i], tensor(&f, dn, L.psize[i], path), L.psize[i], FIX_RTOL, dn, L.desc);
+        const float *ref = tensor(&f, dn, L.psize[i], path);
+        check_close(d_params[i], ref, L.psize[i], FIX_RTOL, dn, L.desc);
     }
     fd_all(&L, in, params, d_out, d_in, d_params);
     for (int i = 0; i < L.np; i++) free(d_params[i]);
@@ -404,7 +413,8 @@ static void naive_case(int N, int H, int W, int ci, int co, int k) {
     for (int o = 0; o < co; o++)
         for (int c = 0; c < ci; c++)
             for (int i = 0; i < k * k; i++)
-                wt[((size_t)c * co + o) * k * k + (k * k - 1 - i)] = w[((size_t)o * ci + c) * k * k + i];
+                wt[((size_t)c * co + o) * k * k + (k * k - 1 - i)] =
+                    w[((size_t)o * ci + c) * k * k + i];
     naive_conv(ref, d_out, wt, zero, N, H, W, co, ci, k);
     for (size_t i = 0; i < L.nin; i++) reff[i] = (float)ref[i];
     check_close(d_in, reff, L.nin, FIX_RTOL, "d_in", L.desc);
@@ -473,9 +483,9 @@ static void fd_wide_layout(conv_layout layout) {
     as_rng_seed(&r, 42);
     layer Ls[] = {
         {.fam = L_CONV, .N = 2, .H = 5, .W = 7, .cin = 64, .cout = 64, .k = 3},
-        {.fam = L_ATT, .N = 2, .H = 6, .W = 5, .cin = 64, .cout = 64, .kind = ATT_CA, .R = 4, .slope = 0.2f},
-        {.fam = L_ATT, .N = 2, .H = 6, .W = 5, .cin = 64, .cout = 64, .kind = ATT_SA1, .slope = 0.2f},
-        {.fam = L_ATT, .N = 1, .H = 9, .W = 8, .cin = 64, .cout = 64, .kind = ATT_SA4, .slope = 0.2f},
+        {.fam = L_ATT, .N = 2, .H = 6, .W = 5, .cin = 64, .kind = ATT_CA, .R = 4, .slope = 0.2f},
+        {.fam = L_ATT, .N = 2, .H = 6, .W = 5, .cin = 64, .kind = ATT_SA1, .slope = 0.2f},
+        {.fam = L_ATT, .N = 1, .H = 9, .W = 8, .cin = 64, .kind = ATT_SA4, .slope = 0.2f},
         {.fam = L_SHUFFLE, .N = 2, .H = 3, .W = 4, .cin = 64 * 4, .cout = 64, .k = 2},
     };
     for (size_t li = 0; li < sizeof Ls / sizeof *Ls; li++) {
@@ -525,7 +535,8 @@ static void ws_run(int shared, ws_results *res, float *const *in, float *const *
         CHECK_OK(attention_set_workspace(a, ws));
     }
     size_t P = (size_t)N * H * W;
-    float *saved = falloc(attention_saved_floats(a)), *scratch = falloc(attention_scratch_floats(a));
+    float *saved = falloc(attention_saved_floats(a));
+    float *scratch = falloc(attention_scratch_floats(a));
     for (int i = 0; i < 3; i++) {
         size_t co = i < 2 ? (size_t)shapes[i][1] : 64;
         res->out[i] = fnan(P * co), res->d_in[i] = fnan(P * 64);
@@ -573,12 +584,12 @@ static void workspace_shared(void) {
     ws_results own, shared;
     ws_run(0, &own, in, d_out, w, b, sa4);
     ws_run(1, &shared, in, d_out, w, b, sa4);
-    const size_t nout[3] = {P * 64, P * 32, P * 64}, nw[3] = {64 * 64 * 9, 32 * 64 * 49, 32 * 64 * 49};
-    const size_t nb[3] = {64, 32, 32};
+    const size_t nout[3] = {P * 64, P * 32, P * 64};
+    const size_t nw[3] = {64 * 64 * 9, 32 * 64 * 49, 32 * 64 * 49}, nb[3] = {64, 32, 32};
     for (int i = 0; i < 3; i++) {
         CHECK(memcmp(own.out[i], shared.out[i], nout[i] * sizeof(float)) == 0, "out %d differs", i);
-        CHECK(memcmp(own.d_in[i], shared.d_in[i], P * 64 * sizeof(float)) == 0, "d_in %d differs", i);
-        CHECK(memcmp(own.dw[i], shared.dw[i], nw[i] * sizeof(float)) == 0, "d_weight %d differs", i);
+        CHECK(memcmp(own.d_in[i], shared.d_in[i], P * 64 * sizeof(float)) == 0, "d_in %d", i);
+        CHECK(memcmp(own.dw[i], shared.dw[i], nw[i] * sizeof(float)) == 0, "d_weight %d", i);
         CHECK(memcmp(own.db[i], shared.db[i], nb[i] * sizeof(float)) == 0, "d_bias %d differs", i);
         free(own.out[i]), free(own.d_in[i]), free(own.dw[i]), free(own.db[i]);
         free(shared.out[i]), free(shared.d_in[i]), free(shared.dw[i]), free(shared.db[i]);
@@ -604,11 +615,11 @@ static void pixel_shuffle_roundtrip(void) {
                         size_t o = (((size_t)b * H * s + h) * W * s + w) * C + c;
                         size_t i = (((size_t)b * H + h / s) * W + w / s) * C * s * s +
                                    (size_t)c * s * s + (h % s) * s + (w % s);
-                        CHECK(y[o] == x[i], "pixel_shuffle s=%d N=%d H=%d W=%d C=%d: out[%zu]", s, N,
-                              H, W, C, o);
+                        CHECK(y[o] == x[i], "pixel_shuffle s=%d N=%d H=%d W=%d C=%d: out[%zu]",
+                              s, N, H, W, C, o);
                     }
         pixel_shuffle_backward(z, y, N, H, W, C, s);
-        CHECK(memcmp(z, x, n * sizeof *x) == 0, "pixel_shuffle s=%d: backward is not the inverse", s);
+        CHECK(memcmp(z, x, n * sizeof *x) == 0, "pixel_shuffle s=%d: backward is no inverse", s);
         free(x), free(y), free(z);
     }
     // large enough for the parallel path
@@ -618,8 +629,8 @@ static void pixel_shuffle_roundtrip(void) {
     for (size_t i = 0; i < n; i++) x[i] = (float)i;
     pixel_shuffle_forward(y, x, N, H, W, C, s);
     pixel_shuffle_backward(z, y, N, H, W, C, s);
-    CHECK(memcmp(z, x, n * sizeof *x) == 0, "pixel_shuffle s=%d N=%d H=%d W=%d C=%d roundtrip", s, N,
-          H, W, C);
+    CHECK(memcmp(z, x, n * sizeof *x) == 0, "pixel_shuffle s=%d N=%d H=%d W=%d C=%d roundtrip",
+          s, N, H, W, C);
     free(x), free(y), free(z);
 }
 
@@ -643,12 +654,13 @@ static void elementwise(void) {
         memcpy(y2, a, n * sizeof *a);
         lrelu_forward(y2, y2, n, 0.2f);  // in place
         for (size_t i = 0; i < n; i++)
-            CHECK(y[i] == (a[i] > 0 ? a[i] : 0.2f * a[i]) && y2[i] == y[i], "lrelu n=%zu [%zu]", n, i);
+            CHECK(y[i] == (a[i] > 0 ? a[i] : 0.2f * a[i]) && y2[i] == y[i], "lrelu n=%zu [%zu]", n,
+                  i);
         lrelu_backward(y, b, a, n, 0.2f);
         lrelu_backward(y2, b, y2, n, 0.2f);  // from the output: same result
         for (size_t i = 0; i < n; i++)
-            CHECK(y[i] == (a[i] > 0 ? b[i] : 0.2f * b[i]) && y2[i] == y[i], "lrelu_backward n=%zu [%zu]",
-                  n, i);
+            CHECK(y[i] == (a[i] > 0 ? b[i] : 0.2f * b[i]) && y2[i] == y[i],
+                  "lrelu_backward n=%zu [%zu]", n, i);
         free(a), free(b), free(y), free(y2);
     }
     float z = 0, g = 1, dz;  // PyTorch: the derivative at 0 is the slope
@@ -663,7 +675,8 @@ static void attention_misc(void) {
         CHECK(got == (attention_kind)k, "attention_parse(%s)", attention_name((attention_kind)k));
     }
     attention_kind got;
-    CHECK(attention_parse("sa2", &got) == -1 && strstr(as_error(), "sa2"), "bad name: %s", as_error());
+    CHECK(attention_parse("sa2", &got) == -1 && strstr(as_error(), "sa2"), "bad name: %s",
+          as_error());
     CHECK(attention_num_params(ATT_NONE) == 0 && attention_num_params(ATT_CA) == 4 &&
               attention_num_params(ATT_SA1) == 2 && attention_num_params(ATT_SA4) == 8,
           "attention_num_params");

@@ -265,7 +265,8 @@ static void ca_backward(const nn_attention *a, float *d_in, float *const *d_para
         db1[r] = (float)s;
         for (int c = 0; c < C; c++) {
             double t = 0;
-            for (int n = 0; n < N; n++) t += (double)dh[(size_t)n * R + r] * pooled[(size_t)n * C + c];
+            for (int n = 0; n < N; n++)
+                t += (double)dh[(size_t)n * R + r] * pooled[(size_t)n * C + c];
             dw1[(size_t)r * C + c] = (float)t;
         }
     }

@@ -139,7 +139,8 @@ static int view_init(view *v, const dnnl_memory_desc_t *user_md, const dnnl_memo
         if (!reg->md) reg->md = want, reg->off = v->ws_off;
     }
     const dnnl_memory_desc_t *from = is_input ? user_md : want, *to = is_input ? want : user_md;
-    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&v->reorder_pd, from, g_engine, to, g_engine, NULL));
+    DNNL_CHECK(
+        dnnl_reorder_primitive_desc_create(&v->reorder_pd, from, g_engine, to, g_engine, NULL));
     DNNL_CHECK(dnnl_primitive_create(&v->reorder, v->reorder_pd));
     return 0;
 }
@@ -174,7 +175,8 @@ static const dnnl_memory_desc_t *query(dnnl_primitive_desc_t pd, dnnl_query_t wh
 
 // Points every workspace user at c->ws.
 static int bind_workspace(nn_conv *c) {
-    view *views[] = {&c->src, &c->dst, &c->bd_diff_dst, &c->bd_diff_src, &c->bw_src, &c->bw_diff_dst};
+    view *views[] = {&c->src,         &c->dst,    &c->bd_diff_dst,
+                     &c->bd_diff_src, &c->bw_src, &c->bw_diff_dst};
     for (size_t i = 0; i < sizeof views / sizeof *views; i++)
         if (views[i]->in_ws && set_handle(views[i]->inner, c->ws + views[i]->ws_off)) return -1;
     return set_handle(c->scratch, c->ws + c->scratch_off);
@@ -213,7 +215,7 @@ static int conv_plan(nn_conv *c) {
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_oihw, 4, wdims, dnnl_f32, dnnl_oihw));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 1, bdims, dnnl_f32, dnnl_x));
 
-    // Scratchpads are ours (one buffer per plan), so no hidden allocations per call.
+    // Scratchpads are ours (in the workspace), so oneDNN allocates nothing per call.
     DNNL_CHECK(dnnl_primitive_attr_create(&c->attr));
     DNNL_CHECK(dnnl_primitive_attr_set_scratchpad_mode(c->attr, dnnl_scratchpad_mode_user));
     dnnl_convolution_desc_t fd, bd, wd;
@@ -225,7 +227,8 @@ static int conv_plan(nn_conv *c) {
     // newer), as fast as any and without copies
     const char *impl = conv_impl_name(c, 0);
     int nhwc = g_layout == CONV_NHWC || strstr(impl, "brg") != NULL;
-    const dnnl_memory_desc_t *src_md = nhwc ? &src_nhwc : &src_any, *dst_md = nhwc ? &dst_nhwc : &dst_any;
+    const dnnl_memory_desc_t *src_md = nhwc ? &src_nhwc : &src_any;
+    const dnnl_memory_desc_t *dst_md = nhwc ? &dst_nhwc : &dst_any;
     if (!nhwc) {
         dnnl_primitive_desc_destroy(c->pd[0]);
         c->pd[0] = NULL;
@@ -254,12 +257,16 @@ static int conv_plan(nn_conv *c) {
     if (c->training) {
         DNNL_CHECK(dnnl_primitive_create(&c->prim[1], d));
         DNNL_CHECK(dnnl_primitive_create(&c->prim[2], w));
-        if (view_init(&c->bd_diff_dst, &dst_nhwc, query(d, dnnl_query_diff_dst_md), 1, &dst_reg, wsb) ||
+        const dnnl_memory_desc_t *d_dd = query(d, dnnl_query_diff_dst_md);
+        const dnnl_memory_desc_t *d_ds = query(d, dnnl_query_diff_src_md);
+        const dnnl_memory_desc_t *w_dd = query(w, dnnl_query_diff_dst_md);
+        const dnnl_memory_desc_t *w_dw = query(w, dnnl_query_diff_weights_md);
+        if (view_init(&c->bd_diff_dst, &dst_nhwc, d_dd, 1, &dst_reg, wsb) ||
             view_init(&c->bd_weights, &w_oihw, query(d, dnnl_query_weights_md), 1, NULL, wsb) ||
-            view_init(&c->bd_diff_src, &src_nhwc, query(d, dnnl_query_diff_src_md), 0, &src_reg, wsb) ||
+            view_init(&c->bd_diff_src, &src_nhwc, d_ds, 0, &src_reg, wsb) ||
             view_init(&c->bw_src, &src_nhwc, query(w, dnnl_query_src_md), 1, &src_reg, wsb) ||
-            view_init(&c->bw_diff_dst, &dst_nhwc, query(w, dnnl_query_diff_dst_md), 1, &dst_reg, wsb) ||
-            view_init(&c->bw_diff_weights, &w_oihw, query(w, dnnl_query_diff_weights_md), 0, NULL, wsb) ||
+            view_init(&c->bw_diff_dst, &dst_nhwc, w_dd, 1, &dst_reg, wsb) ||
+            view_init(&c->bw_diff_weights, &w_oihw, w_dw, 0, NULL, wsb) ||
             mem_create(&c->diff_bias, &b_md))
             return -1;
         // both backward passes read d_out: reorder it once when they share the copy
@@ -267,9 +274,10 @@ static int conv_plan(nn_conv *c) {
                                 c->bd_diff_dst.ws_off == c->bw_diff_dst.ws_off;
     }
 
-    size_t sb = 0;
+    size_t sb = 0;  // one scratchpad, in the workspace, for the three passes
     for (int i = 0; i < 3; i++)
-        if (c->pd[i]) sb = AS_MAX(sb, dnnl_memory_desc_get_size(query(c->pd[i], dnnl_query_scratchpad_md)));
+        if (c->pd[i])
+            sb = AS_MAX(sb, dnnl_memory_desc_get_size(query(c->pd[i], dnnl_query_scratchpad_md)));
     c->scratch_off = ws_take(wsb, sb);
     if (c->ws_bytes == 0) c->ws_bytes = 64;  // never a zero-byte allocation
     dnnl_dims_t sdims = {(dnnl_dim_t)(sb ? sb : 1)};
@@ -286,12 +294,14 @@ nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training
     }
     nn_conv *c = as_calloc(1, sizeof *c);
     if (!c) return NULL;
-    *c = (nn_conv){.N = N, .H = H, .W = W, .cin = cin, .cout = cout, .k = k, .training = !!training};
+    *c = (nn_conv){.N = N, .H = H, .W = W, .cin = cin, .cout = cout, .k = k};
+    c->training = !!training;
     if (conv_plan(c)) {
         char msg[1024];  // destroy must not clobber the reason
         snprintf(msg, sizeof msg, "%s", as_error());
         conv_destroy(c);
-        as_errorf("conv_create(N=%d H=%d W=%d cin=%d cout=%d k=%d): %s", N, H, W, cin, cout, k, msg);
+        as_errorf("conv_create(N=%d H=%d W=%d cin=%d cout=%d k=%d): %s", N, H, W, cin, cout, k,
+                  msg);
         return NULL;
     }
     return c;
@@ -315,8 +325,8 @@ void conv_destroy(nn_conv *c) {
 }
 
 int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias) {
-    if (workspace_ready(c) || view_in(&c->src, in) || view_in(&c->weights, weight) || view_out(&c->dst, out) ||
-        set_handle(c->bias, bias))
+    if (workspace_ready(c) || view_in(&c->src, in) || view_in(&c->weights, weight) ||
+        view_out(&c->dst, out) || set_handle(c->bias, bias))
         return -1;
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, view_mem(&c->src)},
                               {DNNL_ARG_WEIGHTS, view_mem(&c->weights)},

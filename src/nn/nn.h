@@ -52,7 +52,7 @@ int conv_set_workspace(nn_conv *c, void *ws);
 void lrelu_forward(float *out, const float *in, size_t n, float slope);           // out may == in
 // d_in may == d_out. `in`: the forward input, or its output (same sign for slope > 0).
 void lrelu_backward(float *d_in, const float *d_out, const float *in, size_t n, float slope);
-void add_forward(float *out, const float *a, const float *b, size_t n);            // out may alias a or b
+void add_forward(float *out, const float *a, const float *b, size_t n);  // out may alias a, b
 void add_inplace(float *y, const float *x, size_t n);                              // y += x
 void scale_add_inplace(float *y, float a, const float *x, size_t n);               // y += a*x
 
