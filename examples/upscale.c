@@ -1,18 +1,18 @@
 // A complete program on the attsr C API: upscale a raw float RGB buffer.
 //
-//   build/examples/upscale MODEL W H   (reads W*H*3 float32 from stdin, writes the
-//                                       upscaled W*s*H*s*3 float32 to stdout)
-// With no stdin data (a terminal), it upscales a generated gradient and prints its
-// output size and the mean value instead.
+//   build/examples/upscale MODEL W H [IN.f32 OUT.f32]
+//
+// Reads W*H*3 float32 (row-major RGB in [0, 1]) from IN.f32 and writes the upscaled
+// (W*s)*(H*s)*3 float32 to OUT.f32. Without files it upscales a generated gradient and
+// prints the output size and mean.
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "attsr.h"
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s MODEL W H < in.f32 > out.f32\n", argv[0]);
+    if (argc != 4 && argc != 6) {
+        fprintf(stderr, "usage: %s MODEL W H [IN.f32 OUT.f32]\n", argv[0]);
         return 2;
     }
     int w = atoi(argv[2]), h = atoi(argv[3]);
@@ -32,20 +32,29 @@ int main(int argc, char **argv) {
         fprintf(stderr, "upscale: out of memory\n");
         return 1;
     }
-    int from_stdin = !isatty(STDIN_FILENO);
-    if (from_stdin && fread(in, sizeof(float), n_in, stdin) != n_in) {
-        fprintf(stderr, "upscale: expected %zu floats on stdin\n", n_in);
-        return 1;
-    }
-    if (!from_stdin)
+    int files = argc == 6;
+    if (files) {
+        FILE *f = fopen(argv[4], "rb");
+        size_t got = f ? fread(in, sizeof(float), n_in, f) : 0;
+        if (f) fclose(f);
+        if (got != n_in) {
+            fprintf(stderr, "upscale: %s: expected %zu floats\n", argv[4], n_in);
+            return 1;
+        }
+    } else {
         for (size_t i = 0; i < n_in; i++) in[i] = (float)(i % (3 * (size_t)w)) / (3.0f * w);
+    }
     attsr_options opt = {.tile = 0};  // automatic tiling
     if (attsr_upscale(model, in, w, h, out, NULL, NULL, &opt) != 0) {
         fprintf(stderr, "upscale: %s\n", attsr_error());
         return 1;
     }
-    if (from_stdin) {
-        fwrite(out, sizeof(float), n_out, stdout);
+    if (files) {
+        FILE *f = fopen(argv[5], "wb");
+        if (!f || fwrite(out, sizeof(float), n_out, f) != n_out || fclose(f) != 0) {
+            fprintf(stderr, "upscale: %s: cannot write\n", argv[5]);
+            return 1;
+        }
     } else {
         double mean = 0;
         for (size_t i = 0; i < n_out; i++) mean += out[i];

@@ -1,6 +1,7 @@
 // attsr eval: PSNR/SSIM on folders of HR images, with the field's protocol (SPEC 2, 8).
 #include <jansson.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,9 @@ static void dataset_of(const char *dir, char *hr, size_t n, char *name, size_t n
         snprintf(name, nn, "%s", base);
     }
 }
+
+// JSON has no infinity (identical images give PSNR = inf, as BasicSR): null instead.
+static json_t *number(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 static void stem(const char *path, char *out, size_t n) {
     const char *b = strrchr(path, '/');
@@ -108,15 +112,15 @@ int cmd_eval(int argc, char **argv) {
             }
             char im[512];
             stem(list[i], im, sizeof im);
-            json_array_append_new(images, json_pack("{s:s, s:f, s:f}", "name", im, "psnr", m.psnr, "ssim", m.ssim));
+            json_array_append_new(images, json_pack("{s:s, s:o, s:o}", "name", im, "psnr", number(m.psnr), "ssim", number(m.ssim)));
             sum_p += m.psnr;
             sum_s += m.ssim;
             if (!json) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f\n", name, im, m.psnr, m.ssim);
             cli_progress(name, i + 1, n);
         }
         image_free_list(list);
-        json_array_append_new(datasets, json_pack("{s:s, s:f, s:f, s:o}", "name", name, "psnr", sum_p / n,
-                                                  "ssim", sum_s / n, "images", images));
+        json_array_append_new(datasets, json_pack("{s:s, s:o, s:o, s:o}", "name", name, "psnr", number(sum_p / n),
+                                                  "ssim", number(sum_s / n), "images", images));
         if (!json && !rc) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f  (x%ld, %d images)\n", name, "mean",
                                  sum_p / n, sum_s / n, scale, n);
     }

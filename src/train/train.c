@@ -3,6 +3,7 @@
 // SIGTERM finishes the current step, saves, and returns.
 #include "train/train.h"
 
+#include <glob.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -136,11 +137,25 @@ static int open_log(run *r, long step) {
     return 0;
 }
 
+// A run killed while writing leaves "<file>.tmp-XXXXXX" beside the intact old file;
+// the next run removes them.
+static void remove_stale_temps(const char *path) {
+    char pattern[4200];
+    glob_t g;
+    snprintf(pattern, sizeof pattern, "%s.tmp-??????", path);
+    if (glob(pattern, 0, NULL, &g) == 0)
+        for (size_t i = 0; i < g.gl_pathc; i++) unlink(g.gl_pathv[i]);
+    globfree(&g);
+}
+
 static int setup(run *r) {
     const train_config *c = r->c;
     if (as_mkdir_p(c->out_dir)) return -1;
     static const char *names[4] = {"model.safetensors", "best.safetensors", "checkpoint.safetensors", "log.jsonl"};
-    for (int i = 0; i < 4; i++) snprintf(r->path[i], sizeof r->path[i], "%s/%s", c->out_dir, names[i]);
+    for (int i = 0; i < 4; i++) {
+        snprintf(r->path[i], sizeof r->path[i], "%s/%s", c->out_dir, names[i]);
+        remove_stale_temps(r->path[i]);
+    }
     if (c->resume && access(r->path[P_CKPT], R_OK) == 0) {
         if (checkpoint_load(r->path[P_CKPT], &r->m, &r->adam_m, &r->adam_v, &r->opt, &r->gn, &r->st)) return -1;
         if (r->st.seed != c->seed) return as_errorf("%s: the checkpoint was made with --seed %llu, not %llu",

@@ -1,0 +1,81 @@
+// Times the whole model: inference of one LR image, or one training step.
+//
+//   build/bench/bench_model infer MODEL H W REPS
+//   build/bench/bench_model train MODEL BATCH PATCH REPS
+//
+// Prints one JSON line: median and all times (s), model GFLOP per run, GFLOP/s at the
+// median, and the process's peak RSS (MiB). Inputs come from a fixed seed; the first
+// run (plan creation, page faults) is a warm-up and not counted. bench/run.sh compares
+// this with PyTorch on the same weights in the same run.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "core/core.h"
+#include "model/model.h"
+#include "train/train.h"
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void fill(float *x, size_t n, as_rng *r, float scale) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)as_rng_uniform(r) * scale;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 6 || (strcmp(argv[1], "infer") && strcmp(argv[1], "train"))) {
+        fprintf(stderr, "usage: %s infer MODEL H W REPS | train MODEL BATCH PATCH REPS\n", argv[0]);
+        return 2;
+    }
+    int train = !strcmp(argv[1], "train"), a = atoi(argv[3]), b = atoi(argv[4]), reps = atoi(argv[5]);
+    model m;
+    if (model_load(&m, argv[2])) {
+        fprintf(stderr, "bench_model: %s\n", as_error());
+        return 1;
+    }
+    int N = train ? a : 1, H = train ? b : a, W = b, s = m.cfg.scale;
+    model_plan *p = model_plan_create(&m, N, H, W, train);
+    if (!p) {
+        fprintf(stderr, "bench_model: %s\n", as_error());
+        return 1;
+    }
+    as_rng rng;
+    as_rng_seed(&rng, 1);
+    size_t in_n = (size_t)N * H * W * 3, out_n = in_n * s * s;
+    float *in = malloc(4 * in_n), *s_hr = malloc(4 * out_n), *t_hr = malloc(4 * out_n);
+    float *ds = malloc(4 * out_n), *dt = malloc(4 * out_n);
+    float *grads = calloc(m.n_floats, 4), *am = calloc(m.n_floats, 4), *av = calloc(m.n_floats, 4);
+    fill(in, in_n, &rng, 1);
+    fill(s_hr, out_n, &rng, 1);
+    fill(t_hr, out_n, &rng, 0.1f);
+    adam opt;
+    gradnorm gn;
+    adam_init(&opt, 1e-4);
+    gradnorm_init(&gn, 1, 1.5, 0.01);
+    double *t = malloc(sizeof(double) * (reps + 1));
+    for (int r = 0; r <= reps; r++) {
+        memcpy(model_plan_input(p), in, 4 * in_n);
+        double t0 = as_now(), out[3];
+        int rc = train ? train_step(&m, p, grads, am, av, &opt, &gn, s_hr, t_hr, ds, dt, 1e-4, out) : model_forward(p, &m);
+        if (rc) {
+            fprintf(stderr, "bench_model: %s\n", as_error());
+            return 1;
+        }
+        t[r] = as_now() - t0;
+    }
+    qsort(t + 1, reps, sizeof(double), cmp_double);
+    double med = t[1 + reps / 2];
+    // forward FLOPs; a training step is forward + backward-data + backward-weights (~3x)
+    double gflop = (double)model_flops(&m, H, W) * N * (train ? 3 : 1) / 1e9;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("{\"impl\":\"attsr\",\"mode\":\"%s\",\"median_s\":%.4f,\"min_s\":%.4f,\"max_s\":%.4f,\"gflop\":%.2f,"
+           "\"gflops\":%.1f,\"peak_rss_mib\":%.0f}\n",
+           argv[1], med, t[1], t[reps], gflop, gflop / med, ru.ru_maxrss / 1024.0);
+    model_plan_free(p);
+    model_free(&m);
+    return 0;
+}

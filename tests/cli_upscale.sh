@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# attsr upscale / init / decompose / the example program: outputs, shapes, tiling,
+# folders with a bad file, alpha, the C API through examples/upscale.
+source "$(dirname "$0")/lib_cli.sh"
+M="$T/m.safetensors"
+"$ATTSR" init --scale 3 --feats 8 --fe-groups 1 --groups 1 --blocks 1 --attention sa4 --seed 3 -o "$M" >/dev/null \
+    && t_pass init_writes_model || t_fail init_writes_model
+
+# whole image vs 48-pixel tiles (overlap 16 covers this model's receptive field)
+"$ATTSR" upscale -m "$M" -i samples/comic.png -o "$T/whole.npy" --structure "$T/s.npy" --texture "$T/t.npy" \
+    && t_pass upscale_with_branches || t_fail upscale_with_branches
+"$ATTSR" upscale -m "$M" -i samples/comic.png -o "$T/tiled.npy" --tile 48 --overlap 16 2>/dev/null \
+    && t_pass upscale_tiled || t_fail upscale_tiled
+# npy: 128-byte header (v1, padded) then float32 (h, w, 3); compare as floats with od
+cmp_npy() {  # prints the largest absolute difference between two npy files' data
+    paste <(od -An -v -f -w4 -j128 "$1") <(od -An -v -f -w4 -j128 "$2") |
+        awk 'BEGIN{m=0} {d=$1-$2; if (d<0) d=-d; if (d>m) m=d} END{printf "%.9f", m}'
+}
+hdr=$(head -c 128 "$T/whole.npy" | tr -d '\0' | grep -ao "shape': ([0-9, ]*)")
+[ "$hdr" = "shape': (576, 576, 3)" ] && t_pass upscale_output_shape || t_fail upscale_output_shape "$hdr"
+d=$(cmp_npy "$T/whole.npy" "$T/tiled.npy")
+awk -v d="$d" 'BEGIN{exit !(d <= 1/255)}' && t_pass "tiled_equals_whole (max diff $d)" || t_fail tiled_equals_whole "max diff $d"
+# I_SR = S_SR + T_SR
+d=$(paste <(od -An -v -f -w4 -j128 "$T/whole.npy") <(od -An -v -f -w4 -j128 "$T/s.npy") <(od -An -v -f -w4 -j128 "$T/t.npy") |
+    awk 'BEGIN{m=0} {d=$1-$2-$3; if (d<0) d=-d; if (d>m) m=d} END{printf "%.9f", m}')
+awk -v d="$d" 'BEGIN{exit !(d <= 1e-5)}' && t_pass sr_is_structure_plus_texture || t_fail sr_is_structure_plus_texture "max diff $d"
+
+# a folder with one bad file: the rest are written, the bad one reported, exit 1
+mkdir -p "$T/in"
+cp samples/comic.png samples/zebra.png "$T/in/"
+printf 'junk' > "$T/in/bad.png"
+"$ATTSR" upscale --bicubic --scale 2 -i "$T/in" -o "$T/out" 2>"$T/err"
+rc=$?
+if [ $rc -eq 1 ] && [ -f "$T/out/comic.png" ] && [ -f "$T/out/zebra.png" ] && [ ! -e "$T/out/bad.png" ] &&
+   grep -q "bad.png" "$T/err"; then t_pass folder_skips_bad_file; else t_fail folder_skips_bad_file "status $rc: $(cat "$T/err")"; fi
+
+# alpha survives (RGBA in, RGBA out)
+"$ATTSR" upscale -m "$M" -i tests/fixtures/image/png_rgba8.png -o "$T/rgba.png" 2>/dev/null
+ct=$(od -An -tu1 -j25 -N1 "$T/rgba.png" | tr -d ' ')
+[ "$ct" = 6 ] && t_pass alpha_kept || t_fail alpha_kept "PNG colour type $ct, expected 6 (RGBA)"
+
+# --scale must agree with the model
+expect_error scale_disagrees "$T/x.png" "$ATTSR" upscale -m "$M" --scale 2 -i samples/comic.png -o "$T/x.png"
+
+# decompose: structure + texture (+0.5 in PNG) and raw npy
+"$ATTSR" decompose -i samples/zebra.png --structure "$T/ds.npy" --texture "$T/dt.npy" >/dev/null &&
+"$ATTSR" decompose -i samples/zebra.png --structure "$T/ds.png" --texture "$T/dt.png" >/dev/null &&
+    t_pass decompose_outputs || t_fail decompose_outputs
+
+# the example program on the C API
+ex=${ATTSR_BUILD:-build}/examples/upscale
+out=$("$ex" "$M" 20 10 2>&1)
+[[ "$out" == "20x10 -> 60x30, mean "* ]] && t_pass example_program || t_fail example_program "$out"
+# the same pixels through the library as through the CLI: the sample's npy data as raw floats
+"$ATTSR" upscale --bicubic --scale 2 -i samples/comic.png -o "$T/in.npy" 2>/dev/null  # any float image
+tail -c $((384 * 384 * 12)) "$T/in.npy" > "$T/in.f32"
+"$ex" "$M" 384 384 "$T/in.f32" "$T/ex.f32" && "$ATTSR" upscale -m "$M" -i "$T/in.npy" -o "$T/cli.npy" 2>/dev/null
+if cmp -s "$T/ex.f32" <(tail -c $((1152 * 1152 * 12)) "$T/cli.npy"); then t_pass example_matches_cli
+else t_fail example_matches_cli "the example's output differs from attsr upscale"; fi
+exit 0
