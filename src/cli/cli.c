@@ -49,7 +49,7 @@ int cli_float(const char *s, double lo, double hi, const char *flag, double *out
     return 0;
 }
 
-int cli_common_option(int opt, const char *arg) {
+static int common_option(int opt, const char *arg) {
     long v;
     if (opt == OPT_MAX_PIXELS) {
         if (cli_int(arg, 1, 1L << 40, "--max-pixels", &v)) return -1;
@@ -61,11 +61,34 @@ int cli_common_option(int opt, const char *arg) {
     return 0;
 }
 
-int cli_bad_option(char **argv) {
-    // getopt already knows the offending word: optind points past it
-    const char *word = optind > 0 ? argv[optind - 1] : "?";
+// getopt has already stepped past the offending word.
+static int bad_option(char **argv) {
     if (optopt && optopt < 256) return cli_error("unknown option or missing value: -%c (see --help)", optopt);
-    return cli_error("unknown option or missing value: %s (see --help)", word);
+    return cli_error("unknown option or missing value: %s (see --help)", optind > 0 ? argv[optind - 1] : "?");
+}
+
+int cli_parse(int argc, char **argv, const char *shortopts, const struct option *opts,
+              const char *help, cli_option_fn handle, void *args, int *first_positional) {
+    int opt;
+    while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+        if (opt == OPT_HELP) {
+            fputs(help, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (opt == '?' || opt == ':') {
+            bad_option(argv);
+            return CLI_EXIT_ERROR;
+        }
+        int rc = opt == OPT_MAX_PIXELS || opt == OPT_THREADS ? common_option(opt, optarg) : handle(opt, optarg, args);
+        if (rc) return CLI_EXIT_ERROR;
+    }
+    if (first_positional) {
+        *first_positional = optind;
+    } else if (optind < argc) {
+        cli_error("unexpected argument '%s' (see --help)", argv[optind]);
+        return CLI_EXIT_ERROR;
+    }
+    return 0;
 }
 
 int cli_is_dir(const char *path) {

@@ -21,15 +21,25 @@ extern const char *cli_command;  // the running command's name, for messages
 int cli_int(const char *s, long lo, long hi, const char *flag, long *out);
 int cli_float(const char *s, double lo, double hi, const char *flag, double *out);
 
-// getopt_long loop helpers: options every command shares. Returns 1 when handled.
+// Options every command shares; a command's own option codes start at OPT_FIRST_FREE.
 enum { OPT_HELP = 1000, OPT_MAX_PIXELS, OPT_THREADS, OPT_FIRST_FREE };
 #define CLI_COMMON_OPTIONS                                                   \
     {"help", no_argument, 0, OPT_HELP}, {"max-pixels", required_argument, 0, OPT_MAX_PIXELS}, \
         {"threads", required_argument, 0, OPT_THREADS}
-// Handles OPT_MAX_PIXELS / OPT_THREADS; returns 0 ok, -1 on a bad value (printed).
-int cli_common_option(int opt, const char *arg);
-// Reports an unknown option or missing argument from getopt ('?' / ':').
-int cli_bad_option(char **argv);
+
+// A command's own options: returns 0, or -1 after printing the reason.
+typedef int (*cli_option_fn)(int opt, const char *arg, void *args);
+
+// The getopt_long loop of every command: --help prints `help`; the common options are
+// applied; the rest go to `handle`; an unknown option, a missing value or (when
+// first_positional is NULL) a stray argument is reported. Returns 0 to go on (with
+// *first_positional = the index of the first non-option argument), CLI_EXIT_OK after
+// --help, or CLI_EXIT_ERROR.
+enum { CLI_EXIT_OK = 1, CLI_EXIT_ERROR = -1 };
+int cli_parse(int argc, char **argv, const char *shortopts, const struct option *opts,
+              const char *help, cli_option_fn handle, void *args, int *first_positional);
+// The exit status for a non-zero cli_parse result.
+static inline int cli_parse_status(int r) { return r == CLI_EXIT_OK ? 0 : 1; }
 
 // Output paths: refuses to write over an input. 0 ok, -1 (printed).
 int cli_check_output(const char *out, const char *in);

@@ -31,40 +31,44 @@ static int with_alpha(image *out, const float *rgb, const image *in, float offse
     return 0;
 }
 
+enum { OPT_STRUCTURE = OPT_FIRST_FREE, OPT_TEXTURE, OPT_LAMBDA, OPT_ITERS };
+
+typedef struct {
+    const char *in, *out_s, *out_t;
+    satv_params p;
+} decompose_args;
+
+static int decompose_option(int opt, const char *arg, void *args) {
+    decompose_args *a = args;
+    double v;
+    long iters;
+    switch (opt) {
+    case 'i': a->in = arg; return 0;
+    case OPT_STRUCTURE: a->out_s = arg; return 0;
+    case OPT_TEXTURE: a->out_t = arg; return 0;
+    case OPT_LAMBDA:
+        if (cli_float(arg, 0, 1e6, "--lambda", &v)) return -1;
+        a->p.lambda = (float)v;
+        return 0;
+    case OPT_ITERS:
+        if (cli_int(arg, 1, 100000, "--iters", &iters)) return -1;
+        a->p.max_iters = (int)iters;
+        return 0;
+    }
+    return cli_error("unhandled option %d", opt);
+}
+
 int cmd_decompose(int argc, char **argv) {
-    enum { OPT_STRUCTURE = OPT_FIRST_FREE, OPT_TEXTURE, OPT_LAMBDA, OPT_ITERS };
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {"input", required_argument, 0, 'i'},
                                          {"structure", required_argument, 0, OPT_STRUCTURE},
                                          {"texture", required_argument, 0, OPT_TEXTURE},
                                          {"lambda", required_argument, 0, OPT_LAMBDA},
                                          {"iters", required_argument, 0, OPT_ITERS}, {0, 0, 0, 0}};
-    const char *in = NULL, *out_s = NULL, *out_t = NULL;
-    satv_params p = satv_defaults();
-    double v;
-    long iters;
-    int opt;
-    while ((opt = getopt_long(argc, argv, ":i:", opts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_HELP: fputs(HELP, stdout); return 0;
-        case OPT_MAX_PIXELS:
-        case OPT_THREADS:
-            if (cli_common_option(opt, optarg)) return 1;
-            break;
-        case 'i': in = optarg; break;
-        case OPT_STRUCTURE: out_s = optarg; break;
-        case OPT_TEXTURE: out_t = optarg; break;
-        case OPT_LAMBDA:
-            if (cli_float(optarg, 0, 1e6, "--lambda", &v)) return 1;
-            p.lambda = (float)v;
-            break;
-        case OPT_ITERS:
-            if (cli_int(optarg, 1, 100000, "--iters", &iters)) return 1;
-            p.max_iters = (int)iters;
-            break;
-        default: return cli_bad_option(argv);
-        }
-    }
-    if (optind < argc) return cli_error("unexpected argument '%s' (see --help)", argv[optind]);
+    decompose_args a = {.p = satv_defaults()};
+    int r = cli_parse(argc, argv, ":i:", opts, HELP, decompose_option, &a, NULL);
+    if (r) return cli_parse_status(r);
+    const char *in = a.in, *out_s = a.out_s, *out_t = a.out_t;
+    satv_params p = a.p;
     if (!in || !out_s) return cli_error("-i IN and --structure OUT are required (see --help)");
     if (cli_check_output(out_s, in) || (out_t && cli_check_output(out_t, in))) return 1;
     if (out_t && (!strcmp(out_s, out_t) || as_same_file(out_s, out_t)))

@@ -10,33 +10,32 @@ static const char *HELP =
     "Crops HR to a multiple of S (top-left kept), resizes by 1/S with MATLAB-compatible\n"
     "bicubic (antialiased) and rounds to 8 bits: the field's LR protocol.\n";
 
+typedef struct {
+    const char *in, *out;
+    long scale;
+} degrade_args;
+
+static int degrade_option(int opt, const char *arg, void *p) {
+    degrade_args *a = p;
+    switch (opt) {
+    case 's': return cli_int(arg, 2, 4, "--scale", &a->scale);
+    case 'i': a->in = arg; return 0;
+    case 'o': a->out = arg; return 0;
+    }
+    return cli_error("unhandled option %d", opt);
+}
+
 int cmd_degrade(int argc, char **argv) {
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {"scale", required_argument, 0, 's'},
                                          {"input", required_argument, 0, 'i'},
                                          {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
-    const char *in = NULL, *out = NULL;
-    long scale = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, ":s:i:o:", opts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_HELP: fputs(HELP, stdout); return 0;
-        case OPT_MAX_PIXELS:
-        case OPT_THREADS:
-            if (cli_common_option(opt, optarg)) return 1;
-            break;
-        case 's':
-            if (cli_int(optarg, 2, 4, "--scale", &scale)) return 1;
-            break;
-        case 'i': in = optarg; break;
-        case 'o': out = optarg; break;
-        default: return cli_bad_option(argv);
-        }
-    }
-    if (optind < argc) return cli_error("unexpected argument '%s' (see --help)", argv[optind]);
-    if (!in || !out || !scale) return cli_error("--scale, -i and -o are required (see --help)");
-    if (cli_check_output(out, in)) return 1;
+    degrade_args a = {0};
+    int r = cli_parse(argc, argv, ":s:i:o:", opts, HELP, degrade_option, &a, NULL);
+    if (r) return cli_parse_status(r);
+    if (!a.in || !a.out || !a.scale) return cli_error("--scale, -i and -o are required (see --help)");
+    if (cli_check_output(a.out, a.in)) return 1;
     image hr = {0}, lr = {0};
-    int rc = image_read(in, &hr) || degrade(&lr, NULL, &hr, (int)scale) || image_write(out, &lr);
+    int rc = image_read(a.in, &hr) || degrade(&lr, NULL, &hr, (int)a.scale) || image_write(a.out, &lr);
     if (rc) cli_error("%s", as_error());
     image_free(&hr);
     image_free(&lr);

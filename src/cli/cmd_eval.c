@@ -44,33 +44,38 @@ static void stem(const char *path, char *out, size_t n) {
     if (dot) *dot = 0;
 }
 
+enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_JSON };
+
+typedef struct {
+    const char *model_path;
+    long scale;
+    int bicubic, json;
+} eval_args;
+
+static int eval_option(int opt, const char *arg, void *p) {
+    eval_args *a = p;
+    switch (opt) {
+    case 'm': a->model_path = arg; return 0;
+    case OPT_BICUBIC: a->bicubic = 1; return 0;
+    case 's': return cli_int(arg, 2, 4, "--scale", &a->scale);
+    case OPT_JSON: a->json = 1; return 0;
+    }
+    return cli_error("unhandled option %d", opt);
+}
+
 int cmd_eval(int argc, char **argv) {
-    enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_JSON };
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {"model", required_argument, 0, 'm'},
                                          {"bicubic", no_argument, 0, OPT_BICUBIC},
                                          {"scale", required_argument, 0, 's'},
                                          {"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
-    const char *model_path = NULL;
-    long scale = 0;
-    int bicubic = 0, json = 0, opt;
-    while ((opt = getopt_long(argc, argv, ":m:s:", opts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_HELP: fputs(HELP, stdout); return 0;
-        case OPT_MAX_PIXELS:
-        case OPT_THREADS:
-            if (cli_common_option(opt, optarg)) return 1;
-            break;
-        case 'm': model_path = optarg; break;
-        case OPT_BICUBIC: bicubic = 1; break;
-        case 's':
-            if (cli_int(optarg, 2, 4, "--scale", &scale)) return 1;
-            break;
-        case OPT_JSON: json = 1; break;
-        default: return cli_bad_option(argv);
-        }
-    }
+    eval_args a = {0};
+    int first, r = cli_parse(argc, argv, ":m:s:", opts, HELP, eval_option, &a, &first);
+    if (r) return cli_parse_status(r);
+    const char *model_path = a.model_path;
+    long scale = a.scale;
+    int bicubic = a.bicubic, json = a.json;
     if (!!model_path == bicubic) return cli_error("give exactly one of -m MODEL and --bicubic (see --help)");
-    if (optind >= argc) return cli_error("no DIR given (see --help)");
+    if (first >= argc) return cli_error("no DIR given (see --help)");
     attsr_model *model = NULL;
     if (model_path) {
         if (attsr_model_load(&model, model_path)) return cli_error("%s", as_error());
@@ -88,7 +93,7 @@ int cmd_eval(int argc, char **argv) {
                              model_path ? model_path : "bicubic", "datasets");
     json_t *datasets = json_object_get(root, "datasets");
     int rc = 0;
-    for (int d = optind; d < argc && !rc; d++) {
+    for (int d = first; d < argc && !rc; d++) {
         char hrdir[4096], name[1024];
         dataset_of(argv[d], hrdir, sizeof hrdir, name, sizeof name);
         int n;

@@ -11,39 +11,37 @@ static const char *HELP =
     "default for Conv2d and Linear) from the seed (default 0). Shape defaults are the\n"
     "paper's: x2, C=64, fe-groups 1, groups 3, blocks 20, attention none, r=16.\n";
 
+typedef struct {
+    model_config cfg;
+    const char *out;
+    long seed;
+} init_args;
+
+static int init_option(int opt, const char *arg, void *p) {
+    init_args *a = p;
+    int r = cli_model_option(opt, arg, &a->cfg);
+    if (r) return r < 0 ? -1 : 0;
+    switch (opt) {
+    case 's': return cli_int(arg, 0, 1L << 62, "--seed", &a->seed);
+    case 'o': a->out = arg; return 0;
+    }
+    return cli_error("unhandled option %d", opt);
+}
+
 int cmd_init(int argc, char **argv) {
     static const struct option opts[] = {CLI_COMMON_OPTIONS, CLI_MODEL_OPTIONS,
                                          {"seed", required_argument, 0, 's'},
                                          {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
-    model_config cfg = model_config_default();
-    const char *out = NULL;
-    long seed = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
-        int r = cli_model_option(opt, optarg, &cfg);
-        if (r < 0) return 1;
-        if (r) continue;
-        switch (opt) {
-        case OPT_HELP: fputs(HELP, stdout); return 0;
-        case OPT_MAX_PIXELS:
-        case OPT_THREADS:
-            if (cli_common_option(opt, optarg)) return 1;
-            break;
-        case 's':
-            if (cli_int(optarg, 0, 1L << 62, "--seed", &seed)) return 1;
-            break;
-        case 'o': out = optarg; break;
-        default: return cli_bad_option(argv);
-        }
-    }
-    if (optind < argc) return cli_error("unexpected argument '%s' (see --help)", argv[optind]);
-    if (!out) return cli_error("-o MODEL is required (see --help)");
+    init_args a = {.cfg = model_config_default()};
+    int r = cli_parse(argc, argv, ":o:", opts, HELP, init_option, &a, NULL);
+    if (r) return cli_parse_status(r);
+    if (!a.out) return cli_error("-o MODEL is required (see --help)");
     model m;
-    if (model_create(&m, &cfg)) return cli_error("%s", as_error());
-    model_init_params(&m, (uint64_t)seed);
-    int rc = model_save(&m, out);
+    if (model_create(&m, &a.cfg)) return cli_error("%s", as_error());
+    model_init_params(&m, (uint64_t)a.seed);
+    int rc = model_save(&m, a.out);
     if (rc) cli_error("%s", as_error());
-    else printf("%s: %zu parameters, x%d, attention %s\n", out, m.n_floats, cfg.scale, attention_name(cfg.attention));
+    else printf("%s: %zu parameters, x%d, attention %s\n", a.out, m.n_floats, a.cfg.scale, attention_name(a.cfg.attention));
     model_free(&m);
     return rc ? 1 : 0;
 }

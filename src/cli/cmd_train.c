@@ -29,6 +29,7 @@ static const char *HELP =
     "  --threads N\n"
     "SIGINT or SIGTERM saves a checkpoint and exits with status 130.\n";
 
+// "A,B,C" -> milestones; 0 ok, 1 (printed) on a bad list.
 static int parse_milestones(const char *s, train_config *c) {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", s);
@@ -42,10 +43,65 @@ static int parse_milestones(const char *s, train_config *c) {
     return 0;
 }
 
+enum { OPT_INIT = OPT_FIRST_FREE, OPT_PATCH, OPT_BATCH, OPT_STEPS, OPT_LR, OPT_MILESTONES, OPT_LR_GAMMA,
+       OPT_SEED, OPT_GRADNORM, OPT_GN_ALPHA, OPT_GN_LR, OPT_VAL, OPT_VAL_EVERY, OPT_CKPT_EVERY,
+       OPT_LOG_EVERY, OPT_CACHE, OPT_RESUME };
+
+typedef struct {
+    train_config c;
+    const char *dirs[64];
+    int n_dirs, val_set;
+} train_args;
+
+static int train_option(int opt, const char *arg, void *p) {
+    train_args *a = p;
+    train_config *c = &a->c;
+    long v;
+    int r = cli_model_option(opt, arg, &c->model);
+    if (r) return r < 0 ? -1 : 0;
+    switch (opt) {
+    case 'd':
+        if (a->n_dirs == 64) return cli_error("-d: at most 64 folders");
+        a->dirs[a->n_dirs++] = arg;
+        return 0;
+    case 'o': c->out_dir = arg; return 0;
+    case OPT_INIT: c->init_from = arg; return 0;
+    case OPT_PATCH:
+        if (cli_int(arg, 4, 1024, "--patch", &v)) return -1;
+        c->patch = (int)v;
+        return 0;
+    case OPT_BATCH:
+        if (cli_int(arg, 1, 4096, "--batch", &v)) return -1;
+        c->batch = (int)v;
+        return 0;
+    case OPT_STEPS: return cli_int(arg, 1, 1L << 40, "--steps", &c->steps);
+    case OPT_LR: return cli_float(arg, 0, 10, "--lr", &c->lr);
+    case OPT_MILESTONES: return parse_milestones(arg, c) ? -1 : 0;
+    case OPT_LR_GAMMA: return cli_float(arg, 0, 1, "--lr-gamma", &c->lr_gamma);
+    case OPT_SEED:
+        if (cli_int(arg, 0, 1L << 62, "--seed", &v)) return -1;
+        c->seed = (uint64_t)v;
+        return 0;
+    case OPT_GRADNORM:
+        if (strcmp(arg, "on") && strcmp(arg, "off")) return cli_error("--gradnorm: 'on' or 'off'");
+        c->gradnorm = !strcmp(arg, "on");
+        return 0;
+    case OPT_GN_ALPHA: return cli_float(arg, 0, 100, "--gn-alpha", &c->gn_alpha);
+    case OPT_GN_LR: return cli_float(arg, 0, 100, "--gn-lr", &c->gn_lr);
+    case OPT_VAL:
+        c->val_dir = *arg ? arg : NULL;
+        a->val_set = 1;
+        return 0;
+    case OPT_VAL_EVERY: return cli_int(arg, 0, 1L << 40, "--val-every", &c->val_every);
+    case OPT_CKPT_EVERY: return cli_int(arg, 1, 1L << 40, "--ckpt-every", &c->ckpt_every);
+    case OPT_LOG_EVERY: return cli_int(arg, 1, 1L << 40, "--log-every", &c->log_every);
+    case OPT_CACHE: c->cache_dir = arg; return 0;
+    case OPT_RESUME: c->resume = 1; return 0;
+    }
+    return cli_error("unhandled option %d", opt);
+}
+
 int cmd_train(int argc, char **argv) {
-    enum { OPT_INIT = OPT_FIRST_FREE, OPT_PATCH, OPT_BATCH, OPT_STEPS, OPT_LR, OPT_MILESTONES, OPT_LR_GAMMA,
-           OPT_SEED, OPT_GRADNORM, OPT_GN_ALPHA, OPT_GN_LR, OPT_VAL, OPT_VAL_EVERY, OPT_CKPT_EVERY,
-           OPT_LOG_EVERY, OPT_CACHE, OPT_RESUME };
     static const struct option opts[] = {
         CLI_COMMON_OPTIONS, CLI_MODEL_OPTIONS,
         {"data", required_argument, 0, 'd'}, {"output", required_argument, 0, 'o'},
@@ -58,80 +114,13 @@ int cmd_train(int argc, char **argv) {
         {"val-every", required_argument, 0, OPT_VAL_EVERY}, {"ckpt-every", required_argument, 0, OPT_CKPT_EVERY},
         {"log-every", required_argument, 0, OPT_LOG_EVERY}, {"cache", required_argument, 0, OPT_CACHE},
         {"resume", no_argument, 0, OPT_RESUME}, {0, 0, 0, 0}};
-    train_config c;
-    train_config_default(&c);
-    const char *dirs[64];
-    int n_dirs = 0, opt, val_set = 0;
-    long v;
-    while ((opt = getopt_long(argc, argv, ":d:o:", opts, NULL)) != -1) {
-        int r = cli_model_option(opt, optarg, &c.model);
-        if (r < 0) return 1;
-        if (r) continue;
-        switch (opt) {
-        case OPT_HELP: fputs(HELP, stdout); return 0;
-        case OPT_MAX_PIXELS:
-        case OPT_THREADS:
-            if (cli_common_option(opt, optarg)) return 1;
-            break;
-        case 'd':
-            if (n_dirs == 64) return cli_error("-d: at most 64 folders");
-            dirs[n_dirs++] = optarg;
-            break;
-        case 'o': c.out_dir = optarg; break;
-        case OPT_INIT: c.init_from = optarg; break;
-        case OPT_PATCH:
-            if (cli_int(optarg, 4, 1024, "--patch", &v)) return 1;
-            c.patch = (int)v;
-            break;
-        case OPT_BATCH:
-            if (cli_int(optarg, 1, 4096, "--batch", &v)) return 1;
-            c.batch = (int)v;
-            break;
-        case OPT_STEPS:
-            if (cli_int(optarg, 1, 1L << 40, "--steps", &c.steps)) return 1;
-            break;
-        case OPT_LR:
-            if (cli_float(optarg, 0, 10, "--lr", &c.lr)) return 1;
-            break;
-        case OPT_MILESTONES:
-            if (parse_milestones(optarg, &c)) return 1;
-            break;
-        case OPT_LR_GAMMA:
-            if (cli_float(optarg, 0, 1, "--lr-gamma", &c.lr_gamma)) return 1;
-            break;
-        case OPT_SEED:
-            if (cli_int(optarg, 0, 1L << 62, "--seed", &v)) return 1;
-            c.seed = (uint64_t)v;
-            break;
-        case OPT_GRADNORM:
-            if (strcmp(optarg, "on") && strcmp(optarg, "off")) return cli_error("--gradnorm: 'on' or 'off'");
-            c.gradnorm = !strcmp(optarg, "on");
-            break;
-        case OPT_GN_ALPHA:
-            if (cli_float(optarg, 0, 100, "--gn-alpha", &c.gn_alpha)) return 1;
-            break;
-        case OPT_GN_LR:
-            if (cli_float(optarg, 0, 100, "--gn-lr", &c.gn_lr)) return 1;
-            break;
-        case OPT_VAL:
-            c.val_dir = *optarg ? optarg : NULL;
-            val_set = 1;
-            break;
-        case OPT_VAL_EVERY:
-            if (cli_int(optarg, 0, 1L << 40, "--val-every", &c.val_every)) return 1;
-            break;
-        case OPT_CKPT_EVERY:
-            if (cli_int(optarg, 1, 1L << 40, "--ckpt-every", &c.ckpt_every)) return 1;
-            break;
-        case OPT_LOG_EVERY:
-            if (cli_int(optarg, 1, 1L << 40, "--log-every", &c.log_every)) return 1;
-            break;
-        case OPT_CACHE: c.cache_dir = optarg; break;
-        case OPT_RESUME: c.resume = 1; break;
-        default: return cli_bad_option(argv);
-        }
-    }
-    if (optind < argc) return cli_error("unexpected argument '%s' (see --help)", argv[optind]);
+    static train_args a;  // large (paths, milestones); one command per process
+    train_config_default(&a.c);
+    int r = cli_parse(argc, argv, ":d:o:", opts, HELP, train_option, &a, NULL);
+    if (r) return cli_parse_status(r);
+    train_config c = a.c;
+    const char **dirs = a.dirs;
+    int n_dirs = a.n_dirs, val_set = a.val_set;
     if (!n_dirs || !c.out_dir) return cli_error("-d DIR and -o RUN are required (see --help)");
     if (model_config_check(&c.model)) return cli_error("%s", as_error());
     if (!val_set && cli_is_dir("../shared/data/benchmark/Set5")) c.val_dir = "../shared/data/benchmark/Set5";

@@ -86,8 +86,39 @@ static int upscale_folder(const job *j, const char *in, const char *out) {
     return failed ? 1 : 0;
 }
 
+enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_STRUCTURE, OPT_TEXTURE, OPT_TILE, OPT_OVERLAP };
+
+typedef struct {
+    job j;
+    const char *model_path, *in, *out;
+    long scale;
+    int bicubic;
+} upscale_args;
+
+static int upscale_option(int opt, const char *arg, void *p) {
+    upscale_args *a = p;
+    long v;
+    switch (opt) {
+    case 'm': a->model_path = arg; return 0;
+    case OPT_BICUBIC: a->bicubic = 1; return 0;
+    case 's': return cli_int(arg, 2, 4, "--scale", &a->scale);
+    case 'i': a->in = arg; return 0;
+    case 'o': a->out = arg; return 0;
+    case OPT_STRUCTURE: a->j.structure = arg; return 0;
+    case OPT_TEXTURE: a->j.texture = arg; return 0;
+    case OPT_TILE:
+        if (cli_int(arg, 8, 1 << 16, "--tile", &v)) return -1;
+        a->j.opt.tile = (int)v;
+        return 0;
+    case OPT_OVERLAP:
+        if (cli_int(arg, 1, 1 << 12, "--overlap", &v)) return -1;
+        a->j.opt.overlap = (int)v;
+        return 0;
+    }
+    return cli_error("unhandled option %d", opt);
+}
+
 int cmd_upscale(int argc, char **argv) {
-    enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_STRUCTURE, OPT_TEXTURE, OPT_TILE, OPT_OVERLAP };
     static const struct option opts[] = {
         CLI_COMMON_OPTIONS,
         {"model", required_argument, 0, 'm'},         {"bicubic", no_argument, 0, OPT_BICUBIC},
@@ -95,38 +126,13 @@ int cmd_upscale(int argc, char **argv) {
         {"output", required_argument, 0, 'o'},        {"structure", required_argument, 0, OPT_STRUCTURE},
         {"texture", required_argument, 0, OPT_TEXTURE}, {"tile", required_argument, 0, OPT_TILE},
         {"overlap", required_argument, 0, OPT_OVERLAP}, {0, 0, 0, 0}};
-    job j = {0};
-    const char *model_path = NULL, *in = NULL, *out = NULL;
-    long v, scale = 0;
-    int bicubic = 0, opt;
-    while ((opt = getopt_long(argc, argv, ":m:s:i:o:", opts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_HELP: fputs(HELP, stdout); return 0;
-        case OPT_MAX_PIXELS:
-        case OPT_THREADS:
-            if (cli_common_option(opt, optarg)) return 1;
-            break;
-        case 'm': model_path = optarg; break;
-        case OPT_BICUBIC: bicubic = 1; break;
-        case 's':
-            if (cli_int(optarg, 2, 4, "--scale", &scale)) return 1;
-            break;
-        case 'i': in = optarg; break;
-        case 'o': out = optarg; break;
-        case OPT_STRUCTURE: j.structure = optarg; break;
-        case OPT_TEXTURE: j.texture = optarg; break;
-        case OPT_TILE:
-            if (cli_int(optarg, 8, 1 << 16, "--tile", &v)) return 1;
-            j.opt.tile = (int)v;
-            break;
-        case OPT_OVERLAP:
-            if (cli_int(optarg, 1, 1 << 12, "--overlap", &v)) return 1;
-            j.opt.overlap = (int)v;
-            break;
-        default: return cli_bad_option(argv);
-        }
-    }
-    if (optind < argc) return cli_error("unexpected argument '%s' (see --help)", argv[optind]);
+    upscale_args a = {0};
+    int r = cli_parse(argc, argv, ":m:s:i:o:", opts, HELP, upscale_option, &a, NULL);
+    if (r) return cli_parse_status(r);
+    job j = a.j;
+    const char *model_path = a.model_path, *in = a.in, *out = a.out;
+    long scale = a.scale;
+    int bicubic = a.bicubic;
     if (!in || !out) return cli_error("-i IN and -o OUT are required (see --help)");
     if (bicubic && (model_path || j.structure || j.texture))
         return cli_error("--bicubic takes no model, --structure or --texture");
