@@ -75,12 +75,13 @@ static double run_pass(conv_case *k, int pass) {
 }
 
 static void bench(int N, int H, int W, int cin, int cout, int ks, int training, int runs) {
-    conv_case k[2];
-    case_init(&k[0], N, H, W, cin, cout, ks, training, CONV_NHWC);
-    case_init(&k[1], N, H, W, cin, cout, ks, training, CONV_AUTO);
+    conv_case k[2];  // CONV_AUTO (the default) first: bench/run.sh quotes the first line
+    case_init(&k[0], N, H, W, cin, cout, ks, training, CONV_AUTO);
+    case_init(&k[1], N, H, W, cin, cout, ks, training, CONV_NHWC);
     double gf = conv_flops(k[0].c) * 1e-9;
     static const char *names[] = {"fwd", "bwd-data", "bwd-wgt"};
-    printf("%2dx%3dx%3d %3d->%3d k=%d\n", N, H, W, cin, cout, ks);
+    char shape[64];
+    snprintf(shape, sizeof shape, "%dx%dx%d %d->%d k=%d", N, H, W, cin, cout, ks);
     double tw[2] = {0, 0}, tw_best[2] = {0, 0};
     for (int pass = 0; pass < (training ? 3 : 1); pass++) {
         // pass order 0, 2, 1: backward-data is (data + weights) - weights
@@ -95,8 +96,8 @@ static void bench(int N, int H, int W, int cin, int cout, int ks, int training, 
             double m = median(t[l], runs), best = t[l][0];
             if (p == 2) tw[l] = m, tw_best[l] = best;
             if (p == 1) m -= tw[l], best -= tw_best[l];
-            printf("  %-8s %-5s %7.1f GFLOP/s %8.2f ms  (best %6.1f)  %s\n", names[p],
-                   l ? "auto" : "nhwc", gf / m, m * 1e3, gf / best, conv_impl_name(k[l].c, p));
+            printf("%-22s %-8s %-4s %6.1f GFLOP/s %8.2f ms  (best %6.1f)  %s\n", shape, names[p],
+                   l ? "nhwc" : "auto", gf / m, m * 1e3, gf / best, conv_impl_name(k[l].c, p));
         }
         free(t[0]), free(t[1]);
     }
@@ -160,9 +161,9 @@ static void bench_block(attention_kind kind, int N, int H, int W, int C, int run
         }
     }
     double mb = median(tb, runs), mc = median(tc, runs), me = median(eff, runs);
-    printf("  block %-4s %-5s %7.1f GFLOP/s %8.2f ms  (conv alone %5.1f GFLOP/s; ratio %3.0f%%)\n",
-           attention_name(kind), layout == CONV_NHWC ? "nhwc" : "auto", flops / mb * 1e-9, mb * 1e3,
-           conv_flops(c) / mc * 1e-9, 100 * me);
+    printf("block %-4s %dx%dx%d C=%d %-4s %6.1f GFLOP/s %8.2f ms  (conv alone %5.1f; ratio %3.0f%%)"
+           "\n", attention_name(kind), N, H, W, C, layout == CONV_NHWC ? "nhwc" : "auto",
+           flops / mb * 1e-9, mb * 1e3, conv_flops(c) / mc * 1e-9, 100 * me);
     free(x), free(t), free(u), free(y), free(w1), free(w2), free(b), free(saved), free(pbuf);
     free(tb), free(tc), free(eff);
     conv_destroy(c);
@@ -175,10 +176,9 @@ int main(int argc, char **argv) {
     if (runs < 1) runs = 1;
     bench(1, 128, 128, 64, 64, 3, 0, runs);
     bench(16, 48, 48, 64, 64, 3, 1, runs);
-    printf("residual blocks, 1x128x128, C=64, forward (inference plans)\n");
-    for (int k = ATT_NONE; k <= ATT_SA4; k++)
+    for (int k = ATT_NONE; k <= ATT_SA4; k++)  // residual blocks, forward (inference plans)
         for (int l = 0; l < 2; l++)
-            bench_block((attention_kind)k, 1, 128, 128, 64, runs, l ? CONV_AUTO : CONV_NHWC);
+            bench_block((attention_kind)k, 1, 128, 128, 64, runs, l ? CONV_NHWC : CONV_AUTO);
     if (all) {  // the network's other shapes: head, upsamplers, output, SA4's layers
         bench(16, 48, 48, 3, 64, 3, 1, runs);
         bench(16, 48, 48, 64, 256, 3, 1, runs);
