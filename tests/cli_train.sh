@@ -51,6 +51,13 @@ printf 'garbage' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null
 if grep -q "1 decomposed now" "$T/d.err" && [ "$(md5sum < "$T/d/model.safetensors")" = "$ref" ]; then t_pass damaged_cache_rebuilt
 else t_fail damaged_cache_rebuilt "$(grep dataset: "$T/d.err")"; fi
 
+# two threads: still bit-identical run to run (reductions are summed in a fixed order)
+A2=(-d samples --scale 3 --feats 8 --groups 1 --blocks 1 --attention sa1 --batch 2 --patch 16
+    --steps 60 --val "" --threads 2 --seed 9 --cache "$T/cache")
+"$ATTSR" train "${A2[@]}" -o "$T/t1" 2>/dev/null && "$ATTSR" train "${A2[@]}" -o "$T/t2" 2>/dev/null
+if cmp -s "$T/t1/model.safetensors" "$T/t2/model.safetensors"; then t_pass two_threads_deterministic
+else t_fail two_threads_deterministic "two identical 2-thread runs differ"; fi
+
 # bad input to train
 expect_error train_no_data "$T/e/model.safetensors" "$ATTSR" train -d "$T/nope" -o "$T/e"
 expect_error train_bad_gradnorm "" "$ATTSR" train -d samples -o "$T/e" --gradnorm maybe

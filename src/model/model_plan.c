@@ -46,6 +46,8 @@ struct model_plan {
 
     float *arena;
     size_t arena_floats;
+    void *workspace;             // shared by every conv plan (they run in turn)
+    size_t workspace_bytes;
 };
 
 typedef struct {
@@ -125,10 +127,25 @@ void model_plan_free(model_plan *p) {
     conv_destroy(p->c_up1);
     conv_destroy(p->c_out);
     attention_destroy(p->att);
+    free(p->workspace);
     free(p->rb);
     free(p->g_out);
     free(p->arena);
     free(p);
+}
+
+// The layers run one at a time, so one buffer of the largest workspace serves all.
+static int share_workspace(model_plan *p) {
+    nn_conv *convs[5] = {p->c_head, p->c_cc, p->c_up0, p->c_up1, p->c_out};
+    size_t bytes = p->att ? attention_workspace_bytes(p->att) : 0;
+    for (int i = 0; i < 5; i++)
+        if (convs[i]) bytes = AS_MAX(bytes, conv_workspace_bytes(convs[i]));
+    if (!bytes) return 0;
+    if (!(p->workspace = as_aligned_alloc(bytes))) return -1;
+    p->workspace_bytes = bytes;
+    for (int i = 0; i < 5; i++)
+        if (convs[i] && conv_set_workspace(convs[i], p->workspace)) return -1;
+    return p->att ? attention_set_workspace(p->att, p->workspace) : 0;
 }
 
 model_plan *model_plan_create(const model *m, int N, int H, int W, int training) {
@@ -154,6 +171,7 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
         !(p->att = attention_create(c->attention, N, H, W, C, AS_MAX(1, C / c->ca_reduction),
                                     c->leaky_slope, training)))
         goto fail;
+    if (share_workspace(p)) goto fail;
     planner pl = {.training = training};
     assign(p, m, &pl);  // sizing
     size_t total = pl.used;
@@ -174,7 +192,7 @@ fail:
 
 float *model_plan_input(model_plan *p) { return p->input; }
 const float *model_plan_output(const model_plan *p, int which) { return p->out[which]; }
-size_t model_plan_bytes(const model_plan *p) { return p->arena_floats * sizeof(float); }
+size_t model_plan_bytes(const model_plan *p) { return p->arena_floats * sizeof(float) + p->workspace_bytes; }
 size_t model_plan_output_floats(const model_plan *p) { return (size_t)p->N * p->H * p->W * 3 * p->s * p->s; }
 
 // ---- forward ------------------------------------------------------------------------

@@ -151,19 +151,35 @@ static void gate_backward_z(float *dz, const float *d_out, const float *in, cons
     }
 }
 
+// Fixed-order sums: pixels [0, P) split into SUM_CHUNKS pieces, each accumulating into
+// its own row, the rows then added in order. Unlike OpenMP's reduction clause, the
+// result depends on neither the thread count nor the scheduling, which bit-identical
+// training resumes rely on.
+#define SUM_CHUNKS AS_SUM_CHUNKS
+static size_t chunk_begin(size_t P, int k) { return P * k / SUM_CHUNKS; }
+static void add_rows(double *out, const double *part, int len) {
+    memset(out, 0, len * sizeof *out);
+    for (int k = 0; k < SUM_CHUNKS; k++)
+        for (int c = 0; c < len; c++) out[c] += part[(size_t)k * len + c];
+}
+
 // d_w (Cx) = sum_p dz[p] x[p,:],  d_b = sum_p dz[p]
 static void gate_backward_w(float *d_w, float *d_b, const float *dz, const float *x, size_t P,
                             int Cx) {
-    double acc[Cx + 1];
-    memset(acc, 0, sizeof acc);
-#pragma omp parallel for reduction(+ : acc[:Cx + 1]) if (P * Cx >= PAR_MIN)
-    for (size_t p = 0; p < P; p++) {
-        const float *xp = x + p * Cx;
-        const double d = dz[p];
+    double part[SUM_CHUNKS][Cx + 1], acc[Cx + 1];
+#pragma omp parallel for if (P * Cx >= PAR_MIN)
+    for (int k = 0; k < SUM_CHUNKS; k++) {
+        double *a = part[k];
+        memset(a, 0, sizeof(double) * (Cx + 1));
+        for (size_t p = chunk_begin(P, k); p < chunk_begin(P, k + 1); p++) {
+            const float *xp = x + p * Cx;
+            const double d = dz[p];
 #pragma omp simd
-        for (int c = 0; c < Cx; c++) acc[c] += d * xp[c];
-        acc[Cx] += d;
+            for (int c = 0; c < Cx; c++) a[c] += d * xp[c];
+            a[Cx] += d;
+        }
     }
+    add_rows(acc, &part[0][0], Cx + 1);
     for (int c = 0; c < Cx; c++) d_w[c] = (float)acc[c];
     *d_b = (float)acc[Cx];
 }
@@ -171,18 +187,23 @@ static void gate_backward_w(float *d_w, float *d_b, const float *dz, const float
 // ---- channel attention ------------------------------------------------------------
 // sum (C) = sum over P pixels of x (P,C)  [y NULL]  or of x*y  [y (P,C)]
 static void channel_sum(double *sum, const float *x, const float *y, size_t P, int C) {
-    memset(sum, 0, C * sizeof *sum);
-#pragma omp parallel for reduction(+ : sum[:C]) if (P * C >= PAR_MIN)
-    for (size_t p = 0; p < P; p++) {
-        const float *xp = x + p * C, *yp = y ? y + p * C : NULL;
-        if (yp) {
+    double part[SUM_CHUNKS][C];
+#pragma omp parallel for if (P * C >= PAR_MIN)
+    for (int k = 0; k < SUM_CHUNKS; k++) {
+        double *a = part[k];
+        memset(a, 0, sizeof(double) * C);
+        for (size_t p = chunk_begin(P, k); p < chunk_begin(P, k + 1); p++) {
+            const float *xp = x + p * C, *yp = y ? y + p * C : NULL;
+            if (yp) {
 #pragma omp simd
-            for (int c = 0; c < C; c++) sum[c] += (double)xp[c] * yp[c];
-        } else {
+                for (int c = 0; c < C; c++) a[c] += (double)xp[c] * yp[c];
+            } else {
 #pragma omp simd
-            for (int c = 0; c < C; c++) sum[c] += xp[c];
+                for (int c = 0; c < C; c++) a[c] += xp[c];
+            }
         }
     }
+    add_rows(sum, &part[0][0], C);
 }
 
 static void ca_forward(const nn_attention *a, float *out, float *saved, const float *in,
@@ -295,24 +316,28 @@ static void sa1_backward(const nn_attention *a, float *d_in, float *const *d_par
     const int C = a->C;
     const size_t P = (size_t)a->N * a->H * a->W;
     const float *w = params[0];
-    double acc[C + 1];
-    memset(acc, 0, sizeof acc);
+    double part[SUM_CHUNKS][C + 1], acc[C + 1];
     // one pass: d_z per pixel, d_in = d_out*g + d_z*w, and the weight gradient
-#pragma omp parallel for reduction(+ : acc[:C + 1]) if (P * C >= PAR_MIN)
-    for (size_t p = 0; p < P; p++) {
-        const float *dp = d_out + p * C, *ip = in + p * C;
-        float *dip = d_in + p * C;
-        float s = 0;
+#pragma omp parallel for if (P * C >= PAR_MIN)
+    for (int k = 0; k < SUM_CHUNKS; k++) {
+        double *ak = part[k];
+        memset(ak, 0, sizeof(double) * (C + 1));
+        for (size_t p = chunk_begin(P, k); p < chunk_begin(P, k + 1); p++) {
+            const float *dp = d_out + p * C, *ip = in + p * C;
+            float *dip = d_in + p * C;
+            float s = 0;
 #pragma omp simd reduction(+ : s)
-        for (int c = 0; c < C; c++) s += dp[c] * ip[c];
-        const float g = gate[p], dz = s * g * (1 - g);
+            for (int c = 0; c < C; c++) s += dp[c] * ip[c];
+            const float g = gate[p], dz = s * g * (1 - g);
 #pragma omp simd
-        for (int c = 0; c < C; c++) {
-            dip[c] = dp[c] * g + dz * w[c];
-            acc[c] += (double)dz * ip[c];
+            for (int c = 0; c < C; c++) {
+                dip[c] = dp[c] * g + dz * w[c];
+                ak[c] += (double)dz * ip[c];
+            }
+            ak[C] += dz;
         }
-        acc[C] += dz;
     }
+    add_rows(acc, &part[0][0], C + 1);
     for (int c = 0; c < C; c++) d_params[0][c] = (float)acc[c];
     d_params[1][0] = (float)acc[C];
 }
