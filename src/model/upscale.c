@@ -8,7 +8,7 @@
 
 #include "core/core.h"
 
-#define AUTO_PLAN_BYTES ((size_t)768 << 20)
+#define AUTO_PLAN_BYTES ((size_t)512 << 20)
 #define DEFAULT_OVERLAP 16
 
 void plan_cache_free(plan_cache *c) {

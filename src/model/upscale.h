@@ -11,7 +11,7 @@ typedef struct {
 void plan_cache_free(plan_cache *c);
 
 // in (h, w, 3) -> out (h*s, w*s, 3); structure/texture (same shape) when non-NULL.
-// tile: LR tile side (0: automatic, keeping the plan under about 768 MiB); overlap: LR
+// tile: LR tile side (0: automatic, keeping the plan under about 512 MiB); overlap: LR
 // pixels of context on each side of a tile (0: 16). progress may be NULL.
 int upscale_tiled(const model *m, plan_cache *cache, const float *in, int w, int h,
                   float *out, float *structure, float *texture, int tile, int overlap,
