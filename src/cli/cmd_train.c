@@ -27,7 +27,9 @@ static const char *HELP =
     "  --cache DIR             decomposition cache (default RUN/.satv-cache)\n"
     "  --resume                continue RUN from its checkpoint (same seed)\n"
     "  --threads N\n"
-    "SIGINT or SIGTERM saves a checkpoint and exits with status 130.\n";
+    "SIGINT or SIGTERM saves a checkpoint and exits with status 130.\n"
+    "Data-parallel: mpirun -np N attsr train ... splits each --batch over N ranks; rank 0\n"
+    "writes RUN (docs/distributed.md).\n";
 
 static int parse_milestones(const char *s, train_config *c) {
     char buf[512];
@@ -68,7 +70,10 @@ int cmd_train(int argc, char **argv) {
         if (r < 0) return 1;
         if (r) continue;
         switch (opt) {
-        case OPT_HELP: fputs(HELP, stdout); return 0;
+        case OPT_HELP:
+            fputs(HELP, stdout);
+            printf("This build: %s.\n", dist_has_mpi() ? "with MPI" : "without MPI (make MPI=1 to add it)");
+            return 0;
         case OPT_MAX_PIXELS:
         case OPT_THREADS:
             if (cli_common_option(opt, optarg)) return 1;

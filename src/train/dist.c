@@ -204,6 +204,15 @@ int dist_any(dist *d, int flag, int *any) {
 #endif
 }
 
+int dist_sum(dist *d, double *x, int n) {
+    if (dist_world(d) == 1) return 0;
+#ifdef ATTSR_MPI
+    return mpi_check(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, d->comm), "MPI_Allreduce");
+#else
+    return 0;
+#endif
+}
+
 // One all-reduce of (h, ~h) under MAX gives the largest and the smallest hash.
 int dist_check_same(dist *d, const void *buf, size_t bytes, const char *what) {
     if (dist_world(d) == 1) return 0;

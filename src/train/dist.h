@@ -33,6 +33,7 @@ void dist_abort(dist *d);
 int dist_bcast(dist *d, void *buf, size_t bytes);         // rank 0's bytes to all
 int dist_barrier(dist *d);
 int dist_any(dist *d, int flag, int *any);                // *any = flag on some rank
+int dist_sum(dist *d, double *x, int n);                   // x summed over the ranks, in place
 // Fails on every rank unless buf's bytes are the same on every rank ("what" names it).
 int dist_check_same(dist *d, const void *buf, size_t bytes, const char *what);
 
