@@ -107,7 +107,8 @@ static int open_mpi(dist *d) {
         if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
             return as_errorf("MPI_Init_thread failed");
         d->owns_mpi = 1;
-        if (provided < MPI_THREAD_FUNNELED) return as_errorf("this MPI does not support threads (MPI_THREAD_FUNNELED)");
+        if (provided < MPI_THREAD_FUNNELED)
+            return as_errorf("this MPI does not support threads (MPI_THREAD_FUNNELED)");
     }
     if (mpi_check(MPI_Comm_dup(MPI_COMM_WORLD, &d->comm), "MPI_Comm_dup")) return -1;
     MPI_Comm_set_errhandler(d->comm, MPI_ERRORS_RETURN);

@@ -234,7 +234,8 @@ static int setup(run *r) {
     const train_config *c = r->c;
     int world = dist_world(r->dist);
     if (c->batch < world)
-        return as_errorf("--batch %d is smaller than the %d ranks: each rank needs a sample per step", c->batch, world);
+        return as_errorf("--batch %d is smaller than the %d ranks: each rank needs a sample per step", c->batch,
+                         world);
     static const char *names[4] = {"model.safetensors", "best.safetensors", "checkpoint.safetensors", "log.jsonl"};
     for (int i = 0; i < 4; i++) snprintf(r->path[i], sizeof r->path[i], "%s/%s", c->out_dir, names[i]);
     if (r->root && load_or_init(r)) return -1;
@@ -392,15 +393,16 @@ static int train_loop(run *r) {
 
 int train_run(const train_config *c) {
     run r = {.c = c};
+    if (!(r.dist = dist_open())) return -1;
+    r.root = dist_rank(r.dist) == 0;
     g_stop = 0;
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    if (!(r.dist = dist_open())) return -1;
-    r.root = dist_rank(r.dist) == 0;
     int rc = setup(&r);
     if (!rc) rc = train_loop(&r);
-    if (rc == 1 && r.root) fprintf(stderr, "train: interrupted at step %ld; saved; continue with --resume\n", r.st.step);
+    if (rc == 1 && r.root)
+        fprintf(stderr, "train: interrupted at step %ld; saved; continue with --resume\n", r.st.step);
     if (rc >= 0 && r.root && r.st.best_step >= 0)
         fprintf(stderr, "train: best validation PSNR %.3f dB at step %ld\n", r.st.best_psnr, r.st.best_step);
     if (rc < 0) dist_abort(r.dist);  // a data-parallel run ends here; alone, the error is returned
