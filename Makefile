@@ -8,10 +8,23 @@ CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O3 -march=native
 SAN     ?=
+MPI     ?= 0
 CFLAGS  += -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -fopenmp -fPIC \
            -Iinclude -Isrc $(SAN)
 LDLIBS  += -ldnnl -lpng -ljpeg -ljansson -lm -lpthread
 LDFLAGS += -fopenmp $(SAN)
+
+# MPI=1: data-parallel training under mpirun (src/train/dist.c), compiled and linked by
+# the MPI compiler wrapper. Without it the same sources build with no MPI at all.
+ifeq ($(MPI),1)
+CC      := mpicc
+CFLAGS  += -DATTSR_MPI
+MPI_LIBS = $(shell mpicc --showme:link 2>/dev/null)
+endif
+
+# Every object depends on a stamp named after the compiler and flags, so switching
+# (make, then make MPI=1, or another OPT) in one BUILD rebuilds instead of mixing.
+STAMP   := $(BUILD)/.flags-$(shell printf '%s' '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' | md5sum | cut -c1-12)
 
 LIB_SRC := $(wildcard src/core/*.c src/image/*.c src/nn/*.c src/model/*.c \
                       src/train/*.c src/api/*.c)
@@ -29,7 +42,12 @@ BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all test clean bench
 all: $(BUILD)/attsr $(BUILD)/libattsr.a $(BUILD)/libattsr.so $(BUILD)/attsr.pc $(TESTS) $(EXAMPLES)
 
-$(BUILD)/%.o: %.c
+$(STAMP):
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/.flags-*
+	@touch $@
+
+$(BUILD)/%.o: %.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -40,22 +58,22 @@ $(BUILD)/libattsr.a: $(LIB_OBJ)
 $(BUILD)/libattsr.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/attsr.pc: attsr.pc.in
+$(BUILD)/attsr.pc: attsr.pc.in $(STAMP)
 	@mkdir -p $(BUILD)
-	sed -e 's|@PREFIX@|$(abspath $(BUILD))|' $< > $@
+	sed -e 's|@PREFIX@|$(abspath $(BUILD))|' -e 's|@MPI_LIBS@|$(MPI_LIBS)|' $< > $@
 
 $(BUILD)/attsr: $(CLI_OBJ) $(BUILD)/libattsr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libattsr.a
+$(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libattsr.a $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libattsr.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/examples/%: examples/%.c $(BUILD)/libattsr.a
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libattsr.a $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libattsr.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libattsr.a
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libattsr.a $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libattsr.a $(LDFLAGS) $(LDLIBS)
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-make -j"$(nproc)" build/attsr >/dev/null
+make -j"$(nproc)" MPI=1 build/attsr >/dev/null
 mkdir -p out
 if [ -f models/attsr_x2.safetensors ]; then
     build/attsr upscale --scale 2 -i samples -o out/x2

@@ -27,7 +27,9 @@ static const char *HELP =
     "  --cache DIR             decomposition cache (default RUN/.satv-cache)\n"
     "  --resume                continue RUN from its checkpoint (same seed)\n"
     "  --threads N\n"
-    "SIGINT or SIGTERM saves a checkpoint and exits with status 130.\n";
+    "SIGINT or SIGTERM saves a checkpoint and exits with status 130.\n"
+    "Data-parallel: mpirun -np N attsr train ... splits each --batch over N ranks; rank 0\n"
+    "writes RUN (docs/distributed.md).\n";
 
 // "A,B,C" -> milestones; 0 ok, 1 (printed) on a bad list.
 static int parse_milestones(const char *s, train_config *c) {
@@ -117,6 +119,8 @@ int cmd_train(int argc, char **argv) {
     static train_args a;  // large (paths, milestones); one command per process
     train_config_default(&a.c);
     int r = cli_parse(argc, argv, ":d:o:", opts, HELP, train_option, &a, NULL);
+    if (r == CLI_EXIT_OK)  // after --help
+        printf("This build: %s.\n", dist_has_mpi() ? "with MPI" : "without MPI (make MPI=1 to add it)");
     if (r) return cli_parse_status(r);
     train_config c = a.c;
     const char **dirs = a.dirs;

@@ -86,3 +86,21 @@ int model_forward(model_plan *p, const model *m);
 // is GradNorm's G_i (SPEC section 6).
 int model_backward(model_plan *p, const model *m, float *grads, const float *d_s,
                    const float *d_t, double branch_norm[2]);
+
+// Hooks into backward, for data-parallel training (src/train/dist.c reduces gradients
+// across processes while backward runs on). NULL members are skipped.
+typedef struct {
+    void *ctx;
+    // The gradients of parameters [first, last) (table indices) are final: backward will
+    // not write them again. Called as backward proceeds, from the output layers towards
+    // fe.head (the branches in table order, each from its end); together the calls
+    // cover the table exactly once.
+    void (*ready)(void *ctx, int first, int last);
+    // fe.tail.weight's gradient through the structure (dw[0]) and the texture (dw[1])
+    // branch, n floats each, before they are summed: what GradNorm's norms are taken of.
+    void (*fe_tail_split)(void *ctx, const float *const dw[2], size_t n);
+} model_backward_hooks;
+
+// model_backward, calling `hooks` (may be NULL) on the way; the results are the same.
+int model_backward_hooked(model_plan *p, const model *m, float *grads, const float *d_s,
+                          const float *d_t, double branch_norm[2], const model_backward_hooks *hooks);

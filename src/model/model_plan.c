@@ -48,6 +48,7 @@ struct model_plan {
     size_t arena_floats;
     void *workspace;             // shared by every conv plan (they run in turn)
     size_t workspace_bytes;
+    const model_backward_hooks *hooks;  // set for the duration of one backward, or NULL
 };
 
 typedef struct {
@@ -281,6 +282,19 @@ int model_forward(model_plan *p, const model *m) {
 #define GW_(i) (grads + m->info[(i)].offset)
 #define GB_(i) (grads + m->info[(i) + 1].offset)
 
+// Tells the hooks that the gradients of parameters [first, last) are final.
+static void ready(const model_plan *p, int first, int last) {
+    if (p->hooks && p->hooks->ready && last > first) p->hooks->ready(p->hooks->ctx, first, last);
+}
+
+// One past a block's last tensor: conv1, conv2, then the attention module's (model.c).
+static int block_end(const model *m, const rb_index *ri) {
+    return ri->conv2 + 2 + attention_num_params(m->cfg.attention);
+}
+
+// A conv layer's weight and bias are final.
+static void conv_ready(const model_plan *p, int weight) { ready(p, weight, weight + 2); }
+
 static int rb_backward(model_plan *p, const model *m, float *grads, int gb, const float *in,
                        float *d_out, float *t1, float *t2) {
     const rb_index *ri = &m->blocks[gb];
@@ -299,6 +313,7 @@ static int rb_backward(model_plan *p, const model *m, float *grads, int gb, cons
         return -1;
     lrelu_backward(t2, t2, a->a1, p->map, m->cfg.leaky_slope);  // a1 is post-activation: same sign
     if (conv_backward(p->c_cc, t1, GW_(ri->conv1), GB_(ri->conv1), t2, in, W_(ri->conv1))) return -1;
+    ready(p, ri->conv1, block_end(m, ri));
     add_inplace(d_out, t1, p->map);
     return 0;
 }
@@ -311,6 +326,7 @@ static int rg_backward(model_plan *p, const model *m, float *grads, int g, const
     if (conv_backward(p->c_cc, t[0], GW_(m->group_tail[g]), GB_(m->group_tail[g]), d, last,
                       W_(m->group_tail[g])))
         return -1;
+    conv_ready(p, m->group_tail[g]);
     for (int b = B - 1; b >= 0; b--) {
         const float *x = b ? p->rb[gb0 + b - 1].out : in;
         if (rb_backward(p, m, grads, gb0 + b, x, t[0], t[1], t[2])) return -1;
@@ -340,11 +356,13 @@ static int branch_backward(model_plan *p, const model *m, float *grads, int br,
     float *d_last = p->d_hr[0];
     if (conv_backward(p->c_out, d_last, GW_(m->out[br]), GB_(m->out[br]), d_out, last, W_(m->out[br])))
         return -1;
+    conv_ready(p, m->out[br]);
     if (c->scale == 4) {
         pixel_shuffle_backward(p->d_up, d_last, N, 2 * H, 2 * W, C, 2);
         if (conv_backward(p->c_up1, p->d_hr[1], GW_(m->up[br][1]), GB_(m->up[br][1]), p->d_up,
                           p->sh0[br], W_(m->up[br][1])))
             return -1;
+        conv_ready(p, m->up[br][1]);
         d_last = p->d_hr[1];
     }
     pixel_shuffle_backward(p->d_up, d_last, N, H, W, C, s0);
@@ -352,19 +370,20 @@ static int branch_backward(model_plan *p, const model *m, float *grads, int br,
     if (conv_backward(p->c_up0, df, GW_(m->up[br][0]), GB_(m->up[br][0]), p->d_up, p->y[br],
                       W_(m->up[br][0])))
         return -1;
+    conv_ready(p, m->up[br][0]);
     int first = c->fe_groups + br * c->groups;
     const float *x = c->groups ? p->g_out[first + c->groups - 1] : p->f;
     if (conv_backward(p->c_cc, p->d[1], GW_(m->br_tail[br]), GB_(m->br_tail[br]), df, x,
                       W_(m->br_tail[br])))
         return -1;
+    conv_ready(p, m->br_tail[br]);
     if (groups_backward(p, m, grads, first, c->groups, p->f, p->d[1])) return -1;
     add_inplace(df, p->d[1], p->map);
     return 0;
 }
 
-int model_backward(model_plan *p, const model *m, float *grads, const float *d_s,
-                   const float *d_t, double branch_norm[2]) {
-    if (!p->training) return as_errorf("model_backward needs a plan created for training");
+static int backward(model_plan *p, const model *m, float *grads, const float *d_s, const float *d_t,
+                    double branch_norm[2]) {
     const model_config *c = &m->cfg;
     if (branch_backward(p, m, grads, 0, d_s, p->df[0]) || branch_backward(p, m, grads, 1, d_t, p->df[1]))
         return -1;
@@ -379,11 +398,32 @@ int model_backward(model_plan *p, const model *m, float *grads, const float *d_s
         return -1;
     branch_norm[0] = sqrt(as_sum_sq(GW_(ft), wn));
     branch_norm[1] = sqrt(as_sum_sq(dw_t, wn));
+    if (p->hooks && p->hooks->fe_tail_split) {
+        const float *const dw[2] = {GW_(ft), dw_t};
+        p->hooks->fe_tail_split(p->hooks->ctx, dw, wn);
+    }
     add_inplace(GW_(ft), dw_t, wn);
     add_inplace(GB_(ft), db_t, bn);
+    conv_ready(p, ft);
     add_inplace(p->d[0], p->d[1], p->map);    // gradient of the fe groups' output
     add_inplace(p->df[0], p->df[1], p->map);  // gradient of f, which is also x0's skip share
     if (groups_backward(p, m, grads, 0, c->fe_groups, p->x0, p->d[0])) return -1;
     add_inplace(p->df[0], p->d[0], p->map);   // gradient of x0
-    return conv_backward(p->c_head, NULL, GW_(m->head), GB_(m->head), p->df[0], p->input, W_(m->head));
+    if (conv_backward(p->c_head, NULL, GW_(m->head), GB_(m->head), p->df[0], p->input, W_(m->head))) return -1;
+    conv_ready(p, m->head);
+    return 0;
+}
+
+int model_backward_hooked(model_plan *p, const model *m, float *grads, const float *d_s,
+                          const float *d_t, double branch_norm[2], const model_backward_hooks *hooks) {
+    if (!p->training) return as_errorf("model_backward needs a plan created for training");
+    p->hooks = hooks;
+    int rc = backward(p, m, grads, d_s, d_t, branch_norm);
+    p->hooks = NULL;
+    return rc;
+}
+
+int model_backward(model_plan *p, const model *m, float *grads, const float *d_s,
+                   const float *d_t, double branch_norm[2]) {
+    return model_backward_hooked(p, m, grads, d_s, d_t, branch_norm, NULL);
 }

@@ -1,9 +1,10 @@
 // The training loop: batches -> forward -> L1 per branch -> backward -> GradNorm ->
 // Adam; logs, validation with best-model tracking, and atomic checkpoints. A SIGINT or
-// SIGTERM finishes the current step, saves, and returns.
+// SIGTERM finishes the current step, saves, and returns. Under mpirun the ranks share
+// each batch (dist.h): rank 0 holds the run folder and sends the others its state.
 #include "train/train.h"
 
-#include <glob.h>
+#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "model/upscale.h"
 #include "train/checkpoint.h"
 #include "train/dataset.h"
+#include "train/dist.h"
 #include "train/optim.h"
 #include "model/evaluate.h"
 
@@ -81,6 +83,8 @@ static int validate(const model *m, const char *dir, double *psnr) {
 
 typedef struct {
     const train_config *c;
+    dist *dist;                       // the ranks of a data-parallel run (a world of one alone)
+    int root;                         // rank 0: the one that writes the run folder and logs
     model m;
     float *grads, *adam_m, *adam_v;   // (n_floats) each
     adam opt;
@@ -89,7 +93,7 @@ typedef struct {
     dataset *data;
     model_plan *plan;
     float *s_hr, *t_hr, *d_s, *d_t;   // (b, ps, ps, 3)
-    FILE *log;
+    FILE *log;                        // rank 0 only
     char path[4][4096];               // model, best, checkpoint, log
 } run;
 
@@ -137,25 +141,29 @@ static int open_log(run *r, long step) {
     return 0;
 }
 
-// A run killed while writing leaves "<file>.tmp-XXXXXX" beside the intact old file;
-// the next run removes them.
-static void remove_stale_temps(const char *path) {
-    char pattern[4200];
-    glob_t g;
-    snprintf(pattern, sizeof pattern, "%s.tmp-??????", path);
-    if (glob(pattern, 0, NULL, &g) == 0)
-        for (size_t i = 0; i < g.gl_pathc; i++) unlink(g.gl_pathv[i]);
-    globfree(&g);
+// A run killed while writing leaves the temp file of that write ("NAME.tmp-XXXXXX",
+// see as_outfile); the next start of the run removes them.
+static void remove_stale_temps(const run *r) {
+    DIR *dir = opendir(r->c->out_dir);
+    if (!dir) return;
+    for (struct dirent *e; (e = readdir(dir));)
+        for (int i = 0; i < 4; i++) {
+            const char *name = strrchr(r->path[i], '/') + 1;
+            size_t n = strlen(name);
+            if (!strncmp(e->d_name, name, n) && !strncmp(e->d_name + n, ".tmp-", 5) && strlen(e->d_name) == n + 11) {
+                char path[4096 + 256];
+                snprintf(path, sizeof path, "%s/%s", r->c->out_dir, e->d_name);
+                unlink(path);
+            }
+        }
+    closedir(dir);
 }
 
-static int setup(run *r) {
+// Rank 0: the run's state from its checkpoint when resuming, else a fresh model.
+static int load_or_init(run *r) {
     const train_config *c = r->c;
     if (as_mkdir_p(c->out_dir)) return -1;
-    static const char *names[4] = {"model.safetensors", "best.safetensors", "checkpoint.safetensors", "log.jsonl"};
-    for (int i = 0; i < 4; i++) {
-        snprintf(r->path[i], sizeof r->path[i], "%s/%s", c->out_dir, names[i]);
-        remove_stale_temps(r->path[i]);
-    }
+    remove_stale_temps(r);
     if (c->resume && access(r->path[P_CKPT], R_OK) == 0) {
         if (checkpoint_load(r->path[P_CKPT], &r->m, &r->adam_m, &r->adam_v, &r->opt, &r->gn, &r->st)) return -1;
         if (r->st.seed != c->seed) return as_errorf("%s: the checkpoint was made with --seed %llu, not %llu",
@@ -182,14 +190,58 @@ static int setup(run *r) {
         if (!list) return -1;
         if (!n) return as_errorf("%s: no validation images", hr);
     }
+    return 0;
+}
+
+// Rank 0's state to the other ranks, so that only rank 0 reads (and writes) the run
+// folder: it need not be shared between hosts. The structs go as bytes: every rank
+// runs the same build.
+static int share_state(run *r) {
+    dist *d = r->dist;
+    model_config cfg = r->m.cfg;
+    if (dist_bcast(d, &cfg, sizeof cfg)) return -1;
+    if (!r->root) {
+        if (model_create(&r->m, &cfg)) return -1;
+        r->adam_m = as_malloc_array(r->m.n_floats, sizeof(float));
+        r->adam_v = as_malloc_array(r->m.n_floats, sizeof(float));
+        if (!r->adam_m || !r->adam_v) return -1;
+    }
+    size_t bytes = sizeof(float) * r->m.n_floats;
+    return dist_bcast(d, r->m.w, bytes) || dist_bcast(d, r->adam_m, bytes) || dist_bcast(d, r->adam_v, bytes) ||
+           dist_bcast(d, &r->opt, sizeof r->opt) || dist_bcast(d, &r->gn, sizeof r->gn) ||
+           dist_bcast(d, &r->st, sizeof r->st);
+}
+
+// This rank's shard of the batches. Rank 0 decomposes the images first and the others
+// then find them in its cache (when the cache folder is shared) instead of redoing it.
+static int open_data(run *r) {
+    const train_config *c = r->c;
     const model_config *mc = &r->m.cfg;
     char cache[4096];
     snprintf(cache, sizeof cache, "%s/.satv-cache", c->out_dir);
     dataset_config dc = {.dirs = c->data_dirs, .n_dirs = c->n_data, .scale = mc->scale, .patch = c->patch,
                          .batch = c->batch, .seed = c->seed, .cache_dir = c->cache_dir ? c->cache_dir : cache,
-                         .satv_lambda = 2.5f, .satv_iters = 50, .rank = 0, .world = 1, .verbose = 1};
+                         .satv_lambda = 2.5f, .satv_iters = 50, .rank = dist_rank(r->dist),
+                         .world = dist_world(r->dist), .verbose = r->root};
+    if (!r->root && dist_barrier(r->dist)) return -1;
     if (!(r->data = dataset_open(&dc))) return -1;
-    int b = dataset_local_batch(r->data), ps = c->patch * mc->scale;
+    if (r->root && dist_barrier(r->dist)) return -1;
+    dist_set_batch(r->dist, dataset_local_batch(r->data), c->batch);
+    return 0;
+}
+
+static int setup(run *r) {
+    const train_config *c = r->c;
+    int world = dist_world(r->dist);
+    if (c->batch < world)
+        return as_errorf("--batch %d is smaller than the %d ranks: each rank needs a sample per step", c->batch,
+                         world);
+    static const char *names[4] = {"model.safetensors", "best.safetensors", "checkpoint.safetensors", "log.jsonl"};
+    for (int i = 0; i < 4; i++) snprintf(r->path[i], sizeof r->path[i], "%s/%s", c->out_dir, names[i]);
+    if (r->root && load_or_init(r)) return -1;
+    if (world > 1 && share_state(r)) return -1;
+    if (open_data(r)) return -1;
+    int b = dataset_local_batch(r->data), ps = c->patch * r->m.cfg.scale;
     size_t hr = (size_t)b * ps * ps * 3;
     r->grads = as_calloc(r->m.n_floats, sizeof(float));
     r->s_hr = as_malloc_array(hr, sizeof(float));
@@ -198,7 +250,7 @@ static int setup(run *r) {
     r->d_t = as_malloc_array(hr, sizeof(float));
     if (!r->grads || !r->s_hr || !r->t_hr || !r->d_s || !r->d_t) return -1;
     if (!(r->plan = model_plan_create(&r->m, b, c->patch, c->patch, 1))) return -1;
-    return open_log(r, r->st.step);
+    return r->root ? open_log(r, r->st.step) : 0;
 }
 
 static void teardown(run *r) {
@@ -215,13 +267,17 @@ static void teardown(run *r) {
     model_free(&r->m);
 }
 
-// model.safetensors first, then the checkpoint: a kill between the two resumes from
-// the older checkpoint, which is consistent on its own.
+// The log's lines first (a resume keeps those up to its checkpoint's step, so they
+// must be there before the checkpoint is), then model.safetensors, then the
+// checkpoint: a kill between the two resumes from the older checkpoint, which is
+// consistent on its own. Every rank first checks that the replicas are still
+// identical (they take identical steps); rank 0 writes.
 static int save(run *r) {
+    if (dist_check_same(r->dist, r->m.w, sizeof(float) * r->m.n_floats, "the model weights")) return -1;
+    if (!r->root) return 0;
+    if (fflush(r->log)) return as_errorf("%s: cannot write the log", r->path[P_LOG]);
     if (model_save(&r->m, r->path[P_MODEL])) return -1;
-    if (checkpoint_save(r->path[P_CKPT], &r->m, r->adam_m, r->adam_v, &r->opt, &r->gn, &r->st)) return -1;
-    fflush(r->log);
-    return 0;
+    return checkpoint_save(r->path[P_CKPT], &r->m, r->adam_m, r->adam_v, &r->opt, &r->gn, &r->st);
 }
 
 static void progress(const run *r, double loss, double t0, long start) {
@@ -239,15 +295,22 @@ static void progress(const run *r, double loss, double t0, long start) {
     }
 }
 
-int train_step(model *m, model_plan *p, float *grads, float *adam_m, float *adam_v, adam *opt,
-               gradnorm *gn, const float *s_hr, const float *t_hr, float *d_s, float *d_t,
-               double lr, double out[3]) {
+int train_step_dist(dist *d, model *m, model_plan *p, float *grads, float *adam_m, float *adam_v,
+                    adam *opt, gradnorm *gn, const float *s_hr, const float *t_hr, float *d_s,
+                    float *d_t, double lr, double out[3]) {
     if (model_forward(p, m)) return -1;
     size_t n = model_plan_output_floats(p);
-    double L[2], G[2], w[2] = {gn->w[0], gn->w[1]};
-    L[0] = l1_loss(d_s, model_plan_output(p, 1), s_hr, n, (float)w[0]);
-    L[1] = l1_loss(d_t, model_plan_output(p, 2), t_hr, n, (float)w[1]);
-    if (model_backward(p, m, grads, d_s, d_t, G)) return -1;
+    // The loss is a mean over the global batch, of which this rank's samples are
+    // `share`: scaled so, the ranks' gradients and losses sum to the global ones even
+    // when the batch does not split evenly (share is exactly 1 alone).
+    double L[2], G[2], w[2] = {gn->w[0], gn->w[1]}, share = dist_share(d);
+    L[0] = l1_loss(d_s, model_plan_output(p, 1), s_hr, n, (float)(w[0] * share));
+    L[1] = l1_loss(d_t, model_plan_output(p, 2), t_hr, n, (float)(w[1] * share));
+    double L_share[2] = {L[0] * share, L[1] * share};
+    const model_backward_hooks *hooks;
+    if (dist_step_begin(d, m, grads, L_share, &hooks)) return -1;
+    if (model_backward_hooked(p, m, grads, d_s, d_t, G, hooks)) return -1;
+    if (dist_step_end(d, L, G)) return -1;
     gradnorm_update(gn, L, G);
     opt->lr = lr;
     adam_step(opt, m->w, grads, adam_m, adam_v, m->n_floats);
@@ -257,21 +320,29 @@ int train_step(model *m, model_plan *p, float *grads, float *adam_m, float *adam
     return 0;
 }
 
+int train_step(model *m, model_plan *p, float *grads, float *adam_m, float *adam_v, adam *opt,
+               gradnorm *gn, const float *s_hr, const float *t_hr, float *d_s, float *d_t,
+               double lr, double out[3]) {
+    return train_step_dist(NULL, m, p, grads, adam_m, adam_v, opt, gn, s_hr, t_hr, d_s, d_t, lr, out);
+}
+
 // The run's step: this step's batch, then train_step, then the log line.
 static int step(run *r, double out[3]) {
     if (dataset_batch(r->data, r->st.step, model_plan_input(r->plan), r->s_hr, r->t_hr)) return -1;
-    if (train_step(&r->m, r->plan, r->grads, r->adam_m, r->adam_v, &r->opt, &r->gn, r->s_hr, r->t_hr, r->d_s,
-                   r->d_t, lr_at(r->c, r->st.step), out))
+    if (train_step_dist(r->dist, &r->m, r->plan, r->grads, r->adam_m, r->adam_v, &r->opt, &r->gn, r->s_hr,
+                        r->t_hr, r->d_s, r->d_t, lr_at(r->c, r->st.step), out))
         return -1;
     r->st.step++;
-    fprintf(r->log, "{\"step\":%ld,\"loss\":%.7g,\"loss_s\":%.7g,\"loss_t\":%.7g,\"w_s\":%.7g,\"w_t\":%.7g,\"lr\":%.4g}\n",
-            r->st.step, out[0], out[1], out[2], r->gn.w[0], r->gn.w[1], r->opt.lr);
+    if (r->log)
+        fprintf(r->log,
+                "{\"step\":%ld,\"loss\":%.7g,\"loss_s\":%.7g,\"loss_t\":%.7g,\"w_s\":%.7g,\"w_t\":%.7g,\"lr\":%.4g}\n",
+                r->st.step, out[0], out[1], out[2], r->gn.w[0], r->gn.w[1], r->opt.lr);
     return 0;
 }
 
 static int maybe_validate(run *r) {
     const train_config *c = r->c;
-    if (!c->val_dir || !c->val_every || (r->st.step % c->val_every && r->st.step != c->steps)) return 0;
+    if (!r->root || !c->val_dir || !c->val_every || (r->st.step % c->val_every && r->st.step != c->steps)) return 0;
     double psnr = 0;
     if (validate(&r->m, c->val_dir, &psnr)) return -1;
     int best = psnr > r->st.best_psnr;
@@ -287,29 +358,57 @@ static int maybe_validate(run *r) {
     return 0;
 }
 
+// A data-parallel run: the step time and how much of it went to waiting for gradient
+// reductions, both averaged over the ranks (a collective: every rank calls it).
+static int report_comm(const run *r, double seconds, long steps) {
+    int world = dist_world(r->dist);
+    if (world == 1 || steps <= 0) return 0;
+    double x[2] = {dist_get_stats(r->dist).wait_s, seconds};
+    if (dist_sum(r->dist, x, 2)) return -1;
+    if (r->root)
+        fprintf(stderr, "train: %d ranks, %.4f s per step, %.1f%% of it waiting for gradient reductions\n", world,
+                x[1] / world / steps, 100 * x[0] / fmax(x[1], 1e-9));
+    return 0;
+}
+
+static int train_loop(run *r) {
+    const train_config *c = r->c;
+    long start = r->st.step;
+    double t0 = as_now(), loss[3] = {0};
+    int stop, rc = dist_any(r->dist, g_stop, &stop);
+    // every rank stops after the same step, whichever of them got the signal
+    while (!rc && r->st.step < c->steps && !stop) {
+        rc = step(r, loss);
+        if (!rc && r->root && (r->st.step % c->log_every == 0 || r->st.step == c->steps))
+            progress(r, loss[0], t0, start);
+        if (!rc) rc = maybe_validate(r);
+        if (!rc) rc = dist_any(r->dist, g_stop, &stop);
+        if (!rc && (r->st.step % c->ckpt_every == 0 || r->st.step == c->steps || stop)) rc = save(r);
+    }
+    if (c->progress_tty && r->root) fputc('\n', stderr);
+    if (!rc) rc = report_comm(r, as_now() - t0, r->st.step - start);
+    if (rc) return -1;
+    return stop ? 1 : 0;
+}
+
 int train_run(const train_config *c) {
     run r = {.c = c};
+    if (!(r.dist = dist_open())) return -1;
+    r.root = dist_rank(r.dist) == 0;
     g_stop = 0;
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     int rc = setup(&r);
-    long start = r.st.step;
-    double t0 = as_now(), loss[3] = {0};
-    while (!rc && r.st.step < c->steps && !g_stop) {
-        rc = step(&r, loss);
-        if (!rc && (r.st.step % c->log_every == 0 || r.st.step == c->steps)) progress(&r, loss[0], t0, start);
-        if (!rc) rc = maybe_validate(&r);
-        if (!rc && (r.st.step % c->ckpt_every == 0 || r.st.step == c->steps || g_stop)) rc = save(&r);
-    }
-    if (c->progress_tty) fputc('\n', stderr);
-    if (!rc && g_stop) fprintf(stderr, "train: interrupted at step %ld; saved; continue with --resume\n", r.st.step);
-    if (!rc && r.st.best_step >= 0)
+    if (!rc) rc = train_loop(&r);
+    if (rc == 1 && r.root)
+        fprintf(stderr, "train: interrupted at step %ld; saved; continue with --resume\n", r.st.step);
+    if (rc >= 0 && r.root && r.st.best_step >= 0)
         fprintf(stderr, "train: best validation PSNR %.3f dB at step %ld\n", r.st.best_psnr, r.st.best_step);
-    int interrupted = g_stop;
+    if (rc < 0) dist_abort(r.dist);  // a data-parallel run ends here; alone, the error is returned
     teardown(&r);
+    dist_close(r.dist);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (!rc && interrupted) return 1;
     return rc;
 }

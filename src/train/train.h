@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "model/model.h"
+#include "train/dist.h"
 #include "train/optim.h"
 
 typedef struct {
@@ -36,5 +37,15 @@ void train_config_default(train_config *c);
 int train_step(model *m, model_plan *p, float *grads, float *adam_m, float *adam_v, adam *opt,
                gradnorm *gn, const float *s_hr, const float *t_hr, float *d_s, float *d_t,
                double lr, double out[3]);
+// train_step as one rank's part of a data-parallel step (dist.h): the batch holds this
+// rank's samples, and the losses, gradients and GradNorm norms are those of the global
+// batch, the same on every rank. d == NULL, or a world of one, is train_step exactly.
+int train_step_dist(dist *d, model *m, model_plan *p, float *grads, float *adam_m, float *adam_v,
+                    adam *opt, gradnorm *gn, const float *s_hr, const float *t_hr, float *d_s,
+                    float *d_t, double lr, double out[3]);
 // 0: all steps done; 1: interrupted by SIGINT/SIGTERM after saving; -1: error.
+// Started by mpirun (a build with MPI=1), the ranks train one model data-parallel:
+// c->batch is the global batch, split over the ranks; rank 0 alone writes the run
+// folder. There an error on any rank prints "attsr train: rank R of N: reason" and
+// ends the whole job with status 1 (MPI_Abort) instead of returning.
 int train_run(const train_config *c);
