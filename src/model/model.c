@@ -134,7 +134,29 @@ static const char *const BRANCH_NAME[2] = {"structure", "texture"};
 
 static int total_groups(const model_config *c) { return c->fe_groups + 2 * c->groups; }
 
+int model_tensor_count(const model_config *c) {
+    static const int att[] = {[ATT_NONE] = 0, [ATT_CA] = 4, [ATT_SA1] = 2, [ATT_SA4] = 8};
+    if ((unsigned)c->attention > ATT_SA4) return -1;  // not a valid cfg
+    int group = c->blocks * (4 + att[c->attention]) + 2;  // blocks (2 convs + attention), tail
+    int branch = c->groups * group + 2 + 2 * (c->scale == 4 ? 2 : 1) + 2;  // groups, tail, up, out
+    return 2 + c->fe_groups * group + 2 + 2 * branch;  // head, groups, tail, the two branches
+}
+
 int model_create(model *m, const model_config *cfg) {
+    return model_create_table(m, cfg) || model_alloc_params(m) ? -1 : 0;
+}
+
+int model_alloc_params(model *m) {
+    m->w = as_aligned_alloc(sizeof(float) * m->n_floats);
+    if (!m->w) {
+        model_free(m);
+        return -1;
+    }
+    memset(m->w, 0, sizeof(float) * m->n_floats);
+    return 0;
+}
+
+int model_create_table(model *m, const model_config *cfg) {
     memset(m, 0, sizeof *m);
     if (model_config_check(cfg)) return -1;
     m->cfg = *cfg;
@@ -166,9 +188,10 @@ int model_create(model *m, const model_config *cfg) {
         snprintf(name, sizeof name, "%s.out", BRANCH_NAME[br]);
         if ((m->out[br] = add_conv(&tb, name, 3, C, 3)) < 0) goto fail;
     }
-    m->w = as_aligned_alloc(sizeof(float) * m->n_floats);
-    if (!m->w) goto fail;
-    memset(m->w, 0, sizeof(float) * m->n_floats);
+    if (m->n_params != model_tensor_count(cfg)) {
+        as_errorf("model: %d tensors, but model_tensor_count says %d", m->n_params, model_tensor_count(cfg));
+        goto fail;
+    }
     return 0;
 fail:
     model_free(m);

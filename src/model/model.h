@@ -54,6 +54,14 @@ typedef struct {
 } model;
 
 int  model_create(model *m, const model_config *cfg);  // table + zeroed parameters
+// model_create in two steps, for loaders: the table alone (m->w NULL), then the zeroed
+// parameters. A loader checks a file's tensors against the table in between, so that
+// what it allocates is bounded by the file's size, not by what its metadata claims.
+int  model_create_table(model *m, const model_config *cfg);
+int  model_alloc_params(model *m);
+// How many tensors the table of a valid cfg has, counted without building it (a loader
+// compares it with the file's first: the largest table has 590k entries).
+int  model_tensor_count(const model_config *cfg);
 void model_free(model *m);
 void model_init_params(model *m, uint64_t seed);        // PyTorch default init, seeded
 int  model_find(const model *m, const char *name);      // index or -1

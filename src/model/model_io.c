@@ -69,7 +69,14 @@ static int config_from_meta(model_config *c, const st_file *f, const char *name)
 
 static int load_from(model *m, const st_file *f, const char *name) {
     model_config cfg;
-    if (config_from_meta(&cfg, f, name) || model_create(m, &cfg)) return -1;
+    if (config_from_meta(&cfg, f, name)) return -1;
+    // The file is checked against the metadata before anything of the model's size is
+    // allocated (the table, then the parameters): a few bytes of metadata naming a huge
+    // model cost nothing.
+    if (f->n != model_tensor_count(&cfg))
+        return as_errorf("%s: %d tensors, but its metadata describes a model of %d", name, f->n,
+                         model_tensor_count(&cfg));
+    if (model_create_table(m, &cfg)) return -1;
     for (int i = 0; i < m->n_params; i++) {
         const param_info *p = &m->info[i];
         const st_tensor *t = st_find(f, p->name);
@@ -83,13 +90,12 @@ static int load_from(model *m, const st_file *f, const char *name) {
             as_errorf("%s: tensor '%s' has the wrong shape for this model's metadata", name, p->name);
             goto fail;
         }
-        memcpy(m->w + p->offset, t->data, sizeof(float) * p->numel);
     }
-    for (int i = 0; i < f->n; i++)
-        if (model_find(m, f->tensors[i].name) < 0) {
-            as_errorf("%s: unexpected tensor '%s' for this model's metadata", name, f->tensors[i].name);
-            goto fail;
-        }
+    // Every one of the table's n_params names is in the file, which holds n_params
+    // tensors of distinct names (the JSON reader refuses duplicates): none is unexpected.
+    if (model_alloc_params(m)) return as_errorf("%s: %s", name, as_error());
+    for (int i = 0; i < m->n_params; i++)
+        memcpy(m->w + m->info[i].offset, st_find(f, m->info[i].name)->data, sizeof(float) * m->info[i].numel);
     return 0;
 fail:
     model_free(m);

@@ -69,6 +69,7 @@ void st_free(st_file *f) {
         free(f->meta_values[i]);
     }
     free(f->tensors);
+    free(f->by_name);
     free(f->meta_keys);
     free(f->meta_values);
     memset(f, 0, sizeof *f);
@@ -137,6 +138,13 @@ static int cmp_offset(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+// st_find's index: a file may hold many tensors (a model of the largest shape has 590k),
+// and loaders look each one up, so a linear search would be quadratic.
+static _Thread_local const st_tensor *g_sort_tensors;  // qsort has no context argument
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(g_sort_tensors[*(const int *)a].name, g_sort_tensors[*(const int *)b].name);
+}
+
 int st_read_memory(st_file *f, const void *buf, size_t n, const char *name) {
     memset(f, 0, sizeof *f);
     const uint8_t *p = buf;
@@ -177,6 +185,14 @@ int st_read_memory(st_file *f, const void *buf, size_t n, const char *name) {
         return -1;
     }
     qsort(f->tensors, f->n, sizeof(st_tensor), cmp_offset);
+    f->by_name = as_malloc_array(f->n ? f->n : 1, sizeof(int));
+    if (!f->by_name) {
+        st_free(f);
+        return as_errorf("%s: %s", name, as_error());
+    }
+    for (int i = 0; i < f->n; i++) f->by_name[i] = i;
+    g_sort_tensors = f->tensors;
+    qsort(f->by_name, f->n, sizeof(int), cmp_name);
     return 0;
 }
 
@@ -191,8 +207,13 @@ int st_read(st_file *f, const char *path) {
 }
 
 const st_tensor *st_find(const st_file *f, const char *name) {
-    for (int i = 0; i < f->n; i++)
-        if (!strcmp(f->tensors[i].name, name)) return &f->tensors[i];
+    int lo = 0, hi = f->n;  // binary search of by_name in [lo, hi)
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(f->tensors[f->by_name[mid]].name, name);
+        if (c == 0) return &f->tensors[f->by_name[mid]];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 

@@ -17,6 +17,7 @@ typedef struct {
 typedef struct {
     int n;
     st_tensor *tensors;   // in file order of data offsets
+    int *by_name;         // (n) indices into tensors, sorted by name: st_find's index
     int n_meta;
     char **meta_keys, **meta_values;
 } st_file;

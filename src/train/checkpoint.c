@@ -63,12 +63,24 @@ static int meta_num(const st_file *f, const char *key, double *out, int count, c
     return 0;
 }
 
+// A number that is converted to an integer (or a float): it must be in [lo, hi] first,
+// since the conversion of NaN or of a value out of the type's range is undefined.
+static int meta_ranged(const st_file *f, const char *key, double lo, double hi, double *out, const char *path) {
+    if (meta_num(f, key, out, 1, path)) return -1;
+    if (!(*out >= lo && *out <= hi))
+        return as_errorf("%s: checkpoint field '%s' = '%s' is out of range [%.17g, %.17g]", path, key,
+                         st_meta(f, key), lo, hi);
+    return 0;
+}
+
+#define MAX_STEP 9007199254740992.0  // 2^53: steps and counters, exact in a double
+
 static int config_from(model_config *c, const st_file *f, const char *path) {
     *c = model_config_default();
     double d[9];
     static const char *ints[] = {"scale", "feats", "fe_groups", "groups", "blocks", "ca_reduction", "leaky_slope"};
-    for (int i = 0; i < 7; i++)
-        if (meta_num(f, ints[i], &d[i], 1, path)) return -1;
+    for (int i = 0; i < 7; i++)  // model_config_check judges the values; this only keeps the casts defined
+        if (meta_ranged(f, ints[i], -1e6, 1e6, &d[i], path)) return -1;
     c->scale = (int)d[0], c->feats = (int)d[1], c->fe_groups = (int)d[2], c->groups = (int)d[3];
     c->blocks = (int)d[4], c->ca_reduction = (int)d[5], c->leaky_slope = (float)d[6];
     const char *att = st_meta(f, "attention");
@@ -77,12 +89,12 @@ static int config_from(model_config *c, const st_file *f, const char *path) {
     return 0;
 }
 
-int checkpoint_load(const char *path, model *m, float **adam_m, float **adam_v, adam *opt,
-                    gradnorm *gn, train_state *st) {
+int checkpoint_load_memory(const void *data, size_t n, const char *path, model *m, float **adam_m,
+                           float **adam_v, adam *opt, gradnorm *gn, train_state *st) {
     st_file f;
     memset(m, 0, sizeof *m);
     *adam_m = *adam_v = NULL;
-    if (st_read(&f, path)) return -1;
+    if (st_read_memory(&f, data, n, path)) return -1;
     model_config cfg;
     const char *fmt = st_meta(&f, "format"), *ver = st_meta(&f, "version");
     if (!fmt || strcmp(fmt, "attsr-checkpoint")) {
@@ -90,17 +102,25 @@ int checkpoint_load(const char *path, model *m, float **adam_m, float **adam_v, 
         return as_errorf("%s: not an attsr checkpoint", path);
     }
     if (!ver || strcmp(ver, CKPT_VERSION)) {
+        // the message first: ver points into f
+        as_errorf("%s: checkpoint version %s, this attsr reads version %s (start a new run)", path,
+                  ver ? ver : "missing", CKPT_VERSION);
         st_free(&f);
-        return as_errorf("%s: checkpoint version %s, this attsr reads version %s (start a new run)", path,
-                         ver ? ver : "missing", CKPT_VERSION);
+        return -1;
     }
     double d[2], step, best, best_step, seed, t, lr, en, alpha, gnlr, has;
-    int rc = config_from(&cfg, &f, path) || model_create(m, &cfg) || meta_num(&f, "step", &step, 1, path) ||
-             meta_num(&f, "best_psnr", &best, 1, path) || meta_num(&f, "best_step", &best_step, 1, path) ||
-             meta_num(&f, "seed", &seed, 1, path) || meta_num(&f, "adam_t", &t, 1, path) ||
-             meta_num(&f, "adam_lr", &lr, 1, path) || meta_num(&f, "gn_enabled", &en, 1, path) ||
-             meta_num(&f, "gn_alpha", &alpha, 1, path) || meta_num(&f, "gn_lr", &gnlr, 1, path) ||
-             meta_num(&f, "gn_has_L0", &has, 1, path);
+    // Each tensor has at least one element: a params tensor smaller than the table's
+    // tensor count cannot fit, and the table (up to 590k entries) is not worth building.
+    const st_tensor *params = st_find(&f, "params");
+    int rc = config_from(&cfg, &f, path) ||
+             ((!params || params->numel < (size_t)model_tensor_count(&cfg)) &&
+              as_errorf("%s: checkpoint tensor 'params' is missing or has the wrong size", path)) ||
+             model_create_table(m, &cfg) ||
+             meta_ranged(&f, "step", 0, MAX_STEP, &step, path) || meta_num(&f, "best_psnr", &best, 1, path) ||
+             meta_ranged(&f, "best_step", -1, MAX_STEP, &best_step, path) || meta_num(&f, "seed", &seed, 1, path) ||
+             meta_ranged(&f, "adam_t", 0, MAX_STEP, &t, path) || meta_num(&f, "adam_lr", &lr, 1, path) ||
+             meta_ranged(&f, "gn_enabled", 0, 1, &en, path) || meta_num(&f, "gn_alpha", &alpha, 1, path) ||
+             meta_num(&f, "gn_lr", &gnlr, 1, path) || meta_ranged(&f, "gn_has_L0", 0, 1, &has, path);
     if (!rc) {
         const char *seed_s = st_meta(&f, "seed");
         st->seed = strtoull(seed_s, NULL, 10);  // exact, beyond double's 53 bits
@@ -114,20 +134,23 @@ int checkpoint_load(const char *path, model *m, float **adam_m, float **adam_v, 
         rc = rc || meta_num(&f, "gn_L0", d, 2, path);
         gn->L0[0] = d[0], gn->L0[1] = d[1];
     }
+    // The tensors are checked before anything of the model's size is allocated, so a
+    // file's metadata cannot ask for more memory than the file holds.
     const char *names[3] = {"params", "adam.m", "adam.v"};
-    float *dst[3] = {m->w, NULL, NULL};
-    if (!rc) {
-        *adam_m = dst[1] = as_malloc_array(m->n_floats, sizeof(float));
-        *adam_v = dst[2] = as_malloc_array(m->n_floats, sizeof(float));
-        rc = !dst[1] || !dst[2];
-    }
+    const st_tensor *src[3] = {NULL, NULL, NULL};
     for (int i = 0; !rc && i < 3; i++) {
-        const st_tensor *tt = st_find(&f, names[i]);
-        if (!tt || tt->numel != m->n_floats)
+        src[i] = st_find(&f, names[i]);
+        if (!src[i] || src[i]->numel != m->n_floats)
             rc = as_errorf("%s: checkpoint tensor '%s' is missing or has the wrong size", path, names[i]);
-        else
-            memcpy(dst[i], tt->data, sizeof(float) * m->n_floats);
     }
+    if (!rc) {
+        rc = model_alloc_params(m);
+        *adam_m = as_malloc_array(m->n_floats, sizeof(float));
+        *adam_v = as_malloc_array(m->n_floats, sizeof(float));
+        rc = rc || !*adam_m || !*adam_v;
+    }
+    float *dst[3] = {m->w, *adam_m, *adam_v};
+    for (int i = 0; !rc && i < 3; i++) memcpy(dst[i], src[i]->data, sizeof(float) * m->n_floats);
     st_free(&f);
     if (rc) {
         free(*adam_m);
@@ -137,4 +160,16 @@ int checkpoint_load(const char *path, model *m, float **adam_m, float **adam_v, 
         return -1;
     }
     return 0;
+}
+
+int checkpoint_load(const char *path, model *m, float **adam_m, float **adam_v, adam *opt,
+                    gradnorm *gn, train_state *st) {
+    void *data;
+    size_t n;
+    memset(m, 0, sizeof *m);
+    *adam_m = *adam_v = NULL;
+    if (as_read_file(path, &data, &n, as_limits.max_alloc)) return -1;
+    int rc = checkpoint_load_memory(data, n, path, m, adam_m, adam_v, opt, gn, st);
+    free(data);
+    return rc;
 }

@@ -18,3 +18,6 @@ int checkpoint_save(const char *path, const model *m, const float *adam_m, const
 // (allocated here, m->n_floats each).
 int checkpoint_load(const char *path, model *m, float **adam_m, float **adam_v, adam *opt,
                     gradnorm *gn, train_state *st);
+// The same from a file's bytes in memory; `name` heads every error.
+int checkpoint_load_memory(const void *data, size_t n, const char *name, model *m, float **adam_m,
+                           float **adam_v, adam *opt, gradnorm *gn, train_state *st);

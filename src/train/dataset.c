@@ -13,6 +13,7 @@
 #include "image/image.h"
 #include "image/resize.h"
 #include "train/satv.h"
+#include "train/satv_cache.h"
 
 typedef struct {
     int w, h;
@@ -35,66 +36,6 @@ struct dataset {
     char worker_err[1024];
 };
 
-// ---- the decomposition cache ---------------------------------------------------------
-
-#define CACHE_MAGIC "ATSRSATV"
-#define CACHE_VERSION 1u
-
-typedef struct {
-    char magic[8];
-    uint32_t version, w, h, c;
-    uint64_t key;       // content hash of the image file and the parameters
-    uint64_t checksum;  // of the float payload
-} cache_header;
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
-    const uint8_t *p = data;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
-}
-
-static uint64_t cache_key(const void *file, size_t n, const dataset_config *c) {
-    uint64_t h = fnv1a(0xcbf29ce484222325ULL, file, n);
-    float lambda = c->satv_lambda;
-    int iters = c->satv_iters;
-    uint32_t v = CACHE_VERSION;
-    h = fnv1a(h, &lambda, sizeof lambda);
-    h = fnv1a(h, &iters, sizeof iters);
-    return fnv1a(h, &v, sizeof v);
-}
-
-// Loads s from the cache when the entry is whole and matches; 0 on a hit.
-static int cache_get(const char *path, uint64_t key, int w, int h, float *s) {
-    void *data;
-    size_t n, payload = (size_t)w * h * 3 * sizeof(float);
-    if (as_read_file(path, &data, &n, sizeof(cache_header) + payload)) return -1;
-    cache_header hd;
-    int ok = n == sizeof hd + payload;
-    if (ok) {
-        memcpy(&hd, data, sizeof hd);
-        ok = !memcmp(hd.magic, CACHE_MAGIC, 8) && hd.version == CACHE_VERSION && hd.w == (uint32_t)w &&
-             hd.h == (uint32_t)h && hd.c == 3 && hd.key == key &&
-             hd.checksum == fnv1a(0xcbf29ce484222325ULL, (char *)data + sizeof hd, payload);
-    }
-    if (ok) memcpy(s, (char *)data + sizeof hd, payload);
-    free(data);
-    return ok ? 0 : -1;
-}
-
-static int cache_put(const char *path, uint64_t key, int w, int h, const float *s) {
-    size_t payload = (size_t)w * h * 3 * sizeof(float);
-    cache_header hd = {.version = CACHE_VERSION, .w = (uint32_t)w, .h = (uint32_t)h, .c = 3, .key = key};
-    memcpy(hd.magic, CACHE_MAGIC, 8);
-    hd.checksum = fnv1a(0xcbf29ce484222325ULL, s, payload);
-    as_outfile f;
-    if (as_outfile_open(&f, path)) return -1;
-    if (fwrite(&hd, sizeof hd, 1, f.fp) != 1 || fwrite(s, 1, payload, f.fp) != payload) {
-        as_outfile_abort(&f);
-        return as_errorf("%s: write failed", path);
-    }
-    return as_outfile_commit(&f);
-}
-
 // Reads one HR image and its structure (from the cache, or computed and cached).
 // Returns 1 when the image is too small for a patch (skipped), 0 ok, -1 error.
 static int load_image(dataset *d, const char *path, train_image *out, int *computed) {
@@ -103,7 +44,7 @@ static int load_image(dataset *d, const char *path, train_image *out, int *compu
     image im = {0};
     if (as_read_file(path, &file, &n, (size_t)1 << 31)) return -1;
     int rc = image_read_memory(file, n, path, &im);
-    uint64_t key = rc ? 0 : cache_key(file, n, &d->c);
+    uint64_t key = rc ? 0 : satv_cache_key(file, n, d->c.satv_lambda, d->c.satv_iters);
     free(file);
     if (rc) return -1;
     if (im.w < d->ps || im.h < d->ps) {
@@ -124,11 +65,11 @@ static int load_image(dataset *d, const char *path, train_image *out, int *compu
     image_free(&im);
     char cpath[4096];
     snprintf(cpath, sizeof cpath, "%s/%016llx.satv", d->c.cache_dir, (unsigned long long)key);
-    if (!rc && cache_get(cpath, key, out->w, out->h, out->s) != 0) {
+    if (!rc && satv_cache_read(cpath, key, out->w, out->h, out->s) != 0) {
         satv_params p = satv_defaults();
         p.lambda = d->c.satv_lambda;
         p.max_iters = d->c.satv_iters;
-        rc = satv_decompose(out->s, NULL, NULL, rgb, out->h, out->w, 3, &p) || cache_put(cpath, key, out->w, out->h, out->s);
+        rc = satv_decompose(out->s, NULL, NULL, rgb, out->h, out->w, 3, &p) || satv_cache_write(cpath, key, out->w, out->h, out->s);
         if (rc) as_errorf("%s: %s", path, as_error());
         *computed += !rc;
     }

@@ -1,0 +1,29 @@
+// libFuzzer target: checkpoint_load_memory (src/train/checkpoint.h), a training
+// checkpoint: safetensors with the model shape and the optimiser state as metadata.
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "core/core.h"
+#include "fuzz.h"
+#include "train/checkpoint.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
+    model m;
+    float *am, *av;
+    adam opt;
+    gradnorm gn;
+    train_state st;
+    if (checkpoint_load_memory(data, n, "fuzz.safetensors", &m, &am, &av, &opt, &gn, &st) == 0) {
+        fuzz_touch(m.w, m.n_floats);
+        fuzz_touch(am, m.n_floats);
+        fuzz_touch(av, m.n_floats);
+        free(am);
+        free(av);
+        model_free(&m);
+    } else if (!as_error()[0]) {
+        __builtin_trap();
+    }
+    as_clear_error();
+    return 0;
+}

@@ -1,0 +1,20 @@
+// libFuzzer target: model_load_memory (src/model/model.h), a weights file (SPEC
+// section 4): safetensors whose metadata gives the network's shape.
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "fuzz.h"
+#include "model/model.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
+    model m;
+    if (model_load_memory(&m, data, n, "fuzz.safetensors") == 0) {
+        fuzz_touch(m.w, m.n_floats);
+        model_free(&m);
+    } else if (!as_error()[0]) {
+        __builtin_trap();
+    }
+    as_clear_error();
+    return 0;
+}
