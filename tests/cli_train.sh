@@ -58,6 +58,14 @@ A2=(-d samples --scale 3 --feats 8 --groups 1 --blocks 1 --attention sa1 --batch
 if cmp -s "$T/t1/model.safetensors" "$T/t2/model.safetensors"; then t_pass two_threads_deterministic
 else t_fail two_threads_deterministic "two identical 2-thread runs differ"; fi
 
+# training curves as a PNG (tools/plot_training.sh, gnuplot)
+if command -v gnuplot >/dev/null; then
+    if bash tools/plot_training.sh "$T/a" >/dev/null 2>&1 && [ "$(head -c 4 "$T/a/curves.png" | od -An -c | tr -d ' ')" = '211PNG' ]
+    then t_pass curves_png; else t_fail curves_png "no PNG from tools/plot_training.sh"; fi
+else
+    t_skip curves_png "gnuplot not installed"
+fi
+
 # bad input to train
 expect_error train_no_data "$T/e/model.safetensors" "$ATTSR" train -d "$T/nope" -o "$T/e"
 expect_error train_bad_gradnorm "" "$ATTSR" train -d samples -o "$T/e" --gradnorm maybe
