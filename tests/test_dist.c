@@ -7,6 +7,7 @@
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "test.h"
+#include "fixture_st.h"
 #include "train/dist.h"
 #include "train/train.h"
 
@@ -40,12 +41,6 @@ static void on_split(void *ctx, const float *const dw[2], size_t n) {
     memcpy(r->split + n, dw[1], n * sizeof(float));
     r->split_n = n;
     r->split_calls++;
-}
-
-static const st_tensor *need(const st_file *f, const char *name) {
-    const st_tensor *t = st_find(f, name);
-    CHECK(t != NULL, "fixture tensor %s missing", name);
-    return t;
 }
 
 static void hooks_case(const char *cs) {

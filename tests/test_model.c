@@ -7,18 +7,13 @@
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "test.h"
+#include "fixture_st.h"
 
 #define FIX "tests/fixtures/model/"
 
 static const char *CASES[] = {"x2_none", "x2_ca", "x2_sa1", "x2_sa4", "x3_none", "x3_ca",
                               "x3_sa1", "x3_sa4", "x4_none", "x4_ca", "x4_sa1", "x4_sa4",
                               "x2_ca_nofe", "x3_sa4_noblocks"};
-
-static const st_tensor *need(const st_file *f, const char *name) {
-    const st_tensor *t = st_find(f, name);
-    CHECK(t != NULL, "fixture tensor %s missing", name);
-    return t;
-}
 
 static void check_close(const char *what, const char *cs, const float *got, const st_tensor *ref,
                         double tol) {

@@ -5,16 +5,11 @@
 #include "core/core.h"
 #include "model/safetensors.h"
 #include "test.h"
+#include "fixture_st.h"
 #include "train/optim.h"
 #include "train/train.h"
 
 #define FIX "tests/fixtures/train/"
-
-static const st_tensor *need(const st_file *f, const char *name) {
-    const st_tensor *t = st_find(f, name);
-    CHECK(t != NULL, "fixture tensor %s missing", name);
-    return t;
-}
 
 static void run_kind(const char *att) {
     char path[256];
