@@ -44,13 +44,9 @@ static void on_split(void *ctx, const float *const dw[2], size_t n) {
 }
 
 static void hooks_case(const char *cs) {
-    char path[256];
     model m;
     st_file io;
-    snprintf(path, sizeof path, FIX "%s.weights.safetensors", cs);
-    CHECK_OK(model_load(&m, path));
-    snprintf(path, sizeof path, FIX "%s.io.safetensors", cs);
-    CHECK_OK(st_read(&io, path));
+    load_case(FIX, cs, "io", &m, &io);
     const st_tensor *in = need(&io, "input");
     model_plan *p = model_plan_create(&m, (int)in->shape[0], (int)in->shape[1], (int)in->shape[2], 1);
     CHECK(p, "%s", as_error());

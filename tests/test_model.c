@@ -23,13 +23,9 @@ static void check_close(const char *what, const char *cs, const float *got, cons
 
 // Forward (training and inference plans) and backward of one fixture case.
 static void run_case(const char *cs) {
-    char path[256];
     model m;
     st_file io;
-    snprintf(path, sizeof path, FIX "%s.weights.safetensors", cs);
-    CHECK_OK(model_load(&m, path));
-    snprintf(path, sizeof path, FIX "%s.io.safetensors", cs);
-    CHECK_OK(st_read(&io, path));
+    load_case(FIX, cs, "io", &m, &io);
     const st_tensor *in = need(&io, "input");
     int N = (int)in->shape[0], H = (int)in->shape[1], W = (int)in->shape[2];
 
@@ -73,8 +69,7 @@ static void test_matches_pytorch(void) {
 static void test_threads(void) {
     model m;
     st_file io;
-    CHECK_OK(model_load(&m, FIX "x2_sa4.weights.safetensors"));
-    CHECK_OK(st_read(&io, FIX "x2_sa4.io.safetensors"));
+    load_case(FIX, "x2_sa4", "io", &m, &io);
     const st_tensor *in = need(&io, "input");
     model_plan *p = model_plan_create(&m, (int)in->shape[0], (int)in->shape[1], (int)in->shape[2], 0);
     CHECK(p, "%s", as_error());

@@ -12,13 +12,9 @@
 #define FIX "tests/fixtures/train/"
 
 static void run_kind(const char *att) {
-    char path[256];
     model m;
     st_file io;
-    snprintf(path, sizeof path, FIX "%s.weights.safetensors", att);
-    CHECK_OK(model_load(&m, path));
-    snprintf(path, sizeof path, FIX "%s.steps.safetensors", att);
-    CHECK_OK(st_read(&io, path));
+    load_case(FIX, att, "steps", &m, &io);
     const st_tensor *in = need(&io, "input"), *s_hr = need(&io, "s_hr"), *t_hr = need(&io, "t_hr");
     const float *losses = need(&io, "losses")->data, *weights = need(&io, "task_weights")->data;
     model_plan *p = model_plan_create(&m, (int)in->shape[0], (int)in->shape[1], (int)in->shape[2], 1);

@@ -13,14 +13,6 @@ static const char *HELP =
     "which is signed, is written as T + 0.5 to 8-bit files (raw in .npy). Alpha is kept\n"
     "as it is in both outputs.\n";
 
-// Splits off alpha (c == 4) so that it stays out of the TV norm.
-static int rgb_of(const image *in, image *rgb) {
-    if (image_alloc(rgb, in->w, in->h, 3)) return -1;
-    size_t n = (size_t)in->w * in->h;
-    for (size_t i = 0; i < n; i++) memcpy(rgb->px + 3 * i, in->px + i * in->c, 3 * sizeof(float));
-    return 0;
-}
-
 static int with_alpha(image *out, const float *rgb, const image *in, float offset) {
     if (image_alloc(out, in->w, in->h, in->c)) return -1;
     size_t n = (size_t)in->w * in->h;
@@ -75,7 +67,7 @@ int cmd_decompose(int argc, char **argv) {
         return cli_error("--structure and --texture name the same file");
     image img = {0}, rgb = {0}, s_img = {0}, t_img = {0};
     float *s = NULL, *t = NULL;
-    int its = 0, rc = image_read(in, &img) || rgb_of(&img, &rgb);
+    int its = 0, rc = image_read(in, &img) || image_take_channels(&rgb, &img, 0, 3);  // alpha stays out of the TV norm
     if (!rc) {
         size_t n = (size_t)img.w * img.h * 3;
         s = as_malloc_array(n, sizeof(float));

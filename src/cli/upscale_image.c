@@ -8,16 +8,6 @@
 #include "core/core.h"
 #include "image/resize.h"
 
-// Copies channel range [c0, c0+nc) of src into a new image.
-static int take_channels(image *dst, const image *src, int c0, int nc) {
-    if (image_alloc(dst, src->w, src->h, nc)) return -1;
-    size_t n = (size_t)src->w * src->h;
-    for (size_t i = 0; i < n; i++)
-        for (int c = 0; c < nc; c++) dst->px[i * nc + c] = src->px[i * src->c + c0 + c];
-    dst->gray = src->gray;
-    return 0;
-}
-
 static int add_alpha(image *rgb, const image *alpha) {
     image out;
     if (image_alloc(&out, rgb->w, rgb->h, 4)) return -1;
@@ -39,7 +29,7 @@ int cli_upscale_image(attsr_model *model, int scale, const image *lr, image *sr,
     image rgb = {0}, alpha = {0}, alpha_up = {0};
     int rc = -1;
     if (lr->c == 4) {
-        if (take_channels(&rgb, lr, 0, 3) || take_channels(&alpha, lr, 3, 1)) goto done;
+        if (image_take_channels(&rgb, lr, 0, 3) || image_take_channels(&alpha, lr, 3, 1)) goto done;
     }
     const image *in = lr->c == 4 ? &rgb : lr;
     int W = in->w * scale, H = in->h * scale;

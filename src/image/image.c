@@ -10,6 +10,17 @@
 
 // ---- allocation ------------------------------------------------------------------
 
+int image_take_channels(image *dst, const image *src, int c0, int nc) {
+    if (c0 < 0 || nc < 1 || c0 + nc > src->c)
+        return as_errorf("image: no channels %d..%d in a %d-channel image", c0, c0 + nc - 1, src->c);
+    if (image_alloc(dst, src->w, src->h, nc)) return -1;
+    size_t n = (size_t)src->w * src->h;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < nc; c++) dst->px[i * nc + c] = src->px[i * src->c + c0 + c];
+    dst->gray = src->gray;
+    return 0;
+}
+
 int image_alloc(image *img, int w, int h, int c) {
     memset(img, 0, sizeof *img);
     if (c < 1 || c > 4) return as_errorf("image: %d channels (1 to 4 supported)", c);

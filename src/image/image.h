@@ -46,6 +46,10 @@ static inline uint8_t image_to_u8(float v) {
     if (x >= 255.0f) return 255;
     return (uint8_t)x;
 }
+// Copies channels [c0, c0+nc) of src into a new image dst (keeps the gray flag):
+// RGB or alpha apart from an RGBA image.
+int image_take_channels(image *dst, const image *src, int c0, int nc);
+
 // Rounds every value of img to the 8-bit grid (in place), keeping floats in [0, 1].
 void image_quantize_u8(image *img);
 
