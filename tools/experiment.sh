@@ -29,6 +29,7 @@
 # The report is rewritten between its <!-- experiment.sh --> markers; text outside them
 # is kept. Paths are taken relative to the current folder; defaults to the repository.
 set -euo pipefail
+{  # parsed whole before it runs: editing this file cannot disturb a run in progress
 root=$(cd "$(dirname "$0")/.." && pwd)
 ATTSR=${ATTSR_BIN:-$root/build/attsr}
 cmdline="tools/experiment.sh $*"
@@ -92,8 +93,10 @@ for d in "${data[@]}"; do TRAIN+=(-d "$d"); done
 
 # SIGINT/SIGTERM: passed to the running training, which saves a checkpoint and exits 130.
 child=
-trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; stopped=1' INT TERM
-stopped=0
+# Anywhere else the script stops at once: every other output is written atomically.
+trap 'if [ -n "$launching" ]; then stopped=1; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null
+      else log "stopped"; exit 130; fi' INT TERM
+stopped=0 launching=
 last_step() { { grep -o '"step":[0-9]*,"loss"' "$1/log.jsonl" 2>/dev/null || true; } | tail -1 | tr -dc 0-9; }
 
 train() {  # name attention gradnorm
@@ -106,11 +109,13 @@ train() {  # name attention gradnorm
     local s0 t0 rc=0
     s0=$(last_step "$dir"); t0=$(date +%s.%N)
     log "$1: training (attention $2, GradNorm $3) from step ${s0:-0} to $steps"
+    launching=1
     "$ATTSR" train "${TRAIN[@]}" --attention "$2" --gradnorm "$3" -o "$dir" --resume 2>>"$dir/train.err" &
     child=$!
+    [ $stopped -eq 0 ] || kill -TERM $child 2>/dev/null  # the signal came before $! was known
     wait $child || rc=$?
     while kill -0 $child 2>/dev/null; do wait $child || rc=$?; done  # a signal interrupted wait
-    child=
+    child= launching=
     if [ $rc -ne 0 ] || [ $stopped -ne 0 ]; then
         log "$1: training stopped (status $rc; $dir/train.err: $(tail -1 "$dir/train.err")); run again to resume"
         exit $([ $rc -eq 130 ] || [ $stopped -ne 0 ] && echo 130 || echo 1)
@@ -317,3 +322,5 @@ fi
 mkdir -p "$(dirname "$doc")"
 cp "$tmp/doc" "$doc.tmp" && mv "$doc.tmp" "$doc"
 log "wrote $doc and $png in $(( $(date +%s) - t_start )) s ($total_steps steps trained in all)"
+exit 0
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# tools/experiment.sh (the paper's Table 2 at CPU scale) at a tiny size: the report has
+# the five variants' rows and the bicubic row; a second run skips all finished work; a
+# run stopped with SIGTERM during training exits 130 and the next run resumes it and
+# keeps the finished variants. Also attsr info, which the script uses.
+source "$(dirname "$0")/lib_cli.sh"
+mkdir -p "$T/data" "$T/val" "$T/b1" "$T/b2"
+for f in butterfly comic zebra; do "$ATTSR" degrade --scale 2 -i samples/$f.png -o "$T/data/$f.png" >/dev/null; done
+"$ATTSR" degrade --scale 3 -i samples/zebra.png -o "$T/val/zebra.png" >/dev/null
+"$ATTSR" degrade --scale 3 -i samples/comic.png -o "$T/b1/comic.png" >/dev/null
+"$ATTSR" degrade --scale 3 -i samples/butterfly.png -o "$T/b2/butterfly.png" >/dev/null
+ARGS=(--out "$T/run" --data "$T/data" --val "$T/val" --bench "$T/b1" --bench "$T/b2" --doc "$T/doc/results.md"
+      --png "$T/doc/curves.png" --feats 4 --groups 1 --blocks 1 --batch 2 --patch 12 --time-size 16 --time-runs 1
+      --threads 1)
+exp() { local steps=$1; shift; bash tools/experiment.sh --steps "$steps" "${ARGS[@]}" "$@"; }  # STEPS [more flags]
+# the score table's rows: a variant, then PSNR/SSIM numbers
+rows() { grep -cE '^\| (Base|\+CA|\+SA1|\+SA4|\+SA4, GradNorm off) \| [*0-9.]+ \| [*0-9.]+ \| [*0-9.]+ \|' "$T/doc/results.md"; }
+state() { cat "$T"/run/*/log.jsonl "$T"/run/*/eval.json "$T"/run/*/info.json "$T"/run/bicubic.json | md5sum; }
+
+exp 4 >"$T/a.out" 2>"$T/a.err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(rows)" -eq 5 ] && grep -q '^| \*Bicubic\* |' "$T/doc/results.md" &&
+   grep -q '| b1 PSNR | b1 SSIM | b2 PSNR | b2 SSIM |' "$T/doc/results.md" && grep -q '\*\*' "$T/doc/results.md"
+then t_pass table_five_variants; else t_fail table_five_variants "status $rc, $(rows) rows: $(tail -2 "$T/a.err")"; fi
+n=$(grep -c '"step":4,"loss"' "$T"/run/{base,ca,sa1,sa4,sa4-nogn}/log.jsonl | grep -c ':1$')
+[ "$n" -eq 5 ] && t_pass five_runs_trained || t_fail five_runs_trained "$n of 5 runs reached step 4"
+if command -v gnuplot >/dev/null; then
+    [ "$(head -c 4 "$T/doc/curves.png" | od -An -c | tr -d ' ')" = '211PNG' ] && grep -q '](curves.png)' "$T/doc/results.md" &&
+        t_pass curves_png || t_fail curves_png "no PNG or no link to it"
+else
+    t_skip curves_png "gnuplot not installed"
+fi
+
+# a second run: nothing trained, evaluated or measured again
+before=$(state)
+echo "notes kept" >> "$T/doc/results.md"
+exp 4 >/dev/null 2>"$T/b.err"
+rc=$?
+skipped=$(grep -c 'skipped$' "$T/b.err")
+if [ $rc -eq 0 ] && [ "$(state)" = "$before" ] && [ "$skipped" -eq 16 ] && ! grep -q 'training' "$T/b.err"
+then t_pass rerun_skips_finished_work; else t_fail rerun_skips_finished_work "status $rc, $skipped skipped: $(cat "$T/b.err")"; fi
+[ "$(rows)" -eq 5 ] && grep -q '^notes kept$' "$T/doc/results.md" && t_pass report_keeps_text_outside_markers ||
+    t_fail report_keeps_text_outside_markers "$(rows) rows"
+
+# more steps, stopped by SIGTERM once the second variant trains; the next run finishes
+bash tools/experiment.sh --steps 60 "${ARGS[@]}" >/dev/null 2>"$T/c.err" &
+pid=$!
+for i in $(seq 1 600); do grep -q '^experiment: ca: training' "$T/c.err" && break; sleep 0.05; done
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc -eq 130 ] && t_pass sigterm_stops_130 || t_fail sigterm_stops_130 "status $rc: $(tail -2 "$T/c.err")"
+exp 60 >/dev/null 2>"$T/d.err"
+rc=$?
+n=$(grep -c '"loss"' "$T"/run/{base,ca,sa1,sa4,sa4-nogn}/log.jsonl | grep -c ':60$')
+if [ $rc -eq 0 ] && [ "$n" -eq 5 ] && grep -q '^experiment: base: trained to step 60; skipped' "$T/d.err" &&
+   grep -q 'resuming .* at step' "$T/run/ca/train.err" && grep -q 'resuming .* at step 4$' "$T/run/sa4/train.err" &&
+   [ "$(rows)" -eq 5 ] && grep -q '60 training steps per variant' "$T/doc/results.md"
+then t_pass resume_after_stop; else t_fail resume_after_stop "status $rc, $n runs with 60 steps: $(tail -3 "$T/d.err")"; fi
+
+# other settings in the same folder are refused
+exp 4 --feats 8 >/dev/null 2>"$T/e.err" && t_fail other_settings_refused "exit 0" ||
+    { grep -q 'other settings' "$T/e.err" && t_pass other_settings_refused || t_fail other_settings_refused "$(cat "$T/e.err")"; }
+
+# attsr info: parameters as init counts them, FLOPs, a timing
+"$ATTSR" init --scale 2 --feats 8 --fe-groups 1 --groups 1 --blocks 1 --attention ca -o "$T/m.safetensors" >"$T/init.out"
+out=$("$ATTSR" info -m "$T/m.safetensors" --size 16 --runs 3 --json)
+p=$(sed 's/ parameters.*//; s/.*: //' "$T/init.out")
+if [[ $out == *"\"parameters\": $p,"* ]] && [[ $out == *'"gflop": '* ]] && [[ $out == *'"median_ms": '* ]]
+then t_pass info_json; else t_fail info_json "$out (init: $p)"; fi
+"$ATTSR" info -m "$T/m.safetensors" | grep -q '^parameters [0-9]' && t_pass info_text || t_fail info_text
+expect_error info_no_model "" "$ATTSR" info
+expect_error info_bad_size "" "$ATTSR" info -m "$T/m.safetensors" --size 0
+exit 0
