@@ -268,7 +268,7 @@ fi
 
 total_steps=0
 for n in "${names[@]}"; do total_steps=$((total_steps + $(last_step "$out/$n"))); done
-train_h=$(cat "$out"/*/train_time | awk '{ s += $3 } END { printf "%.1f", s / 3600 }')
+train_h=$(cat "$out"/*/train_time | awk '{ s += $3 } END { printf(s >= 3600 ? "%.1f h" : "%.0f min", s >= 3600 ? s / 3600 : s / 60) }')
 rel_png=$(realpath -m --relative-to="$(dirname "$(abs "$doc")")" "$(abs "$png")")
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
@@ -276,7 +276,7 @@ cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
 echo "<!-- experiment.sh: generated from here to the closing marker; edits outside are kept -->"
 echo "Scale of this run: **$steps training steps per variant** (batch $batch of ${patch}x$patch LR patches),"
 echo "x$scale, C = $feats, fe_groups $fe_groups, groups $groups, blocks $blocks; the paper trains C = 64, 3 groups x"
-echo "20 blocks for far longer. Total training time $train_h h on ${cpu:-this machine}, $(getconf _NPROCESSORS_ONLN) cores,"
+echo "20 blocks for far longer. Total training time $train_h on ${cpu:-this machine}, $(getconf _NPROCESSORS_ONLN) cores,"
 echo "$threads threads; made by \`$cmdline\` at commit $commit, $(date -u +%F)."
 echo
 echo "### PSNR (dB) / SSIM, Y channel, x$scale (best per column in bold)"
@@ -284,7 +284,7 @@ echo
 score_table
 echo
 echo "Each variant's checkpoint with the best validation PSNR on $(basename "$(abs "$val")") (every $val_every steps) is"
-echo "evaluated with \`attsr eval --json\` (SPEC section 2 protocol). Training data: $(for d in "${data[@]}"; do printf '%s ' "$(basename "$(abs "$d")")"; done)"
+echo "evaluated with \`attsr eval --json\` (SPEC section 2 protocol). Training data: $(for d in "${data[@]}"; do basename "$(abs "$d")"; done | paste -sd+ | sed 's/+/ + /g')"
 echo "(seed $seed, Adam, lr $lr halved at steps $m1 and $m2, L1 on both branches)."
 echo
 echo "### Cost"
