@@ -102,8 +102,9 @@ for i in $(seq 1 "$ITERS"); do
         done
     done
 done
-[ $bad -eq 0 ] && t_pass "upscale_killed_output_intact ($((2 * ITERS)) runs, $kills killed while running;\
+if [ $bad -eq 0 ]; then t_pass "upscale_killed_output_intact ($((2 * ITERS)) runs, $kills killed while running;\
  outputs old ${state[old]}, new ${state[new]}, absent ${state[absent]})"
+else t_fail upscale_killed_output_intact "in all, $bad torn or lost outputs after $((2 * ITERS)) runs"; fi
 # the temp files that kills left: at most one per output and kill, never taken for images
 ntmp=$(ls "$T/u" | grep -c '\.tmp-')
 if [ "$ntmp" -le $((4 * kills)) ] && [ "$(ls "$T/u" | grep -vc '\.tmp-')" -le 4 ]; then t_pass "upscale_temp_files_bounded ($ntmp left)"
@@ -168,7 +169,8 @@ for i in $(seq 1 "$CITERS"); do
             "run $i: torn:${torn:- none}; next run (status $rc): $(grep dataset: "$T/tr.err" || tail -1 "$T/tr.err"), want '$want' (KILL_SEED=$seed)"
     fi
 done
-[ $bad -eq 0 ] && t_pass "cache_killed_entries_intact ($CITERS runs, $kills killed while running, $partial left a partial cache)"
+if [ $bad -eq 0 ]; then t_pass "cache_killed_entries_intact ($CITERS runs, $kills killed while running, $partial left a partial cache)"
+else t_fail cache_killed_entries_intact "in all, $bad of $CITERS runs left a torn entry or a cache the next run did not use"; fi
 # stale temp files of killed writers: harmless, and removed by a later run once an hour old
 ntmp=$(ls "$T/c" | grep -c '\.tmp-')
 find "$T/c" -name '*.tmp-*' -exec touch -d '2 hours ago' {} +
