@@ -3,6 +3,8 @@
 # each BUILD/attsr, counts the PASS/FAIL/SKIP lines and ends with
 # "N passed, N failed, N skipped".
 # Usage: tests/run.sh [BUILD...]   (from anywhere; BUILD defaults to build)
+# ATTSR_VALGRIND=1 also runs tests/valgrind.sh (the CLI under Valgrind, build-vg; about
+# 5 minutes), once, after the builds' tests.
 set -u
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || set -- build
@@ -27,6 +29,13 @@ for BUILD in "$@"; do
         if [ "$rc" -ne 0 ]; then echo "FAIL $s: exited with status $rc" | tee -a "$log"; fi
     done
 done
+if [ "${ATTSR_VALGRIND:-0}" = 1 ]; then
+    echo "== tests/valgrind.sh (build-vg/attsr under Valgrind)"
+    timeout 3600 bash tests/valgrind.sh 2>&1 | tee -a "$log"
+    rc=${PIPESTATUS[0]}
+    # 1: some FAIL lines printed; anything else is a crash or a timeout
+    if [ "$rc" -gt 1 ]; then echo "FAIL tests/valgrind.sh: exited with status $rc" | tee -a "$log"; fi
+fi
 pass=$(grep -c '^PASS ' "$log")
 fail=$(grep -c '^FAIL ' "$log")
 skip=$(grep -c '^SKIP ' "$log")

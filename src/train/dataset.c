@@ -170,6 +170,7 @@ dataset *dataset_open(const dataset_config *c) {
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
     if (as_mkdir_p(c->cache_dir)) goto fail;
+    satv_cache_remove_stale(c->cache_dir, 3600);  // temp files of writers killed an hour ago or more
     int total = 0, skipped = 0, computed = 0;
     double t0 = as_now();
     for (int k = 0; k < c->n_dirs; k++) {

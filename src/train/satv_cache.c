@@ -1,8 +1,13 @@
 // The SATV decomposition cache: file format, read and write. See satv_cache.h.
 #include "train/satv_cache.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/core.h"
 
@@ -76,4 +81,28 @@ int satv_cache_write(const char *path, uint64_t key, int w, int h, const float *
         return as_errorf("%s: write failed", path);
     }
     return as_outfile_commit(&f);
+}
+
+// "<16 hex digits>.satv.tmp-<6 characters>": what as_outfile makes for an entry.
+static int is_entry_temp(const char *name) {
+    for (int i = 0; i < 16; i++)
+        if (!name[i] || !strchr("0123456789abcdef", name[i])) return 0;
+    return !strncmp(name + 16, ".satv.tmp-", 10) && strlen(name) == 16 + 10 + 6;
+}
+
+int satv_cache_remove_stale(const char *dir, double max_age) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    time_t now = time(NULL);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!is_entry_temp(e->d_name)) continue;
+        char path[4096 + 64];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && difftime(now, st.st_mtime) > max_age && unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }

@@ -20,3 +20,9 @@ int satv_cache_parse(const void *data, size_t n, uint64_t key, int w, int h, flo
 int satv_cache_read(const char *path, uint64_t key, int w, int h, float *s);
 // Writes an entry atomically (temp file, then rename).
 int satv_cache_write(const char *path, uint64_t key, int w, int h, const float *s);
+// A writer killed mid-write leaves its temp file ("KEY.satv.tmp-XXXXXX", see
+// as_outfile) in the cache folder. Removes those last modified more than max_age
+// seconds ago: a live writer writes its entry in seconds, and several processes (MPI
+// ranks, runs sharing --cache) may be writing into the folder at the same time, so
+// only an old temp file is surely abandoned. Returns how many were removed.
+int satv_cache_remove_stale(const char *dir, double max_age);
