@@ -85,6 +85,8 @@ vg init_ca 0 init --scale 2 --feats 8 --groups 1 --blocks 2 --attention ca --ca-
 vg upscale_sa4 0 upscale -m "$T/m.safetensors" -i "$T/tiny.png" -o "$T/o3.png" --threads 1
 vg decompose 0 decompose -i "$T/small.png" --structure "$T/ds.png" --texture "$T/dt.jpg"
 vg decompose_npy 0 decompose -i "$T/in/zebra.jpg" --structure "$T/ds.npy" --iters 5 --lambda 1.5
+vg info_timed_json 0 info -m $X2 --size 24 --runs 2 --json --threads 1
+vg err_info_no_model 1 info -m "$T/missing.safetensors"
 
 # ---- train: a few steps, validation, checkpoints, then --resume to more steps ----
 TR=(train -d "$T/train" --scale 2 --feats 4 --fe-groups 1 --groups 1 --blocks 1 --attention ca --ca-reduction 2
