@@ -94,7 +94,8 @@ static void assign(model_plan *p, const model *m, planner *pl) {
         for (int b = 0; b < c->blocks; b++, gb++) {
             rb_acts *a = &p->rb[gb];
             a->a1 = take(pl, S_A1, map, 1);
-            a->a2 = take(pl, S_A2, map, 1);
+            // att none: conv2 writes the block's output directly, so there is no a2
+            a->a2 = p->att ? take(pl, S_A2, map, 1) : NULL;
             a->att = att_saved ? take(pl, S_ATT, att_saved, 1) : NULL;
             a->out = take(pl, b % 2 ? S_B1 : S_B0, map, 1);
         }
@@ -115,7 +116,7 @@ static void assign(model_plan *p, const model *m, planner *pl) {
     p->df[1] = take(pl, S_DF_T, map, 0);
     p->d_up = take(pl, S_D_UP, c->scale == 4 ? hr : map * s0 * s0, 0);
     p->d_hr[0] = take(pl, S_D_HR0, hr, 0);
-    p->d_hr[1] = take(pl, S_D_HR1, hr, 0);
+    p->d_hr[1] = c->scale == 4 ? take(pl, S_D_HR1, hr, 0) : NULL;
     if (p->att) p->att_scratch = take(pl, S_ATT_SCRATCH, attention_scratch_floats(p->att), 0);
     p->dw_tmp = take(pl, S_DW_TMP, (size_t)c->feats * c->feats * 9 + c->feats, 0);
 }
@@ -210,11 +211,12 @@ static int rb_forward(model_plan *p, const model *m, const rb_index *ri, const r
                       const float *in) {
     if (conv_forward(p->c_cc, a->a1, in, W_(ri->conv1), B_(ri->conv1))) return -1;
     lrelu_forward(a->a1, a->a1, p->map, m->cfg.leaky_slope);
-    if (conv_forward(p->c_cc, a->a2, a->a1, W_(ri->conv2), B_(ri->conv2))) return -1;
-    if (!p->att) {
-        add_forward(a->out, in, a->a2, p->map);
+    if (!p->att) {  // out = conv2(a1) + in: a2 is not needed by backward, never stored
+        if (conv_forward(p->c_cc, a->out, a->a1, W_(ri->conv2), B_(ri->conv2))) return -1;
+        add_inplace(a->out, in, p->map);
         return 0;
     }
+    if (conv_forward(p->c_cc, a->a2, a->a1, W_(ri->conv2), B_(ri->conv2))) return -1;
     const float *params[8];
     att_params(m, ri->att, params);
     if (attention_forward(p->att, p->att_out, a->att, a->a2, params)) return -1;
