@@ -13,7 +13,7 @@
 #include "model/model.h"
 
 enum slot {
-    S_X0, S_F, S_G0, S_G1, S_B0, S_B1, S_A1, S_A2, S_ATT, S_ATT_OUT,  // LR maps
+    S_X0, S_F, S_G0, S_G1, S_B0, S_B1, S_A1, S_A2, S_ATT,  // LR maps
     S_UP0, S_SH0, S_UP1, S_SH1,                                     // upsampling
     S_D0, S_D1, S_D2, S_D3, S_D4, S_DF_S, S_DF_T, S_D_UP, S_D_HR0, S_D_HR1,
     S_ATT_SCRATCH, S_DW_TMP,                                         // backward only
@@ -39,7 +39,6 @@ struct model_plan {
     float *y[2];                 // per branch: tail(...) + f          (N, H, W, C)
     float *sh0[2], *sh1[2];      // per branch: shuffled maps          (N, s0H, s0W, C)...
     float *up0, *up1;            // pre-shuffle scratch
-    float *att_out;              // attention output scratch           (N, H, W, C)
     float *out[3];               // SR, S, T                            (N, sH, sW, 3)
     // backward scratch (training only)
     float *d[5], *df[2], *d_up, *d_hr[2], *att_scratch, *dw_tmp;
@@ -109,7 +108,6 @@ static void assign(model_plan *p, const model *m, planner *pl) {
     }
     p->up0 = take(pl, S_UP0, map * s0 * s0, 0);
     p->up1 = c->scale == 4 ? take(pl, S_UP1, hr, 0) : NULL;
-    p->att_out = p->att ? take(pl, S_ATT_OUT, map, 0) : NULL;
     if (!p->training) return;
     for (int i = 0; i < 5; i++) p->d[i] = take(pl, S_D0 + i, map, 0);
     p->df[0] = take(pl, S_DF_S, map, 0);
@@ -219,9 +217,7 @@ static int rb_forward(model_plan *p, const model *m, const rb_index *ri, const r
     if (conv_forward(p->c_cc, a->a2, a->a1, W_(ri->conv2), B_(ri->conv2))) return -1;
     const float *params[8];
     att_params(m, ri->att, params);
-    if (attention_forward(p->att, p->att_out, a->att, a->a2, params)) return -1;
-    add_forward(a->out, in, p->att_out, p->map);
-    return 0;
+    return attention_forward_add(p->att, a->out, a->att, a->a2, in, params);  // in + att(a2)
 }
 
 // RG(x) = g.tail(RB...(x)) + x
