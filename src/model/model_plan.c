@@ -29,8 +29,9 @@ struct model_plan {
     nn_conv *c_cc;               // C -> C 3x3        at H x W
     // a residual block's conv1 (+ LeakyReLU, fused) and conv2: a1 passes between them in
     // oneDNN's layout (a1n floats), without copies
+    // (SA4: conv2 hands a2 to the attention module the same way, a2n floats)
     nn_conv *c_rb1, *c_rb2;
-    size_t a1n;
+    size_t a1n, a2n;
     nn_conv *c_up0;              // C -> s0^2 C       at H x W   (s0 = 2 when s = 4)
     nn_conv *c_up1;              // C -> 4C           at 2H x 2W (s = 4 only)
     nn_conv *c_out;              // C -> 3            at sH x sW
@@ -98,7 +99,7 @@ static void assign(model_plan *p, const model *m, planner *pl) {
             rb_acts *a = &p->rb[gb];
             a->a1 = take(pl, S_A1, p->a1n, 1);
             // att none: conv2 writes the block's output directly, so there is no a2
-            a->a2 = p->att ? take(pl, S_A2, map, 1) : NULL;
+            a->a2 = p->att ? take(pl, S_A2, p->a2n, 1) : NULL;
             a->att = att_saved ? take(pl, S_ATT, att_saved, 1) : NULL;
             a->out = take(pl, b % 2 ? S_B1 : S_B0, map, 1);
         }
@@ -113,7 +114,7 @@ static void assign(model_plan *p, const model *m, planner *pl) {
     p->up0 = take(pl, S_UP0, map * s0 * s0, 0);
     p->up1 = c->scale == 4 ? take(pl, S_UP1, hr, 0) : NULL;
     if (!p->training) return;
-    for (int i = 0; i < 5; i++) p->d[i] = take(pl, S_D0 + i, AS_MAX(map, p->a1n), 0);  // d[4]: d_a1
+    for (int i = 0; i < 5; i++) p->d[i] = take(pl, S_D0 + i, AS_MAX(map, AS_MAX(p->a1n, p->a2n)), 0);  // d_a1, d_a2
     p->df[0] = take(pl, S_DF_S, map, 0);
     p->df[1] = take(pl, S_DF_T, map, 0);
     p->d_up = take(pl, S_D_UP, c->scale == 4 ? hr : map * s0 * s0, 0);
@@ -172,15 +173,21 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     if (!(p->c_cc = conv_create(N, H, W, C, C, 3, training))) goto fail;
     conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = c->leaky_slope};
     if (!(p->c_rb1 = conv_create_opts(N, H, W, C, C, 3, training, &o1))) goto fail;
-    conv_opts o2 = {.src_from = p->c_rb1};
+    conv_opts o2 = {.src_from = p->c_rb1, .native_dst = c->attention == ATT_SA4};
     if (!(p->c_rb2 = conv_create_opts(N, H, W, C, C, 3, training, &o2))) goto fail;
+    if (o2.native_dst && conv_dst_block(p->c_rb2) < 0) {  // a layout SA4's gate cannot read
+        conv_destroy(p->c_rb2);
+        o2.native_dst = 0;
+        if (!(p->c_rb2 = conv_create_opts(N, H, W, C, C, 3, training, &o2))) goto fail;
+    }
     p->a1n = conv_dst_floats(p->c_rb1);
+    p->a2n = conv_dst_floats(p->c_rb2);
     if (!(p->c_up0 = conv_create(N, H, W, C, s0 * s0 * C, 3, training))) goto fail;
     if (s == 4 && !(p->c_up1 = conv_create(N, 2 * H, 2 * W, C, 4 * C, 3, training))) goto fail;
     if (!(p->c_out = conv_create(N, s * H, s * W, C, 3, 3, training))) goto fail;
     if (c->attention != ATT_NONE &&
-        !(p->att = attention_create(c->attention, N, H, W, C, AS_MAX(1, C / c->ca_reduction),
-                                    c->leaky_slope, training)))
+        !(p->att = attention_create_from(c->attention, N, H, W, C, AS_MAX(1, C / c->ca_reduction),
+                                         c->leaky_slope, training, o2.native_dst ? p->c_rb2 : NULL)))
         goto fail;
     if (share_workspace(p)) goto fail;
     planner pl = {.training = training};

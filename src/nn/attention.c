@@ -22,6 +22,7 @@ struct nn_attention {
     float slope;
     nn_conv *c1, *c2, *c3;  // sa4: 7x7 C->32, 5x5 32->16, 3x3 16->8
     size_t n1, n2;          // sa4: floats of c1's and c2's outputs in their own layout
+    int in_blk;             // sa4: 0, `in` is (N,H,W,C); B, in oneDNN's layout of channel blocks of B
 };
 
 static const char *const g_names[] = {"none", "ca", "sa1", "sa4"};
@@ -46,6 +47,17 @@ int attention_num_params(attention_kind kind) {
 
 nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R,
                                float slope, int training) {
+    return attention_create_from(kind, N, H, W, C, R, slope, training, NULL);
+}
+
+nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, int C, int R,
+                                    float slope, int training, const nn_conv *in_from) {
+    int blk = in_from ? conv_dst_block(in_from) : 0;
+    if (in_from && (kind != ATT_SA4 || blk < 0)) {
+        as_errorf("attention_create: %s takes no input in oneDNN's layout (block %d)",
+                  attention_name(kind), blk);
+        return NULL;
+    }
     if ((unsigned)kind > ATT_SA4 || N <= 0 || H <= 0 || W <= 0 || C <= 0 ||
         (kind == ATT_CA && R <= 0)) {
         as_errorf("attention_create: invalid kind %d or shape N=%d H=%d W=%d C=%d R=%d", (int)kind,
@@ -55,11 +67,12 @@ nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, 
     nn_attention *a = as_calloc(1, sizeof *a);
     if (!a) return NULL;
     *a = (nn_attention){.kind = kind, .N = N, .H = H, .W = W, .C = C,
-                        .R = kind == ATT_CA ? R : 0, .training = !!training, .slope = slope};
+                        .R = kind == ATT_CA ? R : 0, .training = !!training, .slope = slope,
+                        .in_blk = blk};
     if (kind == ATT_SA4) {
         // c1 -> c2 -> c3 hand their outputs on in oneDNN's layout, LeakyReLU fused; the
         // gate reads c3's output per pixel, so that one must be (P, 8) in memory
-        conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = slope};
+        conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = slope, .src_from = in_from};
         a->c1 = conv_create_opts(N, H, W, C, SA4_C1, 7, training, &o1);
         conv_opts o2 = {.native_dst = 1, .lrelu = 1, .slope = slope, .src_from = a->c1};
         a->c2 = a->c1 ? conv_create_opts(N, H, W, SA4_C1, SA4_C2, 5, training, &o2) : NULL;
@@ -368,6 +381,72 @@ static void sa1_backward(const nn_attention *a, float *d_in, float *const *d_par
     d_params[1][0] = (float)acc[C];
 }
 
+// The gate with `in` (and d_in) in channel blocks of B (B > 0), element (n, hw, c) at
+// n*Cp*HW + (c/B)*HW*B + hw*B + c%B (Cp: C rounded up to B); out, res, d_out (P, C).
+static void gate_forward_blk(float *g, float *out, const float *res, const float *in,
+                             const float *x, const float *w, float b, size_t N, size_t HW, int C,
+                             int B, int Cx) {
+    const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
+#pragma omp parallel for if (P * C >= PAR_MIN)
+    for (size_t p = 0; p < P; p++) {
+        const float *xp = x + p * Cx;
+        float z = b;
+#pragma omp simd reduction(+ : z)
+        for (int c = 0; c < Cx; c++) z += w[c] * xp[c];
+        const float gp = sigmoidf(z);
+        g[p] = gp;
+        const float *ib = in + p / HW * Cp * HW + p % HW * B;
+        const float *rp = res ? res + p * C : NULL;
+        float *op = out + p * C;
+        for (int c0 = 0; c0 < C; c0 += B) {
+            const float *ip = ib + (size_t)c0 * HW;
+            const int nb = AS_MIN(B, C - c0);
+            if (rp) {
+#pragma omp simd
+                for (int j = 0; j < nb; j++) op[c0 + j] = rp[c0 + j] + ip[j] * gp;
+            } else {
+#pragma omp simd
+                for (int j = 0; j < nb; j++) op[c0 + j] = ip[j] * gp;
+            }
+        }
+    }
+}
+
+static void gate_backward_z_blk(float *dz, const float *d_out, const float *in, const float *g,
+                                size_t N, size_t HW, int C, int B) {
+    const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
+#pragma omp parallel for if (P * C >= PAR_MIN)
+    for (size_t p = 0; p < P; p++) {
+        const float *dp = d_out + p * C, *ib = in + p / HW * Cp * HW + p % HW * B;
+        float s = 0;
+        for (int c0 = 0; c0 < C; c0 += B) {
+            const float *ip = ib + (size_t)c0 * HW;
+            const int nb = AS_MIN(B, C - c0);
+#pragma omp simd reduction(+ : s)
+            for (int j = 0; j < nb; j++) s += dp[c0 + j] * ip[j];
+        }
+        dz[p] = s * g[p] * (1 - g[p]);
+    }
+}
+
+// d_in (blocks of B) += d_out (P, C) * g
+static void gate_direct_blk(float *d_in, const float *d_out, const float *g, size_t N, size_t HW,
+                            int C, int B) {
+    const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
+#pragma omp parallel for if (P * C >= PAR_MIN)
+    for (size_t p = 0; p < P; p++) {
+        const float *dp = d_out + p * C;
+        float *ib = d_in + p / HW * Cp * HW + p % HW * B;
+        const float gp = g[p];
+        for (int c0 = 0; c0 < C; c0 += B) {
+            float *ip = ib + (size_t)c0 * HW;
+            const int nb = AS_MIN(B, C - c0);
+#pragma omp simd
+            for (int j = 0; j < nb; j++) ip[j] += dp[c0 + j] * gp;
+        }
+    }
+}
+
 static int sa4_forward(const nn_attention *a, float *out, float *saved, const float *in,
                        const float *res, const float *const *params) {
     const size_t P = (size_t)a->N * a->H * a->W;
@@ -377,7 +456,11 @@ static int sa4_forward(const nn_attention *a, float *out, float *saved, const fl
         conv_forward(a->c2, a2, a1, params[2], params[3]) ||
         conv_forward(a->c3, a3, a2, params[4], params[5]))
         return -1;
-    gate_forward(gate, out, res, in, a3, params[6], params[7][0], P, a->C, SA4_C3);
+    if (a->in_blk)
+        gate_forward_blk(gate, out, res, in, a3, params[6], params[7][0], a->N,
+                         (size_t)a->H * a->W, a->C, a->in_blk, SA4_C3);
+    else
+        gate_forward(gate, out, res, in, a3, params[6], params[7][0], P, a->C, SA4_C3);
     return 0;
 }
 
@@ -390,7 +473,10 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
     const float *w4 = params[6];
     float *A = scratch, *B = scratch + AS_MAX(a->n1, P * SA4_C3);
     float *dz = B, *d3 = A;  // d_z (P), then d_a3 -> d_h3 (P,8)
-    gate_backward_z(dz, d_out, in, gate, P, C);
+    if (a->in_blk)
+        gate_backward_z_blk(dz, d_out, in, gate, a->N, (size_t)a->H * a->W, C, a->in_blk);
+    else
+        gate_backward_z(dz, d_out, in, gate, P, C);
     gate_backward_w(d_params[6], d_params[7], dz, a3, P, SA4_C3);
 #pragma omp parallel for if (P * SA4_C3 >= PAR_MIN)
     for (size_t p = 0; p < P; p++)
@@ -407,6 +493,10 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
     if (d_in) {
         if (conv_backward(a->c1, d_in, d_params[0], d_params[1], d1, in, params[0])) return -1;
         // plus the direct path through out = in * g
+        if (a->in_blk) {
+            gate_direct_blk(d_in, d_out, gate, a->N, (size_t)a->H * a->W, C, a->in_blk);
+            return 0;
+        }
 #pragma omp parallel for if (P * C >= PAR_MIN)
         for (size_t p = 0; p < P; p++) {
             const float g = gate[p];

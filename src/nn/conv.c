@@ -418,20 +418,23 @@ int conv_uses_reorders(const nn_conv *c) {
 
 size_t conv_dst_floats(const nn_conv *c) { return dnnl_memory_desc_get_size(&c->dst_user) / sizeof(float); }
 
-// nhwc, or a blocked layout with one block of all the channels (nChw8c with 8
-// channels): both are (N, H, W, C) in memory.
-int conv_dst_is_nhwc(const nn_conv *c) {
+int conv_dst_block(const nn_conv *c) {
     dnnl_dims_t d = {c->N, c->cout, c->H, c->W};
     dnnl_memory_desc_t md;
     if (dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, dnnl_nhwc) == dnnl_success &&
         dnnl_memory_desc_equal(&md, &c->dst_user))
-        return 1;
+        return 0;
     const dnnl_format_tag_t blocked[] = {dnnl_aBcd4b, dnnl_aBcd8b, dnnl_aBcd16b};
     const int size[] = {4, 8, 16};
     for (int i = 0; i < 3; i++)
-        if (c->cout == size[i] &&
-            dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, blocked[i]) == dnnl_success &&
+        if (dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, blocked[i]) == dnnl_success &&
             dnnl_memory_desc_equal(&md, &c->dst_user))
-            return 1;
-    return 0;
+            return size[i];
+    return -1;
+}
+
+// nhwc, or one block of all the channels (nChw8c with 8): both (N, H, W, C) in memory
+int conv_dst_is_nhwc(const nn_conv *c) {
+    int b = conv_dst_block(c);
+    return b == 0 || b == c->cout;
 }

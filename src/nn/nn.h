@@ -44,6 +44,9 @@ nn_conv *conv_create_opts(int N, int H, int W, int cin, int cout, int k, int tra
                           const conv_opts *opt);  // opt NULL: conv_create
 size_t conv_dst_floats(const nn_conv *c);  // the output's floats in its layout (>= N*H*W*cout)
 int conv_dst_is_nhwc(const nn_conv *c);    // 1 when that layout is (N, H, W, cout) in memory
+// That layout as channel blocks: 0 nhwc; B for blocks of B channels, element (n, c, h, w)
+// at ((n*Cp/B + c/B)*H*W + h*W + w)*B + c%B with Cp = cout rounded up to B; -1 other.
+int conv_dst_block(const nn_conv *c);
 // The oneDNN implementation behind a pass: 0 forward, 1 backward-data, 2 backward-weights
 // (e.g. "jit:avx2", "brg:avx512_core"); "none" for a pass that was not planned.
 const char *conv_impl_name(const nn_conv *c, int pass);
@@ -94,6 +97,10 @@ typedef struct nn_attention nn_attention;
 // R: CA's reduced width (C/r rounded down, at least 1); ignored by other kinds.
 nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R,
                                float slope, int training);
+// SA4 only: `in` (and d_in in backward) in in_from's own output layout (in_from: a plan
+// with native_dst and conv_dst_block() >= 0); out, d_out stay (N,H,W,C).
+nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, int C, int R,
+                                    float slope, int training, const nn_conv *in_from);
 void attention_destroy(nn_attention *a);
 
 // Parameters, in the SPEC's tensor order:
