@@ -13,7 +13,7 @@
 #include "model/model.h"
 
 enum slot {
-    S_X0, S_F, S_G0, S_G1, S_B0, S_B1, S_A1, S_A2, S_ATT, S_ATT_OUT,  // LR maps
+    S_X0, S_F, S_G0, S_G1, S_B0, S_B1, S_A1, S_A2, S_ATT,  // LR maps
     S_UP0, S_SH0, S_UP1, S_SH1,                                     // upsampling
     S_D0, S_D1, S_D2, S_D3, S_D4, S_DF_S, S_DF_T, S_D_UP, S_D_HR0, S_D_HR1,
     S_ATT_SCRATCH, S_DW_TMP,                                         // backward only
@@ -27,6 +27,11 @@ struct model_plan {
     size_t map;                  // N*H*W*C floats: one LR feature map
     nn_conv *c_head;             // 3 -> C            at H x W
     nn_conv *c_cc;               // C -> C 3x3        at H x W
+    // a residual block's conv1 (+ LeakyReLU, fused) and conv2: a1 passes between them in
+    // oneDNN's layout (a1n floats), without copies
+    // (SA4: conv2 hands a2 to the attention module the same way, a2n floats)
+    nn_conv *c_rb1, *c_rb2;
+    size_t a1n, a2n;
     nn_conv *c_up0;              // C -> s0^2 C       at H x W   (s0 = 2 when s = 4)
     nn_conv *c_up1;              // C -> 4C           at 2H x 2W (s = 4 only)
     nn_conv *c_out;              // C -> 3            at sH x sW
@@ -39,7 +44,6 @@ struct model_plan {
     float *y[2];                 // per branch: tail(...) + f          (N, H, W, C)
     float *sh0[2], *sh1[2];      // per branch: shuffled maps          (N, s0H, s0W, C)...
     float *up0, *up1;            // pre-shuffle scratch
-    float *att_out;              // attention output scratch           (N, H, W, C)
     float *out[3];               // SR, S, T                            (N, sH, sW, 3)
     // backward scratch (training only)
     float *d[5], *df[2], *d_up, *d_hr[2], *att_scratch, *dw_tmp;
@@ -93,8 +97,9 @@ static void assign(model_plan *p, const model *m, planner *pl) {
     for (int g = 0, gb = 0; g < n_groups(m); g++) {
         for (int b = 0; b < c->blocks; b++, gb++) {
             rb_acts *a = &p->rb[gb];
-            a->a1 = take(pl, S_A1, map, 1);
-            a->a2 = take(pl, S_A2, map, 1);
+            a->a1 = take(pl, S_A1, p->a1n, 1);
+            // att none: conv2 writes the block's output directly, so there is no a2
+            a->a2 = p->att ? take(pl, S_A2, p->a2n, 1) : NULL;
             a->att = att_saved ? take(pl, S_ATT, att_saved, 1) : NULL;
             a->out = take(pl, b % 2 ? S_B1 : S_B0, map, 1);
         }
@@ -108,14 +113,13 @@ static void assign(model_plan *p, const model *m, planner *pl) {
     }
     p->up0 = take(pl, S_UP0, map * s0 * s0, 0);
     p->up1 = c->scale == 4 ? take(pl, S_UP1, hr, 0) : NULL;
-    p->att_out = p->att ? take(pl, S_ATT_OUT, map, 0) : NULL;
     if (!p->training) return;
-    for (int i = 0; i < 5; i++) p->d[i] = take(pl, S_D0 + i, map, 0);
+    for (int i = 0; i < 5; i++) p->d[i] = take(pl, S_D0 + i, AS_MAX(map, AS_MAX(p->a1n, p->a2n)), 0);  // d_a1, d_a2
     p->df[0] = take(pl, S_DF_S, map, 0);
     p->df[1] = take(pl, S_DF_T, map, 0);
     p->d_up = take(pl, S_D_UP, c->scale == 4 ? hr : map * s0 * s0, 0);
     p->d_hr[0] = take(pl, S_D_HR0, hr, 0);
-    p->d_hr[1] = take(pl, S_D_HR1, hr, 0);
+    p->d_hr[1] = c->scale == 4 ? take(pl, S_D_HR1, hr, 0) : NULL;
     if (p->att) p->att_scratch = take(pl, S_ATT_SCRATCH, attention_scratch_floats(p->att), 0);
     p->dw_tmp = take(pl, S_DW_TMP, (size_t)c->feats * c->feats * 9 + c->feats, 0);
 }
@@ -124,6 +128,8 @@ void model_plan_free(model_plan *p) {
     if (!p) return;
     conv_destroy(p->c_head);
     conv_destroy(p->c_cc);
+    conv_destroy(p->c_rb1);
+    conv_destroy(p->c_rb2);
     conv_destroy(p->c_up0);
     conv_destroy(p->c_up1);
     conv_destroy(p->c_out);
@@ -137,14 +143,14 @@ void model_plan_free(model_plan *p) {
 
 // The layers run one at a time, so one buffer of the largest workspace serves all.
 static int share_workspace(model_plan *p) {
-    nn_conv *convs[5] = {p->c_head, p->c_cc, p->c_up0, p->c_up1, p->c_out};
+    nn_conv *convs[7] = {p->c_head, p->c_cc, p->c_rb1, p->c_rb2, p->c_up0, p->c_up1, p->c_out};
     size_t bytes = p->att ? attention_workspace_bytes(p->att) : 0;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 7; i++)
         if (convs[i]) bytes = AS_MAX(bytes, conv_workspace_bytes(convs[i]));
     if (!bytes) return 0;
     if (!(p->workspace = as_aligned_alloc(bytes))) return -1;
     p->workspace_bytes = bytes;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 7; i++)
         if (convs[i] && conv_set_workspace(convs[i], p->workspace)) return -1;
     return p->att ? attention_set_workspace(p->att, p->workspace) : 0;
 }
@@ -165,12 +171,23 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     if (!p->rb || !p->g_out) goto fail;
     if (!(p->c_head = conv_create(N, H, W, 3, C, 3, training))) goto fail;
     if (!(p->c_cc = conv_create(N, H, W, C, C, 3, training))) goto fail;
+    conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = c->leaky_slope};
+    if (!(p->c_rb1 = conv_create_opts(N, H, W, C, C, 3, training, &o1))) goto fail;
+    conv_opts o2 = {.src_from = p->c_rb1, .native_dst = c->attention == ATT_SA4};
+    if (!(p->c_rb2 = conv_create_opts(N, H, W, C, C, 3, training, &o2))) goto fail;
+    if (o2.native_dst && conv_dst_block(p->c_rb2) < 0) {  // a layout SA4's gate cannot read
+        conv_destroy(p->c_rb2);
+        o2.native_dst = 0;
+        if (!(p->c_rb2 = conv_create_opts(N, H, W, C, C, 3, training, &o2))) goto fail;
+    }
+    p->a1n = conv_dst_floats(p->c_rb1);
+    p->a2n = conv_dst_floats(p->c_rb2);
     if (!(p->c_up0 = conv_create(N, H, W, C, s0 * s0 * C, 3, training))) goto fail;
     if (s == 4 && !(p->c_up1 = conv_create(N, 2 * H, 2 * W, C, 4 * C, 3, training))) goto fail;
     if (!(p->c_out = conv_create(N, s * H, s * W, C, 3, 3, training))) goto fail;
     if (c->attention != ATT_NONE &&
-        !(p->att = attention_create(c->attention, N, H, W, C, AS_MAX(1, C / c->ca_reduction),
-                                    c->leaky_slope, training)))
+        !(p->att = attention_create_from(c->attention, N, H, W, C, AS_MAX(1, C / c->ca_reduction),
+                                         c->leaky_slope, training, o2.native_dst ? p->c_rb2 : NULL)))
         goto fail;
     if (share_workspace(p)) goto fail;
     planner pl = {.training = training};
@@ -208,18 +225,16 @@ static void att_params(const model *m, int first, const float *out[8]) {
 // RB(x) = x + att(conv2(lrelu(conv1(x))))
 static int rb_forward(model_plan *p, const model *m, const rb_index *ri, const rb_acts *a,
                       const float *in) {
-    if (conv_forward(p->c_cc, a->a1, in, W_(ri->conv1), B_(ri->conv1))) return -1;
-    lrelu_forward(a->a1, a->a1, p->map, m->cfg.leaky_slope);
-    if (conv_forward(p->c_cc, a->a2, a->a1, W_(ri->conv2), B_(ri->conv2))) return -1;
-    if (!p->att) {
-        add_forward(a->out, in, a->a2, p->map);
+    if (conv_forward(p->c_rb1, a->a1, in, W_(ri->conv1), B_(ri->conv1))) return -1;  // + LeakyReLU
+    if (!p->att) {  // out = conv2(a1) + in: a2 is not needed by backward, never stored
+        if (conv_forward(p->c_rb2, a->out, a->a1, W_(ri->conv2), B_(ri->conv2))) return -1;
+        add_inplace(a->out, in, p->map);
         return 0;
     }
+    if (conv_forward(p->c_rb2, a->a2, a->a1, W_(ri->conv2), B_(ri->conv2))) return -1;
     const float *params[8];
     att_params(m, ri->att, params);
-    if (attention_forward(p->att, p->att_out, a->att, a->a2, params)) return -1;
-    add_forward(a->out, in, p->att_out, p->map);
-    return 0;
+    return attention_forward_add(p->att, a->out, a->att, a->a2, in, params);  // in + att(a2)
 }
 
 // RG(x) = g.tail(RB...(x)) + x
@@ -309,10 +324,11 @@ static int rb_backward(model_plan *p, const model *m, float *grads, int gb, cons
             return -1;
         d_a2 = t1;
     }
-    if (conv_backward(p->c_cc, t2, GW_(ri->conv2), GB_(ri->conv2), d_a2, a->a1, W_(ri->conv2)))
+    if (conv_backward(p->c_rb2, t2, GW_(ri->conv2), GB_(ri->conv2), d_a2, a->a1, W_(ri->conv2)))
         return -1;
-    lrelu_backward(t2, t2, a->a1, p->map, m->cfg.leaky_slope);  // a1 is post-activation: same sign
-    if (conv_backward(p->c_cc, t1, GW_(ri->conv1), GB_(ri->conv1), t2, in, W_(ri->conv1))) return -1;
+    // a1 is post-activation (same sign); t2 and a1 share c_rb1's output layout
+    lrelu_backward(t2, t2, a->a1, p->a1n, m->cfg.leaky_slope);
+    if (conv_backward(p->c_rb1, t1, GW_(ri->conv1), GB_(ri->conv1), t2, in, W_(ri->conv1))) return -1;
     ready(p, ri->conv1, block_end(m, ri));
     add_inplace(d_out, t1, p->map);
     return 0;

@@ -21,6 +21,8 @@ struct nn_attention {
     int N, H, W, C, R, training;
     float slope;
     nn_conv *c1, *c2, *c3;  // sa4: 7x7 C->32, 5x5 32->16, 3x3 16->8
+    size_t n1, n2;          // sa4: floats of c1's and c2's outputs in their own layout
+    int in_blk;             // sa4: 0, `in` is (N,H,W,C); B, in oneDNN's layout of channel blocks of B
 };
 
 static const char *const g_names[] = {"none", "ca", "sa1", "sa4"};
@@ -45,6 +47,17 @@ int attention_num_params(attention_kind kind) {
 
 nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R,
                                float slope, int training) {
+    return attention_create_from(kind, N, H, W, C, R, slope, training, NULL);
+}
+
+nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, int C, int R,
+                                    float slope, int training, const nn_conv *in_from) {
+    int blk = in_from ? conv_dst_block(in_from) : 0;
+    if (in_from && (kind != ATT_SA4 || blk < 0)) {
+        as_errorf("attention_create: %s takes no input in oneDNN's layout (block %d)",
+                  attention_name(kind), blk);
+        return NULL;
+    }
     if ((unsigned)kind > ATT_SA4 || N <= 0 || H <= 0 || W <= 0 || C <= 0 ||
         (kind == ATT_CA && R <= 0)) {
         as_errorf("attention_create: invalid kind %d or shape N=%d H=%d W=%d C=%d R=%d", (int)kind,
@@ -54,11 +67,23 @@ nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, 
     nn_attention *a = as_calloc(1, sizeof *a);
     if (!a) return NULL;
     *a = (nn_attention){.kind = kind, .N = N, .H = H, .W = W, .C = C,
-                        .R = kind == ATT_CA ? R : 0, .training = !!training, .slope = slope};
+                        .R = kind == ATT_CA ? R : 0, .training = !!training, .slope = slope,
+                        .in_blk = blk};
     if (kind == ATT_SA4) {
-        a->c1 = conv_create(N, H, W, C, SA4_C1, 7, training);
-        a->c2 = a->c1 ? conv_create(N, H, W, SA4_C1, SA4_C2, 5, training) : NULL;
-        a->c3 = a->c2 ? conv_create(N, H, W, SA4_C2, SA4_C3, 3, training) : NULL;
+        // c1 -> c2 -> c3 hand their outputs on in oneDNN's layout, LeakyReLU fused; the
+        // gate reads c3's output per pixel, so that one must be (P, 8) in memory
+        conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = slope, .src_from = in_from};
+        a->c1 = conv_create_opts(N, H, W, C, SA4_C1, 7, training, &o1);
+        conv_opts o2 = {.native_dst = 1, .lrelu = 1, .slope = slope, .src_from = a->c1};
+        a->c2 = a->c1 ? conv_create_opts(N, H, W, SA4_C1, SA4_C2, 5, training, &o2) : NULL;
+        conv_opts o3 = {.native_dst = 1, .lrelu = 1, .slope = slope, .src_from = a->c2};
+        a->c3 = a->c2 ? conv_create_opts(N, H, W, SA4_C2, SA4_C3, 3, training, &o3) : NULL;
+        if (a->c3 && !conv_dst_is_nhwc(a->c3)) {
+            conv_destroy(a->c3);
+            o3.native_dst = 0;
+            a->c3 = conv_create_opts(N, H, W, SA4_C2, SA4_C3, 3, training, &o3);
+        }
+        if (a->c3) a->n1 = conv_dst_floats(a->c1), a->n2 = conv_dst_floats(a->c2);
         if (!a->c3) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", as_error());
@@ -80,25 +105,26 @@ void attention_destroy(nn_attention *a) {
 
 // saved: ca   pooled (N,C), hidden pre-activation (N,R), gate (N,C)
 //        sa1  gate (N,H,W)
-//        sa4  a1 (N,H,W,32), a2 (N,H,W,16), a3 (N,H,W,8) after LeakyReLU, gate (N,H,W)
+//        sa4  a1 (n1: 32 channels), a2 (n2: 16 channels) in c1's and c2's output layouts,
+//             a3 (N,H,W,8), all after LeakyReLU; gate (N,H,W)
 size_t attention_saved_floats(const nn_attention *a) {
     size_t P = (size_t)a->N * a->H * a->W;
     switch (a->kind) {
     case ATT_CA: return (size_t)a->N * (2 * (size_t)a->C + a->R);
     case ATT_SA1: return P;
-    case ATT_SA4: return P * (SA4_C1 + SA4_C2 + SA4_C3 + 1);
+    case ATT_SA4: return a->n1 + a->n2 + P * (SA4_C3 + 1);
     default: return 0;
     }
 }
 
 // scratch: ca   d_gate then d_z (N,C), d_hidden (N,R), d_pooled (N,C)
-//          sa4  A (N,H,W,32): d_a3 then d_a1;  B (N,H,W,16): d_z then d_a2
+//          sa4  A (n1): d_a3 then d_a1;  B (n2): d_z then d_a2
 size_t attention_scratch_floats(const nn_attention *a) {
     size_t P = (size_t)a->N * a->H * a->W;
     switch (a->kind) {
     case ATT_CA: return (size_t)a->N * (2 * (size_t)a->C + a->R);
     case ATT_SA1: return 0;
-    case ATT_SA4: return P * (SA4_C1 + SA4_C2);
+    case ATT_SA4: return AS_MAX(a->n1, P * SA4_C3) + AS_MAX(a->n2, P);
     default: return 0;
     }
 }
@@ -120,9 +146,10 @@ int attention_set_workspace(nn_attention *a, void *ws) {
 static inline float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
 
 // ---- per-pixel gate: g = sigmoid(w . x + b), out = in * g -------------------------
-// g (P), out (P,C) from in (P,C), gate input x (P,Cx), w (Cx), b
-static void gate_forward(float *g, float *out, const float *in, const float *x, const float *w,
-                         float b, size_t P, int C, int Cx) {
+// g (P), out (P,C) from in (P,C), gate input x (P,Cx), w (Cx), b; res (P,C) or NULL:
+// out = res + in * g
+static void gate_forward(float *g, float *out, const float *res, const float *in, const float *x,
+                         const float *w, float b, size_t P, int C, int Cx) {
 #pragma omp parallel for if (P * C >= PAR_MIN)
     for (size_t p = 0; p < P; p++) {
         const float *xp = x + p * Cx;
@@ -133,8 +160,14 @@ static void gate_forward(float *g, float *out, const float *in, const float *x, 
         g[p] = gp;
         const float *ip = in + p * C;
         float *op = out + p * C;
+        if (res) {
+            const float *rp = res + p * C;
 #pragma omp simd
-        for (int c = 0; c < C; c++) op[c] = ip[c] * gp;
+            for (int c = 0; c < C; c++) op[c] = rp[c] + ip[c] * gp;
+        } else {
+#pragma omp simd
+            for (int c = 0; c < C; c++) op[c] = ip[c] * gp;
+        }
     }
 }
 
@@ -207,7 +240,7 @@ static void channel_sum(double *sum, const float *x, const float *y, size_t P, i
 }
 
 static void ca_forward(const nn_attention *a, float *out, float *saved, const float *in,
-                       const float *const *params) {
+                       const float *res, const float *const *params) {
     const int N = a->N, C = a->C, R = a->R;
     const size_t P = (size_t)a->H * a->W;
     const float *w1 = params[0], *b1 = params[1], *w2 = params[2], *b2 = params[3];
@@ -236,8 +269,14 @@ static void ca_forward(const nn_attention *a, float *out, float *saved, const fl
         for (size_t p = 0; p < P; p++) {
             const float *gn = gate + (size_t)n * C, *ip = in + (n * P + p) * C;
             float *op = out + (n * P + p) * C;
+            if (res) {
+                const float *rp = res + (n * P + p) * C;
 #pragma omp simd
-            for (int c = 0; c < C; c++) op[c] = ip[c] * gn[c];
+                for (int c = 0; c < C; c++) op[c] = rp[c] + ip[c] * gn[c];
+            } else {
+#pragma omp simd
+                for (int c = 0; c < C; c++) op[c] = ip[c] * gn[c];
+            }
         }
 }
 
@@ -342,17 +381,86 @@ static void sa1_backward(const nn_attention *a, float *d_in, float *const *d_par
     d_params[1][0] = (float)acc[C];
 }
 
+// The gate with `in` (and d_in) in channel blocks of B (B > 0), element (n, hw, c) at
+// n*Cp*HW + (c/B)*HW*B + hw*B + c%B (Cp: C rounded up to B); out, res, d_out (P, C).
+static void gate_forward_blk(float *g, float *out, const float *res, const float *in,
+                             const float *x, const float *w, float b, size_t N, size_t HW, int C,
+                             int B, int Cx) {
+    const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
+#pragma omp parallel for if (P * C >= PAR_MIN)
+    for (size_t p = 0; p < P; p++) {
+        const float *xp = x + p * Cx;
+        float z = b;
+#pragma omp simd reduction(+ : z)
+        for (int c = 0; c < Cx; c++) z += w[c] * xp[c];
+        const float gp = sigmoidf(z);
+        g[p] = gp;
+        const float *ib = in + p / HW * Cp * HW + p % HW * B;
+        const float *rp = res ? res + p * C : NULL;
+        float *op = out + p * C;
+        for (int c0 = 0; c0 < C; c0 += B) {
+            const float *ip = ib + (size_t)c0 * HW;
+            const int nb = AS_MIN(B, C - c0);
+            if (rp) {
+#pragma omp simd
+                for (int j = 0; j < nb; j++) op[c0 + j] = rp[c0 + j] + ip[j] * gp;
+            } else {
+#pragma omp simd
+                for (int j = 0; j < nb; j++) op[c0 + j] = ip[j] * gp;
+            }
+        }
+    }
+}
+
+static void gate_backward_z_blk(float *dz, const float *d_out, const float *in, const float *g,
+                                size_t N, size_t HW, int C, int B) {
+    const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
+#pragma omp parallel for if (P * C >= PAR_MIN)
+    for (size_t p = 0; p < P; p++) {
+        const float *dp = d_out + p * C, *ib = in + p / HW * Cp * HW + p % HW * B;
+        float s = 0;
+        for (int c0 = 0; c0 < C; c0 += B) {
+            const float *ip = ib + (size_t)c0 * HW;
+            const int nb = AS_MIN(B, C - c0);
+#pragma omp simd reduction(+ : s)
+            for (int j = 0; j < nb; j++) s += dp[c0 + j] * ip[j];
+        }
+        dz[p] = s * g[p] * (1 - g[p]);
+    }
+}
+
+// d_in (blocks of B) += d_out (P, C) * g
+static void gate_direct_blk(float *d_in, const float *d_out, const float *g, size_t N, size_t HW,
+                            int C, int B) {
+    const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
+#pragma omp parallel for if (P * C >= PAR_MIN)
+    for (size_t p = 0; p < P; p++) {
+        const float *dp = d_out + p * C;
+        float *ib = d_in + p / HW * Cp * HW + p % HW * B;
+        const float gp = g[p];
+        for (int c0 = 0; c0 < C; c0 += B) {
+            float *ip = ib + (size_t)c0 * HW;
+            const int nb = AS_MIN(B, C - c0);
+#pragma omp simd
+            for (int j = 0; j < nb; j++) ip[j] += dp[c0 + j] * gp;
+        }
+    }
+}
+
 static int sa4_forward(const nn_attention *a, float *out, float *saved, const float *in,
-                       const float *const *params) {
+                       const float *res, const float *const *params) {
     const size_t P = (size_t)a->N * a->H * a->W;
-    float *a1 = saved, *a2 = a1 + P * SA4_C1, *a3 = a2 + P * SA4_C2, *gate = a3 + P * SA4_C3;
-    if (conv_forward(a->c1, a1, in, params[0], params[1])) return -1;
-    lrelu_forward(a1, a1, P * SA4_C1, a->slope);
-    if (conv_forward(a->c2, a2, a1, params[2], params[3])) return -1;
-    lrelu_forward(a2, a2, P * SA4_C2, a->slope);
-    if (conv_forward(a->c3, a3, a2, params[4], params[5])) return -1;
-    lrelu_forward(a3, a3, P * SA4_C3, a->slope);
-    gate_forward(gate, out, in, a3, params[6], params[7][0], P, a->C, SA4_C3);
+    float *a1 = saved, *a2 = a1 + a->n1, *a3 = a2 + a->n2, *gate = a3 + P * SA4_C3;
+    // each conv applies its LeakyReLU (a post-op)
+    if (conv_forward(a->c1, a1, in, params[0], params[1]) ||
+        conv_forward(a->c2, a2, a1, params[2], params[3]) ||
+        conv_forward(a->c3, a3, a2, params[4], params[5]))
+        return -1;
+    if (a->in_blk)
+        gate_forward_blk(gate, out, res, in, a3, params[6], params[7][0], a->N,
+                         (size_t)a->H * a->W, a->C, a->in_blk, SA4_C3);
+    else
+        gate_forward(gate, out, res, in, a3, params[6], params[7][0], P, a->C, SA4_C3);
     return 0;
 }
 
@@ -361,11 +469,14 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
                         const float *const *params) {
     const int C = a->C;
     const size_t P = (size_t)a->N * a->H * a->W;
-    const float *a1 = saved, *a2 = a1 + P * SA4_C1, *a3 = a2 + P * SA4_C2, *gate = a3 + P * SA4_C3;
+    const float *a1 = saved, *a2 = a1 + a->n1, *a3 = a2 + a->n2, *gate = a3 + P * SA4_C3;
     const float *w4 = params[6];
-    float *A = scratch, *B = scratch + P * SA4_C1;
+    float *A = scratch, *B = scratch + AS_MAX(a->n1, P * SA4_C3);
     float *dz = B, *d3 = A;  // d_z (P), then d_a3 -> d_h3 (P,8)
-    gate_backward_z(dz, d_out, in, gate, P, C);
+    if (a->in_blk)
+        gate_backward_z_blk(dz, d_out, in, gate, a->N, (size_t)a->H * a->W, C, a->in_blk);
+    else
+        gate_backward_z(dz, d_out, in, gate, P, C);
     gate_backward_w(d_params[6], d_params[7], dz, a3, P, SA4_C3);
 #pragma omp parallel for if (P * SA4_C3 >= PAR_MIN)
     for (size_t p = 0; p < P; p++)
@@ -373,14 +484,19 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
             float d = dz[p] * w4[k];
             d3[p * SA4_C3 + k] = a3[p * SA4_C3 + k] > 0 ? d : a->slope * d;
         }
-    float *d2 = B, *d1 = A;  // d_a2 (P,16), d_a1 (P,32); LeakyReLU backward in place
+    // d_a2, d_a1 in the layouts of a2, a1; LeakyReLU backward in place
+    float *d2 = B, *d1 = A;
     if (conv_backward(a->c3, d2, d_params[4], d_params[5], d3, a2, params[4])) return -1;
-    lrelu_backward(d2, d2, a2, P * SA4_C2, a->slope);
+    lrelu_backward(d2, d2, a2, a->n2, a->slope);
     if (conv_backward(a->c2, d1, d_params[2], d_params[3], d2, a1, params[2])) return -1;
-    lrelu_backward(d1, d1, a1, P * SA4_C1, a->slope);
+    lrelu_backward(d1, d1, a1, a->n1, a->slope);
     if (d_in) {
         if (conv_backward(a->c1, d_in, d_params[0], d_params[1], d1, in, params[0])) return -1;
         // plus the direct path through out = in * g
+        if (a->in_blk) {
+            gate_direct_blk(d_in, d_out, gate, a->N, (size_t)a->H * a->W, C, a->in_blk);
+            return 0;
+        }
 #pragma omp parallel for if (P * C >= PAR_MIN)
         for (size_t p = 0; p < P; p++) {
             const float g = gate[p];
@@ -394,18 +510,26 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
 }
 
 // ---- dispatch ------------------------------------------------------------------------
-int attention_forward(nn_attention *a, float *out, float *saved, const float *in,
-                      const float *const *params) {
+int attention_forward_add(nn_attention *a, float *out, float *saved, const float *in,
+                          const float *res, const float *const *params) {
     const size_t n = (size_t)a->N * a->H * a->W * a->C;
     switch (a->kind) {
-    case ATT_NONE: memcpy(out, in, n * sizeof *out); return 0;
-    case ATT_CA: ca_forward(a, out, saved, in, params); return 0;
-    case ATT_SA1:
-        gate_forward(saved, out, in, in, params[0], params[1][0], n / a->C, a->C, a->C);
+    case ATT_NONE:
+        if (res) add_forward(out, res, in, n);
+        else memcpy(out, in, n * sizeof *out);
         return 0;
-    case ATT_SA4: return sa4_forward(a, out, saved, in, params);
+    case ATT_CA: ca_forward(a, out, saved, in, res, params); return 0;
+    case ATT_SA1:
+        gate_forward(saved, out, res, in, in, params[0], params[1][0], n / a->C, a->C, a->C);
+        return 0;
+    case ATT_SA4: return sa4_forward(a, out, saved, in, res, params);
     }
     return as_errorf("attention_forward: invalid kind %d", (int)a->kind);
+}
+
+int attention_forward(nn_attention *a, float *out, float *saved, const float *in,
+                      const float *const *params) {
+    return attention_forward_add(a, out, saved, in, NULL, params);
 }
 
 int attention_backward(nn_attention *a, float *d_in, float *const *d_params, float *scratch,

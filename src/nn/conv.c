@@ -88,7 +88,10 @@ typedef struct {
 // The plan. Passes: forward, backward-data (bd_), backward-weights (bw_).
 struct nn_conv {
     int N, H, W, cin, cout, k, training;
-    dnnl_primitive_attr_t attr;
+    conv_opts opt;
+    dnnl_memory_desc_t src_from;  // opt.src_from's dst layout (when given)
+    dnnl_memory_desc_t dst_user;  // the caller's dst layout: nhwc, or the native one
+    dnnl_primitive_attr_t attr, fattr;  // backward passes; forward (+ post-ops)
     dnnl_primitive_desc_t pd[3];
     dnnl_primitive_t prim[3];
     view src, weights, dst;                   // forward
@@ -218,24 +221,39 @@ static int conv_plan(nn_conv *c) {
     // Scratchpads are ours (in the workspace), so oneDNN allocates nothing per call.
     DNNL_CHECK(dnnl_primitive_attr_create(&c->attr));
     DNNL_CHECK(dnnl_primitive_attr_set_scratchpad_mode(c->attr, dnnl_scratchpad_mode_user));
+    DNNL_CHECK(dnnl_primitive_attr_create(&c->fattr));
+    DNNL_CHECK(dnnl_primitive_attr_set_scratchpad_mode(c->fattr, dnnl_scratchpad_mode_user));
+    if (c->opt.lrelu) {  // relu with alpha: s > 0 ? s : alpha * s, LeakyReLU exactly
+        dnnl_post_ops_t po;
+        DNNL_CHECK(dnnl_post_ops_create(&po));
+        dnnl_status_t st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, c->opt.slope, 0.0f);
+        if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(c->fattr, po);
+        dnnl_post_ops_destroy(po);
+        DNNL_CHECK(st);
+    }
     dnnl_convolution_desc_t fd, bd, wd;
     dnnl_prop_kind_t prop = c->training ? dnnl_forward_training : dnnl_forward_inference;
     DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, &src_nhwc,
                                                   &w_any, &b_md, &dst_nhwc, strides, pad, pad));
-    DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[0], &fd, c->attr, g_engine, NULL));
+    DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[0], &fd, c->fattr, g_engine, NULL));
     // CONV_AUTO: oneDNN's layout, unless the nhwc kernel is a brgemm one (AVX-512 and
     // newer), as fast as any and without copies
     const char *impl = conv_impl_name(c, 0);
     int nhwc = g_layout == CONV_NHWC || strstr(impl, "brg") != NULL;
     const dnnl_memory_desc_t *src_md = nhwc ? &src_nhwc : &src_any;
     const dnnl_memory_desc_t *dst_md = nhwc ? &dst_nhwc : &dst_any;
+    if (c->opt.src_from) src_md = &c->src_from, nhwc = 0;  // the previous plan's output as it is
     if (!nhwc) {
         dnnl_primitive_desc_destroy(c->pd[0]);
         c->pd[0] = NULL;
         DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, src_md,
                                                       &w_any, &b_md, dst_md, strides, pad, pad));
-        DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[0], &fd, c->attr, g_engine, NULL));
+        DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[0], &fd, c->fattr, g_engine, NULL));
     }
+    // the caller's layouts: nhwc, or for a native side the primitive's own
+    const dnnl_memory_desc_t *src_user = c->opt.src_from ? &c->src_from : &src_nhwc;
+    c->dst_user = c->opt.native_dst ? *query(c->pd[0], dnnl_query_dst_md) : dst_nhwc;
+    const dnnl_memory_desc_t *dst_user = &c->dst_user;
     if (c->training) {  // the forward descriptor is the backward passes' hint
         DNNL_CHECK(dnnl_convolution_backward_data_desc_init(
             &bd, dnnl_convolution_direct, src_md, &w_any, dst_md, strides, pad, pad));
@@ -249,9 +267,9 @@ static int conv_plan(nn_conv *c) {
     region src_reg = {0}, dst_reg = {0};
     size_t *wsb = &c->ws_bytes;
     DNNL_CHECK(dnnl_primitive_create(&c->prim[0], f));
-    if (view_init(&c->src, &src_nhwc, query(f, dnnl_query_src_md), 1, &src_reg, wsb) ||
+    if (view_init(&c->src, src_user, query(f, dnnl_query_src_md), 1, &src_reg, wsb) ||
         view_init(&c->weights, &w_oihw, query(f, dnnl_query_weights_md), 1, NULL, wsb) ||
-        view_init(&c->dst, &dst_nhwc, query(f, dnnl_query_dst_md), 0, &dst_reg, wsb) ||
+        view_init(&c->dst, dst_user, query(f, dnnl_query_dst_md), 0, &dst_reg, wsb) ||
         mem_create(&c->bias, &b_md))
         return -1;
     if (c->training) {
@@ -261,11 +279,11 @@ static int conv_plan(nn_conv *c) {
         const dnnl_memory_desc_t *d_ds = query(d, dnnl_query_diff_src_md);
         const dnnl_memory_desc_t *w_dd = query(w, dnnl_query_diff_dst_md);
         const dnnl_memory_desc_t *w_dw = query(w, dnnl_query_diff_weights_md);
-        if (view_init(&c->bd_diff_dst, &dst_nhwc, d_dd, 1, &dst_reg, wsb) ||
+        if (view_init(&c->bd_diff_dst, dst_user, d_dd, 1, &dst_reg, wsb) ||
             view_init(&c->bd_weights, &w_oihw, query(d, dnnl_query_weights_md), 1, NULL, wsb) ||
-            view_init(&c->bd_diff_src, &src_nhwc, d_ds, 0, &src_reg, wsb) ||
-            view_init(&c->bw_src, &src_nhwc, query(w, dnnl_query_src_md), 1, &src_reg, wsb) ||
-            view_init(&c->bw_diff_dst, &dst_nhwc, w_dd, 1, &dst_reg, wsb) ||
+            view_init(&c->bd_diff_src, src_user, d_ds, 0, &src_reg, wsb) ||
+            view_init(&c->bw_src, src_user, query(w, dnnl_query_src_md), 1, &src_reg, wsb) ||
+            view_init(&c->bw_diff_dst, dst_user, w_dd, 1, &dst_reg, wsb) ||
             view_init(&c->bw_diff_weights, &w_oihw, w_dw, 0, NULL, wsb) ||
             mem_create(&c->diff_bias, &b_md))
             return -1;
@@ -287,6 +305,17 @@ static int conv_plan(nn_conv *c) {
 }
 
 nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training) {
+    return conv_create_opts(N, H, W, cin, cout, k, training, NULL);
+}
+
+nn_conv *conv_create_opts(int N, int H, int W, int cin, int cout, int k, int training,
+                          const conv_opts *opt) {
+    if (opt && opt->src_from &&
+        (opt->src_from->N != N || opt->src_from->H != H || opt->src_from->W != W ||
+         opt->src_from->cout != cin || !opt->src_from->opt.native_dst)) {
+        as_errorf("conv_create: src_from does not produce this plan's input in its own layout");
+        return NULL;
+    }
     if (N <= 0 || H <= 0 || W <= 0 || cin <= 0 || cout <= 0 || k <= 0 || k % 2 == 0) {
         as_errorf("conv_create: invalid shape N=%d H=%d W=%d cin=%d cout=%d k=%d", N, H, W, cin,
                   cout, k);
@@ -295,6 +324,8 @@ nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training
     nn_conv *c = as_calloc(1, sizeof *c);
     if (!c) return NULL;
     *c = (nn_conv){.N = N, .H = H, .W = W, .cin = cin, .cout = cout, .k = k};
+    if (opt) c->opt = *opt;
+    if (opt && opt->src_from) c->src_from = opt->src_from->dst_user;
     c->training = !!training;
     if (conv_plan(c)) {
         char msg[1024];  // destroy must not clobber the reason
@@ -320,6 +351,7 @@ void conv_destroy(nn_conv *c) {
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     if (c->attr) dnnl_primitive_attr_destroy(c->attr);
+    if (c->fattr) dnnl_primitive_attr_destroy(c->fattr);
     free(c->ws_own);
     free(c);
 }
@@ -382,4 +414,27 @@ const char *conv_impl_name(const nn_conv *c, int pass) {
 int conv_uses_reorders(const nn_conv *c) {
     return c->src.reorder || c->dst.reorder || c->bd_diff_dst.reorder || c->bd_diff_src.reorder ||
            c->bw_src.reorder || c->bw_diff_dst.reorder;
+}
+
+size_t conv_dst_floats(const nn_conv *c) { return dnnl_memory_desc_get_size(&c->dst_user) / sizeof(float); }
+
+int conv_dst_block(const nn_conv *c) {
+    dnnl_dims_t d = {c->N, c->cout, c->H, c->W};
+    dnnl_memory_desc_t md;
+    if (dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, dnnl_nhwc) == dnnl_success &&
+        dnnl_memory_desc_equal(&md, &c->dst_user))
+        return 0;
+    const dnnl_format_tag_t blocked[] = {dnnl_aBcd4b, dnnl_aBcd8b, dnnl_aBcd16b};
+    const int size[] = {4, 8, 16};
+    for (int i = 0; i < 3; i++)
+        if (dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, blocked[i]) == dnnl_success &&
+            dnnl_memory_desc_equal(&md, &c->dst_user))
+            return size[i];
+    return -1;
+}
+
+// nhwc, or one block of all the channels (nChw8c with 8): both (N, H, W, C) in memory
+int conv_dst_is_nhwc(const nn_conv *c) {
+    int b = conv_dst_block(c);
+    return b == 0 || b == c->cout;
 }

@@ -27,6 +27,26 @@ int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, c
 int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias,
                   const float *d_out, const float *in, const float *weight);
 double conv_flops(const nn_conv *c);  // forward multiply-adds x 2
+// Plans that pass activations to each other in oneDNN's own layout (SA4's hidden maps),
+// without copies, and a LeakyReLU fused into the forward pass:
+//   native_dst  the output, and d_out in backward, are in the layout the primitive chose
+//               (conv_dst_floats() floats; opaque, but element-wise maps of two tensors
+//               of that plan's output agree element by element);
+//   src_from    the input, and d_in in backward, are in src_from's native output layout
+//               (src_from must have native_dst and this plan's input shape);
+//   lrelu       forward returns LeakyReLU(conv, slope), as lrelu_forward would.
+typedef struct {
+    int native_dst, lrelu;
+    float slope;
+    const nn_conv *src_from;
+} conv_opts;
+nn_conv *conv_create_opts(int N, int H, int W, int cin, int cout, int k, int training,
+                          const conv_opts *opt);  // opt NULL: conv_create
+size_t conv_dst_floats(const nn_conv *c);  // the output's floats in its layout (>= N*H*W*cout)
+int conv_dst_is_nhwc(const nn_conv *c);    // 1 when that layout is (N, H, W, cout) in memory
+// That layout as channel blocks: 0 nhwc; B for blocks of B channels, element (n, c, h, w)
+// at ((n*Cp/B + c/B)*H*W + h*W + w)*B + c%B with Cp = cout rounded up to B; -1 other.
+int conv_dst_block(const nn_conv *c);
 // The oneDNN implementation behind a pass: 0 forward, 1 backward-data, 2 backward-weights
 // (e.g. "jit:avx2", "brg:avx512_core"); "none" for a pass that was not planned.
 const char *conv_impl_name(const nn_conv *c, int pass);
@@ -77,6 +97,10 @@ typedef struct nn_attention nn_attention;
 // R: CA's reduced width (C/r rounded down, at least 1); ignored by other kinds.
 nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R,
                                float slope, int training);
+// SA4 only: `in` (and d_in in backward) in in_from's own output layout (in_from: a plan
+// with native_dst and conv_dst_block() >= 0); out, d_out stay (N,H,W,C).
+nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, int C, int R,
+                                    float slope, int training, const nn_conv *in_from);
 void attention_destroy(nn_attention *a);
 
 // Parameters, in the SPEC's tensor order:
@@ -92,6 +116,9 @@ size_t attention_saved_floats(const nn_attention *a);
 // every forward (at inference too, where one buffer can serve all blocks).
 int attention_forward(nn_attention *a, float *out, float *saved, const float *in,
                       const float *const *params);
+// out = res + att(in) in one pass (a residual block's end); res may not alias out.
+int attention_forward_add(nn_attention *a, float *out, float *saved, const float *in,
+                          const float *res, const float *const *params);
 // d_in (N,H,W,C) overwritten; d_params[i] overwritten (same order as params).
 // `scratch` holds attention_scratch_floats() floats (NULL when that is 0). Needs
 // `training` at create time, and `saved` from the forward of this `in`.
