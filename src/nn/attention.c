@@ -146,17 +146,21 @@ int attention_set_workspace(nn_attention *a, void *ws) {
 static inline float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
 
 // ---- per-pixel gate: g = sigmoid(w . x + b), out = in * g -------------------------
+// One pixel's gate, sigmoid(w . x + b), for both layouts of `in` below.
+static inline float gate_value(const float *x, const float *w, float b, int Cx) {
+    float z = b;
+#pragma omp simd reduction(+ : z)
+    for (int c = 0; c < Cx; c++) z += w[c] * x[c];
+    return sigmoidf(z);
+}
+
 // g (P), out (P,C) from in (P,C), gate input x (P,Cx), w (Cx), b; res (P,C) or NULL:
 // out = res + in * g
 static void gate_forward(float *g, float *out, const float *res, const float *in, const float *x,
                          const float *w, float b, size_t P, int C, int Cx) {
 #pragma omp parallel for if (P * C >= PAR_MIN)
     for (size_t p = 0; p < P; p++) {
-        const float *xp = x + p * Cx;
-        float z = b;
-#pragma omp simd reduction(+ : z)
-        for (int c = 0; c < Cx; c++) z += w[c] * xp[c];
-        float gp = sigmoidf(z);
+        const float gp = gate_value(x + p * Cx, w, b, Cx);
         g[p] = gp;
         const float *ip = in + p * C;
         float *op = out + p * C;
@@ -389,11 +393,7 @@ static void gate_forward_blk(float *g, float *out, const float *res, const float
     const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
 #pragma omp parallel for if (P * C >= PAR_MIN)
     for (size_t p = 0; p < P; p++) {
-        const float *xp = x + p * Cx;
-        float z = b;
-#pragma omp simd reduction(+ : z)
-        for (int c = 0; c < Cx; c++) z += w[c] * xp[c];
-        const float gp = sigmoidf(z);
+        const float gp = gate_value(x + p * Cx, w, b, Cx);
         g[p] = gp;
         const float *ib = in + p / HW * Cp * HW + p % HW * B;
         const float *rp = res ? res + p * C : NULL;
