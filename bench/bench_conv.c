@@ -22,16 +22,6 @@ static void die(void) {
     exit(1);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {  // sorts t: t[0] is then the best
-    qsort(t, n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
-
 static float *rand_buf(size_t n, as_rng *r) {
     float *p = as_aligned_alloc(n * sizeof(float));
     if (!p) die();
@@ -93,7 +83,7 @@ static void bench(int N, int H, int W, int cin, int cout, int ks, int training, 
                 if (i >= 0) t[l][i] = s;
             }
         for (int l = 0; l < 2; l++) {
-            double m = median(t[l], runs), best = t[l][0];
+            double m = as_median(t[l], runs), best = t[l][0];
             if (p == 2) tw[l] = m, tw_best[l] = best;
             if (p == 1) m -= tw[l], best -= tw_best[l];
             printf("%-22s %-8s %-4s %6.1f GFLOP/s %8.2f ms  (best %6.1f)  %s\n", shape, names[p],
@@ -160,7 +150,7 @@ static void bench_block(attention_kind kind, int N, int H, int W, int C, int run
             eff[i] = flops / tb[i] / (conv_flops(c) / tc[i]);
         }
     }
-    double mb = median(tb, runs), mc = median(tc, runs), me = median(eff, runs);
+    double mb = as_median(tb, runs), mc = as_median(tc, runs), me = as_median(eff, runs);
     printf("block %-4s %dx%dx%d C=%d %-4s %6.1f GFLOP/s %8.2f ms  (conv alone %5.1f; ratio %3.0f%%)"
            "\n", attention_name(kind), N, H, W, C, layout == CONV_NHWC ? "nhwc" : "auto",
            flops / mb * 1e-9, mb * 1e3, conv_flops(c) / mc * 1e-9, 100 * me);

@@ -20,16 +20,6 @@
 #include "train/dist.h"
 #include "train/train.h"
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, int n) {
-    qsort(x, n, sizeof *x, cmp_double);
-    return x[n / 2];
-}
-
 // Global sample i: its LR input and targets, from a seed of its own.
 static void fill_sample(int i, float *in, size_t in_n, float *s_hr, float *t_hr, size_t out_n) {
     as_rng rng;
@@ -99,7 +89,7 @@ int main(int argc, char **argv) {
         wait_s[r - 1] = x[1] / world;
         hook_s[r - 1] = x[2] / world;
     }
-    double step_med = median(step_s, reps), wait_med = median(wait_s, reps), hook_med = median(hook_s, reps);
+    double step_med = as_median(step_s, reps), wait_med = as_median(wait_s, reps), hook_med = as_median(hook_s, reps);
     if (rank == 0)
         printf("{\"impl\":\"attsr\",\"world\":%d,\"batch\":%d,\"patch\":%d,\"params\":%zu,\"overlap\":%d,"
                "\"bucket_kb\":%d,\"median_step_s\":%.4f,\"median_wait_s\":%.4f,\"median_hook_s\":%.4f,"

@@ -16,11 +16,6 @@
 #include "model/model.h"
 #include "train/train.h"
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void fill(float *x, size_t n, as_rng *r, float scale) {
     for (size_t i = 0; i < n; i++) x[i] = (float)as_rng_uniform(r) * scale;
 }
@@ -66,8 +61,7 @@ int main(int argc, char **argv) {
         }
         t[r] = as_now() - t0;
     }
-    qsort(t + 1, reps, sizeof(double), cmp_double);
-    double med = t[1 + reps / 2];
+    double med = as_median(t + 1, reps);  // t[0] is the warm-up
     // forward FLOPs; a training step is forward + backward-data + backward-weights (~3x)
     double gflop = (double)model_flops(&m, H, W) * N * (train ? 3 : 1) / 1e9;
     struct rusage ru;

@@ -35,12 +35,7 @@ static int info_option(int opt, const char *arg, void *p) {
     return cli_error("unhandled option %d", opt);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-// runs forward passes on a size x size input after a warm-up; t[] gets the seconds, sorted.
+// runs forward passes on a size x size input after a warm-up; t[] gets the seconds.
 static int time_forward(const model *m, int size, int runs, double *t) {
     model_plan *p = model_plan_create(m, 1, size, size, 0);
     if (!p) return -1;
@@ -55,7 +50,6 @@ static int time_forward(const model *m, int size, int runs, double *t) {
         if (r >= 0) t[r] = as_now() - t0;
     }
     model_plan_free(p);
-    if (!rc) qsort(t, runs, sizeof *t, cmp_double);
     return rc;
 }
 
@@ -81,7 +75,7 @@ int cmd_info(int argc, char **argv) {
         return cli_error("%s", as_error());
     }
     if (runs) {
-        med = 1e3 * (runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]));
+        med = 1e3 * as_median(t, runs);  // sorts t
         best = 1e3 * t[0];
     }
     const char *att = attention_name(c->attention);

@@ -214,6 +214,16 @@ double as_now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double as_median(double *t, int n) {
+    qsort(t, n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
 // ---- RNG ----------------------------------------------------------------------------
 
 static uint64_t splitmix64(uint64_t *x) {

@@ -47,6 +47,7 @@ int  as_mkdir_p(const char *path);
 // ---- helpers --------------------------------------------------------------------
 const char *as_ext(const char *path);  // lower-case extension without the dot ("" if none)
 double as_now(void);                   // monotonic seconds
+double as_median(double *t, int n);    // sorts t[0..n) ascending (t[0]: the best time)
 
 // Seeded generator (splitmix64 seeding xoshiro256**): reproducible across machines.
 typedef struct { uint64_t s[4]; } as_rng;
