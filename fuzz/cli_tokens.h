@@ -12,7 +12,7 @@
 typedef enum { V_NONE, V_IN, V_OUT, V_SCALE, V_SMALL, V_FLOAT, V_ATT, V_ONOFF, V_TILE, V_PIXELS,
                V_THREADS, V_LIST, N_CLASSES } value_class;
 
-static const char *const COMMANDS[] = {"upscale", "eval", "degrade", "init", "decompose", "train"};
+static const char *const COMMANDS[] = {"upscale", "eval", "degrade", "init", "decompose", "train", "info"};
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof *COMMANDS)
 
 // "%T" at the start of a value is replaced by the temp folder.
@@ -68,7 +68,8 @@ static const struct {
     {"--cache", V_OUT},       {"--resume", V_NONE},      {"--", V_NONE},
     {"-", V_NONE},            {"-x", V_NONE},            {"--nope", V_NONE},
     {"--sca", V_SCALE},       {"--help=1", V_NONE},      {"-h", V_NONE},
-    {"-s2", V_NONE},          {"--scale=3", V_NONE},     {NULL, V_IN},
+    {"-s2", V_NONE},          {"--scale=3", V_NONE},     {"--size", V_SMALL},
+    {"--runs", V_SMALL},       {NULL, V_IN},
 };
 #define N_TOKENS (int)(sizeof TOKENS / sizeof *TOKENS)
 

@@ -199,6 +199,7 @@ static int run(const char *cmd, int argc, char **argv) {
     if (!strcmp(cmd, "degrade")) return cmd_degrade(argc, argv);
     if (!strcmp(cmd, "init")) return cmd_init(argc, argv);
     if (!strcmp(cmd, "decompose")) return cmd_decompose(argc, argv);
+    if (!strcmp(cmd, "info")) return cmd_info(argc, argv);
     return cmd_train(argc, argv);
 }
 

@@ -185,6 +185,8 @@ int main(int argc, char **argv) {
          "sa1", "--gradnorm", "off", "--milestones", "1,2");
     SEED("train_init", "train", "-d", "%T/in/bench/HR", "-o", "%T/out/run", "--init", "%T/in/x2.safetensors",
          "--cache", "%T/out/c.npy");
+    SEED("info", "info", "-m", "%T/in/x2.safetensors", "--size", "3", "--runs", "2", "--json");
+    SEED("info_bad_model", "info", "-m", "%T/in/bad.safetensors");
     SEED("help", "upscale", "--help");
     SEED("bad_option", "eval", "-x", "--max-pixels", "1");
 #undef SEED
