@@ -2,6 +2,7 @@
 #include "core/core.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -126,6 +127,30 @@ void as_outfile_abort(as_outfile *f) {
     if (f->fp) fclose(f->fp);
     f->fp = NULL;
     if (f->tmp[0]) unlink(f->tmp);
+}
+
+int as_outfile_remove_stale(const char *dir, int (*owned)(const char *name, size_t n, void *ctx), void *ctx,
+                            double min_age) {
+    static const char SUFFIX[] = ".tmp-XXXXXX";  // as as_outfile_open names it
+    const size_t suffix_n = sizeof SUFFIX - 1, mark_n = 5;  // ".tmp-", then mkstemp's 6 characters
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    time_t now = time(NULL);
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len <= suffix_n || strncmp(e->d_name + len - suffix_n, SUFFIX, mark_n) ||
+            !owned(e->d_name, len - suffix_n, ctx))
+            continue;
+        char path[4096 + 256];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (min_age <= 0 || difftime(now, st.st_mtime) > min_age) &&
+            unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 int as_write_file_atomic(const char *path, const void *data, size_t n) {

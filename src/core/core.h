@@ -39,6 +39,11 @@ typedef struct {
 int  as_outfile_open(as_outfile *f, const char *path);   // creates "path.tmp-XXXXXX"
 int  as_outfile_commit(as_outfile *f);                   // flush, fsync, rename; closes
 void as_outfile_abort(as_outfile *f);                    // closes and removes the temp file
+// Removes from dir the temp files that killed writers left ("NAME.tmp-XXXXXX") where
+// owned(NAME, its length, ctx) is true and, when min_age > 0, that were last modified
+// more than min_age seconds ago. Returns how many were removed.
+int  as_outfile_remove_stale(const char *dir, int (*owned)(const char *name, size_t n, void *ctx), void *ctx,
+                             double min_age);
 int  as_write_file_atomic(const char *path, const void *data, size_t n);
 int  as_read_file(const char *path, void **data, size_t *n, size_t max_bytes);
 int  as_same_file(const char *a, const char *b);         // 1 when both name one existing file

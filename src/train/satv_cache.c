@@ -1,13 +1,8 @@
 // The SATV decomposition cache: file format, read and write. See satv_cache.h.
 #include "train/satv_cache.h"
 
-#include <dirent.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "core/core.h"
 
@@ -83,26 +78,15 @@ int satv_cache_write(const char *path, uint64_t key, int w, int h, const float *
     return as_outfile_commit(&f);
 }
 
-// "<16 hex digits>.satv.tmp-<6 characters>": what as_outfile makes for an entry.
-static int is_entry_temp(const char *name) {
+// An entry's name: 16 hex digits, then ".satv".
+static int is_entry_name(const char *name, size_t n, void *ctx) {
+    (void)ctx;
+    if (n != 16 + 5 || strncmp(name + 16, ".satv", 5)) return 0;
     for (int i = 0; i < 16; i++)
-        if (!name[i] || !strchr("0123456789abcdef", name[i])) return 0;
-    return !strncmp(name + 16, ".satv.tmp-", 10) && strlen(name) == 16 + 10 + 6;
+        if (!strchr("0123456789abcdef", name[i])) return 0;
+    return 1;
 }
 
 int satv_cache_remove_stale(const char *dir, double max_age) {
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int removed = 0;
-    time_t now = time(NULL);
-    for (struct dirent *e; (e = readdir(d));) {
-        if (!is_entry_temp(e->d_name)) continue;
-        char path[4096 + 64];
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && difftime(now, st.st_mtime) > max_age && unlink(path) == 0)
-            removed++;
-    }
-    closedir(d);
-    return removed;
+    return as_outfile_remove_stale(dir, is_entry_name, NULL, max_age);
 }

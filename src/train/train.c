@@ -4,7 +4,6 @@
 // each batch (dist.h): rank 0 holds the run folder and sends the others its state.
 #include "train/train.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -141,29 +140,22 @@ static int open_log(run *r, long step) {
     return 0;
 }
 
-// A run killed while writing leaves the temp file of that write ("NAME.tmp-XXXXXX",
-// see as_outfile); the next start of the run removes them.
-static void remove_stale_temps(const run *r) {
-    DIR *dir = opendir(r->c->out_dir);
-    if (!dir) return;
-    for (struct dirent *e; (e = readdir(dir));)
-        for (int i = 0; i < 4; i++) {
-            const char *name = strrchr(r->path[i], '/') + 1;
-            size_t n = strlen(name);
-            if (!strncmp(e->d_name, name, n) && !strncmp(e->d_name + n, ".tmp-", 5) && strlen(e->d_name) == n + 11) {
-                char path[4096 + 256];
-                snprintf(path, sizeof path, "%s/%s", r->c->out_dir, e->d_name);
-                unlink(path);
-            }
-        }
-    closedir(dir);
+// Is NAME (n characters) one of the files the run writes?
+static int is_run_file(const char *name, size_t n, void *ctx) {
+    const run *r = ctx;
+    for (int i = 0; i < 4; i++) {
+        const char *own = strrchr(r->path[i], '/') + 1;
+        if (strlen(own) == n && !strncmp(name, own, n)) return 1;
+    }
+    return 0;
 }
 
 // Rank 0: the run's state from its checkpoint when resuming, else a fresh model.
 static int load_or_init(run *r) {
     const train_config *c = r->c;
     if (as_mkdir_p(c->out_dir)) return -1;
-    remove_stale_temps(r);
+    // a run killed while writing leaves the temp file of that write; the next start removes it
+    as_outfile_remove_stale(c->out_dir, is_run_file, r, 0);
     if (c->resume && access(r->path[P_CKPT], R_OK) == 0) {
         if (checkpoint_load(r->path[P_CKPT], &r->m, &r->adam_m, &r->adam_v, &r->opt, &r->gn, &r->st)) return -1;
         if (r->st.seed != c->seed) return as_errorf("%s: the checkpoint was made with --seed %llu, not %llu",
