@@ -69,7 +69,7 @@ static const struct {
     {"-", V_NONE},            {"-x", V_NONE},            {"--nope", V_NONE},
     {"--sca", V_SCALE},       {"--help=1", V_NONE},      {"-h", V_NONE},
     {"-s2", V_NONE},          {"--scale=3", V_NONE},     {"--size", V_SMALL},
-    {"--runs", V_SMALL},       {NULL, V_IN},
+    {"--runs", V_SMALL},      {"--ensemble", V_NONE},    {NULL, V_IN},
 };
 #define N_TOKENS (int)(sizeof TOKENS / sizeof *TOKENS)
 

@@ -173,6 +173,9 @@ int main(int argc, char **argv) {
     SEED("upscale_branches", "upscale", "-i", "%T/in/rgba.png", "-o", "%T/out/a.png", "--structure",
          "%T/out/c.npy", "--texture", "%T/out/b.jpg", "--tile", "8", "--overlap", "2");
     SEED("upscale_x4_gray", "upscale", "--scale", "4", "-i", "%T/in/gray.png", "-o", "%T/out/b.jpg", "--threads", "1");
+    SEED("upscale_ensemble", "upscale", "-m", "%T/in/x3.safetensors", "--ensemble", "-i", "%T/in/rgb.png", "-o",
+         "%T/out/c.npy", "--tile", "8");
+    SEED("eval_ensemble", "eval", "-m", "%T/in/x2.safetensors", "--ensemble", "@%T/in/set");
     SEED("eval_bicubic", "eval", "--bicubic", "--scale", "2", "@%T/in/set");
     SEED("eval_model_json", "eval", "-m", "%T/in/x3.safetensors", "--json", "@%T/in/bench");
     SEED("init", "init", "--scale", "3", "--attention", "ca", "-o", "%T/out/m.safetensors");

@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define ATTSR_VERSION "0.1.0"
+#define ATTSR_VERSION "0.2.0"
 
 typedef struct attsr_model attsr_model;
 
@@ -57,6 +57,8 @@ typedef struct {
     int threads;           /* 0: OpenMP's default */
     attsr_progress_fn progress;
     void *progress_user;
+    int ensemble;          /* 1: x8 self-ensemble, the mean of the outputs for the 8 flips
+                              and transposes of the input (EDSR's "+"): 8x the time */
 } attsr_options;
 
 /* Upscales in (h, w, 3) to out (h*s, w*s, 3). structure and texture (same shape as
@@ -67,8 +69,9 @@ int attsr_upscale(attsr_model *model, const float *in, int w, int h, float *out,
 /* The field's evaluation protocol (SPEC section 2) on one HR image file: crop to a
  * multiple of scale, LR by MATLAB-compatible bicubic 1/scale rounded to 8 bits, SR by
  * the model (bicubic when model is NULL), PSNR (dB) and SSIM on Y with scale pixels
- * shaved off each border. */
-int attsr_evaluate(attsr_model *model, int scale, const char *hr_path, double *psnr, double *ssim);
+ * shaved off each border. options (may be NULL) apply to the model's upscaling. */
+int attsr_evaluate(attsr_model *model, int scale, const char *hr_path, const attsr_options *options,
+                   double *psnr, double *ssim);
 
 /* The reason for the last failure on this thread. */
 const char *attsr_error(void);

@@ -25,6 +25,17 @@ d=$(paste <(od -An -v -f -w4 -j128 "$T/whole.npy") <(od -An -v -f -w4 -j128 "$T/
     awk 'BEGIN{m=0} {d=$1-$2-$3; if (d<0) d=-d; if (d>m) m=d} END{printf "%.9f", m}')
 awk -v d="$d" 'BEGIN{exit !(d <= 1e-5)}' && t_pass sr_is_structure_plus_texture || t_fail sr_is_structure_plus_texture "max diff $d"
 
+# --ensemble: the x8 self-ensemble through the CLI (its maths: tests/test_upscale.c);
+# eval --ensemble scores the same pixels that upscale --ensemble writes
+"$ATTSR" upscale -m "$M" --ensemble -i samples/comic.png -o "$T/ens.npy" 2>/dev/null \
+    && t_pass upscale_ensemble || t_fail upscale_ensemble
+d=$(cmp_npy "$T/whole.npy" "$T/ens.npy")
+awk -v d="$d" 'BEGIN{exit !(d > 1e-3)}' && t_pass "ensemble_changes_output (max diff $d)" ||
+    t_fail ensemble_changes_output "max diff $d from the plain output"
+expect_error ensemble_needs_model "$T/ens.png" "$ATTSR" upscale --bicubic --scale 2 --ensemble -i samples/comic.png -o "$T/ens.png"
+json=$("$ATTSR" eval -m "$M" --ensemble --json samples 2>/dev/null)
+[[ "$json" == *'"ensemble": true'* ]] && t_pass eval_ensemble_json || t_fail eval_ensemble_json "$json"
+
 # a folder with one bad file: the rest are written, the bad one reported, exit 1
 mkdir -p "$T/in"
 cp samples/comic.png samples/zebra.png "$T/in/"

@@ -55,22 +55,49 @@ void attsr_model_get_info(const attsr_model *a, attsr_model_info *info) {
                                attention_name(c->attention), a->m.n_floats};
 }
 
+// The public options as the library's; -1 with a reason when one is out of range.
+static int options_of(const attsr_options *opt, attsr_options *o, upscale_options *u, const char *fn) {
+    *o = opt ? *opt : (attsr_options){0};
+    if (o->tile < 0 || o->overlap < 0 || o->threads < 0) return as_errorf("%s: negative option", fn);
+    if (o->ensemble != 0 && o->ensemble != 1) return as_errorf("%s: ensemble is 0 or 1", fn);
+    *u = (upscale_options){o->tile, o->overlap, o->ensemble, o->progress, o->progress_user};
+    return 0;
+}
+
+// options.threads for one call: set (0 keeps OpenMP's), then put back.
+static int threads_set(int n) {
+    int saved = omp_get_max_threads();
+    if (n) omp_set_num_threads(n);
+    return saved;
+}
+
+static void threads_restore(int n, int saved) {
+    if (n) omp_set_num_threads(saved);
+}
+
 int attsr_upscale(attsr_model *a, const float *in, int w, int h, float *out, float *structure,
                   float *texture, const attsr_options *opt) {
-    attsr_options o = opt ? *opt : (attsr_options){0};
+    attsr_options o;
+    upscale_options u;
     if (!a || !in || !out) return as_errorf("attsr_upscale: NULL argument");
-    if (o.tile < 0 || o.overlap < 0 || o.threads < 0) return as_errorf("attsr_upscale: negative option");
-    int saved_threads = omp_get_max_threads();
-    if (o.threads) omp_set_num_threads(o.threads);
-    int rc = upscale_tiled(&a->m, &a->cache, in, w, h, out, structure, texture, o.tile, o.overlap,
-                           o.progress, o.progress_user);
-    if (o.threads) omp_set_num_threads(saved_threads);
+    if (options_of(opt, &o, &u, "attsr_upscale")) return -1;
+    int saved = threads_set(o.threads);
+    int rc = upscale_image(&a->m, &a->cache, in, w, h, out, structure, texture, &u);
+    threads_restore(o.threads, saved);
     return rc;
 }
 
-int attsr_evaluate(attsr_model *a, int scale, const char *hr_path, double *psnr, double *ssim) {
+int attsr_evaluate(attsr_model *a, int scale, const char *hr_path, const attsr_options *opt,
+                   double *psnr, double *ssim) {
+    attsr_options o;
+    upscale_options u;
     metrics m;
-    if (evaluate_image(a ? &a->m : NULL, a ? &a->cache : NULL, scale, hr_path, &m)) return -1;
+    if (!hr_path) return as_errorf("attsr_evaluate: NULL path");
+    if (options_of(opt, &o, &u, "attsr_evaluate")) return -1;
+    int saved = threads_set(o.threads);
+    int rc = evaluate_image(a ? &a->m : NULL, a ? &a->cache : NULL, &u, scale, hr_path, &m);
+    threads_restore(o.threads, saved);
+    if (rc) return -1;
     if (psnr) *psnr = m.psnr;
     if (ssim) *ssim = m.ssim;
     return 0;

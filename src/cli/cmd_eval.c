@@ -10,12 +10,13 @@
 #include "image/metrics.h"
 
 static const char *HELP =
-    "usage: attsr eval (-m MODEL | --bicubic) --scale S [--json] DIR...\n"
+    "usage: attsr eval (-m MODEL | --bicubic) --scale S [--ensemble] [--json] DIR...\n"
     "Each DIR is a folder of HR images, or a folder holding an HR/ folder. For every\n"
     "image: crop to a multiple of S, LR by bicubic 1/S rounded to 8 bits, SR by the model\n"
     "(or bicubic xS), then PSNR and SSIM on Y with S pixels shaved off each border\n"
     "(full-range luma for gray HR files). Prints per image and per folder; --json prints\n"
-    "one JSON object instead.\n";
+    "one JSON object instead. --ensemble scores the model's x8 self-ensemble (the mean\n"
+    "over the 8 flips and transposes of each LR image; 8x the time).\n";
 
 // The folder to read and the dataset's name: DIR/HR when it exists; the name of DIR,
 // or of its parent when DIR itself is called HR.
@@ -44,12 +45,12 @@ static void stem(const char *path, char *out, size_t n) {
     if (dot) *dot = 0;
 }
 
-enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_JSON };
+enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_JSON, OPT_ENSEMBLE };
 
 typedef struct {
     const char *model_path;
     long scale;
-    int bicubic, json;
+    int bicubic, json, ensemble;
 } eval_args;
 
 static int eval_option(int opt, const char *arg, void *p) {
@@ -59,6 +60,7 @@ static int eval_option(int opt, const char *arg, void *p) {
     case OPT_BICUBIC: a->bicubic = 1; return 0;
     case 's': return cli_int(arg, 2, 4, "--scale", &a->scale);
     case OPT_JSON: a->json = 1; return 0;
+    case OPT_ENSEMBLE: a->ensemble = 1; return 0;
     }
     return cli_error("unhandled option %d", opt);
 }
@@ -67,7 +69,8 @@ int cmd_eval(int argc, char **argv) {
     static const struct option opts[] = {CLI_COMMON_OPTIONS, {"model", required_argument, 0, 'm'},
                                          {"bicubic", no_argument, 0, OPT_BICUBIC},
                                          {"scale", required_argument, 0, 's'},
-                                         {"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
+                                         {"json", no_argument, 0, OPT_JSON},
+                                         {"ensemble", no_argument, 0, OPT_ENSEMBLE}, {0, 0, 0, 0}};
     eval_args a = {0};
     int first, r = cli_parse(argc, argv, ":m:s:", opts, HELP, eval_option, &a, &first);
     if (r) return cli_parse_status(r);
@@ -76,6 +79,8 @@ int cmd_eval(int argc, char **argv) {
     int bicubic = a.bicubic, json = a.json;
     if (!!model_path == bicubic) return cli_error("give exactly one of -m MODEL and --bicubic (see --help)");
     if (first >= argc) return cli_error("no DIR given (see --help)");
+    if (bicubic && a.ensemble) return cli_error("--ensemble needs a model, not --bicubic");
+    attsr_options opt = {.ensemble = a.ensemble};
     attsr_model *model = NULL;
     if (model_path) {
         if (attsr_model_load(&model, model_path)) return cli_error("%s", as_error());
@@ -89,8 +94,8 @@ int cmd_eval(int argc, char **argv) {
     if (!scale) {
         return cli_error("--scale S is required with --bicubic");
     }
-    json_t *root = json_pack("{s:i, s:s, s:[]}", "scale", (int)scale, "model",
-                             model_path ? model_path : "bicubic", "datasets");
+    json_t *root = json_pack("{s:i, s:s, s:b, s:[]}", "scale", (int)scale, "model",
+                             model_path ? model_path : "bicubic", "ensemble", a.ensemble, "datasets");
     json_t *datasets = json_object_get(root, "datasets");
     int rc = 0;
     for (int d = first; d < argc && !rc; d++) {
@@ -111,7 +116,7 @@ int cmd_eval(int argc, char **argv) {
         double sum_p = 0, sum_s = 0;
         for (int i = 0; i < n; i++) {
             metrics m;
-            if (attsr_evaluate(model, (int)scale, list[i], &m.psnr, &m.ssim)) {
+            if (attsr_evaluate(model, (int)scale, list[i], &opt, &m.psnr, &m.ssim)) {
                 rc = cli_error("%s", as_error());
                 break;
             }
@@ -126,8 +131,8 @@ int cmd_eval(int argc, char **argv) {
         image_free_list(list);
         json_array_append_new(datasets, json_pack("{s:s, s:o, s:o, s:o}", "name", name, "psnr", number(sum_p / n),
                                                   "ssim", number(sum_s / n), "images", images));
-        if (!json && !rc) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f  (x%ld, %d images)\n", name, "mean",
-                                 sum_p / n, sum_s / n, scale, n);
+        if (!json && !rc) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f  (x%ld, %d images%s)\n", name, "mean",
+                                 sum_p / n, sum_s / n, scale, n, a.ensemble ? ", x8 self-ensemble" : "");
     }
     if (!rc && json) {
         char *s = json_dumps(root, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));

@@ -14,7 +14,8 @@ static void drop_alpha(image *img) {
     img->c = 3;
 }
 
-int evaluate_image(const model *m, plan_cache *cache, int scale, const char *hr_path, metrics *out) {
+int evaluate_image(const model *m, plan_cache *cache, const upscale_options *o, int scale,
+                   const char *hr_path, metrics *out) {
     image hr = {0}, hr_crop = {0}, lr = {0}, sr = {0};
     plan_cache local = {0};
     if (m && scale != m->cfg.scale) return as_errorf("evaluate: the model is x%d, not x%d", m->cfg.scale, scale);
@@ -25,7 +26,7 @@ int evaluate_image(const model *m, plan_cache *cache, int scale, const char *hr_
     }
     if (!rc && m) {
         rc = image_alloc(&sr, lr.w * scale, lr.h * scale, 3) ||
-             upscale_tiled(m, cache ? cache : &local, lr.px, lr.w, lr.h, sr.px, NULL, NULL, 0, 0, NULL, NULL);
+             upscale_image(m, cache ? cache : &local, lr.px, lr.w, lr.h, sr.px, NULL, NULL, o);
     } else if (!rc) {
         rc = resize_bicubic_u8(&sr, &lr, scale);  // MATLAB's uint8 path, as published
     }

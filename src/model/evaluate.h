@@ -5,5 +5,6 @@
 #include "image/metrics.h"
 #include "model/upscale.h"
 
-// cache may be NULL (a plan is then made and freed per image).
-int evaluate_image(const model *m, plan_cache *cache, int scale, const char *hr_path, metrics *out);
+// cache may be NULL (a plan is then made and freed per image); o may be NULL (defaults).
+int evaluate_image(const model *m, plan_cache *cache, const upscale_options *o, int scale,
+                   const char *hr_path, metrics *out);

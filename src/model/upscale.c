@@ -1,9 +1,12 @@
 // Tiled inference: every window has the same size, shifted inward at the borders, so
 // one plan serves the whole image; each window adds `overlap` pixels of context around
-// the tile whose output it keeps.
+// the tile whose output it keeps. The self-ensemble (EDSR's "+" models) runs the tiled
+// pass on each of the 8 flips/transposes of the input, maps each output back and
+// averages them.
 #include "model/upscale.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -47,13 +50,12 @@ static void copy_core(float *dst, const float *src, int s, int w, int ww, int wx
                src + ((size_t)(y - wy * s) * ww * s + (size_t)(x0 - wx) * s) * 3, row);
 }
 
-int upscale_tiled(const model *m, plan_cache *cache, const float *in, int w, int h,
-                  float *out, float *structure, float *texture, int tile, int overlap,
-                  void (*progress)(int, int, void *), void *user) {
-    if (as_check_pixels("input", w, h)) return -1;
-    int s = m->cfg.scale;
-    if (!overlap) overlap = DEFAULT_OVERLAP;
-    if (!tile) tile = auto_tile(m, w, h, overlap);
+// One pass over the image (o's tile and overlap resolved); `pass` of `passes` numbers
+// the progress calls across an ensemble's passes.
+static int upscale_tiled(const model *m, plan_cache *cache, const float *in, int w, int h,
+                         float *out, float *structure, float *texture, const upscale_options *o,
+                         int pass, int passes) {
+    int s = m->cfg.scale, overlap = o->overlap, tile = o->tile;
     int ww = AS_MIN(w, tile + 2 * overlap), wh = AS_MIN(h, tile + 2 * overlap);
     int tiles_x = (w + tile - 1) / tile, tiles_y = (h + tile - 1) / tile, done = 0;
     model_plan *p = plan_for(m, cache, ww, wh);
@@ -70,8 +72,66 @@ int upscale_tiled(const model *m, plan_cache *cache, const float *in, int w, int
             if (model_forward(p, m)) return -1;
             for (int k = 0; k < 3; k++)
                 if (dst[k]) copy_core(dst[k], model_plan_output(p, k), s, w, ww, wx, wy, x0, x1, y0, y1);
-            if (progress) progress(++done, tiles_x * tiles_y, user);
+            done++;
+            if (o->progress) o->progress(pass * tiles_x * tiles_y + done, passes * tiles_x * tiles_y, o->user);
         }
     }
     return 0;
+}
+
+// Input under symmetry k: each pixel moved to where dihedral_index sends it.
+static void transform_input(float *dst, const float *src, int w, int h, int k) {
+#pragma omp parallel for schedule(static)
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            memcpy(dst + 3 * dihedral_index(k, w, h, x, y), src + ((size_t)y * w + x) * 3, 3 * sizeof(float));
+}
+
+// acc (W x H) += the output of the input under symmetry k, mapped back.
+static void add_untransformed(float *acc, const float *t, int W, int H, int k) {
+#pragma omp parallel for schedule(static)
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const float *p = t + 3 * dihedral_index(k, W, H, x, y);
+            float *a = acc + ((size_t)y * W + x) * 3;
+            a[0] += p[0], a[1] += p[1], a[2] += p[2];
+        }
+}
+
+static int upscale_ensemble(const model *m, plan_cache *cache, const float *in, int w, int h,
+                            float *dst[3], const upscale_options *o) {
+    int s = m->cfg.scale, W = w * s, H = h * s, rc = 0;
+    size_t n_out = (size_t)W * H * 3;
+    float *tin = as_malloc_array((size_t)w * h * 3, sizeof(float)), *t[3] = {0};
+    rc = tin ? 0 : -1;
+    for (int i = 0; i < 3 && !rc; i++) {
+        if (!dst[i]) continue;
+        if (!(t[i] = as_malloc_array(n_out, sizeof(float)))) rc = -1;
+        else memset(dst[i], 0, n_out * sizeof(float));
+    }
+    // k = 0..3 keep the orientation, 4..7 transpose: at most two plans per image.
+    for (int k = 0; k < 8 && !rc; k++) {
+        int tw = k & 4 ? h : w, th = k & 4 ? w : h;
+        transform_input(tin, in, w, h, k);
+        rc = upscale_tiled(m, cache, tin, tw, th, t[0], t[1], t[2], o, k, 8);
+        for (int i = 0; i < 3 && !rc; i++)
+            if (dst[i]) add_untransformed(dst[i], t[i], W, H, k);
+    }
+    for (int i = 0; i < 3 && !rc; i++)
+        if (dst[i])
+            for (size_t j = 0; j < n_out; j++) dst[i][j] *= 0.125f;
+    free(tin);
+    for (int i = 0; i < 3; i++) free(t[i]);
+    return rc;
+}
+
+int upscale_image(const model *m, plan_cache *cache, const float *in, int w, int h,
+                  float *out, float *structure, float *texture, const upscale_options *opt) {
+    if (as_check_pixels("input", w, h)) return -1;
+    upscale_options o = opt ? *opt : (upscale_options){0};
+    if (!o.overlap) o.overlap = DEFAULT_OVERLAP;
+    if (!o.tile) o.tile = auto_tile(m, w, h, o.overlap);  // the same for every orientation
+    if (!o.ensemble) return upscale_tiled(m, cache, in, w, h, out, structure, texture, &o, 0, 1);
+    float *dst[3] = {out, structure, texture};
+    return upscale_ensemble(m, cache, in, w, h, dst, &o);
 }

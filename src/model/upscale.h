@@ -1,5 +1,6 @@
-// upscale: whole images through the model in tiles of bounded memory. Tiling lives
-// here, outside the network; the C API and training's validation both use it.
+// upscale: whole images through the model in tiles of bounded memory, optionally as the
+// x8 self-ensemble. Tiling lives here, outside the network; the C API and training's
+// validation both use it.
 #pragma once
 #include "model/model.h"
 
@@ -10,9 +11,24 @@ typedef struct {
 
 void plan_cache_free(plan_cache *c);
 
+typedef struct {
+    int tile;           // LR tile side; 0: automatic, keeping the plan under about 512 MiB
+    int overlap;        // LR pixels of context on each side of a tile; 0: 16
+    int ensemble;       // 1: the mean over the 8 flips/transposes of the input (8x the time)
+    void (*progress)(int done, int total, void *user);  // after each tile; may be NULL
+    void *user;
+} upscale_options;
+
 // in (h, w, 3) -> out (h*s, w*s, 3); structure/texture (same shape) when non-NULL.
-// tile: LR tile side (0: automatic, keeping the plan under about 512 MiB); overlap: LR
-// pixels of context on each side of a tile (0: 16). progress may be NULL.
-int upscale_tiled(const model *m, plan_cache *cache, const float *in, int w, int h,
-                  float *out, float *structure, float *texture, int tile, int overlap,
-                  void (*progress)(int done, int total, void *user), void *user);
+// o may be NULL (automatic tiles, no ensemble).
+int upscale_image(const model *m, plan_cache *cache, const float *in, int w, int h,
+                  float *out, float *structure, float *texture, const upscale_options *o);
+
+// Where pixel (x, y) of a w x h image lands under symmetry k of the square (0..7):
+// bit 0 flips x, bit 1 flips y, then bit 2 transposes (the result is h wide). An index
+// into the transformed image's pixels.
+static inline size_t dihedral_index(int k, int w, int h, int x, int y) {
+    if (k & 1) x = w - 1 - x;
+    if (k & 2) y = h - 1 - y;
+    return k & 4 ? (size_t)x * h + y : (size_t)y * w + x;
+}

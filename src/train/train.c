@@ -69,7 +69,7 @@ static int validate(const model *m, const char *dir, double *psnr) {
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
         metrics mt;
-        rc = evaluate_image(m, &cache, m->cfg.scale, list[i], &mt);
+        rc = evaluate_image(m, &cache, NULL, m->cfg.scale, list[i], &mt);
         sum += mt.psnr;
     }
     plan_cache_free(&cache);
