@@ -65,7 +65,7 @@ $(BUILD)/attsr.pc: attsr.pc.in $(STAMP)
 $(BUILD)/attsr: $(CLI_OBJ) $(BUILD)/libattsr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/test.h tests/fixture_st.h $(BUILD)/libattsr.a $(STAMP)
+$(BUILD)/tests/%: tests/%.c tests/test.h tests/fixture_st.h tests/step_state.h $(BUILD)/libattsr.a $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libattsr.a $(LDFLAGS) $(LDLIBS)
 

@@ -8,6 +8,7 @@
 #include "model/safetensors.h"
 #include "test.h"
 #include "fixture_st.h"
+#include "step_state.h"
 #include "train/dist.h"
 #include "train/train.h"
 
@@ -110,19 +111,19 @@ static void test_world_of_one(void) {
         CHECK_OK(model_load(&m[k], FIX "x2_ca.weights.safetensors"));
         model_plan *p = model_plan_create(&m[k], N, H, W, 1);
         CHECK(p, "%s", as_error());
-        float *g = calloc(m[k].n_floats, 4), *am = calloc(m[k].n_floats, 4), *av = calloc(m[k].n_floats, 4);
-        float *ds = malloc(4 * out_n), *dt = malloc(4 * out_n);
-        adam opt;
-        gradnorm gn;
-        adam_init(&opt, 1e-3);
-        gradnorm_init(&gn, 1, 1.5, 0.01);
+        step_state st;
+        step_state_init(&st, &m[k], out_n, 1e-3);
         for (int s = 0; s < 3; s++) {
             double out[3];
             memcpy(model_plan_input(p), in->data, sizeof(float) * in->numel);
-            if (k == 0) CHECK_OK(train_step(&m[k], p, g, am, av, &opt, &gn, hr, hr, ds, dt, 1e-3, out));
-            else CHECK_OK(train_step_dist(d, &m[k], p, g, am, av, &opt, &gn, hr, hr, ds, dt, 1e-3, out));
+            if (k == 0)
+                CHECK_OK(train_step(&m[k], p, st.grads, st.adam_m, st.adam_v, &st.opt, &st.gn, hr, hr, st.d_s,
+                                    st.d_t, 1e-3, out));
+            else
+                CHECK_OK(train_step_dist(d, &m[k], p, st.grads, st.adam_m, st.adam_v, &st.opt, &st.gn, hr, hr,
+                                         st.d_s, st.d_t, 1e-3, out));
         }
-        free(g), free(am), free(av), free(ds), free(dt);
+        step_state_free(&st);
         model_plan_free(p);
     }
     CHECK(!memcmp(m[0].w, m[1].w, sizeof(float) * m[0].n_floats), "train_step_dist differs from train_step");

@@ -6,6 +6,7 @@
 #include "model/safetensors.h"
 #include "test.h"
 #include "fixture_st.h"
+#include "step_state.h"
 #include "train/optim.h"
 #include "train/train.h"
 
@@ -19,22 +20,19 @@ static void run_kind(const char *att) {
     const float *losses = need(&io, "losses")->data, *weights = need(&io, "task_weights")->data;
     model_plan *p = model_plan_create(&m, (int)in->shape[0], (int)in->shape[1], (int)in->shape[2], 1);
     CHECK(p, "%s", as_error());
-    float *grads = calloc(m.n_floats, 4), *am = calloc(m.n_floats, 4), *av = calloc(m.n_floats, 4);
-    float *ds = malloc(4 * s_hr->numel), *dt = malloc(4 * s_hr->numel);
-    adam opt;
-    gradnorm gn;
-    adam_init(&opt, 2e-4);
-    gradnorm_init(&gn, 1, 1.5, 0.01);
+    step_state st;
+    step_state_init(&st, &m, s_hr->numel, 2e-4);
     for (int k = 0; k < 10; k++) {
         double out[3];
         memcpy(model_plan_input(p), in->data, 4 * in->numel);
-        CHECK_OK(train_step(&m, p, grads, am, av, &opt, &gn, s_hr->data, t_hr->data, ds, dt, 2e-4, out));
+        CHECK_OK(train_step(&m, p, st.grads, st.adam_m, st.adam_v, &st.opt, &st.gn, s_hr->data, t_hr->data,
+                            st.d_s, st.d_t, 2e-4, out));
         for (int j = 0; j < 3; j++)
             CHECK(fabs(out[j] - losses[3 * k + j]) <= 1e-4 * fabs(losses[3 * k + j]),
                   "%s step %d loss %d: %.8g vs PyTorch %.8g", att, k, j, out[j], losses[3 * k + j]);
         for (int j = 0; j < 2; j++)
-            CHECK(fabs(gn.w[j] - weights[2 * k + j]) <= 1e-4 * weights[2 * k + j],
-                  "%s step %d w_%d: %.8g vs PyTorch %.8g", att, k, j, gn.w[j], weights[2 * k + j]);
+            CHECK(fabs(st.gn.w[j] - weights[2 * k + j]) <= 1e-4 * weights[2 * k + j],
+                  "%s step %d w_%d: %.8g vs PyTorch %.8g", att, k, j, st.gn.w[j], weights[2 * k + j]);
     }
     for (int i = 0; i < m.n_params; i++) {
         char name[160];
@@ -45,7 +43,7 @@ static void run_kind(const char *att) {
         // fraction of one step (lr = 2e-4), hence a looser bound than the losses'
         CHECK(e <= 1e-3, "%s %s after 10 steps: max error %.3g of its scale", att, name, e);
     }
-    free(grads), free(am), free(av), free(ds), free(dt);
+    step_state_free(&st);
     model_plan_free(p);
     st_free(&io);
     model_free(&m);
