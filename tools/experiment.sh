@@ -271,13 +271,14 @@ for n in "${names[@]}"; do total_steps=$((total_steps + $(last_step "$out/$n")))
 train_h=$(cat "$out"/*/train_time | awk '{ s += $3 } END { printf(s >= 3600 ? "%.1f h" : "%.0f min", s >= 3600 ? s / 3600 : s / 60) }')
 rel_png=$(realpath -m --relative-to="$(dirname "$(abs "$doc")")" "$(abs "$png")")
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+thread_word=$([ "$threads" = 1 ] && echo thread || echo threads)
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
 {
 echo "<!-- experiment.sh: generated from here to the closing marker; edits outside are kept -->"
 echo "Scale of this run: **$steps training steps per variant** (batch $batch of ${patch}x$patch LR patches),"
 echo "x$scale, C = $feats, fe_groups $fe_groups, groups $groups, blocks $blocks; the paper trains C = 64, 3 groups x"
 echo "20 blocks for far longer. Total training time $train_h on ${cpu:-this machine}, $(getconf _NPROCESSORS_ONLN) cores,"
-echo "$threads threads; made by \`$cmdline\` at commit $commit, $(date -u +%F)."
+echo "$threads $thread_word; made by \`$cmdline\` at commit $commit, $(date -u +%F)."
 echo
 echo "### PSNR (dB) / SSIM, Y channel, x$scale (best per column in bold)"
 echo
@@ -293,7 +294,7 @@ cost_table
 echo
 echo "Parameters and forward FLOPs (2 per multiply-add, convolutions and CA's fully connected layers)"
 echo "from \`attsr info\`; inference: median of $time_runs forward passes on a ${time_size}x$time_size LR image with"
-echo "$threads threads; training s/step: wall time of \`attsr train\` (with its validations) over the steps it ran."
+echo "$threads $thread_word; training s/step: wall time of \`attsr train\` (with its validations) over the steps it ran."
 echo "Times come from a shared machine and vary with its load."
 echo
 echo "### The paper's Table 2"
