@@ -79,6 +79,15 @@ static int upscale_tiled(const model *m, plan_cache *cache, const float *in, int
     return 0;
 }
 
+// Where pixel (x, y) of a w x h image lands under symmetry k of the square (0..7):
+// bit 0 flips x, bit 1 flips y, then bit 2 transposes (the result is h wide). An index
+// into the transformed image's pixels.
+static size_t dihedral_index(int k, int w, int h, int x, int y) {
+    if (k & 1) x = w - 1 - x;
+    if (k & 2) y = h - 1 - y;
+    return k & 4 ? (size_t)x * h + y : (size_t)y * w + x;
+}
+
 // Input under symmetry k: each pixel moved to where dihedral_index sends it.
 static void transform_input(float *dst, const float *src, int w, int h, int k) {
 #pragma omp parallel for schedule(static)

@@ -23,12 +23,3 @@ typedef struct {
 // o may be NULL (automatic tiles, no ensemble).
 int upscale_image(const model *m, plan_cache *cache, const float *in, int w, int h,
                   float *out, float *structure, float *texture, const upscale_options *o);
-
-// Where pixel (x, y) of a w x h image lands under symmetry k of the square (0..7):
-// bit 0 flips x, bit 1 flips y, then bit 2 transposes (the result is h wide). An index
-// into the transformed image's pixels.
-static inline size_t dihedral_index(int k, int w, int h, int x, int y) {
-    if (k & 1) x = w - 1 - x;
-    if (k & 2) y = h - 1 - y;
-    return k & 4 ? (size_t)x * h + y : (size_t)y * w + x;
-}
