@@ -103,7 +103,14 @@ static void test_ensemble_matches_reference(void) {
     CHECK(d <= 1e-5, "ensemble vs reference: max difference %g", d);
     // a random network is not symmetric: the ensemble must change its output
     CHECK(d_plain > 1e-3, "the ensemble equals the plain output (max difference %g)", d_plain);
-    free(in.px), free(got.px), free(ref.px), free(plain.px);
+    // The cache now holds the transposed (7 x 11) window: a second ensemble starts with
+    // the transposed half, ends on the image's own window and gives the same result.
+    CHECK(c.w == 7 && c.h == 11, "cache holds %dx%d", c.w, c.h);
+    img again = upscale(&m, &c, &in, &ens);
+    CHECK(c.w == 11 && c.h == 7, "after a second ensemble the cache holds %dx%d, expected 11x7", c.w, c.h);
+    d = max_diff(again.px, got.px, n);
+    CHECK(d <= 1e-6, "ensemble in the other order: max difference %g", d);
+    free(in.px), free(got.px), free(ref.px), free(plain.px), free(again.px);
     plan_cache_free(&c);
     model_free(&m);
 }
