@@ -66,8 +66,22 @@ else
     t_skip curves_png "gnuplot not installed"
 fi
 
+# --lr-schedule cosine with --warmup: the learning rate each log line reports, against
+# its definition evaluated by awk (step k used the rate of k - 1 steps done)
+"$ATTSR" train "${ARGS[@]}" -o "$T/cos" --steps 20 --log-every 1 --lr 1e-3 --lr-schedule cosine \
+    --lr-min 1e-5 --warmup 5 2>"$T/cos.err"
+bad=$(grep '"loss"' "$T/cos/log.jsonl" 2>/dev/null | sed 's/.*"step":\([0-9]*\),.*"lr":\([^}]*\)}/\1 \2/' |
+      awk 'BEGIN { n = 0 } { n++; t = $1 - 1; want = 1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + cos(3.141592653589793 * t / 20))
+           if (t < 5) want *= (t + 1) / 5
+           if ($2 < want * 0.999 || $2 > want * 1.001) print "step " $1 ": " $2 " want " want }
+           END { if (n != 20) print n " log lines" }')
+[ -z "$bad" ] && t_pass lr_cosine_warmup_log || t_fail lr_cosine_warmup_log "$(echo $bad | head -c 300)"
+
 # bad input to train
 expect_error train_no_data "$T/e/model.safetensors" "$ATTSR" train -d "$T/nope" -o "$T/e"
 expect_error train_bad_gradnorm "" "$ATTSR" train -d samples -o "$T/e" --gradnorm maybe
+expect_error train_bad_schedule "" "$ATTSR" train -d samples -o "$T/e" --lr-schedule linear
+expect_error train_cosine_milestones "" "$ATTSR" train -d samples -o "$T/e" --lr-schedule cosine --milestones 10
+expect_error train_lr_min_above_lr "" "$ATTSR" train -d samples -o "$T/e" --lr 1e-4 --lr-min 1e-3
 expect_error train_patch_too_big "" "$ATTSR" train -d samples -o "$T/e" --patch 200 --val ""
 exit 0

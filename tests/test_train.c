@@ -1,7 +1,7 @@
 // Training against PyTorch (tools/fixtures_train.py): 10 steps of L1 + GradNorm + Adam
 // on a fixed batch for each attention kind — losses, task weights, final weights.
 // Plus the pieces on their own: L1's gradient, Adam against its closed form, GradNorm's
-// invariants.
+// invariants, the learning-rate schedules at points their definitions pin.
 #include "core/core.h"
 #include "model/safetensors.h"
 #include "test.h"
@@ -95,7 +95,48 @@ static void test_gradnorm_invariants(void) {
     CHECK(g.w[0] == 1 && g.w[1] == 1, "off must keep w = 1");
 }
 
+// The schedules at points where their definitions give exact values: milestones
+// multiply by gamma from their step on; cosine (torch's CosineAnnealingLR, T_max =
+// steps) starts at lr, passes (lr + min) / 2 at half way, lr_min + (lr - lr_min) / 4 at
+// two thirds (cos(2 pi / 3) = -1/2), ends at lr_min; the warm-up ramp is (step + 1) / N.
+static void test_lr_schedules(void) {
+    train_config c;
+    train_config_default(&c);
+    c.lr = 1e-3, c.steps = 600, c.n_milestones = 2, c.milestones[0] = 100, c.milestones[1] = 400;
+    struct { long step; double want; } step_cases[] = {{0, 1e-3}, {99, 1e-3}, {100, 5e-4}, {399, 5e-4},
+                                                       {400, 2.5e-4}, {599, 2.5e-4}};
+    for (int i = 0; i < 6; i++) {
+        double got = train_lr_at(&c, step_cases[i].step);
+        CHECK(fabs(got - step_cases[i].want) < 1e-15, "milestones, step %ld: %g, want %g", step_cases[i].step,
+              got, step_cases[i].want);
+    }
+    c.n_milestones = 0, c.lr_cosine = 1, c.lr_min = 1e-5;
+    struct { long step; double want; } cos_cases[] = {{0, 1e-3}, {300, (1e-3 + 1e-5) / 2},
+                                                      {400, 1e-5 + (1e-3 - 1e-5) / 4}, {600, 1e-5}};
+    double prev = INFINITY;
+    for (int i = 0; i < 4; i++) {
+        double got = train_lr_at(&c, cos_cases[i].step);
+        CHECK(fabs(got - cos_cases[i].want) < 1e-15, "cosine, step %ld: %.17g, want %.17g", cos_cases[i].step,
+              got, cos_cases[i].want);
+    }
+    for (long t = 0; t < c.steps; t++) {
+        double got = train_lr_at(&c, t);
+        CHECK(got <= prev && got >= c.lr_min, "cosine not falling from lr to lr_min at step %ld: %g", t, got);
+        prev = got;
+    }
+    c.warmup = 50;
+    CHECK(fabs(train_lr_at(&c, 0) - 1e-3 / 50) < 1e-15, "cosine warm-up, step 0: %g", train_lr_at(&c, 0));
+    c.lr_cosine = 0;
+    struct { long step; double want; } warm_cases[] = {{0, 1e-3 / 50}, {24, 5e-4}, {49, 1e-3}, {50, 1e-3}};
+    for (int i = 0; i < 4; i++) {
+        double got = train_lr_at(&c, warm_cases[i].step);
+        CHECK(fabs(got - warm_cases[i].want) < 1e-15, "warm-up, step %ld: %g, want %g", warm_cases[i].step, got,
+              warm_cases[i].want);
+    }
+}
+
 int main(void) {
+    RUN(test_lr_schedules);
     RUN(test_l1_gradient);
     RUN(test_adam_first_step);
     RUN(test_gradnorm_invariants);

@@ -20,6 +20,9 @@ static const char *HELP =
     "  --patch P               LR patch side (48)      --batch B    samples per step (16)\n"
     "  --steps N               total steps (1000)      --lr LR      learning rate (1e-4)\n"
     "  --milestones A,B,...    halve the learning rate at these steps (--lr-gamma G: other factor)\n"
+    "  --lr-schedule step|cosine  step: the milestones (default); cosine: from --lr down to\n"
+    "                          --lr-min (0) over --steps, as torch's CosineAnnealingLR\n"
+    "  --warmup N              ramp the learning rate up linearly over the first N steps (0)\n"
     "  --seed N                data order and initialisation (0)\n"
     "  --gradnorm on|off       (on)  --gn-alpha A (1.5)  --gn-lr LR (0.01)\n"
     "  --val DIR               validation folder (default ../shared/data/benchmark/Set5 when present)\n"
@@ -46,7 +49,7 @@ static int parse_milestones(const char *s, train_config *c) {
 }
 
 enum { OPT_INIT = OPT_FIRST_FREE, OPT_PATCH, OPT_BATCH, OPT_STEPS, OPT_LR, OPT_MILESTONES, OPT_LR_GAMMA,
-       OPT_SEED, OPT_GRADNORM, OPT_GN_ALPHA, OPT_GN_LR, OPT_VAL, OPT_VAL_EVERY, OPT_CKPT_EVERY,
+       OPT_LR_SCHEDULE, OPT_LR_MIN, OPT_WARMUP, OPT_SEED, OPT_GRADNORM, OPT_GN_ALPHA, OPT_GN_LR, OPT_VAL, OPT_VAL_EVERY, OPT_CKPT_EVERY,
        OPT_LOG_EVERY, OPT_CACHE, OPT_RESUME };
 
 typedef struct {
@@ -80,6 +83,12 @@ static int train_option(int opt, const char *arg, void *p) {
     case OPT_LR: return cli_float(arg, 0, 10, "--lr", &c->lr);
     case OPT_MILESTONES: return parse_milestones(arg, c) ? -1 : 0;
     case OPT_LR_GAMMA: return cli_float(arg, 0, 1, "--lr-gamma", &c->lr_gamma);
+    case OPT_LR_SCHEDULE:
+        if (strcmp(arg, "step") && strcmp(arg, "cosine")) return cli_error("--lr-schedule: 'step' or 'cosine'");
+        c->lr_cosine = !strcmp(arg, "cosine");
+        return 0;
+    case OPT_LR_MIN: return cli_float(arg, 0, 10, "--lr-min", &c->lr_min);
+    case OPT_WARMUP: return cli_int(arg, 0, 1L << 40, "--warmup", &c->warmup);
     case OPT_SEED:
         if (cli_int(arg, 0, 1L << 62, "--seed", &v)) return -1;
         c->seed = (uint64_t)v;
@@ -110,7 +119,9 @@ int cmd_train(int argc, char **argv) {
         {"init", required_argument, 0, OPT_INIT}, {"patch", required_argument, 0, OPT_PATCH},
         {"batch", required_argument, 0, OPT_BATCH}, {"steps", required_argument, 0, OPT_STEPS},
         {"lr", required_argument, 0, OPT_LR}, {"milestones", required_argument, 0, OPT_MILESTONES},
-        {"lr-gamma", required_argument, 0, OPT_LR_GAMMA}, {"seed", required_argument, 0, OPT_SEED},
+        {"lr-gamma", required_argument, 0, OPT_LR_GAMMA}, {"lr-schedule", required_argument, 0, OPT_LR_SCHEDULE},
+        {"lr-min", required_argument, 0, OPT_LR_MIN}, {"warmup", required_argument, 0, OPT_WARMUP},
+        {"seed", required_argument, 0, OPT_SEED},
         {"gradnorm", required_argument, 0, OPT_GRADNORM}, {"gn-alpha", required_argument, 0, OPT_GN_ALPHA},
         {"gn-lr", required_argument, 0, OPT_GN_LR}, {"val", required_argument, 0, OPT_VAL},
         {"val-every", required_argument, 0, OPT_VAL_EVERY}, {"ckpt-every", required_argument, 0, OPT_CKPT_EVERY},
@@ -127,6 +138,8 @@ int cmd_train(int argc, char **argv) {
     int n_dirs = a.n_dirs, val_set = a.val_set;
     if (!n_dirs || !c.out_dir) return cli_error("-d DIR and -o RUN are required (see --help)");
     if (model_config_check(&c.model)) return cli_error("%s", as_error());
+    if (c.lr_cosine && c.n_milestones) return cli_error("--milestones has no effect with --lr-schedule cosine");
+    if (c.lr_min > c.lr) return cli_error("--lr-min %g exceeds --lr %g", c.lr_min, c.lr);
     if (!val_set && cli_is_dir("../shared/data/benchmark/Set5")) c.val_dir = "../shared/data/benchmark/Set5";
     c.data_dirs = dirs;
     c.n_data = n_dirs;

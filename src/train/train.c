@@ -45,10 +45,16 @@ static void on_signal(int sig) {
     g_stop = 1;
 }
 
-static double lr_at(const train_config *c, long step) {
+// Cosine is torch's CosineAnnealingLR with T_max = steps (BasicSR's
+// CosineAnnealingRestartLR with one period); the warm-up scales whichever schedule runs.
+double train_lr_at(const train_config *c, long step) {
     double lr = c->lr;
-    for (int i = 0; i < c->n_milestones; i++)
-        if (step >= c->milestones[i]) lr *= c->lr_gamma;
+    if (c->lr_cosine)
+        lr = c->lr_min + (c->lr - c->lr_min) * 0.5 * (1 + cos(M_PI * (double)AS_MIN(step, c->steps) / c->steps));
+    else
+        for (int i = 0; i < c->n_milestones; i++)
+            if (step >= c->milestones[i]) lr *= c->lr_gamma;
+    if (step < c->warmup) lr *= (double)(step + 1) / c->warmup;
     return lr;
 }
 
@@ -322,7 +328,7 @@ int train_step(model *m, model_plan *p, float *grads, float *adam_m, float *adam
 static int step(run *r, double out[3]) {
     if (dataset_batch(r->data, r->st.step, model_plan_input(r->plan), r->s_hr, r->t_hr)) return -1;
     if (train_step_dist(r->dist, &r->m, r->plan, r->grads, r->adam_m, r->adam_v, &r->opt, &r->gn, r->s_hr,
-                        r->t_hr, r->d_s, r->d_t, lr_at(r->c, r->st.step), out))
+                        r->t_hr, r->d_s, r->d_t, train_lr_at(r->c, r->st.step), out))
         return -1;
     r->st.step++;
     if (r->log)

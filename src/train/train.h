@@ -20,6 +20,9 @@ typedef struct {
     long milestones[16];         // learning rate multiplied by lr_gamma at these steps
     int n_milestones;
     double lr_gamma;
+    int lr_cosine;               // 1: cosine from lr to lr_min over `steps` (no milestones)
+    double lr_min;
+    long warmup;                 // linear ramp from lr / warmup to lr over these first steps
     uint64_t seed;
     int resume;
     int gradnorm;                // 1: GradNorm; 0: fixed weights 1, 1
@@ -29,6 +32,9 @@ typedef struct {
 } train_config;
 
 void train_config_default(train_config *c);
+// The learning rate of the step after `step` steps (0-based): milestones or cosine,
+// times the warm-up ramp min(1, (step + 1) / warmup).
+double train_lr_at(const train_config *c, long step);
 
 // One optimisation step on the batch in model_plan_input(p) with targets s_hr, t_hr
 // (N, sH, sW, 3): L1 per branch weighted by GradNorm's w, backward, GradNorm update,
