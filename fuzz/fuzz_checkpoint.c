@@ -10,16 +10,18 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     model m;
-    float *am, *av;
+    float *am, *av, *ema;
     adam opt;
     gradnorm gn;
     train_state st;
-    if (checkpoint_load_memory(data, n, "fuzz.safetensors", &m, &am, &av, &opt, &gn, &st) == 0) {
+    if (checkpoint_load_memory(data, n, "fuzz.safetensors", &m, &am, &av, &ema, &opt, &gn, &st) == 0) {
         fuzz_touch(m.w, m.n_floats);
         fuzz_touch(am, m.n_floats);
         fuzz_touch(av, m.n_floats);
+        if (ema) fuzz_touch(ema, m.n_floats);
         free(am);
         free(av);
+        free(ema);
         model_free(&m);
     } else if (!as_error()[0]) {
         __builtin_trap();

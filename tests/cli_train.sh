@@ -83,5 +83,7 @@ expect_error train_bad_gradnorm "" "$ATTSR" train -d samples -o "$T/e" --gradnor
 expect_error train_bad_schedule "" "$ATTSR" train -d samples -o "$T/e" --lr-schedule linear
 expect_error train_cosine_milestones "" "$ATTSR" train -d samples -o "$T/e" --lr-schedule cosine --milestones 10
 expect_error train_lr_min_above_lr "" "$ATTSR" train -d samples -o "$T/e" --lr 1e-4 --lr-min 1e-3
+expect_error train_ema_one "" "$ATTSR" train -d samples -o "$T/e" --ema 1
+expect_error train_ema_negative "" "$ATTSR" train -d samples -o "$T/e" --ema -0.5
 expect_error train_patch_too_big "" "$ATTSR" train -d samples -o "$T/e" --patch 200 --val ""
 exit 0

@@ -29,20 +29,20 @@ static void checkpoint_refused(const char *name, const char *want) {
     size_t n;
     void *data = read_fixture(name, &n);
     model m;
-    float *am = (float *)1, *av = (float *)1;
+    float *am = (float *)1, *av = (float *)1, *ema = (float *)1;
     adam opt;
     gradnorm gn;
     train_state st;
     as_limits_t saved = as_limits;
     as_limits.max_alloc = (size_t)64 << 20;
     as_clear_error();
-    int rc = checkpoint_load_memory(data, n, name, &m, &am, &av, &opt, &gn, &st);
+    int rc = checkpoint_load_memory(data, n, name, &m, &am, &av, &ema, &opt, &gn, &st);
     as_limits = saved;
     free(data);
     CHECK(rc != 0, "%s: accepted", name);
     CHECK(strstr(as_error(), want), "%s: error '%s' lacks '%s'", name, as_error(), want);
     CHECK(!strchr(as_error(), '\n'), "%s: error is more than one line", name);
-    CHECK(am == NULL && av == NULL && m.w == NULL && m.info == NULL, "%s: failure left allocations", name);
+    CHECK(am == NULL && av == NULL && ema == NULL && m.w == NULL && m.info == NULL, "%s: failure left allocations", name);
 }
 
 static void model_refused(const char *name, const char *want) {

@@ -23,6 +23,8 @@ static const char *HELP =
     "  --lr-schedule step|cosine  step: the milestones (default); cosine: from --lr down to\n"
     "                          --lr-min (0) over --steps, as torch's CosineAnnealingLR\n"
     "  --warmup N              ramp the learning rate up linearly over the first N steps (0)\n"
+    "  --ema D                 keep a moving average of the weights, decay D (BasicSR's\n"
+    "                          ema_decay, e.g. 0.999); validation and the model files use it\n"
     "  --seed N                data order and initialisation (0)\n"
     "  --gradnorm on|off       (on)  --gn-alpha A (1.5)  --gn-lr LR (0.01)\n"
     "  --val DIR               validation folder (default ../shared/data/benchmark/Set5 when present)\n"
@@ -49,7 +51,7 @@ static int parse_milestones(const char *s, train_config *c) {
 }
 
 enum { OPT_INIT = OPT_FIRST_FREE, OPT_PATCH, OPT_BATCH, OPT_STEPS, OPT_LR, OPT_MILESTONES, OPT_LR_GAMMA,
-       OPT_LR_SCHEDULE, OPT_LR_MIN, OPT_WARMUP, OPT_SEED, OPT_GRADNORM, OPT_GN_ALPHA, OPT_GN_LR, OPT_VAL, OPT_VAL_EVERY, OPT_CKPT_EVERY,
+       OPT_LR_SCHEDULE, OPT_LR_MIN, OPT_WARMUP, OPT_EMA, OPT_SEED, OPT_GRADNORM, OPT_GN_ALPHA, OPT_GN_LR, OPT_VAL, OPT_VAL_EVERY, OPT_CKPT_EVERY,
        OPT_LOG_EVERY, OPT_CACHE, OPT_RESUME };
 
 typedef struct {
@@ -89,6 +91,10 @@ static int train_option(int opt, const char *arg, void *p) {
         return 0;
     case OPT_LR_MIN: return cli_float(arg, 0, 10, "--lr-min", &c->lr_min);
     case OPT_WARMUP: return cli_int(arg, 0, 1L << 40, "--warmup", &c->warmup);
+    case OPT_EMA:
+        if (cli_float(arg, 0, 1, "--ema", &c->ema)) return -1;
+        if (c->ema == 1) return cli_error("--ema: the decay must be below 1 (at 1 the average never moves)");
+        return 0;
     case OPT_SEED:
         if (cli_int(arg, 0, 1L << 62, "--seed", &v)) return -1;
         c->seed = (uint64_t)v;
@@ -121,6 +127,7 @@ int cmd_train(int argc, char **argv) {
         {"lr", required_argument, 0, OPT_LR}, {"milestones", required_argument, 0, OPT_MILESTONES},
         {"lr-gamma", required_argument, 0, OPT_LR_GAMMA}, {"lr-schedule", required_argument, 0, OPT_LR_SCHEDULE},
         {"lr-min", required_argument, 0, OPT_LR_MIN}, {"warmup", required_argument, 0, OPT_WARMUP},
+        {"ema", required_argument, 0, OPT_EMA},
         {"seed", required_argument, 0, OPT_SEED},
         {"gradnorm", required_argument, 0, OPT_GRADNORM}, {"gn-alpha", required_argument, 0, OPT_GN_ALPHA},
         {"gn-lr", required_argument, 0, OPT_GN_LR}, {"val", required_argument, 0, OPT_VAL},

@@ -1,5 +1,6 @@
-// Training checkpoints as safetensors: tensors "params", "adam.m", "adam.v" (flat, in
-// the model's table order) and the rest as metadata strings. Doubles are printed with
+// Training checkpoints as safetensors: tensors "params", "adam.m", "adam.v" and, when
+// the run keeps one, "ema" (flat, in the model's table order) and the rest as metadata
+// strings. Doubles are printed with
 // 17 significant digits, so they read back exactly.
 #include "train/checkpoint.h"
 
@@ -15,7 +16,7 @@
 #define CKPT_VERSION "1"
 
 int checkpoint_save(const char *path, const model *m, const float *adam_m, const float *adam_v,
-                    const adam *opt, const gradnorm *gn, const train_state *st) {
+                    const float *ema, const adam *opt, const gradnorm *gn, const train_state *st) {
     const model_config *c = &m->cfg;
     char v[24][48];
     const char *keys[24], *vals[24];
@@ -45,8 +46,9 @@ int checkpoint_save(const char *path, const model *m, const float *adam_m, const
     META("gn_has_L0", "%d", gn->has_L0);
 #undef META
     int64_t shape[1] = {(int64_t)m->n_floats};
-    st_out_tensor t[3] = {{"params", 1, shape, m->w}, {"adam.m", 1, shape, adam_m}, {"adam.v", 1, shape, adam_v}};
-    return st_write(path, t, 3, keys, vals, n);
+    st_out_tensor t[4] = {{"params", 1, shape, m->w}, {"adam.m", 1, shape, adam_m}, {"adam.v", 1, shape, adam_v},
+                          {"ema", 1, shape, ema}};
+    return st_write(path, t, ema ? 4 : 3, keys, vals, n);
 }
 
 static int meta_num(const st_file *f, const char *key, double *out, int count, const char *path) {
@@ -90,10 +92,10 @@ static int config_from(model_config *c, const st_file *f, const char *path) {
 }
 
 int checkpoint_load_memory(const void *data, size_t n, const char *path, model *m, float **adam_m,
-                           float **adam_v, adam *opt, gradnorm *gn, train_state *st) {
+                           float **adam_v, float **ema, adam *opt, gradnorm *gn, train_state *st) {
     st_file f;
     memset(m, 0, sizeof *m);
-    *adam_m = *adam_v = NULL;
+    *adam_m = *adam_v = *ema = NULL;
     if (st_read_memory(&f, data, n, path)) return -1;
     model_config cfg;
     const char *fmt = st_meta(&f, "format"), *ver = st_meta(&f, "version");
@@ -136,9 +138,10 @@ int checkpoint_load_memory(const void *data, size_t n, const char *path, model *
     }
     // The tensors are checked before anything of the model's size is allocated, so a
     // file's metadata cannot ask for more memory than the file holds.
-    const char *names[3] = {"params", "adam.m", "adam.v"};
-    const st_tensor *src[3] = {NULL, NULL, NULL};
-    for (int i = 0; !rc && i < 3; i++) {
+    const char *names[4] = {"params", "adam.m", "adam.v", "ema"};
+    const st_tensor *src[4] = {NULL, NULL, NULL, st_find(&f, "ema")};
+    int n_src = src[3] ? 4 : 3;  // the moving average is optional
+    for (int i = 0; !rc && i < n_src; i++) {
         src[i] = st_find(&f, names[i]);
         if (!src[i] || src[i]->numel != m->n_floats)
             rc = as_errorf("%s: checkpoint tensor '%s' is missing or has the wrong size", path, names[i]);
@@ -147,29 +150,31 @@ int checkpoint_load_memory(const void *data, size_t n, const char *path, model *
         rc = model_alloc_params(m);
         *adam_m = as_malloc_array(m->n_floats, sizeof(float));
         *adam_v = as_malloc_array(m->n_floats, sizeof(float));
-        rc = rc || !*adam_m || !*adam_v;
+        if (n_src == 4) *ema = as_malloc_array(m->n_floats, sizeof(float));
+        rc = rc || !*adam_m || !*adam_v || (n_src == 4 && !*ema);
     }
-    float *dst[3] = {m->w, *adam_m, *adam_v};
-    for (int i = 0; !rc && i < 3; i++) memcpy(dst[i], src[i]->data, sizeof(float) * m->n_floats);
+    float *dst[4] = {m->w, *adam_m, *adam_v, *ema};
+    for (int i = 0; !rc && i < n_src; i++) memcpy(dst[i], src[i]->data, sizeof(float) * m->n_floats);
     st_free(&f);
     if (rc) {
         free(*adam_m);
         free(*adam_v);
-        *adam_m = *adam_v = NULL;
+        free(*ema);
+        *adam_m = *adam_v = *ema = NULL;
         model_free(m);
         return -1;
     }
     return 0;
 }
 
-int checkpoint_load(const char *path, model *m, float **adam_m, float **adam_v, adam *opt,
+int checkpoint_load(const char *path, model *m, float **adam_m, float **adam_v, float **ema, adam *opt,
                     gradnorm *gn, train_state *st) {
     void *data;
     size_t n;
     memset(m, 0, sizeof *m);
-    *adam_m = *adam_v = NULL;
+    *adam_m = *adam_v = *ema = NULL;
     if (as_read_file(path, &data, &n, as_limits.max_alloc)) return -1;
-    int rc = checkpoint_load_memory(data, n, path, m, adam_m, adam_v, opt, gn, st);
+    int rc = checkpoint_load_memory(data, n, path, m, adam_m, adam_v, ema, opt, gn, st);
     free(data);
     return rc;
 }

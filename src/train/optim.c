@@ -69,3 +69,9 @@ void adam_step(adam *a, float *w, const float *g, float *m, float *v, size_t n) 
         w[i] -= step * m[i] / (sqrtf(v[i]) / bc2_sqrt + eps);
     }
 }
+
+void ema_update(float *avg, const float *w, size_t n, double decay) {
+    float d = (float)decay, keep = (float)(1.0 - decay);
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) avg[i] = d * avg[i] + keep * w[i];
+}

@@ -30,3 +30,7 @@ typedef struct {
 void adam_init(adam *a, double lr);
 // One step over n parameters: m, v are the moments (zero-initialised).
 void adam_step(adam *a, float *w, const float *g, float *m, float *v, size_t n);
+
+// The weights' exponential moving average (BasicSR's model_ema):
+// avg = decay * avg + (1 - decay) * w.
+void ema_update(float *avg, const float *w, size_t n, double decay);

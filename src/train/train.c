@@ -92,6 +92,7 @@ typedef struct {
     int root;                         // rank 0: the one that writes the run folder and logs
     model m;
     float *grads, *adam_m, *adam_v;   // (n_floats) each
+    float *ema;                       // (n_floats) with --ema, rank 0: the weights' moving average
     adam opt;
     gradnorm gn;
     train_state st;
@@ -163,7 +164,8 @@ static int load_or_init(run *r) {
     // a run killed while writing leaves the temp file of that write; the next start removes it
     as_outfile_remove_stale(c->out_dir, is_run_file, r, 0);
     if (c->resume && access(r->path[P_CKPT], R_OK) == 0) {
-        if (checkpoint_load(r->path[P_CKPT], &r->m, &r->adam_m, &r->adam_v, &r->opt, &r->gn, &r->st)) return -1;
+        if (checkpoint_load(r->path[P_CKPT], &r->m, &r->adam_m, &r->adam_v, &r->ema, &r->opt, &r->gn, &r->st))
+            return -1;
         if (r->st.seed != c->seed) return as_errorf("%s: the checkpoint was made with --seed %llu, not %llu",
                                                     r->path[P_CKPT], (unsigned long long)r->st.seed,
                                                     (unsigned long long)c->seed);
@@ -179,6 +181,15 @@ static int load_or_init(run *r) {
         adam_init(&r->opt, c->lr);
         gradnorm_init(&r->gn, c->gradnorm, c->gn_alpha, c->gn_lr);
         r->st = (train_state){.step = 0, .best_psnr = -1, .best_step = -1, .seed = c->seed};
+    }
+    if (c->ema && !r->ema) {  // starts as the weights, as BasicSR's model_ema(0)
+        if (c->resume && r->st.step) fprintf(stderr, "train: the checkpoint has no weight average; it starts here\n");
+        if (!(r->ema = as_malloc_array(r->m.n_floats, sizeof(float)))) return -1;
+        memcpy(r->ema, r->m.w, sizeof(float) * r->m.n_floats);
+    } else if (!c->ema && r->ema) {
+        fprintf(stderr, "train: the checkpoint's weight average is dropped (no --ema)\n");
+        free(r->ema);
+        r->ema = NULL;
     }
     if (c->val_dir) {  // fail now, not after an hour of training
         int n;
@@ -258,11 +269,20 @@ static void teardown(run *r) {
     free(r->grads);
     free(r->adam_m);
     free(r->adam_v);
+    free(r->ema);
     free(r->s_hr);
     free(r->t_hr);
     free(r->d_s);
     free(r->d_t);
     model_free(&r->m);
+}
+
+// The weights that validation and the model files get: the moving average when the
+// run keeps one (the same table, other weights).
+static model deployed(const run *r) {
+    model out = r->m;
+    if (r->ema) out.w = r->ema;
+    return out;
 }
 
 // The log's lines first (a resume keeps those up to its checkpoint's step, so they
@@ -274,8 +294,9 @@ static int save(run *r) {
     if (dist_check_same(r->dist, r->m.w, sizeof(float) * r->m.n_floats, "the model weights")) return -1;
     if (!r->root) return 0;
     if (fflush(r->log)) return as_errorf("%s: cannot write the log", r->path[P_LOG]);
-    if (model_save(&r->m, r->path[P_MODEL])) return -1;
-    return checkpoint_save(r->path[P_CKPT], &r->m, r->adam_m, r->adam_v, &r->opt, &r->gn, &r->st);
+    model out = deployed(r);
+    if (model_save(&out, r->path[P_MODEL])) return -1;
+    return checkpoint_save(r->path[P_CKPT], &r->m, r->adam_m, r->adam_v, r->ema, &r->opt, &r->gn, &r->st);
 }
 
 static void progress(const run *r, double loss, double t0, long start) {
@@ -331,6 +352,7 @@ static int step(run *r, double out[3]) {
                         r->t_hr, r->d_s, r->d_t, train_lr_at(r->c, r->st.step), out))
         return -1;
     r->st.step++;
+    if (r->ema) ema_update(r->ema, r->m.w, r->m.n_floats, r->c->ema);
     if (r->log)
         fprintf(r->log,
                 "{\"step\":%ld,\"loss\":%.7g,\"loss_s\":%.7g,\"loss_t\":%.7g,\"w_s\":%.7g,\"w_t\":%.7g,\"lr\":%.4g}\n",
@@ -342,12 +364,13 @@ static int maybe_validate(run *r) {
     const train_config *c = r->c;
     if (!r->root || !c->val_dir || !c->val_every || (r->st.step % c->val_every && r->st.step != c->steps)) return 0;
     double psnr = 0;
-    if (validate(&r->m, c->val_dir, &psnr)) return -1;
+    model m = deployed(r);
+    if (validate(&m, c->val_dir, &psnr)) return -1;
     int best = psnr > r->st.best_psnr;
     if (best) {
         r->st.best_psnr = psnr;
         r->st.best_step = r->st.step;
-        if (model_save(&r->m, r->path[P_BEST])) return -1;
+        if (model_save(&m, r->path[P_BEST])) return -1;
     }
     fprintf(r->log, "{\"step\":%ld,\"val_psnr\":%.4f,\"best\":%s}\n", r->st.step, psnr, best ? "true" : "false");
     fflush(r->log);

@@ -23,6 +23,9 @@ typedef struct {
     int lr_cosine;               // 1: cosine from lr to lr_min over `steps` (no milestones)
     double lr_min;
     long warmup;                 // linear ramp from lr / warmup to lr over these first steps
+    double ema;                  // 0: off; else the decay of the weights' moving average
+                                 // (BasicSR's ema_decay), which validation and the model
+                                 // and best files then use
     uint64_t seed;
     int resume;
     int gradnorm;                // 1: GradNorm; 0: fixed weights 1, 1
