@@ -51,8 +51,8 @@ static int parse_milestones(const char *s, train_config *c) {
 }
 
 enum { OPT_INIT = OPT_FIRST_FREE, OPT_PATCH, OPT_BATCH, OPT_STEPS, OPT_LR, OPT_MILESTONES, OPT_LR_GAMMA,
-       OPT_LR_SCHEDULE, OPT_LR_MIN, OPT_WARMUP, OPT_EMA, OPT_SEED, OPT_GRADNORM, OPT_GN_ALPHA, OPT_GN_LR, OPT_VAL, OPT_VAL_EVERY, OPT_CKPT_EVERY,
-       OPT_LOG_EVERY, OPT_CACHE, OPT_RESUME };
+       OPT_LR_SCHEDULE, OPT_LR_MIN, OPT_WARMUP, OPT_EMA, OPT_SEED, OPT_GRADNORM, OPT_GN_ALPHA, OPT_GN_LR,
+       OPT_VAL, OPT_VAL_EVERY, OPT_CKPT_EVERY, OPT_LOG_EVERY, OPT_CACHE, OPT_RESUME };
 
 typedef struct {
     train_config c;
@@ -127,8 +127,7 @@ int cmd_train(int argc, char **argv) {
         {"lr", required_argument, 0, OPT_LR}, {"milestones", required_argument, 0, OPT_MILESTONES},
         {"lr-gamma", required_argument, 0, OPT_LR_GAMMA}, {"lr-schedule", required_argument, 0, OPT_LR_SCHEDULE},
         {"lr-min", required_argument, 0, OPT_LR_MIN}, {"warmup", required_argument, 0, OPT_WARMUP},
-        {"ema", required_argument, 0, OPT_EMA},
-        {"seed", required_argument, 0, OPT_SEED},
+        {"ema", required_argument, 0, OPT_EMA}, {"seed", required_argument, 0, OPT_SEED},
         {"gradnorm", required_argument, 0, OPT_GRADNORM}, {"gn-alpha", required_argument, 0, OPT_GN_ALPHA},
         {"gn-lr", required_argument, 0, OPT_GN_LR}, {"val", required_argument, 0, OPT_VAL},
         {"val-every", required_argument, 0, OPT_VAL_EVERY}, {"ckpt-every", required_argument, 0, OPT_CKPT_EVERY},

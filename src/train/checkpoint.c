@@ -1,7 +1,6 @@
 // Training checkpoints as safetensors: tensors "params", "adam.m", "adam.v" and, when
 // the run keeps one, "ema" (flat, in the model's table order) and the rest as metadata
-// strings. Doubles are printed with
-// 17 significant digits, so they read back exactly.
+// strings. Doubles are printed with 17 significant digits, so they read back exactly.
 #include "train/checkpoint.h"
 
 #include <errno.h>
