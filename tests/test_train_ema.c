@@ -16,18 +16,16 @@ static char g_dir[256];
 
 static void config(train_config *c, const char *run, double ema, long steps) {
     static const char *data[] = {"samples"};
-    static char out[4][512], cache[512];
-    static int k;
+    static char out[512], cache[512];  // one config is live at a time
     train_config_default(c);
     c->model.scale = 2, c->model.feats = 8, c->model.fe_groups = 1, c->model.groups = 1, c->model.blocks = 1;
     c->model.attention = ATT_NONE;
     c->data_dirs = data, c->n_data = 1, c->patch = 16, c->batch = 2, c->steps = steps, c->lr = 1e-3;
     c->seed = 3, c->ema = ema, c->resume = 1, c->val_dir = NULL, c->val_every = STEPS;
     c->ckpt_every = 1, c->log_every = 1000;
-    k = (k + 1) % 4;
-    snprintf(out[k], sizeof out[k], "%s/%s", g_dir, run);
+    snprintf(out, sizeof out, "%s/%s", g_dir, run);
     snprintf(cache, sizeof cache, "%s/cache", g_dir);
-    c->out_dir = out[k], c->cache_dir = cache;
+    c->out_dir = out, c->cache_dir = cache;
 }
 
 static float *tensor_copy(const char *path, const char *name, size_t n) {

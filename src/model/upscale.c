@@ -50,13 +50,16 @@ static void copy_core(float *dst, const float *src, int s, int w, int ww, int wx
                src + ((size_t)(y - wy * s) * ww * s + (size_t)(x0 - wx) * s) * 3, row);
 }
 
+// A window's side along an image side of n pixels: a tile and its context, at most n.
+static int window_side(int n, const upscale_options *o) { return AS_MIN(n, o->tile + 2 * o->overlap); }
+
 // One pass over the image (o's tile and overlap resolved); `pass` of `passes` numbers
 // the progress calls across an ensemble's passes.
 static int upscale_tiled(const model *m, plan_cache *cache, const float *in, int w, int h,
                          float *out, float *structure, float *texture, const upscale_options *o,
                          int pass, int passes) {
     int s = m->cfg.scale, overlap = o->overlap, tile = o->tile;
-    int ww = AS_MIN(w, tile + 2 * overlap), wh = AS_MIN(h, tile + 2 * overlap);
+    int ww = window_side(w, o), wh = window_side(h, o);
     int tiles_x = (w + tile - 1) / tile, tiles_y = (h + tile - 1) / tile, done = 0;
     model_plan *p = plan_for(m, cache, ww, wh);
     if (!p) return -1;
@@ -121,12 +124,12 @@ static int upscale_ensemble(const model *m, plan_cache *cache, const float *in, 
     // k = 0..3 keep the orientation, 4..7 transpose: at most two plans per image. The
     // half whose window the cache already holds goes first, so a run of same-sized
     // images (eval) plans once per image, not twice.
-    int tw0 = AS_MIN(h, o->tile + 2 * o->overlap), th0 = AS_MIN(w, o->tile + 2 * o->overlap);
-    int first = cache->plan && cache->w == tw0 && cache->h == th0 && tw0 != th0 ? 4 : 0;
-    for (int i = 0; i < 8 && !rc; i++) {
-        int k = i ^ first, tw = k & 4 ? h : w, th = k & 4 ? w : h;
+    int tww = window_side(h, o), twh = window_side(w, o);  // the transposed window
+    int first = cache->plan && cache->w == tww && cache->h == twh && tww != twh ? 4 : 0;
+    for (int pass = 0; pass < 8 && !rc; pass++) {
+        int k = pass ^ first, tw = k & 4 ? h : w, th = k & 4 ? w : h;
         transform_input(tin, in, w, h, k);
-        rc = upscale_tiled(m, cache, tin, tw, th, t[0], t[1], t[2], o, i, 8);
+        rc = upscale_tiled(m, cache, tin, tw, th, t[0], t[1], t[2], o, pass, 8);
         for (int i = 0; i < 3 && !rc; i++)
             if (dst[i]) add_untransformed(dst[i], t[i], W, H, k);
     }

@@ -138,8 +138,8 @@ int checkpoint_load_memory(const void *data, size_t n, const char *path, model *
     // The tensors are checked before anything of the model's size is allocated, so a
     // file's metadata cannot ask for more memory than the file holds.
     const char *names[4] = {"params", "adam.m", "adam.v", "ema"};
-    const st_tensor *src[4] = {NULL, NULL, NULL, st_find(&f, "ema")};
-    int n_src = src[3] ? 4 : 3;  // the moving average is optional
+    const st_tensor *src[4] = {NULL, NULL, NULL, NULL};
+    int n_src = st_find(&f, "ema") ? 4 : 3;  // the moving average is optional
     for (int i = 0; !rc && i < n_src; i++) {
         src[i] = st_find(&f, names[i]);
         if (!src[i] || src[i]->numel != m->n_floats)
