@@ -44,7 +44,7 @@ expect_error structure_is_input "" "$ATTSR" decompose -i "$T/ok.png" --structure
 if [ "$(md5sum < "$T/ok.png")" = "$before" ]; then t_pass input_untouched; else t_fail input_untouched "ok.png changed"; fi
 
 # every command answers --help with status 0
-for c in upscale eval degrade init decompose train; do
+for c in upscale eval degrade init decompose train info export; do
     if "$ATTSR" $c --help | grep -q "usage: attsr $c"; then t_pass "help_$c"; else t_fail "help_$c"; fi
 done
 exit 0

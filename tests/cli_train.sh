@@ -77,6 +77,26 @@ bad=$(grep '"loss"' "$T/cos/log.jsonl" 2>/dev/null | sed 's/.*"step":\([0-9]*\),
            END { if (n != 20) print n " log lines" }')
 [ -z "$bad" ] && t_pass lr_cosine_warmup_log || t_fail lr_cosine_warmup_log "$(echo $bad | head -c 300)"
 
+# attsr export: a run with --ema trains the same raw weights as one without (the
+# average only watches), so its exported raw weights are the plain run's model file;
+# its default export is its own model file (the average); a plain run's default is raw.
+A3=(-d samples --scale 2 --feats 8 --groups 1 --blocks 1 --attention ca --batch 2 --patch 16
+    --steps 12 --val "" --threads 1 --seed 3 --cache "$T/cache")
+"$ATTSR" train "${A3[@]}" -o "$T/plain" 2>/dev/null && "$ATTSR" train "${A3[@]}" -o "$T/ema" --ema 0.8 2>/dev/null
+"$ATTSR" export -c "$T/ema/checkpoint.safetensors" -o "$T/ema_raw.safetensors" --weights raw >/dev/null &&
+    "$ATTSR" export -c "$T/ema/checkpoint.safetensors" -o "$T/ema_avg.safetensors" >/dev/null &&
+    "$ATTSR" export -c "$T/plain/checkpoint.safetensors" -o "$T/plain_raw.safetensors" >/dev/null
+if cmp -s "$T/ema_raw.safetensors" "$T/plain/model.safetensors" && cmp -s "$T/ema_avg.safetensors" "$T/ema/model.safetensors" &&
+   cmp -s "$T/plain_raw.safetensors" "$T/plain/model.safetensors" && ! cmp -s "$T/ema_raw.safetensors" "$T/ema_avg.safetensors"
+then t_pass export_raw_and_average; else t_fail export_raw_and_average "exported weights differ from the runs' model files"; fi
+expect_error export_no_average "$T/x.safetensors" "$ATTSR" export -c "$T/plain/checkpoint.safetensors" -o "$T/x.safetensors" --weights ema
+expect_error export_not_checkpoint "$T/x.safetensors" "$ATTSR" export -c "$T/plain/model.safetensors" -o "$T/x.safetensors"
+expect_error export_bad_weights "$T/x.safetensors" "$ATTSR" export -c "$T/ema/checkpoint.safetensors" -o "$T/x.safetensors" --weights best
+cp "$T/ema/checkpoint.safetensors" "$T/ema_ckpt_copy"
+expect_error export_over_input "" "$ATTSR" export -c "$T/ema/checkpoint.safetensors" -o "$T/ema/checkpoint.safetensors"
+cmp -s "$T/ema/checkpoint.safetensors" "$T/ema_ckpt_copy" && t_pass export_input_intact || t_fail export_input_intact "the checkpoint changed"
+expect_error export_no_output "" "$ATTSR" export -c "$T/ema/checkpoint.safetensors"
+
 # bad input to train
 expect_error train_no_data "$T/e/model.safetensors" "$ATTSR" train -d "$T/nope" -o "$T/e"
 expect_error train_bad_gradnorm "" "$ATTSR" train -d samples -o "$T/e" --gradnorm maybe

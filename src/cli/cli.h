@@ -13,6 +13,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_decompose(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 // Prints "attsr CMD: reason" (one line) on stderr; returns the exit status 1.
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -16,6 +16,7 @@ static const struct {
     {"init", cmd_init, "write a freshly initialised model"},
     {"decompose", cmd_decompose, "split an image into structure and texture (SATV)"},
     {"train", cmd_train, "train a model"},
+    {"export", cmd_export, "a training checkpoint's weights (moving average or raw) as a model"},
     {"info", cmd_info, "a model's shape, parameters, FLOPs and inference time"},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof *COMMANDS)

@@ -1,0 +1,60 @@
+// attsr export: a training checkpoint's weights as a model file. A run with --ema
+// writes its moving average to model.safetensors; this also gives the raw weights.
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/core.h"
+#include "train/checkpoint.h"
+
+static const char *HELP =
+    "usage: attsr export -c CHECKPOINT -o MODEL [--weights ema|raw]\n"
+    "Writes the weights of a training checkpoint (RUN/checkpoint.safetensors) as a model\n"
+    "file for upscale, eval and --init. --weights ema: the moving average of a run with\n"
+    "--ema (what the run's model.safetensors holds; the default when the checkpoint has\n"
+    "one); raw: the optimiser's own weights at the checkpoint's step (the default otherwise).\n";
+
+typedef struct {
+    const char *in, *out, *weights;
+} export_args;
+
+static int export_option(int opt, const char *arg, void *p) {
+    export_args *a = p;
+    switch (opt) {
+    case 'c': a->in = arg; return 0;
+    case 'o': a->out = arg; return 0;
+    case 'w':
+        if (strcmp(arg, "ema") && strcmp(arg, "raw")) return cli_error("--weights: '%s' is not ema or raw", arg);
+        a->weights = arg;
+        return 0;
+    }
+    return cli_error("unhandled option %d", opt);
+}
+
+int cmd_export(int argc, char **argv) {
+    static const struct option opts[] = {CLI_COMMON_OPTIONS,
+                                         {"checkpoint", required_argument, 0, 'c'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"weights", required_argument, 0, 'w'}, {0, 0, 0, 0}};
+    export_args a = {0};
+    int r = cli_parse(argc, argv, ":c:o:", opts, HELP, export_option, &a, NULL);
+    if (r) return cli_parse_status(r);
+    if (!a.in || !a.out) return cli_error("-c CHECKPOINT and -o MODEL are required (see --help)");
+    if (cli_check_output(a.out, a.in)) return 1;
+    model m;
+    float *adam_m, *adam_v, *ema;
+    adam opt;
+    gradnorm gn;
+    train_state st;
+    if (checkpoint_load(a.in, &m, &adam_m, &adam_v, &ema, &opt, &gn, &st)) return cli_error("%s", as_error());
+    int want_ema = a.weights ? !strcmp(a.weights, "ema") : ema != NULL, rc = 0;
+    if (want_ema && !ema) rc = cli_error("%s: the run kept no moving average (trained without --ema); use --weights raw", a.in);
+    if (!rc && want_ema) memcpy(m.w, ema, sizeof(float) * m.n_floats);
+    if (!rc && model_save(&m, a.out)) rc = cli_error("%s", as_error());
+    if (!rc)
+        printf("%s: %s weights of step %ld, x%d, %zu parameters\n", a.out, want_ema ? "moving-average" : "raw",
+               st.step, m.cfg.scale, m.n_floats);
+    free(adam_m), free(adam_v), free(ema);
+    model_free(&m);
+    return rc;
+}
