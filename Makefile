@@ -51,6 +51,11 @@ $(BUILD)/%.o: %.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The protocol's arithmetic (MATLAB's bicubic, PSNR/SSIM) must round as the double
+# reference does: no fused multiply-adds, whatever FMA the CPU has, so an 8-bit LR value
+# that lands on a rounding tie goes the same way on every machine.
+$(BUILD)/src/image/resize.o $(BUILD)/src/image/metrics.o: CFLAGS += -ffp-contract=off
+
 $(BUILD)/libattsr.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
