@@ -97,6 +97,29 @@ expect_error export_over_input "" "$ATTSR" export -c "$T/ema/checkpoint.safetens
 cmp -s "$T/ema/checkpoint.safetensors" "$T/ema_ckpt_copy" && t_pass export_input_intact || t_fail export_input_intact "the checkpoint changed"
 expect_error export_no_output "" "$ATTSR" export -c "$T/ema/checkpoint.safetensors"
 
+# --precision bf16: the convolutions take bf16 operands, so the weights differ from an
+# fp32 run's, while validation runs in fp32: the logged score is what `attsr eval` gives
+# the model file.
+P=(-d samples --scale 2 --feats 8 --groups 1 --blocks 2 --attention ca --batch 2 --patch 24
+   --steps 20 --val samples --val-every 20 --log-every 50 --threads 1 --seed 5 --cache "$T/cache")
+if "$ATTSR" info -m models/attsr_x2.safetensors --precision bf16 >/dev/null 2>&1; then
+    "$ATTSR" train "${P[@]}" -o "$T/bf" --precision bf16 2>"$T/bf.err"; rc=$?
+    "$ATTSR" train "${P[@]}" -o "$T/f32" 2>"$T/f32.err"
+    logged=$(sed -n 's/.*"val_psnr":\([0-9.]*\).*/\1/p' "$T/bf/log.jsonl" | tail -1)
+    scored=$("$ATTSR" eval -m "$T/bf/model.safetensors" --scale 2 --json samples 2>/dev/null |
+             sed -n 's/^[^[]*\[{"name": "samples", "psnr": \([0-9.]*\).*/\1/p')
+    if [ $rc -eq 0 ] && [ -n "$logged" ] && [ -n "$scored" ] &&
+       awk -v a="$logged" -v b="$scored" 'BEGIN { d = a - b; exit !(d < 1e-4 && d > -1e-4) }'; then
+        t_pass bf16_validation_in_fp32
+    else t_fail bf16_validation_in_fp32 "rc $rc, logged '$logged', eval '$scored'"; fi
+    cmp -s "$T/bf/model.safetensors" "$T/f32/model.safetensors" && t_fail bf16_changes_the_arithmetic \
+        "bf16 and fp32 runs wrote the same weights" || t_pass bf16_changes_the_arithmetic
+else
+    expect_error train_bf16_unsupported "$T/bf/model.safetensors" "$ATTSR" train "${P[@]}" -o "$T/bf" --precision bf16
+    t_skip bf16_validation_in_fp32 "this CPU has neither AVX512-BF16 nor AMX"
+fi
+expect_error train_bad_precision "" "$ATTSR" train -d samples -o "$T/e" --precision fp16
+
 # bad input to train
 expect_error train_no_data "$T/e/model.safetensors" "$ATTSR" train -d "$T/nope" -o "$T/e"
 expect_error train_bad_gradnorm "" "$ATTSR" train -d samples -o "$T/e" --gradnorm maybe

@@ -391,7 +391,27 @@ static void naive_conv(double *out, const float *in, const float *w, const float
                 }
 }
 
-static void naive_case(int N, int H, int W, int ci, int co, int k) {
+// bf16 as oneDNN's reorder makes it: round to nearest, ties to even (finite inputs).
+static float bf16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+// A copy of x, rounded to bf16 when `bf16`; else x itself.
+static float *maybe_bf16(const float *x, size_t n, int bf16) {
+    if (!bf16) return (float *)x;
+    float *y = falloc(n);
+    for (size_t i = 0; i < n; i++) y[i] = bf16_round(x[i]);
+    return y;
+}
+
+// With `bf16` (CONV_BF16 plans), the reference takes the inputs, weights and d_out
+// rounded to bf16: the products of bf16 numbers are exact in f32, so what is left is
+// f32 accumulation, and the same tolerance as the f32 kernels holds.
+static void naive_case_p(int N, int H, int W, int ci, int co, int k, int bf16) {
     layer L = {.fam = L_CONV, .N = N, .H = H, .W = W, .cin = ci, .cout = co, .k = k};
     layer_init(&L);
     as_rng r;
@@ -403,9 +423,12 @@ static void naive_case(int N, int H, int W, int ci, int co, int k) {
     CHECK_OK(conv_forward(L.conv, out, in, w, b));
     CHECK_OK(conv_backward(L.conv, d_in, dw, db, d_out, in, w));
 
+    // the reference's view of the operands (rounded to bf16 for a bf16 plan)
+    const float *rin = maybe_bf16(in, L.nin, bf16), *rw = maybe_bf16(w, L.psize[0], bf16);
+    const float *rd = maybe_bf16(d_out, L.nout, bf16);
     double *ref = malloc(AS_MAX(L.nout, AS_MAX(L.nin, L.psize[0])) * sizeof(double));
     float *reff = falloc(AS_MAX(L.nout, AS_MAX(L.nin, L.psize[0])));
-    naive_conv(ref, in, w, b, N, H, W, ci, co, k);
+    naive_conv(ref, rin, rw, b, N, H, W, ci, co, k);
     for (size_t i = 0; i < L.nout; i++) reff[i] = (float)ref[i];
     check_close(out, reff, L.nout, FIX_RTOL, "out", L.desc);
     // d_in: the transposed conv = conv of d_out with w flipped and in/out swapped
@@ -414,8 +437,8 @@ static void naive_case(int N, int H, int W, int ci, int co, int k) {
         for (int c = 0; c < ci; c++)
             for (int i = 0; i < k * k; i++)
                 wt[((size_t)c * co + o) * k * k + (k * k - 1 - i)] =
-                    w[((size_t)o * ci + c) * k * k + i];
-    naive_conv(ref, d_out, wt, zero, N, H, W, co, ci, k);
+                    rw[((size_t)o * ci + c) * k * k + i];
+    naive_conv(ref, rd, wt, zero, N, H, W, co, ci, k);
     for (size_t i = 0; i < L.nin; i++) reff[i] = (float)ref[i];
     check_close(d_in, reff, L.nin, FIX_RTOL, "d_in", L.desc);
     // d_weight[o,c,i,j] = sum over pixels of d_out[o] * in[c] shifted; d_bias = sum of d_out
@@ -430,15 +453,15 @@ static void naive_case(int N, int H, int W, int ci, int co, int k) {
                             for (int x = 0; x < W; x++) {
                                 int yy = y + i - p, xx = x + j - p;
                                 if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
-                                s += (double)d_out[(((size_t)n * H + y) * W + x) * co + o] *
-                                     in[(((size_t)n * H + yy) * W + xx) * ci + c];
+                                s += (double)rd[(((size_t)n * H + y) * W + x) * co + o] *
+                                     rin[(((size_t)n * H + yy) * W + xx) * ci + c];
                             }
                     reff[(((size_t)o * ci + c) * k + i) * k + j] = (float)s;
                 }
     check_close(dw, reff, L.psize[0], FIX_RTOL, "d_weight", L.desc);
     for (int o = 0; o < co; o++) {
         double s = 0;
-        for (size_t q = 0; q < (size_t)N * H * W; q++) s += d_out[q * co + o];
+        for (size_t q = 0; q < (size_t)N * H * W; q++) s += rd[q * co + o];
         reff[o] = (float)s;
     }
     check_close(db, reff, co, FIX_RTOL, "d_bias", L.desc);
@@ -449,7 +472,8 @@ static void naive_case(int N, int H, int W, int ci, int co, int k) {
     float *db2 = fnan(co);
     CHECK_OK(conv_forward(L.conv, out2, in, w2, b));
     CHECK_OK(conv_forward(L.conv, out, in, w, b));
-    naive_conv(ref, in, w2, b, N, H, W, ci, co, k);
+    float *rw2 = maybe_bf16(w2, L.psize[0], bf16);
+    naive_conv(ref, rin, rw2, b, N, H, W, ci, co, k);
     for (size_t i = 0; i < L.nout; i++) reff[i] = (float)ref[i];
     check_close(out2, reff, L.nout, FIX_RTOL, "out (second weights)", L.desc);
     CHECK_OK(conv_backward(L.conv, NULL, dw2, db2, d_out, in, w2));
@@ -459,8 +483,11 @@ static void naive_case(int N, int H, int W, int ci, int co, int k) {
 
     free(in), free(w), free(b), free(d_out), free(out), free(d_in), free(dw), free(db);
     free(ref), free(reff), free(wt), free(zero), free(w2), free(out2), free(dw2), free(db2);
+    if (bf16) free((float *)rin), free((float *)rw), free((float *)rd), free(rw2);
     layer_free(&L);
 }
+
+static void naive_case(int N, int H, int W, int ci, int co, int k) { naive_case_p(N, H, W, ci, co, k, 0); }
 
 static void conv_naive(conv_layout layout) {
     conv_set_layout(layout);
@@ -475,6 +502,50 @@ static void conv_naive(conv_layout layout) {
 }
 static void conv_naive_64(void) { conv_naive(CONV_AUTO); }
 static void conv_naive_64_nhwc(void) { conv_naive(CONV_NHWC); }
+
+// CONV_BF16: every pass against the naive loop on bf16-rounded operands (above), and
+// against the f32 result within bf16's rounding: each operand carries a relative error
+// of at most 2^-9, so a product at most ~2^-8, and a sum of K products at most 2^-8 of
+// the sum of their magnitudes; 1e-2 of the tensor's largest magnitude holds that with
+// room for random signs. The network's shapes, as in conv_naive.
+static void conv_bf16(void) {
+    if (!conv_bf16_available()) SKIP("this CPU has neither AVX512-BF16 nor AMX");
+    CHECK_OK(conv_set_precision(CONV_BF16));
+    naive_case_p(2, 11, 13, 64, 64, 3, 1);
+    naive_case_p(3, 9, 7, 64, 32, 7, 1);
+    naive_case_p(2, 9, 7, 16, 8, 3, 1);
+    naive_case_p(2, 5, 9, 64, 36, 3, 1);
+    naive_case_p(1, 8, 6, 64, 1, 1, 1);
+    naive_case_p(1, 7, 9, 3, 64, 3, 1);
+    naive_case_p(2, 7, 5, 64, 3, 3, 1);
+    // the f32 plan against the bf16 one, same operands
+    layer L32 = {.fam = L_CONV, .N = 2, .H = 11, .W = 13, .cin = 64, .cout = 64, .k = 3};
+    CHECK_OK(conv_set_precision(CONV_FP32));
+    layer_init(&L32);
+    CHECK_OK(conv_set_precision(CONV_BF16));
+    layer L16 = L32;
+    layer_init(&L16);
+    CHECK(strstr(conv_impl_name(L16.conv, 0), "bf16") || strstr(conv_impl_name(L16.conv, 0), "amx"),
+          "bf16 plan runs %s", conv_impl_name(L16.conv, 0));
+    as_rng r;
+    as_rng_seed(&r, 16);
+    float *in = frand(L32.nin, &r, 1), *w = frand(L32.psize[0], &r, 1.0f / 24), *b = frand(64, &r, 0.04f);
+    float *d_out = frand(L32.nout, &r, 1);
+    float *o32 = fnan(L32.nout), *o16 = fnan(L32.nout), *di32 = fnan(L32.nin), *di16 = fnan(L32.nin);
+    float *dw32 = fnan(L32.psize[0]), *dw16 = fnan(L32.psize[0]), *db32 = fnan(64), *db16 = fnan(64);
+    CHECK_OK(conv_forward(L32.conv, o32, in, w, b));
+    CHECK_OK(conv_forward(L16.conv, o16, in, w, b));
+    CHECK_OK(conv_backward(L32.conv, di32, dw32, db32, d_out, in, w));
+    CHECK_OK(conv_backward(L16.conv, di16, dw16, db16, d_out, in, w));
+    check_close(o16, o32, L32.nout, 1e-2, "out vs f32", L16.desc);
+    check_close(di16, di32, L32.nin, 1e-2, "d_in vs f32", L16.desc);
+    check_close(dw16, dw32, L32.psize[0], 1e-2, "d_weight vs f32", L16.desc);
+    CHECK(memcmp(o16, o32, L32.nout * sizeof *o16) != 0, "the bf16 plan computed in f32");
+    free(in), free(w), free(b), free(d_out), free(o32), free(o16), free(di32), free(di16);
+    free(dw32), free(dw16), free(db32), free(db16);
+    layer_free(&L32), layer_free(&L16);
+    CHECK_OK(conv_set_precision(CONV_FP32));
+}
 
 // Finite differences at the network's width (fixtures stay small, so not stored).
 static void fd_wide_layout(conv_layout layout) {
@@ -798,6 +869,8 @@ int main(void) {
     RUN(att_sa4_16_nhwc);
     RUN(conv_naive_64_nhwc);
     RUN(fd_wide_nhwc);
+    RUN(conv_bf16);
+    conv_set_precision(CONV_FP32);
     conv_set_layout(CONV_AUTO);
     RUN(workspace_shared);
     RUN(pixel_shuffle_roundtrip);

@@ -24,10 +24,17 @@ int cli_int(const char *s, long lo, long hi, const char *flag, long *out);
 int cli_float(const char *s, double lo, double hi, const char *flag, double *out);
 
 // Options every command shares; a command's own option codes start at OPT_FIRST_FREE.
-enum { OPT_HELP = 1000, OPT_MAX_PIXELS, OPT_THREADS, OPT_FIRST_FREE };
+enum { OPT_HELP = 1000, OPT_MAX_PIXELS, OPT_THREADS, OPT_PRECISION, OPT_FIRST_FREE };
 #define CLI_COMMON_OPTIONS                                                   \
     {"help", no_argument, 0, OPT_HELP}, {"max-pixels", required_argument, 0, OPT_MAX_PIXELS}, \
         {"threads", required_argument, 0, OPT_THREADS}
+// The commands that run the network add --precision fp32|bf16|auto (conv_set_precision;
+// auto: bf16 where the CPU has it, else fp32). CLI_PRECISION_HELP is its help line.
+#define CLI_PRECISION_OPTION {"precision", required_argument, 0, OPT_PRECISION}
+#define CLI_PRECISION_HELP                                                                   \
+    "  --precision P           convolution arithmetic: fp32 (default); bf16 (bf16 products,\n" \
+    "                          f32 sums and weights; AMX or AVX512-BF16 CPUs only); auto\n"     \
+    "                          (bf16 where the CPU has it, else fp32)\n"
 
 // A command's own options: returns 0, or -1 after printing the reason.
 typedef int (*cli_option_fn)(int opt, const char *arg, void *args);

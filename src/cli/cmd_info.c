@@ -9,12 +9,13 @@
 #include "core/core.h"
 
 static const char *HELP =
-    "usage: attsr info -m MODEL [--size N] [--runs R] [--threads N] [--json]\n"
+    "usage: attsr info -m MODEL [--size N] [--runs R] [--threads N] [--precision P] [--json]\n"
     "Prints the model's shape, its number of parameters and the FLOPs of one forward\n"
     "pass on an N x N LR image (default 128; convolutions and CA's fully connected\n"
     "layers, 2 FLOPs per multiply-add). --runs R also times R forward passes on such an\n"
     "image (after one warm-up that plans the network) and prints their median and best\n"
-    "in milliseconds. --json prints one JSON object instead.\n";
+    "in milliseconds. --json prints one JSON object instead.\n"
+    CLI_PRECISION_HELP;
 
 enum { OPT_SIZE = OPT_FIRST_FREE, OPT_RUNS, OPT_JSON };
 
@@ -54,7 +55,8 @@ static int time_forward(const model *m, int size, int runs, double *t) {
 }
 
 int cmd_info(int argc, char **argv) {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, {"model", required_argument, 0, 'm'},
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION,
+                                         {"model", required_argument, 0, 'm'},
                                          {"size", required_argument, 0, OPT_SIZE},
                                          {"runs", required_argument, 0, OPT_RUNS},
                                          {"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};

@@ -32,6 +32,7 @@ static const char *HELP =
     "  --cache DIR             decomposition cache (default RUN/.satv-cache)\n"
     "  --resume                continue RUN from its checkpoint (same seed)\n"
     "  --threads N\n"
+    CLI_PRECISION_HELP
     "SIGINT or SIGTERM saves a checkpoint and exits with status 130.\n"
     "Data-parallel: mpirun -np N attsr train ... splits each --batch over N ranks; rank 0\n"
     "writes RUN (docs/distributed.md).\n";
@@ -120,7 +121,7 @@ static int train_option(int opt, const char *arg, void *p) {
 
 int cmd_train(int argc, char **argv) {
     static const struct option opts[] = {
-        CLI_COMMON_OPTIONS, CLI_MODEL_OPTIONS,
+        CLI_COMMON_OPTIONS, CLI_MODEL_OPTIONS, CLI_PRECISION_OPTION,
         {"data", required_argument, 0, 'd'}, {"output", required_argument, 0, 'o'},
         {"init", required_argument, 0, OPT_INIT}, {"patch", required_argument, 0, OPT_PATCH},
         {"batch", required_argument, 0, OPT_BATCH}, {"steps", required_argument, 0, OPT_STEPS},

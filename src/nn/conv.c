@@ -42,6 +42,7 @@ static dnnl_status_t g_init_status = dnnl_success;
 static const char *g_init_what = "";
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static conv_layout g_layout = CONV_AUTO;
+static conv_precision g_precision = CONV_FP32;
 
 static void engine_init_once(void) {
     dnnl_status_t s = dnnl_engine_create(&g_engine, dnnl_cpu, 0);
@@ -62,6 +63,47 @@ static int engine_get(void) {
 }
 
 void conv_set_layout(conv_layout layout) { g_layout = layout; }
+
+// bf16 needs a CPU with native bf16 arithmetic (AVX512-BF16 or AMX): oneDNN 2.6 has no
+// bf16 convolution below that, and its f32 kernels ignore fpmath_mode. Probed with the
+// smallest plan, so the answer is the library's own.
+static int bf16_supported(void) {
+    if (engine_get()) return 0;
+    dnnl_dims_t a = {1, 16, 4, 4}, w = {16, 16, 3, 3}, s = {1, 1}, p = {1, 1};
+    dnnl_memory_desc_t src, wei, dst;
+    dnnl_convolution_desc_t d;
+    dnnl_primitive_desc_t pd = NULL;
+    if (dnnl_memory_desc_init_by_tag(&src, 4, a, dnnl_bf16, dnnl_nhwc) ||
+        dnnl_memory_desc_init_by_tag(&wei, 4, w, dnnl_bf16, dnnl_format_tag_any) ||
+        dnnl_memory_desc_init_by_tag(&dst, 4, a, dnnl_f32, dnnl_nhwc) ||
+        dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &src, &wei,
+                                           NULL, &dst, s, p, p) ||
+        dnnl_primitive_desc_create(&pd, &d, NULL, g_engine, NULL))
+        return 0;
+    const char *impl = "";
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+    int native = strstr(impl, "amx") || strstr(impl, "bf16");  // not a reference kernel
+    dnnl_primitive_desc_destroy(pd);
+    return native;
+}
+
+int conv_set_precision(conv_precision precision) {
+    if (precision == CONV_BF16 && !bf16_supported())
+        return as_errorf("bf16 convolutions need a CPU with AVX512-BF16 or AMX; this one has neither");
+    g_precision = precision;
+    return 0;
+}
+
+conv_precision conv_get_precision(void) { return g_precision; }
+
+int conv_bf16_available(void) { return bf16_supported(); }
+
+// The same layout in another data type: oneDNN's blocking strides count elements, not
+// bytes, so a plain or blocked f32 layout is the bf16 one with its type changed.
+static dnnl_memory_desc_t md_as(dnnl_memory_desc_t md, dnnl_data_type_t dt) {
+    md.data_type = dt;
+    return md;
+}
 
 // ---- views: a caller's tensor as one primitive argument ---------------------------
 // `user` wraps the caller's buffer (its handle is set on every call). When the
@@ -88,6 +130,7 @@ typedef struct {
 // The plan. Passes: forward, backward-data (bd_), backward-weights (bw_).
 struct nn_conv {
     int N, H, W, cin, cout, k, training;
+    int bf16;  // the primitives read bf16 copies (conv_set_precision at create time)
     conv_opts opt;
     dnnl_memory_desc_t src_from;  // opt.src_from's dst layout (when given)
     dnnl_memory_desc_t dst_user;  // the caller's dst layout: nhwc, or the native one
@@ -209,12 +252,16 @@ static int conv_plan(nn_conv *c) {
     dnnl_dims_t act_in = {c->N, c->cin, c->H, c->W}, act_out = {c->N, c->cout, c->H, c->W};
     dnnl_dims_t wdims = {c->cout, c->cin, c->k, c->k}, bdims = {c->cout};
     dnnl_dims_t strides = {1, 1}, pad = {p, p};
-    dnnl_memory_desc_t src_nhwc, dst_nhwc, src_any, dst_any, w_any, w_oihw, b_md;
+    // The caller's tensors are f32; with bf16 the primitives read bf16 copies of src,
+    // weights and d_out (the views' reorders make them) and write f32 results.
+    dnnl_data_type_t lo = c->bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_t src_nhwc, dst_nhwc, src_any, dst_any, w_any, w_oihw, b_md, wlo_any;
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&src_nhwc, 4, act_in, dnnl_f32, dnnl_nhwc));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_nhwc, 4, act_out, dnnl_f32, dnnl_nhwc));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&src_any, 4, act_in, dnnl_f32, dnnl_format_tag_any));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dst_any, 4, act_out, dnnl_f32, dnnl_format_tag_any));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_any, 4, wdims, dnnl_f32, dnnl_format_tag_any));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&wlo_any, 4, wdims, lo, dnnl_format_tag_any));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w_oihw, 4, wdims, dnnl_f32, dnnl_oihw));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&b_md, 1, bdims, dnnl_f32, dnnl_x));
 
@@ -233,21 +280,23 @@ static int conv_plan(nn_conv *c) {
     }
     dnnl_convolution_desc_t fd, bd, wd;
     dnnl_prop_kind_t prop = c->training ? dnnl_forward_training : dnnl_forward_inference;
-    DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, &src_nhwc,
-                                                  &w_any, &b_md, &dst_nhwc, strides, pad, pad));
+    dnnl_memory_desc_t src_lo = md_as(src_nhwc, lo), dst_lo = md_as(dst_nhwc, lo);
+    DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, &src_lo,
+                                                  &wlo_any, &b_md, &dst_nhwc, strides, pad, pad));
     DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[0], &fd, c->fattr, g_engine, NULL));
     // CONV_AUTO: oneDNN's layout, unless the nhwc kernel is a brgemm one (AVX-512 and
     // newer), as fast as any and without copies
     const char *impl = conv_impl_name(c, 0);
     int nhwc = g_layout == CONV_NHWC || strstr(impl, "brg") != NULL;
-    const dnnl_memory_desc_t *src_md = nhwc ? &src_nhwc : &src_any;
-    const dnnl_memory_desc_t *dst_md = nhwc ? &dst_nhwc : &dst_any;
-    if (c->opt.src_from) src_md = &c->src_from, nhwc = 0;  // the previous plan's output as it is
+    dnnl_memory_desc_t src_md = nhwc ? src_nhwc : src_any, dst_md = nhwc ? dst_nhwc : dst_any;
+    if (c->opt.src_from) src_md = c->src_from, nhwc = 0;  // the previous plan's output as it is
+    // f32 for what the primitives write (dst, d_in), `lo` for what they read
+    src_lo = md_as(src_md, lo), dst_lo = md_as(dst_md, lo);
     if (!nhwc) {
         dnnl_primitive_desc_destroy(c->pd[0]);
         c->pd[0] = NULL;
-        DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, src_md,
-                                                      &w_any, &b_md, dst_md, strides, pad, pad));
+        DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, &src_lo,
+                                                      &wlo_any, &b_md, &dst_md, strides, pad, pad));
         DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[0], &fd, c->fattr, g_engine, NULL));
     }
     // the caller's layouts: nhwc, or for a native side the primitive's own
@@ -256,10 +305,10 @@ static int conv_plan(nn_conv *c) {
     const dnnl_memory_desc_t *dst_user = &c->dst_user;
     if (c->training) {  // the forward descriptor is the backward passes' hint
         DNNL_CHECK(dnnl_convolution_backward_data_desc_init(
-            &bd, dnnl_convolution_direct, src_md, &w_any, dst_md, strides, pad, pad));
+            &bd, dnnl_convolution_direct, &src_md, &wlo_any, &dst_lo, strides, pad, pad));
         DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[1], &bd, c->attr, g_engine, c->pd[0]));
         DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(
-            &wd, dnnl_convolution_direct, src_md, &w_any, &b_md, dst_md, strides, pad, pad));
+            &wd, dnnl_convolution_direct, &src_lo, &w_any, &b_md, &dst_lo, strides, pad, pad));
         DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[2], &wd, c->attr, g_engine, c->pd[0]));
     }
 
@@ -323,7 +372,7 @@ nn_conv *conv_create_opts(int N, int H, int W, int cin, int cout, int k, int tra
     }
     nn_conv *c = as_calloc(1, sizeof *c);
     if (!c) return NULL;
-    *c = (nn_conv){.N = N, .H = H, .W = W, .cin = cin, .cout = cout, .k = k};
+    *c = (nn_conv){.N = N, .H = H, .W = W, .cin = cin, .cout = cout, .k = k, .bf16 = g_precision == CONV_BF16};
     if (opt) c->opt = *opt;
     if (opt && opt->src_from) c->src_from = opt->src_from->dst_user;
     c->training = !!training;

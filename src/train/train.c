@@ -60,8 +60,7 @@ double train_lr_at(const train_config *c, long step) {
 
 // ---- validation -------------------------------------------------------------------
 
-// Mean Y-PSNR over the folder's images (SPEC section 2 protocol).
-static int validate(const model *m, const char *dir, double *psnr) {
+static int validate_fp32(const model *m, const char *dir, double *psnr) {
     int n;
     char hr[4096];
     char **list = image_list_folder(image_hr_folder(dir, hr, sizeof hr), &n);
@@ -81,6 +80,16 @@ static int validate(const model *m, const char *dir, double *psnr) {
     plan_cache_free(&cache);
     image_free_list(list);
     *psnr = sum / n;
+    return rc;
+}
+
+// Mean Y-PSNR over the folder's images (SPEC section 2 protocol), in fp32 whatever
+// precision the training plans use, so it is the score `attsr eval` gives the file.
+static int validate(const model *m, const char *dir, double *psnr) {
+    conv_precision train_precision = conv_get_precision();
+    if (conv_set_precision(CONV_FP32)) return -1;
+    int rc = validate_fp32(m, dir, psnr);
+    conv_set_precision(train_precision);  // accepted before, so accepted again
     return rc;
 }
 
