@@ -5,7 +5,7 @@
   check_torch.py decompose IN OUT.npy      the SATV structure (as `attsr decompose`)
   check_torch.py eval MODEL S DIR          mean Y-PSNR of MODEL on DIR (as `attsr eval`'s folder line)
   check_torch.py same A B                  exit 0 when two safetensors files hold equal tensors
-  check_torch.py maxdiff A.npy B.npy       max |A - B|
+  check_torch.py maxdiff A.npy B.npy       max |A - B| and the fraction of elements off by over 1e-6
 """
 import os
 import sys
@@ -56,7 +56,8 @@ def main(argv):
         a, b = np.load(args[0]).astype(np.float64), np.load(args[1]).astype(np.float64)
         if a.shape != b.shape:
             sys.exit(f"check_torch: shapes {a.shape} and {b.shape} differ")
-        print("%.3g" % np.abs(a - b).max())
+        d = np.abs(a - b)
+        print("%.3g %.3g" % (d.max(), (d > 1e-6).mean()))
     else:
         sys.exit(__doc__)
 

@@ -27,21 +27,23 @@ component: T91, BSD200, Set5; the default --val is its Set5), --minutes M (stop
 cleanly, saved, M minutes after the start), --save-every-s N (checkpoint period in seconds, 60; --ckpt-every is
 accepted and ignored), --bf16 (autocast the forward to bfloat16; default fp32 with
 TF32 convolutions), --no-tf32, --no-channels-last, --device, --max-images N (per
-folder; tests), --tag NAME (prefix of the progress lines).
+folder; tests), --stop-after N (stop as --minutes does, after N steps), --tag NAME
+(prefix of the progress lines).
 Exit status: 0 at --steps, 130 when stopped by --minutes or a signal (saved), 1 on error.
 """
-import argparse
-import contextlib
-import json
-import math
-import os
-import signal
-import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+T_START = time.time()  # --minutes counts from here, torch's import included
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, TOOLS)
@@ -49,7 +51,6 @@ import st  # noqa: E402
 from fixtures_resize import resize_matrix  # noqa: E402
 from model_ref import AttSR  # noqa: E402
 
-T_START = time.time()
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp")
 
 
@@ -373,7 +374,8 @@ class Run:
         self.s = torch.cat(s_list)    # (pixels, 3) float32
         hw = torch.tensor(sizes, dtype=torch.int64)
         self.heights, self.widths = hw[:, 0].to(self.dev), hw[:, 1].to(self.dev)
-        self.offsets = torch.cumsum(torch.cat([torch.zeros(1, dtype=torch.int64), hw[:, 0] * hw[:, 1]]), 0)[:-1].to(self.dev)
+        px = hw[:, 0] * hw[:, 1]
+        self.offsets = (torch.cumsum(px, 0) - px).to(self.dev)  # each image's first pixel
         self.n_images = len(sizes)
         self.say(f"dataset: {self.n_images} images ({skipped} too small, skipped), "
                  f"SATV on {self.dev.type} in {time.time() - t0:.1f}s")
@@ -564,7 +566,7 @@ class Run:
                 self.flush_losses()
             self.maybe_validate()
             now = time.time()
-            if now + reserve >= deadline:
+            if now + reserve >= deadline or (a.stop_after and self.step - start >= a.stop_after):
                 self.stop = "time"
             if now - last_print >= a.progress_s:
                 self.flush_losses()
@@ -652,6 +654,7 @@ def parse(argv):
     add("--no-channels-last", action="store_true")
     add("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     add("--max-images", type=int, default=0)
+    add("--stop-after", type=int, default=0, help="stop as --minutes does after N steps (tests, smoke runs)")
     add("--tag", default="")
     a = p.parse_args(argv)
     if a.gradnorm == "on":
