@@ -57,6 +57,11 @@ else t_fail torch_resumes_attsr_checkpoint "status $rc: $(tail -2 "$T/t2.err")";
 [ $? -eq 1 ] && grep -q "made with --seed 3" "$T/t3.err" && t_pass torch_resume_seed_checked ||
     t_fail torch_resume_seed_checked "$(tail -1 "$T/t3.err")"
 
+# --bf16 (autocast; on the CPU here) runs and logs finite losses
+"$PY" $TT "${ARGS[@]}" --init "$T/init.safetensors" -o "$T/bf" --steps 2 --val "" --bf16 2>"$T/bf.err"
+[ $? -eq 0 ] && [ "$(grep -c '"loss":[0-9]' "$T/bf/log.jsonl")" = 2 ] && t_pass torch_bf16_runs ||
+    t_fail torch_bf16_runs "$(tail -1 "$T/bf.err")"
+
 # ---- the ports against attsr on real images ----------------------------------------
 if [ -z "$SHARED" ]; then
     t_skip gpu_prep_ports "no ../shared (benchmark images)"

@@ -357,7 +357,8 @@ class Run:
         s, ps = a.scale, a.patch * a.scale
         t0 = time.time()
         hr_list, s_list, sizes, skipped = [], [], [], 0
-        for path in self.load_images([find_dir(d, a.pack) for d in a.data], a.max_images):
+        dirs = [find_dir(d, a.pack) for d in a.data]
+        for path in self.load_images(dirs, a.max_images):
             img, _ = read_rgb8(path)
             h, w = img.shape[:2]
             if h < ps or w < ps:
@@ -377,7 +378,7 @@ class Run:
         px = hw[:, 0] * hw[:, 1]
         self.offsets = (torch.cumsum(px, 0) - px).to(self.dev)  # each image's first pixel
         self.n_images = len(sizes)
-        self.say(f"dataset: {self.n_images} images ({skipped} too small, skipped), "
+        self.say(f"dataset: {self.n_images} images of {', '.join(dirs)} ({skipped} too small, skipped), "
                  f"SATV on {self.dev.type} in {time.time() - t0:.1f}s")
         yy, xx = torch.meshgrid(torch.arange(ps, device=self.dev), torch.arange(ps, device=self.dev), indexing="ij")
         self.yy, self.xx = yy[None], xx[None]
@@ -515,7 +516,7 @@ class Run:
         a = self.a
         lr_in, s_hr, t_hr = self.batch()
         self.flat.g.zero_()
-        ctx = torch.autocast(device_type="cuda", dtype=torch.bfloat16) if a.bf16 else contextlib.nullcontext()
+        ctx = torch.autocast(device_type=self.dev.type, dtype=torch.bfloat16) if a.bf16 else contextlib.nullcontext()
         with ctx:
             _, s_sr, t_sr = self.model(lr_in)
         ls = (s_sr.float() - s_hr).abs().mean()
@@ -674,9 +675,6 @@ def parse(argv):
     elif a.val == "":
         a.val = None
     a.channels_last = not a.no_channels_last
-    if a.bf16 and not a.device.startswith("cuda"):
-        print("train_torch: --bf16 needs CUDA; ignored", file=sys.stderr)
-        a.bf16 = False
     return a
 
 
