@@ -17,11 +17,17 @@
 # flags, e.g. "--bf16"), PYTHON (python3).
 # Each trainer stops itself, saved, MINUTES after its start; a guard sends SIGINT a
 # minute later and kills 20 s after that. The whole command takes MINUTES plus about
-# half a minute (start-up and packing).
+# half a minute (start-up and packing); MINUTES is at most 8 for the tool's 600 s.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 minutes=${1:?usage: session.sh MINUTES [SCALE...]}
 shift
+# the device tool's 600 s a command: the trainers' MINUTES, the guard's minute and 20 s,
+# and the packing must fit, or nothing but the log comes back
+if ! [[ $minutes =~ ^[0-9]+$ ]] || [ $((minutes * 60 + 90)) -gt "${SESSION_LIMIT_S:-600}" ]; then
+    echo "session: MINUTES must be a whole number of at most $(( (${SESSION_LIMIT_S:-600} - 90) / 60 ))" >&2
+    exit 2
+fi
 scales=${*:-2 3 4}
 out=${OUT:-runs/gpu-out}
 pack=${GPU_PACK:-runs/gpu-pack}
@@ -55,7 +61,8 @@ print("numpy", numpy.__version__, "pillow", PIL.__version__, "webp", features.ch
             --resume --pack "$pack" --minutes "$minutes" --tag "x$s" ${GPU_FLAGS:-} &
         pids+=($!)
     done
-    local rc=0 i=0
+    mirror >/dev/null 2>&1 &
+    local mpid=$! rc=0 i=0
     for s in $scales; do
         wait "${pids[$i]}"
         local r=$?
@@ -63,24 +70,51 @@ print("numpy", numpy.__version__, "pillow", PIL.__version__, "webp", features.ch
         [ $r -eq 0 ] || [ $r -eq 130 ] || rc=1
         i=$((i + 1))
     done
+    kill "$mpid" 2>/dev/null
+    wait "$mpid" 2>/dev/null
     collect || rc=1
     return $rc
 }
 
+# Every 20 s while the trainers run, their last checkpoints and logs into $OUT (the
+# same names as the end's): should the command be killed at the tool's limit before
+# collect, they still come back. The trainers rename their files into place, so a
+# copy reads a whole one.
+mirror() {
+    local s
+    while sleep 20; do
+        for s in $scales; do
+            [ -f "$work/x$s/checkpoint.safetensors" ] || continue
+            cp "$work/x$s/checkpoint.safetensors" "$out/x$s.checkpoint.safetensors.tmp" &&
+                mv "$out/x$s.checkpoint.safetensors.tmp" "$out/x$s.checkpoint.safetensors"
+        done
+        logs_tar
+    done
+}
+
+logs_tar() {
+    local s f logs=()
+    for s in $scales; do
+        for f in log.jsonl args; do [ -f "$work/x$s/$f" ] && logs+=("x$s/$f"); done
+    done
+    [ ${#logs[@]} -gt 0 ] && tar -czf "$out/logs.tar.gz.tmp" -C "$work" "${logs[@]}" &&
+        mv "$out/logs.tar.gz.tmp" "$out/logs.tar.gz"
+}
+
 # $OUT: one checkpoint per scale, the logs and args (gzip), the model files (tar).
 collect() {
-    local s logs=() models=()
+    local s f models=()
+    rm -f "$out"/*.tmp
     for s in $scales; do
         local run=$work/x$s
         [ -f "$run/checkpoint.safetensors" ] && cp "$run/checkpoint.safetensors" "$out/x$s.checkpoint.safetensors"
-        for f in log.jsonl args; do [ -f "$run/$f" ] && logs+=("x$s/$f"); done
         for f in model.safetensors best.safetensors; do [ -f "$run/$f" ] && models+=("x$s/$f"); done
         if [ -f "$run/log.jsonl" ]; then
             echo "session: x$s $(grep '"loss"' "$run/log.jsonl" | tail -1 | cut -c1-60)... " \
                 "$(grep val_psnr "$run/log.jsonl" | tail -1)"
         fi
     done
-    [ ${#logs[@]} -gt 0 ] && tar -czf "$out/logs.tar.gz" -C "$work" "${logs[@]}"
+    logs_tar
     [ ${#models[@]} -gt 0 ] && tar -cf "$out/models.tar" -C "$work" "${models[@]}"
     check_out
 }
