@@ -57,6 +57,25 @@ else t_fail torch_resumes_attsr_checkpoint "status $rc: $(tail -2 "$T/t2.err")";
 [ $? -eq 1 ] && grep -q "made with --seed 3" "$T/t3.err" && t_pass torch_resume_seed_checked ||
     t_fail torch_resume_seed_checked "$(tail -1 "$T/t3.err")"
 
+# its Adam is torch.optim.Adam's, bit for bit (attsr's is tested against that)
+"$PY" - <<'EOF' && t_pass torch_adam_is_torch_optim_adam || t_fail torch_adam_is_torch_optim_adam
+import sys, torch
+sys.path.insert(0, "tools/gpu")
+from train_torch import adam_update
+torch.manual_seed(0)
+w0 = torch.randn(1000)
+p = torch.nn.Parameter(w0.clone())
+opt = torch.optim.Adam([p], lr=1e-3)
+w, m, v = w0.clone(), torch.zeros(1000), torch.zeros(1000)
+for t in range(1, 21):
+    g, lr = torch.randn(1000), 1e-3 * t / 20
+    opt.param_groups[0]["lr"] = lr
+    p.grad = g.clone()
+    opt.step()
+    adam_update(w, g, m, v, t, lr)
+sys.exit(0 if torch.equal(w, p.detach()) and not torch.equal(w, w0) else 1)
+EOF
+
 # --bf16 (autocast; on the CPU here) runs and logs finite losses
 "$PY" $TT "${ARGS[@]}" --init "$T/init.safetensors" -o "$T/bf" --steps 2 --val "" --bf16 2>"$T/bf.err"
 [ $? -eq 0 ] && [ "$(grep -c '"loss":[0-9]' "$T/bf/log.jsonl")" = 2 ] && t_pass torch_bf16_runs ||

@@ -207,6 +207,15 @@ def lr_at(a, step):
     return lr
 
 
+def adam_update(w, g, m, v, t, lr, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam step t (from 1) in place: optim.c's, which is torch.optim.Adam's (bias
+    corrections, eps outside the square root)."""
+    m.mul_(b1).add_(g, alpha=1.0 - b1)
+    v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+    bc1, bc2_sqrt = 1.0 - b1 ** t, math.sqrt(1.0 - b2 ** t)
+    w.addcdiv_(m, v.sqrt().div_(bc2_sqrt).add_(eps), value=-lr / bc1)
+
+
 class Flat:
     """The model's parameters as views of one flat float32 buffer in attsr's table order
     (registration order of model_ref's modules = model.c's), so that Adam, the moving
@@ -532,17 +541,10 @@ class Run:
             self.flat.g.copy_(torch.cat([p.grad.reshape(-1) for p in self.flat.params]))
             for p, gv in zip(self.flat.params, self.flat.views(self.flat.g)):
                 p.grad = gv
-        # Adam (optim.c: torch.optim.Adam, eps outside the square root)
         lr = lr_at(a, self.step)
         self.adam_t += 1
         self.adam_lr = lr
-        b1, b2, eps = 0.9, 0.999, 1e-8
-        bc1 = 1.0 - b1 ** self.adam_t
-        bc2_sqrt = math.sqrt(1.0 - b2 ** self.adam_t)
-        g = self.flat.g
-        self.m.mul_(b1).add_(g, alpha=1.0 - b1)
-        self.v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
-        self.flat.w.addcdiv_(self.m, self.v.sqrt().div_(bc2_sqrt).add_(eps), value=-lr / bc1)
+        adam_update(self.flat.w, self.flat.g, self.m, self.v, self.adam_t, lr)
         self.step += 1
         if self.ema is not None:  # ema_update, float32 factors
             d = float(np.float32(a.ema))
