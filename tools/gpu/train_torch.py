@@ -24,8 +24,8 @@ is written to a temporary name and renamed.
 
 GPU flags: --pack DIR (-d and --val folders are looked up there first, by their last
 component: T91, BSD200, Set5; the default --val is its Set5), --minutes M (stop
-cleanly, saved, M minutes after the start), --save-every-s N (checkpoint period in seconds, 60; --ckpt-every is
-accepted and ignored), --bf16 (autocast the forward to bfloat16; default fp32 with
+cleanly, saved, M minutes after the start), --save-every-s N (checkpoint period in
+seconds, 60; --ckpt-every is accepted and ignored), --bf16 (autocast the forward to bfloat16; default fp32 with
 TF32 convolutions), --no-tf32, --no-channels-last, --device, --max-images N (per
 folder; tests), --stop-after N (stop as --minutes does, after N steps), --tag NAME
 (prefix of the progress lines).
