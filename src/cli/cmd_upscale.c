@@ -9,6 +9,7 @@ static const char *HELP =
     "usage: attsr upscale [-m MODEL | --bicubic] [--scale S] -i IN -o OUT\n"
     "                     [--structure OUT_S] [--texture OUT_T] [--tile N] [--overlap N]\n"
     "                     [--ensemble] [--threads N] [--max-pixels N]\n"
+    "                     [--keep-orientation] [--depth 8|16] [--rgb] [--quality Q]\n"
     "IN and OUT are files (.png, .jpg, .npy) or, when IN is a folder, folders: every\n"
     "image in IN is upscaled into OUT under the same name; a bad file is reported and\n"
     "skipped, and the exit status is then 1. Without -m, the bundled model for the\n"
@@ -16,13 +17,20 @@ static const char *HELP =
     "texture, which is signed, as T + 0.5 in 8-bit files). --tile N processes N x N\n"
     "LR tiles with --overlap pixels of context (default: automatic, bounded memory).\n"
     "--ensemble averages the outputs for the 8 flips and transposes of the input (x8\n"
-    "self-ensemble, as EDSR's \"+\" results): usually a little higher PSNR, 8x the time.\n";
+    "self-ensemble, as EDSR's \"+\" results): usually a little higher PSNR, 8x the time.\n"
+    "Outputs keep what the input had where the format can hold it (docs/formats.md):\n"
+    "16 bits, gray (written as the luma 0.299 R + 0.587 G + 0.114 B), the ICC profile\n"
+    "and EXIF. --depth writes PNG with 8 or 16 bits whatever the input; --rgb writes a\n"
+    "gray input's output as RGB; --quality sets JPEG's quality (default 95).\n"
+    CLI_KEEP_ORIENTATION_HELP;
 
 typedef struct {
     attsr_model *model;  // NULL: bicubic
     int scale;
     attsr_options opt;
     const char *structure, *texture;
+    unsigned read_flags;
+    image_write_options write;
 } job;
 
 static void tile_progress(int done, int total, void *user) {
@@ -30,12 +38,18 @@ static void tile_progress(int done, int total, void *user) {
 }
 
 // Texture is signed: 8-bit files store T + 0.5 (SPEC section 1); .npy stays raw.
-static int write_texture(const char *path, image *t) {
+static int write_texture(const char *path, image *t, const image_write_options *o) {
     if (strcmp(as_ext(path), "npy")) {
         size_t n = (size_t)t->w * t->h * t->c;
         for (size_t i = 0; i < n; i++) t->px[i] += 0.5f;
     }
-    return image_write(path, t);
+    return image_write_with(path, t, o);
+}
+
+// The output keeps the input's bit depth and metadata (cli_upscale_image keeps gray).
+static int keep_source(image *out, const image *in) {
+    out->depth = in->depth;
+    return image_meta_copy(out, in);
 }
 
 static int upscale_one(const job *j, const char *in, const char *out, const char *out_s,
@@ -46,9 +60,11 @@ static int upscale_one(const job *j, const char *in, const char *out, const char
     image lr = {0}, sr = {0}, st = {0}, tx = {0};
     attsr_options opt = j->opt;
     opt.progress_user = (void *)in;
-    int rc = image_read(in, &lr) ||
+    const image_write_options *w = &j->write;
+    int rc = image_read_flags(in, &lr, j->read_flags) ||
              cli_upscale_image(j->model, j->scale, &lr, &sr, out_s ? &st : NULL, out_t ? &tx : NULL, &opt) ||
-             image_write(out, &sr) || (out_s && image_write(out_s, &st)) || (out_t && write_texture(out_t, &tx));
+             keep_source(&sr, &lr) || image_write_with(out, &sr, w) ||
+             (out_s && image_write_with(out_s, &st, w)) || (out_t && write_texture(out_t, &tx, w));
     if (rc) cli_error("%s", as_error());
     image_free(&lr);
     image_free(&sr);
@@ -88,7 +104,8 @@ static int upscale_folder(const job *j, const char *in, const char *out) {
     return failed ? 1 : 0;
 }
 
-enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_STRUCTURE, OPT_TEXTURE, OPT_TILE, OPT_OVERLAP, OPT_ENSEMBLE };
+enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_STRUCTURE, OPT_TEXTURE, OPT_TILE, OPT_OVERLAP, OPT_ENSEMBLE,
+       OPT_DEPTH, OPT_RGB, OPT_QUALITY };
 
 typedef struct {
     job j;
@@ -117,6 +134,17 @@ static int upscale_option(int opt, const char *arg, void *p) {
         a->j.opt.overlap = (int)v;
         return 0;
     case OPT_ENSEMBLE: a->j.opt.ensemble = 1; return 0;
+    case OPT_KEEP_ORIENTATION: a->j.read_flags |= IMAGE_KEEP_ORIENTATION; return 0;
+    case OPT_DEPTH:
+        if (cli_int(arg, 8, 16, "--depth", &v)) return -1;
+        if (v != 8 && v != 16) return cli_error("--depth: '%s' is not 8 or 16", arg);
+        a->j.write.depth = (int)v;
+        return 0;
+    case OPT_RGB: a->j.write.rgb = 1; return 0;
+    case OPT_QUALITY:
+        if (cli_int(arg, 1, 100, "--quality", &v)) return -1;
+        a->j.write.quality = (int)v;
+        return 0;
     }
     return cli_error("unhandled option %d", opt);
 }
@@ -129,6 +157,8 @@ int cmd_upscale(int argc, char **argv) {
         {"output", required_argument, 0, 'o'},        {"structure", required_argument, 0, OPT_STRUCTURE},
         {"texture", required_argument, 0, OPT_TEXTURE}, {"tile", required_argument, 0, OPT_TILE},
         {"overlap", required_argument, 0, OPT_OVERLAP}, {"ensemble", no_argument, 0, OPT_ENSEMBLE},
+        CLI_KEEP_ORIENTATION_OPTION,                  {"depth", required_argument, 0, OPT_DEPTH},
+        {"rgb", no_argument, 0, OPT_RGB},             {"quality", required_argument, 0, OPT_QUALITY},
         {0, 0, 0, 0}};
     upscale_args a = {0};
     int r = cli_parse(argc, argv, ":m:s:i:o:", opts, HELP, upscale_option, &a, NULL);

@@ -18,6 +18,7 @@ int image_take_channels(image *dst, const image *src, int c0, int nc) {
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < nc; c++) dst->px[i * nc + c] = src->px[i * src->c + c0 + c];
     dst->gray = src->gray;
+    dst->depth = src->depth;
     return 0;
 }
 
@@ -35,7 +36,35 @@ int image_alloc(image *img, int w, int h, int c) {
 
 void image_free(image *img) {
     free(img->px);
+    image_meta_free(img);
     memset(img, 0, sizeof *img);
+}
+
+void image_meta_free(image *img) {
+    free(img->meta.icc);
+    free(img->meta.exif);
+    memset(&img->meta, 0, sizeof img->meta);
+}
+
+int image_blob_copy(uint8_t **dst, size_t *dst_n, const void *src, size_t n) {
+    *dst = NULL;
+    *dst_n = 0;
+    if (!src || !n) return 0;
+    if (!(*dst = as_malloc(n))) return -1;
+    memcpy(*dst, src, n);
+    *dst_n = n;
+    return 0;
+}
+
+int image_meta_copy(image *dst, const image *src) {
+    if (dst == src) return 0;
+    image_meta_free(dst);
+    if (image_blob_copy(&dst->meta.icc, &dst->meta.icc_n, src->meta.icc, src->meta.icc_n) ||
+        image_blob_copy(&dst->meta.exif, &dst->meta.exif_n, src->meta.exif, src->meta.exif_n)) {
+        image_meta_free(dst);
+        return -1;
+    }
+    return 0;
 }
 
 void image_quantize_u8(image *img) {
@@ -43,6 +72,11 @@ void image_quantize_u8(image *img) {
     float *px = img->px;
 #pragma omp parallel for schedule(static) if (n >= IMAGE_PAR_MIN)
     for (size_t i = 0; i < n; i++) px[i] = image_to_u8(px[i]) / 255.0f;
+}
+
+int image_icc_fits(const image *img, int gray) {
+    const uint8_t *p = img->meta.icc;
+    return p && img->meta.icc_n >= 132 && !memcmp(p + 16, gray ? "GRAY" : "RGB ", 4);
 }
 
 // ---- sample conversions ------------------------------------------------------------
@@ -73,13 +107,33 @@ void image_from_samples(image *img, const uint8_t *src, size_t stride, int src_c
     }
 }
 
-void image_to_samples(const image *img, uint8_t *dst, int out_c) {
+static inline uint16_t to_u16(float v) {
+    float x = v * 65535.0f + 0.5f;
+    if (!(x > 0.0f)) return 0;  // NaN -> 0
+    if (x >= 65535.0f) return 65535;
+    return (uint16_t)x;
+}
+
+void image_to_samples(const image *img, void *dst, int out_c, int depth) {
     const size_t n = (size_t)img->w * img->h;
-    const int c = img->c;
+    const int c = img->c, colour = out_c >= 3, alpha = out_c == 2 || out_c == 4;
+    uint8_t *d8 = dst;
+    uint16_t *d16 = dst;
 #pragma omp parallel for schedule(static) if (n * c >= IMAGE_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
-        for (int k = 0; k < 3; k++) dst[i * out_c + k] = image_to_u8(img->px[i * c + k]);
-        if (out_c == 4) dst[i * out_c + 3] = c == 4 ? image_to_u8(img->px[i * c + 3]) : 255;
+        const float *p = img->px + i * c;
+        float v[4];
+        int m = 0;
+        if (colour) {
+            v[m++] = p[0], v[m++] = p[1], v[m++] = p[2];
+        } else {  // SPEC 2's full-range luma, in double so that R = G = B = v gives v
+            v[m++] = (float)((65.481 * p[0] + 128.553 * p[1] + 24.966 * p[2]) / 219.0);
+        }
+        if (alpha) v[m++] = c == 4 ? p[3] : 1.0f;
+        for (int k = 0; k < m; k++) {
+            if (depth == 16) d16[i * out_c + k] = to_u16(v[k]);
+            else d8[i * out_c + k] = image_to_u8(v[k]);
+        }
     }
 }
 
@@ -98,11 +152,19 @@ static const struct {
     [FMT_NPY] = {".npy", "\x93NUMPY", 6},
 };
 
+// The one table of extensions: reading, writing and their messages all use it.
+static const struct {
+    const char *ext;
+    format fmt;
+} extensions[] = {
+    {"png", FMT_PNG}, {"jpg", FMT_JPEG}, {"jpeg", FMT_JPEG}, {"npy", FMT_NPY},
+};
+#define N_EXTENSIONS (sizeof extensions / sizeof *extensions)
+
 // The format an extension promises; FMT_NONE for no extension or an unknown one.
 static format format_of_ext(const char *ext) {
-    if (!strcmp(ext, "png")) return FMT_PNG;
-    if (!strcmp(ext, "jpg") || !strcmp(ext, "jpeg")) return FMT_JPEG;
-    if (!strcmp(ext, "npy")) return FMT_NPY;
+    for (size_t i = 0; i < N_EXTENSIONS; i++)
+        if (!strcmp(ext, extensions[i].ext)) return extensions[i].fmt;
     return FMT_NONE;
 }
 
@@ -113,15 +175,46 @@ static format format_of_content(const uint8_t *data, size_t n) {
     return FMT_NONE;
 }
 
+// ".png, .jpg, ... or .npy" from the table, into buf (256 bytes is plenty).
+static const char *ext_list(char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < N_EXTENSIONS && len < n; i++)
+        len += snprintf(buf + len, n - len, "%s.%s", i == 0 ? "" : i + 1 == N_EXTENSIONS ? " or " : ", ",
+                        extensions[i].ext);
+    return buf;
+}
+
 static int unsupported_ext(const char *name, const char *ext) {
-    return as_errorf("%s: unsupported extension '.%s' (use .png, .jpg, .jpeg or .npy)", name, ext);
+    char list[256];
+    return as_errorf("%s: unsupported extension '.%s' (use %s)", name, ext, ext_list(list, sizeof list));
 }
 
 // ---- reading ---------------------------------------------------------------------
 
+// EXIF Orientation, applied as browsers do unless the caller keeps the raw order; the
+// tag then says 1 so that the files written from img are not turned a second time.
+static int apply_orientation(image *img, const char *name, unsigned flags) {
+    size_t at;
+    int o = image_exif_orientation(img->meta.exif, img->meta.exif_n, &at);
+    if (o <= 1 || (flags & IMAGE_KEEP_ORIENTATION)) return 0;
+    if (image_orient(img, o)) return as_errorf("%s: %s", name, as_error());
+    image_exif_set_orientation(img->meta.exif, at, 1);
+    return 0;
+}
+
+static int decode(const uint8_t *data, size_t n, const char *name, format fmt, image *img) {
+    switch (fmt) {
+    case FMT_PNG: return image_png_decode(data, n, name, img);
+    case FMT_JPEG: return image_jpeg_decode(data, n, name, img);
+    default: return image_npy_decode(data, n, name, img);
+    }
+}
+
 // The file's content decides the format. A known extension must agree with it; no
 // extension at all (a memory buffer's name, say) leaves the content to decide alone.
-int image_read_memory(const void *data, size_t n, const char *name, image *img) {
+int image_read_memory_flags(const void *data, size_t n, const char *name, image *img,
+                            unsigned flags) {
     memset(img, 0, sizeof *img);
     if (!name) name = "<memory>";
     const char *ext = as_ext(name);
@@ -139,22 +232,29 @@ int image_read_memory(const void *data, size_t n, const char *name, image *img) 
     if (want != FMT_NONE && want != got)
         return as_errorf("%s: mislabelled: extension .%s but content is %s", name, ext,
                          formats[got].name);
-    switch (got) {
-    case FMT_PNG: return image_png_decode(data, n, name, img);
-    case FMT_JPEG: return image_jpeg_decode(data, n, name, img);
-    default: return image_npy_decode(data, n, name, img);
+    if (decode(data, n, name, got, img)) return -1;
+    if (apply_orientation(img, name, flags)) {
+        image_free(img);
+        return -1;
     }
+    return 0;
 }
 
-int image_read(const char *path, image *img) {
+int image_read_memory(const void *data, size_t n, const char *name, image *img) {
+    return image_read_memory_flags(data, n, name, img, 0);
+}
+
+int image_read_flags(const char *path, image *img, unsigned flags) {
     memset(img, 0, sizeof *img);
     void *data;
     size_t n;
     if (as_read_file(path, &data, &n, as_limits.max_alloc - 1)) return -1;
-    int rc = image_read_memory(data, n, path, img);
+    int rc = image_read_memory_flags(data, n, path, img, flags);
     free(data);
     return rc;
 }
+
+int image_read(const char *path, image *img) { return image_read_flags(path, img, 0); }
 
 // ---- writing ---------------------------------------------------------------------
 
@@ -165,20 +265,36 @@ static int check_writable(const char *path, const image *img) {
     return 0;
 }
 
+// The choices image_write's comment promises, overridden by o.
+static int resolve_encoding(const char *path, format fmt, const image *img,
+                            const image_write_options *o, image_encoding *e) {
+    if (o->quality && (o->quality < 1 || o->quality > 100))
+        return as_errorf("%s: quality %d is not in 1..100", path, o->quality);
+    if (o->depth && o->depth != 8 && o->depth != 16)
+        return as_errorf("%s: depth %d is not 8 or 16", path, o->depth);
+    e->quality = o->quality ? o->quality : 95;
+    e->depth = fmt == FMT_PNG ? (o->depth ? o->depth : img->depth == 16 ? 16 : 8) : 8;
+    e->gray = img->gray && !o->rgb;
+    return 0;
+}
+
 // Everything that can be refused is refused before the temp file exists, and a failed
 // encoder aborts it, so a failed write leaves nothing behind.
-int image_write(const char *path, const image *img) {
+int image_write_with(const char *path, const image *img, const image_write_options *o) {
+    static const image_write_options none;
     const char *ext = as_ext(path);
     format fmt = format_of_ext(ext);
     if (fmt == FMT_NONE) {
-        if (!ext[0]) return as_errorf("%s: no extension (use .png, .jpg, .jpeg or .npy)", path);
+        char list[256];
+        if (!ext[0]) return as_errorf("%s: no extension (use %s)", path, ext_list(list, sizeof list));
         return unsupported_ext(path, ext);
     }
-    if (check_writable(path, img)) return -1;
+    image_encoding e;
+    if (check_writable(path, img) || resolve_encoding(path, fmt, img, o ? o : &none, &e)) return -1;
     as_outfile f;
     if (as_outfile_open(&f, path)) return -1;
-    int rc = fmt == FMT_PNG    ? image_png_encode(f.fp, path, img)
-             : fmt == FMT_JPEG ? image_jpeg_encode(f.fp, path, img, 95)
+    int rc = fmt == FMT_PNG    ? image_png_encode(f.fp, path, img, &e)
+             : fmt == FMT_JPEG ? image_jpeg_encode(f.fp, path, img, &e)
                                : image_npy_encode(f.fp, path, img);
     if (rc) {
         as_outfile_abort(&f);
@@ -186,3 +302,5 @@ int image_write(const char *path, const image *img) {
     }
     return as_outfile_commit(&f);
 }
+
+int image_write(const char *path, const image *img) { return image_write_with(path, img, NULL); }

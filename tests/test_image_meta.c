@@ -1,0 +1,275 @@
+// Tests for what src/image/ keeps besides 8-bit RGB pixels: EXIF orientation, bit depth,
+// gray, ICC and EXIF metadata. The oriented files are made here from a known image by
+// writing the EXIF tag into the bytes (PNG eXIf chunk, JPEG APP1 segment) by hand.
+//
+// `test_image_meta --make DIR` writes the files tests/cli_formats.sh feeds the CLI:
+// orient_N.png (N = 1..8: raw.png's pixels with Orientation N), raw.png, upright_N.png
+// (the upright reference, no EXIF), gray16.png (16-bit gray).
+#include <stdint.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "image/codec.h"
+#include "image/image.h"
+#include "test.h"
+
+static char tmpdir[256];
+
+static const char *tmp_path(const char *name) {
+    static char buf[4][512];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
+    return buf[i];
+}
+
+static uint8_t *load(const char *path, size_t *n) {
+    void *data;
+    CHECK_OK(as_read_file(path, &data, n, 1 << 24));
+    return data;
+}
+
+static uint32_t crc32_of(const uint8_t *p, size_t n) {  // PNG's CRC (zlib's crc32)
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & -(c & 1));
+    }
+    return c ^ 0xffffffffu;
+}
+
+static void put_be32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+// The known image: w x h RGB, every value on the 8-bit grid and every pixel distinct.
+static void known_image(image *img, int w, int h) {
+    CHECK_OK(image_alloc(img, w, h, 3));
+    for (int i = 0; i < w * h; i++)
+        for (int k = 0; k < 3; k++) img->px[3 * i + k] = (float)((i * 37 + k * 91 + 11) % 256) / 255.0f;
+}
+
+// A TIFF-structured EXIF blob: IFD0 with ImageDescription ("attsr"), then Orientation
+// (so the walk has to step over an entry), in either byte order. 48 bytes.
+static size_t exif_blob(uint8_t *b, int orientation, int le) {
+    memset(b, 0, 48);
+    uint8_t *p = b;
+#define W16(v) (le ? (p[0] = (uint8_t)(v), p[1] = (uint8_t)((v) >> 8)) : (p[0] = (uint8_t)((v) >> 8), p[1] = (uint8_t)(v)), p += 2)
+#define W32(v) (le ? (W16((v) & 0xffff), W16((v) >> 16)) : (W16((v) >> 16), W16((v) & 0xffff)))
+    memcpy(p, le ? "II*\0" : "MM\0*", 4), p += 4;
+    W32(8);                    // IFD0 at 8
+    W16(2);                    // two entries
+    W16(0x010e), W16(2), W32(6), W32(38);  // ImageDescription, ASCII, 6 bytes at 38
+    W16(0x0112), W16(3), W32(1), W16(orientation), W16(0);
+    W32(0);                    // no next IFD
+    memcpy(p, "attsr", 6), p += 6;
+#undef W16
+#undef W32
+    return (size_t)(p - b) + 4;  // 4 bytes of slack, as writers often leave
+}
+
+// PNG bytes of img with an eXIf chunk after IHDR. *n gets the size; free() the result.
+static uint8_t *png_with_exif(const image *img, const uint8_t *exif, size_t exif_n, size_t *n) {
+    const char *path = tmp_path("plain.png");
+    CHECK_OK(image_write(path, img));
+    size_t m;
+    uint8_t *png = load(path, &m), *out = malloc(m + 12 + exif_n);
+    CHECK(out);
+    size_t at = 8 + 25;  // signature, IHDR
+    memcpy(out, png, at);
+    put_be32(out + at, (uint32_t)exif_n);
+    memcpy(out + at + 4, "eXIf", 4);
+    memcpy(out + at + 8, exif, exif_n);
+    put_be32(out + at + 8 + exif_n, crc32_of(out + at + 4, 4 + exif_n));
+    memcpy(out + at + 12 + exif_n, png + at, m - at);
+    *n = m + 12 + exif_n;
+    free(png);
+    unlink(path);
+    return out;
+}
+
+// JPEG bytes of img (quality 100) with an APP1 Exif segment right after SOI.
+static uint8_t *jpeg_with_exif(const image *img, const uint8_t *exif, size_t exif_n, size_t *n) {
+    const char *path = tmp_path("plain.jpg");
+    CHECK_OK(image_write_with(path, img, &(image_write_options){.quality = 100}));
+    size_t m, seg = 2 + 6 + exif_n;
+    uint8_t *jpg = load(path, &m), *out = malloc(m + 2 + seg);
+    CHECK(out);
+    memcpy(out, jpg, 2);
+    out[2] = 0xff, out[3] = 0xe1, out[4] = (uint8_t)(seg >> 8), out[5] = (uint8_t)seg;
+    memcpy(out + 6, "Exif\0\0", 6);
+    memcpy(out + 12, exif, exif_n);
+    memcpy(out + 12 + exif_n, jpg + 2, m - 2);
+    *n = m + 2 + seg;
+    free(jpg);
+    unlink(path);
+    return out;
+}
+
+// Where stored pixel (x, y) of a w x h image is shown under each orientation: the
+// EXIF 2.32 definitions (0th row / 0th column), one case at a time.
+static void shown_at(int o, int w, int h, int x, int y, int *dx, int *dy) {
+    switch (o) {
+    case 1: *dx = x, *dy = y; break;                  // top-left
+    case 2: *dx = w - 1 - x, *dy = y; break;          // top-right: mirrored
+    case 3: *dx = w - 1 - x, *dy = h - 1 - y; break;  // bottom-right: 180 degrees
+    case 4: *dx = x, *dy = h - 1 - y; break;          // bottom-left: flipped
+    case 5: *dx = y, *dy = x; break;                  // left-top: transposed
+    case 6: *dx = h - 1 - y, *dy = x; break;          // right-top: 90 clockwise
+    case 7: *dx = h - 1 - y, *dy = w - 1 - x; break;  // right-bottom: transverse
+    default: *dx = y, *dy = w - 1 - x; break;         // left-bottom: 90 anticlockwise
+    }
+}
+
+// The upright image of raw under orientation o, built pixel by pixel from shown_at.
+static void upright_reference(image *dst, const image *raw, int o) {
+    int t = o >= 5;
+    CHECK_OK(image_alloc(dst, t ? raw->h : raw->w, t ? raw->w : raw->h, raw->c));
+    for (int y = 0; y < raw->h; y++)
+        for (int x = 0; x < raw->w; x++) {
+            int dx, dy;
+            shown_at(o, raw->w, raw->h, x, y, &dx, &dy);
+            memcpy(dst->px + ((size_t)dy * dst->w + dx) * raw->c, raw->px + ((size_t)y * raw->w + x) * raw->c,
+                   raw->c * sizeof(float));
+        }
+}
+
+static void check_same(const image *a, const image *b, const char *what) {
+    CHECK(a->w == b->w && a->h == b->h && a->c == b->c, "%s: %dx%dx%d vs %dx%dx%d", what, a->w, a->h, a->c,
+          b->w, b->h, b->c);
+    size_t n = (size_t)a->w * a->h * a->c;
+    for (size_t i = 0; i < n; i++) CHECK(a->px[i] == b->px[i], "%s: value %zu: %g vs %g", what, i, a->px[i], b->px[i]);
+}
+
+// Every orientation, PNG (big-endian EXIF) and JPEG (little-endian): the read image is
+// the rotated/flipped reference, Orientation then says 1; --keep-orientation's flag
+// gives the stored pixels and leaves the tag alone.
+static void check_orientations(int jpeg) {
+    image known;
+    known_image(&known, 5, 3);
+    for (int o = 1; o <= 8; o++) {
+        uint8_t exif[48];
+        size_t en = exif_blob(exif, o, jpeg), n;
+        uint8_t *file = jpeg ? jpeg_with_exif(&known, exif, en, &n) : png_with_exif(&known, exif, en, &n);
+        const char *name = jpeg ? "oriented.jpg" : "oriented.png";
+        image raw, up, ref;
+        CHECK_OK(image_read_memory_flags(file, n, name, &raw, IMAGE_KEEP_ORIENTATION));
+        CHECK_OK(image_read_memory(file, n, name, &up));
+        free(file);
+        if (!jpeg) check_same(&raw, &known, "raw PNG");
+        CHECK(raw.meta.exif_n == en && !memcmp(raw.meta.exif, exif, en), "orientation %d: EXIF not kept as is", o);
+        upright_reference(&ref, &raw, o);
+        char what[64];
+        snprintf(what, sizeof what, "%s orientation %d", name, o);
+        check_same(&up, &ref, what);
+        CHECK(image_exif_orientation(up.meta.exif, up.meta.exif_n, NULL) == 1, "%s: tag not reset", what);
+        CHECK(!memcmp(up.meta.exif, exif, 30) && !memcmp(up.meta.exif + 32, exif + 32, en - 32),
+              "%s: more than the tag changed", what);
+        image_free(&raw);
+        image_free(&up);
+        image_free(&ref);
+    }
+    image_free(&known);
+}
+
+static void test_orientation_png(void) { check_orientations(0); }
+static void test_orientation_jpeg(void) { check_orientations(1); }
+
+// The upright image is what is written, with Orientation 1: reading the output with
+// the stored order kept gives the upright pixels.
+static void test_orientation_written_upright(void) {
+    image known, up, back;
+    known_image(&known, 4, 2);
+    uint8_t exif[48];
+    size_t en = exif_blob(exif, 6, 0), n;
+    uint8_t *file = png_with_exif(&known, exif, en, &n);
+    CHECK_OK(image_read_memory(file, n, "a.png", &up));
+    free(file);
+    const char *path = tmp_path("upright.png");
+    CHECK_OK(image_write(path, &up));
+    CHECK_OK(image_read_flags(path, &back, IMAGE_KEEP_ORIENTATION));
+    check_same(&back, &up, "written");
+    CHECK(back.w == 2 && back.h == 4);
+    CHECK(image_exif_orientation(back.meta.exif, back.meta.exif_n, NULL) == 1);
+    image_free(&known);
+    image_free(&up);
+    image_free(&back);
+    unlink(path);
+}
+
+// Malformed EXIF is ignored (the image reads, unturned), never read out of bounds:
+// every truncation, a huge entry count, an IFD offset past the end, a wrong type.
+static void test_orientation_malformed(void) {
+    uint8_t b[48];
+    size_t n = exif_blob(b, 6, 1);
+    CHECK(image_exif_orientation(b, n, NULL) == 6);
+    for (size_t m = 0; m < 34; m++) {  // the Orientation entry ends at byte 34
+        uint8_t *cut = malloc(m ? m : 1);  // exactly m bytes, so ASan sees any overread
+        memcpy(cut, b, m);
+        CHECK(image_exif_orientation(cut, m, NULL) == 0, "cut at %zu", m);
+        free(cut);
+    }
+    uint8_t bad[48];
+    memcpy(bad, b, n), bad[8] = 0xff, bad[9] = 0xff, bad[22] = 0x13;  // 65535 entries, none Orientation
+    CHECK(image_exif_orientation(bad, n, NULL) == 0);
+    memcpy(bad, b, n), bad[4] = 0xf0, bad[7] = 0x7f;  // IFD far past the end
+    CHECK(image_exif_orientation(bad, n, NULL) == 0);
+    memcpy(bad, b, n), bad[24] = 4;  // Orientation as LONG
+    CHECK(image_exif_orientation(bad, n, NULL) == 0);
+    memcpy(bad, b, n), bad[30] = 9;  // no such orientation
+    CHECK(image_exif_orientation(bad, n, NULL) == 0);
+    memcpy(bad, b, n), bad[0] = 'X';
+    CHECK(image_exif_orientation(bad, n, NULL) == 0);
+
+    image known, img;
+    known_image(&known, 3, 2);
+    size_t fn;
+    uint8_t *file = png_with_exif(&known, b, 20, &fn);  // cut before the tag
+    CHECK_OK(image_read_memory(file, fn, "cut.png", &img));
+    check_same(&img, &known, "cut EXIF");
+    free(file);
+    image_free(&img);
+    image_free(&known);
+}
+
+// ---- main ------------------------------------------------------------------------
+
+// The CLI test's files (see the top of this file).
+static int make_files(const char *dir) {
+    snprintf(tmpdir, sizeof tmpdir, "%s", dir);
+    image known, ref;
+    char path[600];
+    known_image(&known, 7, 5);
+    snprintf(path, sizeof path, "%s/raw.png", dir);
+    if (image_write(path, &known)) return fprintf(stderr, "%s\n", as_error()), 1;
+    for (int o = 1; o <= 8; o++) {
+        uint8_t exif[48];
+        size_t en = exif_blob(exif, o, o & 1), n;
+        uint8_t *file = png_with_exif(&known, exif, en, &n);
+        snprintf(path, sizeof path, "%s/orient_%d.png", dir, o);
+        int rc = as_write_file_atomic(path, file, n);
+        free(file);
+        upright_reference(&ref, &known, o);
+        snprintf(path, sizeof path, "%s/upright_%d.png", dir, o);
+        rc = rc || image_write(path, &ref);
+        image_free(&ref);
+        if (rc) return fprintf(stderr, "%s\n", as_error()), 1;
+    }
+    image_free(&known);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--make")) return make_files(argv[2]);
+    snprintf(tmpdir, sizeof tmpdir, "%s/attsr-test-meta-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    RUN(test_orientation_png);
+    RUN(test_orientation_jpeg);
+    RUN(test_orientation_written_upright);
+    RUN(test_orientation_malformed);
+    rmdir(tmpdir);
+    return test_summary();
+}
