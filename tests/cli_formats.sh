@@ -27,3 +27,16 @@ done
     "$ATTSR" degrade --scale 2 -i "$T/o6.png" -o "$T/o6_lr_keep.npy" --keep-orientation 2>/dev/null &&
     cmp -s "$T/o6_lr.npy" "$T/o6_lr_keep.npy" && head -c 128 "$T/o6_lr.npy" | grep -aq "shape': (7, 5, 3)" &&
     t_pass output_upright_tag_reset || t_fail output_upright_tag_reset
+
+# 16-bit gray in, 16-bit gray out; --depth and --rgb override (IHDR: bit depth, colour type)
+ihdr() { od -An -tu1 -j24 -N2 "$1" | tr -s ' ' | sed 's/^ //'; }
+"$ATTSR" upscale --bicubic -i "$T/gray16.png" -o "$T/g.png" 2>/dev/null && [ "$(ihdr "$T/g.png")" = "16 0" ] &&
+    t_pass upscale_keeps_16bit_gray || t_fail upscale_keeps_16bit_gray "IHDR $(ihdr "$T/g.png" 2>/dev/null)"
+"$ATTSR" upscale --bicubic --depth 8 -i "$T/gray16.png" -o "$T/g8.png" 2>/dev/null && [ "$(ihdr "$T/g8.png")" = "8 0" ] &&
+    t_pass upscale_depth_8 || t_fail upscale_depth_8 "IHDR $(ihdr "$T/g8.png" 2>/dev/null)"
+"$ATTSR" upscale --bicubic --rgb -i "$T/gray16.png" -o "$T/grgb.png" 2>/dev/null && [ "$(ihdr "$T/grgb.png")" = "16 2" ] &&
+    t_pass upscale_rgb || t_fail upscale_rgb "IHDR $(ihdr "$T/grgb.png" 2>/dev/null)"
+"$ATTSR" upscale --bicubic --depth 16 -i "$T/raw.png" -o "$T/r16.png" 2>/dev/null && [ "$(ihdr "$T/r16.png")" = "16 2" ] &&
+    t_pass upscale_depth_16 || t_fail upscale_depth_16 "IHDR $(ihdr "$T/r16.png" 2>/dev/null)"
+expect_error bad_depth "$T/bd.png" "$ATTSR" upscale --bicubic --depth 12 -i "$T/raw.png" -o "$T/bd.png"
+expect_error bad_quality "$T/bq.jpg" "$ATTSR" upscale --bicubic --quality 0 -i "$T/raw.png" -o "$T/bq.jpg"

@@ -232,6 +232,96 @@ static void test_orientation_malformed(void) {
     image_free(&known);
 }
 
+// ---- depth and gray ----------------------------------------------------------------
+
+// The PNG's IHDR bit depth and colour type.
+static void png_header(const char *path, int *depth, int *type) {
+    size_t n;
+    uint8_t *p = load(path, &n);
+    CHECK(n > 26 && !memcmp(p + 12, "IHDR", 4));
+    *depth = p[24], *type = p[25];
+    free(p);
+}
+
+// Values on the 16-bit grid survive a 16-bit PNG exactly, for RGB, RGBA, gray and
+// gray+alpha; the file says so, and the image read says depth 16 and gray as written.
+static void roundtrip16(int c, int gray) {
+    image img, back;
+    CHECK_OK(image_alloc(&img, 9, 4, c));
+    img.depth = 16, img.gray = gray;
+    for (int i = 0; i < 9 * 4; i++)
+        for (int k = 0; k < c; k++) {
+            int v = (i * 4099 + (gray && k < 3 ? 0 : k * 19997) + 7) % 65536;
+            img.px[i * c + k] = v / 65535.0f;
+        }
+    const char *path = tmp_path("d16.png");
+    CHECK_OK(image_write(path, &img));
+    int depth, type;
+    png_header(path, &depth, &type);
+    int want = gray ? (c == 4 ? 4 : 0) : (c == 4 ? 6 : 2);
+    CHECK(depth == 16 && type == want, "IHDR depth %d type %d, wanted 16 and %d", depth, type, want);
+    CHECK_OK(image_read(path, &back));
+    CHECK(back.depth == 16 && back.gray == gray && back.c == c);
+    check_same(&back, &img, "16-bit round trip");
+    image_free(&back);
+    // --depth 8: the 8-bit file, values rounded to the 8-bit grid
+    CHECK_OK(image_write_with(path, &img, &(image_write_options){.depth = 8}));
+    png_header(path, &depth, &type);
+    CHECK(depth == 8 && type == want);
+    CHECK_OK(image_read(path, &back));
+    CHECK(back.depth == 8);
+    for (size_t i = 0; i < (size_t)9 * 4 * c; i++)
+        CHECK(back.px[i] == image_to_u8(img.px[i]) / 255.0f, "value %zu", i);
+    image_free(&back);
+    image_free(&img);
+    unlink(path);
+}
+
+static void test_png16_rgb(void) { roundtrip16(3, 0); }
+static void test_png16_rgba(void) { roundtrip16(4, 0); }
+static void test_png16_gray(void) { roundtrip16(3, 1); }
+static void test_png16_gray_alpha(void) { roundtrip16(4, 1); }
+
+// A gray image whose channels differ (a network's output for a gray input) is written
+// as its luma, 0.299 R + 0.587 G + 0.114 B rounded half up; --rgb keeps the channels.
+// JPEG too writes one component.
+static void test_gray_luma(void) {
+    image img, back;
+    CHECK_OK(image_alloc(&img, 6, 5, 3));
+    img.gray = 1;
+    for (int i = 0; i < 30; i++)
+        img.px[3 * i] = (i % 7) / 6.0f, img.px[3 * i + 1] = (i % 5) / 4.0f, img.px[3 * i + 2] = (i % 3) / 2.0f;
+    const char *path = tmp_path("luma.png");
+    CHECK_OK(image_write(path, &img));
+    int depth, type;
+    png_header(path, &depth, &type);
+    CHECK(depth == 8 && type == 0, "IHDR depth %d type %d", depth, type);
+    CHECK_OK(image_read(path, &back));
+    CHECK(back.gray == 1 && back.c == 3);
+    for (int i = 0; i < 30; i++) {
+        double l = 0.299 * img.px[3 * i] + 0.587 * img.px[3 * i + 1] + 0.114 * img.px[3 * i + 2];
+        int want = (int)floor(l * 255 + 0.5);
+        for (int k = 0; k < 3; k++)
+            CHECK(back.px[3 * i + k] == want / 255.0f, "pixel %d: %g, luma %d/255", i, back.px[3 * i + k] * 255, want);
+    }
+    image_free(&back);
+    CHECK_OK(image_write_with(path, &img, &(image_write_options){.rgb = 1}));
+    png_header(path, &depth, &type);
+    CHECK(type == 2);
+    CHECK_OK(image_read(path, &back));
+    CHECK(back.gray == 0 && back.c == 3);
+    for (int i = 0; i < 90; i++) CHECK(back.px[i] == image_to_u8(img.px[i]) / 255.0f, "--rgb: value %d", i);
+    image_free(&back);
+    const char *jpg = tmp_path("luma.jpg");
+    CHECK_OK(image_write(jpg, &img));
+    CHECK_OK(image_read(jpg, &back));
+    CHECK(back.gray == 1 && back.depth == 8, "the JPEG is not gray");
+    image_free(&back);
+    image_free(&img);
+    unlink(path);
+    unlink(jpg);
+}
+
 // ---- main ------------------------------------------------------------------------
 
 // The CLI test's files (see the top of this file).
@@ -256,6 +346,13 @@ static int make_files(const char *dir) {
         if (rc) return fprintf(stderr, "%s\n", as_error()), 1;
     }
     image_free(&known);
+    image g;  // 16-bit gray
+    CHECK_OK(image_alloc(&g, 6, 4, 3));
+    g.gray = 1, g.depth = 16;
+    for (int i = 0; i < 24; i++) g.px[3 * i] = g.px[3 * i + 1] = g.px[3 * i + 2] = (i * 2731 % 65536) / 65535.0f;
+    snprintf(path, sizeof path, "%s/gray16.png", dir);
+    if (image_write(path, &g)) return fprintf(stderr, "%s\n", as_error()), 1;
+    image_free(&g);
     return 0;
 }
 
@@ -270,6 +367,11 @@ int main(int argc, char **argv) {
     RUN(test_orientation_jpeg);
     RUN(test_orientation_written_upright);
     RUN(test_orientation_malformed);
+    RUN(test_png16_rgb);
+    RUN(test_png16_rgba);
+    RUN(test_png16_gray);
+    RUN(test_png16_gray_alpha);
+    RUN(test_gray_luma);
     rmdir(tmpdir);
     return test_summary();
 }
