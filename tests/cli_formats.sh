@@ -40,3 +40,30 @@ ihdr() { od -An -tu1 -j24 -N2 "$1" | tr -s ' ' | sed 's/^ //'; }
     t_pass upscale_depth_16 || t_fail upscale_depth_16 "IHDR $(ihdr "$T/r16.png" 2>/dev/null)"
 expect_error bad_depth "$T/bd.png" "$ATTSR" upscale --bicubic --depth 12 -i "$T/raw.png" -o "$T/bd.png"
 expect_error bad_quality "$T/bq.jpg" "$ATTSR" upscale --bicubic --quality 0 -i "$T/raw.png" -o "$T/bq.jpg"
+
+# WebP and TIFF out and back in: lossless WebP and 16-bit gray TIFF lose nothing
+"$ATTSR" upscale --bicubic -i "$T/raw.png" -o "$T/x.webp" 2>/dev/null &&
+    "$ATTSR" upscale --bicubic -i "$T/raw.png" -o "$T/x.png" 2>/dev/null &&
+    "$ATTSR" upscale --bicubic -i "$T/x.webp" -o "$T/yw.npy" 2>/dev/null &&
+    "$ATTSR" upscale --bicubic -i "$T/x.png" -o "$T/yp.npy" 2>/dev/null &&
+    cmp -s "$T/yw.npy" "$T/yp.npy" && t_pass webp_lossless || t_fail webp_lossless
+"$ATTSR" upscale --bicubic --quality 30 -i "$T/x.png" -o "$T/q.webp" 2>/dev/null &&
+    [ "$(stat -c %s "$T/q.webp")" -lt "$(stat -c %s "$T/x.webp")" ] && t_pass webp_quality ||
+    t_fail webp_quality "$(stat -c %s "$T/q.webp" "$T/x.webp" 2>&1 | tr '\n' ' ')"
+"$ATTSR" upscale --bicubic -i "$T/gray16.png" -o "$T/g.tif" 2>/dev/null &&
+    "$ATTSR" upscale --bicubic -i "$T/g.tif" -o "$T/gt.png" 2>/dev/null &&
+    "$ATTSR" upscale --bicubic -i "$T/g.png" -o "$T/gp.png" 2>/dev/null &&
+    [ "$(ihdr "$T/gt.png")" = "16 0" ] && cmp -s "$T/gt.png" "$T/gp.png" && t_pass tiff_16bit_gray ||
+    t_fail tiff_16bit_gray "IHDR $(ihdr "$T/gt.png" 2>/dev/null)"
+# BMP is read (a folder's x.bmp is written as x.bmp.png), not written
+"$ATTSR" upscale --bicubic -i "$T/bmp" -o "$T/bmp_out" 2>/dev/null && "$ATTSR" upscale --bicubic -i "$T/raw.png" -o "$T/rb.png" 2>/dev/null &&
+    cmp -s "$T/bmp_out/raw.bmp.png" "$T/rb.png" && t_pass bmp_folder || t_fail bmp_folder "$(ls "$T/bmp_out" 2>&1)"
+expect_error bmp_not_written "$T/w.bmp" "$ATTSR" upscale --bicubic -i "$T/raw.png" -o "$T/w.bmp"
+
+# EXIF goes through upscale into every format that holds it (its ImageDescription says
+# "attsr"); the pixels' side of it is tests/test_image_meta.c's
+bad=
+for ext in png jpg webp; do
+    "$ATTSR" upscale --bicubic -i "$T/orient_6.png" -o "$T/meta.$ext" 2>/dev/null && grep -aq attsr "$T/meta.$ext" || bad="$bad $ext"
+done
+[ -z "$bad" ] && t_pass upscale_keeps_exif || t_fail upscale_keeps_exif "lost in:$bad"

@@ -4,8 +4,10 @@
 //
 // `test_image_meta --make DIR` writes the files tests/cli_formats.sh feeds the CLI:
 // orient_N.png (N = 1..8: raw.png's pixels with Orientation N), raw.png, upright_N.png
-// (the upright reference, no EXIF), gray16.png (16-bit gray).
+// (the upright reference, no EXIF), gray16.png (16-bit gray), bmp/raw.bmp (raw.png's
+// pixels).
 #include <stdint.h>
+#include <tiffio.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -322,6 +324,327 @@ static void test_gray_luma(void) {
     unlink(jpg);
 }
 
+// ---- WebP and TIFF ---------------------------------------------------------------
+
+// c channels on the 8-bit grid (16-bit when depth is 16), every value distinct-ish, some
+// pixels fully transparent (their colour must survive lossless WebP's exact mode).
+static void grid_image(image *img, int w, int h, int c, int depth, int gray) {
+    CHECK_OK(image_alloc(img, w, h, c));
+    img->depth = depth, img->gray = gray;
+    int top = depth == 16 ? 65535 : 255;
+    for (int i = 0; i < w * h; i++)
+        for (int k = 0; k < c; k++) {
+            int v = (i * (depth == 16 ? 4099 : 37) + (gray && k < 3 ? 0 : k * 91) + 11) % (top + 1);
+            if (k == 3 && i % 5 == 0) v = 0;
+            img->px[i * c + k] = v / (float)top;
+        }
+}
+
+static void roundtrip_exact(const char *name, int c, int depth, int gray, int want_gray, int want_depth) {
+    image img, back;
+    grid_image(&img, 13, 6, c, depth, gray);
+    const char *path = tmp_path(name);
+    CHECK_OK(image_write(path, &img));
+    CHECK_OK(image_read(path, &back));
+    CHECK(back.gray == want_gray && back.depth == want_depth, "%s: gray %d depth %d", name, back.gray, back.depth);
+    check_same(&back, &img, name);
+    image_free(&img);
+    image_free(&back);
+    unlink(path);
+}
+
+// Lossless WebP: RGB and RGBA exactly, transparent pixels' colour included; gray comes
+// back as RGB (WebP has no gray mode).
+static void test_webp_lossless(void) {
+    roundtrip_exact("l.webp", 3, 8, 0, 0, 8);
+    roundtrip_exact("la.webp", 4, 8, 0, 0, 8);
+    roundtrip_exact("lg.webp", 3, 8, 1, 0, 8);
+}
+
+// --quality makes it lossy: close to the input, and smaller files at lower quality.
+static void test_webp_lossy_quality(void) {
+    image img, back;
+    CHECK_OK(image_alloc(&img, 64, 48, 3));
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 64; x++) {
+            float *p = &img.px[(y * 64 + x) * 3];
+            p[0] = x / 63.0f, p[1] = y / 47.0f, p[2] = 0.5f + 0.3f * sinf(x * 0.3f + y * 0.2f);
+        }
+    size_t sizes[2];
+    const int q[2] = {95, 20};
+    for (int i = 0; i < 2; i++) {
+        const char *path = tmp_path("q.webp");
+        CHECK_OK(image_write_with(path, &img, &(image_write_options){.quality = q[i]}));
+        free(load(path, &sizes[i]));
+        CHECK_OK(image_read(path, &back));
+        double sum = 0;
+        for (int j = 0; j < 64 * 48 * 3; j++) sum += fabs(back.px[j] - img.px[j]);
+        CHECK(sum / (64 * 48 * 3) < (i == 0 ? 3.0 : 12.0) / 255, "quality %d: mean error %.2f/255", q[i],
+              255 * sum / (64 * 48 * 3));
+        if (i == 0) {  // lossy at 95 differs from the input (it is not the lossless path)
+            double max = 0;
+            for (int j = 0; j < 64 * 48 * 3; j++) max = fmax(max, fabs(back.px[j] - image_to_u8(img.px[j]) / 255.0f));
+            CHECK(max > 0, "quality 95 was lossless");
+        }
+        image_free(&back);
+        unlink(path);
+    }
+    CHECK(sizes[1] < sizes[0], "quality 20 (%zu bytes) not smaller than 95 (%zu)", sizes[1], sizes[0]);
+    image_free(&img);
+}
+
+// TIFF: 8 and 16 bits, gray, gray+alpha, RGB, RGBA, exactly.
+static void test_tiff_roundtrip(void) {
+    for (int depth = 8; depth <= 16; depth += 8) {
+        roundtrip_exact("t.tif", 3, depth, 0, 0, depth);
+        roundtrip_exact("ta.tiff", 4, depth, 0, 0, depth);
+        roundtrip_exact("tg.tif", 3, depth, 1, 1, depth);
+        roundtrip_exact("tga.tif", 4, depth, 1, 1, depth);
+    }
+}
+
+// A TIFF written by libtiff itself with fields our writer never sets: tiles (libtiff's
+// RGBA path), Orientation 6 (applied), premultiplied alpha (undone).
+static void write_tiff(const char *path, const image *img, int tiled, int orientation, int assoc) {
+    TIFF *t = TIFFOpen(path, "w");
+    CHECK(t);
+    int c = img->c;
+    uint8_t *buf = malloc((size_t)img->w * img->h * c);
+    for (size_t i = 0; i < (size_t)img->w * img->h * c; i++) {
+        float v = img->px[i];
+        if (assoc && i % 4 != 3) v *= img->px[i - i % 4 + 3];
+        buf[i] = image_to_u8(v);
+    }
+    uint16_t extra = assoc ? EXTRASAMPLE_ASSOCALPHA : EXTRASAMPLE_UNASSALPHA;
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, (uint32_t)img->w);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, (uint32_t)img->h);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, c);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
+    TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+    TIFFSetField(t, TIFFTAG_ORIENTATION, orientation);
+    if (c == 4) TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, &extra);
+    if (tiled) {
+        TIFFSetField(t, TIFFTAG_TILEWIDTH, 16);
+        TIFFSetField(t, TIFFTAG_TILELENGTH, 16);
+        uint8_t *tile = calloc(16 * 16, c);
+        for (int ty = 0; ty < img->h; ty += 16)
+            for (int tx = 0; tx < img->w; tx += 16) {
+                memset(tile, 0, 16 * 16 * c);
+                for (int y = ty; y < AS_MIN(ty + 16, img->h); y++)
+                    memcpy(tile + ((y - ty) * 16) * c, buf + ((size_t)y * img->w + tx) * c,
+                           (size_t)AS_MIN(16, img->w - tx) * c);
+                CHECK(TIFFWriteTile(t, tile, tx, ty, 0, 0) >= 0);
+            }
+        free(tile);
+    } else {
+        for (int y = 0; y < img->h; y++) CHECK(TIFFWriteScanline(t, buf + (size_t)y * img->w * c, y, 0) >= 0);
+    }
+    TIFFClose(t);
+    free(buf);
+}
+
+static void test_tiff_from_libtiff(void) {
+    image known, back, ref;
+    grid_image(&known, 21, 18, 3, 8, 0);
+    const char *path = tmp_path("lt.tif");
+    write_tiff(path, &known, 1, 1, 0);  // tiled
+    CHECK_OK(image_read(path, &back));
+    check_same(&back, &known, "tiled");
+    image_free(&back);
+    write_tiff(path, &known, 0, 6, 0);  // Orientation 6
+    CHECK_OK(image_read(path, &back));
+    upright_reference(&ref, &known, 6);
+    check_same(&back, &ref, "TIFF orientation 6");
+    image_free(&back);
+    CHECK_OK(image_read_flags(path, &back, IMAGE_KEEP_ORIENTATION));
+    check_same(&back, &known, "TIFF orientation kept");
+    image_free(&back);
+    image_free(&ref);
+    write_tiff(path, &known, 1, 8, 0);  // tiled and Orientation 8: libtiff's path, same turn
+    CHECK_OK(image_read(path, &back));
+    upright_reference(&ref, &known, 8);
+    check_same(&back, &ref, "tiled TIFF orientation 8");
+    image_free(&back);
+    image_free(&ref);
+    image_free(&known);
+    image a;  // premultiplied alpha, opaque-enough pixels so that 8-bit rounding is exact-ish
+    grid_image(&a, 9, 7, 4, 8, 0);
+    for (int i = 0; i < 63; i++) a.px[4 * i + 3] = 1.0f - (i % 3) * 0.25f;
+    write_tiff(path, &a, 0, 1, 1);
+    CHECK_OK(image_read(path, &back));
+    for (int i = 0; i < 63 * 4; i++)
+        CHECK(fabs(back.px[i] - a.px[i]) <= 2.5 / 255, "premultiplied: value %d: %g vs %g", i, back.px[i], a.px[i]);
+    image_free(&back);
+    image_free(&a);
+    unlink(path);
+}
+
+// Cut and damaged files fail with one line naming the file; the pixel limit holds.
+static void test_webp_tiff_bad_input(void) {
+    const char *names[2] = {"bad.webp", "bad.tif"};
+    for (int f = 0; f < 2; f++) {
+        image img, back;
+        grid_image(&img, 40, 30, 3, 8, 0);
+        const char *path = tmp_path(names[f]);
+        CHECK_OK(image_write(path, &img));
+        size_t n;
+        uint8_t *data = load(path, &n);
+        const size_t cuts[] = {3, 11, 20, n / 2, n - 1};
+        for (int i = 0; i < 5; i++) {
+            as_clear_error();
+            CHECK(image_read_memory(data, cuts[i], names[f], &back) == -1 && back.px == NULL, "%s cut at %zu read",
+                  names[f], cuts[i]);
+            CHECK(strstr(as_error(), names[f]) == as_error() && !strchr(as_error(), '\n'), "'%s'", as_error());
+        }
+        as_limits_t saved = as_limits;
+        as_limits.max_pixels = 1000;
+        int rc = image_read_memory(data, n, names[f], &back);
+        as_limits = saved;
+        CHECK(rc == -1 && strstr(as_error(), "exceeds the limit"), "pixel limit: %s", as_error());
+        CHECK(image_read_memory(data, n, f ? "x.webp" : "x.tif", &back) == -1 && strstr(as_error(), "mislabelled"));
+        free(data);
+        image_free(&img);
+        unlink(path);
+    }
+}
+
+// ---- ICC and EXIF ------------------------------------------------------------------
+
+// A valid ICC profile header for colour space `space` ("RGB " or "GRAY"; libpng checks
+// these fields), no tags, then 124 bytes of noise: ICC_N bytes. (Without the noise,
+// libpng 1.6.39 reads the iCCP chunk a profile of zeros compresses to as "too short";
+// real profiles are kilobytes and do not compress that far.)
+#define ICC_N 256
+static void icc_profile(uint8_t *b, const char *space, uint8_t mark) {
+    memset(b, 0, ICC_N);
+    put_be32(b, ICC_N);
+    for (int i = 132; i < ICC_N; i++) b[i] = (uint8_t)(i * 7919 % 251);
+    put_be32(b + 8, 0x02100000);
+    memcpy(b + 12, "mntr", 4), memcpy(b + 16, space, 4), memcpy(b + 20, "XYZ ", 4);
+    memcpy(b + 36, "acsp", 4);
+    put_be32(b + 68, 0xf6d6), put_be32(b + 72, 0x10000), put_be32(b + 76, 0xd32d);  // D50
+    b[100] = mark;  // in the profile ID's bytes: tells profiles apart
+}
+
+static void check_blob(const uint8_t *got, size_t got_n, const uint8_t *want, size_t want_n, const char *what) {
+    CHECK(got_n == want_n && (!want_n || !memcmp(got, want, want_n)), "%s: %zu bytes back, %zu written", what, got_n,
+          want_n);
+}
+
+// ICC and EXIF written and read back byte for byte where the format holds them; TIFF
+// keeps the profile only; gray output drops an RGB profile and keeps a gray one.
+static void test_metadata_roundtrip(void) {
+    static const struct {
+        const char *name;
+        int exif, gray;
+    } cases[] = {{"m.png", 1, 0}, {"m.jpg", 1, 0}, {"m.webp", 1, 0}, {"m.tif", 0, 0},
+                 {"mg.png", 1, 1}, {"mg.jpg", 1, 1}, {"mg.tif", 0, 1}};
+    uint8_t icc_rgb[ICC_N], icc_gray[ICC_N], exif[48];
+    icc_profile(icc_rgb, "RGB ", 1), icc_profile(icc_gray, "GRAY", 2);
+    size_t en = exif_blob(exif, 1, 0);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        for (int right = 0; right < 2; right++) {  // the profile of the wrong space, then the right one
+            image img, back;
+            grid_image(&img, 8, 6, 3, 8, cases[i].gray);
+            const uint8_t *icc = (cases[i].gray == right) ? icc_gray : icc_rgb;
+            int fits = cases[i].gray ? icc == icc_gray : icc == icc_rgb;
+            CHECK_OK(image_blob_copy(&img.meta.icc, &img.meta.icc_n, icc, ICC_N));
+            CHECK_OK(image_blob_copy(&img.meta.exif, &img.meta.exif_n, exif, en));
+            const char *path = tmp_path(cases[i].name);
+            CHECK_OK(image_write(path, &img));
+            CHECK_OK(image_read(path, &back));
+            char what[64];
+            snprintf(what, sizeof what, "%s ICC (%s space)", cases[i].name, fits ? "right" : "wrong");
+            check_blob(back.meta.icc, back.meta.icc_n, icc, fits ? ICC_N : 0, what);
+            snprintf(what, sizeof what, "%s EXIF", cases[i].name);
+            check_blob(back.meta.exif, back.meta.exif_n, exif, cases[i].exif ? en : 0, what);
+            image_free(&img);
+            image_free(&back);
+            unlink(path);
+        }
+    }
+}
+
+// image_meta_copy: deep copies, replacing what dst had.
+static void test_meta_copy(void) {
+    image a, b;
+    CHECK_OK(image_alloc(&a, 2, 2, 3));
+    CHECK_OK(image_alloc(&b, 2, 2, 3));
+    uint8_t x[3] = {1, 2, 3};
+    CHECK_OK(image_blob_copy(&a.meta.icc, &a.meta.icc_n, x, 3));
+    CHECK_OK(image_blob_copy(&b.meta.exif, &b.meta.exif_n, x, 2));
+    CHECK_OK(image_meta_copy(&b, &a));
+    CHECK(b.meta.icc != a.meta.icc && b.meta.icc_n == 3 && !memcmp(b.meta.icc, x, 3) && !b.meta.exif && !b.meta.exif_n);
+    CHECK_OK(image_meta_copy(&a, &a));
+    CHECK(a.meta.icc_n == 3);
+    image_free(&a);
+    image_free(&b);
+    CHECK(!b.meta.icc && !b.px);
+}
+
+// ---- BMP -----------------------------------------------------------------------------
+
+static void put_le(uint8_t *p, uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+// A BMP of img (BITMAPINFOHEADER, BI_RGB) written by hand: 24 bits, or 8 bits with a
+// palette of img's distinct colours (at most 256); rows bottom-up, or top-down when
+// top_down (negative height). *n gets the size.
+static uint8_t *bmp_of(const image *img, int bits, int top_down, size_t *n) {
+    int w = img->w, h = img->h, pal = bits == 8 ? 256 : 0;
+    size_t stride = ((size_t)w * bits / 8 + 3) & ~(size_t)3, off = 14 + 40 + 4 * pal;
+    *n = off + stride * h;
+    uint8_t *b = calloc(1, *n);
+    b[0] = 'B', b[1] = 'M';
+    put_le(b + 2, (uint32_t)*n, 4), put_le(b + 10, (uint32_t)off, 4);
+    put_le(b + 14, 40, 4), put_le(b + 18, (uint32_t)w, 4), put_le(b + 22, (uint32_t)(top_down ? -h : h), 4);
+    put_le(b + 26, 1, 2), put_le(b + 28, (uint32_t)bits, 2), put_le(b + 46, (uint32_t)pal, 4);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const float *p = img->px + ((size_t)y * w + x) * 3;
+            uint8_t *row = b + off + stride * (top_down ? y : h - 1 - y);
+            if (bits == 24) {
+                for (int k = 0; k < 3; k++) row[3 * x + k] = image_to_u8(p[2 - k]);  // BGR
+            } else {
+                int i = y * w + x;  // palette entry i: this pixel's colour
+                for (int k = 0; k < 3; k++) b[54 + 4 * i + k] = image_to_u8(p[2 - k]);
+                row[x] = (uint8_t)i;
+            }
+        }
+    return b;
+}
+
+static void test_bmp_read(void) {
+    image known, back;
+    grid_image(&known, 7, 5, 3, 8, 0);
+    const int bits[3] = {24, 24, 8}, top[3] = {0, 1, 0};
+    for (int i = 0; i < 3; i++) {
+        size_t n;
+        uint8_t *b = bmp_of(&known, bits[i], top[i], &n);
+        CHECK_OK(image_read_memory(b, n, "a.bmp", &back));
+        char what[64];
+        snprintf(what, sizeof what, "%d-bit BMP%s", bits[i], top[i] ? " top-down" : "");
+        check_same(&back, &known, what);
+        CHECK(back.depth == 8);
+        image_free(&back);
+        CHECK(image_read_memory(b, n / 2, "a.bmp", &back) == -1 && strstr(as_error(), "a.bmp: truncated BMP"),
+              "cut: %s", as_error());
+        if (i == 0) {
+            put_le(b + 18, 60000, 4), put_le(b + 22, 60000, 4);
+            CHECK(image_read_memory(b, n, "a.bmp", &back) == -1 && strstr(as_error(), "exceeds the limit"), "%s",
+                  as_error());
+            put_le(b + 14, 41, 4);  // a header size stb does not know: refused, never tried as TGA
+            CHECK(image_read_memory(b, n, "a.bmp", &back) == -1 && strstr(as_error(), "bad header"), "%s", as_error());
+        }
+        free(b);
+    }
+    CHECK(image_write(tmp_path("out.bmp"), &known) == -1 && strstr(as_error(), "BMP is read, not written"), "%s",
+          as_error());
+    image_free(&known);
+}
+
 // ---- main ------------------------------------------------------------------------
 
 // The CLI test's files (see the top of this file).
@@ -353,6 +676,16 @@ static int make_files(const char *dir) {
     snprintf(path, sizeof path, "%s/gray16.png", dir);
     if (image_write(path, &g)) return fprintf(stderr, "%s\n", as_error()), 1;
     image_free(&g);
+    known_image(&known, 7, 5);
+    size_t n;
+    uint8_t *bmp = bmp_of(&known, 24, 0, &n);
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/bmp", dir);
+    snprintf(path, sizeof path, "%s/bmp/raw.bmp", dir);
+    int rc = as_mkdir_p(sub) || as_write_file_atomic(path, bmp, n);
+    free(bmp);
+    image_free(&known);
+    if (rc) return fprintf(stderr, "%s\n", as_error()), 1;
     return 0;
 }
 
@@ -372,6 +705,14 @@ int main(int argc, char **argv) {
     RUN(test_png16_gray);
     RUN(test_png16_gray_alpha);
     RUN(test_gray_luma);
+    RUN(test_webp_lossless);
+    RUN(test_webp_lossy_quality);
+    RUN(test_tiff_roundtrip);
+    RUN(test_tiff_from_libtiff);
+    RUN(test_webp_tiff_bad_input);
+    RUN(test_bmp_read);
+    RUN(test_metadata_roundtrip);
+    RUN(test_meta_copy);
     rmdir(tmpdir);
     return test_summary();
 }

@@ -10,9 +10,10 @@ static const char *HELP =
     "                     [--structure OUT_S] [--texture OUT_T] [--tile N] [--overlap N]\n"
     "                     [--ensemble] [--threads N] [--max-pixels N]\n"
     "                     [--keep-orientation] [--depth 8|16] [--rgb] [--quality Q]\n"
-    "IN and OUT are files (.png, .jpg, .npy) or, when IN is a folder, folders: every\n"
-    "image in IN is upscaled into OUT under the same name; a bad file is reported and\n"
-    "skipped, and the exit status is then 1. Without -m, the bundled model for the\n"
+    "IN and OUT are files (.png, .jpg, .webp, .tif, .npy; .bmp is read only) or, when IN\n"
+    "is a folder, folders: every image in IN is upscaled into OUT under the same name\n"
+    "(x.bmp as x.bmp.png); a bad file is reported and skipped, and the exit status is\n"
+    "then 1. Without -m, the bundled model for the\n"
     "scale (default 2) is used. --structure/--texture write the two branches (the\n"
     "texture, which is signed, as T + 0.5 in 8-bit files). --tile N processes N x N\n"
     "LR tiles with --overlap pixels of context (default: automatic, bounded memory).\n"
@@ -21,7 +22,8 @@ static const char *HELP =
     "Outputs keep what the input had where the format can hold it (docs/formats.md):\n"
     "16 bits, gray (written as the luma 0.299 R + 0.587 G + 0.114 B), the ICC profile\n"
     "and EXIF. --depth writes PNG with 8 or 16 bits whatever the input; --rgb writes a\n"
-    "gray input's output as RGB; --quality sets JPEG's quality (default 95).\n"
+    "gray input's output as RGB; --quality sets JPEG's quality (default 95) and makes\n"
+    "WebP lossy at that quality (WebP is otherwise lossless).\n"
     CLI_KEEP_ORIENTATION_HELP;
 
 typedef struct {
@@ -73,12 +75,15 @@ static int upscale_one(const job *j, const char *in, const char *out, const char
     return rc ? -1 : 0;
 }
 
+// dir/NAME for the input path's NAME; a format attsr reads but does not write (.bmp)
+// becomes NAME.png.
 static char *join(const char *dir, const char *path) {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    size_t n = strlen(dir) + strlen(base) + 2;
+    const char *suffix = image_ext_writable(as_ext(base)) ? "" : ".png";
+    size_t n = strlen(dir) + strlen(base) + strlen(suffix) + 2;
     char *r = malloc(n);
-    if (r) snprintf(r, n, "%s/%s", dir, base);
+    if (r) snprintf(r, n, "%s/%s%s", dir, base, suffix);
     return r;
 }
 

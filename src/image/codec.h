@@ -19,16 +19,23 @@
 int image_png_decode(const uint8_t *data, size_t n, const char *name, image *img);
 int image_jpeg_decode(const uint8_t *data, size_t n, const char *name, image *img);
 int image_npy_decode(const uint8_t *data, size_t n, const char *name, image *img);
+int image_bmp_decode(const uint8_t *data, size_t n, const char *name, image *img);
+int image_webp_decode(const uint8_t *data, size_t n, const char *name, image *img);
+// TIFF has its own Orientation tag: applied here unless flags has IMAGE_KEEP_ORIENTATION.
+int image_tiff_decode(const uint8_t *data, size_t n, const char *name, image *img, unsigned flags);
 
 typedef struct {
-    int quality;  // 1..100
-    int depth;    // 8 or 16
-    int gray;     // one gray channel (plus alpha when img->c == 4)
+    int quality;   // 1..100 (JPEG, lossy WebP)
+    int lossless;  // WebP: lossless (no quality was asked for)
+    int depth;     // 8 or 16
+    int gray;      // one gray channel (plus alpha when img->c == 4)
 } image_encoding;
 
 int image_png_encode(FILE *fp, const char *name, const image *img, const image_encoding *e);
 int image_jpeg_encode(FILE *fp, const char *name, const image *img, const image_encoding *e);
 int image_npy_encode(FILE *fp, const char *name, const image *img);
+int image_webp_encode(FILE *fp, const char *name, const image *img, const image_encoding *e);
+int image_tiff_encode(FILE *fp, const char *name, const image *img, const image_encoding *e);
 
 // Fills img (allocated, c = 3 or 4) from interleaved integer samples: `src_c` channels
 // per pixel (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), `depth` 8 or 16 bits (16-bit samples

@@ -139,25 +139,40 @@ void image_to_samples(const image *img, void *dst, int out_c, int depth) {
 
 // ---- formats ---------------------------------------------------------------------
 
-typedef enum { FMT_NONE, FMT_PNG, FMT_JPEG, FMT_NPY } format;
+typedef enum { FMT_NONE, FMT_PNG, FMT_JPEG, FMT_NPY, FMT_WEBP, FMT_TIFF, FMT_BMP, FMT_COUNT } format;
 
+static const char *const format_names[FMT_COUNT] = {"", "PNG", "JPEG", ".npy", "WebP", "TIFF", "BMP"};
+
+// What a file starts with: magic at offset 0, and a second one at `at2` (WebP's RIFF
+// container names its kind at 8). A format's first row is its signature's prefix for
+// telling a truncated file from a foreign one.
 static const struct {
-    const char *name;
+    format fmt;
     const char *magic;
-    size_t magic_len;
-} formats[] = {
-    [FMT_NONE] = {"", "", 0},
-    [FMT_PNG] = {"PNG", "\x89PNG\r\n\x1a\n", 8},
-    [FMT_JPEG] = {"JPEG", "\xff\xd8\xff", 3},
-    [FMT_NPY] = {".npy", "\x93NUMPY", 6},
+    size_t len;
+    const char *magic2;
+    size_t at2, len2;
+} signatures[] = {
+    {FMT_PNG, "\x89PNG\r\n\x1a\n", 8, NULL, 0, 0},
+    {FMT_JPEG, "\xff\xd8\xff", 3, NULL, 0, 0},
+    {FMT_NPY, "\x93NUMPY", 6, NULL, 0, 0},
+    {FMT_WEBP, "RIFF", 4, "WEBP", 8, 4},
+    {FMT_TIFF, "II*\0", 4, NULL, 0, 0},
+    {FMT_TIFF, "MM\0*", 4, NULL, 0, 0},
+    {FMT_TIFF, "II+\0", 4, NULL, 0, 0},  // BigTIFF
+    {FMT_TIFF, "MM\0+", 4, NULL, 0, 0},
+    {FMT_BMP, "BM", 2, NULL, 0, 0},
 };
+#define N_SIGNATURES (sizeof signatures / sizeof *signatures)
 
 // The one table of extensions: reading, writing and their messages all use it.
 static const struct {
     const char *ext;
     format fmt;
+    int writable;
 } extensions[] = {
-    {"png", FMT_PNG}, {"jpg", FMT_JPEG}, {"jpeg", FMT_JPEG}, {"npy", FMT_NPY},
+    {"png", FMT_PNG, 1},   {"jpg", FMT_JPEG, 1}, {"jpeg", FMT_JPEG, 1}, {"npy", FMT_NPY, 1},
+    {"webp", FMT_WEBP, 1}, {"tif", FMT_TIFF, 1}, {"tiff", FMT_TIFF, 1}, {"bmp", FMT_BMP, 0},
 };
 #define N_EXTENSIONS (sizeof extensions / sizeof *extensions)
 
@@ -168,26 +183,51 @@ static format format_of_ext(const char *ext) {
     return FMT_NONE;
 }
 
+int image_ext_supported(const char *ext) { return format_of_ext(ext) != FMT_NONE; }
+
+int image_ext_writable(const char *ext) {
+    for (size_t i = 0; i < N_EXTENSIONS; i++)
+        if (!strcmp(ext, extensions[i].ext)) return extensions[i].writable;
+    return 0;
+}
+
 static format format_of_content(const uint8_t *data, size_t n) {
-    for (int f = FMT_PNG; f <= FMT_NPY; f++)
-        if (n >= formats[f].magic_len && !memcmp(data, formats[f].magic, formats[f].magic_len))
-            return (format)f;
+    for (size_t i = 0; i < N_SIGNATURES; i++) {
+        const size_t end2 = signatures[i].at2 + signatures[i].len2;
+        if (n >= signatures[i].len && !memcmp(data, signatures[i].magic, signatures[i].len) &&
+            (!signatures[i].magic2 || (n >= end2 && !memcmp(data + signatures[i].at2, signatures[i].magic2, signatures[i].len2))))
+            return signatures[i].fmt;
+    }
     return FMT_NONE;
 }
 
-// ".png, .jpg, ... or .npy" from the table, into buf (256 bytes is plenty).
-static const char *ext_list(char *buf, size_t n) {
-    size_t len = 0;
+// 1 when data (shorter than any whole signature of fmt) is the start of one.
+static int truncated_signature(const uint8_t *data, size_t n, format fmt) {
+    for (size_t i = 0; i < N_SIGNATURES; i++)
+        if (signatures[i].fmt == fmt) {
+            const size_t whole = signatures[i].magic2 ? signatures[i].at2 + signatures[i].len2 : signatures[i].len;
+            if (n < whole && !memcmp(data, signatures[i].magic, AS_MIN(n, signatures[i].len))) return 1;
+        }
+    return 0;
+}
+
+// ".png, .jpg, ... or .npy" from the table (the writable ones only when `writing`), into
+// buf (256 bytes is plenty).
+static const char *ext_list(char *buf, size_t n, int writing) {
+    size_t len = 0, k = 0, total = 0;
+    for (size_t i = 0; i < N_EXTENSIONS; i++) total += !writing || extensions[i].writable;
     buf[0] = 0;
-    for (size_t i = 0; i < N_EXTENSIONS && len < n; i++)
-        len += snprintf(buf + len, n - len, "%s.%s", i == 0 ? "" : i + 1 == N_EXTENSIONS ? " or " : ", ",
-                        extensions[i].ext);
+    for (size_t i = 0; i < N_EXTENSIONS && len < n; i++) {
+        if (writing && !extensions[i].writable) continue;
+        len += snprintf(buf + len, n - len, "%s.%s", k == 0 ? "" : k + 1 == total ? " or " : ", ", extensions[i].ext);
+        k++;
+    }
     return buf;
 }
 
-static int unsupported_ext(const char *name, const char *ext) {
+static int unsupported_ext(const char *name, const char *ext, int writing) {
     char list[256];
-    return as_errorf("%s: unsupported extension '.%s' (use %s)", name, ext, ext_list(list, sizeof list));
+    return as_errorf("%s: unsupported extension '.%s' (use %s)", name, ext, ext_list(list, sizeof list, writing));
 }
 
 // ---- reading ---------------------------------------------------------------------
@@ -203,10 +243,13 @@ static int apply_orientation(image *img, const char *name, unsigned flags) {
     return 0;
 }
 
-static int decode(const uint8_t *data, size_t n, const char *name, format fmt, image *img) {
+static int decode(const uint8_t *data, size_t n, const char *name, format fmt, image *img, unsigned flags) {
     switch (fmt) {
     case FMT_PNG: return image_png_decode(data, n, name, img);
     case FMT_JPEG: return image_jpeg_decode(data, n, name, img);
+    case FMT_WEBP: return image_webp_decode(data, n, name, img);
+    case FMT_TIFF: return image_tiff_decode(data, n, name, img, flags);
+    case FMT_BMP: return image_bmp_decode(data, n, name, img);
     default: return image_npy_decode(data, n, name, img);
     }
 }
@@ -219,20 +262,19 @@ int image_read_memory_flags(const void *data, size_t n, const char *name, image 
     if (!name) name = "<memory>";
     const char *ext = as_ext(name);
     format want = format_of_ext(ext);
-    if (ext[0] && want == FMT_NONE) return unsupported_ext(name, ext);
+    if (ext[0] && want == FMT_NONE) return unsupported_ext(name, ext, 0);
     if (n == 0) return as_errorf("%s: empty file", name);
     format got = format_of_content(data, n);
     if (got == FMT_NONE) {
         // A file cut inside its signature is truncated, not of an unknown kind.
-        if (want != FMT_NONE && n < formats[want].magic_len &&
-            !memcmp(data, formats[want].magic, n))
-            return as_errorf("%s: truncated %s data", name, formats[want].name);
-        return as_errorf("%s: unsupported format (not PNG, JPEG or .npy)", name);
+        if (want != FMT_NONE && truncated_signature(data, n, want))
+            return as_errorf("%s: truncated %s data", name, format_names[want]);
+        return as_errorf("%s: unsupported format (not PNG, JPEG, WebP, TIFF, BMP or .npy)", name);
     }
     if (want != FMT_NONE && want != got)
         return as_errorf("%s: mislabelled: extension .%s but content is %s", name, ext,
-                         formats[got].name);
-    if (decode(data, n, name, got, img)) return -1;
+                         format_names[got]);
+    if (decode(data, n, name, got, img, flags)) return -1;
     if (apply_orientation(img, name, flags)) {
         image_free(img);
         return -1;
@@ -273,8 +315,9 @@ static int resolve_encoding(const char *path, format fmt, const image *img,
     if (o->depth && o->depth != 8 && o->depth != 16)
         return as_errorf("%s: depth %d is not 8 or 16", path, o->depth);
     e->quality = o->quality ? o->quality : 95;
-    e->depth = fmt == FMT_PNG ? (o->depth ? o->depth : img->depth == 16 ? 16 : 8) : 8;
-    e->gray = img->gray && !o->rgb;
+    e->lossless = !o->quality;
+    e->depth = fmt == FMT_PNG || fmt == FMT_TIFF ? (o->depth ? o->depth : img->depth == 16 ? 16 : 8) : 8;
+    e->gray = img->gray && !o->rgb && fmt != FMT_WEBP;  // WebP has no gray mode
     return 0;
 }
 
@@ -284,10 +327,12 @@ int image_write_with(const char *path, const image *img, const image_write_optio
     static const image_write_options none;
     const char *ext = as_ext(path);
     format fmt = format_of_ext(ext);
-    if (fmt == FMT_NONE) {
+    if (!image_ext_writable(ext)) {
         char list[256];
-        if (!ext[0]) return as_errorf("%s: no extension (use %s)", path, ext_list(list, sizeof list));
-        return unsupported_ext(path, ext);
+        if (!ext[0]) return as_errorf("%s: no extension (use %s)", path, ext_list(list, sizeof list, 1));
+        if (fmt != FMT_NONE)
+            return as_errorf("%s: %s is read, not written (use %s)", path, format_names[fmt], ext_list(list, sizeof list, 1));
+        return unsupported_ext(path, ext, 1);
     }
     image_encoding e;
     if (check_writable(path, img) || resolve_encoding(path, fmt, img, o ? o : &none, &e)) return -1;
@@ -295,6 +340,8 @@ int image_write_with(const char *path, const image *img, const image_write_optio
     if (as_outfile_open(&f, path)) return -1;
     int rc = fmt == FMT_PNG    ? image_png_encode(f.fp, path, img, &e)
              : fmt == FMT_JPEG ? image_jpeg_encode(f.fp, path, img, &e)
+             : fmt == FMT_WEBP ? image_webp_encode(f.fp, path, img, &e)
+             : fmt == FMT_TIFF ? image_tiff_encode(f.fp, path, img, &e)
                                : image_npy_encode(f.fp, path, img);
     if (rc) {
         as_outfile_abort(&f);
