@@ -223,6 +223,9 @@ int main(int argc, char **argv) {
          "--cache", "%T/out/c.npy");
     SEED("info", "info", "-m", "%T/in/x2.safetensors", "--size", "3", "--runs", "2", "--json");
     SEED("info_bad_model", "info", "-m", "%T/in/bad.safetensors");
+    SEED("upscale_formats", "upscale", "--bicubic", "--scale", "2", "-i", "%T/in/scan.tif", "-o", "%T/out/f.webp",
+         "--quality", "3", "--keep-orientation");
+    SEED("upscale_depth", "upscale", "-i", "%T/in/photo.webp", "-o", "%T/out/g.tif", "--depth", "16", "--rgb");
     SEED("help", "upscale", "--help");
     SEED("bad_option", "eval", "-x", "--max-pixels", "1");
 #undef SEED

@@ -67,3 +67,24 @@ for ext in png jpg webp; do
     "$ATTSR" upscale --bicubic -i "$T/orient_6.png" -o "$T/meta.$ext" 2>/dev/null && grep -aq attsr "$T/meta.$ext" || bad="$bad $ext"
 done
 [ -z "$bad" ] && t_pass upscale_keeps_exif || t_fail upscale_keeps_exif "lost in:$bad"
+
+# streams: -i - / -o -, one image; the output's format from --format or the input's bytes
+"$ATTSR" upscale --bicubic -i "$T/raw.png" -o "$T/file.png" 2>/dev/null
+"$ATTSR" upscale --bicubic -i - -o - <"$T/raw.png" >"$T/pipe.png" 2>/dev/null &&
+    cmp -s "$T/pipe.png" "$T/file.png" && t_pass stream_png || t_fail stream_png
+"$ATTSR" upscale --bicubic -i "$T/raw.png" -o "$T/file.npy" 2>/dev/null
+"$ATTSR" upscale --bicubic -i - -o - --format npy <"$T/raw.png" >"$T/pipe.npy" 2>/dev/null &&
+    cmp -s "$T/pipe.npy" "$T/file.npy" && t_pass stream_format || t_fail stream_format
+"$ATTSR" upscale --bicubic -i "$T/orient_6.png" -o "$T/o6.jpg" 2>/dev/null
+"$ATTSR" upscale --bicubic -i - -o - <"$T/o6.jpg" >"$T/pipe.out" 2>/dev/null &&
+    [ "$(head -c 3 "$T/pipe.out" | od -An -tx1 | tr -d ' ')" = ffd8ff ] && t_pass stream_keeps_input_format ||
+    t_fail stream_keeps_input_format
+"$ATTSR" upscale --bicubic -i - -o "$T/from_stdin.tif" <"$T/gray16.png" 2>/dev/null &&
+    "$ATTSR" upscale --bicubic -i "$T/from_stdin.tif" -o "$T/fs.png" 2>/dev/null && [ "$(ihdr "$T/fs.png")" = "16 0" ] &&
+    t_pass stream_in_file_out || t_fail stream_in_file_out
+head -c 60 "$T/raw.png" >"$T/cut.png"
+err=$("$ATTSR" upscale --bicubic -i - -o - <"$T/cut.png" 2>&1 >"$T/cut.out"); rc=$?
+[ $rc -eq 1 ] && [ ! -s "$T/cut.out" ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && [[ "$err" == *"<stdin>"* ]] &&
+    t_pass stream_truncated_writes_nothing || t_fail stream_truncated_writes_nothing "rc $rc: $err"
+expect_error stream_bad_format "" "$ATTSR" upscale --bicubic -i "$T/raw.png" -o - --format bmp
+expect_error format_needs_stdout "$T/ff.png" "$ATTSR" upscale --bicubic -i "$T/raw.png" -o "$T/ff.png" --format png

@@ -10,6 +10,7 @@ static const char *HELP =
     "                     [--structure OUT_S] [--texture OUT_T] [--tile N] [--overlap N]\n"
     "                     [--ensemble] [--threads N] [--max-pixels N]\n"
     "                     [--keep-orientation] [--depth 8|16] [--rgb] [--quality Q]\n"
+    "                     [--format EXT]\n"
     "IN and OUT are files (.png, .jpg, .webp, .tif, .npy; .bmp is read only) or, when IN\n"
     "is a folder, folders: every image in IN is upscaled into OUT under the same name\n"
     "(x.bmp as x.bmp.png); a bad file is reported and skipped, and the exit status is\n"
@@ -24,6 +25,8 @@ static const char *HELP =
     "and EXIF. --depth writes PNG with 8 or 16 bits whatever the input; --rgb writes a\n"
     "gray input's output as RGB; --quality sets JPEG's quality (default 95) and makes\n"
     "WebP lossy at that quality (WebP is otherwise lossless).\n"
+    "-i - reads one image from stdin (its format from its bytes); -o - writes one to\n"
+    "stdout, in the format --format names (png, jpg, webp, tif, npy) or else the input's.\n"
     CLI_KEEP_ORIENTATION_HELP;
 
 typedef struct {
@@ -33,6 +36,7 @@ typedef struct {
     const char *structure, *texture;
     unsigned read_flags;
     image_write_options write;
+    const char *format;  // -o -: the output's extension
 } job;
 
 static void tile_progress(int done, int total, void *user) {
@@ -54,18 +58,44 @@ static int keep_source(image *out, const image *in) {
     return image_meta_copy(out, in);
 }
 
+static int is_stdio(const char *path) { return !strcmp(path, "-"); }
+
+// The input image, from a file or (IN "-") stdin; *ext gets its format's extension, for
+// an output to stdout without --format.
+static int read_input(const job *j, const char *in, image *lr, char *ext, size_t n) {
+    if (!is_stdio(in)) {
+        snprintf(ext, n, "%s", as_ext(in));
+        return image_read_flags(in, lr, j->read_flags);
+    }
+    void *data;
+    size_t len;
+    if (as_read_stream(stdin, "<stdin>", &data, &len, as_limits.max_alloc - 1)) return -1;
+    snprintf(ext, n, "%s", image_content_ext(data, len));
+    int rc = image_read_memory_as(data, len, "<stdin>", "", lr, j->read_flags);
+    free(data);
+    return rc;
+}
+
+// OUT "-": stdout, in --format's format, else the input's (PNG for a read-only one).
+static int write_output(const job *j, const char *out, const image *sr, const char *in_ext) {
+    if (!is_stdio(out)) return image_write_with(out, sr, &j->write);
+    const char *ext = j->format ? j->format : image_ext_writable(in_ext) ? in_ext : "png";
+    return image_write_stream(stdout, "<stdout>", ext, sr, &j->write);
+}
+
 static int upscale_one(const job *j, const char *in, const char *out, const char *out_s,
                        const char *out_t) {
-    if (cli_check_output(out, in) || (out_s && cli_check_output(out_s, in)) ||
+    if ((!is_stdio(out) && cli_check_output(out, in)) || (out_s && cli_check_output(out_s, in)) ||
         (out_t && cli_check_output(out_t, in)))
         return -1;
     image lr = {0}, sr = {0}, st = {0}, tx = {0};
     attsr_options opt = j->opt;
-    opt.progress_user = (void *)in;
+    opt.progress_user = (void *)(is_stdio(in) ? "<stdin>" : in);
     const image_write_options *w = &j->write;
-    int rc = image_read_flags(in, &lr, j->read_flags) ||
+    char in_ext[16];
+    int rc = read_input(j, in, &lr, in_ext, sizeof in_ext) ||
              cli_upscale_image(j->model, j->scale, &lr, &sr, out_s ? &st : NULL, out_t ? &tx : NULL, &opt) ||
-             keep_source(&sr, &lr) || image_write_with(out, &sr, w) ||
+             keep_source(&sr, &lr) || write_output(j, out, &sr, in_ext) ||
              (out_s && image_write_with(out_s, &st, w)) || (out_t && write_texture(out_t, &tx, w));
     if (rc) cli_error("%s", as_error());
     image_free(&lr);
@@ -110,7 +140,7 @@ static int upscale_folder(const job *j, const char *in, const char *out) {
 }
 
 enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_STRUCTURE, OPT_TEXTURE, OPT_TILE, OPT_OVERLAP, OPT_ENSEMBLE,
-       OPT_DEPTH, OPT_RGB, OPT_QUALITY };
+       OPT_DEPTH, OPT_RGB, OPT_QUALITY, OPT_FORMAT };
 
 typedef struct {
     job j;
@@ -146,6 +176,10 @@ static int upscale_option(int opt, const char *arg, void *p) {
         a->j.write.depth = (int)v;
         return 0;
     case OPT_RGB: a->j.write.rgb = 1; return 0;
+    case OPT_FORMAT:
+        if (!image_ext_writable(arg)) return cli_error("--format: '%s' is not one of png, jpg, jpeg, webp, tif, tiff, npy", arg);
+        a->j.format = arg;
+        return 0;
     case OPT_QUALITY:
         if (cli_int(arg, 1, 100, "--quality", &v)) return -1;
         a->j.write.quality = (int)v;
@@ -164,7 +198,7 @@ int cmd_upscale(int argc, char **argv) {
         {"overlap", required_argument, 0, OPT_OVERLAP}, {"ensemble", no_argument, 0, OPT_ENSEMBLE},
         CLI_KEEP_ORIENTATION_OPTION,                  {"depth", required_argument, 0, OPT_DEPTH},
         {"rgb", no_argument, 0, OPT_RGB},             {"quality", required_argument, 0, OPT_QUALITY},
-        {0, 0, 0, 0}};
+        {"format", required_argument, 0, OPT_FORMAT}, {0, 0, 0, 0}};
     upscale_args a = {0};
     int r = cli_parse(argc, argv, ":m:s:i:o:", opts, HELP, upscale_option, &a, NULL);
     if (r) return cli_parse_status(r);
@@ -173,6 +207,7 @@ int cmd_upscale(int argc, char **argv) {
     long scale = a.scale;
     int bicubic = a.bicubic;
     if (!in || !out) return cli_error("-i IN and -o OUT are required (see --help)");
+    if (j.format && !is_stdio(out)) return cli_error("--format is for -o - (a file's extension gives its format)");
     if (bicubic && (model_path || j.structure || j.texture || j.opt.ensemble))
         return cli_error("--bicubic takes no model, --structure, --texture or --ensemble");
     char bundled[4096];
@@ -191,6 +226,10 @@ int cmd_upscale(int argc, char **argv) {
     }
     j.scale = scale ? (int)scale : 2;
     j.opt.progress = tile_progress;
+    if (cli_is_dir(in) && is_stdio(out)) {
+        attsr_model_free(j.model);
+        return cli_error("-o - takes one image, not the folder %s", in);
+    }
     int rc = cli_is_dir(in) ? upscale_folder(&j, in, out)
                             : (upscale_one(&j, in, out, j.structure, j.texture) ? 1 : 0);
     attsr_model_free(j.model);

@@ -2,6 +2,8 @@
 // image_write (the codecs live in png.c, jpeg.c and npy.c). See image.h.
 #include "image/image.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -258,9 +260,14 @@ static int decode(const uint8_t *data, size_t n, const char *name, format fmt, i
 // extension at all (a memory buffer's name, say) leaves the content to decide alone.
 int image_read_memory_flags(const void *data, size_t n, const char *name, image *img,
                             unsigned flags) {
+    return image_read_memory_as(data, n, name, NULL, img, flags);
+}
+
+int image_read_memory_as(const void *data, size_t n, const char *name, const char *ext, image *img,
+                         unsigned flags) {
     memset(img, 0, sizeof *img);
     if (!name) name = "<memory>";
-    const char *ext = as_ext(name);
+    if (!ext) ext = as_ext(name);
     format want = format_of_ext(ext);
     if (ext[0] && want == FMT_NONE) return unsupported_ext(name, ext, 0);
     if (n == 0) return as_errorf("%s: empty file", name);
@@ -321,33 +328,68 @@ static int resolve_encoding(const char *path, format fmt, const image *img,
     return 0;
 }
 
+// What can be refused before a byte is written: the extension, the image, the options.
+static int prepare_write(const char *name, const char *ext, const image *img, const image_write_options *o,
+                         format *fmt, image_encoding *e) {
+    static const image_write_options none;
+    *fmt = format_of_ext(ext);
+    if (!image_ext_writable(ext)) {
+        char list[256];
+        if (!ext[0]) return as_errorf("%s: no extension (use %s)", name, ext_list(list, sizeof list, 1));
+        if (*fmt != FMT_NONE)
+            return as_errorf("%s: %s is read, not written (use %s)", name, format_names[*fmt], ext_list(list, sizeof list, 1));
+        return unsupported_ext(name, ext, 1);
+    }
+    return check_writable(name, img) || resolve_encoding(name, *fmt, img, o ? o : &none, e) ? -1 : 0;
+}
+
+static int encode(FILE *fp, const char *name, format fmt, const image *img, const image_encoding *e) {
+    switch (fmt) {
+    case FMT_PNG: return image_png_encode(fp, name, img, e);
+    case FMT_JPEG: return image_jpeg_encode(fp, name, img, e);
+    case FMT_WEBP: return image_webp_encode(fp, name, img, e);
+    case FMT_TIFF: return image_tiff_encode(fp, name, img, e);
+    default: return image_npy_encode(fp, name, img);
+    }
+}
+
 // Everything that can be refused is refused before the temp file exists, and a failed
 // encoder aborts it, so a failed write leaves nothing behind.
 int image_write_with(const char *path, const image *img, const image_write_options *o) {
-    static const image_write_options none;
-    const char *ext = as_ext(path);
-    format fmt = format_of_ext(ext);
-    if (!image_ext_writable(ext)) {
-        char list[256];
-        if (!ext[0]) return as_errorf("%s: no extension (use %s)", path, ext_list(list, sizeof list, 1));
-        if (fmt != FMT_NONE)
-            return as_errorf("%s: %s is read, not written (use %s)", path, format_names[fmt], ext_list(list, sizeof list, 1));
-        return unsupported_ext(path, ext, 1);
-    }
+    format fmt;
     image_encoding e;
-    if (check_writable(path, img) || resolve_encoding(path, fmt, img, o ? o : &none, &e)) return -1;
+    if (prepare_write(path, as_ext(path), img, o, &fmt, &e)) return -1;
     as_outfile f;
     if (as_outfile_open(&f, path)) return -1;
-    int rc = fmt == FMT_PNG    ? image_png_encode(f.fp, path, img, &e)
-             : fmt == FMT_JPEG ? image_jpeg_encode(f.fp, path, img, &e)
-             : fmt == FMT_WEBP ? image_webp_encode(f.fp, path, img, &e)
-             : fmt == FMT_TIFF ? image_tiff_encode(f.fp, path, img, &e)
-                               : image_npy_encode(f.fp, path, img);
-    if (rc) {
+    if (encode(f.fp, path, fmt, img, &e)) {
         as_outfile_abort(&f);
         return -1;
     }
     return as_outfile_commit(&f);
+}
+
+// Encoded whole into an anonymous temp file first (TIFF seeks; a pipe cannot), then
+// copied: a failed encoder writes nothing to the stream.
+int image_write_stream(FILE *out, const char *name, const char *ext, const image *img,
+                       const image_write_options *o) {
+    format fmt;
+    image_encoding e;
+    if (prepare_write(name, ext, img, o, &fmt, &e)) return -1;
+    FILE *tmp = tmpfile();
+    if (!tmp) return as_errorf("%s: cannot create a temp file: %s", name, strerror(errno));
+    int rc = encode(tmp, name, fmt, img, &e);
+    if (!rc && (fflush(tmp) || fseek(tmp, 0, SEEK_SET))) rc = as_errorf("%s: temp file: %s", name, strerror(errno));
+    char buf[1 << 16];
+    for (size_t got; !rc && (got = fread(buf, 1, sizeof buf, tmp)) > 0;)
+        if (fwrite(buf, 1, got, out) != got) rc = as_errorf("%s: write failed: %s", name, strerror(errno));
+    if (!rc && (ferror(tmp) || fflush(out))) rc = as_errorf("%s: write failed: %s", name, strerror(errno));
+    fclose(tmp);
+    return rc;
+}
+
+const char *image_content_ext(const void *data, size_t n) {
+    static const char *const ext[FMT_COUNT] = {"", "png", "jpg", "npy", "webp", "tif", "bmp"};
+    return ext[format_of_content(data, n)];
 }
 
 int image_write(const char *path, const image *img) { return image_write_with(path, img, NULL); }

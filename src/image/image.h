@@ -4,6 +4,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 // What a file carries besides its pixels, for the files written from it. Both blobs are
 // owned by the image (image_free frees them) and NULL when absent.
@@ -66,6 +67,13 @@ enum { IMAGE_KEEP_ORIENTATION = 1 };
 int image_read_flags(const char *path, image *img, unsigned flags);
 int image_read_memory_flags(const void *data, size_t n, const char *name, image *img,
                             unsigned flags);
+// The same with the extension the content must agree with given apart from the name
+// (ext NULL: the name's; "": the content decides): a stream's bytes ("<stdin>", "png").
+int image_read_memory_as(const void *data, size_t n, const char *name, const char *ext, image *img,
+                         unsigned flags);
+// The extension of the format the bytes are in ("png", "jpg", "webp", "tif", "bmp",
+// "npy"), "" when none.
+const char *image_content_ext(const void *data, size_t n);
 
 // Writes by extension: .png and .tif/.tiff (RGB, RGBA when c == 4; 16 bits when
 // img->depth is 16, else 8; TIFF deflate-compressed), .jpg/.jpeg (quality 95, 4:4:4,
@@ -87,6 +95,10 @@ typedef struct {
     int rgb;      // 1: write a gray image as RGB
 } image_write_options;
 int image_write_with(const char *path, const image *img, const image_write_options *o);
+// Writes to a stream (stdout) in the format of extension ext; name heads the errors.
+// The file is made whole before its first byte goes out, so a failure writes nothing.
+int image_write_stream(FILE *out, const char *name, const char *ext, const image *img,
+                       const image_write_options *o);
 
 // 8-bit quantisation as PNG writing does it: clamp to [0,1], round half up.
 static inline uint8_t image_to_u8(float v) {
