@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: fuzz/run.sh SECONDS [TARGET...]" >&2; exit 2; }
 SECONDS_EACH=$1
 shift
-ALL="png jpeg npy webp tiff bmp safetensors model checkpoint satv_cache cli"
+ALL="png jpeg npy webp tiff bmp y4m safetensors model checkpoint satv_cache cli"
 TARGETS=${*:-$ALL}
 
 B=build-fuzz
@@ -44,6 +44,7 @@ link npy fuzz/fuzz_image.c -DFUZZ_NAME='"fuzz.npy"'
 link webp fuzz/fuzz_image.c -DFUZZ_NAME='"fuzz.webp"'
 link tiff fuzz/fuzz_image.c -DFUZZ_NAME='"fuzz.tif"'
 link bmp fuzz/fuzz_image.c -DFUZZ_NAME='"fuzz.bmp"'
+link y4m fuzz/fuzz_y4m.c
 link safetensors fuzz/fuzz_safetensors.c
 link model fuzz/fuzz_model.c
 link checkpoint fuzz/fuzz_checkpoint.c

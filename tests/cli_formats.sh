@@ -88,3 +88,20 @@ err=$("$ATTSR" upscale --bicubic -i - -o - <"$T/cut.png" 2>&1 >"$T/cut.out"); rc
     t_pass stream_truncated_writes_nothing || t_fail stream_truncated_writes_nothing "rc $rc: $err"
 expect_error stream_bad_format "" "$ATTSR" upscale --bicubic -i "$T/raw.png" -o - --format bmp
 expect_error format_needs_stdout "$T/ff.png" "$ATTSR" upscale --bicubic -i "$T/raw.png" -o "$T/ff.png" --format png
+
+# video: YUV4MPEG2 through the stream equals its frames upscaled one by one (.npy frames
+# converted by the library: equal, not just within rounding); a cut stream fails after
+# its complete frames went out
+C="$MAKE --compare-y4m"
+"$ATTSR" upscale -i - -o - <"$T/clip.y4m" >"$T/up.y4m" 2>/dev/null &&
+    for k in 1 2 3; do "$ATTSR" upscale -i "$T/frame_$k.npy" -o "$T/up_$k.npy" 2>/dev/null || exit 1; done &&
+    $C "$T/up.y4m" "$T/up_1.npy" "$T/up_2.npy" "$T/up_3.npy" 2>"$T/err" && t_pass y4m_stream_equals_frames ||
+    t_fail y4m_stream_equals_frames "$(cat "$T/err")"
+"$ATTSR" upscale -i "$T/clip.y4m" -o "$T/file.y4m" 2>/dev/null && cmp -s "$T/file.y4m" "$T/up.y4m" &&
+    t_pass y4m_file_equals_stream || t_fail y4m_file_equals_stream
+err=$("$ATTSR" upscale -i - -o - <"$T/clip_cut.y4m" 2>&1 >"$T/cut.y4m"); rc=$?
+full=$(stat -c %s "$T/up.y4m"); frame=$(( (full - $(head -1 "$T/up.y4m" | wc -c)) / 3 ))
+[ $rc -eq 1 ] && [[ "$err" == *"2 complete frames written"* ]] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
+    [ "$(stat -c %s "$T/cut.y4m")" -eq $((full - frame)) ] && cmp -s -n $((full - frame)) "$T/cut.y4m" "$T/up.y4m" &&
+    t_pass y4m_cut_stream || t_fail y4m_cut_stream "rc $rc, $(stat -c %s "$T/cut.y4m") bytes: $err"
+expect_error y4m_to_image "$T/v.png" "$ATTSR" upscale --bicubic -i "$T/clip.y4m" -o "$T/v.png"

@@ -5,7 +5,8 @@
 // `test_image_meta --make DIR` writes the files tests/cli_formats.sh feeds the CLI:
 // orient_N.png (N = 1..8: raw.png's pixels with Orientation N), raw.png, upright_N.png
 // (the upright reference, no EXIF), gray16.png (16-bit gray), bmp/raw.bmp (raw.png's
-// pixels).
+// pixels), clip.y4m, clip_cut.y4m and frame_N.npy (make_clip).
+// `test_image_meta --compare-y4m CLIP.y4m FRAME.npy...` checks a clip's frames.
 #include <stdint.h>
 #include <tiffio.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "core/core.h"
 #include "image/codec.h"
 #include "image/image.h"
+#include "image/y4m.h"
 #include "test.h"
 
 static char tmpdir[256];
@@ -645,7 +647,83 @@ static void test_bmp_read(void) {
     image_free(&known);
 }
 
+// ---- YUV4MPEG2 -----------------------------------------------------------------------
+
+static y4m_stream stream_of(const char *header) {
+    FILE *fp = fmemopen((void *)header, strlen(header), "r");
+    y4m_stream s;
+    CHECK(fp);
+    CHECK_OK(y4m_read_header(fp, "mem", 0, &s));
+    fclose(fp);
+    return s;
+}
+
+// Reference values: BT.601 and BT.709 limited range, red and white; full range white.
+static void test_y4m_conversion(void) {
+    static const struct {
+        const char *header;
+        int matrix;
+        uint8_t y, cb, cr;  // of pure red
+    } cases[] = {{"YUV4MPEG2 W2 H2 C420jpeg\n", 601, 81, 90, 240}, {"YUV4MPEG2 W2 H2 C444\n", 709, 63, 102, 240}};
+    for (int i = 0; i < 2; i++) {
+        y4m_stream s = stream_of(cases[i].header);
+        s.matrix = cases[i].matrix;
+        image red, back;
+        CHECK_OK(image_alloc(&red, 2, 2, 3));
+        for (int k = 0; k < 4; k++) red.px[3 * k] = 1;
+        uint8_t f[12];
+        y4m_from_rgb(&s, &red, f);
+        CHECK(f[0] == cases[i].y && f[4] == cases[i].cb && f[s.chroma == Y4M_444 ? 8 : 5] == cases[i].cr,
+              "BT.%d red: Y %d Cb %d Cr %d", s.matrix, f[0], f[4], f[s.chroma == Y4M_444 ? 8 : 5]);
+        CHECK_OK(y4m_to_rgb(&s, f, &back));
+        for (int k = 0; k < 12; k++) CHECK(fabs(back.px[k] - red.px[k]) < 0.02, "BT.%d red back: %g", s.matrix, back.px[k]);
+        image_free(&back);
+        memset(f, 128, sizeof f), memset(f, 235, 4);  // white
+        CHECK_OK(y4m_to_rgb(&s, f, &back));
+        for (int k = 0; k < 12; k++) CHECK(fabs(back.px[k] - 1) < 1e-6, "white: %g", back.px[k]);
+        image_free(&back);
+        image_free(&red);
+    }
+    y4m_stream full = stream_of("YUV4MPEG2 W1 H1 C444 XCOLORRANGE=FULL\n");
+    full.matrix = 601;
+    uint8_t f[3] = {255, 128, 128};
+    image w;
+    CHECK_OK(y4m_to_rgb(&full, f, &w));
+    CHECK(full.full_range && fabs(w.px[0] - 1) < 1e-6 && fabs(w.px[2] - 1) < 1e-6);
+    image_free(&w);
+}
+
+// Frame -> RGB -> frame keeps a frame that came from RGB, in every chroma format and
+// odd sizes (chroma is repeated up and averaged down).
+static void test_y4m_roundtrip(void) {
+    const char *headers[] = {"YUV4MPEG2 W9 H7 F25:1 Ip A1:1 C420jpeg\n", "YUV4MPEG2 W9 H7 C422\n",
+                             "YUV4MPEG2 W9 H7 C444 XCOLORRANGE=FULL\n", "YUV4MPEG2 W9 H7 Cmono\n"};
+    for (int i = 0; i < 4; i++) {
+        y4m_stream s = stream_of(headers[i]);
+        s.matrix = i % 2 ? 709 : 601;
+        image img, rgb;
+        grid_image(&img, 9, 7, 3, 8, 0);
+        uint8_t *a = malloc(s.frame_bytes), *b = malloc(s.frame_bytes);
+        y4m_from_rgb(&s, &img, a);
+        CHECK_OK(y4m_to_rgb(&s, a, &rgb));
+        CHECK(rgb.gray == (s.chroma == Y4M_MONO));
+        y4m_from_rgb(&s, &rgb, b);
+        size_t bad = 0;
+        for (size_t k = 0; k < s.frame_bytes; k++) bad += abs(a[k] - b[k]) > 1;
+        CHECK(bad == 0, "%s: %zu samples moved by more than 1", headers[i], bad);
+        free(a), free(b);
+        image_free(&img);
+        image_free(&rgb);
+    }
+    FILE *fp = fmemopen("YUV4MPEG2 W8 H8 C420p10\n", 24, "r");
+    y4m_stream s;
+    CHECK(y4m_read_header(fp, "p10", 0, &s) == -1 && strstr(as_error(), "not supported"), "%s", as_error());
+    fclose(fp);
+}
+
 // ---- main ------------------------------------------------------------------------
+
+static int make_clip(const char *dir);
 
 // The CLI test's files (see the top of this file).
 static int make_files(const char *dir) {
@@ -686,11 +764,76 @@ static int make_files(const char *dir) {
     free(bmp);
     image_free(&known);
     if (rc) return fprintf(stderr, "%s\n", as_error()), 1;
-    return 0;
+    return make_clip(dir);
+}
+
+// clip.y4m: 3 frames of 4:2:0 10x7 (odd height: a half chroma row); clip_cut.y4m: the
+// same cut inside the third frame; frame_N.npy: each frame in RGB as the library
+// converts it (BT.601, the default below 720 lines).
+static int make_clip(const char *dir) {
+    static const char header[] = "YUV4MPEG2 W10 H7 F25:1 Ip A1:1 C420jpeg XYSCSS=420JPEG\n";
+    FILE *hp = fmemopen((void *)header, sizeof header - 1, "r");
+    y4m_stream s;
+    if (!hp || y4m_read_header(hp, "clip", 0, &s)) return fprintf(stderr, "%s\n", as_error()), 1;
+    fclose(hp);
+    s.matrix = 601;
+    char path[600];
+    snprintf(path, sizeof path, "%s/clip.y4m", dir);
+    FILE *fp = fopen(path, "wb");
+    if (!fp || fputs(header, fp) < 0) return 1;
+    uint8_t *f = malloc(s.frame_bytes);
+    for (int k = 1; k <= 3; k++) {
+        image img, rgb;
+        grid_image(&img, 10, 7, 3, 8, 0);
+        for (size_t i = 0; i < (size_t)10 * 7 * 3; i++) img.px[i] = fmodf(img.px[i] + 0.3f * k, 1.0f);
+        y4m_from_rgb(&s, &img, f);
+        int rc = y4m_write_frame(fp, "clip", &s, f) || y4m_to_rgb(&s, f, &rgb);
+        snprintf(path, sizeof path, "%s/frame_%d.npy", dir, k);
+        rc = rc || image_write(path, &rgb);
+        image_free(&img);
+        image_free(&rgb);
+        if (rc) return fprintf(stderr, "%s\n", as_error()), 1;
+    }
+    free(f);
+    fclose(fp);
+    size_t n;
+    uint8_t *all;
+    snprintf(path, sizeof path, "%s/clip.y4m", dir);
+    if (as_read_file(path, (void **)&all, &n, 1 << 20)) return 1;
+    snprintf(path, sizeof path, "%s/clip_cut.y4m", dir);
+    int rc = as_write_file_atomic(path, all, n - s.frame_bytes / 2);
+    free(all);
+    return rc ? 1 : 0;
+}
+
+// Compares the frames of a y4m stream with .npy RGB images converted by the library
+// (the stream's own header): exit 0 when every sample is equal.
+static int compare_clip(int argc, char **argv) {
+    FILE *fp = fopen(argv[2], "rb");
+    y4m_stream s;
+    if (!fp || y4m_read_header(fp, argv[2], 0, &s)) return fprintf(stderr, "%s\n", fp ? as_error() : argv[2]), 1;
+    s.matrix = y4m_default_matrix(&s);
+    uint8_t *f = malloc(s.frame_bytes), *g = malloc(s.frame_bytes);
+    int k = 3, bad = 0;
+    for (; k < argc; k++) {
+        image img;
+        if (y4m_read_frame(fp, argv[2], &s, k - 3, f) != 1 || image_read(argv[k], &img))
+            return fprintf(stderr, "frame %d: %s\n", k - 2, as_error()), 1;
+        if (img.w != s.w || img.h != s.h) return fprintf(stderr, "frame %d: size\n", k - 2), 1;
+        y4m_from_rgb(&s, &img, g);
+        for (size_t i = 0; i < s.frame_bytes; i++) bad += f[i] != g[i];
+        image_free(&img);
+    }
+    int more = y4m_read_frame(fp, argv[2], &s, k, f);
+    fclose(fp);
+    free(f), free(g);
+    if (bad || more) fprintf(stderr, "%d samples differ%s\n", bad, more ? ", and more frames follow" : "");
+    return bad || more ? 1 : 0;
 }
 
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--make")) return make_files(argv[2]);
+    if (argc >= 3 && !strcmp(argv[1], "--compare-y4m")) return compare_clip(argc, argv);
     snprintf(tmpdir, sizeof tmpdir, "%s/attsr-test-meta-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
@@ -713,6 +856,8 @@ int main(int argc, char **argv) {
     RUN(test_bmp_read);
     RUN(test_metadata_roundtrip);
     RUN(test_meta_copy);
+    RUN(test_y4m_conversion);
+    RUN(test_y4m_roundtrip);
     rmdir(tmpdir);
     return test_summary();
 }
