@@ -18,33 +18,7 @@
 #include "test.h"
 
 static char tmpdir[256];
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][512];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-    return buf[i];
-}
-
-static uint8_t *load(const char *path, size_t *n) {
-    void *data;
-    CHECK_OK(as_read_file(path, &data, n, 1 << 24));
-    return data;
-}
-
-static uint32_t crc32_of(const uint8_t *p, size_t n) {  // PNG's CRC (zlib's crc32)
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & -(c & 1));
-    }
-    return c ^ 0xffffffffu;
-}
-
-static void put_be32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
+#include "image_test_util.h"
 
 // The known image: w x h RGB, every value on the 8-bit grid and every pixel distinct.
 static void known_image(image *img, int w, int h) {

@@ -126,7 +126,7 @@ static int upscale_video(const job *j, FILE *in, const char *in_name, size_t mag
     FILE *fp = stdout;
     const char *out_name = is_stdio(out) ? "<stdout>" : out;
     int rc = 0, cut = 0;
-    if (!is_stdio(out) && strcmp(as_ext(out), "y4m"))
+    if (!is_stdio(out) && !image_ext_video(as_ext(out)))
         return cli_error("%s: a YUV4MPEG2 input is written as .y4m or to -o -", out);
     if (y4m_read_header(in, in_name, magic_read, &v.in)) return cli_error("%s", as_error());
     v.in.matrix = j->matrix ? j->matrix : y4m_default_matrix(&v.in);
@@ -169,7 +169,7 @@ static int upscale_one(const job *j, const char *in, const char *out, const char
         return -1;
     uint8_t head[9];
     size_t head_n = 0;
-    int video_in = !is_stdio(in) && !strcmp(as_ext(in), "y4m");
+    int video_in = !is_stdio(in) && image_ext_video(as_ext(in));
     if (is_stdio(in)) {  // video or one image: the first bytes tell
         head_n = fread(head, 1, sizeof head, stdin);
         video_in = head_n == sizeof head && !memcmp(head, "YUV4MPEG2", 9);

@@ -167,14 +167,16 @@ static const struct {
 };
 #define N_SIGNATURES (sizeof signatures / sizeof *signatures)
 
-// The one table of extensions: reading, writing and their messages all use it.
+// The one table of extensions: reading, writing and their messages all use it. .y4m is
+// video (src/image/y4m.h): no image format, read and written by upscale.
 static const struct {
     const char *ext;
     format fmt;
-    int writable;
+    int writable, video;
 } extensions[] = {
-    {"png", FMT_PNG, 1},   {"jpg", FMT_JPEG, 1}, {"jpeg", FMT_JPEG, 1}, {"npy", FMT_NPY, 1},
-    {"webp", FMT_WEBP, 1}, {"tif", FMT_TIFF, 1}, {"tiff", FMT_TIFF, 1}, {"bmp", FMT_BMP, 0},
+    {"png", FMT_PNG, 1, 0},   {"jpg", FMT_JPEG, 1, 0}, {"jpeg", FMT_JPEG, 1, 0}, {"npy", FMT_NPY, 1, 0},
+    {"webp", FMT_WEBP, 1, 0}, {"tif", FMT_TIFF, 1, 0}, {"tiff", FMT_TIFF, 1, 0}, {"bmp", FMT_BMP, 0, 0},
+    {"y4m", FMT_NONE, 0, 1},
 };
 #define N_EXTENSIONS (sizeof extensions / sizeof *extensions)
 
@@ -190,6 +192,12 @@ int image_ext_supported(const char *ext) { return format_of_ext(ext) != FMT_NONE
 int image_ext_writable(const char *ext) {
     for (size_t i = 0; i < N_EXTENSIONS; i++)
         if (!strcmp(ext, extensions[i].ext)) return extensions[i].writable;
+    return 0;
+}
+
+int image_ext_video(const char *ext) {
+    for (size_t i = 0; i < N_EXTENSIONS; i++)
+        if (!strcmp(ext, extensions[i].ext)) return extensions[i].video;
     return 0;
 }
 
@@ -217,10 +225,10 @@ static int truncated_signature(const uint8_t *data, size_t n, format fmt) {
 // buf (256 bytes is plenty).
 static const char *ext_list(char *buf, size_t n, int writing) {
     size_t len = 0, k = 0, total = 0;
-    for (size_t i = 0; i < N_EXTENSIONS; i++) total += !writing || extensions[i].writable;
+    for (size_t i = 0; i < N_EXTENSIONS; i++) total += writing ? extensions[i].writable : extensions[i].fmt != FMT_NONE;
     buf[0] = 0;
     for (size_t i = 0; i < N_EXTENSIONS && len < n; i++) {
-        if (writing && !extensions[i].writable) continue;
+        if (writing ? !extensions[i].writable : extensions[i].fmt == FMT_NONE) continue;
         len += snprintf(buf + len, n - len, "%s.%s", k == 0 ? "" : k + 1 == total ? " or " : ", ", extensions[i].ext);
         k++;
     }

@@ -118,6 +118,8 @@ void image_quantize_u8(image *img);
 // handles those image_ext_writable says (all but .bmp).
 int image_ext_supported(const char *ext);
 int image_ext_writable(const char *ext);
+// 1 for a video extension (.y4m: src/image/y4m.h), which no image function takes.
+int image_ext_video(const char *ext);
 
 // The image files (image_ext_supported; not hidden) of a folder as "dir/name", sorted;
 // NULL-terminated. NULL + error when the folder cannot be read.
