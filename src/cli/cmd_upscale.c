@@ -16,10 +16,10 @@ static const char *HELP =
     "IN and OUT are files (.png, .jpg, .webp, .tif, .npy; .bmp is read only) or, when IN\n"
     "is a folder, folders: every image in IN is upscaled into OUT under the same name\n"
     "(x.bmp as x.bmp.png); a bad file is reported and skipped, and the exit status is\n"
-    "then 1. Without -m, the bundled model for the\n"
-    "scale (default 2) is used. --structure/--texture write the two branches (the\n"
-    "texture, which is signed, as T + 0.5 in 8-bit files). --tile N processes N x N\n"
-    "LR tiles with --overlap pixels of context (default: automatic, bounded memory).\n"
+    "then 1. Without -m, the bundled model for the scale (default 2) is used.\n"
+    "--structure/--texture write the two branches (the texture, which is signed, as\n"
+    "T + 0.5 in 8-bit files). --tile N processes N x N LR tiles with --overlap pixels\n"
+    "of context (default: automatic, bounded memory).\n"
     "--ensemble averages the outputs for the 8 flips and transposes of the input (x8\n"
     "self-ensemble, as EDSR's \"+\" results): usually a little higher PSNR, 8x the time.\n"
     "Outputs keep what the input had where the format can hold it (docs/formats.md):\n"
@@ -66,9 +66,9 @@ static int keep_source(image *out, const image *in) {
 
 static int is_stdio(const char *path) { return !strcmp(path, "-"); }
 
-// The input image, from a file or (IN "-") stdin; *ext gets its format's extension, for
-// an output to stdout without --format.
-// `head` holds the first bytes already taken from stdin (to tell video from an image).
+// The input image, from a file or (IN "-") stdin, whose first head_n bytes are already
+// in head (they told video from an image); *ext gets its format's extension, for an
+// output to stdout without --format.
 static int read_input(const job *j, const char *in, const uint8_t *head, size_t head_n, image *lr, char *ext,
                       size_t n) {
     if (!is_stdio(in)) {
