@@ -18,6 +18,10 @@ for o in 1 2 3 4 5 6 7 8; do
         cmp -s "$T/o$o.npy" "$T/u$o.npy" || bad="$bad $o"
 done
 [ -z "$bad" ] && t_pass upscale_applies_orientation || t_fail upscale_applies_orientation "orientations:$bad"
+# JPEG (lossy, so by shape): 7x5 stored, Orientation 6, upscaled x2 -> 10 wide, 14 high
+"$ATTSR" upscale --bicubic -i "$T/orient_6.jpg" -o "$T/j6.npy" 2>/dev/null &&
+    head -c 128 "$T/j6.npy" | grep -aq "shape': (14, 10, 3)" && t_pass upscale_jpeg_orientation ||
+    t_fail upscale_jpeg_orientation
 "$ATTSR" upscale --bicubic -i "$T/raw.png" -o "$T/raw.npy" 2>/dev/null
 "$ATTSR" upscale --bicubic --keep-orientation -i "$T/orient_6.png" -o "$T/k6.npy" 2>/dev/null &&
     cmp -s "$T/k6.npy" "$T/raw.npy" && t_pass upscale_keep_orientation || t_fail upscale_keep_orientation

@@ -3,8 +3,8 @@
 // writing the EXIF tag into the bytes (PNG eXIf chunk, JPEG APP1 segment) by hand.
 //
 // `test_image_meta --make DIR` writes the files tests/cli_formats.sh feeds the CLI:
-// orient_N.png (N = 1..8: raw.png's pixels with Orientation N), raw.png, upright_N.png
-// (the upright reference, no EXIF), gray16.png (16-bit gray), bmp/raw.bmp (raw.png's
+// orient_N.png and .jpg (N = 1..8: raw.png's pixels with Orientation N), raw.png,
+// upright_N.png (the upright reference, no EXIF), gray16.png (16-bit gray), bmp/raw.bmp (raw.png's
 // pixels), clip.y4m, clip_cut.y4m and frame_N.npy (make_clip).
 // `test_image_meta --compare-y4m CLIP.y4m FRAME.npy...` checks a clip's frames.
 #include <stdint.h>
@@ -713,6 +713,10 @@ static int make_files(const char *dir) {
         uint8_t *file = png_with_exif(&known, exif, en, &n);
         snprintf(path, sizeof path, "%s/orient_%d.png", dir, o);
         int rc = as_write_file_atomic(path, file, n);
+        free(file);
+        file = jpeg_with_exif(&known, exif, en, &n);
+        snprintf(path, sizeof path, "%s/orient_%d.jpg", dir, o);
+        rc = rc || as_write_file_atomic(path, file, n);
         free(file);
         upright_reference(&ref, &known, o);
         snprintf(path, sizeof path, "%s/upright_%d.png", dir, o);
