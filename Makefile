@@ -11,7 +11,7 @@ SAN     ?=
 MPI     ?= 0
 CFLAGS  += -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -fopenmp -fPIC \
            -Iinclude -Isrc $(SAN)
-LDLIBS  += -ldnnl -lpng -ljpeg -ljansson -lm -lpthread
+LDLIBS  += -ldnnl -lpng -ljpeg -lwebp -lwebpdemux -lwebpmux -ltiff -lstb -ljansson -lm -lpthread
 LDFLAGS += -fopenmp $(SAN)
 
 # MPI=1: data-parallel training under mpirun (src/train/dist.c), compiled and linked by

@@ -20,10 +20,12 @@ static const char *const VALUES_IN[] = {
     "%T/in/rgb.png", "%T/in/gray.png", "%T/in/rgba.png", "%T/in/photo.jpg", "%T/in/img.npy",
     "%T/in/bad.png", "%T/in/missing.png", "%T/in/set", "%T/in/bench", "%T/in/bench/HR", "%T/in/empty",
     "%T/in/x2.safetensors", "%T/in/x3.safetensors", "%T/in/x4.safetensors", "%T/in/bad.safetensors",
-    "%T/in/ckpt.safetensors", "%T/in/notes.txt", "%T/out/a.png", "%T/out/resume"};
+    "%T/in/ckpt.safetensors", "%T/in/notes.txt", "%T/out/a.png", "%T/out/resume", "%T/in/photo.webp",
+    "%T/in/scan.tif"};
 static const char *const VALUES_OUT[] = {
     "%T/out/a.png", "%T/out/b.jpg", "%T/out/c.npy", "%T/out/d.txt", "%T/out/noext", "%T/out/m.safetensors",
-    "%T/out/run", "%T/out/resume", "%T/out", "%T/out/no/such/dir/e.png", "%T/out/A.PNG"};
+    "%T/out/run", "%T/out/resume", "%T/out", "%T/out/no/such/dir/e.png", "%T/out/A.PNG", "%T/out/f.webp",
+    "%T/out/g.tif", "%T/out/h.bmp"};
 static const char *const VALUES_SCALE[] = {"2", "3", "4", "1", "5", "0", "x"};
 static const char *const VALUES_SMALL[] = {"-1", "0", "1", "2", "3", "x", "", "1.5", "99999999999999999999"};
 static const char *const VALUES_FLOAT[] = {"0", "0.5", "2.5", "1e6", "-1", "nan", "inf", "1e-300", "x"};
@@ -69,7 +71,9 @@ static const struct {
     {"-", V_NONE},            {"-x", V_NONE},            {"--nope", V_NONE},
     {"--sca", V_SCALE},       {"--help=1", V_NONE},      {"-h", V_NONE},
     {"-s2", V_NONE},          {"--scale=3", V_NONE},     {"--size", V_SMALL},
-    {"--runs", V_SMALL},      {"--ensemble", V_NONE},    {NULL, V_IN},
+    {"--runs", V_SMALL},      {"--ensemble", V_NONE},    {"--keep-orientation", V_NONE},
+    {"--depth", V_TILE},      {"--rgb", V_NONE},         {"--quality", V_SMALL},
+    {NULL, V_IN},
 };
 #define N_TOKENS (int)(sizeof TOKENS / sizeof *TOKENS)
 

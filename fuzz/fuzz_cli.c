@@ -147,6 +147,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     write_image("in/rgba.png", 16, 16, 4, 0);
     write_image("in/photo.jpg", 32, 24, 3, 0);
     write_image("in/img.npy", 12, 10, 3, 0);
+    write_image("in/photo.webp", 20, 16, 4, 0);
+    write_image("in/scan.tif", 18, 14, 3, 1);
     write_image("in/set/a.png", 32, 32, 3, 0);
     write_image("in/set/b.jpg", 40, 32, 3, 0);
     write_image("in/bench/HR/c.png", 24, 24, 3, 0);

@@ -1,6 +1,7 @@
-// libFuzzer target: image_read_memory (src/image/image.h) on PNG, JPEG or .npy bytes.
-// Built once per format (fuzz/run.sh): FUZZ_NAME is the file name the reader is given
-// ("fuzz.png", "fuzz.jpg", "fuzz.npy"), so the extension check sends every input to that
+// libFuzzer target: image_read_memory (src/image/image.h) on PNG, JPEG, .npy, WebP, TIFF
+// or BMP bytes. Built once per format (fuzz/run.sh): FUZZ_NAME is the file name the
+// reader is given ("fuzz.png", "fuzz.jpg", "fuzz.npy", "fuzz.webp", "fuzz.tif",
+// "fuzz.bmp"), so the extension check sends every input to that
 // format's decoder (or rejects it as mislabelled at once) and the fuzzer stays on it.
 //
 // The pixel limit is lowered to 1 MP here (the CLI's --max-pixels does the same): a few
@@ -60,6 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     if (image_read_memory(data, n, FUZZ_NAME, &img) == 0) {
         if ((img.c != 3 && img.c != 4) || (int64_t)img.w * img.h > FUZZ_MAX_PIXELS) __builtin_trap();
         fuzz_touch(img.px, (size_t)img.w * img.h * img.c);  // every pixel must be there
+        uint8_t sum = 0;  // and every metadata byte
+        for (size_t i = 0; i < img.meta.icc_n; i++) sum += img.meta.icc[i];
+        for (size_t i = 0; i < img.meta.exif_n; i++) sum += img.meta.exif[i];
+        fuzz_sink = sum;
         image_free(&img);
     } else if (!as_error()[0]) {
         __builtin_trap();  // a failure must say why

@@ -9,6 +9,7 @@
 
 #include "cli_tokens.h"
 #include "core/core.h"
+#include "image/image.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "train/checkpoint.h"
@@ -117,6 +118,35 @@ static void cli_seed(const char *rel, const char *cmd, const char *const *words)
     write_bytes(rel, buf, n);
 }
 
+// WebP and TIFF seeds: fixtures of tests/fixtures/image written in those formats, in
+// the variants the readers take different paths for (lossy/lossless, alpha, 8/16
+// bits, gray, ICC and EXIF chunks). BMP's seed comes from tests/test_image_meta --make.
+static void image_seeds(void) {
+    static const char *fixtures[] = {"png_rgb8", "png_rgba8", "png_gray16", "png_graya8"};
+    if (as_mkdir_p(out("corpus/webp")) || as_mkdir_p(out("corpus/tiff"))) fail("corpus/webp, corpus/tiff");
+    static uint8_t icc[132] = {0, 0, 0, 132};
+    memcpy(icc + 12, "mntrRGB XYZ ", 12), memcpy(icc + 36, "acsp", 4);
+    static uint8_t exif[26] = {'I', 'I', '*', 0, 8, 0, 0, 0, 1, 0, 0x12, 1, 3, 0, 1, 0, 0, 0, 6, 0};
+    for (int i = 0; i < 4; i++) {
+        char in[256], o[256];
+        snprintf(in, sizeof in, "tests/fixtures/image/%s.png", fixtures[i]);
+        image img;
+        if (image_read(in, &img)) fail(in);
+        if (i == 0) {  // metadata chunks on one of each
+            img.meta.icc = icc, img.meta.icc_n = sizeof icc;
+            img.meta.exif = exif, img.meta.exif_n = sizeof exif;
+        }
+        snprintf(o, sizeof o, "%s/corpus/webp/%s.webp", g_dir, fixtures[i]);
+        if (image_write(o, &img)) fail(o);
+        snprintf(o, sizeof o, "%s/corpus/webp/%s_q50.webp", g_dir, fixtures[i]);
+        if (image_write_with(o, &img, &(image_write_options){.quality = 50})) fail(o);
+        snprintf(o, sizeof o, "%s/corpus/tiff/%s.tif", g_dir, fixtures[i]);
+        if (image_write(o, &img)) fail(o);
+        if (i == 0) img.meta = (image_meta){0};  // static blobs: not image_free's
+        image_free(&img);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: make_seeds FUZZ_DIR\n");
@@ -147,6 +177,7 @@ int main(int argc, char **argv) {
     save_model(&bare, "corpus/safetensors/model_bare.safetensors");
     save_checkpoint(&bare, "corpus/safetensors/checkpoint_bare.safetensors", 0, 0, 0);
     model_free(&x2), model_free(&x3), model_free(&x4), model_free(&sa4), model_free(&bare);
+    image_seeds();
 
     // safetensors: each dtype, metadata, an empty tensor, a 0-d tensor, an empty file
     const unsigned char d[] = {0, 0, 128, 63, 0, 60, 0, 0, 128, 63, 0, 0, 0, 64, 0, 128, 0, 124};
@@ -192,6 +223,9 @@ int main(int argc, char **argv) {
          "--cache", "%T/out/c.npy");
     SEED("info", "info", "-m", "%T/in/x2.safetensors", "--size", "3", "--runs", "2", "--json");
     SEED("info_bad_model", "info", "-m", "%T/in/bad.safetensors");
+    SEED("upscale_formats", "upscale", "--bicubic", "--scale", "2", "-i", "%T/in/scan.tif", "-o", "%T/out/f.webp",
+         "--quality", "3", "--keep-orientation");
+    SEED("upscale_depth", "upscale", "-i", "%T/in/photo.webp", "-o", "%T/out/g.tif", "--depth", "16", "--rgb");
     SEED("help", "upscale", "--help");
     SEED("bad_option", "eval", "-x", "--max-pixels", "1");
 #undef SEED

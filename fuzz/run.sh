@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: fuzz/run.sh SECONDS [TARGET...]" >&2; exit 2; }
 SECONDS_EACH=$1
 shift
-ALL="png jpeg npy safetensors model checkpoint satv_cache cli"
+ALL="png jpeg npy webp tiff bmp y4m safetensors model checkpoint satv_cache cli"
 TARGETS=${*:-$ALL}
 
 B=build-fuzz
@@ -31,7 +31,7 @@ make -s -j"$(nproc)" BUILD=$B CC="$CC" OPT="-O1 -g -Wno-pass-failed" SAN="$SAN" 
 mkdir -p $B/fuzz
 CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -Iinclude -Isrc -Ifuzz -fopenmp -fsanitize=address,undefined \
         -fno-sanitize-recover=all -fno-omit-frame-pointer"
-LIBS="$B/libattsr.a -fopenmp -ldnnl -lpng -ljpeg -ljansson -lz -lm -lpthread"
+LIBS="$B/libattsr.a -fopenmp -ldnnl -lpng -ljpeg -lwebp -lwebpdemux -lwebpmux -ltiff -lstb -ljansson -lz -lm -lpthread"
 CLI_OBJ="$B/src/cli/cli.o $B/src/cli/upscale_image.o $(ls $B/src/cli/cmd_*.o)"
 link() {  # link NAME SOURCE EXTRA...
     local name=$1 src=$2
@@ -41,6 +41,10 @@ link() {  # link NAME SOURCE EXTRA...
 link png fuzz/fuzz_image.c -DFUZZ_NAME='"fuzz.png"'
 link jpeg fuzz/fuzz_image.c -DFUZZ_NAME='"fuzz.jpg"'
 link npy fuzz/fuzz_image.c -DFUZZ_NAME='"fuzz.npy"'
+link webp fuzz/fuzz_image.c -DFUZZ_NAME='"fuzz.webp"'
+link tiff fuzz/fuzz_image.c -DFUZZ_NAME='"fuzz.tif"'
+link bmp fuzz/fuzz_image.c -DFUZZ_NAME='"fuzz.bmp"'
+link y4m fuzz/fuzz_y4m.c
 link safetensors fuzz/fuzz_safetensors.c
 link model fuzz/fuzz_model.c
 link checkpoint fuzz/fuzz_checkpoint.c

@@ -59,6 +59,8 @@ typedef struct {
     void *progress_user;
     int ensemble;          /* 1: x8 self-ensemble, the mean of the outputs for the 8 flips
                               and transposes of the input (EDSR's "+"): 8x the time */
+    int keep_orientation;  /* attsr_evaluate: 1 reads the file's pixels in their stored
+                              order; 0 applies its EXIF Orientation, as browsers do */
 } attsr_options;
 
 /* Upscales in (h, w, 3) to out (h*s, w*s, 3). structure and texture (same shape as

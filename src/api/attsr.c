@@ -60,6 +60,8 @@ static int options_of(const attsr_options *opt, attsr_options *o, upscale_option
     *o = opt ? *opt : (attsr_options){0};
     if (o->tile < 0 || o->overlap < 0 || o->threads < 0) return as_errorf("%s: negative option", fn);
     if (o->ensemble != 0 && o->ensemble != 1) return as_errorf("%s: ensemble is 0 or 1", fn);
+    if (o->keep_orientation != 0 && o->keep_orientation != 1)
+        return as_errorf("%s: keep_orientation is 0 or 1", fn);
     *u = (upscale_options){o->tile, o->overlap, o->ensemble, o->progress, o->progress_user};
     return 0;
 }
@@ -95,7 +97,8 @@ int attsr_evaluate(attsr_model *a, int scale, const char *hr_path, const attsr_o
     if (!hr_path) return as_errorf("attsr_evaluate: NULL path");
     if (options_of(opt, &o, &u, "attsr_evaluate")) return -1;
     int saved = threads_set(o.threads);
-    int rc = evaluate_image(a ? &a->m : NULL, a ? &a->cache : NULL, &u, scale, hr_path, &m);
+    int rc = evaluate_image_flags(a ? &a->m : NULL, a ? &a->cache : NULL, &u, scale, hr_path,
+                                  o.keep_orientation ? IMAGE_KEEP_ORIENTATION : 0, &m);
     threads_restore(o.threads, saved);
     if (rc) return -1;
     if (psnr) *psnr = m.psnr;

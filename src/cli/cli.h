@@ -36,6 +36,14 @@ enum { OPT_HELP = 1000, OPT_MAX_PIXELS, OPT_THREADS, OPT_PRECISION, OPT_FIRST_FR
     "                          f32 sums and weights; AMX or AVX512-BF16 CPUs only); auto\n"     \
     "                          (bf16 where the CPU has it, else fp32)\n"
 
+// Reading images: --keep-orientation (IMAGE_KEEP_ORIENTATION) in every command that
+// reads them. Written as one line of --help: CLI_KEEP_ORIENTATION_HELP.
+enum { OPT_KEEP_ORIENTATION = 1200 };
+#define CLI_KEEP_ORIENTATION_OPTION {"keep-orientation", no_argument, 0, OPT_KEEP_ORIENTATION}
+#define CLI_KEEP_ORIENTATION_HELP \
+    "--keep-orientation keeps the stored pixel order of files with an EXIF Orientation\n" \
+    "(which is otherwise applied, as browsers do).\n"
+
 // A command's own options: returns 0, or -1 after printing the reason.
 typedef int (*cli_option_fn)(int opt, const char *arg, void *args);
 

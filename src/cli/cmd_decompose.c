@@ -11,7 +11,7 @@ static const char *HELP =
     "Splits IN into structure S (vectorial TV-L2 by the SATV authors' split-Bregman\n"
     "iteration, lambda 2.5, at most 50 iterations) and texture T = IN - S. The texture,\n"
     "which is signed, is written as T + 0.5 to 8-bit files (raw in .npy). Alpha is kept\n"
-    "as it is in both outputs.\n";
+    "as it is in both outputs.\n" CLI_KEEP_ORIENTATION_HELP;
 
 static int with_alpha(image *out, const float *rgb, const image *in, float offset) {
     if (image_alloc(out, in->w, in->h, in->c)) return -1;
@@ -28,6 +28,7 @@ enum { OPT_STRUCTURE = OPT_FIRST_FREE, OPT_TEXTURE, OPT_LAMBDA, OPT_ITERS };
 typedef struct {
     const char *in, *out_s, *out_t;
     satv_params p;
+    unsigned read_flags;
 } decompose_args;
 
 static int decompose_option(int opt, const char *arg, void *args) {
@@ -38,6 +39,7 @@ static int decompose_option(int opt, const char *arg, void *args) {
     case 'i': a->in = arg; return 0;
     case OPT_STRUCTURE: a->out_s = arg; return 0;
     case OPT_TEXTURE: a->out_t = arg; return 0;
+    case OPT_KEEP_ORIENTATION: a->read_flags |= IMAGE_KEEP_ORIENTATION; return 0;
     case OPT_LAMBDA:
         if (cli_float(arg, 0, 1e6, "--lambda", &v)) return -1;
         a->p.lambda = (float)v;
@@ -55,7 +57,8 @@ int cmd_decompose(int argc, char **argv) {
                                          {"structure", required_argument, 0, OPT_STRUCTURE},
                                          {"texture", required_argument, 0, OPT_TEXTURE},
                                          {"lambda", required_argument, 0, OPT_LAMBDA},
-                                         {"iters", required_argument, 0, OPT_ITERS}, {0, 0, 0, 0}};
+                                         {"iters", required_argument, 0, OPT_ITERS},
+                                         CLI_KEEP_ORIENTATION_OPTION, {0, 0, 0, 0}};
     decompose_args a = {.p = satv_defaults()};
     int r = cli_parse(argc, argv, ":i:", opts, HELP, decompose_option, &a, NULL);
     if (r) return cli_parse_status(r);
@@ -67,7 +70,7 @@ int cmd_decompose(int argc, char **argv) {
         return cli_error("--structure and --texture name the same file");
     image img = {0}, rgb = {0}, s_img = {0}, t_img = {0};
     float *s = NULL, *t = NULL;
-    int its = 0, rc = image_read(in, &img) || image_take_channels(&rgb, &img, 0, 3);  // alpha stays out of the TV norm
+    int its = 0, rc = image_read_flags(in, &img, a.read_flags) || image_take_channels(&rgb, &img, 0, 3);  // alpha stays out of the TV norm
     if (!rc) {
         size_t n = (size_t)img.w * img.h * 3;
         s = as_malloc_array(n, sizeof(float));

@@ -16,7 +16,7 @@ static const char *HELP =
     "(or bicubic xS), then PSNR and SSIM on Y with S pixels shaved off each border\n"
     "(full-range luma for gray HR files). Prints per image and per folder; --json prints\n"
     "one JSON object instead. --ensemble scores the model's x8 self-ensemble (the mean\n"
-    "over the 8 flips and transposes of each LR image; 8x the time).\n";
+    "over the 8 flips and transposes of each LR image; 8x the time).\n" CLI_KEEP_ORIENTATION_HELP;
 
 // The folder to read and the dataset's name: DIR/HR when it exists; the name of DIR,
 // or of its parent when DIR itself is called HR.
@@ -50,7 +50,7 @@ enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_JSON, OPT_ENSEMBLE };
 typedef struct {
     const char *model_path;
     long scale;
-    int bicubic, json, ensemble;
+    int bicubic, json, ensemble, keep_orientation;
 } eval_args;
 
 static int eval_option(int opt, const char *arg, void *p) {
@@ -61,6 +61,7 @@ static int eval_option(int opt, const char *arg, void *p) {
     case 's': return cli_int(arg, 2, 4, "--scale", &a->scale);
     case OPT_JSON: a->json = 1; return 0;
     case OPT_ENSEMBLE: a->ensemble = 1; return 0;
+    case OPT_KEEP_ORIENTATION: a->keep_orientation = 1; return 0;
     }
     return cli_error("unhandled option %d", opt);
 }
@@ -70,7 +71,8 @@ int cmd_eval(int argc, char **argv) {
                                          {"bicubic", no_argument, 0, OPT_BICUBIC},
                                          {"scale", required_argument, 0, 's'},
                                          {"json", no_argument, 0, OPT_JSON},
-                                         {"ensemble", no_argument, 0, OPT_ENSEMBLE}, {0, 0, 0, 0}};
+                                         {"ensemble", no_argument, 0, OPT_ENSEMBLE},
+                                         CLI_KEEP_ORIENTATION_OPTION, {0, 0, 0, 0}};
     eval_args a = {0};
     int first, r = cli_parse(argc, argv, ":m:s:", opts, HELP, eval_option, &a, &first);
     if (r) return cli_parse_status(r);
@@ -80,7 +82,7 @@ int cmd_eval(int argc, char **argv) {
     if (!!model_path == bicubic) return cli_error("give exactly one of -m MODEL and --bicubic (see --help)");
     if (first >= argc) return cli_error("no DIR given (see --help)");
     if (bicubic && a.ensemble) return cli_error("--ensemble needs a model, not --bicubic");
-    attsr_options opt = {.ensemble = a.ensemble};
+    attsr_options opt = {.ensemble = a.ensemble, .keep_orientation = a.keep_orientation};
     attsr_model *model = NULL;
     if (model_path) {
         if (attsr_model_load(&model, model_path)) return cli_error("%s", as_error());

@@ -1,28 +1,48 @@
 // attsr upscale: one image or a folder of images, with a model or the bicubic baseline.
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "core/core.h"
+#include "image/y4m.h"
 
 static const char *HELP =
     "usage: attsr upscale [-m MODEL | --bicubic] [--scale S] -i IN -o OUT\n"
     "                     [--structure OUT_S] [--texture OUT_T] [--tile N] [--overlap N]\n"
     "                     [--ensemble] [--threads N] [--max-pixels N]\n"
-    "IN and OUT are files (.png, .jpg, .npy) or, when IN is a folder, folders: every\n"
-    "image in IN is upscaled into OUT under the same name; a bad file is reported and\n"
-    "skipped, and the exit status is then 1. Without -m, the bundled model for the\n"
-    "scale (default 2) is used. --structure/--texture write the two branches (the\n"
-    "texture, which is signed, as T + 0.5 in 8-bit files). --tile N processes N x N\n"
-    "LR tiles with --overlap pixels of context (default: automatic, bounded memory).\n"
+    "                     [--keep-orientation] [--depth 8|16] [--rgb] [--quality Q]\n"
+    "                     [--format EXT] [--matrix 601|709]\n"
+    "IN and OUT are files (.png, .jpg, .webp, .tif, .npy; .bmp is read only) or, when IN\n"
+    "is a folder, folders: every image in IN is upscaled into OUT under the same name\n"
+    "(x.bmp as x.bmp.png); a bad file is reported and skipped, and the exit status is\n"
+    "then 1. Without -m, the bundled model for the scale (default 2) is used.\n"
+    "--structure/--texture write the two branches (the texture, which is signed, as\n"
+    "T + 0.5 in 8-bit files). --tile N processes N x N LR tiles with --overlap pixels\n"
+    "of context (default: automatic, bounded memory).\n"
     "--ensemble averages the outputs for the 8 flips and transposes of the input (x8\n"
-    "self-ensemble, as EDSR's \"+\" results): usually a little higher PSNR, 8x the time.\n";
+    "self-ensemble, as EDSR's \"+\" results): usually a little higher PSNR, 8x the time.\n"
+    "Outputs keep what the input had where the format can hold it (docs/formats.md):\n"
+    "16 bits, gray (written as the luma 0.299 R + 0.587 G + 0.114 B), the ICC profile\n"
+    "and EXIF. --depth writes PNG with 8 or 16 bits whatever the input; --rgb writes a\n"
+    "gray input's output as RGB; --quality sets JPEG's quality (default 95) and makes\n"
+    "WebP lossy at that quality (WebP is otherwise lossless).\n"
+    "-i - reads one image from stdin (its format from its bytes); -o - writes one to\n"
+    "stdout, in the format --format names (png, jpg, webp, tif, npy) or else the input's.\n"
+    "Video: a YUV4MPEG2 stream (a .y4m file, or stdin: ffmpeg -f yuv4mpegpipe) is\n"
+    "upscaled frame by frame into one (a .y4m file or -o -), same chroma format and\n"
+    "range; --matrix sets the Y'CbCr matrix (default: 709 from 720 lines up, else 601).\n"
+    CLI_KEEP_ORIENTATION_HELP;
 
 typedef struct {
     attsr_model *model;  // NULL: bicubic
     int scale;
     attsr_options opt;
     const char *structure, *texture;
+    unsigned read_flags;
+    image_write_options write;
+    const char *format;  // -o -: the output's extension
+    int matrix;          // y4m: 601 or 709; 0: y4m_default_matrix
 } job;
 
 static void tile_progress(int done, int total, void *user) {
@@ -30,25 +50,148 @@ static void tile_progress(int done, int total, void *user) {
 }
 
 // Texture is signed: 8-bit files store T + 0.5 (SPEC section 1); .npy stays raw.
-static int write_texture(const char *path, image *t) {
+static int write_texture(const char *path, image *t, const image_write_options *o) {
     if (strcmp(as_ext(path), "npy")) {
         size_t n = (size_t)t->w * t->h * t->c;
         for (size_t i = 0; i < n; i++) t->px[i] += 0.5f;
     }
-    return image_write(path, t);
+    return image_write_with(path, t, o);
+}
+
+// The output keeps the input's bit depth and metadata (cli_upscale_image keeps gray).
+static int keep_source(image *out, const image *in) {
+    out->depth = in->depth;
+    return image_meta_copy(out, in);
+}
+
+static int is_stdio(const char *path) { return !strcmp(path, "-"); }
+
+// The input image, from a file or (IN "-") stdin, whose first head_n bytes are already
+// in head (they told video from an image); *ext gets its format's extension, for an
+// output to stdout without --format.
+static int read_input(const job *j, const char *in, const uint8_t *head, size_t head_n, image *lr, char *ext,
+                      size_t n) {
+    if (!is_stdio(in)) {
+        snprintf(ext, n, "%s", as_ext(in));
+        return image_read_flags(in, lr, j->read_flags);
+    }
+    uint8_t *rest, *data;
+    size_t len;
+    if (as_read_stream(stdin, "<stdin>", (void **)&rest, &len, as_limits.max_alloc - 1 - head_n)) return -1;
+    if (!(data = as_malloc(head_n + len + 1))) {
+        free(rest);
+        return as_errorf("<stdin>: %s", as_error());
+    }
+    memcpy(data, head, head_n);
+    memcpy(data + head_n, rest, len);
+    free(rest);
+    snprintf(ext, n, "%s", image_content_ext(data, head_n + len));
+    int rc = image_read_memory_as(data, head_n + len, "<stdin>", "", lr, j->read_flags);
+    free(data);
+    return rc;
+}
+
+// OUT "-": stdout, in --format's format, else the input's (PNG for a read-only one).
+static int write_output(const job *j, const char *out, const image *sr, const char *in_ext) {
+    if (!is_stdio(out)) return image_write_with(out, sr, &j->write);
+    const char *ext = j->format ? j->format : image_ext_writable(in_ext) ? in_ext : "png";
+    return image_write_stream(stdout, "<stdout>", ext, sr, &j->write);
+}
+
+// ---- video: YUV4MPEG2 in, frame by frame, YUV4MPEG2 out ------------------------------
+
+typedef struct {
+    y4m_stream in, out;
+    uint8_t *in_frame, *out_frame;
+    long frames;
+} video;
+
+static int video_frame(const job *j, video *v, const char *label) {
+    image lr = {0}, sr = {0};
+    attsr_options opt = j->opt;
+    opt.progress_user = (void *)label;
+    int rc = y4m_to_rgb(&v->in, v->in_frame, &lr) || cli_upscale_image(j->model, j->scale, &lr, &sr, NULL, NULL, &opt);
+    if (!rc) y4m_from_rgb(&v->out, &sr, v->out_frame);
+    image_free(&lr);
+    image_free(&sr);
+    return rc;
+}
+
+// Frames are read, upscaled and written one at a time (memory: one frame each way plus
+// the upscaling's tiles). A cut stream is an error after the complete frames went out;
+// to a file, those frames are kept (the file is a whole, shorter stream).
+static int upscale_video(const job *j, FILE *in, const char *in_name, size_t magic_read, const char *out) {
+    video v = {0};
+    as_outfile f = {0};
+    FILE *fp = stdout;
+    const char *out_name = is_stdio(out) ? "<stdout>" : out;
+    int rc = 0, cut = 0;
+    if (!is_stdio(out) && !image_ext_video(as_ext(out)))
+        return cli_error("%s: a YUV4MPEG2 input is written as .y4m or to -o -", out);
+    if (y4m_read_header(in, in_name, magic_read, &v.in)) return cli_error("%s", as_error());
+    v.in.matrix = j->matrix ? j->matrix : y4m_default_matrix(&v.in);
+    v.out = y4m_resized(&v.in, v.in.w * j->scale, v.in.h * j->scale);
+    if (as_check_pixels(out_name, v.out.w, v.out.h) || !(v.in_frame = as_malloc(v.in.frame_bytes)) ||
+        !(v.out_frame = as_malloc(v.out.frame_bytes)) || (!is_stdio(out) && as_outfile_open(&f, out))) {
+        rc = -1;
+        goto done;
+    }
+    if (f.fp) fp = f.fp;
+    rc = y4m_write_header(fp, out_name, &v.out, v.out.w, v.out.h);
+    double last = as_now();
+    for (int r; !rc && (r = y4m_read_frame(in, in_name, &v.in, v.frames, v.in_frame)) != 0;) {
+        if (r < 0) {
+            cut = 1;
+            break;
+        }
+        rc = video_frame(j, &v, in_name) || y4m_write_frame(fp, out_name, &v.out, v.out_frame);
+        v.frames += !rc;
+        if (!rc && as_now() - last >= 5.0) {
+            fprintf(stderr, "attsr upscale: %ld frames\n", v.frames);
+            last = as_now();
+        }
+    }
+    if (cut) cli_error("%s (%ld complete frames written)", as_error(), v.frames);
+    if (!rc && !cut) fprintf(stderr, "attsr upscale: %ld frames, %dx%d to %dx%d (BT.%d)\n", v.frames, v.in.w, v.in.h,
+                     v.out.w, v.out.h, v.in.matrix);
+    if (f.fp) rc = rc ? (as_outfile_abort(&f), -1) : as_outfile_commit(&f);
+done:
+    if (rc) cli_error("%s", as_error());
+    free(v.in_frame);
+    free(v.out_frame);
+    return rc || cut ? -1 : 0;
 }
 
 static int upscale_one(const job *j, const char *in, const char *out, const char *out_s,
                        const char *out_t) {
-    if (cli_check_output(out, in) || (out_s && cli_check_output(out_s, in)) ||
+    if ((!is_stdio(out) && cli_check_output(out, in)) || (out_s && cli_check_output(out_s, in)) ||
         (out_t && cli_check_output(out_t, in)))
         return -1;
+    uint8_t head[9];
+    size_t head_n = 0;
+    int video_in = !is_stdio(in) && image_ext_video(as_ext(in));
+    if (is_stdio(in)) {  // video or one image: the first bytes tell
+        head_n = fread(head, 1, sizeof head, stdin);
+        video_in = head_n == sizeof head && !memcmp(head, "YUV4MPEG2", 9);
+    }
+    if (video_in && (out_s || out_t)) return cli_error("--structure and --texture take an image, not a video");
+    if (video_in && is_stdio(in)) return upscale_video(j, stdin, "<stdin>", head_n, out);
+    if (video_in) {
+        FILE *fp = fopen(in, "rb");
+        if (!fp) return cli_error("%s: cannot open: %s", in, strerror(errno));
+        int rc = upscale_video(j, fp, in, 0, out);
+        fclose(fp);
+        return rc;
+    }
     image lr = {0}, sr = {0}, st = {0}, tx = {0};
     attsr_options opt = j->opt;
-    opt.progress_user = (void *)in;
-    int rc = image_read(in, &lr) ||
+    opt.progress_user = (void *)(is_stdio(in) ? "<stdin>" : in);
+    const image_write_options *w = &j->write;
+    char in_ext[16];
+    int rc = read_input(j, in, head, head_n, &lr, in_ext, sizeof in_ext) ||
              cli_upscale_image(j->model, j->scale, &lr, &sr, out_s ? &st : NULL, out_t ? &tx : NULL, &opt) ||
-             image_write(out, &sr) || (out_s && image_write(out_s, &st)) || (out_t && write_texture(out_t, &tx));
+             keep_source(&sr, &lr) || write_output(j, out, &sr, in_ext) ||
+             (out_s && image_write_with(out_s, &st, w)) || (out_t && write_texture(out_t, &tx, w));
     if (rc) cli_error("%s", as_error());
     image_free(&lr);
     image_free(&sr);
@@ -57,12 +200,15 @@ static int upscale_one(const job *j, const char *in, const char *out, const char
     return rc ? -1 : 0;
 }
 
+// dir/NAME for the input path's NAME; a format attsr reads but does not write (.bmp)
+// becomes NAME.png.
 static char *join(const char *dir, const char *path) {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    size_t n = strlen(dir) + strlen(base) + 2;
+    const char *suffix = image_ext_writable(as_ext(base)) ? "" : ".png";
+    size_t n = strlen(dir) + strlen(base) + strlen(suffix) + 2;
     char *r = malloc(n);
-    if (r) snprintf(r, n, "%s/%s", dir, base);
+    if (r) snprintf(r, n, "%s/%s%s", dir, base, suffix);
     return r;
 }
 
@@ -88,7 +234,8 @@ static int upscale_folder(const job *j, const char *in, const char *out) {
     return failed ? 1 : 0;
 }
 
-enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_STRUCTURE, OPT_TEXTURE, OPT_TILE, OPT_OVERLAP, OPT_ENSEMBLE };
+enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_STRUCTURE, OPT_TEXTURE, OPT_TILE, OPT_OVERLAP, OPT_ENSEMBLE,
+       OPT_DEPTH, OPT_RGB, OPT_QUALITY, OPT_FORMAT, OPT_MATRIX };
 
 typedef struct {
     job j;
@@ -117,6 +264,25 @@ static int upscale_option(int opt, const char *arg, void *p) {
         a->j.opt.overlap = (int)v;
         return 0;
     case OPT_ENSEMBLE: a->j.opt.ensemble = 1; return 0;
+    case OPT_KEEP_ORIENTATION: a->j.read_flags |= IMAGE_KEEP_ORIENTATION; return 0;
+    case OPT_DEPTH:
+        if (cli_int(arg, 8, 16, "--depth", &v)) return -1;
+        if (v != 8 && v != 16) return cli_error("--depth: '%s' is not 8 or 16", arg);
+        a->j.write.depth = (int)v;
+        return 0;
+    case OPT_RGB: a->j.write.rgb = 1; return 0;
+    case OPT_MATRIX:
+        if (strcmp(arg, "601") && strcmp(arg, "709")) return cli_error("--matrix: '%s' is not 601 or 709", arg);
+        a->j.matrix = atoi(arg);
+        return 0;
+    case OPT_FORMAT:
+        if (!image_ext_writable(arg)) return cli_error("--format: '%s' is not one of png, jpg, jpeg, webp, tif, tiff, npy", arg);
+        a->j.format = arg;
+        return 0;
+    case OPT_QUALITY:
+        if (cli_int(arg, 1, 100, "--quality", &v)) return -1;
+        a->j.write.quality = (int)v;
+        return 0;
     }
     return cli_error("unhandled option %d", opt);
 }
@@ -129,6 +295,9 @@ int cmd_upscale(int argc, char **argv) {
         {"output", required_argument, 0, 'o'},        {"structure", required_argument, 0, OPT_STRUCTURE},
         {"texture", required_argument, 0, OPT_TEXTURE}, {"tile", required_argument, 0, OPT_TILE},
         {"overlap", required_argument, 0, OPT_OVERLAP}, {"ensemble", no_argument, 0, OPT_ENSEMBLE},
+        CLI_KEEP_ORIENTATION_OPTION,                  {"depth", required_argument, 0, OPT_DEPTH},
+        {"rgb", no_argument, 0, OPT_RGB},             {"quality", required_argument, 0, OPT_QUALITY},
+        {"format", required_argument, 0, OPT_FORMAT}, {"matrix", required_argument, 0, OPT_MATRIX},
         {0, 0, 0, 0}};
     upscale_args a = {0};
     int r = cli_parse(argc, argv, ":m:s:i:o:", opts, HELP, upscale_option, &a, NULL);
@@ -138,6 +307,7 @@ int cmd_upscale(int argc, char **argv) {
     long scale = a.scale;
     int bicubic = a.bicubic;
     if (!in || !out) return cli_error("-i IN and -o OUT are required (see --help)");
+    if (j.format && !is_stdio(out)) return cli_error("--format is for -o - (a file's extension gives its format)");
     if (bicubic && (model_path || j.structure || j.texture || j.opt.ensemble))
         return cli_error("--bicubic takes no model, --structure, --texture or --ensemble");
     char bundled[4096];
@@ -156,6 +326,10 @@ int cmd_upscale(int argc, char **argv) {
     }
     j.scale = scale ? (int)scale : 2;
     j.opt.progress = tile_progress;
+    if (cli_is_dir(in) && is_stdio(out)) {
+        attsr_model_free(j.model);
+        return cli_error("-o - takes one image, not the folder %s", in);
+    }
     int rc = cli_is_dir(in) ? upscale_folder(&j, in, out)
                             : (upscale_one(&j, in, out, j.structure, j.texture) ? 1 : 0);
     attsr_model_free(j.model);

@@ -196,6 +196,40 @@ int as_read_file(const char *path, void **data, size_t *n, size_t max_bytes) {
     return 0;
 }
 
+int as_read_stream(FILE *fp, const char *name, void **data, size_t *n, size_t max_bytes) {
+    *data = NULL;
+    *n = 0;
+    if (max_bytes > SIZE_MAX - 2) max_bytes = SIZE_MAX - 2;
+    size_t cap = 1 << 16, len = 0;  // cap: room for max_bytes + 1 (to see more) + the NUL
+    char *buf = NULL;
+    for (;;) {
+        if (len == cap - 1 || !buf) {
+            if (buf) cap = cap > (max_bytes + 2) / 2 ? max_bytes + 2 : cap * 2;
+            char *b = realloc(buf, cap);
+            if (!b) {
+                free(buf);
+                return as_errorf("%s: out of memory reading %zu bytes", name, cap);
+            }
+            buf = b;
+        }
+        size_t got = fread(buf + len, 1, cap - 1 - len, fp);
+        len += got;
+        if (got == 0) break;
+        if (len > max_bytes) {
+            free(buf);
+            return as_errorf("%s: more than the limit of %zu bytes", name, max_bytes);
+        }
+    }
+    if (ferror(fp)) {
+        free(buf);
+        return as_errorf("%s: read failed: %s", name, strerror(errno));
+    }
+    buf[len] = 0;
+    *data = buf;
+    *n = len;
+    return 0;
+}
+
 int as_same_file(const char *a, const char *b) {
     struct stat sa, sb;
     if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;

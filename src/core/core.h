@@ -46,6 +46,8 @@ int  as_outfile_remove_stale(const char *dir, int (*owned)(const char *name, siz
                              double min_age);
 int  as_write_file_atomic(const char *path, const void *data, size_t n);
 int  as_read_file(const char *path, void **data, size_t *n, size_t max_bytes);
+// The rest of a stream (a pipe: stdin), at most max_bytes; `name` heads the errors.
+int  as_read_stream(FILE *fp, const char *name, void **data, size_t *n, size_t max_bytes);
 int  as_same_file(const char *a, const char *b);         // 1 when both name one existing file
 int  as_mkdir_p(const char *path);
 

@@ -9,8 +9,7 @@
 #include "image/image.h"
 
 static int is_image_name(const char *name) {
-    const char *e = as_ext(name);
-    return name[0] != '.' && (!strcmp(e, "png") || !strcmp(e, "jpg") || !strcmp(e, "jpeg") || !strcmp(e, "npy"));
+    return name[0] != '.' && image_ext_supported(as_ext(name));
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }

@@ -14,6 +14,7 @@
 
 #include <jpeglib.h>  // before jerror.h, whose message list depends on jconfig.h
 #include <jerror.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,11 +84,35 @@ static int set_output(struct jpeg_decompress_struct *cinfo, jpeg_ctx *ctx) {
     }
 }
 
+static const char EXIF_ID[6] = "Exif\0";  // APP1's identifier, both NULs included
+
+// The first APP1 Exif segment's TIFF structure, and the ICC profile (APP2, possibly in
+// several segments: libjpeg-turbo reassembles it), into img->meta.
+static int read_meta(struct jpeg_decompress_struct *cinfo, jpeg_ctx *ctx, image *img) {
+    for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next) {
+        if (m->marker != JPEG_APP0 + 1 || m->data_length <= 6 || memcmp(m->data, EXIF_ID, 6)) continue;
+        if (image_blob_copy(&img->meta.exif, &img->meta.exif_n, m->data + 6, m->data_length - 6))
+            return as_errorf("%s: %s", ctx->name, as_error());
+        break;
+    }
+    JOCTET *icc = NULL;
+    unsigned int icc_n = 0;
+    if (jpeg_read_icc_profile(cinfo, &icc, &icc_n)) {
+        int rc = image_blob_copy(&img->meta.icc, &img->meta.icc_n, icc, icc_n);
+        free(icc);
+        if (rc) return as_errorf("%s: %s", ctx->name, as_error());
+    }
+    return 0;
+}
+
 static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx *ctx, const uint8_t *data,
                   size_t n, image *img) {
     if (setjmp(ctx->jmp)) return as_errorf("%s: corrupt JPEG (%s)", ctx->name, ctx->msg);
     jpeg_create_decompress(cinfo);
     jpeg_mem_src(cinfo, data, (unsigned long)n);
+    // Kept in libjpeg's pool (bounded by the file's size), freed with cinfo.
+    jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xffff);
+    jpeg_save_markers(cinfo, JPEG_APP0 + 2, 0xffff);
     jpeg_read_header(cinfo, TRUE);
     if (as_check_pixels(ctx->name, cinfo->image_width, cinfo->image_height)) return -1;
     if (set_output(cinfo, ctx)) return -1;
@@ -100,6 +125,8 @@ static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx *ctx, const uin
     if (image_alloc(img, w, h, 3) || !(ctx->samples = as_malloc_array(h, stride)))
         return as_errorf("%s: %s", ctx->name, as_error());
     img->gray = ctx->gray;
+    img->depth = 8;
+    if (read_meta(cinfo, ctx, img)) return -1;
     while (cinfo->output_scanline < cinfo->output_height) {
         JSAMPROW row = ctx->samples + cinfo->output_scanline * stride;
         jpeg_read_scanlines(cinfo, &row, 1);
@@ -123,28 +150,42 @@ int image_jpeg_decode(const uint8_t *data, size_t n, const char *name, image *im
 }
 
 // Quality as given, 4:4:4 (no chroma subsampling: SR outputs are all about fine detail).
-static void set_params(struct jpeg_compress_struct *cinfo, const image *img, int quality) {
+static void set_params(struct jpeg_compress_struct *cinfo, const image *img, const image_encoding *e) {
     cinfo->image_width = img->w;
     cinfo->image_height = img->h;
-    cinfo->input_components = 3;
-    cinfo->in_color_space = JCS_RGB;
+    cinfo->input_components = e->gray ? 1 : 3;
+    cinfo->in_color_space = e->gray ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_set_defaults(cinfo);
-    jpeg_set_quality(cinfo, quality, TRUE);
+    jpeg_set_quality(cinfo, e->quality, TRUE);
     for (int i = 0; i < cinfo->num_components; i++)
         cinfo->comp_info[i].h_samp_factor = cinfo->comp_info[i].v_samp_factor = 1;
 }
 
+// EXIF as APP1 (when it fits one segment, as the standard requires) and the ICC profile
+// as APP2, right after the JFIF header.
+static void write_meta(struct jpeg_compress_struct *cinfo, const image *img, int gray) {
+    if (img->meta.exif && img->meta.exif_n <= 0xffff - 2 - sizeof EXIF_ID) {
+        jpeg_write_m_header(cinfo, JPEG_APP0 + 1, (unsigned)(sizeof EXIF_ID + img->meta.exif_n));
+        for (size_t i = 0; i < sizeof EXIF_ID; i++) jpeg_write_m_byte(cinfo, EXIF_ID[i]);
+        for (size_t i = 0; i < img->meta.exif_n; i++) jpeg_write_m_byte(cinfo, img->meta.exif[i]);
+    }
+    if (image_icc_fits(img, gray) && img->meta.icc_n <= UINT_MAX)
+        jpeg_write_icc_profile(cinfo, img->meta.icc, (unsigned)img->meta.icc_n);
+}
+
 static int encode(struct jpeg_compress_struct *cinfo, jpeg_ctx *ctx, FILE *fp, const image *img,
-                  int quality) {
+                  const image_encoding *e) {
     if (setjmp(ctx->jmp)) return as_errorf("%s: cannot write JPEG (%s)", ctx->name, ctx->msg);
-    size_t stride = (size_t)img->w * 3;
+    int c = e->gray ? 1 : 3;
+    size_t stride = (size_t)img->w * c;
     if (!(ctx->samples = as_malloc_array(img->h, stride)))
         return as_errorf("%s: %s", ctx->name, as_error());
-    image_to_samples(img, ctx->samples, 3);  // JPEG has no alpha: it is dropped
+    image_to_samples(img, ctx->samples, c, 8);  // JPEG has no alpha: it is dropped
     jpeg_create_compress(cinfo);
     jpeg_stdio_dest(cinfo, fp);
-    set_params(cinfo, img, quality);
+    set_params(cinfo, img, e);
     jpeg_start_compress(cinfo, TRUE);
+    write_meta(cinfo, img, e->gray);
     while (cinfo->next_scanline < cinfo->image_height) {
         JSAMPROW row = ctx->samples + cinfo->next_scanline * stride;
         jpeg_write_scanlines(cinfo, &row, 1);
@@ -153,13 +194,13 @@ static int encode(struct jpeg_compress_struct *cinfo, jpeg_ctx *ctx, FILE *fp, c
     return 0;
 }
 
-int image_jpeg_encode(FILE *fp, const char *name, const image *img, int quality) {
+int image_jpeg_encode(FILE *fp, const char *name, const image *img, const image_encoding *e) {
     jpeg_ctx ctx;
     init_errors(&ctx, name);
     struct jpeg_compress_struct cinfo;
     memset(&cinfo, 0, sizeof cinfo);
     cinfo.err = &ctx.mgr;
-    int rc = encode(&cinfo, &ctx, fp, img, quality);
+    int rc = encode(&cinfo, &ctx, fp, img, e);
     jpeg_destroy_compress(&cinfo);
     free(ctx.samples);
     return rc;

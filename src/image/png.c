@@ -51,7 +51,8 @@ static int alloc_rows(png_ctx *ctx, int h, size_t stride) {
 
 // Asks libpng for 8- or 16-bit RGB or RGBA rows whatever the file holds: palettes and
 // low-depth gray are expanded, tRNS becomes an alpha channel, gray is copied to R, G, B.
-// Gamma and colour chunks are ignored, as every SR tool does.
+// Gamma and colour chunks are not applied, as every SR tool does (iCCP is carried as
+// metadata, read_meta).
 static void set_transforms(png_structp png, png_infop info) {
     int type = png_get_color_type(png, info);
     if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
@@ -61,6 +62,21 @@ static void set_transforms(png_structp png, png_infop info) {
     if (!(type & PNG_COLOR_MASK_COLOR)) png_set_gray_to_rgb(png);
     png_set_interlace_handling(png);  // Adam7: png_read_image runs every pass
     png_read_update_info(png, info);
+}
+
+// iCCP and eXIf (before or after the pixels) into img->meta, as stored.
+static int read_meta(png_structp png, png_infop info, png_ctx *ctx, image *img) {
+    png_charp icc_name;
+    int compression;
+    png_bytep icc, exif;
+    png_uint_32 icc_n, exif_n;
+    if (png_get_iCCP(png, info, &icc_name, &compression, &icc, &icc_n) &&
+        image_blob_copy(&img->meta.icc, &img->meta.icc_n, icc, icc_n))
+        return as_errorf("%s: %s", ctx->name, as_error());
+    if (png_get_eXIf_1(png, info, &exif_n, &exif) &&
+        image_blob_copy(&img->meta.exif, &img->meta.exif_n, exif, exif_n))
+        return as_errorf("%s: %s", ctx->name, as_error());
+    return 0;
 }
 
 static int decode(png_structp png, png_infop info, png_ctx *ctx, image *img) {
@@ -83,10 +99,11 @@ static int decode(png_structp png, png_infop info, png_ctx *ctx, image *img) {
     if (image_alloc(img, (int)w, (int)h, c)) return as_errorf("%s: %s", ctx->name, as_error());
     img->gray = gray;
     if (alloc_rows(ctx, (int)h, stride)) return -1;
+    img->depth = depth;
     png_read_image(png, ctx->rows);
-    png_read_end(png, NULL);  // checks the chunks up to IEND, so a cut tail is caught too
+    png_read_end(png, info);  // checks the chunks up to IEND, so a cut tail is caught too
     image_from_samples(img, ctx->samples, stride, c, depth);
-    return 0;
+    return read_meta(png, info, ctx, img);
 }
 
 int image_png_decode(const uint8_t *data, size_t n, const char *name, image *img) {
@@ -101,27 +118,38 @@ int image_png_decode(const uint8_t *data, size_t n, const char *name, image *img
     return rc;
 }
 
-static int encode(png_structp png, png_infop info, png_ctx *ctx, FILE *fp, const image *img) {
+static int encode(png_structp png, png_infop info, png_ctx *ctx, FILE *fp, const image *img,
+                  const image_encoding *e) {
     if (setjmp(png_jmpbuf(png))) return as_errorf("%s: %s", ctx->name, ctx->msg);
-    int c = img->c;
-    if (alloc_rows(ctx, img->h, (size_t)img->w * c)) return -1;
-    image_to_samples(img, ctx->samples, c);
+    int alpha = img->c == 4, c = e->gray ? 1 + alpha : 3 + alpha;
+    if (alloc_rows(ctx, img->h, (size_t)img->w * c * (e->depth / 8))) return -1;
+    image_to_samples(img, ctx->samples, c, e->depth);
     png_init_io(png, fp);
     png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);  // as in decode()
-    png_set_IHDR(png, info, img->w, img->h, 8,
-                 c == 4 ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+    int type = e->gray ? (alpha ? PNG_COLOR_TYPE_GRAY_ALPHA : PNG_COLOR_TYPE_GRAY)
+                       : (alpha ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB);
+    png_set_IHDR(png, info, img->w, img->h, e->depth, type, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    // A profile libpng finds malformed is dropped with a (silent) warning, not an error.
+    png_set_benign_errors(png, 1);
+    if (image_icc_fits(img, e->gray))
+        png_set_iCCP(png, info, "ICC profile", PNG_COMPRESSION_TYPE_BASE, img->meta.icc,
+                     (png_uint_32)img->meta.icc_n);
+    if (img->meta.exif && img->meta.exif_n <= PNG_UINT_31_MAX)
+        png_set_eXIf_1(png, info, (png_uint_32)img->meta.exif_n, img->meta.exif);
     png_write_info(png, info);
+    const uint16_t one = 1;
+    if (e->depth == 16 && *(const uint8_t *)&one) png_set_swap(png);  // host order to PNG's big-endian
     png_write_image(png, ctx->rows);
     png_write_end(png, NULL);
     return 0;
 }
 
-int image_png_encode(FILE *fp, const char *name, const image *img) {
+int image_png_encode(FILE *fp, const char *name, const image *img, const image_encoding *e) {
     png_ctx ctx = {.name = name, .what = "cannot write PNG"};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    int rc = info ? encode(png, info, &ctx, fp, img) : as_errorf("%s: cannot start libpng", name);
+    int rc = info ? encode(png, info, &ctx, fp, img, e) : as_errorf("%s: cannot start libpng", name);
     png_destroy_write_struct(&png, &info);
     free(ctx.rows);
     free(ctx.samples);

@@ -16,10 +16,15 @@ static void drop_alpha(image *img) {
 
 int evaluate_image(const model *m, plan_cache *cache, const upscale_options *o, int scale,
                    const char *hr_path, metrics *out) {
+    return evaluate_image_flags(m, cache, o, scale, hr_path, 0, out);
+}
+
+int evaluate_image_flags(const model *m, plan_cache *cache, const upscale_options *o, int scale,
+                         const char *hr_path, unsigned read_flags, metrics *out) {
     image hr = {0}, hr_crop = {0}, lr = {0}, sr = {0};
     plan_cache local = {0};
     if (m && scale != m->cfg.scale) return as_errorf("evaluate: the model is x%d, not x%d", m->cfg.scale, scale);
-    int rc = image_read(hr_path, &hr);
+    int rc = image_read_flags(hr_path, &hr, read_flags);
     if (!rc) {
         drop_alpha(&hr);
         rc = degrade(&lr, &hr_crop, &hr, scale);

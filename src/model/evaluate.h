@@ -8,3 +8,6 @@
 // cache may be NULL (a plan is then made and freed per image); o may be NULL (defaults).
 int evaluate_image(const model *m, plan_cache *cache, const upscale_options *o, int scale,
                    const char *hr_path, metrics *out);
+// The same with image_read_flags' flags for reading the HR file.
+int evaluate_image_flags(const model *m, plan_cache *cache, const upscale_options *o, int scale,
+                         const char *hr_path, unsigned read_flags, metrics *out);
