@@ -647,6 +647,8 @@ def parse(argv):
     add("--cache", help="accepted for attsr's flags (the decomposition is redone here)")
     add("--resume", action="store_true")
     add("--threads", type=int, default=0)
+    add("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
+        help="accepted for attsr's flags (the CPU's convolution arithmetic); see --bf16")
     # GPU flags
     add("--pack")
     add("--minutes", type=float, default=0.0)
