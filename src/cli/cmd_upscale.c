@@ -20,10 +20,20 @@ static const char *HELP =
 
 typedef struct {
     attsr_model *model;  // NULL: bicubic
+    const char *model_path, *model_flag;
     int scale;
     attsr_options opt;
     const char *structure, *texture;
 } job;
+
+// Every path of one image's upscale, checked together (cli_check_paths); folders: the
+// three outputs are folders, before the folder's images are listed.
+static int check_paths(const job *j, const char *in, const char *out, const char *out_s, const char *out_t,
+                       int kind) {
+    const cli_path ins[] = {{"-i", in, kind}, {j->model_flag, j->model_path, CLI_FILE}},
+                   outs[] = {{"-o", out, kind}, {"--structure", out_s, kind}, {"--texture", out_t, kind}};
+    return cli_check_paths(ins, CLI_N(ins), outs, CLI_N(outs));
+}
 
 static void tile_progress(int done, int total, void *user) {
     if (total > 1) cli_progress((const char *)user, done, total);
@@ -40,15 +50,14 @@ static int write_texture(const char *path, image *t) {
 
 static int upscale_one(const job *j, const char *in, const char *out, const char *out_s,
                        const char *out_t) {
-    if (cli_check_output(out, in) || (out_s && cli_check_output(out_s, in)) ||
-        (out_t && cli_check_output(out_t, in)))
-        return -1;
+    if (check_paths(j, in, out, out_s, out_t, CLI_IMAGE)) return -1;
     image lr = {0}, sr = {0}, st = {0}, tx = {0};
     attsr_options opt = j->opt;
     opt.progress_user = (void *)in;
-    int rc = image_read(in, &lr) ||
-             cli_upscale_image(j->model, j->scale, &lr, &sr, out_s ? &st : NULL, out_t ? &tx : NULL, &opt) ||
-             image_write(out, &sr) || (out_s && image_write(out_s, &st)) || (out_t && write_texture(out_t, &tx));
+    int rc = image_read(in, &lr);
+    if (!rc && cli_upscale_image(j->model, j->scale, &lr, &sr, out_s ? &st : NULL, out_t ? &tx : NULL, &opt))
+        rc = as_errorf("%s: %s", in, as_error());  // name the file (a folder's images)
+    rc = rc || image_write(out, &sr) || (out_s && image_write(out_s, &st)) || (out_t && write_texture(out_t, &tx));
     if (rc) cli_error("%s", as_error());
     image_free(&lr);
     image_free(&sr);
@@ -67,9 +76,14 @@ static char *join(const char *dir, const char *path) {
 }
 
 static int upscale_folder(const job *j, const char *in, const char *out) {
-    int n, failed = 0;
-    char **list = image_list_folder(in, &n);
+    int n, failed = 0, skipped = 0;
+    char **list = image_list_folder_skips(in, &n, cli_report_skipped, &skipped);
     if (!list) return cli_error("%s", as_error());
+    if (!n) {  // nothing to do is a failure, not a silent success
+        image_free_list(list);
+        return cli_error("%s: no images (png, jpg, jpeg, npy) in the folder%s", in,
+                         skipped ? ", only the skipped files above" : "");
+    }
     if (as_mkdir_p(out) || (j->structure && as_mkdir_p(j->structure)) || (j->texture && as_mkdir_p(j->texture))) {
         image_free_list(list);
         return cli_error("%s", as_error());
@@ -134,6 +148,7 @@ int cmd_upscale(int argc, char **argv) {
     int r = cli_parse(argc, argv, ":m:s:i:o:", opts, HELP, upscale_option, &a, NULL);
     if (r) return cli_parse_status(r);
     job j = a.j;
+    j.model_flag = "-m";
     const char *model_path = a.model_path, *in = a.in, *out = a.out;
     long scale = a.scale;
     int bicubic = a.bicubic;
@@ -144,7 +159,11 @@ int cmd_upscale(int argc, char **argv) {
     if (!bicubic && !model_path) {
         if (cli_bundled_model(scale ? (int)scale : 2, bundled, sizeof bundled)) return cli_error("%s", as_error());
         model_path = bundled;
+        j.model_flag = "the bundled model";
     }
+    j.model_path = model_path;
+    int folder = cli_is_dir(in);
+    if (check_paths(&j, in, out, j.structure, j.texture, folder ? CLI_FOLDER : CLI_IMAGE)) return 1;
     if (model_path) {
         if (attsr_model_load(&j.model, model_path)) return cli_error("%s", as_error());
         int model_scale = attsr_model_scale(j.model);
@@ -156,7 +175,7 @@ int cmd_upscale(int argc, char **argv) {
     }
     j.scale = scale ? (int)scale : 2;
     j.opt.progress = tile_progress;
-    int rc = cli_is_dir(in) ? upscale_folder(&j, in, out)
+    int rc = folder ? upscale_folder(&j, in, out)
                             : (upscale_one(&j, in, out, j.structure, j.texture) ? 1 : 0);
     attsr_model_free(j.model);
     return rc;

@@ -167,14 +167,22 @@ static int check_writable(const char *path, const image *img) {
 
 // Everything that can be refused is refused before the temp file exists, and a failed
 // encoder aborts it, so a failed write leaves nothing behind.
-int image_write(const char *path, const image *img) {
+static int check_ext(const char *path, format *fmt) {
     const char *ext = as_ext(path);
-    format fmt = format_of_ext(ext);
-    if (fmt == FMT_NONE) {
-        if (!ext[0]) return as_errorf("%s: no extension (use .png, .jpg, .jpeg or .npy)", path);
-        return unsupported_ext(path, ext);
-    }
-    if (check_writable(path, img)) return -1;
+    *fmt = format_of_ext(ext);
+    if (*fmt != FMT_NONE) return 0;
+    if (!ext[0]) return as_errorf("%s: no extension (use .png, .jpg, .jpeg or .npy)", path);
+    return unsupported_ext(path, ext);
+}
+
+int image_check_output(const char *path) {
+    format fmt;
+    return check_ext(path, &fmt) || as_check_output(path) ? -1 : 0;
+}
+
+int image_write(const char *path, const image *img) {
+    format fmt;
+    if (check_ext(path, &fmt) || check_writable(path, img)) return -1;
     as_outfile f;
     if (as_outfile_open(&f, path)) return -1;
     int rc = fmt == FMT_PNG    ? image_png_encode(f.fp, path, img)

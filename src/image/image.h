@@ -38,6 +38,9 @@ int image_read_memory(const void *data, size_t n, const char *name, image *img);
 // are written as RGB. Atomic: a temp file is renamed into place; an unknown extension
 // is refused before anything is created, and a failed write leaves nothing behind.
 int image_write(const char *path, const image *img);
+// What image_write would refuse of the path alone, for a command to check before it
+// computes: the extension, and as_check_output (folder, name length). 0 or -1.
+int image_check_output(const char *path);
 
 // 8-bit quantisation as PNG writing does it: clamp to [0,1], round half up.
 static inline uint8_t image_to_u8(float v) {
@@ -56,6 +59,9 @@ void image_quantize_u8(image *img);
 // The image files (png, jpg, jpeg, npy; not hidden) of a folder as "dir/name", sorted;
 // NULL-terminated. NULL + error when the folder cannot be read.
 char **image_list_folder(const char *dir, int *n);
+// The same, calling skipped(path, why, ctx) for every other entry that is not hidden.
+char **image_list_folder_skips(const char *dir, int *n, void (*skipped)(const char *path, const char *why, void *ctx),
+                               void *ctx);
 void image_free_list(char **list);
 
 // The folder a dataset's HR images are in: DIR/HR when it exists, else DIR itself

@@ -20,10 +20,9 @@ int evaluate_image(const model *m, plan_cache *cache, const upscale_options *o, 
     plan_cache local = {0};
     if (m && scale != m->cfg.scale) return as_errorf("evaluate: the model is x%d, not x%d", m->cfg.scale, scale);
     int rc = image_read(hr_path, &hr);
-    if (!rc) {
-        drop_alpha(&hr);
-        rc = degrade(&lr, &hr_crop, &hr, scale);
-    }
+    if (rc) goto done;  // image_read's reason names the file; the others get its name here
+    drop_alpha(&hr);
+    rc = degrade(&lr, &hr_crop, &hr, scale);
     if (!rc && m) {
         rc = image_alloc(&sr, lr.w * scale, lr.h * scale, 3) ||
              upscale_image(m, cache ? cache : &local, lr.px, lr.w, lr.h, sr.px, NULL, NULL, o);
@@ -33,8 +32,9 @@ int evaluate_image(const model *m, plan_cache *cache, const upscale_options *o, 
     if (!rc) {
         hr_crop.gray = hr.gray;  // SPEC 2: gray HR files are compared on full-range luma
         rc = metrics_compute(out, &sr, &hr_crop, scale);
-        if (rc) as_errorf("%s: %s", hr_path, as_error());
     }
+    if (rc) as_errorf("%s: %s", hr_path, as_error());
+done:
     plan_cache_free(&local);
     image_free(&hr);
     image_free(&hr_crop);

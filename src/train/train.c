@@ -245,7 +245,7 @@ static int setup(run *r) {
     if (c->batch < world)
         return as_errorf("--batch %d is smaller than the %d ranks: each rank needs a sample per step", c->batch,
                          world);
-    static const char *names[4] = {"model.safetensors", "best.safetensors", "checkpoint.safetensors", "log.jsonl"};
+    static const char *names[4] = TRAIN_RUN_FILES;
     for (int i = 0; i < 4; i++) snprintf(r->path[i], sizeof r->path[i], "%s/%s", c->out_dir, names[i]);
     if (r->root && load_or_init(r)) return -1;
     if (world > 1 && share_state(r)) return -1;
