@@ -16,7 +16,9 @@ static const char *HELP =
     "(or bicubic xS), then PSNR and SSIM on Y with S pixels shaved off each border\n"
     "(full-range luma for gray HR files). Prints per image and per folder; --json prints\n"
     "one JSON object instead. --ensemble scores the model's x8 self-ensemble (the mean\n"
-    "over the 8 flips and transposes of each LR image; 8x the time).\n";
+    "over the 8 flips and transposes of each LR image; 8x the time). An image that\n"
+    "cannot be scored (unreadable, smaller than S) is reported and skipped: the means are\n"
+    "over the others, and the exit status is then 1.\n";
 
 // The folder to read and the dataset's name: DIR/HR when it exists; the name of DIR,
 // or of its parent when DIR itself is called HR.

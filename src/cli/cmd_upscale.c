@@ -11,10 +11,12 @@ static const char *HELP =
     "                     [--ensemble] [--threads N] [--max-pixels N]\n"
     "IN and OUT are files (.png, .jpg, .npy) or, when IN is a folder, folders: every\n"
     "image in IN is upscaled into OUT under the same name; a bad file is reported and\n"
-    "skipped, and the exit status is then 1. Without -m, the bundled model for the\n"
-    "scale (default 2) is used. --structure/--texture write the two branches (the\n"
-    "texture, which is signed, as T + 0.5 in 8-bit files). --tile N processes N x N\n"
-    "LR tiles with --overlap pixels of context (default: automatic, bounded memory).\n"
+    "skipped, and the exit status is then 1 (also when IN holds no image; other files\n"
+    "are named as skipped). No output may name an input or another output, by any path.\n"
+    "Without -m, the bundled model for the scale (default 2) is used. --structure and\n"
+    "--texture write the two branches (the texture, which is signed, as T + 0.5 in\n"
+    "8-bit files). --tile N processes N x N LR tiles with --overlap pixels of context\n"
+    "(default: automatic, bounded memory).\n"
     "--ensemble averages the outputs for the 8 flips and transposes of the input (x8\n"
     "self-ensemble, as EDSR's \"+\" results): usually a little higher PSNR, 8x the time.\n";
 
