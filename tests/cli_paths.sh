@@ -51,6 +51,8 @@ timeout 10 "$ATTSR" upscale --bicubic --scale 2 -i fifodir -o fifo_out 2>err; rc
 timeout 10 "$ATTSR" eval --bicubic --scale 2 fifodir >out.txt 2>err; rc=$?
 [ $rc -eq 1 ] && grep -q 'fifodir *a ' out.txt && grep -q 'b.png: not a regular file' err && t_pass fifo_in_eval_folder ||
     t_fail fifo_in_eval_folder "status $rc: $(cat out.txt err)"
+mkdir run_log && mkfifo run_log/log.jsonl
+refused_naming fifo_train_log log.jsonl "" "$ATTSR" train -d data -o run_log "${TRAIN[@]}"
 cp -r data fifodata && mkfifo fifodata/c.png
 refused_naming fifo_in_train_data c.png "" "$ATTSR" train -d fifodata -o run_fifo2 "${TRAIN[@]}"
 
@@ -163,4 +165,7 @@ mkdir ev && cp in.png ev/a.png
 [ $rc -eq 1 ] && grep -q 'tiny.npy.*smaller than the scale' err && grep -q 'empty: no images' err &&
     grep -q '^ev  *a ' out.txt && grep -q '^ev  *mean' out.txt && t_pass eval_skips_small_image ||
     t_fail eval_skips_small_image "status $rc: $(cat out.txt err)"
+# train: a validation image that cannot be scored stops the run before it starts
+refused_naming train_val_small_image "tiny.npy" "" "$ATTSR" train -d data -o run_val "${TRAIN[@]}" --val ev
+refused_naming train_val_empty "empty" "" "$ATTSR" train -d data -o run_val "${TRAIN[@]}" --val empty
 exit 0

@@ -235,18 +235,30 @@ int as_write_file_atomic(const char *path, const void *data, size_t n) {
     return as_outfile_commit(&f);
 }
 
-int as_read_file(const char *path, void **data, size_t *n, size_t max_bytes) {
-    *data = NULL;
-    *n = 0;
-    // O_NONBLOCK: opening a FIFO would otherwise wait for a writer, forever; the type is
-    // then checked on what was opened (no race with a rename), and a regular file's reads
-    // ignore the flag.
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+int as_open_regular(const char *path, int flags) {
+    // O_NONBLOCK: opening a FIFO would otherwise wait for the other end, forever; the
+    // type is then checked on what was opened (no race with a rename). Regular files
+    // ignore the flag, but it is cleared all the same.
+    int fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
     if (fd < 0) return as_errorf("%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return as_errorf("%s: not a regular file", path);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+int as_read_file(const char *path, void **data, size_t *n, size_t max_bytes) {
+    *data = NULL;
+    *n = 0;
+    struct stat st;
+    int fd = as_open_regular(path, O_RDONLY);
+    if (fd < 0) return -1;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return as_errorf("%s: cannot open: %s", path, strerror(errno));
     }
     FILE *fp = fdopen(fd, "rb");
     if (!fp) {

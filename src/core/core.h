@@ -47,7 +47,10 @@ void as_outfile_abort(as_outfile *f);                    // closes and removes t
 int  as_outfile_remove_stale(const char *dir, int (*owned)(const char *name, size_t n, void *ctx), void *ctx,
                              double min_age);
 int  as_write_file_atomic(const char *path, const void *data, size_t n);
-int  as_read_file(const char *path, void **data, size_t *n, size_t max_bytes);
+int  as_read_file(const char *path, void **data, size_t *n, size_t max_bytes);  // regular files only
+// open(path, flags) for a regular file only, without blocking on a FIFO (every file
+// attsr opens by name goes through this). The descriptor, or -1 + error.
+int  as_open_regular(const char *path, int flags);
 int  as_same_file(const char *a, const char *b);         // 1 when both name one existing file
 // 1 when a and b name one file, existing or to be written: the same inode (hard and
 // symbolic links), or the same path once "./", "dir/../" and links are resolved.

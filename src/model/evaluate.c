@@ -42,3 +42,17 @@ done:
     image_free(&sr);
     return rc ? -1 : 0;
 }
+
+int evaluate_check_folder(const char *dir, int scale) {
+    char hr[4096];
+    int n, rc = 0;
+    char **list = image_list_folder(image_hr_folder(dir, hr, sizeof hr), &n);
+    if (!list) return -1;
+    if (!n) rc = as_errorf("%s: no images (png, jpg, jpeg, npy) in the folder", hr);
+    for (int i = 0; i < n && !rc; i++) {
+        metrics m;
+        rc = evaluate_image(NULL, NULL, NULL, scale, list[i], &m);
+    }
+    image_free_list(list);
+    return rc;
+}

@@ -8,3 +8,7 @@
 // cache may be NULL (a plan is then made and freed per image); o may be NULL (defaults).
 int evaluate_image(const model *m, plan_cache *cache, const upscale_options *o, int scale,
                    const char *hr_path, metrics *out);
+// Before a long job (training's validation): every image of dir, or of dir/HR, goes
+// through the protocol at `scale` with bicubic (it reads, and is large enough). 0, or
+// -1 with the reason naming the folder or the first image that fails.
+int evaluate_check_folder(const char *dir, int scale);
