@@ -107,8 +107,8 @@ int as_check_output(const char *path) {
     struct stat st;
     size_t dir_n = folder_of(path, dir, sizeof dir), base_n = strlen(path) - dir_n;
     if (strlen(path) >= sizeof dir) return as_errorf("%s: path too long", path);
-    if (!base_n || (stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
-        return as_errorf("%s: is a folder, expected an output file", path);
+    if (!base_n) return as_errorf("%s: no file name", path);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return as_errorf("%s: is a folder, expected an output file", path);
     if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
         return as_errorf("%s: exists and is not a regular file", path);  // renaming over /dev/null, say
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return as_errorf("%s: no folder %s", path, dir);
