@@ -104,19 +104,20 @@ refused train_cache_is_data "" "$ATTSR" train -d data -o run_c --cache data/ "${
 [ "$(ls data)" = "$(printf 'comic.png\nzebra.png')" ] && t_pass train_data_untouched || t_fail train_data_untouched "$(ls -a data)"
 
 # ---- 13. an output that cannot be written is refused before the work
+printf 'junk' > junk.png && cp junk.png junk.safetensors
 for ext in webp gif ""; do
     name=${ext:-none}
-    # the input is missing: an error about the output shows it was checked first
-    refused_naming "ext_${name}_upscale" "e_up.${ext}" e_up "$ATTSR" upscale -m m.safetensors -i nope.png -o "e_up.${ext}"
-    refused_naming "ext_${name}_degrade" "e_dg.${ext}" e_dg "$ATTSR" degrade --scale 2 -i nope.png -o "e_dg.${ext}"
-    refused_naming "ext_${name}_decompose" "e_dt.${ext}" e_d "$ATTSR" decompose -i nope.png --structure e_ds.png --texture "e_dt.${ext}"
+    # the input is junk: an error about the output shows it was checked before reading
+    refused_naming "ext_${name}_upscale" "e_up.${ext}" e_up "$ATTSR" upscale -m m.safetensors -i junk.png -o "e_up.${ext}"
+    refused_naming "ext_${name}_degrade" "e_dg.${ext}" e_dg "$ATTSR" degrade --scale 2 -i junk.png -o "e_dg.${ext}"
+    refused_naming "ext_${name}_decompose" "e_dt.${ext}" e_d "$ATTSR" decompose -i junk.png --structure e_ds.png --texture "e_dt.${ext}"
     # the first output is not written when a later one is refused
     refused "ext_${name}_upscale_texture" good "$ATTSR" upscale -m m.safetensors -i in.png -o good.png --texture "t.${ext}"
 done
-refused_naming no_folder_upscale "no folder" nodir "$ATTSR" upscale -m m.safetensors -i nope.png -o nodir/x.png
+refused_naming no_folder_upscale "no folder" nodir "$ATTSR" upscale -m m.safetensors -i junk.png -o nodir/x.png
 refused_naming no_folder_init "no folder" "" "$ATTSR" init --scale 2 -o nodir/m.safetensors
-refused_naming no_folder_export "no folder" "" "$ATTSR" export -c nope.safetensors -o nodir/m.safetensors
-refused_naming output_is_folder "dir.png" "" "$ATTSR" degrade --scale 2 -i nope.png -o dir.png
+refused_naming no_folder_export "no folder" "" "$ATTSR" export -c junk.safetensors -o nodir/m.safetensors
+refused_naming output_is_folder "dir.png" "" "$ATTSR" degrade --scale 2 -i junk.png -o dir.png
 mkfifo fifo_out.png
 refused_naming output_is_fifo "not a regular file" "" "$ATTSR" degrade --scale 2 -i in.png -o fifo_out.png
 [ -p fifo_out.png ] && t_pass output_fifo_kept || t_fail output_fifo_kept "the FIFO was replaced"
@@ -126,7 +127,7 @@ mkdir -p run5/model.safetensors
 refused_naming train_run_file_is_folder "model.safetensors" "" "$ATTSR" train -d data -o run5 "${TRAIN[@]}"
 if [ "$(id -u)" != 0 ]; then  # root may write anywhere
     mkdir ro && chmod 555 ro
-    refused_naming unwritable_folder "ro/" "" "$ATTSR" upscale -m m.safetensors -i nope.png -o ro/out.png
+    refused_naming unwritable_folder "ro/" "" "$ATTSR" upscale -m m.safetensors -i junk.png -o ro/out.png
     refused_naming unwritable_run "ro" "" "$ATTSR" train -d data -o ro/run "${TRAIN[@]}"
     chmod 755 ro
 else

@@ -112,7 +112,21 @@ static int check_one_output(const cli_path *o) {
     }
 }
 
+// An input exists and is of its kind (the reader checks again on what it opens).
+static int check_one_input(const cli_path *p) {
+    struct stat st;
+    if (stat(p->path, &st) != 0) return as_errorf("%s: cannot open: %s", p->path, strerror(errno));
+    if (p->kind == CLI_FOLDER ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+        return as_errorf("%s: not a %s", p->path, p->kind == CLI_FOLDER ? "folder" : "regular file");
+    return 0;
+}
+
 int cli_check_paths(const cli_path *in, int n_in, const cli_path *out, int n_out) {
+    for (int i = 0; i < n_in; i++)
+        if (in[i].path && check_one_input(&in[i])) {
+            cli_error("%s %s", in[i].flag, as_error());
+            return -1;
+        }
     for (int i = 0; i < n_out; i++) {
         const cli_path *o = &out[i];
         if (!o->path) continue;

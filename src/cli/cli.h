@@ -44,7 +44,8 @@ int cli_parse(int argc, char **argv, const char *shortopts, const struct option 
 static inline int cli_parse_status(int r) { return r == CLI_EXIT_OK ? 0 : 1; }
 
 // The files and folders one command reads and writes, checked together before it
-// computes (docs/security.md): every output can be written (an image's extension, its
+// computes (docs/security.md): every input exists and is a regular file (a folder for
+// CLI_FOLDER), every output can be written (an image's extension, its
 // folder exists and is writable, it is no folder; a folder can be created), no two
 // outputs name one file or folder, and no output names an input, by any path (links,
 // "./", "dir/.."). Entries with a NULL path are skipped. 0, or -1 after printing the
