@@ -154,6 +154,10 @@ static void *worker_main(void *arg) {
 
 // ---- open / close / batch -----------------------------------------------------------
 
+static void report_skipped(const char *path, const char *why, void *ctx) {
+    fprintf(stderr, "dataset: %s: skipped: %s\n", path, why);
+}
+
 dataset *dataset_open(const dataset_config *c) {
     if (c->scale < 2 || c->scale > 4 || c->patch < 4 || c->batch < 1 || c->world < 1 || c->rank < 0 ||
         c->rank >= c->world || c->batch < c->world) {
@@ -175,7 +179,7 @@ dataset *dataset_open(const dataset_config *c) {
     double t0 = as_now();
     for (int k = 0; k < c->n_dirs; k++) {
         int n;
-        char **list = image_list_folder(c->dirs[k], &n);
+        char **list = image_list_folder_skips(c->dirs[k], &n, c->verbose ? report_skipped : NULL, NULL);
         if (!list) goto fail;
         train_image *grown = realloc(d->img, sizeof(train_image) * (d->n + n + 1));
         if (!grown) {
@@ -196,6 +200,8 @@ dataset *dataset_open(const dataset_config *c) {
             }
             if (r == 0) d->n++;
             else skipped++;
+            if (r == 1 && c->verbose)
+                fprintf(stderr, "dataset: %s: skipped: smaller than a %dx%d patch\n", list[i], d->ps, d->ps);
             total++;
             if (c->verbose && (total % 50 == 0)) fprintf(stderr, "dataset: %d images read\n", total);
         }
