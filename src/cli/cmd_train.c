@@ -119,14 +119,16 @@ static int train_option(int opt, const char *arg, void *p) {
 }
 
 // Before any work: the run folder and the files the run writes there, the cache, and
-// that none of them is --init or a data or validation folder (cli_check_paths).
+// that none of them is --init or a data or validation folder (cli_check_paths). Rank
+// 0 alone reads --init and --val: other ranks' hosts need not have them.
 static int check_paths(const train_config *c, const char **dirs, int n_dirs) {
+    int root = dist_launcher_rank() == 0;
     static const char *names[4] = TRAIN_RUN_FILES;
     char files[4][4096];
     cli_path in[66], out[5] = {{"-o", c->out_dir, CLI_FOLDER}};
     int n_in = 0;
-    in[n_in++] = (cli_path){"--init", c->init_from, CLI_FILE};
-    in[n_in++] = (cli_path){"--val", c->val_dir, CLI_FOLDER};
+    in[n_in++] = (cli_path){"--init", root ? c->init_from : NULL, CLI_FILE};
+    in[n_in++] = (cli_path){"--val", root ? c->val_dir : NULL, CLI_FOLDER};
     for (int i = 0; i < n_dirs; i++) in[n_in++] = (cli_path){"-d", dirs[i], CLI_FOLDER};
     for (int i = 0; i < 4; i++) {
         snprintf(files[i], sizeof files[i], "%s/%s", c->out_dir, names[i]);
