@@ -103,16 +103,66 @@ int cli_is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-int cli_check_output(const char *out, const char *in) {
-    if (!strcmp(out, in) || as_same_file(out, in)) {
-        cli_error("%s: the output would overwrite the input", out);
-        return -1;
+static int check_one_output(const cli_path *o) {
+    switch (o->kind) {
+    case CLI_IMAGE: return image_check_output(o->path);
+    case CLI_FOLDER: return as_check_output_folder(o->path);
+    case CLI_IN_NEW_FOLDER: {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", o->path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        if (slash && !cli_is_dir(dir)) return 0;  // the folder is checked as the command's output
+        return as_check_output(o->path);
     }
-    if (cli_is_dir(out)) {
-        cli_error("%s: is a folder, expected an output file", out);
-        return -1;
+    default: return as_check_output(o->path);
+    }
+}
+
+// An input exists and is of its kind (the reader checks again on what it opens).
+static int check_one_input(const cli_path *p) {
+    struct stat st;
+    if (stat(p->path, &st) != 0) return as_errorf("%s: cannot open: %s", p->path, strerror(errno));
+    if (p->kind == CLI_FOLDER ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+        return as_errorf("%s: not a %s", p->path, p->kind == CLI_FOLDER ? "folder" : "regular file");
+    return 0;
+}
+
+int cli_check_paths(const cli_path *in, int n_in, const cli_path *out, int n_out) {
+    for (int i = 0; i < n_in; i++)
+        if (in[i].path && check_one_input(&in[i])) {
+            cli_error("%s %s", in[i].flag, as_error());
+            return -1;
+        }
+    for (int i = 0; i < n_out; i++) {
+        const cli_path *o = &out[i];
+        if (!o->path) continue;
+        if (check_one_output(o)) {
+            cli_error("%s %s", o->flag, as_error());
+            return -1;
+        }
+        for (int k = 0; k < i; k++)
+            if (out[k].path && as_same_path(out[k].path, o->path)) {
+                cli_error("%s %s and %s %s name the same %s: one would be lost", out[k].flag, out[k].path, o->flag,
+                          o->path, o->kind == CLI_FOLDER ? "folder" : "file");
+                return -1;
+            }
+        for (int k = 0; k < n_in; k++)
+            if (in[k].path && as_same_path(in[k].path, o->path)) {
+                if (o->kind == CLI_FOLDER)
+                    cli_error("%s %s is the input folder %s %s: outputs would be written among the inputs",
+                              o->flag, o->path, in[k].flag, in[k].path);
+                else
+                    cli_error("%s %s would write over the input %s %s", o->flag, o->path, in[k].flag, in[k].path);
+                return -1;
+            }
     }
     return 0;
+}
+
+void cli_report_skipped(const char *path, const char *why, void *count) {
+    if (count) (*(int *)count)++;
+    cli_error("%s: skipped: %s", path, why);
 }
 
 void cli_progress(const char *label, long done, long total) {

@@ -58,10 +58,31 @@ int cli_parse(int argc, char **argv, const char *shortopts, const struct option 
 // The exit status for a non-zero cli_parse result.
 static inline int cli_parse_status(int r) { return r == CLI_EXIT_OK ? 0 : 1; }
 
-// Output paths: refuses to write over an input. 0 ok, -1 (printed).
-int cli_check_output(const char *out, const char *in);
+// The files and folders one command reads and writes, checked together before it
+// computes (docs/security.md): every input exists and is a regular file (a folder for
+// CLI_FOLDER), every output can be written (an image's extension, its
+// folder exists and is writable, it is no folder; a folder can be created), no two
+// outputs name one file or folder, and no output names an input, by any path (links,
+// "./", "dir/.."). Entries with a NULL path are skipped. 0, or -1 after printing the
+// first problem, naming the flags.
+enum {
+    CLI_IMAGE,          // an image file (png, jpg, jpeg, npy)
+    CLI_FILE,           // any other file (a model)
+    CLI_FOLDER,         // a folder (created when missing)
+    CLI_IN_NEW_FOLDER,  // a file in a CLI_FOLDER output: checked as CLI_FILE when the folder exists
+};
+typedef struct {
+    const char *flag, *path;  // the flag for messages ("-o"); NULL path: not given
+    int kind;
+} cli_path;
+int cli_check_paths(const cli_path *in, int n_in, const cli_path *out, int n_out);
+#define CLI_N(a) ((int)(sizeof(a) / sizeof *(a)))
 
 int cli_is_dir(const char *path);
+
+// image_list_folder_skips' report for the commands: "attsr CMD: PATH: skipped: WHY" on
+// stderr; count (an int *, or NULL) counts them.
+void cli_report_skipped(const char *path, const char *why, void *count);
 
 // Progress on stderr: a bar when it is a terminal, otherwise plain lines now and then.
 void cli_progress(const char *label, long done, long total);

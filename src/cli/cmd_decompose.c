@@ -65,9 +65,9 @@ int cmd_decompose(int argc, char **argv) {
     const char *in = a.in, *out_s = a.out_s, *out_t = a.out_t;
     satv_params p = a.p;
     if (!in || !out_s) return cli_error("-i IN and --structure OUT are required (see --help)");
-    if (cli_check_output(out_s, in) || (out_t && cli_check_output(out_t, in))) return 1;
-    if (out_t && (!strcmp(out_s, out_t) || as_same_file(out_s, out_t)))
-        return cli_error("--structure and --texture name the same file");
+    const cli_path ins[] = {{"-i", in, CLI_IMAGE}},
+                   outs[] = {{"--structure", out_s, CLI_IMAGE}, {"--texture", out_t, CLI_IMAGE}};
+    if (cli_check_paths(ins, CLI_N(ins), outs, CLI_N(outs))) return 1;
     image img = {0}, rgb = {0}, s_img = {0}, t_img = {0};
     float *s = NULL, *t = NULL;
     int its = 0, rc = image_read_flags(in, &img, a.read_flags) || image_take_channels(&rgb, &img, 0, 3);  // alpha stays out of the TV norm

@@ -36,9 +36,12 @@ int cmd_degrade(int argc, char **argv) {
     int r = cli_parse(argc, argv, ":s:i:o:", opts, HELP, degrade_option, &a, NULL);
     if (r) return cli_parse_status(r);
     if (!a.in || !a.out || !a.scale) return cli_error("--scale, -i and -o are required (see --help)");
-    if (cli_check_output(a.out, a.in)) return 1;
+    const cli_path in[] = {{"-i", a.in, CLI_IMAGE}}, out[] = {{"-o", a.out, CLI_IMAGE}};
+    if (cli_check_paths(in, 1, out, 1)) return 1;
     image hr = {0}, lr = {0};
-    int rc = image_read_flags(a.in, &hr, a.read_flags) || degrade(&lr, NULL, &hr, (int)a.scale) || image_write(a.out, &lr);
+    int rc = image_read_flags(a.in, &hr, a.read_flags);
+    if (!rc && degrade(&lr, NULL, &hr, (int)a.scale)) rc = as_errorf("%s: %s", a.in, as_error());  // name the file
+    rc = rc || image_write(a.out, &lr);
     if (rc) cli_error("%s", as_error());
     image_free(&hr);
     image_free(&lr);

@@ -16,7 +16,9 @@ static const char *HELP =
     "(or bicubic xS), then PSNR and SSIM on Y with S pixels shaved off each border\n"
     "(full-range luma for gray HR files). Prints per image and per folder; --json prints\n"
     "one JSON object instead. --ensemble scores the model's x8 self-ensemble (the mean\n"
-    "over the 8 flips and transposes of each LR image; 8x the time).\n" CLI_KEEP_ORIENTATION_HELP;
+    "over the 8 flips and transposes of each LR image; 8x the time). An image that\n"
+    "cannot be scored (unreadable, smaller than S) is reported and skipped: the means are\n"
+    "over the others, and the exit status is then 1.\n" CLI_KEEP_ORIENTATION_HELP;
 
 // The folder to read and the dataset's name: DIR/HR when it exists; the name of DIR,
 // or of its parent when DIR itself is called HR.
@@ -99,44 +101,57 @@ int cmd_eval(int argc, char **argv) {
     json_t *root = json_pack("{s:i, s:s, s:b, s:[]}", "scale", (int)scale, "model",
                              model_path ? model_path : "bicubic", "ensemble", a.ensemble, "datasets");
     json_t *datasets = json_object_get(root, "datasets");
-    int rc = 0;
-    for (int d = first; d < argc && !rc; d++) {
+    // SPEC 8: a bad image (or folder) is reported and skipped, the rest scored; the exit
+    // status is then 1, and the means are over the images scored.
+    int failed = 0, total = 0, empty = 0;
+    for (int d = first; d < argc; d++) {
         char hrdir[4096], name[1024];
         dataset_of(argv[d], hrdir, sizeof hrdir, name, sizeof name);
-        int n;
-        char **list = image_list_folder(hrdir, &n);
-        if (!list) {
-            rc = cli_error("%s", as_error());
-            break;
-        }
-        if (n == 0) {
+        int n, done = 0;
+        char **list = image_list_folder_skips(hrdir, &n, cli_report_skipped, NULL);
+        if (!list || n == 0) {
+            if (list) as_errorf("%s: no images (png, jpg, jpeg, npy) in the folder", hrdir);
+            cli_error("%s", as_error());
             image_free_list(list);
-            rc = cli_error("%s: no images (png, jpg, npy) in the folder", hrdir);
-            break;
+            empty++;
+            continue;
         }
         json_t *images = json_array();
         double sum_p = 0, sum_s = 0;
         for (int i = 0; i < n; i++) {
             metrics m;
+            total++;
             if (attsr_evaluate(model, (int)scale, list[i], &opt, &m.psnr, &m.ssim)) {
-                rc = cli_error("%s", as_error());
-                break;
+                cli_error("%s (skipped)", as_error());
+                failed++;
+                cli_progress(name, i + 1, n);
+                continue;
             }
             char im[512];
             stem(list[i], im, sizeof im);
             json_array_append_new(images, json_pack("{s:s, s:o, s:o}", "name", im, "psnr", number(m.psnr), "ssim", number(m.ssim)));
             sum_p += m.psnr;
             sum_s += m.ssim;
+            done++;
             if (!json) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f\n", name, im, m.psnr, m.ssim);
             cli_progress(name, i + 1, n);
         }
         image_free_list(list);
-        json_array_append_new(datasets, json_pack("{s:s, s:o, s:o, s:o}", "name", name, "psnr", number(sum_p / n),
-                                                  "ssim", number(sum_s / n), "images", images));
-        if (!json && !rc) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f  (x%ld, %d images%s)\n", name, "mean",
-                                 sum_p / n, sum_s / n, scale, n, a.ensemble ? ", x8 self-ensemble" : "");
+        if (!done) {
+            json_decref(images);
+            continue;
+        }
+        json_array_append_new(datasets, json_pack("{s:s, s:o, s:o, s:o}", "name", name, "psnr", number(sum_p / done),
+                                                  "ssim", number(sum_s / done), "images", images));
+        if (!json) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f  (x%ld, %d images%s%s)\n", name, "mean",
+                          sum_p / done, sum_s / done, scale, done, a.ensemble ? ", x8 self-ensemble" : "",
+                          done < n ? ", some skipped" : "");
     }
-    if (!rc && json) {
+    int rc = 0;
+    if (failed || empty)
+        rc = cli_error("%d of %d images could not be evaluated%s (see above)", failed, total,
+                       empty ? ", and a folder had none" : "");
+    if (json_array_size(datasets) && json) {
         char *s = json_dumps(root, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         puts(s);
         free(s);

@@ -40,7 +40,8 @@ int cmd_export(int argc, char **argv) {
     int r = cli_parse(argc, argv, ":c:o:", opts, HELP, export_option, &a, NULL);
     if (r) return cli_parse_status(r);
     if (!a.in || !a.out) return cli_error("-c CHECKPOINT and -o MODEL are required (see --help)");
-    if (cli_check_output(a.out, a.in)) return 1;
+    const cli_path in[] = {{"-c", a.in, CLI_FILE}}, out[] = {{"-o", a.out, CLI_FILE}};
+    if (cli_check_paths(in, 1, out, 1)) return 1;
     model m;
     float *adam_m, *adam_v, *ema;
     adam opt;

@@ -36,6 +36,8 @@ int cmd_init(int argc, char **argv) {
     int r = cli_parse(argc, argv, ":o:", opts, HELP, init_option, &a, NULL);
     if (r) return cli_parse_status(r);
     if (!a.out) return cli_error("-o MODEL is required (see --help)");
+    const cli_path out[] = {{"-o", a.out, CLI_FILE}};
+    if (cli_check_paths(NULL, 0, out, 1)) return 1;
     model m;
     if (model_create(&m, &a.cfg)) return cli_error("%s", as_error());
     model_init_params(&m, (uint64_t)a.seed);

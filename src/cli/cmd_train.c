@@ -119,6 +119,26 @@ static int train_option(int opt, const char *arg, void *p) {
     return cli_error("unhandled option %d", opt);
 }
 
+// Before any work: the run folder and the files the run writes there, the cache, and
+// that none of them is --init or a data or validation folder (cli_check_paths). Rank
+// 0 alone reads --init and --val: other ranks' hosts need not have them.
+static int check_paths(const train_config *c, const char **dirs, int n_dirs) {
+    int root = dist_launcher_rank() == 0;
+    static const char *names[4] = TRAIN_RUN_FILES;
+    char files[4][4096];
+    cli_path in[66], out[5] = {{"-o", c->out_dir, CLI_FOLDER}};
+    int n_in = 0;
+    in[n_in++] = (cli_path){"--init", root ? c->init_from : NULL, CLI_FILE};
+    in[n_in++] = (cli_path){"--val", root ? c->val_dir : NULL, CLI_FOLDER};
+    for (int i = 0; i < n_dirs; i++) in[n_in++] = (cli_path){"-d", dirs[i], CLI_FOLDER};
+    for (int i = 0; i < 4; i++) {
+        snprintf(files[i], sizeof files[i], "%s/%s", c->out_dir, names[i]);
+        out[i + 1] = (cli_path){"the run's file", files[i], CLI_IN_NEW_FOLDER};
+    }
+    const cli_path cache = {"--cache", c->cache_dir, CLI_FOLDER};  // may be the run folder itself
+    return cli_check_paths(in, n_in, out, CLI_N(out)) || cli_check_paths(in, n_in, &cache, 1) ? -1 : 0;
+}
+
 int cmd_train(int argc, char **argv) {
     static const struct option opts[] = {
         CLI_COMMON_OPTIONS, CLI_MODEL_OPTIONS, CLI_PRECISION_OPTION,
@@ -148,6 +168,7 @@ int cmd_train(int argc, char **argv) {
     if (c.lr_cosine && c.n_milestones) return cli_error("--milestones has no effect with --lr-schedule cosine");
     if (c.lr_min > c.lr) return cli_error("--lr-min %g exceeds --lr %g", c.lr_min, c.lr);
     if (!val_set && cli_is_dir("../shared/data/benchmark/Set5")) c.val_dir = "../shared/data/benchmark/Set5";
+    if (check_paths(&c, dirs, n_dirs)) return 1;
     c.data_dirs = dirs;
     c.n_data = n_dirs;
     c.progress_tty = isatty(fileno(stderr));

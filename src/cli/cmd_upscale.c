@@ -1,7 +1,9 @@
 // attsr upscale: one image or a folder of images, with a model or the bicubic baseline.
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/core.h"
@@ -16,10 +18,11 @@ static const char *HELP =
     "IN and OUT are files (.png, .jpg, .webp, .tif, .npy; .bmp is read only) or, when IN\n"
     "is a folder, folders: every image in IN is upscaled into OUT under the same name\n"
     "(x.bmp as x.bmp.png); a bad file is reported and skipped, and the exit status is\n"
-    "then 1. Without -m, the bundled model for the scale (default 2) is used.\n"
-    "--structure/--texture write the two branches (the texture, which is signed, as\n"
-    "T + 0.5 in 8-bit files). --tile N processes N x N LR tiles with --overlap pixels\n"
-    "of context (default: automatic, bounded memory).\n"
+    "then 1 (also when IN holds no image; other files are named as skipped). No output\n"
+    "may name an input or another output, by any path. Without -m, the bundled model\n"
+    "for the scale (default 2) is used. --structure/--texture write the two branches\n"
+    "(the texture, which is signed, as T + 0.5 in 8-bit files). --tile N processes\n"
+    "N x N LR tiles with --overlap pixels of context (default: automatic, bounded memory).\n"
     "--ensemble averages the outputs for the 8 flips and transposes of the input (x8\n"
     "self-ensemble, as EDSR's \"+\" results): usually a little higher PSNR, 8x the time.\n"
     "Outputs keep what the input had where the format can hold it (docs/formats.md):\n"
@@ -36,6 +39,7 @@ static const char *HELP =
 
 typedef struct {
     attsr_model *model;  // NULL: bicubic
+    const char *model_path, *model_flag;
     int scale;
     attsr_options opt;
     const char *structure, *texture;
@@ -44,6 +48,18 @@ typedef struct {
     const char *format;  // -o -: the output's extension
     int matrix;          // y4m: 601 or 709; 0: y4m_default_matrix
 } job;
+
+// Every path of one image's upscale, checked together (cli_check_paths); folders: the
+// three outputs are folders, before the folder's images are listed.
+// "-" (stdin, stdout) is no path to check, and a .y4m video no image file.
+static int check_paths(const job *j, const char *in, const char *out, const char *out_s, const char *out_t,
+                       int kind) {
+#define PATH(flag, p) {flag, p && strcmp(p, "-") ? p : NULL, kind == CLI_IMAGE && p && image_ext_video(as_ext(p)) ? CLI_FILE : kind}
+    const cli_path ins[] = {PATH("-i", in), {j->model_flag, j->model_path, CLI_FILE}},
+                   outs[] = {PATH("-o", out), PATH("--structure", out_s), PATH("--texture", out_t)};
+#undef PATH
+    return cli_check_paths(ins, CLI_N(ins), outs, CLI_N(outs));
+}
 
 static void tile_progress(int done, int total, void *user) {
     if (total > 1) cli_progress((const char *)user, done, total);
@@ -164,9 +180,7 @@ done:
 
 static int upscale_one(const job *j, const char *in, const char *out, const char *out_s,
                        const char *out_t) {
-    if ((!is_stdio(out) && cli_check_output(out, in)) || (out_s && cli_check_output(out_s, in)) ||
-        (out_t && cli_check_output(out_t, in)))
-        return -1;
+    if (check_paths(j, in, out, out_s, out_t, CLI_IMAGE)) return -1;
     uint8_t head[9];
     size_t head_n = 0;
     int video_in = !is_stdio(in) && image_ext_video(as_ext(in));
@@ -177,21 +191,27 @@ static int upscale_one(const job *j, const char *in, const char *out, const char
     if (video_in && (out_s || out_t)) return cli_error("--structure and --texture take an image, not a video");
     if (video_in && is_stdio(in)) return upscale_video(j, stdin, "<stdin>", head_n, out);
     if (video_in) {
-        FILE *fp = fopen(in, "rb");
-        if (!fp) return cli_error("%s: cannot open: %s", in, strerror(errno));
+        int fd = as_open_regular(in, O_RDONLY);
+        FILE *fp = fd < 0 ? NULL : fdopen(fd, "rb");
+        if (!fp) {
+            if (fd >= 0) close(fd);
+            return cli_error("%s", fd < 0 ? as_error() : strerror(errno));
+        }
         int rc = upscale_video(j, fp, in, 0, out);
         fclose(fp);
         return rc;
     }
     image lr = {0}, sr = {0}, st = {0}, tx = {0};
     attsr_options opt = j->opt;
-    opt.progress_user = (void *)(is_stdio(in) ? "<stdin>" : in);
+    const char *label = is_stdio(in) ? "<stdin>" : in;
+    opt.progress_user = (void *)label;
     const image_write_options *w = &j->write;
     char in_ext[16];
-    int rc = read_input(j, in, head, head_n, &lr, in_ext, sizeof in_ext) ||
-             cli_upscale_image(j->model, j->scale, &lr, &sr, out_s ? &st : NULL, out_t ? &tx : NULL, &opt) ||
-             keep_source(&sr, &lr) || write_output(j, out, &sr, in_ext) ||
-             (out_s && image_write_with(out_s, &st, w)) || (out_t && write_texture(out_t, &tx, w));
+    int rc = read_input(j, in, head, head_n, &lr, in_ext, sizeof in_ext);
+    if (!rc && cli_upscale_image(j->model, j->scale, &lr, &sr, out_s ? &st : NULL, out_t ? &tx : NULL, &opt))
+        rc = as_errorf("%s: %s", label, as_error());  // name the file (a folder's images)
+    rc = rc || keep_source(&sr, &lr) || write_output(j, out, &sr, in_ext) ||
+         (out_s && image_write_with(out_s, &st, w)) || (out_t && write_texture(out_t, &tx, w));
     if (rc) cli_error("%s", as_error());
     image_free(&lr);
     image_free(&sr);
@@ -213,9 +233,14 @@ static char *join(const char *dir, const char *path) {
 }
 
 static int upscale_folder(const job *j, const char *in, const char *out) {
-    int n, failed = 0;
-    char **list = image_list_folder(in, &n);
+    int n, failed = 0, skipped = 0;
+    char **list = image_list_folder_skips(in, &n, cli_report_skipped, &skipped);
     if (!list) return cli_error("%s", as_error());
+    if (!n) {  // nothing to do is a failure, not a silent success
+        image_free_list(list);
+        return cli_error("%s: no images in the folder%s", in,
+                         skipped ? ", only the skipped files above" : "");
+    }
     if (as_mkdir_p(out) || (j->structure && as_mkdir_p(j->structure)) || (j->texture && as_mkdir_p(j->texture))) {
         image_free_list(list);
         return cli_error("%s", as_error());
@@ -303,6 +328,7 @@ int cmd_upscale(int argc, char **argv) {
     int r = cli_parse(argc, argv, ":m:s:i:o:", opts, HELP, upscale_option, &a, NULL);
     if (r) return cli_parse_status(r);
     job j = a.j;
+    j.model_flag = "-m";
     const char *model_path = a.model_path, *in = a.in, *out = a.out;
     long scale = a.scale;
     int bicubic = a.bicubic;
@@ -314,7 +340,11 @@ int cmd_upscale(int argc, char **argv) {
     if (!bicubic && !model_path) {
         if (cli_bundled_model(scale ? (int)scale : 2, bundled, sizeof bundled)) return cli_error("%s", as_error());
         model_path = bundled;
+        j.model_flag = "the bundled model";
     }
+    j.model_path = model_path;
+    int folder = cli_is_dir(in);
+    if (check_paths(&j, in, out, j.structure, j.texture, folder ? CLI_FOLDER : CLI_IMAGE)) return 1;
     if (model_path) {
         if (attsr_model_load(&j.model, model_path)) return cli_error("%s", as_error());
         int model_scale = attsr_model_scale(j.model);
@@ -326,11 +356,11 @@ int cmd_upscale(int argc, char **argv) {
     }
     j.scale = scale ? (int)scale : 2;
     j.opt.progress = tile_progress;
-    if (cli_is_dir(in) && is_stdio(out)) {
+    if (folder && is_stdio(out)) {
         attsr_model_free(j.model);
         return cli_error("-o - takes one image, not the folder %s", in);
     }
-    int rc = cli_is_dir(in) ? upscale_folder(&j, in, out)
+    int rc = folder ? upscale_folder(&j, in, out)
                             : (upscale_one(&j, in, out, j.structure, j.texture) ? 1 : 0);
     attsr_model_free(j.model);
     return rc;

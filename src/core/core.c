@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,11 +88,82 @@ int as_check_pixels(const char *what, int64_t w, int64_t h) {
 
 // ---- atomic files ------------------------------------------------------------------
 
+// The folder part of path (through its last '/'; "." when none) into dir; returns its
+// length in path.
+static size_t folder_of(const char *path, char *dir, size_t n) {
+    const char *slash = strrchr(path, '/');
+    size_t dir_n = slash ? (size_t)(slash - path) + 1 : 0;
+    snprintf(dir, n, "%.*s", dir_n ? (int)dir_n : 1, dir_n ? path : ".");
+    return dir_n;
+}
+
+static long name_max_of(const char *dir) {
+    long m = pathconf(dir, _PC_NAME_MAX);
+    return m > 0 ? m : NAME_MAX;
+}
+
+int as_check_output(const char *path) {
+    char dir[4096];
+    struct stat st;
+    size_t dir_n = folder_of(path, dir, sizeof dir), base_n = strlen(path) - dir_n;
+    if (strlen(path) >= sizeof dir) return as_errorf("%s: path too long", path);
+    if (!base_n) return as_errorf("%s: no file name", path);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return as_errorf("%s: is a folder, expected an output file", path);
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+        return as_errorf("%s: exists and is not a regular file", path);  // renaming over /dev/null, say
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return as_errorf("%s: no folder %s", path, dir);
+    if (access(dir, W_OK | X_OK) != 0) return as_errorf("%s: folder %s is not writable: %s", path, dir, strerror(errno));
+    long name_max = name_max_of(dir);
+    if (base_n > (size_t)name_max)
+        return as_errorf("%s: file name of %zu bytes is longer than the limit of %ld", path, base_n, name_max);
+    return 0;
+}
+
+int as_check_output_folder(const char *path) {
+    char buf[4096];
+    struct stat st;
+    if (strlen(path) >= sizeof buf) return as_errorf("%s: path too long", path);
+    if (stat(path, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) return as_errorf("%s: exists and is not a folder", path);
+        if (access(path, W_OK | X_OK) != 0) return as_errorf("%s: folder not writable: %s", path, strerror(errno));
+        return 0;
+    }
+    // mkdir -p will create it: the nearest folder above that exists must be writable
+    strcpy(buf, path);
+    for (;;) {
+        char *slash = strrchr(buf, '/');
+        while (slash && slash > buf && slash[-1] == '/') slash--;
+        if (!slash) strcpy(buf, ".");
+        else if (slash == buf) strcpy(buf, "/");
+        else *slash = 0;
+        if (stat(buf, &st) == 0) break;
+        if (!strcmp(buf, ".") || !strcmp(buf, "/")) return as_errorf("%s: cannot create folder", path);
+    }
+    if (!S_ISDIR(st.st_mode)) return as_errorf("%s: cannot create folder: %s is not a folder", path, buf);
+    if (access(buf, W_OK | X_OK) != 0)
+        return as_errorf("%s: cannot create folder: %s is not writable: %s", path, buf, strerror(errno));
+    return 0;
+}
+
 int as_outfile_open(as_outfile *f, const char *path) {
     memset(f, 0, sizeof *f);
     if (strlen(path) >= sizeof f->path) return as_errorf("%s: path too long", path);
     strcpy(f->path, path);
-    snprintf(f->tmp, sizeof f->tmp, "%s.tmp-XXXXXX", path);
+    // The temp name adds ".tmp-XXXXXX" to the final name; a name near the file system's
+    // limit (NAME_MAX, usually 255 bytes) gets a shortened temp name (a prefix of it, cut
+    // on a UTF-8 character boundary) instead, never a shortened final name.
+    char dir[4096];
+    size_t dir_n = folder_of(path, dir, sizeof dir), base_n = strlen(path) - dir_n;
+    long name_max = name_max_of(dir);
+    if (!base_n) return as_errorf("%s: no file name", path);
+    if (base_n > (size_t)name_max)
+        return as_errorf("%s: file name of %zu bytes is longer than the limit of %ld", path, base_n, name_max);
+    size_t keep = base_n, suffix_n = strlen(".tmp-XXXXXX");
+    if (keep + suffix_n > (size_t)name_max) {
+        keep = (size_t)name_max > suffix_n ? (size_t)name_max - suffix_n : 0;
+        while (keep > 0 && ((unsigned char)path[dir_n + keep] & 0xC0) == 0x80) keep--;
+    }
+    snprintf(f->tmp, sizeof f->tmp, "%.*s.tmp-XXXXXX", (int)(dir_n + keep), path);
     int fd = mkstemp(f->tmp);
     if (fd < 0) return as_errorf("%s: cannot create: %s", path, strerror(errno));
     fchmod(fd, 0644);
@@ -163,15 +235,35 @@ int as_write_file_atomic(const char *path, const void *data, size_t n) {
     return as_outfile_commit(&f);
 }
 
+int as_open_regular(const char *path, int flags) {
+    // O_NONBLOCK: opening a FIFO would otherwise wait for the other end, forever; the
+    // type is then checked on what was opened (no race with a rename). Regular files
+    // ignore the flag, but it is cleared all the same.
+    int fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
+    if (fd < 0) return as_errorf("%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return as_errorf("%s: not a regular file", path);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
 int as_read_file(const char *path, void **data, size_t *n, size_t max_bytes) {
     *data = NULL;
     *n = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return as_errorf("%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(fp);
-        return as_errorf("%s: not a regular file", path);
+    int fd = as_open_regular(path, O_RDONLY);
+    if (fd < 0) return -1;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return as_errorf("%s: cannot open: %s", path, strerror(errno));
+    }
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        close(fd);
+        return as_errorf("%s: cannot open: %s", path, strerror(errno));
     }
     if ((uint64_t)st.st_size > max_bytes) {
         fclose(fp);
@@ -228,6 +320,44 @@ int as_read_stream(FILE *fp, const char *name, void **data, size_t *n, size_t ma
     *data = buf;
     *n = len;
     return 0;
+}
+
+// An absolute path naming what `path` names: symlinks resolved in the part that
+// exists, "." and ".." and repeated slashes removed from the rest (which mkdir -p or
+// a write would create, so ".." there is lexical). 0, or -1 when too long.
+static int canonical_path(const char *path, char *out, size_t n) {
+    char rest[4096], part[4096];
+    if (strlen(path) >= sizeof rest || n < 2) return -1;
+    if (path[0] == '/') {
+        strcpy(out, "/");
+    } else if (!getcwd(out, n)) {
+        return -1;
+    }
+    strcpy(rest, path);
+    for (char *save, *c = strtok_r(rest, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(c, ".")) continue;
+        size_t len = strlen(out);
+        if (!strcmp(c, "..")) {
+            char *slash = strrchr(out, '/');
+            if (slash == out) out[1] = 0;
+            else *slash = 0;
+            continue;
+        }
+        if (snprintf(part, sizeof part, "%s%s%s", out, len > 1 ? "/" : "", c) >= (int)sizeof part) return -1;
+        struct stat st;
+        // an existing name through its real path (a dangling link stays as it is)
+        if (lstat(part, &st) == 0 && realpath(part, out)) continue;
+        if (strlen(part) >= n) return -1;
+        strcpy(out, part);
+    }
+    return 0;
+}
+
+int as_same_path(const char *a, const char *b) {
+    if (as_same_file(a, b)) return 1;
+    char ca[4096], cb[4096];
+    if (canonical_path(a, ca, sizeof ca) || canonical_path(b, cb, sizeof cb)) return !strcmp(a, b);
+    return !strcmp(ca, cb);
 }
 
 int as_same_file(const char *a, const char *b) {

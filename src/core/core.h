@@ -36,7 +36,9 @@ typedef struct {
     char path[4096];
     char tmp[4096 + 32];
 } as_outfile;
-int  as_outfile_open(as_outfile *f, const char *path);   // creates "path.tmp-XXXXXX"
+// Creates "path.tmp-XXXXXX", or for a name within 11 bytes of the file system's limit
+// (NAME_MAX) a temp name from a prefix of it; refuses a name over the limit.
+int  as_outfile_open(as_outfile *f, const char *path);
 int  as_outfile_commit(as_outfile *f);                   // flush, fsync, rename; closes
 void as_outfile_abort(as_outfile *f);                    // closes and removes the temp file
 // Removes from dir the temp files that killed writers left ("NAME.tmp-XXXXXX") where
@@ -45,10 +47,22 @@ void as_outfile_abort(as_outfile *f);                    // closes and removes t
 int  as_outfile_remove_stale(const char *dir, int (*owned)(const char *name, size_t n, void *ctx), void *ctx,
                              double min_age);
 int  as_write_file_atomic(const char *path, const void *data, size_t n);
-int  as_read_file(const char *path, void **data, size_t *n, size_t max_bytes);
+int  as_read_file(const char *path, void **data, size_t *n, size_t max_bytes);  // regular files only
 // The rest of a stream (a pipe: stdin), at most max_bytes; `name` heads the errors.
 int  as_read_stream(FILE *fp, const char *name, void **data, size_t *n, size_t max_bytes);
+// open(path, flags) for a regular file only, without blocking on a FIFO (every file
+// attsr opens by name goes through this). The descriptor, or -1 + error.
+int  as_open_regular(const char *path, int flags);
 int  as_same_file(const char *a, const char *b);         // 1 when both name one existing file
+// 1 when a and b name one file, existing or to be written: the same inode (hard and
+// symbolic links), or the same path once "./", "dir/../" and links are resolved.
+int  as_same_path(const char *a, const char *b);
+// What the commands check before any work (cheap, no file created): `path` can be
+// written by as_outfile: an existing, writable folder, a name within the limit, not a
+// folder or another non-regular file. as_check_output_folder: `path` is a writable
+// folder, or mkdir -p can create it. 0, or -1 with the reason.
+int  as_check_output(const char *path);
+int  as_check_output_folder(const char *path);
 int  as_mkdir_p(const char *path);
 
 // ---- helpers --------------------------------------------------------------------

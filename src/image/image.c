@@ -336,18 +336,27 @@ static int resolve_encoding(const char *path, format fmt, const image *img,
     return 0;
 }
 
+// An output's extension: one image_write writes (the format it names in *fmt).
+static int check_ext(const char *name, const char *ext, format *fmt) {
+    *fmt = format_of_ext(ext);
+    if (image_ext_writable(ext)) return 0;
+    char list[256];
+    if (!ext[0]) return as_errorf("%s: no extension (use %s)", name, ext_list(list, sizeof list, 1));
+    if (*fmt != FMT_NONE)
+        return as_errorf("%s: %s is read, not written (use %s)", name, format_names[*fmt], ext_list(list, sizeof list, 1));
+    return unsupported_ext(name, ext, 1);
+}
+
+int image_check_output(const char *path) {
+    format fmt;
+    return check_ext(path, as_ext(path), &fmt) || as_check_output(path) ? -1 : 0;
+}
+
 // What can be refused before a byte is written: the extension, the image, the options.
 static int prepare_write(const char *name, const char *ext, const image *img, const image_write_options *o,
                          format *fmt, image_encoding *e) {
     static const image_write_options none;
-    *fmt = format_of_ext(ext);
-    if (!image_ext_writable(ext)) {
-        char list[256];
-        if (!ext[0]) return as_errorf("%s: no extension (use %s)", name, ext_list(list, sizeof list, 1));
-        if (*fmt != FMT_NONE)
-            return as_errorf("%s: %s is read, not written (use %s)", name, format_names[*fmt], ext_list(list, sizeof list, 1));
-        return unsupported_ext(name, ext, 1);
-    }
+    if (check_ext(name, ext, fmt)) return -1;
     return check_writable(name, img) || resolve_encoding(name, *fmt, img, o ? o : &none, e) ? -1 : 0;
 }
 

@@ -87,6 +87,9 @@ const char *image_content_ext(const void *data, size_t n);
 // into place; an unknown extension is refused before anything is created, and a
 // failed write leaves nothing behind.
 int image_write(const char *path, const image *img);
+// What image_write would refuse of the path alone, for a command to check before it
+// computes: the extension, and as_check_output (folder, name length). 0 or -1.
+int image_check_output(const char *path);
 
 // Overrides for image_write; zero fields keep its defaults.
 typedef struct {
@@ -124,6 +127,9 @@ int image_ext_video(const char *ext);
 // The image files (image_ext_supported; not hidden) of a folder as "dir/name", sorted;
 // NULL-terminated. NULL + error when the folder cannot be read.
 char **image_list_folder(const char *dir, int *n);
+// The same, calling skipped(path, why, ctx) for every other entry that is not hidden.
+char **image_list_folder_skips(const char *dir, int *n, void (*skipped)(const char *path, const char *why, void *ctx),
+                               void *ctx);
 void image_free_list(char **list);
 
 // The folder a dataset's HR images are in: DIR/HR when it exists, else DIR itself

@@ -11,3 +11,7 @@ int evaluate_image(const model *m, plan_cache *cache, const upscale_options *o, 
 // The same with image_read_flags' flags for reading the HR file.
 int evaluate_image_flags(const model *m, plan_cache *cache, const upscale_options *o, int scale,
                          const char *hr_path, unsigned read_flags, metrics *out);
+// Before a long job (training's validation): every image of dir, or of dir/HR, goes
+// through the protocol at `scale` with bicubic (it reads, and is large enough). 0, or
+// -1 with the reason naming the folder or the first image that fails.
+int evaluate_check_folder(const char *dir, int scale);

@@ -154,6 +154,8 @@ static void *worker_main(void *arg) {
 
 // ---- open / close / batch -----------------------------------------------------------
 
+static void count_skipped(const char *path, const char *why, void *count) { (*(int *)count)++; }
+
 dataset *dataset_open(const dataset_config *c) {
     if (c->scale < 2 || c->scale > 4 || c->patch < 4 || c->batch < 1 || c->world < 1 || c->rank < 0 ||
         c->rank >= c->world || c->batch < c->world) {
@@ -171,11 +173,11 @@ dataset *dataset_open(const dataset_config *c) {
     pthread_cond_init(&d->cv, NULL);
     if (as_mkdir_p(c->cache_dir)) goto fail;
     satv_cache_remove_stale(c->cache_dir, 3600);  // temp files of writers killed an hour ago or more
-    int total = 0, skipped = 0, computed = 0;
+    int total = 0, skipped = 0, computed = 0, others = 0;
     double t0 = as_now();
     for (int k = 0; k < c->n_dirs; k++) {
         int n;
-        char **list = image_list_folder(c->dirs[k], &n);
+        char **list = image_list_folder_skips(c->dirs[k], &n, count_skipped, &others);
         if (!list) goto fail;
         train_image *grown = realloc(d->img, sizeof(train_image) * (d->n + n + 1));
         if (!grown) {
@@ -205,9 +207,12 @@ dataset *dataset_open(const dataset_config *c) {
         as_errorf("dataset: no training image of at least %dx%d pixels in the given folders", d->ps, d->ps);
         goto fail;
     }
-    if (c->verbose)
-        fprintf(stderr, "dataset: %d images (%d too small, skipped), %d decomposed now, %d from the cache, %.1fs\n",
-                d->n, skipped, computed, d->n - computed, as_now() - t0);
+    if (c->verbose) {
+        char other[64] = "";  // what else the folders hold is said, not silently dropped
+        if (others) snprintf(other, sizeof other, "; %d other file%s, not images, ignored", others, others > 1 ? "s" : "");
+        fprintf(stderr, "dataset: %d images (%d too small, skipped%s), %d decomposed now, %d from the cache, %.1fs\n",
+                d->n, skipped, other, computed, d->n - computed, as_now() - t0);
+    }
     size_t lr_n = (size_t)d->local_b * c->patch * c->patch * 3, hr_n = (size_t)d->local_b * d->ps * d->ps * 3;
     d->lr = as_malloc_array(lr_n, sizeof(float));
     d->s_hr = as_malloc_array(hr_n, sizeof(float));

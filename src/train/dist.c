@@ -75,6 +75,15 @@ static int launcher_world(void) {
     return 0;
 }
 
+int dist_launcher_rank(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "MV2_COMM_WORLD_RANK"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 0) return atoi(v);
+    }
+    return 0;
+}
+
 #ifdef ATTSR_MPI
 int dist_has_mpi(void) { return 1; }
 

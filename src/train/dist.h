@@ -24,6 +24,9 @@ void dist_close(dist *d);          // finalises MPI when dist_open initialised i
 int dist_rank(const dist *d);      // 0 for NULL
 int dist_world(const dist *d);     // 1 for NULL
 int dist_has_mpi(void);            // 1 in a build with ATTSR_MPI
+// This process's rank as its MPI launcher says (0 without one), known before
+// dist_open: for checks that only rank 0 needs (the files it alone reads).
+int dist_launcher_rank(void);
 // Prints "attsr: rank R of N: <as_error()>" on stderr and ends the whole job (every
 // rank) with status 1: the way out for an error on one rank while the others may be
 // waiting in a collective. Returns only in a world of one.

@@ -4,6 +4,7 @@
 // each batch (dist.h): rank 0 holds the run folder and sends the others its state.
 #include "train/train.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -151,8 +152,12 @@ static int open_log(run *r, long step) {
             if (rc) return -1;
         }
     }
-    r->log = fopen(path, step > 0 ? "a" : "w");
-    if (!r->log) return as_errorf("%s: cannot open the log", path);
+    int fd = as_open_regular(path, O_WRONLY | O_CREAT | (step > 0 ? O_APPEND : O_TRUNC));  // a FIFO would block
+    if (fd < 0) return -1;
+    if (!(r->log = fdopen(fd, step > 0 ? "a" : "w"))) {
+        close(fd);
+        return as_errorf("%s: cannot open the log", path);
+    }
     return 0;
 }
 
@@ -200,14 +205,8 @@ static int load_or_init(run *r) {
         free(r->ema);
         r->ema = NULL;
     }
-    if (c->val_dir) {  // fail now, not after an hour of training
-        int n;
-        char hr[4096];
-        char **list = image_list_folder(image_hr_folder(c->val_dir, hr, sizeof hr), &n);
-        image_free_list(list);
-        if (!list) return -1;
-        if (!n) return as_errorf("%s: no validation images", hr);
-    }
+    // fail now, not after an hour of training
+    if (c->val_dir && evaluate_check_folder(c->val_dir, r->m.cfg.scale)) return as_errorf("--val: %s", as_error());
     return 0;
 }
 
@@ -254,7 +253,7 @@ static int setup(run *r) {
     if (c->batch < world)
         return as_errorf("--batch %d is smaller than the %d ranks: each rank needs a sample per step", c->batch,
                          world);
-    static const char *names[4] = {"model.safetensors", "best.safetensors", "checkpoint.safetensors", "log.jsonl"};
+    static const char *names[4] = TRAIN_RUN_FILES;
     for (int i = 0; i < 4; i++) snprintf(r->path[i], sizeof r->path[i], "%s/%s", c->out_dir, names[i]);
     if (r->root && load_or_init(r)) return -1;
     if (world > 1 && share_state(r)) return -1;

@@ -34,6 +34,9 @@ typedef struct {
     int progress_tty;            // 1: a progress bar (stderr is a terminal)
 } train_config;
 
+// The files train_run writes into out_dir: model, best, checkpoint, log.
+#define TRAIN_RUN_FILES {"model.safetensors", "best.safetensors", "checkpoint.safetensors", "log.jsonl"}
+
 void train_config_default(train_config *c);
 // The learning rate of the step after `step` steps (0-based): milestones or cosine,
 // times the warm-up ramp min(1, (step + 1) / warmup).
