@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "nn/winograd.h"
 
 // Every oneDNN call goes through this: a failure records the call and returns -1.
 #define DNNL_CHECK(call)                                                                \
@@ -58,6 +59,12 @@ static int engine_get(void) {
     if (g_init_status != dnnl_success)
         return as_errorf("oneDNN: %s failed: status %d (%s)", g_init_what, (int)g_init_status,
                          dnnl_status2str(g_init_status));
+    return 0;
+}
+
+int nn_dnnl_engine(dnnl_engine_t *engine) {
+    if (engine_get()) return -1;
+    *engine = g_engine;
     return 0;
 }
 
