@@ -19,6 +19,10 @@
 #include <omp.h>
 
 #include "core/core.h"
+#include "image/image.h"
+#include "image/metrics.h"
+#include "image/resize.h"
+#include "model/upscale.h"
 #include "nn/nn.h"
 #include "nn/winograd.h"
 
@@ -197,6 +201,211 @@ static void backward_data(void) {
     }
 }
 
+// ---- through conv (conv_set_algo), against oneDNN direct -----------------------------
+static nn_conv *plan(conv_algo a, int N, int H, int W, int cin, int cout, int k, int training,
+                     const conv_opts *o) {
+    conv_set_algo(a);
+    nn_conv *c = conv_create_opts(N, H, W, cin, cout, k, training, o);
+    conv_set_algo(CONV_ALGO_AUTO);
+    CHECK(c, "%s", as_error());
+    return c;
+}
+
+static double max_diff(const float *a, const float *b, size_t n, double *scale) {
+    double e = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        CHECK(isfinite(a[i]), "[%zu] = %g", i, a[i]);
+        e = fmax(e, fabs(a[i] - b[i]));
+        m = fmax(m, fabs(b[i]));
+    }
+    *scale = m;
+    return e;
+}
+
+// Which plans are Winograd: forced, every 3x3 reading NHWC; auto, the wide ones; never
+// 5x5 or direct.
+static void algo_choice(void) {
+    nn_conv *c[6] = {plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 3, 0, NULL),
+                     plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 5, 0, NULL),
+                     plan(CONV_ALGO_DIRECT, 1, 64, 64, 64, 64, 3, 0, NULL),
+                     plan(CONV_ALGO_AUTO, 1, 64, 64, 64, 64, 3, 1, NULL),
+                     plan(CONV_ALGO_AUTO, 1, 64, 64, 3, 64, 3, 0, NULL),
+                     plan(CONV_ALGO_AUTO, 1, 64, 64, 64, 3, 3, 0, NULL)};
+    const int want[6] = {1, 0, 0, 1, 0, 0};
+    for (int i = 0; i < 6; i++) {
+        CHECK(conv_is_winograd(c[i]) == want[i], "plan %d: winograd %d", i, conv_is_winograd(c[i]));
+        if (want[i]) CHECK(strstr(conv_impl_name(c[i], 0), "winograd"), "%s", conv_impl_name(c[i], 0));
+        CHECK(conv_dst_is_nhwc(c[i]) || !want[i], "plan %d", i);
+        conv_destroy(c[i]);
+    }
+    conv_algo a;
+    CHECK(conv_algo_parse("winograd", &a) == 0 && a == CONV_ALGO_WINOGRAD);
+    CHECK(conv_algo_parse("direct", &a) == 0 && a == CONV_ALGO_DIRECT);
+    CHECK(conv_algo_parse("Winograd", &a) == -1 && strstr(as_error(), "auto, direct or winograd"));
+    CHECK(conv_algo_parse("", &a) == -1);
+}
+
+// A residual block's pair: conv1 (+ LeakyReLU, native_dst) feeding conv2 (src_from), both
+// Winograd against both direct, forward and backward (d_in through Winograd, d_weight
+// and d_bias direct in both), on the sweep's multi-channel shapes.
+static void conv_layer(void) {
+    for (int k = 0; k < NSWEEP; k++) {
+        shape s = SWEEP[k];
+        int C = s.cin, N = s.N, H = s.H, W = s.W;
+        as_rng r;
+        as_rng_seed(&r, 400 + k);
+        size_t n = (size_t)N * H * W * C, nw = (size_t)C * C * 9;
+        float *x = frand(n, &r, 1), *w1 = frand(nw, &r, 0.3f), *w2 = frand(nw, &r, 0.3f);
+        float *b = frand(C, &r, 0.5f), *d_y = frand(n, &r, 1);
+        float *res[2][6];  // a1, y, d_a1 (conv2's d_in), d_x (conv1's d_in), dw2, db2
+        for (int v = 0; v < 2; v++) {
+            conv_algo a = v ? CONV_ALGO_WINOGRAD : CONV_ALGO_DIRECT;
+            // Winograd: the model's chain (native_dst, src_from; NHWC in fact). Direct: NHWC
+            // between the two, so that a1 and d_a1 compare element by element.
+            conv_opts o1 = {.native_dst = v, .lrelu = 1, .slope = 0.2f};
+            nn_conv *c1 = plan(a, N, H, W, C, C, 3, 1, &o1);
+            conv_opts o2 = {.src_from = v ? c1 : NULL};
+            nn_conv *c2 = plan(a, N, H, W, C, C, 3, 1, &o2);
+            CHECK(conv_is_winograd(c1) == v && conv_is_winograd(c2) == v);
+            CHECK(conv_dst_floats(c1) == n);
+            for (int i = 0; i < 6; i++) res[v][i] = fnan(i < 4 ? n : nw);
+            CHECK_OK(conv_forward(c1, res[v][0], x, w1, b));
+            CHECK_OK(conv_forward(c2, res[v][1], res[v][0], w2, b));
+            CHECK_OK(conv_backward(c2, res[v][2], res[v][4], res[v][5], d_y, res[v][0], w2));
+            CHECK_OK(conv_backward(c1, res[v][3], res[v][4], res[v][5], res[v][2], x, w1));
+            conv_destroy(c1), conv_destroy(c2);
+        }
+        const char *names[6] = {"a1", "y", "d_a1", "d_x", "dw1", "db1"};
+        for (int i = 0; i < 6; i++) {
+            double sc, e = max_diff(res[1][i], res[0][i], i < 4 ? n : i == 4 ? nw : (size_t)C, &sc);
+            // two Winograd layers in a row (and their backward) against two direct ones
+            CHECK(e <= 2 * TOL4 * sc, "%dx%dx%d C=%d %s: |wino - direct| %.3g > %.0e x %.3g", N, H, W,
+                  C, names[i], e, 2 * TOL4, sc);
+        }
+        for (int v = 0; v < 2; v++)
+            for (int i = 0; i < 6; i++) free(res[v][i]);
+        free(x), free(w1), free(w2), free(b), free(d_y);
+    }
+}
+
+// Central finite differences of L = <r, conv(x)> (accumulated in double) for a sample of
+// input entries, against the Winograd backward's d_in. L is linear in x, so a large step
+// h = 0.5 costs no truncation error and keeps the difference well above the rounding.
+static double loss(nn_conv *c, float *out, const float *x, const float *w, const float *b,
+                   const float *r, size_t n) {
+    CHECK_OK(conv_forward(c, out, x, w, b));
+    double l = 0;
+    for (size_t i = 0; i < n; i++) l += (double)r[i] * out[i];
+    return l;
+}
+
+static void finite_differences(void) {
+    const shape S[] = {{2, 5, 7, 3, 16}, {1, 9, 6, 13, 9}, {1, 12, 12, 64, 64}};
+    for (int k = 0; k < 3; k++) {
+        shape s = S[k];
+        as_rng r;
+        as_rng_seed(&r, 500 + k);
+        size_t nin = (size_t)s.N * s.H * s.W * s.cin, nout = (size_t)s.N * s.H * s.W * s.cout;
+        float *x = frand(nin, &r, 1), *w = frand((size_t)s.cout * s.cin * 9, &r, 0.3f);
+        float *b = frand(s.cout, &r, 0.5f), *rr = frand(nout, &r, 1), *out = fnan(nout);
+        float *d_in = fnan(nin), *dw = fnan((size_t)s.cout * s.cin * 9), *db = fnan(s.cout);
+        nn_conv *c = plan(CONV_ALGO_WINOGRAD, s.N, s.H, s.W, s.cin, s.cout, 3, 1, NULL);
+        CHECK(conv_is_winograd(c));
+        CHECK_OK(conv_backward(c, d_in, dw, db, rr, x, w));
+        double gmax = 0;
+        for (size_t i = 0; i < nin; i++) gmax = fmax(gmax, fabs(d_in[i]));
+        for (int t = 0; t < 40; t++) {
+            size_t i = as_rng_below(&r, (uint32_t)nin);
+            float x0 = x[i], h = 0.5f;
+            x[i] = x0 + h;
+            double lp = loss(c, out, x, w, b, rr, nout);
+            x[i] = x0 - h;
+            double lm = loss(c, out, x, w, b, rr, nout);
+            x[i] = x0;
+            double fd = (lp - lm) / (2 * h);
+            CHECK(fabs(fd - d_in[i]) <= 1e-3 * gmax, "%dx%dx%d %d->%d: d_in[%zu] %.6g vs fd %.6g", s.N,
+                  s.H, s.W, s.cin, s.cout, i, d_in[i], fd);
+        }
+        conv_destroy(c);
+        free(x), free(w), free(b), free(rr), free(out), free(d_in), free(dw), free(db);
+    }
+}
+
+// One plan serving two layers (two weights pointers), then one layer's weights changed
+// in place (a training step): each call must use its own, current weights.
+static void kernel_cache(void) {
+    int N = 1, H = 9, W = 10, C = 16;
+    as_rng r;
+    as_rng_seed(&r, 600);
+    size_t n = (size_t)N * H * W * C, nw = (size_t)C * C * 9;
+    float *x = frand(n, &r, 1), *wa = frand(nw, &r, 0.3f), *wb = frand(nw, &r, 0.3f);
+    float *b = frand(C, &r, 0.5f), *y = fnan(n), *yd = fnan(n), *dx = fnan(n), *dxd = fnan(n);
+    float *dw = fnan(nw), *db = fnan(C);
+    nn_conv *cw = plan(CONV_ALGO_WINOGRAD, N, H, W, C, C, 3, 1, NULL);
+    nn_conv *cd = plan(CONV_ALGO_DIRECT, N, H, W, C, C, 3, 1, NULL);
+    for (int step = 0; step < 6; step++) {
+        float *w = step % 2 ? wb : wa;
+        if (step == 4) wa[17] += 0.25f;  // an update of one weight only
+        if (step == 5) wb[0] = -wb[0];
+        CHECK_OK(conv_forward(cw, y, x, w, b));
+        CHECK_OK(conv_forward(cd, yd, x, w, b));
+        CHECK_OK(conv_backward(cw, dx, dw, db, x, x, w));
+        CHECK_OK(conv_backward(cd, dxd, dw, db, x, x, w));
+        double sc, e = max_diff(y, yd, n, &sc);
+        CHECK(e <= TOL4 * sc, "step %d forward: %.3g of %.3g", step, e, sc);
+        e = max_diff(dx, dxd, n, &sc);
+        CHECK(e <= TOL4 * sc, "step %d backward-data: %.3g of %.3g", step, e, sc);
+    }
+    conv_destroy(cw), conv_destroy(cd);
+    free(x), free(wa), free(wb), free(b), free(y), free(yd), free(dx), free(dxd), free(dw), free(db);
+}
+
+// ---- the bundled model, Set5 (../shared): Winograd against direct ----------------------
+// PSNR within 0.01 dB per image, and the SR images' largest difference (in 8-bit levels)
+// printed: the number docs/benchmarks.md quotes.
+static void bundled_set5(void) {
+    const char *shared = test_shared_dir();
+    if (!shared) SKIP("no shared folder (set ATTSR_SHARED)");
+    model m;
+    if (model_load(&m, "models/attsr_x2.safetensors")) SKIP("models/attsr_x2.safetensors: %s", as_error());
+    const char *names[] = {"baby", "bird", "butterfly", "head", "woman"};
+    double worst_db = 0, worst_px = 0, sum[2] = {0, 0};
+    for (int i = 0; i < 5; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/data/benchmark/Set5/HR/%s.png", shared, names[i]);
+        image hr = {0}, hrc = {0}, lr = {0}, sr[2] = {{0}};
+        if (image_read(path, &hr)) {
+            model_free(&m);
+            SKIP("%s: %s", path, as_error());
+        }
+        CHECK_OK(degrade(&lr, &hrc, &hr, 2));
+        metrics mt[2];
+        for (int v = 0; v < 2; v++) {
+            plan_cache pc = {0};
+            conv_set_algo(v ? CONV_ALGO_WINOGRAD : CONV_ALGO_DIRECT);
+            CHECK_OK(image_alloc(&sr[v], lr.w * 2, lr.h * 2, 3));
+            int rc = upscale_image(&m, &pc, lr.px, lr.w, lr.h, sr[v].px, NULL, NULL, NULL);
+            conv_set_algo(CONV_ALGO_AUTO);
+            plan_cache_free(&pc);
+            CHECK_OK(rc);
+            CHECK_OK(metrics_compute(&mt[v], &sr[v], &hrc, 2));
+            sum[v] += mt[v].psnr;
+        }
+        size_t np = (size_t)sr[0].w * sr[0].h * 3;
+        double px = 0;
+        for (size_t j = 0; j < np; j++) px = fmax(px, fabs(sr[0].px[j] - sr[1].px[j]));
+        double db = fabs(mt[0].psnr - mt[1].psnr);
+        printf("# Set5 %-9s direct %.4f dB  winograd %.4f dB  max |SR diff| %.2e (%.4f of 255)\n",
+               names[i], mt[0].psnr, mt[1].psnr, px, px * 255);
+        worst_db = fmax(worst_db, db), worst_px = fmax(worst_px, px);
+        CHECK(db <= 0.01, "%s: PSNR %.4f vs %.4f dB", names[i], mt[1].psnr, mt[0].psnr);
+        image_free(&hr), image_free(&hrc), image_free(&lr), image_free(&sr[0]), image_free(&sr[1]);
+    }
+    printf("# Set5 mean direct %.4f dB, winograd %.4f dB; worst |dPSNR| %.5f dB, max |SR diff| %.2e\n",
+           sum[0] / 5, sum[1] / 5, worst_db, worst_px);
+    model_free(&m);
+}
+
 int main(void) {
     RUN(ref4);
     RUN(ref6);
@@ -204,5 +413,10 @@ int main(void) {
     RUN(avx2_6);
     RUN(avx2_vs_ref);
     RUN(backward_data);
+    RUN(algo_choice);
+    RUN(conv_layer);
+    RUN(finite_differences);
+    RUN(kernel_cache);
+    RUN(bundled_set5);
     return test_summary();
 }

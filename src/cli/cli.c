@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "nn/nn.h"
 
 const char *cli_command = "";
 
@@ -57,6 +58,10 @@ static int common_option(int opt, const char *arg) {
     } else if (opt == OPT_THREADS) {
         if (cli_int(arg, 1, 1024, "--threads", &v)) return -1;
         omp_set_num_threads((int)v);
+    } else if (opt == OPT_CONV) {
+        conv_algo a;
+        if (conv_algo_parse(arg, &a)) return cli_error("--conv: %s", as_error()), -1;
+        conv_set_algo(a);
     }
     return 0;
 }
@@ -79,7 +84,8 @@ int cli_parse(int argc, char **argv, const char *shortopts, const struct option 
             bad_option(argv);
             return CLI_EXIT_ERROR;
         }
-        int rc = opt == OPT_MAX_PIXELS || opt == OPT_THREADS ? common_option(opt, optarg) : handle(opt, optarg, args);
+        int common = opt == OPT_MAX_PIXELS || opt == OPT_THREADS || opt == OPT_CONV;
+        int rc = common ? common_option(opt, optarg) : handle(opt, optarg, args);
         if (rc) return CLI_EXIT_ERROR;
     }
     if (first_positional) {

@@ -24,10 +24,12 @@ int cli_int(const char *s, long lo, long hi, const char *flag, long *out);
 int cli_float(const char *s, double lo, double hi, const char *flag, double *out);
 
 // Options every command shares; a command's own option codes start at OPT_FIRST_FREE.
-enum { OPT_HELP = 1000, OPT_MAX_PIXELS, OPT_THREADS, OPT_FIRST_FREE };
+// --conv auto|direct|winograd: the convolution algorithm (nn.h's conv_set_algo; the
+// default follows ATTSR_CONV, then auto).
+enum { OPT_HELP = 1000, OPT_MAX_PIXELS, OPT_THREADS, OPT_CONV, OPT_FIRST_FREE };
 #define CLI_COMMON_OPTIONS                                                   \
     {"help", no_argument, 0, OPT_HELP}, {"max-pixels", required_argument, 0, OPT_MAX_PIXELS}, \
-        {"threads", required_argument, 0, OPT_THREADS}
+        {"threads", required_argument, 0, OPT_THREADS}, {"conv", required_argument, 0, OPT_CONV}
 
 // A command's own options: returns 0, or -1 after printing the reason.
 typedef int (*cli_option_fn)(int opt, const char *arg, void *args);

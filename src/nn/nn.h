@@ -12,9 +12,10 @@
 #pragma once
 #include <stddef.h>
 
-// ---- convolution (oneDNN): k x k, stride 1, 'same' zero padding, bias ---------------
+// ---- convolution (oneDNN or Winograd): k x k, stride 1, 'same' zero padding, bias ----
 // A plan for one shape; it may be reused by every layer of that shape (weights are
-// passed per call and reordered each time; nothing is cached). Not safe to execute
+// passed per call; direct plans reorder them each time, Winograd plans keep each
+// layer's transformed kernel, checked against the weights on every call). Not safe to execute
 // from two threads at once. Outputs may not alias inputs.
 typedef struct nn_conv nn_conv;
 
@@ -60,6 +61,21 @@ const char *conv_impl_name(const nn_conv *c, int pass);
 typedef enum { CONV_AUTO = 0, CONV_NHWC } conv_layout;
 void conv_set_layout(conv_layout layout);  // at startup: not synchronised with conv_create
 int conv_uses_reorders(const nn_conv *c);  // 1 when the plan copies activations
+// The algorithm of plans created from now on (process-wide; at startup):
+//   CONV_ALGO_AUTO      (default) Winograd F(4x4, 3x3) for the 3x3 shapes where it is
+//                       measured faster (wide layers), oneDNN's direct kernels elsewhere;
+//   CONV_ALGO_DIRECT    oneDNN's direct kernels only;
+//   CONV_ALGO_WINOGRAD  Winograd for every 3x3 plan that reads NHWC input.
+// Winograd plans run forward and backward-data through src/nn/winograd.c (their native
+// layout is NHWC) and backward-weights direct. Results agree with direct to a few 1e-6
+// of the output's magnitude (tests/test_winograd.c). Without conv_set_algo the
+// environment variable ATTSR_CONV=auto|direct|winograd decides (read on first use; an
+// invalid value makes conv_create fail).
+typedef enum { CONV_ALGO_AUTO = 0, CONV_ALGO_DIRECT, CONV_ALGO_WINOGRAD } conv_algo;
+void conv_set_algo(conv_algo a);
+int conv_algo_parse(const char *s, conv_algo *a);  // "auto", "direct", "winograd"; 0 / -1
+const char *conv_algo_name(conv_algo a);
+int conv_is_winograd(const nn_conv *c);
 // Workspace: memory a plan uses only during a call (CONV_AUTO's activation copies and
 // oneDNN's scratchpad). Plans that never run at the same time (e.g. all the plans of
 // one model, run in turn) can share one buffer of the largest size, 64-byte aligned,
