@@ -4,7 +4,8 @@
 //   build/bench/bench_winograd [runs] [N H W cin cout [train]]   (default 11 runs)
 // Threads: OMP_NUM_THREADS. Medians; the three variants alternate run by run, so load
 // from other processes hits them alike. The ratio column is direct / Winograd m=4 time
-// (above 1: Winograd faster); conv.c's auto rule is checked against it.
+// (above 1: Winograd faster), at the medians and at the best runs (on a loaded machine
+// the best runs are the steadier guide); conv.c's auto rule is checked against it.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,12 +71,12 @@ static void bench(int N, int H, int W, int cin, int cout, int training, int runs
                 if (i >= 0) t[v][i] = as_now() - t0;
             }
         }
-        double m[3];
-        for (int v = 0; v < 3; v++) m[v] = as_median(t[v], runs), free(t[v]);
+        double m[3], best[3];
+        for (int v = 0; v < 3; v++) m[v] = as_median(t[v], runs), best[v] = t[v][0], free(t[v]);
         printf("%-20s %-8s direct %6.1f  wino4 %6.1f  wino6 %6.1f GFLOP/s  (%7.2f / %7.2f / %7.2f ms)"
-               "  direct/wino4 %.2f  %s\n",
+               "  direct/wino4 %.2f (best runs %.2f)  %s\n",
                shape, pass ? "bwd-data" : "fwd", gf / m[0], gf / m[1], gf / m[2], m[0] * 1e3,
-               m[1] * 1e3, m[2] * 1e3, m[0] / m[1], conv_impl_name(cd, pass));
+               m[1] * 1e3, m[2] * 1e3, m[0] / m[1], best[0] / best[1], conv_impl_name(cd, pass));
     }
     conv_destroy(cd), conv_destroy(cw), wino_destroy(w6), wino_destroy(w6b);
     free(in), free(out), free(w), free(b), free(d_out), free(d_in), free(dw), free(db);

@@ -222,17 +222,19 @@ static double max_diff(const float *a, const float *b, size_t n, double *scale) 
     return e;
 }
 
-// Which plans are Winograd: forced, every 3x3 reading NHWC; auto, the wide ones; never
-// 5x5 or direct.
+// Which plans are Winograd: forced, every 3x3 reading NHWC; auto, 32+ input channels
+// on maps of 1024+ pixels (conv.c's table); never 5x5 or direct.
 static void algo_choice(void) {
-    nn_conv *c[6] = {plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 3, 0, NULL),
+    nn_conv *c[8] = {plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 3, 0, NULL),
                      plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 5, 0, NULL),
                      plan(CONV_ALGO_DIRECT, 1, 64, 64, 64, 64, 3, 0, NULL),
                      plan(CONV_ALGO_AUTO, 1, 64, 64, 64, 64, 3, 1, NULL),
                      plan(CONV_ALGO_AUTO, 1, 64, 64, 3, 64, 3, 0, NULL),
-                     plan(CONV_ALGO_AUTO, 1, 64, 64, 64, 3, 3, 0, NULL)};
-    const int want[6] = {1, 0, 0, 1, 0, 0};
-    for (int i = 0; i < 6; i++) {
+                     plan(CONV_ALGO_AUTO, 1, 64, 64, 64, 3, 3, 0, NULL),
+                     plan(CONV_ALGO_AUTO, 1, 64, 64, 16, 16, 3, 0, NULL),
+                     plan(CONV_ALGO_AUTO, 1, 16, 16, 64, 64, 3, 0, NULL)};
+    const int want[8] = {1, 0, 0, 1, 0, 1, 0, 0};
+    for (int i = 0; i < 8; i++) {
         CHECK(conv_is_winograd(c[i]) == want[i], "plan %d: winograd %d", i, conv_is_winograd(c[i]));
         if (want[i]) CHECK(strstr(conv_impl_name(c[i], 0), "winograd"), "%s", conv_impl_name(c[i], 0));
         CHECK(conv_dst_is_nhwc(c[i]) || !want[i], "plan %d", i);

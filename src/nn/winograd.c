@@ -45,12 +45,12 @@ static const float BT4[6][6] = {
     {4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
     {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1},
 };
-static const float G4[6][3] = {
-    {1.0f / 4, 0, 0},
-    {-1.0f / 6, -1.0f / 6, -1.0f / 6},
-    {-1.0f / 6, 1.0f / 6, -1.0f / 6},
-    {1.0f / 24, 1.0f / 12, 1.0f / 6},
-    {1.0f / 24, -1.0f / 12, 1.0f / 6},
+static const double G4[6][3] = {  // double: 1/6 etc. are not floats
+    {1.0 / 4, 0, 0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6},
     {0, 0, 1},
 };
 static const float AT4[4][6] = {
@@ -62,14 +62,14 @@ static const float BT6[8][8] = {
     {0, -0.5f, 0.25f, 2.5f, -1.25f, -2, 1, 0},   {0, 2, 4, -2.5f, -5, 0.5f, 1, 0},
     {0, -2, 4, 2.5f, -5, -0.5f, 1, 0},           {0, -1, 0, 5.25f, 0, -5.25f, 0, 1},
 };
-static const float G6[8][3] = {
+static const double G6[8][3] = {
     {1, 0, 0},
-    {-2.0f / 9, -2.0f / 9, -2.0f / 9},
-    {-2.0f / 9, 2.0f / 9, -2.0f / 9},
-    {1.0f / 90, 1.0f / 45, 2.0f / 45},
-    {1.0f / 90, -1.0f / 45, 2.0f / 45},
-    {32.0f / 45, 16.0f / 45, 8.0f / 45},
-    {32.0f / 45, -16.0f / 45, 8.0f / 45},
+    {-2.0 / 9, -2.0 / 9, -2.0 / 9},
+    {-2.0 / 9, 2.0 / 9, -2.0 / 9},
+    {1.0 / 90, 1.0 / 45, 2.0 / 45},
+    {1.0 / 90, -1.0 / 45, 2.0 / 45},
+    {32.0 / 45, 16.0 / 45, 8.0 / 45},
+    {32.0 / 45, -16.0 / 45, 8.0 / 45},
     {0, 0, 1},
 };
 static const float AT6[6][8] = {
@@ -83,12 +83,13 @@ static const float AT6[6][8] = {
 
 typedef struct {
     int m, a;
-    const float *BT, *G, *AT;
+    const float *BT, *AT;
+    const double *G;
 } mats;
 
 static int get_mats(int m, mats *t) {
-    if (m == 4) *t = (mats){4, 6, &BT4[0][0], &G4[0][0], &AT4[0][0]};
-    else if (m == 6) *t = (mats){6, 8, &BT6[0][0], &G6[0][0], &AT6[0][0]};
+    if (m == 4) *t = (mats){4, 6, &BT4[0][0], &AT4[0][0], &G4[0][0]};
+    else if (m == 6) *t = (mats){6, 8, &BT6[0][0], &AT6[0][0], &G6[0][0]};
     else return as_errorf("winograd: tile size m=%d (4 or 6)", m);
     return 0;
 }
@@ -114,6 +115,30 @@ static inline __attribute__((always_inline)) void tr8(const float *M, int rows, 
         }
         y[i * ys] = acc;
     }
+}
+
+// F(4x4, 3x3)'s 1D transforms with their common terms shared (12 and 10 operations where
+// the matrices have 22 and 18 non-zeros): B^T x (6 -> 6) and A^T x (6 -> 4).
+static inline __attribute__((always_inline)) void bt4(const __m256 *x, int xs, __m256 *y, int ys) {
+    const __m256 c2 = _mm256_set1_ps(2), c4 = _mm256_set1_ps(4), c5 = _mm256_set1_ps(5);
+    __m256 d0 = x[0], d1 = x[xs], d2 = x[2 * xs], d3 = x[3 * xs], d4 = x[4 * xs], d5 = x[5 * xs];
+    __m256 a = _mm256_fnmadd_ps(c4, d2, d4), b = _mm256_fnmadd_ps(c4, d1, d3);  // d4-4d2, d3-4d1
+    __m256 c = _mm256_sub_ps(d4, d2), e = _mm256_mul_ps(c2, _mm256_sub_ps(d3, d1));
+    y[0] = _mm256_fmadd_ps(c4, d0, _mm256_fnmadd_ps(c5, d2, d4));
+    y[ys] = _mm256_add_ps(a, b);
+    y[2 * ys] = _mm256_sub_ps(a, b);
+    y[3 * ys] = _mm256_add_ps(c, e);
+    y[4 * ys] = _mm256_sub_ps(c, e);
+    y[5 * ys] = _mm256_fmadd_ps(c4, d1, _mm256_fnmadd_ps(c5, d3, d5));
+}
+
+static inline __attribute__((always_inline)) void at4(const __m256 *x, int xs, __m256 *y, int ys) {
+    __m256 a = _mm256_add_ps(x[xs], x[2 * xs]), b = _mm256_sub_ps(x[xs], x[2 * xs]);
+    __m256 c = _mm256_add_ps(x[3 * xs], x[4 * xs]), d = _mm256_sub_ps(x[3 * xs], x[4 * xs]);
+    y[0] = _mm256_add_ps(_mm256_add_ps(x[0], a), c);
+    y[ys] = _mm256_fmadd_ps(_mm256_set1_ps(2), d, b);
+    y[2 * ys] = _mm256_fmadd_ps(_mm256_set1_ps(4), c, a);
+    y[3 * ys] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8), d, b), x[5 * xs]);
 }
 
 // ---- the plan -------------------------------------------------------------------------
@@ -242,12 +267,12 @@ size_t wino_kernel_floats(const wino *w) { return (size_t)w->a2 * w->cinp * w->c
 // per layer next to milliseconds of convolution.
 void wino_kernel_transform(const wino *w, float *U, const float *weight, int flip) {
     const int a = w->a, cin = w->cin, cout = w->cout, cinp = w->cinp, coutp = w->coutp;
-    const float *G = w->t.G;
+    const double *G = w->t.G;
     memset(U, 0, wino_kernel_floats(w) * sizeof(float));
 #pragma omp parallel for schedule(static)
     for (int ci = 0; ci < cin; ci++) {
         for (int co = 0; co < cout; co++) {
-            float g[9], tg[8][3];
+            double g[9], tg[8][3];  // in double: U's only rounding is the last one
             for (int k = 0; k < 9; k++)  // flip: g'[co][ci][k] = g[ci][co][8 - k]
                 g[k] = flip ? weight[((size_t)ci * cout + co) * 9 + 8 - k]
                             : weight[((size_t)co * cin + ci) * 9 + k];
@@ -257,7 +282,7 @@ void wino_kernel_transform(const wino *w, float *U, const float *weight, int fli
             for (int i = 0; i < a; i++)
                 for (int j = 0; j < a; j++)
                     U[((size_t)(i * a + j) * cinp + ci) * coutp + co] =
-                        tg[i][0] * G[j * 3] + tg[i][1] * G[j * 3 + 1] + tg[i][2] * G[j * 3 + 2];
+                        (float)(tg[i][0] * G[j * 3] + tg[i][1] * G[j * 3 + 1] + tg[i][2] * G[j * 3 + 2]);
         }
     }
 }
@@ -267,12 +292,12 @@ static inline __m256i lane_mask(int n) {  // the first n of 8 lanes
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// V[p][t][c..c+8) of one tile (origin y0, x0 in image n) from `in`.
+// d[p] = (B^T x B)[p] of one tile (origin y0, x0 in image n) of `in`, channels c..c+8.
 static inline __attribute__((always_inline)) void in_tile(const wino *w, int m, const float *BT,
-                                                          float *V, int tt, const float *in, int n,
+                                                          __m256 *d, const float *in, int n,
                                                           int y0, int x0, int c) {
     const int a = m + 2, H = w->H, W = w->W, C = w->cin;
-    __m256 d[64], s[64];
+    __m256 s[64];
     int full = c + 8 <= C;
     __m256i mask = lane_mask(C - c);
     for (int i = 0; i < a; i++) {
@@ -287,11 +312,13 @@ static inline __attribute__((always_inline)) void in_tile(const wino *w, int m, 
             d[i * a + j] = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
         }
     }
-    for (int j = 0; j < a; j++) tr8(BT, a, a, d + j, a, s + j, a);              // B^T d (columns)
-    for (int i = 0; i < a; i++) tr8(BT, a, a, s + i * a, 1, d + i * a, 1);      // (.) B (rows)
-    size_t ps = (size_t)w->tc * w->cinp;
-    float *v = V + (size_t)tt * w->cinp + c;
-    for (int p = 0; p < a * a; p++) _mm256_storeu_ps(v + p * ps, d[p]);
+    if (m == 4) {
+        for (int j = 0; j < a; j++) bt4(d + j, a, s + j, a);
+        for (int i = 0; i < a; i++) bt4(s + i * a, 1, d + i * a, 1);
+    } else {
+        for (int j = 0; j < a; j++) tr8(BT, a, a, d + j, a, s + j, a);          // B^T d (columns)
+        for (int i = 0; i < a; i++) tr8(BT, a, a, s + i * a, 1, d + i * a, 1);  // (.) B (rows)
+    }
 }
 
 // out at tile (n, y0, x0), channels c..c+8, from M[p][tt][c..c+8), + bias, LeakyReLU.
@@ -305,8 +332,13 @@ static inline __attribute__((always_inline)) void out_tile(const wino *w, int m,
     size_t ps = (size_t)w->tc * w->coutp;
     const float *mp = M + (size_t)tt * w->coutp + c;
     for (int p = 0; p < a * a; p++) x[p] = _mm256_loadu_ps(mp + p * ps);
-    for (int j = 0; j < a; j++) tr8(AT, m, a, x + j, a, s + j, a);              // A^T x: m x a
-    for (int i = 0; i < m; i++) tr8(AT, m, a, s + i * a, 1, x + i * m, 1);      // (.) A: m x m
+    if (m == 4) {
+        for (int j = 0; j < a; j++) at4(x + j, a, s + j, a);
+        for (int i = 0; i < m; i++) at4(s + i * a, 1, x + i * m, 1);
+    } else {
+        for (int j = 0; j < a; j++) tr8(AT, m, a, x + j, a, s + j, a);          // A^T x: m x a
+        for (int i = 0; i < m; i++) tr8(AT, m, a, s + i * a, 1, x + i * m, 1);  // (.) A: m x m
+    }
     int full = c + 8 <= C;
     __m256i mask = lane_mask(C - c);
     __m256 b = !bias ? _mm256_setzero_ps()
@@ -330,13 +362,23 @@ static inline __attribute__((always_inline)) void out_tile(const wino *w, int m,
 // threads (tiles x channels).
 #define DEFINE_TRANSFORMS(M_, BT_, AT_)                                                        \
     static void in_chunk##M_(const wino *w, float *V, const float *in, int t0, int nt, int par) { \
-        int ncg = w->cinp / 8, per = w->th * w->tw;                                            \
+        int ncg = (w->cinp + 15) / 16, per = w->th * w->tw;                                    \
+        size_t ps = (size_t)w->tc * w->cinp;                                                   \
         _Pragma("omp parallel for collapse(2) schedule(static) if (par)")                      \
         for (int tt = 0; tt < nt; tt++)                                                        \
             for (int cg = 0; cg < ncg; cg++) {                                                 \
-                int t = t0 + tt, n = t / per, r = t % per;                                     \
-                in_tile(w, M_, &BT_[0][0], V, tt, in, n, (r / w->tw) * M_ - 1,                 \
-                        (r % w->tw) * M_ - 1, cg * 8);                                         \
+                int t = t0 + tt, n = t / per, r = t % per, y0 = (r / w->tw) * M_ - 1;          \
+                int x0 = (r % w->tw) * M_ - 1, c = cg * 16;                                    \
+                __m256 d0[(M_ + 2) * (M_ + 2)], d1[(M_ + 2) * (M_ + 2)];                       \
+                float *v = V + (size_t)tt * w->cinp + c;                                       \
+                in_tile(w, M_, &BT_[0][0], d0, in, n, y0, x0, c);                              \
+                if (c + 8 < w->cinp) {                                                         \
+                    in_tile(w, M_, &BT_[0][0], d1, in, n, y0, x0, c + 8);                      \
+                    for (int p = 0; p < (M_ + 2) * (M_ + 2); p++)                              \
+                        _mm256_storeu_ps(v + p * ps, d0[p]), _mm256_storeu_ps(v + p * ps + 8, d1[p]); \
+                } else {                                                                       \
+                    for (int p = 0; p < (M_ + 2) * (M_ + 2); p++) _mm256_storeu_ps(v + p * ps, d0[p]); \
+                }                                                                              \
             }                                                                                  \
     }                                                                                          \
     static void out_chunk##M_(const wino *w, float *out, const float *Mb, int t0, int nt,      \
@@ -434,10 +476,13 @@ int wino_ref_conv(int m, float *out, const float *in, const float *weight, const
     for (int co = 0; co < cout; co++)  // U[co][ci][p] = G g G^T
         for (int ci = 0; ci < cin; ci++) {
             const float *g = weight + ((size_t)co * cin + ci) * 9;
-            float tg[8 * 3], tt[3 * 8];
-            for (int l = 0; l < 3; l++) mat_apply(t.G, a, 3, g + l, 3, tg + l, 3);  // G g: a x 3
-            for (int i = 0; i < a; i++) mat_apply(t.G, a, 3, tg + i * 3, 1, tt, 1),
-                                        memcpy(U + (((size_t)co * cin + ci) * a + i) * a, tt, a * sizeof(float));
+            for (int i = 0; i < a; i++)
+                for (int j = 0; j < a; j++) {
+                    double acc = 0;
+                    for (int k = 0; k < 3; k++)
+                        for (int l = 0; l < 3; l++) acc += t.G[i * 3 + k] * g[k * 3 + l] * t.G[j * 3 + l];
+                    U[(((size_t)co * cin + ci) * a + i) * a + j] = (float)acc;
+                }
         }
     for (int n = 0; n < N; n++)
         for (int ty = 0; ty < H; ty += m)
