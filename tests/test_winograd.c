@@ -95,16 +95,33 @@ static const shape SWEEP[] = {
 };
 #define NSWEEP (int)(sizeof SWEEP / sizeof *SWEEP)
 
+// One case's data from its seed: an input (N,H,W,cin), an output-sized tensor (N,H,W,
+// cout) of the same kind (a gradient), OIHW weights and a bias.
+typedef struct {
+    size_t nin, nout, nw;
+    float *in, *d_out, *w, *b;
+} tcase;
+
+static tcase tcase_make(shape s, uint64_t seed) {
+    as_rng r;
+    as_rng_seed(&r, seed);
+    tcase t = {.nin = (size_t)s.N * s.H * s.W * s.cin, .nout = (size_t)s.N * s.H * s.W * s.cout,
+               .nw = (size_t)s.cout * s.cin * 9};
+    t.in = frand(t.nin, &r, 1), t.w = frand(t.nw, &r, 0.3f), t.b = frand(s.cout, &r, 0.5f);
+    t.d_out = frand(t.nout, &r, 1);
+    return t;
+}
+
+static void tcase_free(tcase *t) { free(t->in), free(t->d_out), free(t->w), free(t->b); }
+
 // The reference (plain C) and the AVX2 path, each against the truth, forward.
 static void sweep(int m, int use_ref) {
     double tol = m == 4 ? TOL4 : TOL6, worst = 0;
     for (int k = 0; k < NSWEEP; k++) {
         shape s = SWEEP[k];
-        as_rng r;
-        as_rng_seed(&r, 100 + k);
-        size_t nin = (size_t)s.N * s.H * s.W * s.cin, nout = (size_t)s.N * s.H * s.W * s.cout;
-        float *in = frand(nin, &r, 1), *w = frand((size_t)s.cout * s.cin * 9, &r, 0.3f);
-        float *b = frand(s.cout, &r, 0.5f), *out = fnan(nout);
+        tcase tc = tcase_make(s, 100 + k);
+        size_t nout = tc.nout;
+        float *in = tc.in, *w = tc.w, *b = tc.b, *out = fnan(nout);
         double *ref = malloc(nout * sizeof(double));
         CHECK(ref);
         naive(ref, in, w, b, s.N, s.H, s.W, s.cin, s.cout, 0);
@@ -125,7 +142,7 @@ static void sweep(int m, int use_ref) {
             printf("# m=%d %s %dx%dx%dx%d %d->%d rel err %.2e\n", m, use_ref ? "ref " : "avx2", s.N, s.H,
                    s.W, s.cin, s.cin, s.cout, e);
         CHECK(e <= tol, "m=%d %dx%dx%d %d->%d: rel err %.3g > %.0e", m, s.N, s.H, s.W, s.cin, s.cout, e, tol);
-        free(in), free(w), free(b), free(out), free(ref);
+        tcase_free(&tc), free(out), free(ref);
     }
     if (verbose()) printf("# m=%d %s worst %.2e\n", m, use_ref ? "ref" : "avx2", worst);
 }
@@ -140,11 +157,9 @@ static void avx2_6(void) { sweep(6, 0); }
 static void avx2_vs_ref(void) {
     for (int k = 0; k < NSWEEP; k++) {
         shape s = SWEEP[k];
-        as_rng r;
-        as_rng_seed(&r, 200 + k);
-        size_t nin = (size_t)s.N * s.H * s.W * s.cin, nout = (size_t)s.N * s.H * s.W * s.cout;
-        float *in = frand(nin, &r, 1), *w = frand((size_t)s.cout * s.cin * 9, &r, 0.3f);
-        float *b = frand(s.cout, &r, 0.5f), *ref = fnan(nout), *out = fnan(nout);
+        tcase tc = tcase_make(s, 200 + k);
+        size_t nout = tc.nout;
+        float *in = tc.in, *w = tc.w, *b = tc.b, *ref = fnan(nout), *out = fnan(nout);
         CHECK_OK(wino_ref_conv(4, ref, in, w, b, s.N, s.H, s.W, s.cin, s.cout));
         double mx = 0;
         for (size_t i = 0; i < nout; i++) {
@@ -171,7 +186,7 @@ static void avx2_vs_ref(void) {
                   s.H, s.W, s.cin, s.cout, thr, e, mx);
         }
         omp_set_num_threads(saved);
-        free(in), free(w), free(b), free(out), free(ref);
+        tcase_free(&tc), free(out), free(ref);
     }
 }
 
@@ -179,11 +194,9 @@ static void avx2_vs_ref(void) {
 static void backward_data(void) {
     for (int k = 0; k < NSWEEP; k++) {
         shape s = SWEEP[k];
-        as_rng r;
-        as_rng_seed(&r, 300 + k);
-        size_t nin = (size_t)s.N * s.H * s.W * s.cin, nout = (size_t)s.N * s.H * s.W * s.cout;
-        float *d_out = frand(nout, &r, 1), *w = frand((size_t)s.cout * s.cin * 9, &r, 0.3f);
-        float *d_in = fnan(nin);
+        tcase tc = tcase_make(s, 300 + k);
+        size_t nin = tc.nin;
+        float *d_out = tc.d_out, *w = tc.w, *d_in = fnan(nin);
         double *ref = malloc(nin * sizeof(double));
         CHECK(ref);
         naive(ref, d_out, w, NULL, s.N, s.H, s.W, s.cout, s.cin, 1);
@@ -197,7 +210,7 @@ static void backward_data(void) {
         CHECK(e <= TOL4, "%dx%dx%d %d->%d: rel err %.3g", s.N, s.H, s.W, s.cin, s.cout, e);
         free(U);
         wino_destroy(p);
-        free(d_out), free(w), free(d_in), free(ref);
+        tcase_free(&tc), free(d_in), free(ref);
     }
 }
 
@@ -305,12 +318,12 @@ static void finite_differences(void) {
     const shape S[] = {{2, 5, 7, 3, 16}, {1, 9, 6, 13, 9}, {1, 12, 12, 64, 64}};
     for (int k = 0; k < 3; k++) {
         shape s = S[k];
+        tcase tc = tcase_make(s, 500 + k);
+        size_t nin = tc.nin, nout = tc.nout;
         as_rng r;
-        as_rng_seed(&r, 500 + k);
-        size_t nin = (size_t)s.N * s.H * s.W * s.cin, nout = (size_t)s.N * s.H * s.W * s.cout;
-        float *x = frand(nin, &r, 1), *w = frand((size_t)s.cout * s.cin * 9, &r, 0.3f);
-        float *b = frand(s.cout, &r, 0.5f), *rr = frand(nout, &r, 1), *out = fnan(nout);
-        float *d_in = fnan(nin), *dw = fnan((size_t)s.cout * s.cin * 9), *db = fnan(s.cout);
+        as_rng_seed(&r, 550 + k);
+        float *x = tc.in, *w = tc.w, *b = tc.b, *rr = tc.d_out, *out = fnan(nout);
+        float *d_in = fnan(nin), *dw = fnan(tc.nw), *db = fnan(s.cout);
         nn_conv *c = plan(CONV_ALGO_WINOGRAD, s.N, s.H, s.W, s.cin, s.cout, 3, 1, NULL);
         CHECK(conv_is_winograd(c));
         CHECK_OK(conv_backward(c, d_in, dw, db, rr, x, w));
@@ -329,7 +342,7 @@ static void finite_differences(void) {
                   s.H, s.W, s.cin, s.cout, i, d_in[i], fd);
         }
         conv_destroy(c);
-        free(x), free(w), free(b), free(rr), free(out), free(d_in), free(dw), free(db);
+        tcase_free(&tc), free(out), free(d_in), free(dw), free(db);
     }
 }
 
