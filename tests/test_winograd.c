@@ -347,9 +347,11 @@ static void finite_differences(void) {
 }
 
 // One plan serving two layers (two weights pointers), then one layer's weights changed
-// in place (a training step): each call must use its own, current weights.
-static void kernel_cache(void) {
-    int N = 1, H = 9, W = 10, C = 16;
+// in place (a training step): each call must use its own, current weights. C = 16: the
+// kernels are cached; C = 192: 5 MiB each, past conv.c's cache budget, transformed per
+// call.
+static void kernel_cache_c(int C) {
+    int N = 1, H = 9, W = 10;
     as_rng r;
     as_rng_seed(&r, 600);
     size_t n = (size_t)N * H * W * C, nw = (size_t)C * C * 9;
@@ -373,6 +375,11 @@ static void kernel_cache(void) {
     }
     conv_destroy(cw), conv_destroy(cd);
     free(x), free(wa), free(wb), free(b), free(y), free(yd), free(dx), free(dxd), free(dw), free(db);
+}
+
+static void kernel_cache(void) {
+    kernel_cache_c(16);
+    kernel_cache_c(192);
 }
 
 // ---- the bundled model, Set5 (../shared): Winograd against direct ----------------------

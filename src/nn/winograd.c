@@ -152,6 +152,7 @@ struct wino {
     dnnl_stream_t *stream;                 // per thread
     dnnl_memory_t *msrc, *mwei, *mdst, *mscr;  // per thread (handles set per call)
     size_t v_floats, m_floats, scr_bytes, thr_bytes;
+    float *wt;              // the kernel transform's regrouped weights
     char *ws, *ws_own;
     char impl[96];
 };
@@ -196,6 +197,7 @@ static int plan(wino *w) {
     w->thr_bytes = round64(w->v_floats * sizeof(float)) + round64(w->m_floats * sizeof(float)) +
                    round64(w->scr_bytes);
 
+    if (!(w->wt = as_aligned_alloc(sizeof(float) * w->cin * 9 * w->coutp))) return -1;
     int n = w->nthr;
     w->stream = as_calloc(n, sizeof *w->stream);
     w->msrc = as_calloc(n, sizeof *w->msrc);
@@ -254,6 +256,7 @@ void wino_destroy(wino *w) {
     if (w->prim) dnnl_primitive_destroy(w->prim);
     if (w->pd) dnnl_primitive_desc_destroy(w->pd);
     free(w->ws_own);
+    free(w->wt);
     free(w);
 }
 
@@ -263,28 +266,51 @@ const char *wino_impl_name(const wino *w) { return w->impl; }
 size_t wino_kernel_floats(const wino *w) { return (size_t)w->a2 * w->cinp * w->coutp; }
 
 // ---- kernel transform: U[p][ci][co] = (G g[co][ci] G^T)[p], once per model or step ----
-// Scalar loops over co innermost (the compiler vectorises them); a few microseconds
-// per layer next to milliseconds of convolution.
-void wino_kernel_transform(const wino *w, float *U, const float *weight, int flip) {
-    const int a = w->a, cin = w->cin, cout = w->cout, cinp = w->cinp, coutp = w->coutp;
-    const double *G = w->t.G;
-    memset(U, 0, wino_kernel_floats(w) * sizeof(float));
+// In double (U's only rounding is the last one), 4 output channels per vector, from the
+// weights regrouped as wt[ci][k][co]; about 0.1 ms for a 64 -> 64 layer.
+static inline __attribute__((always_inline)) void kernel_quad(const double *G, int a, const float *wt,
+                                                              int coutp, float *U, size_t ps,
+                                                              int ci, int co) {
+    __m256d g[9], tg[8 * 3];
+    for (int k = 0; k < 9; k++) g[k] = _mm256_cvtps_pd(_mm_loadu_ps(wt + (size_t)k * coutp + co));
+    for (int i = 0; i < a; i++)  // G g: a x 3
+        for (int l = 0; l < 3; l++)
+            tg[i * 3 + l] = _mm256_fmadd_pd(
+                _mm256_set1_pd(G[i * 3 + 2]), g[6 + l],
+                _mm256_fmadd_pd(_mm256_set1_pd(G[i * 3 + 1]), g[3 + l],
+                                _mm256_mul_pd(_mm256_set1_pd(G[i * 3]), g[l])));
+    float *u = U + (size_t)ci * coutp + co;
+    for (int i = 0; i < a; i++)  // (.) G^T: a x a
+        for (int j = 0; j < a; j++) {
+            __m256d v = _mm256_fmadd_pd(
+                tg[i * 3 + 2], _mm256_set1_pd(G[j * 3 + 2]),
+                _mm256_fmadd_pd(tg[i * 3 + 1], _mm256_set1_pd(G[j * 3 + 1]),
+                                _mm256_mul_pd(tg[i * 3], _mm256_set1_pd(G[j * 3]))));
+            _mm_storeu_ps(u + (size_t)(i * a + j) * ps, _mm256_cvtpd_ps(v));
+        }
+}
+
+void wino_kernel_transform(wino *w, float *U, const float *weight, int flip) {
+    const int cin = w->cin, cout = w->cout, cinp = w->cinp, coutp = w->coutp;
+    const size_t ps = (size_t)cinp * coutp;
+    float *wt = w->wt;
 #pragma omp parallel for schedule(static)
     for (int ci = 0; ci < cin; ci++) {
-        for (int co = 0; co < cout; co++) {
-            double g[9], tg[8][3];  // in double: U's only rounding is the last one
-            for (int k = 0; k < 9; k++)  // flip: g'[co][ci][k] = g[ci][co][8 - k]
-                g[k] = flip ? weight[((size_t)ci * cout + co) * 9 + 8 - k]
-                            : weight[((size_t)co * cin + ci) * 9 + k];
-            for (int i = 0; i < a; i++)
-                for (int l = 0; l < 3; l++)
-                    tg[i][l] = G[i * 3] * g[l] + G[i * 3 + 1] * g[3 + l] + G[i * 3 + 2] * g[6 + l];
-            for (int i = 0; i < a; i++)
-                for (int j = 0; j < a; j++)
-                    U[((size_t)(i * a + j) * cinp + ci) * coutp + co] =
-                        (float)(tg[i][0] * G[j * 3] + tg[i][1] * G[j * 3 + 1] + tg[i][2] * G[j * 3 + 2]);
+        float *t = wt + (size_t)ci * 9 * coutp;
+        for (int k = 0; k < 9; k++) {  // flip: g'[co][ci][k] = g[ci][co][8 - k]
+            for (int co = 0; co < cout; co++)
+                t[k * coutp + co] = flip ? weight[((size_t)ci * cout + co) * 9 + 8 - k]
+                                         : weight[((size_t)co * cin + ci) * 9 + k];
+            for (int co = cout; co < coutp; co++) t[k * coutp + co] = 0;
+        }
+        const float *wc = t;
+        for (int co = 0; co < coutp; co += 4) {
+            if (w->m == 4) kernel_quad(&G4[0][0], 6, wc, coutp, U, ps, ci, co);
+            else kernel_quad(&G6[0][0], 8, wc, coutp, U, ps, ci, co);
         }
     }
+    for (int p = 0; p < w->a2; p++)  // the padded input channels' rows: zero
+        memset(U + p * ps + (size_t)cin * coutp, 0, sizeof(float) * (cinp - cin) * coutp);
 }
 
 // ---- input and output transforms (AVX2 + FMA) ------------------------------------------

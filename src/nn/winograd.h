@@ -22,7 +22,7 @@ void wino_destroy(wino *w);
 // (cout, cin, 3, 3) of the layer; flip: the layer's weights are (cin, cout, 3, 3) of the
 // forward layer this backward-data direction belongs to (w's cin is that layer's cout).
 size_t wino_kernel_floats(const wino *w);
-void wino_kernel_transform(const wino *w, float *U, const float *weight, int flip);
+void wino_kernel_transform(wino *w, float *U, const float *weight, int flip);
 // out = in * U + bias (NULL: none), then LeakyReLU(slope) when lrelu. out, in: NHWC.
 int wino_run(wino *w, float *out, const float *in, const float *U, const float *bias, int lrelu,
              float slope);
