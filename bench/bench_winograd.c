@@ -56,9 +56,9 @@ static void bench(int N, int H, int W, int cin, int cout, int training, int runs
                 double t0 = as_now();
                 int rc;
                 if (pass == 0)
-                    rc = v == 2 ? wino_run(w6, out, in, U6, b, 0, 0) : conv_forward(v ? cw : cd, out, in, w, b);
+                    rc = v == 2 ? wino_run(w6, out, in, U6, b, 0, 0, NULL) : conv_forward(v ? cw : cd, out, in, w, b);
                 else if (v == 2)
-                    rc = wino_run(w6b, d_in, d_out, U6b, NULL, 0, 0);
+                    rc = wino_run(w6b, d_in, d_out, U6b, NULL, 0, 0, NULL);
                 else {  // backward-data alone: (data + weights) - weights
                     rc = conv_backward(v ? cw : cd, d_in, dw, db, d_out, in, w);
                     double t1 = as_now();

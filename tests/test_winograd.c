@@ -132,7 +132,7 @@ static void sweep(int m, int use_ref) {
             CHECK(p, "%s", as_error());
             float *U = fnan(wino_kernel_floats(p));
             wino_kernel_transform(p, U, w, 0);
-            CHECK_OK(wino_run(p, out, in, U, b, 0, 0));
+            CHECK_OK(wino_run(p, out, in, U, b, 0, 0, NULL));
             free(U);
             wino_destroy(p);
         }
@@ -174,7 +174,7 @@ static void avx2_vs_ref(void) {
             float *U = fnan(wino_kernel_floats(p));
             wino_kernel_transform(p, U, w, 0);
             for (size_t i = 0; i < nout; i++) out[i] = NAN;
-            CHECK_OK(wino_run(p, out, in, U, b, 1, 0.2f));
+            CHECK_OK(wino_run(p, out, in, U, b, 1, 0.2f, NULL));
             free(U);
             wino_destroy(p);
             double e = 0;
@@ -204,7 +204,7 @@ static void backward_data(void) {
         CHECK(p, "%s", as_error());
         float *U = fnan(wino_kernel_floats(p));
         wino_kernel_transform(p, U, w, 1);
-        CHECK_OK(wino_run(p, d_in, d_out, U, NULL, 0, 0));
+        CHECK_OK(wino_run(p, d_in, d_out, U, NULL, 0, 0, NULL));
         double e = rel_err(d_in, ref, nin);
         if (verbose()) printf("# bwd-data %dx%dx%d %d->%d rel err %.2e\n", s.N, s.H, s.W, s.cin, s.cout, e);
         CHECK(e <= TOL4, "%dx%dx%d %d->%d: rel err %.3g", s.N, s.H, s.W, s.cin, s.cout, e);
@@ -382,6 +382,31 @@ static void kernel_cache(void) {
     kernel_cache_c(192);
 }
 
+// conv_forward_add: the residual add fused into Winograd's output transform (res may
+// alias out there) equals conv_forward + the add, as on a direct plan.
+static void forward_add(void) {
+    shape s = {2, 9, 13, 32, 24};
+    tcase tc = tcase_make(s, 700);
+    float *ref = fnan(tc.nout), *got = fnan(tc.nout), *alias = fnan(tc.nout);
+    for (int v = 0; v < 2; v++) {
+        nn_conv *c = plan(v ? CONV_ALGO_WINOGRAD : CONV_ALGO_DIRECT, s.N, s.H, s.W, s.cin, s.cout, 3, 0, NULL);
+        CHECK_OK(conv_forward(c, ref, tc.in, tc.w, tc.b));
+        for (size_t i = 0; i < tc.nout; i++) ref[i] += tc.d_out[i];
+        CHECK_OK(conv_forward_add(c, got, tc.in, tc.w, tc.b, tc.d_out));
+        double sc, e = max_diff(got, ref, tc.nout, &sc);
+        CHECK(e <= 1e-6 * sc, "%s: %.3g of %.3g", v ? "winograd" : "direct", e, sc);
+        memcpy(alias, tc.d_out, tc.nout * sizeof(float));
+        if (v) {
+            CHECK_OK(conv_forward_add(c, alias, tc.in, tc.w, tc.b, alias));
+            CHECK(memcmp(alias, got, tc.nout * sizeof(float)) == 0, "aliased res differs");
+        } else {
+            CHECK(conv_forward_add(c, alias, tc.in, tc.w, tc.b, alias) == -1 && strstr(as_error(), "alias"));
+        }
+        conv_destroy(c);
+    }
+    tcase_free(&tc), free(ref), free(got), free(alias);
+}
+
 // ---- the bundled model, Set5 (../shared): Winograd against direct ----------------------
 // PSNR within 0.01 dB per image, and the SR images' largest difference (in 8-bit levels)
 // printed: the number docs/benchmarks.md quotes.
@@ -439,6 +464,7 @@ int main(void) {
     RUN(conv_layer);
     RUN(finite_differences);
     RUN(kernel_cache);
+    RUN(forward_add);
     RUN(bundled_set5);
     return test_summary();
 }

@@ -519,7 +519,7 @@ void conv_destroy(nn_conv *c) {
 int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias) {
     if (c->wino_m) {
         const float *U = workspace_ready(c) ? NULL : kernel_get(c, 0, weight);
-        return U ? wino_run(c->wino[0], out, in, U, bias, c->opt.lrelu, c->opt.slope) : -1;
+        return U ? wino_run(c->wino[0], out, in, U, bias, c->opt.lrelu, c->opt.slope, NULL) : -1;
     }
     if (workspace_ready(c) || view_in(&c->src, in) || view_in(&c->weights, weight) ||
         view_out(&c->dst, out) || set_handle(c->bias, bias))
@@ -533,13 +533,26 @@ int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, c
     return view_out_done(&c->dst);
 }
 
+int conv_forward_add(nn_conv *c, float *out, const float *in, const float *weight, const float *bias,
+                     const float *res) {
+    if (!conv_dst_is_nhwc(c)) return as_errorf("conv_forward_add: the plan's output is not NHWC");
+    if (c->wino_m) {  // the add in the output transform: no pass of its own
+        const float *U = workspace_ready(c) ? NULL : kernel_get(c, 0, weight);
+        return U ? wino_run(c->wino[0], out, in, U, bias, c->opt.lrelu, c->opt.slope, res) : -1;
+    }
+    if (res == out) return as_errorf("conv_forward_add: res may not alias out on a direct plan");
+    if (conv_forward(c, out, in, weight, bias)) return -1;
+    add_inplace(out, res, (size_t)c->N * c->H * c->W * c->cout);
+    return 0;
+}
+
 int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out,
                   const float *in, const float *weight) {
     if (!c->training) return as_errorf("conv_backward: the plan was created for inference");
     if (workspace_ready(c)) return -1;
     if (d_in && c->wino_m) {
         const float *U = kernel_get(c, 1, weight);
-        if (!U || wino_run(c->wino[1], d_in, d_out, U, NULL, 0, 0)) return -1;
+        if (!U || wino_run(c->wino[1], d_in, d_out, U, NULL, 0, 0, NULL)) return -1;
     } else if (d_in) {
         if (view_in(&c->bd_diff_dst, d_out) || view_in(&c->bd_weights, weight) ||
             view_out(&c->bd_diff_src, d_in))

@@ -23,6 +23,10 @@ nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training
 void     conv_destroy(nn_conv *c);
 // out (N,H,W,cout) = in (N,H,W,cin) * weight (cout,cin,k,k) + bias (cout)
 int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias);
+// out = conv_forward's result + res (N,H,W,cout): a residual connection's end, in the
+// same pass on Winograd plans. The plan's output must be NHWC; res may not alias out.
+int conv_forward_add(nn_conv *c, float *out, const float *in, const float *weight, const float *bias,
+                     const float *res);
 // d_in (N,H,W,cin) [NULL: skipped], d_weight (cout,cin,k,k), d_bias (cout) from d_out
 // (N,H,W,cout). Needs `training` at create time.
 int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias,

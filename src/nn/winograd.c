@@ -352,7 +352,7 @@ static inline __attribute__((always_inline)) void out_tile(const wino *w, int m,
                                                            float *out, const float *M, int tt,
                                                            int n, int y0, int x0, int c,
                                                            const float *bias, int lrelu,
-                                                           float slope) {
+                                                           float slope, const float *res) {
     const int a = m + 2, H = w->H, W = w->W, C = w->cout;
     __m256 x[64], s[64];
     size_t ps = (size_t)w->tc * w->coutp;
@@ -375,7 +375,9 @@ static inline __attribute__((always_inline)) void out_tile(const wino *w, int m,
             __m256 v = _mm256_add_ps(x[i * m + j], b);
             if (lrelu)  // v > 0 ? v : slope * v, as oneDNN's relu post-op
                 v = _mm256_blendv_ps(_mm256_mul_ps(v, sl), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
-            float *q = out + (((size_t)n * H + y0 + i) * W + x0 + j) * C + c;
+            size_t o = (((size_t)n * H + y0 + i) * W + x0 + j) * C + c;
+            float *q = out + o;
+            if (res) v = _mm256_add_ps(v, full ? _mm256_loadu_ps(res + o) : _mm256_maskload_ps(res + o, mask));
             if (full) _mm256_storeu_ps(q, v);
             else _mm256_maskstore_ps(q, mask, v);
         }
@@ -408,14 +410,15 @@ static inline __attribute__((always_inline)) void out_tile(const wino *w, int m,
             }                                                                                  \
     }                                                                                          \
     static void out_chunk##M_(const wino *w, float *out, const float *Mb, int t0, int nt,      \
-                              const float *bias, int lrelu, float slope, int par) {            \
+                              const float *bias, int lrelu, float slope, const float *res,     \
+                              int par) {                                                       \
         int ncg = (w->cout + 7) / 8, per = w->th * w->tw;                                      \
         _Pragma("omp parallel for collapse(2) schedule(static) if (par)")                      \
         for (int tt = 0; tt < nt; tt++)                                                        \
             for (int cg = 0; cg < ncg; cg++) {                                                 \
                 int t = t0 + tt, n = t / per, r = t % per;                                     \
                 out_tile(w, M_, &AT_[0][0], out, Mb, tt, n, (r / w->tw) * M_, (r % w->tw) * M_, cg * 8, \
-                         bias, lrelu, slope);                                                  \
+                         bias, lrelu, slope, res);                                             \
             }                                                                                  \
     }
 DEFINE_TRANSFORMS(4, BT4, AT4)
@@ -423,7 +426,7 @@ DEFINE_TRANSFORMS(6, BT6, AT6)
 
 // One chunk with thread tid's buffers; 0, or a oneDNN status.
 static dnnl_status_t chunk(wino *w, int tid, int ch, float *out, const float *in, const float *U,
-                           const float *bias, int lrelu, float slope, int par) {
+                           const float *bias, int lrelu, float slope, const float *res, int par) {
     char *base = w->ws + (size_t)tid * w->thr_bytes;
     float *V = (float *)base;
     float *M = (float *)(base + round64(w->v_floats * sizeof(float)));
@@ -447,13 +450,13 @@ static dnnl_status_t chunk(wino *w, int tid, int ch, float *out, const float *in
     if ((s = dnnl_primitive_execute(w->prim, w->stream[tid], 4, args)) ||
         (s = dnnl_stream_wait(w->stream[tid])))
         return s;
-    if (w->m == 4) out_chunk4(w, out, M, t0, nt, bias, lrelu, slope, par);
-    else out_chunk6(w, out, M, t0, nt, bias, lrelu, slope, par);
+    if (w->m == 4) out_chunk4(w, out, M, t0, nt, bias, lrelu, slope, res, par);
+    else out_chunk6(w, out, M, t0, nt, bias, lrelu, slope, res, par);
     return dnnl_success;
 }
 
 int wino_run(wino *w, float *out, const float *in, const float *U, const float *bias, int lrelu,
-             float slope) {
+             float slope, const float *res) {
     if (!w->ws && !(w->ws = w->ws_own = as_aligned_alloc(wino_workspace_bytes(w)))) return -1;
     int nthr = AS_MIN(omp_get_max_threads(), w->nthr);
     dnnl_status_t st = dnnl_success;
@@ -463,7 +466,7 @@ int wino_run(wino *w, float *out, const float *in, const float *U, const float *
             int tid = omp_get_thread_num();
 #pragma omp for schedule(dynamic)
             for (int ch = 0; ch < w->nchunks; ch++) {
-                dnnl_status_t s = chunk(w, tid, ch, out, in, U, bias, lrelu, slope, 0);
+                dnnl_status_t s = chunk(w, tid, ch, out, in, U, bias, lrelu, slope, res, 0);
                 if (s != dnnl_success) {
 #pragma omp critical(wino_status)
                     st = s;
@@ -472,7 +475,7 @@ int wino_run(wino *w, float *out, const float *in, const float *U, const float *
         }
     } else {  // few tiles: each step of each chunk over all threads
         for (int ch = 0; ch < w->nchunks && st == dnnl_success; ch++)
-            st = chunk(w, 0, ch, out, in, U, bias, lrelu, slope, nthr > 1);
+            st = chunk(w, 0, ch, out, in, U, bias, lrelu, slope, res, nthr > 1);
     }
     if (st != dnnl_success) return as_errorf("oneDNN: winograd matmul failed: status %d", (int)st);
     return 0;

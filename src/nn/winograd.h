@@ -23,9 +23,10 @@ void wino_destroy(wino *w);
 // forward layer this backward-data direction belongs to (w's cin is that layer's cout).
 size_t wino_kernel_floats(const wino *w);
 void wino_kernel_transform(wino *w, float *U, const float *weight, int flip);
-// out = in * U + bias (NULL: none), then LeakyReLU(slope) when lrelu. out, in: NHWC.
+// out = in * U + bias (NULL: none), then LeakyReLU(slope) when lrelu, then + res (NULL:
+// none; it may alias out). out, in, res: NHWC.
 int wino_run(wino *w, float *out, const float *in, const float *U, const float *bias, int lrelu,
-             float slope);
+             float slope, const float *res);
 // Workspace (per-thread transformed tiles and the GEMM's scratchpad), as conv.c's.
 size_t wino_workspace_bytes(const wino *w);
 void wino_set_workspace(wino *w, void *ws);
