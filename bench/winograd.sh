@@ -5,12 +5,13 @@
 # rows for docs/benchmarks.md. Medians of REPS timed runs after a warm-up, each case in
 # its own process.
 #
-#   bash bench/winograd.sh [paper|bundled|infer|sa4|train|all] [REPS]   (default: infer 3)
+#   bash bench/winograd.sh [paper|bundled|infer|sa4|train|train-paper|all] [REPS]  (default: infer 3)
 #
 # paper:   paper-size (C=64, 1/3/20, x2), attention none, one 128x128 LR image;
 # bundled: the bundled x2 model (models/attsr_x2.safetensors) on one 512x512 LR image;
 # infer:   both; sa4: paper-size, sa4, 128x128.
-# train: one step, batch 16 of 48x48, the bundled model's shape (against channels_last).
+# train: one step, batch 16 of 48x48, the bundled model's shape (against channels_last);
+# train-paper: the same for paper-size none (not in all: about 20 s a step).
 # CPU s per run: the process's CPU time per run (all threads), steadier than the wall
 # clock where other jobs share the cores. The rate is direct-equivalent: the direct algorithm's FLOPs over the time, also as a
 # share of the 2-core FMA peak that build/bench/bench_peak measures (256-bit FMAs).
@@ -73,4 +74,8 @@ case "$what" in sa4|all)
 esac
 case "$what" in train|all)
     table "training step, bundled shape, 16 x 48x48" models/attsr_x2.safetensors train 16 48 ;;
+esac
+case "$what" in train-paper)
+    build/attsr init --scale 2 --feats 64 --fe-groups 1 --groups 3 --blocks 20 --attention none --seed 1 -o "$tmp/paper.safetensors" >/dev/null
+    table "training step, paper-size none, 16 x 48x48" "$tmp/paper.safetensors" train 16 48 ;;
 esac
