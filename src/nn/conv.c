@@ -1,5 +1,10 @@
 // conv: k x k 'same' convolution with bias on oneDNN (fp32), forward and backward.
 //
+// Algorithm: oneDNN's direct kernels, or for 3x3 plans that conv_set_algo / ATTSR_CONV
+// and the auto table (auto_winograd) send there, Winograd F(4x4, 3x3) from winograd.c
+// for forward and backward-data (NHWC in and out; backward-weights stays direct). The
+// caller sees the same plan either way.
+//
 // The caller's tensors are NHWC activations and PyTorch's OIHW weights. Each primitive
 // picks its own weights layout (`any`, a blocked one in practice) and we reorder into a
 // private buffer per call: 36 K floats for a 64->64 3x3 layer, negligible next to the
