@@ -182,7 +182,7 @@ static int auto_winograd(int N, int H, int W, int cin, int cout) {
 
 // The tile size when this plan is to run Winograd, 0 for direct.
 static int wino_tile(const nn_conv *c, conv_algo a) {
-    if (a == CONV_ALGO_DIRECT || c->k != 3) return 0;
+    if (a == CONV_ALGO_DIRECT || c->k != 3 || !wino_cpu_ok()) return 0;
     if (c->opt.src_from && !conv_dst_is_nhwc(c->opt.src_from)) return 0;  // reads NHWC only
     if (a == CONV_ALGO_AUTO && !auto_winograd(c->N, c->H, c->W, c->cin, c->cout)) return 0;
     return 4;  // m = 6 is no faster here and less accurate (docs/benchmarks.md)

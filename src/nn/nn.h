@@ -70,6 +70,7 @@ int conv_uses_reorders(const nn_conv *c);  // 1 when the plan copies activations
 //                       measured faster (wide layers), oneDNN's direct kernels elsewhere;
 //   CONV_ALGO_DIRECT    oneDNN's direct kernels only;
 //   CONV_ALGO_WINOGRAD  Winograd for every 3x3 plan that reads NHWC input.
+// (Winograd needs AVX2 and FMA; without them every plan is direct.)
 // Winograd plans run forward and backward-data through src/nn/winograd.c (their native
 // layout is NHWC) and backward-weights direct. Results agree with direct to a few 1e-6
 // of the output's magnitude (tests/test_winograd.c). Without conv_set_algo the

@@ -23,6 +23,9 @@
 // nothing. Tiles past the image's edge read zeros and their outputs are not stored.
 #include "nn/winograd.h"
 
+// The AVX2 + FMA code builds whatever -march says; conv.c uses it only where the CPU
+// has both (wino_cpu_ok).
+#pragma GCC target("avx2,fma")
 #include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -259,6 +262,8 @@ void wino_destroy(wino *w) {
     free(w->wt);
     free(w);
 }
+
+int wino_cpu_ok(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
 size_t wino_workspace_bytes(const wino *w) { return w->thr_bytes * w->nthr; }
 void wino_set_workspace(wino *w, void *ws) { w->ws = ws; }

@@ -15,6 +15,8 @@ int nn_dnnl_engine(dnnl_engine_t *engine);
 
 typedef struct wino wino;
 
+int wino_cpu_ok(void);  // 1 when this CPU runs the AVX2 + FMA code
+
 // 0 and NULL with the reason on failure. m: 4 or 6.
 wino *wino_create(int N, int H, int W, int cin, int cout, int m);
 void wino_destroy(wino *w);
