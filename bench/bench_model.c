@@ -5,16 +5,25 @@
 //
 // Prints one JSON line: median and all times (s), model GFLOP per run, GFLOP/s at the
 // median, and the process's peak RSS (MiB). Inputs come from a fixed seed; the first
-// run (plan creation, page faults) is a warm-up and not counted. bench/run.sh compares
+// run (plan creation, page faults) is a warm-up and not counted. cpu_s: the median of
+// the process's CPU time per run (all threads), a steadier measure of the work than the
+// wall clock on a loaded machine (with OMP_WAIT_POLICY=passive, idle threads burn none). bench/run.sh compares
 // this with PyTorch on the same weights in the same run.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "core/core.h"
 #include "model/model.h"
 #include "train/train.h"
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
 
 static void fill(float *x, size_t n, as_rng *r, float scale) {
     for (size_t i = 0; i < n; i++) x[i] = (float)as_rng_uniform(r) * scale;
@@ -50,25 +59,26 @@ int main(int argc, char **argv) {
     gradnorm gn;
     adam_init(&opt, 1e-4);
     gradnorm_init(&gn, 1, 1.5, 0.01);
-    double *t = malloc(sizeof(double) * (reps + 1));
+    double *t = malloc(sizeof(double) * (reps + 1)), *cpu = malloc(sizeof(double) * (reps + 1));
     for (int r = 0; r <= reps; r++) {
         memcpy(model_plan_input(p), in, 4 * in_n);
-        double t0 = as_now(), out[3];
+        double t0 = as_now(), c0 = cpu_now(), out[3];
         int rc = train ? train_step(&m, p, grads, am, av, &opt, &gn, s_hr, t_hr, ds, dt, 1e-4, out) : model_forward(p, &m);
         if (rc) {
             fprintf(stderr, "bench_model: %s\n", as_error());
             return 1;
         }
         t[r] = as_now() - t0;
+        cpu[r] = cpu_now() - c0;
     }
-    double med = as_median(t + 1, reps);  // t[0] is the warm-up
+    double med = as_median(t + 1, reps), cpu_med = as_median(cpu + 1, reps);  // [0]: the warm-up
     // forward FLOPs; a training step is forward + backward-data + backward-weights (~3x)
     double gflop = (double)model_flops(&m, H, W) * N * (train ? 3 : 1) / 1e9;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"impl\":\"attsr\",\"mode\":\"%s\",\"median_s\":%.4f,\"min_s\":%.4f,\"max_s\":%.4f,\"gflop\":%.2f,"
-           "\"gflops\":%.1f,\"peak_rss_mib\":%.0f}\n",
-           argv[1], med, t[1], t[reps], gflop, gflop / med, ru.ru_maxrss / 1024.0);
+           "\"gflops\":%.1f,\"peak_rss_mib\":%.0f,\"cpu_s\":%.4f}\n",
+           argv[1], med, t[1], t[reps], gflop, gflop / med, ru.ru_maxrss / 1024.0, cpu_med);
     model_plan_free(p);
     model_free(&m);
     return 0;

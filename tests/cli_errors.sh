@@ -29,6 +29,8 @@ expect_named_error missing_file "$T/nope.png" "$ATTSR" degrade --scale 2 -i "$T/
 expect_named_error over_pixel_limit "$T/ok.png" "$ATTSR" degrade --max-pixels 1000 --scale 2 -i "$T/ok.png" -o "$T/out.png"
 expect_error unknown_flag "$T/out" "$ATTSR" degrade --bogus --scale 2 -i "$T/ok.png" -o "$T/out.png"
 expect_error unknown_command "" "$ATTSR" frobnicate
+expect_error conv_flag "$T/out" "$ATTSR" upscale --conv fast -i "$T/ok.png" -o "$T/out.png"
+expect_error conv_env "$T/out" env ATTSR_CONV=fast "$ATTSR" upscale -i "$T/ok.png" -o "$T/out.png"
 expect_error unsupported_scale "$T/out" "$ATTSR" degrade --scale 5 -i "$T/ok.png" -o "$T/out.png"
 expect_error unsupported_scale_upscale "$T/out" "$ATTSR" upscale --bicubic --scale 8 -i "$T/ok.png" -o "$T/out.png"
 expect_error unsupported_scale_init "$T/out" "$ATTSR" init --scale 1 -o "$T/out.safetensors"

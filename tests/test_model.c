@@ -15,8 +15,18 @@ static const char *CASES[] = {"x2_none", "x2_ca", "x2_sa1", "x2_sa4", "x3_none",
                               "x3_sa1", "x3_sa4", "x4_none", "x4_ca", "x4_sa1", "x4_sa4",
                               "x2_ca_nofe", "x3_sa4_noblocks"};
 
+// ATTSR_CONV=winograd forces Winograd F(4x4, 3x3) on every 3x3 layer (auto uses it on
+// none of these small fixtures): its rounding is ~10x direct's per layer (see
+// tests/test_winograd.c), so the bounds widen by WINO_FACTOR there.
+#define WINO_FACTOR 5
+static double tol_scale(void) {
+    const char *a = getenv("ATTSR_CONV");
+    return a && !strcmp(a, "winograd") ? WINO_FACTOR : 1;
+}
+
 static void check_close(const char *what, const char *cs, const float *got, const st_tensor *ref,
                         double tol) {
+    tol *= tol_scale();
     double e = test_max_rel(got, ref->data, ref->numel);
     CHECK(e <= tol, "%s %s: max error %.3g of the reference's scale (tolerance %.1g)", cs, what, e, tol);
 }
@@ -52,7 +62,7 @@ static void run_case(const char *cs) {
     }
     const float *ref_norms = need(&io, "norms")->data;
     for (int k = 0; k < 2; k++)
-        CHECK(fabs(norms[k] - ref_norms[k]) <= 1e-5 * ref_norms[k], "%s norm %d: %g vs %g", cs, k,
+        CHECK(fabs(norms[k] - ref_norms[k]) <= 1e-5 * tol_scale() * ref_norms[k], "%s norm %d: %g vs %g", cs, k,
               norms[k], ref_norms[k]);
     free(grads);
     model_plan_free(inf);

@@ -63,6 +63,10 @@ static int common_option(int opt, const char *arg) {
         if (strcmp(arg, "fp32") && strcmp(arg, "bf16") && strcmp(arg, "auto"))
             return cli_error("--precision: '%s' is not fp32, bf16 or auto", arg);
         if (conv_set_precision(bf16 ? CONV_BF16 : CONV_FP32)) return cli_error("--precision: %s", as_error());
+    } else if (opt == OPT_CONV) {
+        conv_algo a;
+        if (conv_algo_parse(arg, &a)) return cli_error("--conv: %s", as_error()), -1;
+        conv_set_algo(a);
     }
     return 0;
 }
@@ -85,7 +89,7 @@ int cli_parse(int argc, char **argv, const char *shortopts, const struct option 
             bad_option(argv);
             return CLI_EXIT_ERROR;
         }
-        int common = opt == OPT_MAX_PIXELS || opt == OPT_THREADS || opt == OPT_PRECISION;
+        int common = opt == OPT_MAX_PIXELS || opt == OPT_THREADS || opt == OPT_PRECISION || opt == OPT_CONV;
         int rc = common ? common_option(opt, optarg) : handle(opt, optarg, args);
         if (rc) return CLI_EXIT_ERROR;
     }

@@ -24,10 +24,12 @@ int cli_int(const char *s, long lo, long hi, const char *flag, long *out);
 int cli_float(const char *s, double lo, double hi, const char *flag, double *out);
 
 // Options every command shares; a command's own option codes start at OPT_FIRST_FREE.
-enum { OPT_HELP = 1000, OPT_MAX_PIXELS, OPT_THREADS, OPT_PRECISION, OPT_FIRST_FREE };
+// --conv auto|direct|winograd: the convolution algorithm (nn.h's conv_set_algo; the
+// default follows ATTSR_CONV, then auto).
+enum { OPT_HELP = 1000, OPT_MAX_PIXELS, OPT_THREADS, OPT_PRECISION, OPT_CONV, OPT_FIRST_FREE };
 #define CLI_COMMON_OPTIONS                                                   \
     {"help", no_argument, 0, OPT_HELP}, {"max-pixels", required_argument, 0, OPT_MAX_PIXELS}, \
-        {"threads", required_argument, 0, OPT_THREADS}
+        {"threads", required_argument, 0, OPT_THREADS}, {"conv", required_argument, 0, OPT_CONV}
 // The commands that run the network add --precision fp32|bf16|auto (conv_set_precision;
 // auto: bf16 where the CPU has it, else fp32). CLI_PRECISION_HELP is its help line.
 #define CLI_PRECISION_OPTION {"precision", required_argument, 0, OPT_PRECISION}

@@ -227,9 +227,7 @@ static int rb_forward(model_plan *p, const model *m, const rb_index *ri, const r
                       const float *in) {
     if (conv_forward(p->c_rb1, a->a1, in, W_(ri->conv1), B_(ri->conv1))) return -1;  // + LeakyReLU
     if (!p->att) {  // out = conv2(a1) + in: a2 is not needed by backward, never stored
-        if (conv_forward(p->c_rb2, a->out, a->a1, W_(ri->conv2), B_(ri->conv2))) return -1;
-        add_inplace(a->out, in, p->map);
-        return 0;
+        return conv_forward_add(p->c_rb2, a->out, a->a1, W_(ri->conv2), B_(ri->conv2), in);
     }
     if (conv_forward(p->c_rb2, a->a2, a->a1, W_(ri->conv2), B_(ri->conv2))) return -1;
     const float *params[8];
@@ -245,9 +243,7 @@ static int rg_forward(model_plan *p, const model *m, int g, const float *in) {
         if (rb_forward(p, m, &m->blocks[gb], &p->rb[gb], x)) return -1;
         x = p->rb[gb].out;
     }
-    if (conv_forward(p->c_cc, p->g_out[g], x, W_(m->group_tail[g]), B_(m->group_tail[g]))) return -1;
-    add_inplace(p->g_out[g], in, p->map);
-    return 0;
+    return conv_forward_add(p->c_cc, p->g_out[g], x, W_(m->group_tail[g]), B_(m->group_tail[g]), in);
 }
 
 // out = tail(RG[first+n-1](...RG[first](in))) + in
@@ -258,9 +254,7 @@ static int body_forward(model_plan *p, const model *m, int first, int n, int tai
         if (rg_forward(p, m, g, x)) return -1;
         x = p->g_out[g];
     }
-    if (conv_forward(p->c_cc, out, x, W_(tail), B_(tail))) return -1;
-    add_inplace(out, in, p->map);
-    return 0;
+    return conv_forward_add(p->c_cc, out, x, W_(tail), B_(tail), in);
 }
 
 static int branch_forward(model_plan *p, const model *m, int br) {

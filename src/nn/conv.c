@@ -1,5 +1,10 @@
 // conv: k x k 'same' convolution with bias on oneDNN (fp32), forward and backward.
 //
+// Algorithm: oneDNN's direct kernels, or for 3x3 plans that conv_set_algo / ATTSR_CONV
+// and the auto table (auto_winograd) send there, Winograd F(4x4, 3x3) from winograd.c
+// for forward and backward-data (NHWC in and out; backward-weights stays direct). The
+// caller sees the same plan either way.
+//
 // The caller's tensors are NHWC activations and PyTorch's OIHW weights. Each primitive
 // picks its own weights layout (`any`, a blocked one in practice) and we reorder into a
 // private buffer per call: 36 K floats for a 64->64 3x3 layer, negligible next to the
@@ -25,6 +30,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "nn/winograd.h"
 
 // Every oneDNN call goes through this: a failure records the call and returns -1.
 #define DNNL_CHECK(call)                                                                \
@@ -59,6 +65,12 @@ static int engine_get(void) {
     if (g_init_status != dnnl_success)
         return as_errorf("oneDNN: %s failed: status %d (%s)", g_init_what, (int)g_init_status,
                          dnnl_status2str(g_init_status));
+    return 0;
+}
+
+int nn_dnnl_engine(dnnl_engine_t *engine) {
+    if (engine_get()) return -1;
+    *engine = g_engine;
     return 0;
 }
 
@@ -127,6 +139,26 @@ typedef struct {
     size_t off;
 } region;
 
+// Transformed kernels of the layers a plan serves, keyed by their weights pointer and
+// checked against a hash of the weights on every call: a kernel is transformed once per
+// loaded model (inference) or once per weights update (training), with no help from
+// the caller. A transformed kernel is 4x the weights (36 positions for 9 taps), so the
+// cache holds KCACHE_BYTES per plan and direction: all of the bundled models' layers
+// (C = 32: 3 MiB for the 20 conv1s); a wider model's other layers are transformed per
+// call into `scratch` (0.1 ms for 64 -> 64, ~2% of its inference), keeping the memory
+// of inference within ~10% of direct's.
+#define KCACHE_BYTES ((size_t)4 << 20)
+typedef struct {
+    const float *w;
+    uint64_t hash;
+    float *U;
+} kentry;
+typedef struct {
+    kentry *e;
+    int n, cap;
+    float *scratch;  // the kernel of a layer past the budget
+} kcache;
+
 // The plan. Passes: forward, backward-data (bd_), backward-weights (bw_).
 struct nn_conv {
     int N, H, W, cin, cout, k, training;
@@ -144,7 +176,113 @@ struct nn_conv {
     dnnl_memory_t bias, diff_bias, scratch;
     size_t ws_bytes, scratch_off;  // workspace: activation regions, then the scratchpad
     char *ws, *ws_own;             // the workspace in use; the one this plan allocated
+    // Winograd (winograd.c) for forward and backward-data when wino_m > 0 (m x m output
+    // tiles); backward-weights stays direct. Transformed kernels, per weights pointer.
+    int wino_m;
+    wino *wino[2];          // forward cin -> cout; backward-data cout -> cin
+    kcache kc[2];
 };
+
+// ---- the algorithm: oneDNN direct or Winograd ------------------------------------------
+static const char *const ALGO_NAMES[] = {"auto", "direct", "winograd"};
+static conv_algo g_algo;
+static int g_algo_set;  // by conv_set_algo, or from ATTSR_CONV on first use
+
+int conv_algo_parse(const char *s, conv_algo *a) {
+    for (int i = 0; i < 3; i++)
+        if (s && !strcmp(s, ALGO_NAMES[i])) {
+            *a = (conv_algo)i;
+            return 0;
+        }
+    return as_errorf("convolution algorithm '%s': expected auto, direct or winograd", s ? s : "");
+}
+
+const char *conv_algo_name(conv_algo a) { return (unsigned)a < 3 ? ALGO_NAMES[a] : "?"; }
+
+void conv_set_algo(conv_algo a) { g_algo = a, g_algo_set = 1; }
+
+static int algo_get(conv_algo *a) {
+    if (!g_algo_set) {
+        const char *env = getenv("ATTSR_CONV");
+        conv_algo e = CONV_ALGO_AUTO;
+        if (env && *env && conv_algo_parse(env, &e)) return as_errorf("ATTSR_CONV: %s", as_error());
+        conv_set_algo(e);
+    }
+    *a = g_algo;
+    return 0;
+}
+
+// Where auto takes Winograd F(4x4, 3x3), from bench/bench_winograd (docs/benchmarks.md):
+// 32 or more input channels (the transforms are paid back; 1.5-2.3x faster than direct
+// from 32 to 256 output channels, and for the 64 -> 3 output conv, whose direct kernel is
+// slow) on maps of 1024 pixels or more (a 16x16 map is faster direct). Thinner layers
+// (the 3-channel head, 16 -> 16) and small maps stay direct.
+static int auto_winograd(int N, int H, int W, int cin, int cout) {
+    (void)cout;
+    return cin >= 32 && (int64_t)N * H * W >= 1024;
+}
+
+// The tile size when this plan is to run Winograd, 0 for direct.
+static int wino_tile(const nn_conv *c, conv_algo a) {
+    if (a == CONV_ALGO_DIRECT || c->k != 3 || !wino_cpu_ok()) return 0;
+    if (c->opt.src_from && !conv_dst_is_nhwc(c->opt.src_from)) return 0;  // reads NHWC only
+    // bf16 direct on AMX is several times faster than any f32 path: auto takes it
+    if (a == CONV_ALGO_AUTO && (c->bf16 || !auto_winograd(c->N, c->H, c->W, c->cin, c->cout))) return 0;
+    return 4;  // m = 6 is no faster here and less accurate (docs/benchmarks.md)
+}
+
+// A 64-bit hash of the weights' bits, 4 independent lanes of FNV-1a over 32-bit words.
+static uint64_t weights_hash(const float *w, size_t n) {
+    uint64_t h[4] = {0xcbf29ce484222325u, 0x84222325cbf29ce4u, 0x9e3779b97f4a7c15u, 0x2545f4914f6cdd1du};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) {
+            uint32_t u;
+            memcpy(&u, w + i + k, 4);
+            h[k] = (h[k] ^ u) * 0x100000001b3u;
+        }
+    for (; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, w + i, 4);
+        h[0] = (h[0] ^ u) * 0x100000001b3u;
+    }
+    uint64_t r = n;
+    for (int k = 0; k < 4; k++) r = (r ^ h[k] ^ (h[k] >> 29)) * 0xbf58476d1ce4e5b9u;
+    return r;
+}
+
+// The transformed kernel of `weight` for direction d, transformed when new or changed.
+static const float *kernel_get(nn_conv *c, int d, const float *weight) {
+    kcache *k = &c->kc[d];
+    size_t nf = wino_kernel_floats(c->wino[d]);
+    uint64_t h = weights_hash(weight, (size_t)c->cout * c->cin * 9);
+    kentry *e = NULL;
+    for (int i = 0; i < k->n && !e; i++)
+        if (k->e[i].w == weight) e = &k->e[i];
+    if (e && e->hash == h) return e->U;
+    if (!e && (size_t)(k->n + 1) * nf * sizeof(float) > KCACHE_BYTES) {  // past the budget
+        if (!k->scratch && !(k->scratch = as_aligned_alloc(nf * sizeof(float)))) return NULL;
+        wino_kernel_transform(c->wino[d], k->scratch, weight, d);
+        return k->scratch;
+    }
+    if (!e) {
+        if (k->n == k->cap) {
+            int cap = k->cap ? 2 * k->cap : 16;
+            kentry *ne = realloc(k->e, (size_t)cap * sizeof *ne);
+            if (!ne) return as_errorf("out of memory for the kernel cache"), NULL;
+            k->e = ne, k->cap = cap;
+        }
+        e = &k->e[k->n];
+        *e = (kentry){0};
+        if (!(e->U = as_aligned_alloc(nf * sizeof(float)))) return NULL;
+        k->n++;
+    }
+    wino_kernel_transform(c->wino[d], e->U, weight, d);
+    e->w = weight, e->hash = h;
+    return e->U;
+}
+
+int conv_is_winograd(const nn_conv *c) { return c->wino_m > 0; }
 
 static int mem_create(dnnl_memory_t *m, const dnnl_memory_desc_t *md) {
     DNNL_CHECK(dnnl_memory_create(m, md, g_engine, DNNL_MEMORY_NONE));
@@ -232,6 +370,8 @@ static int workspace_ready(nn_conv *c) {
     if (c->ws) return 0;
     if (!(c->ws_own = as_aligned_alloc(c->ws_bytes))) return -1;
     c->ws = c->ws_own;
+    for (int d = 0; d < 2; d++)
+        if (c->wino[d]) wino_set_workspace(c->wino[d], c->ws);
     return bind_workspace(c);
 }
 
@@ -243,7 +383,20 @@ int conv_set_workspace(nn_conv *c, void *ws) {
     free(c->ws_own);
     c->ws_own = NULL;
     c->ws = ws;
+    for (int d = 0; d < 2; d++)
+        if (c->wino[d]) wino_set_workspace(c->wino[d], ws);
     return bind_workspace(c);
+}
+
+// The Winograd directions, sharing the plan's workspace (they run at other times
+// than the direct passes that use it).
+static int wino_plan(nn_conv *c) {
+    if (!(c->wino[0] = wino_create(c->N, c->H, c->W, c->cin, c->cout, c->wino_m))) return -1;
+    if (c->training && !(c->wino[1] = wino_create(c->N, c->H, c->W, c->cout, c->cin, c->wino_m)))
+        return -1;
+    for (int d = 0; d < 2; d++)
+        if (c->wino[d]) c->ws_bytes = AS_MAX(c->ws_bytes, wino_workspace_bytes(c->wino[d]));
+    return 0;
 }
 
 static int conv_plan(nn_conv *c) {
@@ -301,7 +454,7 @@ static int conv_plan(nn_conv *c) {
     }
     // the caller's layouts: nhwc, or for a native side the primitive's own
     const dnnl_memory_desc_t *src_user = c->opt.src_from ? &c->src_from : &src_nhwc;
-    c->dst_user = c->opt.native_dst ? *query(c->pd[0], dnnl_query_dst_md) : dst_nhwc;
+    c->dst_user = c->opt.native_dst && !c->wino_m ? *query(c->pd[0], dnnl_query_dst_md) : dst_nhwc;
     const dnnl_memory_desc_t *dst_user = &c->dst_user;
     if (c->training) {  // the forward descriptor is the backward passes' hint
         DNNL_CHECK(dnnl_convolution_backward_data_desc_init(
@@ -376,7 +529,13 @@ nn_conv *conv_create_opts(int N, int H, int W, int cin, int cout, int k, int tra
     if (opt) c->opt = *opt;
     if (opt && opt->src_from) c->src_from = opt->src_from->dst_user;
     c->training = !!training;
-    if (conv_plan(c)) {
+    conv_algo algo = CONV_ALGO_AUTO;
+    if (algo_get(&algo)) {
+        free(c);
+        return NULL;
+    }
+    c->wino_m = wino_tile(c, algo);
+    if (conv_plan(c) || (c->wino_m && wino_plan(c))) {
         char msg[1024];  // destroy must not clobber the reason
         snprintf(msg, sizeof msg, "%s", as_error());
         conv_destroy(c);
@@ -401,11 +560,21 @@ void conv_destroy(nn_conv *c) {
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     if (c->attr) dnnl_primitive_attr_destroy(c->attr);
     if (c->fattr) dnnl_primitive_attr_destroy(c->fattr);
+    for (int d = 0; d < 2; d++) {
+        wino_destroy(c->wino[d]);
+        for (int i = 0; i < c->kc[d].n; i++) free(c->kc[d].e[i].U);
+        free(c->kc[d].e);
+        free(c->kc[d].scratch);
+    }
     free(c->ws_own);
     free(c);
 }
 
 int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias) {
+    if (c->wino_m) {
+        const float *U = workspace_ready(c) ? NULL : kernel_get(c, 0, weight);
+        return U ? wino_run(c->wino[0], out, in, U, bias, c->opt.lrelu, c->opt.slope, NULL) : -1;
+    }
     if (workspace_ready(c) || view_in(&c->src, in) || view_in(&c->weights, weight) ||
         view_out(&c->dst, out) || set_handle(c->bias, bias))
         return -1;
@@ -418,11 +587,27 @@ int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, c
     return view_out_done(&c->dst);
 }
 
+int conv_forward_add(nn_conv *c, float *out, const float *in, const float *weight, const float *bias,
+                     const float *res) {
+    if (!conv_dst_is_nhwc(c)) return as_errorf("conv_forward_add: the plan's output is not NHWC");
+    if (c->wino_m) {  // the add in the output transform: no pass of its own
+        const float *U = workspace_ready(c) ? NULL : kernel_get(c, 0, weight);
+        return U ? wino_run(c->wino[0], out, in, U, bias, c->opt.lrelu, c->opt.slope, res) : -1;
+    }
+    if (res == out) return as_errorf("conv_forward_add: res may not alias out on a direct plan");
+    if (conv_forward(c, out, in, weight, bias)) return -1;
+    add_inplace(out, res, (size_t)c->N * c->H * c->W * c->cout);
+    return 0;
+}
+
 int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out,
                   const float *in, const float *weight) {
     if (!c->training) return as_errorf("conv_backward: the plan was created for inference");
     if (workspace_ready(c)) return -1;
-    if (d_in) {
+    if (d_in && c->wino_m) {
+        const float *U = kernel_get(c, 1, weight);
+        if (!U || wino_run(c->wino[1], d_in, d_out, U, NULL, 0, 0, NULL)) return -1;
+    } else if (d_in) {
         if (view_in(&c->bd_diff_dst, d_out) || view_in(&c->bd_weights, weight) ||
             view_out(&c->bd_diff_src, d_in))
             return -1;
@@ -433,7 +618,7 @@ int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const
         if (execute(c->prim[1], 4, args) || view_out_done(&c->bd_diff_src)) return -1;
     }
     // d_out is already in the shared buffer when backward-data just reordered it
-    int have_diff_dst = d_in && c->bw_diff_dst_shared;
+    int have_diff_dst = d_in && c->bw_diff_dst_shared && !c->wino_m;
     if (have_diff_dst ? set_handle(c->bw_diff_dst.user, d_out) : view_in(&c->bw_diff_dst, d_out))
         return -1;
     if (view_in(&c->bw_src, in) || view_out(&c->bw_diff_weights, d_weight) ||
@@ -454,6 +639,7 @@ double conv_flops(const nn_conv *c) {
 
 const char *conv_impl_name(const nn_conv *c, int pass) {
     const char *s = NULL;
+    if ((pass == 0 || pass == 1) && c->wino[pass]) return wino_impl_name(c->wino[pass]);
     if (pass < 0 || pass > 2 || !c->pd[pass] ||
         dnnl_primitive_desc_query(c->pd[pass], dnnl_query_impl_info_str, 0, &s) != dnnl_success)
         return "none";

@@ -12,9 +12,10 @@
 #pragma once
 #include <stddef.h>
 
-// ---- convolution (oneDNN): k x k, stride 1, 'same' zero padding, bias ---------------
+// ---- convolution (oneDNN or Winograd): k x k, stride 1, 'same' zero padding, bias ----
 // A plan for one shape; it may be reused by every layer of that shape (weights are
-// passed per call and reordered each time; nothing is cached). Not safe to execute
+// passed per call; direct plans reorder them each time, Winograd plans keep each
+// layer's transformed kernel, checked against the weights on every call). Not safe to execute
 // from two threads at once. Outputs may not alias inputs.
 typedef struct nn_conv nn_conv;
 
@@ -22,6 +23,10 @@ nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training
 void     conv_destroy(nn_conv *c);
 // out (N,H,W,cout) = in (N,H,W,cin) * weight (cout,cin,k,k) + bias (cout)
 int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias);
+// out = conv_forward's result + res (N,H,W,cout): a residual connection's end, in the
+// same pass on Winograd plans. The plan's output must be NHWC; res may not alias out.
+int conv_forward_add(nn_conv *c, float *out, const float *in, const float *weight, const float *bias,
+                     const float *res);
 // d_in (N,H,W,cin) [NULL: skipped], d_weight (cout,cin,k,k), d_bias (cout) from d_out
 // (N,H,W,cout). Needs `training` at create time.
 int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias,
@@ -72,6 +77,22 @@ typedef enum { CONV_FP32 = 0, CONV_BF16 } conv_precision;
 int conv_set_precision(conv_precision precision);
 conv_precision conv_get_precision(void);
 int conv_bf16_available(void);  // 1 when CONV_BF16 would be accepted
+// The algorithm of plans created from now on (process-wide; at startup):
+//   CONV_ALGO_AUTO      (default) Winograd F(4x4, 3x3) for the 3x3 shapes where it is
+//                       measured faster (wide layers), oneDNN's direct kernels elsewhere;
+//   CONV_ALGO_DIRECT    oneDNN's direct kernels only;
+//   CONV_ALGO_WINOGRAD  Winograd for every 3x3 plan that reads NHWC input.
+// (Winograd needs AVX2 and FMA; without them every plan is direct.)
+// Winograd plans run forward and backward-data through src/nn/winograd.c (their native
+// layout is NHWC) and backward-weights direct. Results agree with direct to a few 1e-6
+// of the output's magnitude (tests/test_winograd.c). Without conv_set_algo the
+// environment variable ATTSR_CONV=auto|direct|winograd decides (read on first use; an
+// invalid value makes conv_create fail).
+typedef enum { CONV_ALGO_AUTO = 0, CONV_ALGO_DIRECT, CONV_ALGO_WINOGRAD } conv_algo;
+void conv_set_algo(conv_algo a);
+int conv_algo_parse(const char *s, conv_algo *a);  // "auto", "direct", "winograd"; 0 / -1
+const char *conv_algo_name(conv_algo a);
+int conv_is_winograd(const nn_conv *c);
 // Workspace: memory a plan uses only during a call (CONV_AUTO's activation copies and
 // oneDNN's scratchpad). Plans that never run at the same time (e.g. all the plans of
 // one model, run in turn) can share one buffer of the largest size, 64-byte aligned,

@@ -1,0 +1,553 @@
+// winograd: F(m x m, 3 x 3) convolutions, m = 4 (default) or 6. See winograd.h.
+//
+// Why attsr's own kernel: on AVX2 no maintained library in Debian 12 has one. oneDNN
+// 2.x implements Winograd only for AVX-512 cores (jit:avx512_core wino, and it is
+// being removed upstream); NNPACK and ncnn, which have AVX2 Winograd kernels, are not
+// packaged. What is generic stays a library's: the products in the transformed domain
+// are a batched GEMM, one [tiles x cin] x [cin x cout] product per transformed position
+// (36 for m = 4), done by oneDNN's matmul primitive (already a dependency; on AVX2 its
+// jit sgemm, on AVX-512 a brgemm kernel).
+//
+// Lavin & Gray's formulation: with d an (m+2)^2 input tile (1-pixel zero padding at
+// the borders) and g a 3x3 kernel, the m x m output tile is
+//     Y = A^T [ (G g G^T) (.) (B^T d B) ] A,
+// summed over input channels inside the (.) product, which is where the GEMM comes in.
+// The tiles are processed in chunks of `tc` (sized to stay in L2): each thread
+// transforms a chunk's input, multiplies it by the whole kernel and transforms the
+// output back, so the transformed data never leaves the cache. With fewer chunks than
+// threads, the chunks run one after another, each step parallel over tiles and
+// channels (and the GEMM multithreaded inside oneDNN).
+//
+// Padding: channel counts are rounded up to 8 (one AVX2 vector) inside; the padded
+// input lanes are loaded as zeros and the padded kernel rows are zero, so they add
+// nothing. Tiles past the image's edge read zeros and their outputs are not stored.
+#include "nn/winograd.h"
+
+// The AVX2 + FMA code builds whatever -march says; conv.c uses it only where the CPU
+// has both (wino_cpu_ok).
+#pragma GCC target("avx2,fma")
+#include <immintrin.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+#define DNNL_CHECK(call)                                                                \
+    do {                                                                                \
+        dnnl_status_t s_ = (call);                                                      \
+        if (s_ != dnnl_success)                                                         \
+            return as_errorf("oneDNN: %s failed: status %d", #call, (int)s_);          \
+    } while (0)
+
+// ---- the transforms -----------------------------------------------------------------
+// Interpolation points 0, -1, 1, -2, 2 (m = 4) and 0, -1, 1, -1/2, 1/2, -2, 2 (m = 6),
+// plus infinity; B^T (a x a), G (a x 3), A^T (m x a) with a = m + 2 (Lavin & Gray for
+// m = 4; m = 6 as in NNPACK and ncnn).
+static const float BT4[6][6] = {
+    {4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+    {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1},
+};
+static const double G4[6][3] = {  // double: 1/6 etc. are not floats
+    {1.0 / 4, 0, 0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+    {0, 0, 1},
+};
+static const float AT4[4][6] = {
+    {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1},
+};
+static const float BT6[8][8] = {
+    {1, 0, -5.25f, 0, 5.25f, 0, -1, 0},          {0, 1, 1, -4.25f, -4.25f, 1, 1, 0},
+    {0, -1, 1, 4.25f, -4.25f, -1, 1, 0},         {0, 0.5f, 0.25f, -2.5f, -1.25f, 2, 1, 0},
+    {0, -0.5f, 0.25f, 2.5f, -1.25f, -2, 1, 0},   {0, 2, 4, -2.5f, -5, 0.5f, 1, 0},
+    {0, -2, 4, 2.5f, -5, -0.5f, 1, 0},           {0, -1, 0, 5.25f, 0, -5.25f, 0, 1},
+};
+static const double G6[8][3] = {
+    {1, 0, 0},
+    {-2.0 / 9, -2.0 / 9, -2.0 / 9},
+    {-2.0 / 9, 2.0 / 9, -2.0 / 9},
+    {1.0 / 90, 1.0 / 45, 2.0 / 45},
+    {1.0 / 90, -1.0 / 45, 2.0 / 45},
+    {32.0 / 45, 16.0 / 45, 8.0 / 45},
+    {32.0 / 45, -16.0 / 45, 8.0 / 45},
+    {0, 0, 1},
+};
+static const float AT6[6][8] = {
+    {1, 1, 1, 1, 1, 1, 1, 0},
+    {0, 1, -1, 2, -2, 0.5f, -0.5f, 0},
+    {0, 1, 1, 4, 4, 0.25f, 0.25f, 0},
+    {0, 1, -1, 8, -8, 0.125f, -0.125f, 0},
+    {0, 1, 1, 16, 16, 0.0625f, 0.0625f, 0},
+    {0, 1, -1, 32, -32, 0.03125f, -0.03125f, 1},
+};
+
+typedef struct {
+    int m, a;
+    const float *BT, *AT;
+    const double *G;
+} mats;
+
+static int get_mats(int m, mats *t) {
+    if (m == 4) *t = (mats){4, 6, &BT4[0][0], &AT4[0][0], &G4[0][0]};
+    else if (m == 6) *t = (mats){6, 8, &BT6[0][0], &AT6[0][0], &G6[0][0]};
+    else return as_errorf("winograd: tile size m=%d (4 or 6)", m);
+    return 0;
+}
+
+// y[i*ys] = sum_j M[i][j] x[j*xs], i < rows, j < cols, on 8 lanes. Inlined with constant
+// M, rows and cols and unrolled, so zero terms vanish and +-1 terms need no multiply.
+static inline __attribute__((always_inline)) void tr8(const float *M, int rows, int cols,
+                                                      const __m256 *x, int xs, __m256 *y, int ys) {
+#pragma GCC unroll 8
+    for (int i = 0; i < rows; i++) {
+        __m256 acc = _mm256_setzero_ps();
+        int first = 1;
+#pragma GCC unroll 8
+        for (int j = 0; j < cols; j++) {
+            float c = M[i * cols + j];
+            if (c == 0.0f) continue;
+            __m256 v = x[j * xs];
+            if (first) acc = c == 1.0f ? v : _mm256_mul_ps(_mm256_set1_ps(c), v);
+            else if (c == 1.0f) acc = _mm256_add_ps(acc, v);
+            else if (c == -1.0f) acc = _mm256_sub_ps(acc, v);
+            else acc = _mm256_fmadd_ps(_mm256_set1_ps(c), v, acc);
+            first = 0;
+        }
+        y[i * ys] = acc;
+    }
+}
+
+// F(4x4, 3x3)'s 1D transforms with their common terms shared (12 and 10 operations where
+// the matrices have 22 and 18 non-zeros): B^T x (6 -> 6) and A^T x (6 -> 4).
+static inline __attribute__((always_inline)) void bt4(const __m256 *x, int xs, __m256 *y, int ys) {
+    const __m256 c2 = _mm256_set1_ps(2), c4 = _mm256_set1_ps(4), c5 = _mm256_set1_ps(5);
+    __m256 d0 = x[0], d1 = x[xs], d2 = x[2 * xs], d3 = x[3 * xs], d4 = x[4 * xs], d5 = x[5 * xs];
+    __m256 a = _mm256_fnmadd_ps(c4, d2, d4), b = _mm256_fnmadd_ps(c4, d1, d3);  // d4-4d2, d3-4d1
+    __m256 c = _mm256_sub_ps(d4, d2), e = _mm256_mul_ps(c2, _mm256_sub_ps(d3, d1));
+    y[0] = _mm256_fmadd_ps(c4, d0, _mm256_fnmadd_ps(c5, d2, d4));
+    y[ys] = _mm256_add_ps(a, b);
+    y[2 * ys] = _mm256_sub_ps(a, b);
+    y[3 * ys] = _mm256_add_ps(c, e);
+    y[4 * ys] = _mm256_sub_ps(c, e);
+    y[5 * ys] = _mm256_fmadd_ps(c4, d1, _mm256_fnmadd_ps(c5, d3, d5));
+}
+
+static inline __attribute__((always_inline)) void at4(const __m256 *x, int xs, __m256 *y, int ys) {
+    __m256 a = _mm256_add_ps(x[xs], x[2 * xs]), b = _mm256_sub_ps(x[xs], x[2 * xs]);
+    __m256 c = _mm256_add_ps(x[3 * xs], x[4 * xs]), d = _mm256_sub_ps(x[3 * xs], x[4 * xs]);
+    y[0] = _mm256_add_ps(_mm256_add_ps(x[0], a), c);
+    y[ys] = _mm256_fmadd_ps(_mm256_set1_ps(2), d, b);
+    y[2 * ys] = _mm256_fmadd_ps(_mm256_set1_ps(4), c, a);
+    y[3 * ys] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8), d, b), x[5 * xs]);
+}
+
+// ---- the plan -------------------------------------------------------------------------
+struct wino {
+    int N, H, W, cin, cout, m, a, a2, cinp, coutp;
+    int th, tw, T;          // tiles per column, per row, in all
+    int tc, nchunks, nthr;  // tiles per chunk, chunks, threads planned for
+    mats t;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    dnnl_stream_t *stream;                 // per thread
+    dnnl_memory_t *msrc, *mwei, *mdst, *mscr;  // per thread (handles set per call)
+    size_t v_floats, m_floats, scr_bytes, thr_bytes;
+    float *wt;              // the kernel transform's regrouped weights
+    char *ws, *ws_own;
+    char impl[96];
+};
+
+static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+static int plan(wino *w) {
+    dnnl_engine_t eng;
+    if (nn_dnnl_engine(&eng)) return -1;
+    // tc: V and M of a chunk in about 1 MiB (half of L2 on the machines we measured),
+    // a multiple of 8 tiles; it depends on the shape only, so results do not depend
+    // on the thread count
+    size_t per_tile = (size_t)w->a2 * (w->cinp + w->coutp) * sizeof(float);
+    int tc = (int)((1u << 20) / per_tile) & ~7;
+    tc = AS_MAX(tc, 8);
+    tc = AS_MIN(tc, (w->T + 7) & ~7);
+    w->nchunks = (w->T + tc - 1) / tc;
+    w->tc = tc;
+    w->nthr = omp_get_max_threads();
+    w->v_floats = (size_t)w->a2 * tc * w->cinp;
+    w->m_floats = (size_t)w->a2 * tc * w->coutp;
+
+    dnnl_dims_t sd = {w->a2, tc, w->cinp}, wd = {w->a2, w->cinp, w->coutp}, dd = {w->a2, tc, w->coutp};
+    dnnl_memory_desc_t smd, wmd, dmd, scr_md;
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&smd, 3, sd, dnnl_f32, dnnl_abc));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&wmd, 3, wd, dnnl_f32, dnnl_abc));
+    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dmd, 3, dd, dnnl_f32, dnnl_abc));
+    dnnl_matmul_desc_t md;
+    DNNL_CHECK(dnnl_matmul_desc_init(&md, &smd, &wmd, NULL, &dmd));
+    dnnl_primitive_attr_t attr;
+    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+    dnnl_status_t st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(&w->pd, &md, attr, eng, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    DNNL_CHECK(st);
+    DNNL_CHECK(dnnl_primitive_create(&w->prim, w->pd));
+    const char *impl = "?";
+    dnnl_primitive_desc_query(w->pd, dnnl_query_impl_info_str, 0, &impl);
+    snprintf(w->impl, sizeof w->impl, "winograd F(%dx%d,3x3) + %s", w->m, w->m, impl);
+    scr_md = *dnnl_primitive_desc_query_md(w->pd, dnnl_query_scratchpad_md, 0);
+    w->scr_bytes = dnnl_memory_desc_get_size(&scr_md);
+    w->thr_bytes = round64(w->v_floats * sizeof(float)) + round64(w->m_floats * sizeof(float)) +
+                   round64(w->scr_bytes);
+
+    if (!(w->wt = as_aligned_alloc(sizeof(float) * w->cin * 9 * w->coutp))) return -1;
+    int n = w->nthr;
+    w->stream = as_calloc(n, sizeof *w->stream);
+    w->msrc = as_calloc(n, sizeof *w->msrc);
+    w->mwei = as_calloc(n, sizeof *w->mwei);
+    w->mdst = as_calloc(n, sizeof *w->mdst);
+    w->mscr = as_calloc(n, sizeof *w->mscr);
+    if (!w->stream || !w->msrc || !w->mwei || !w->mdst || !w->mscr) return -1;
+    for (int i = 0; i < n; i++) {
+        DNNL_CHECK(dnnl_stream_create(&w->stream[i], eng, dnnl_stream_default_flags));
+        DNNL_CHECK(dnnl_memory_create(&w->msrc[i], &smd, eng, DNNL_MEMORY_NONE));
+        DNNL_CHECK(dnnl_memory_create(&w->mwei[i], &wmd, eng, DNNL_MEMORY_NONE));
+        DNNL_CHECK(dnnl_memory_create(&w->mdst[i], &dmd, eng, DNNL_MEMORY_NONE));
+        DNNL_CHECK(dnnl_memory_create(&w->mscr[i], &scr_md, eng, DNNL_MEMORY_NONE));
+    }
+    return 0;
+}
+
+wino *wino_create(int N, int H, int W, int cin, int cout, int m) {
+    mats t = {0};
+    if (get_mats(m, &t)) return NULL;
+    if (N <= 0 || H <= 0 || W <= 0 || cin <= 0 || cout <= 0) {
+        as_errorf("winograd: invalid shape N=%d H=%d W=%d cin=%d cout=%d", N, H, W, cin, cout);
+        return NULL;
+    }
+    wino *w = as_calloc(1, sizeof *w);
+    if (!w) return NULL;
+    *w = (wino){.N = N, .H = H, .W = W, .cin = cin, .cout = cout, .m = m, .a = t.a,
+                .a2 = t.a * t.a, .cinp = (cin + 7) & ~7, .coutp = (cout + 7) & ~7, .t = t};
+    w->th = (H + m - 1) / m, w->tw = (W + m - 1) / m;
+    int64_t T = (int64_t)N * w->th * w->tw;
+    if (T > (1 << 30)) {
+        as_errorf("winograd: %lld tiles", (long long)T);
+        free(w);
+        return NULL;
+    }
+    w->T = (int)T;
+    if (plan(w)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", as_error());
+        wino_destroy(w);
+        as_errorf("%s", msg);
+        return NULL;
+    }
+    return w;
+}
+
+void wino_destroy(wino *w) {
+    if (!w) return;
+    for (int i = 0; i < w->nthr; i++) {
+        if (w->stream && w->stream[i]) dnnl_stream_destroy(w->stream[i]);
+        dnnl_memory_t *ms[] = {w->msrc, w->mwei, w->mdst, w->mscr};
+        for (int k = 0; k < 4; k++)
+            if (ms[k] && ms[k][i]) dnnl_memory_destroy(ms[k][i]);
+    }
+    free(w->stream), free(w->msrc), free(w->mwei), free(w->mdst), free(w->mscr);
+    if (w->prim) dnnl_primitive_destroy(w->prim);
+    if (w->pd) dnnl_primitive_desc_destroy(w->pd);
+    free(w->ws_own);
+    free(w->wt);
+    free(w);
+}
+
+int wino_cpu_ok(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
+size_t wino_workspace_bytes(const wino *w) { return w->thr_bytes * w->nthr; }
+void wino_set_workspace(wino *w, void *ws) { w->ws = ws; }
+const char *wino_impl_name(const wino *w) { return w->impl; }
+size_t wino_kernel_floats(const wino *w) { return (size_t)w->a2 * w->cinp * w->coutp; }
+
+// ---- kernel transform: U[p][ci][co] = (G g[co][ci] G^T)[p], once per model or step ----
+// In double (U's only rounding is the last one), 4 output channels per vector, from the
+// weights regrouped as wt[ci][k][co]; about 0.1 ms for a 64 -> 64 layer.
+static inline __attribute__((always_inline)) void kernel_quad(const double *G, int a, const float *wt,
+                                                              int coutp, float *U, size_t ps,
+                                                              int ci, int co) {
+    __m256d g[9], tg[8 * 3];
+    for (int k = 0; k < 9; k++) g[k] = _mm256_cvtps_pd(_mm_loadu_ps(wt + (size_t)k * coutp + co));
+    for (int i = 0; i < a; i++)  // G g: a x 3
+        for (int l = 0; l < 3; l++)
+            tg[i * 3 + l] = _mm256_fmadd_pd(
+                _mm256_set1_pd(G[i * 3 + 2]), g[6 + l],
+                _mm256_fmadd_pd(_mm256_set1_pd(G[i * 3 + 1]), g[3 + l],
+                                _mm256_mul_pd(_mm256_set1_pd(G[i * 3]), g[l])));
+    float *u = U + (size_t)ci * coutp + co;
+    for (int i = 0; i < a; i++)  // (.) G^T: a x a
+        for (int j = 0; j < a; j++) {
+            __m256d v = _mm256_fmadd_pd(
+                tg[i * 3 + 2], _mm256_set1_pd(G[j * 3 + 2]),
+                _mm256_fmadd_pd(tg[i * 3 + 1], _mm256_set1_pd(G[j * 3 + 1]),
+                                _mm256_mul_pd(tg[i * 3], _mm256_set1_pd(G[j * 3]))));
+            _mm_storeu_ps(u + (size_t)(i * a + j) * ps, _mm256_cvtpd_ps(v));
+        }
+}
+
+void wino_kernel_transform(wino *w, float *U, const float *weight, int flip) {
+    const int cin = w->cin, cout = w->cout, cinp = w->cinp, coutp = w->coutp;
+    const size_t ps = (size_t)cinp * coutp;
+    float *wt = w->wt;
+#pragma omp parallel for schedule(static)
+    for (int ci = 0; ci < cin; ci++) {
+        float *t = wt + (size_t)ci * 9 * coutp;
+        for (int k = 0; k < 9; k++) {  // flip: g'[co][ci][k] = g[ci][co][8 - k]
+            for (int co = 0; co < cout; co++)
+                t[k * coutp + co] = flip ? weight[((size_t)ci * cout + co) * 9 + 8 - k]
+                                         : weight[((size_t)co * cin + ci) * 9 + k];
+            for (int co = cout; co < coutp; co++) t[k * coutp + co] = 0;
+        }
+        const float *wc = t;
+        for (int co = 0; co < coutp; co += 4) {
+            if (w->m == 4) kernel_quad(&G4[0][0], 6, wc, coutp, U, ps, ci, co);
+            else kernel_quad(&G6[0][0], 8, wc, coutp, U, ps, ci, co);
+        }
+    }
+    for (int p = 0; p < w->a2; p++)  // the padded input channels' rows: zero
+        memset(U + p * ps + (size_t)cin * coutp, 0, sizeof(float) * (cinp - cin) * coutp);
+}
+
+// ---- input and output transforms (AVX2 + FMA) ------------------------------------------
+static inline __m256i lane_mask(int n) {  // the first n of 8 lanes
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// d[p] = (B^T x B)[p] of one tile (origin y0, x0 in image n) of `in`, channels c..c+8.
+static inline __attribute__((always_inline)) void in_tile(const wino *w, int m, const float *BT,
+                                                          __m256 *d, const float *in, int n,
+                                                          int y0, int x0, int c) {
+    const int a = m + 2, H = w->H, W = w->W, C = w->cin;
+    __m256 s[64];
+    int full = c + 8 <= C;
+    __m256i mask = lane_mask(C - c);
+    for (int i = 0; i < a; i++) {
+        int y = y0 + i;
+        for (int j = 0; j < a; j++) {
+            int x = x0 + j;
+            if (y < 0 || y >= H || x < 0 || x >= W) {
+                d[i * a + j] = _mm256_setzero_ps();
+                continue;
+            }
+            const float *p = in + (((size_t)n * H + y) * W + x) * C + c;
+            d[i * a + j] = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
+        }
+    }
+    if (m == 4) {
+        for (int j = 0; j < a; j++) bt4(d + j, a, s + j, a);
+        for (int i = 0; i < a; i++) bt4(s + i * a, 1, d + i * a, 1);
+    } else {
+        for (int j = 0; j < a; j++) tr8(BT, a, a, d + j, a, s + j, a);          // B^T d (columns)
+        for (int i = 0; i < a; i++) tr8(BT, a, a, s + i * a, 1, d + i * a, 1);  // (.) B (rows)
+    }
+}
+
+// out at tile (n, y0, x0), channels c..c+8, from M[p][tt][c..c+8), + bias, LeakyReLU.
+static inline __attribute__((always_inline)) void out_tile(const wino *w, int m, const float *AT,
+                                                           float *out, const float *M, int tt,
+                                                           int n, int y0, int x0, int c,
+                                                           const float *bias, int lrelu,
+                                                           float slope, const float *res) {
+    const int a = m + 2, H = w->H, W = w->W, C = w->cout;
+    __m256 x[64], s[64];
+    size_t ps = (size_t)w->tc * w->coutp;
+    const float *mp = M + (size_t)tt * w->coutp + c;
+    for (int p = 0; p < a * a; p++) x[p] = _mm256_loadu_ps(mp + p * ps);
+    if (m == 4) {
+        for (int j = 0; j < a; j++) at4(x + j, a, s + j, a);
+        for (int i = 0; i < m; i++) at4(s + i * a, 1, x + i * m, 1);
+    } else {
+        for (int j = 0; j < a; j++) tr8(AT, m, a, x + j, a, s + j, a);          // A^T x: m x a
+        for (int i = 0; i < m; i++) tr8(AT, m, a, s + i * a, 1, x + i * m, 1);  // (.) A: m x m
+    }
+    int full = c + 8 <= C;
+    __m256i mask = lane_mask(C - c);
+    __m256 b = !bias ? _mm256_setzero_ps()
+                     : full ? _mm256_loadu_ps(bias + c) : _mm256_maskload_ps(bias + c, mask);
+    __m256 sl = _mm256_set1_ps(slope), zero = _mm256_setzero_ps();
+    for (int i = 0; i < m && y0 + i < H; i++) {
+        for (int j = 0; j < m && x0 + j < W; j++) {
+            __m256 v = _mm256_add_ps(x[i * m + j], b);
+            if (lrelu)  // v > 0 ? v : slope * v, as oneDNN's relu post-op
+                v = _mm256_blendv_ps(_mm256_mul_ps(v, sl), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
+            size_t o = (((size_t)n * H + y0 + i) * W + x0 + j) * C + c;
+            float *q = out + o;
+            if (res) v = _mm256_add_ps(v, full ? _mm256_loadu_ps(res + o) : _mm256_maskload_ps(res + o, mask));
+            if (full) _mm256_storeu_ps(q, v);
+            else _mm256_maskstore_ps(q, mask, v);
+        }
+    }
+}
+
+// The transforms of tiles [t0, t0 + nt), one instance per m so that the matrices are
+// constants in the unrolled code (named inside the loop body: OpenMP outlines it, and a
+// pointer captured from outside would be a variable there); `par`: spread over the
+// threads (tiles x channels).
+#define DEFINE_TRANSFORMS(M_, BT_, AT_)                                                        \
+    static void in_chunk##M_(const wino *w, float *V, const float *in, int t0, int nt, int par) { \
+        int ncg = (w->cinp + 15) / 16, per = w->th * w->tw;                                    \
+        size_t ps = (size_t)w->tc * w->cinp;                                                   \
+        _Pragma("omp parallel for collapse(2) schedule(static) if (par)")                      \
+        for (int tt = 0; tt < nt; tt++)                                                        \
+            for (int cg = 0; cg < ncg; cg++) {                                                 \
+                int t = t0 + tt, n = t / per, r = t % per, y0 = (r / w->tw) * M_ - 1;          \
+                int x0 = (r % w->tw) * M_ - 1, c = cg * 16;                                    \
+                __m256 d0[(M_ + 2) * (M_ + 2)], d1[(M_ + 2) * (M_ + 2)];                       \
+                float *v = V + (size_t)tt * w->cinp + c;                                       \
+                in_tile(w, M_, &BT_[0][0], d0, in, n, y0, x0, c);                              \
+                if (c + 8 < w->cinp) {                                                         \
+                    in_tile(w, M_, &BT_[0][0], d1, in, n, y0, x0, c + 8);                      \
+                    for (int p = 0; p < (M_ + 2) * (M_ + 2); p++)                              \
+                        _mm256_storeu_ps(v + p * ps, d0[p]), _mm256_storeu_ps(v + p * ps + 8, d1[p]); \
+                } else {                                                                       \
+                    for (int p = 0; p < (M_ + 2) * (M_ + 2); p++) _mm256_storeu_ps(v + p * ps, d0[p]); \
+                }                                                                              \
+            }                                                                                  \
+    }                                                                                          \
+    static void out_chunk##M_(const wino *w, float *out, const float *Mb, int t0, int nt,      \
+                              const float *bias, int lrelu, float slope, const float *res,     \
+                              int par) {                                                       \
+        int ncg = (w->cout + 7) / 8, per = w->th * w->tw;                                      \
+        _Pragma("omp parallel for collapse(2) schedule(static) if (par)")                      \
+        for (int tt = 0; tt < nt; tt++)                                                        \
+            for (int cg = 0; cg < ncg; cg++) {                                                 \
+                int t = t0 + tt, n = t / per, r = t % per;                                     \
+                out_tile(w, M_, &AT_[0][0], out, Mb, tt, n, (r / w->tw) * M_, (r % w->tw) * M_, cg * 8, \
+                         bias, lrelu, slope, res);                                             \
+            }                                                                                  \
+    }
+DEFINE_TRANSFORMS(4, BT4, AT4)
+DEFINE_TRANSFORMS(6, BT6, AT6)
+
+// One chunk with thread tid's buffers; 0, or a oneDNN status.
+static dnnl_status_t chunk(wino *w, int tid, int ch, float *out, const float *in, const float *U,
+                           const float *bias, int lrelu, float slope, const float *res, int par) {
+    char *base = w->ws + (size_t)tid * w->thr_bytes;
+    float *V = (float *)base;
+    float *M = (float *)(base + round64(w->v_floats * sizeof(float)));
+    void *scr = base + round64(w->v_floats * sizeof(float)) + round64(w->m_floats * sizeof(float));
+    int t0 = ch * w->tc, nt = AS_MIN(w->tc, w->T - t0);
+    if (w->m == 4) in_chunk4(w, V, in, t0, nt, par);
+    else in_chunk6(w, V, in, t0, nt, par);
+    if (nt < w->tc)  // the last chunk's unused rows: zeros, so the GEMM reads no garbage
+        for (int p = 0; p < w->a2; p++)
+            memset(V + ((size_t)p * w->tc + nt) * w->cinp, 0, sizeof(float) * (w->tc - nt) * w->cinp);
+    dnnl_status_t s;
+    if ((s = dnnl_memory_set_data_handle(w->msrc[tid], V)) ||
+        (s = dnnl_memory_set_data_handle(w->mwei[tid], (void *)U)) ||
+        (s = dnnl_memory_set_data_handle(w->mdst[tid], M)) ||
+        (s = dnnl_memory_set_data_handle(w->mscr[tid], scr)))
+        return s;
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, w->msrc[tid]},
+                              {DNNL_ARG_WEIGHTS, w->mwei[tid]},
+                              {DNNL_ARG_DST, w->mdst[tid]},
+                              {DNNL_ARG_SCRATCHPAD, w->mscr[tid]}};
+    if ((s = dnnl_primitive_execute(w->prim, w->stream[tid], 4, args)) ||
+        (s = dnnl_stream_wait(w->stream[tid])))
+        return s;
+    if (w->m == 4) out_chunk4(w, out, M, t0, nt, bias, lrelu, slope, res, par);
+    else out_chunk6(w, out, M, t0, nt, bias, lrelu, slope, res, par);
+    return dnnl_success;
+}
+
+int wino_run(wino *w, float *out, const float *in, const float *U, const float *bias, int lrelu,
+             float slope, const float *res) {
+    if (!w->ws && !(w->ws = w->ws_own = as_aligned_alloc(wino_workspace_bytes(w)))) return -1;
+    int nthr = AS_MIN(omp_get_max_threads(), w->nthr);
+    dnnl_status_t st = dnnl_success;
+    if (nthr > 1 && w->nchunks >= nthr) {  // a chunk per thread at a time, GEMM inside
+#pragma omp parallel num_threads(nthr)
+        {
+            int tid = omp_get_thread_num();
+#pragma omp for schedule(dynamic)
+            for (int ch = 0; ch < w->nchunks; ch++) {
+                dnnl_status_t s = chunk(w, tid, ch, out, in, U, bias, lrelu, slope, res, 0);
+                if (s != dnnl_success) {
+#pragma omp critical(wino_status)
+                    st = s;
+                }
+            }
+        }
+    } else {  // few tiles: each step of each chunk over all threads
+        for (int ch = 0; ch < w->nchunks && st == dnnl_success; ch++)
+            st = chunk(w, 0, ch, out, in, U, bias, lrelu, slope, res, nthr > 1);
+    }
+    if (st != dnnl_success) return as_errorf("oneDNN: winograd matmul failed: status %d", (int)st);
+    return 0;
+}
+
+// ---- the plain C reference ----------------------------------------------------------------
+static void mat_apply(const float *Mx, int rows, int cols, const float *x, int xs, float *y, int ys) {
+    for (int i = 0; i < rows; i++) {
+        float acc = 0;
+        for (int j = 0; j < cols; j++) acc += Mx[i * cols + j] * x[j * xs];
+        y[i * ys] = acc;
+    }
+}
+
+int wino_ref_conv(int m, float *out, const float *in, const float *weight, const float *bias,
+                  int N, int H, int W, int cin, int cout) {
+    mats t = {0};
+    if (get_mats(m, &t)) return -1;
+    const int a = t.a, a2 = a * a;
+    float *U = as_malloc_array((size_t)a2 * cin * cout, sizeof(float));
+    float *V = as_malloc_array((size_t)a2 * cin, sizeof(float));
+    float *Mx = as_malloc_array((size_t)a2, sizeof(float));
+    if (!U || !V || !Mx) {
+        free(U), free(V), free(Mx);
+        return -1;
+    }
+    for (int co = 0; co < cout; co++)  // U[co][ci][p] = G g G^T
+        for (int ci = 0; ci < cin; ci++) {
+            const float *g = weight + ((size_t)co * cin + ci) * 9;
+            for (int i = 0; i < a; i++)
+                for (int j = 0; j < a; j++) {
+                    double acc = 0;
+                    for (int k = 0; k < 3; k++)
+                        for (int l = 0; l < 3; l++) acc += t.G[i * 3 + k] * g[k * 3 + l] * t.G[j * 3 + l];
+                    U[(((size_t)co * cin + ci) * a + i) * a + j] = (float)acc;
+                }
+        }
+    for (int n = 0; n < N; n++)
+        for (int ty = 0; ty < H; ty += m)
+            for (int tx = 0; tx < W; tx += m) {
+                for (int ci = 0; ci < cin; ci++) {  // V[ci] = B^T d B
+                    float d[64], s[64];
+                    for (int i = 0; i < a; i++)
+                        for (int j = 0; j < a; j++) {
+                            int y = ty - 1 + i, x = tx - 1 + j;
+                            d[i * a + j] = y < 0 || y >= H || x < 0 || x >= W ? 0
+                                           : in[(((size_t)n * H + y) * W + x) * cin + ci];
+                        }
+                    for (int j = 0; j < a; j++) mat_apply(t.BT, a, a, d + j, a, s + j, a);
+                    for (int i = 0; i < a; i++) mat_apply(t.BT, a, a, s + i * a, 1, V + (size_t)ci * a2 + i * a, 1);
+                }
+                for (int co = 0; co < cout; co++) {
+                    for (int p = 0; p < a2; p++) {
+                        float acc = 0;
+                        for (int ci = 0; ci < cin; ci++)
+                            acc += U[((size_t)co * cin + ci) * a2 + p] * V[(size_t)ci * a2 + p];
+                        Mx[p] = acc;
+                    }
+                    float s[64], y[64];
+                    for (int j = 0; j < a; j++) mat_apply(t.AT, m, a, Mx + j, a, s + j, a);
+                    for (int i = 0; i < m; i++) mat_apply(t.AT, m, a, s + i * a, 1, y + i * m, 1);
+                    for (int i = 0; i < m && ty + i < H; i++)
+                        for (int j = 0; j < m && tx + j < W; j++)
+                            out[(((size_t)n * H + ty + i) * W + tx + j) * cout + co] =
+                                y[i * m + j] + (bias ? bias[co] : 0);
+                }
+            }
+    free(U), free(V), free(Mx);
+    return 0;
+}

@@ -1,0 +1,39 @@
+// winograd: 3x3 stride-1 'same' convolutions by Winograd's minimal filtering
+// F(m x m, 3 x 3), m = 4 or 6, for conv.c (src/nn's own; the model never sees it).
+//
+// One `wino` is one direction of a layer: out (N,H,W,cout) = in (N,H,W,cin) * U + bias,
+// NHWC, where U is a kernel in the transformed domain (wino_kernel_transform). The
+// backward-data pass of a layer cin -> cout is the direction cout -> cin with the
+// flipped, transposed kernel (flip = 1).
+#pragma once
+#include <stddef.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+// conv.c's process-wide oneDNN engine; 0, or -1 with the reason.
+int nn_dnnl_engine(dnnl_engine_t *engine);
+
+typedef struct wino wino;
+
+int wino_cpu_ok(void);  // 1 when this CPU runs the AVX2 + FMA code
+
+// 0 and NULL with the reason on failure. m: 4 or 6.
+wino *wino_create(int N, int H, int W, int cin, int cout, int m);
+void wino_destroy(wino *w);
+// The transformed kernel's size in floats, and the kernel itself from OIHW weights
+// (cout, cin, 3, 3) of the layer; flip: the layer's weights are (cin, cout, 3, 3) of the
+// forward layer this backward-data direction belongs to (w's cin is that layer's cout).
+size_t wino_kernel_floats(const wino *w);
+void wino_kernel_transform(wino *w, float *U, const float *weight, int flip);
+// out = in * U + bias (NULL: none), then LeakyReLU(slope) when lrelu, then + res (NULL:
+// none; it may alias out). out, in, res: NHWC.
+int wino_run(wino *w, float *out, const float *in, const float *U, const float *bias, int lrelu,
+             float slope, const float *res);
+// Workspace (per-thread transformed tiles and the GEMM's scratchpad), as conv.c's.
+size_t wino_workspace_bytes(const wino *w);
+void wino_set_workspace(wino *w, void *ws);
+const char *wino_impl_name(const wino *w);  // e.g. "winograd F(4x4,3x3) + brg:avx512_core"
+
+// The plain C reference (tests): the same algorithm, scalar, from OIHW weights.
+int wino_ref_conv(int m, float *out, const float *in, const float *weight, const float *bias,
+                  int N, int H, int W, int cin, int cout);
