@@ -17,6 +17,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_va
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan-openmpi.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 MPIRUN=(timeout 120 mpirun --oversubscribe --bind-to none)
+# "${AS_RANK[@]}" PIDFILE CMD...: each rank writes its pid to PIDFILE.RANK, then becomes CMD, so a
+# test can signal one rank with bash alone (no procps on a minimal Debian, maybe no /proc)
+AS_RANK=(bash -c 'echo $$ > "$0.$OMPI_COMM_WORLD_RANK"; exec "$@"')
 ARGS=(-d samples --scale 2 --feats 8 --groups 1 --blocks 1 --attention ca --batch 3 --patch 16 --lr 1e-3
       --val "" --threads 1 --seed 5 --cache "$T/cache")
 
@@ -69,11 +72,10 @@ STEPS=300
 LONG=("${ARGS[@]}" --steps $STEPS --ckpt-every 7 --log-every 1000)
 "${MPIRUN[@]}" -np 2 "$ATTSR" train "${LONG[@]}" -o "$T/ref" >"$T/ref.err" 2>&1 || t_fail ref_run "$(tail -2 "$T/ref.err")"
 ref=$(md5sum < "$T/ref/model.safetensors")
-"${MPIRUN[@]}" -np 2 "$ATTSR" train "${LONG[@]}" -o "$T/k" >"$T/k.err" 2>&1 &
+"${MPIRUN[@]}" -np 2 "${AS_RANK[@]}" "$T/k.pid" "$ATTSR" train "${LONG[@]}" -o "$T/k" >"$T/k.err" 2>&1 &
 mp=$!
 for i in $(seq 1 400); do [ -f "$T/k/checkpoint.safetensors" ] && break; sleep 0.05; done
-# Open MPI starts the local ranks as mpirun's children (and mpirun is timeout's child)
-victim=$(pgrep -P "$(pgrep -P $mp)" | tail -1)
+victim=$(cat "$T/k.pid.1" 2>/dev/null)
 [ -n "$victim" ] && kill -9 "$victim"
 wait $mp
 rc=$?
@@ -91,10 +93,10 @@ files=$(ls -A "$T/k" | tr '\n' ' ')
 
 # SIGTERM to one rank (as a scheduler's would reach them all, at slightly different
 # times): every rank stops after the same step, rank 0 saves, the job exits non-zero
-"${MPIRUN[@]}" -np 2 "$ATTSR" train "${LONG[@]}" -o "$T/s" >"$T/s.err" 2>&1 &
+"${MPIRUN[@]}" -np 2 "${AS_RANK[@]}" "$T/s.pid" "$ATTSR" train "${LONG[@]}" -o "$T/s" >"$T/s.err" 2>&1 &
 mp=$!
 for i in $(seq 1 400); do [ -f "$T/s/checkpoint.safetensors" ] && break; sleep 0.05; done
-kill -TERM "$(pgrep -P "$(pgrep -P $mp)" | tail -1)"
+kill -TERM "$(cat "$T/s.pid.1")"
 wait $mp
 rc=$?
 if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "interrupted at step" "$T/s.err" && [ -f "$T/s/checkpoint.safetensors" ]; then
