@@ -61,14 +61,16 @@ fi
 
 # the install as if it were /usr/local: a private mount namespace binds the DESTDIR there
 ns=()
-if unshare -m --propagation private true 2>/dev/null; then ns=(unshare -m --propagation private)
-elif unshare -r -m --propagation private true 2>/dev/null; then ns=(unshare -r -m --propagation private); fi
+for u in "unshare -m --propagation private" "unshare -r -m --propagation private"; do
+    read -ra try <<<"$u"
+    if "${try[@]}" bash -c 'mount --bind "$1" /usr/local' _ "$L" 2>/dev/null; then ns=("${try[@]}"); break; fi
+done
 at_prefix() {  # CMD... run in $T/away with the DESTDIR at /usr/local and no $ATTSR_MODELS
     "${ns[@]}" bash -c 'mount --bind "$1" /usr/local || exit 99; cd "$2" && shift 2 && exec env -u ATTSR_MODELS "$@"' \
         _ "$L" "$T/away" "$@"
 }
 if [ ${#ns[@]} -eq 0 ]; then
-    t_skip installed_finds_models "no mount namespace here (unshare -m), so the DESTDIR cannot stand at /usr/local"
+    t_skip installed_finds_models "no mount namespace with a bind mount here (unshare -m), so the DESTDIR cannot stand at /usr/local"
 else
     mkdir -p "$T/hr"
     "$ATTSR" degrade --scale 4 -i samples/zebra.png -o "$T/hr/zebra.png" >/dev/null 2>&1

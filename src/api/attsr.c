@@ -1,7 +1,9 @@
 // The public C API (include/attsr.h): a model plus a cached inference plan, and tiled
 // upscaling so that any image fits in bounded memory.
+#define _GNU_SOURCE  // program_invocation_name (argv[0])
 #include "attsr.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -69,13 +71,16 @@ int attsr_model_bundled(int scale, char *path, size_t n) {
     const char *env = getenv("ATTSR_MODELS");
     if (env && *env && model_in(env, scale, path, n)) return 0;
     // the build tree: models/ one or two folders above the running program (build/attsr,
-    // build/examples/upscale); Linux names the program in /proc
+    // build/examples/upscale), which Linux names in /proc; without /proc, argv[0]'s folder
     char exe[PATH_MAX], dir[PATH_MAX + 16];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
+    if (len > 0)
         exe[len] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
+    else
+        snprintf(exe, sizeof exe, "%s", program_invocation_name);
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+        *slash = 0;
         snprintf(dir, sizeof dir, "%s/../models", exe);
         if (model_in(dir, scale, path, n)) return 0;
         snprintf(dir, sizeof dir, "%s/../../models", exe);
