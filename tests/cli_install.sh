@@ -2,10 +2,9 @@
 # make install PREFIX=/usr/local into a temporary DESTDIR: exactly the files it should
 # put there (the soname chain, attsr.pc naming the installed prefix, the models);
 # examples/upscale.c built with nothing but `pkg-config --cflags --libs attsr` against
-# it runs on the installed libattsr.so; in a private mount namespace where that DESTDIR
-# is /usr/local, the installed `attsr upscale` and `eval` (no -m, no $ATTSR_MODELS, from
-# another folder) and the example find /usr/local/share/attsr/models, compiled in;
-# make uninstall leaves no file behind.
+# it runs on the installed libattsr.so; make uninstall leaves no file behind. Installed
+# at a PREFIX with no DESTDIR, `attsr upscale` and `eval` (no -m, no $ATTSR_MODELS, from
+# another folder) and the example find PREFIX/share/attsr/models, compiled in.
 source "$(dirname "$0")/lib_cli.sh"
 B=${ATTSR_BUILD:-$PWD/build}
 B=${B#"$PWD"/}
@@ -59,30 +58,27 @@ else
     t_fail pkg_config_example "cc examples/upscale.c $flags: $(head -3 "$T/cc.err")"
 fi
 
-# the install as if it were /usr/local: a private mount namespace binds the DESTDIR there
-ns=()
-for u in "unshare -m --propagation private" "unshare -r -m --propagation private"; do
-    read -ra try <<<"$u"
-    if "${try[@]}" bash -c 'mount --bind "$1" /usr/local' _ "$L" 2>/dev/null; then ns=("${try[@]}"); break; fi
-done
-at_prefix() {  # CMD... run in $T/away with the DESTDIR at /usr/local and no $ATTSR_MODELS
-    "${ns[@]}" bash -c 'mount --bind "$1" /usr/local || exit 99; cd "$2" && shift 2 && exec env -u ATTSR_MODELS "$@"' \
-        _ "$L" "$T/away" "$@"
-}
-if [ ${#ns[@]} -eq 0 ]; then
-    t_skip installed_finds_models "no mount namespace with a bind mount here (unshare -m), so the DESTDIR cannot stand at /usr/local"
-else
+# the compiled-in model folder: a copy of the build installed with PREFIX=$T/prefix and
+# no DESTDIR (the copy rebuilds attsr.o only; the build under test is untouched), run
+# from another folder with no $ATTSR_MODELS and no models/ above the programs
+P=$T/prefix
+cp -a "$B" "$T/b"
+if make -s --no-print-directory BUILD="$T/b" MPI=$mpi PREFIX="$P" install >"$T/install2.out" 2>&1; then
     mkdir -p "$T/hr"
     "$ATTSR" degrade --scale 4 -i samples/zebra.png -o "$T/hr/zebra.png" >/dev/null 2>&1
     "$ATTSR" upscale -m models/attsr_x2.safetensors -i "$T/hr/zebra.png" -o "$T/ref.png" 2>/dev/null
-    at_prefix /usr/local/bin/attsr upscale -i "$T/hr/zebra.png" -o out.png 2>"$T/up.err"
-    json=$(at_prefix /usr/local/bin/attsr eval --json "$T/hr" 2>/dev/null)
-    if cmp -s "$T/away/out.png" "$T/ref.png" &&
-       grep -q '"model": "/usr/local/share/attsr/models/attsr_x2.safetensors"' <<<"$json"; then t_pass installed_attsr_finds_models
-    else t_fail installed_attsr_finds_models "$(tail -1 "$T/up.err") $(head -c 120 <<<"$json")"; fi
-    out=$(at_prefix env LD_LIBRARY_PATH=/usr/local/lib "$ex" x3 20 10 2>&1)
-    [[ "$out" == *"bundled model /usr/local/share/attsr/models/attsr_x3.safetensors"*"20x10 -> 60x30, mean "* ]] &&
+    (cd "$T/away" && env -u ATTSR_MODELS "$P/bin/attsr" upscale -i "$T/hr/zebra.png" -o out.png 2>"$T/up.err")
+    model=$(cd "$T/away" && env -u ATTSR_MODELS "$P/bin/attsr" eval --json "$T/hr" 2>/dev/null |
+            grep -o '"model": "[^"]*"' | sed 's/"model": "//; s/"$//')
+    if cmp -s "$T/away/out.png" "$T/ref.png" && [ "$model" -ef "$P/share/attsr/models/attsr_x2.safetensors" ]; then
+        t_pass installed_attsr_finds_models
+    else t_fail installed_attsr_finds_models "model '$model': $(tail -1 "$T/up.err")"; fi
+    # the example built above, now on this install's libattsr.so.MAJOR
+    out=$(cd "$T/away" && env -u ATTSR_MODELS LD_LIBRARY_PATH="$P/lib" "$ex" x3 20 10 2>&1)
+    [[ "$out" == *"bundled model $(cd "$P" && pwd -P)/share/attsr/models/attsr_x3.safetensors"*"20x10 -> 60x30, mean "* ]] &&
         t_pass installed_library_finds_models || t_fail installed_library_finds_models "$out"
+else
+    t_fail installed_at_prefix "$(tail -3 "$T/install2.out")"
 fi
 
 "${MK[@]}" uninstall DESTDIR="$D" >"$T/uninstall.out" 2>&1
