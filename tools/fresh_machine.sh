@@ -46,6 +46,7 @@ fi
 mounts=()
 cleanup() { local i; for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}"; done; mounts=(); }
 trap cleanup EXIT
+trap "exit 130" INT TERM  # so that EXIT unmounts
 status=0
 for c in "${cases[@]}"; do
     root=$FRESH_DIR/root-$c log=$FRESH_DIR/$c.log
