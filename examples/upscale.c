@@ -2,11 +2,14 @@
 //
 //   build/examples/upscale MODEL W H [IN.f32 OUT.f32]
 //
+// MODEL is a weights file, or x2, x3 or x4 for the bundled model of that scale (found
+// as attsr_model_bundled() says: in the build tree, or where `make install` put it).
 // Reads W*H*3 float32 (row-major RGB in [0, 1]) from IN.f32 and writes the upscaled
 // (W*s)*(H*s)*3 float32 to OUT.f32. Without files it upscales a generated gradient and
 // prints the output size and mean.
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "attsr.h"
 
@@ -20,8 +23,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "upscale: bad size %s x %s\n", argv[2], argv[3]);
         return 2;
     }
+    const char *path = argv[1];
+    char bundled[4096];
+    if (strlen(path) == 2 && path[0] == 'x' && path[1] >= '2' && path[1] <= '4') {
+        if (attsr_model_bundled(path[1] - '0', bundled, sizeof bundled) != 0) {
+            fprintf(stderr, "upscale: %s\n", attsr_error());
+            return 1;
+        }
+        path = bundled;
+        fprintf(stderr, "upscale: bundled model %s\n", path);
+    }
     attsr_model *model;
-    if (attsr_model_load(&model, argv[1]) != 0) {
+    if (attsr_model_load(&model, path) != 0) {
         fprintf(stderr, "upscale: %s\n", attsr_error());
         return 1;
     }

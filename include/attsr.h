@@ -37,6 +37,13 @@ int attsr_model_load(attsr_model **model, const char *path);
 int attsr_model_load_memory(attsr_model **model, const void *data, size_t size);
 void attsr_model_free(attsr_model *model);
 
+/* The bundled model file for scale (2, 3 or 4) into path (n bytes): the first readable
+ * attsr_xS.safetensors in $ATTSR_MODELS, then in models/ one or two folders above the
+ * running program's (the build tree: build/attsr, build/examples/upscale), then in
+ * PREFIX/share/attsr/models (PREFIX as given to make, /usr/local by default; where
+ * `make install` puts them). path is made absolute where it can be. */
+int attsr_model_bundled(int scale, char *path, size_t n);
+
 typedef struct {
     int scale;             /* 2, 3 or 4 */
     int feats;             /* C */

@@ -17,6 +17,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_va
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan-openmpi.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 MPIRUN=(timeout 120 mpirun --oversubscribe --bind-to none)
+# "${AS_RANK[@]}" PIDFILE CMD...: each rank writes its pid to PIDFILE.RANK, then becomes CMD, so a
+# test can signal one rank with bash alone (no procps on a minimal Debian, maybe no /proc)
+AS_RANK=(bash -c 'echo $$ > "$0.$OMPI_COMM_WORLD_RANK"; exec "$@"')
 ARGS=(-d samples --scale 2 --feats 8 --groups 1 --blocks 1 --attention ca --batch 3 --patch 16 --lr 1e-3
       --val "" --threads 1 --seed 5 --cache "$T/cache")
 
@@ -41,7 +44,9 @@ floats() {
 if [ $? -eq 0 ] && grep -q "train: 2 ranks" "$T/two.err"; then t_pass two_ranks_run
 else t_fail two_ranks_run "$(tail -3 "$T/two.err")"; fi
 # loss, loss_s, loss_t, w_s, w_t of every step, printed to 7 digits
-worst=$(paste -d, <(grep '"loss"' "$T/one/log.jsonl") <(grep '"loss"' "$T/two/log.jsonl") | awk -F, '
+# (temp files rather than <(...): that opens /dev/fd, which a root without /proc lacks)
+grep '"loss"' "$T/one/log.jsonl" >"$T/one.loss"; grep '"loss"' "$T/two/log.jsonl" >"$T/two.loss"
+worst=$(paste -d, "$T/one.loss" "$T/two.loss" | awk -F, '
     function v(s) { sub(/.*:/, "", s); return s + 0 }
     { if ($1 !~ /"step"/ || $8 !~ /"step"/) { print "bad"; exit }
       for (k = 2; k <= 6; k++) { a = v($k); b = v($(k + 7)); e = (a > b ? a - b : b - a) / (a > 0 ? a : -a)
@@ -53,7 +58,8 @@ else t_fail two_ranks_losses_match_one "max relative difference $worst"; fi
 # Adam's step is lr * m / sqrt(v): one weight whose gradient is near zero may move by a
 # different fraction of lr = 1e-3; a gradient summed with the wrong weights moves all
 # of them by ~1e-3 (measured: 6.5e-3 with each rank's mean weighted 1/2, not 2/3, 1/3)
-diff=$(paste <(floats "$T/one/model.safetensors") <(floats "$T/two/model.safetensors") |
+floats "$T/one/model.safetensors" >"$T/one.f"; floats "$T/two/model.safetensors" >"$T/two.f"
+diff=$(paste "$T/one.f" "$T/two.f" |
        awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d; n++ } END { printf "%d %.2g\n", n, m }')
 if [ "${diff% *}" -gt 1000 ] && awk -v e="${diff#* }" 'BEGIN { exit !(e <= 1e-5) }'; then
     t_pass "two_ranks_weights_match_one (max abs diff ${diff#* })"
@@ -69,11 +75,10 @@ STEPS=300
 LONG=("${ARGS[@]}" --steps $STEPS --ckpt-every 7 --log-every 1000)
 "${MPIRUN[@]}" -np 2 "$ATTSR" train "${LONG[@]}" -o "$T/ref" >"$T/ref.err" 2>&1 || t_fail ref_run "$(tail -2 "$T/ref.err")"
 ref=$(md5sum < "$T/ref/model.safetensors")
-"${MPIRUN[@]}" -np 2 "$ATTSR" train "${LONG[@]}" -o "$T/k" >"$T/k.err" 2>&1 &
+"${MPIRUN[@]}" -np 2 "${AS_RANK[@]}" "$T/k.pid" "$ATTSR" train "${LONG[@]}" -o "$T/k" >"$T/k.err" 2>&1 &
 mp=$!
 for i in $(seq 1 400); do [ -f "$T/k/checkpoint.safetensors" ] && break; sleep 0.05; done
-# Open MPI starts the local ranks as mpirun's children (and mpirun is timeout's child)
-victim=$(pgrep -P "$(pgrep -P $mp)" | tail -1)
+victim=$(cat "$T/k.pid.1" 2>/dev/null)
 [ -n "$victim" ] && kill -9 "$victim"
 wait $mp
 rc=$?
@@ -91,10 +96,10 @@ files=$(ls -A "$T/k" | tr '\n' ' ')
 
 # SIGTERM to one rank (as a scheduler's would reach them all, at slightly different
 # times): every rank stops after the same step, rank 0 saves, the job exits non-zero
-"${MPIRUN[@]}" -np 2 "$ATTSR" train "${LONG[@]}" -o "$T/s" >"$T/s.err" 2>&1 &
+"${MPIRUN[@]}" -np 2 "${AS_RANK[@]}" "$T/s.pid" "$ATTSR" train "${LONG[@]}" -o "$T/s" >"$T/s.err" 2>&1 &
 mp=$!
 for i in $(seq 1 400); do [ -f "$T/s/checkpoint.safetensors" ] && break; sleep 0.05; done
-kill -TERM "$(pgrep -P "$(pgrep -P $mp)" | tail -1)"
+kill -TERM "$(cat "$T/s.pid.1")"
 wait $mp
 rc=$?
 if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "interrupted at step" "$T/s.err" && [ -f "$T/s/checkpoint.safetensors" ]; then

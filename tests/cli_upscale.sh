@@ -12,8 +12,10 @@ M="$T/m.safetensors"
 "$ATTSR" upscale -m "$M" -i samples/comic.png -o "$T/tiled.npy" --tile 48 --overlap 16 2>/dev/null \
     && t_pass upscale_tiled || t_fail upscale_tiled
 # npy: 128-byte header (v1, padded) then float32 (h, w, 3); compare as floats with od
+# (temp files rather than <(...): that opens /dev/fd, which a root without /proc lacks)
 cmp_npy() {  # prints the largest absolute difference between two npy files' data
-    paste <(od -An -v -f -w4 -j128 "$1") <(od -An -v -f -w4 -j128 "$2") |
+    od -An -v -f -w4 -j128 "$1" >"$T/1.f" && od -An -v -f -w4 -j128 "$2" >"$T/2.f"
+    paste "$T/1.f" "$T/2.f" |
         awk 'BEGIN{m=0} {d=$1-$2; if (d<0) d=-d; if (d>m) m=d} END{printf "%.9f", m}'
 }
 hdr=$(head -c 128 "$T/whole.npy" | tr -d '\0' | grep -ao "shape': ([0-9, ]*)")
@@ -21,7 +23,8 @@ hdr=$(head -c 128 "$T/whole.npy" | tr -d '\0' | grep -ao "shape': ([0-9, ]*)")
 d=$(cmp_npy "$T/whole.npy" "$T/tiled.npy")
 awk -v d="$d" 'BEGIN{exit !(d <= 1/255)}' && t_pass "tiled_equals_whole (max diff $d)" || t_fail tiled_equals_whole "max diff $d"
 # I_SR = S_SR + T_SR
-d=$(paste <(od -An -v -f -w4 -j128 "$T/whole.npy") <(od -An -v -f -w4 -j128 "$T/s.npy") <(od -An -v -f -w4 -j128 "$T/t.npy") |
+for f in whole s t; do od -An -v -f -w4 -j128 "$T/$f.npy" >"$T/$f.f"; done
+d=$(paste "$T/whole.f" "$T/s.f" "$T/t.f" |
     awk 'BEGIN{m=0} {d=$1-$2-$3; if (d<0) d=-d; if (d>m) m=d} END{printf "%.9f", m}')
 awk -v d="$d" 'BEGIN{exit !(d <= 1e-5)}' && t_pass sr_is_structure_plus_texture || t_fail sr_is_structure_plus_texture "max diff $d"
 
@@ -66,6 +69,7 @@ out=$("$ex" "$M" 20 10 2>&1)
 "$ATTSR" upscale --bicubic --scale 2 -i samples/comic.png -o "$T/in.npy" 2>/dev/null  # any float image
 tail -c $((384 * 384 * 12)) "$T/in.npy" > "$T/in.f32"
 "$ex" "$M" 384 384 "$T/in.f32" "$T/ex.f32" && "$ATTSR" upscale -m "$M" -i "$T/in.npy" -o "$T/cli.npy" 2>/dev/null
-if cmp -s "$T/ex.f32" <(tail -c $((1152 * 1152 * 12)) "$T/cli.npy"); then t_pass example_matches_cli
+tail -c $((1152 * 1152 * 12)) "$T/cli.npy" >"$T/cli.f32"
+if cmp -s "$T/ex.f32" "$T/cli.f32"; then t_pass example_matches_cli
 else t_fail example_matches_cli "the example's output differs from attsr upscale"; fi
 exit 0

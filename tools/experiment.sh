@@ -272,7 +272,10 @@ train_h=$(cat "$out"/*/train_time | awk '{ s += $3 } END { printf(s >= 3600 ? "%
 rel_png=$(realpath -m --relative-to="$(dirname "$(abs "$doc")")" "$(abs "$png")")
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 thread_word=$([ "$threads" = 1 ] && echo thread || echo threads)
-cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
+# the CPU's name is cosmetic: lscpu fails without /sys (a chroot, a container), so it
+# falls back to /proc/cpuinfo, then to none, and never stops the report
+cpu=$({ lscpu 2>/dev/null || true; } | sed -n 's/^Model name: *//p' | head -1)
+[ -n "$cpu" ] || cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head -1) || cpu=
 {
 echo "<!-- experiment.sh: generated from here to the closing marker; edits outside are kept -->"
 echo "Scale of this run: **$steps training steps per variant** (batch $batch of ${patch}x$patch LR patches),"

@@ -1,10 +1,14 @@
 // The public C API (include/attsr.h): a model plus a cached inference plan, and tiled
 // upscaling so that any image fits in bounded memory.
+#define _GNU_SOURCE  // program_invocation_name (argv[0])
 #include "attsr.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "model/model.h"
@@ -45,6 +49,46 @@ void attsr_model_free(attsr_model *a) {
     plan_cache_free(&a->cache);
     model_free(&a->m);
     free(a);
+}
+
+// The install's model folder, compiled in by the Makefile (PREFIX/share/attsr/models).
+#ifndef ATTSR_MODEL_DIR
+#define ATTSR_MODEL_DIR "/usr/local/share/attsr/models"
+#endif
+
+// Writes DIR/attsr_xS.safetensors to path, without ../ when it fits; 1 when it is readable.
+static int model_in(const char *dir, int scale, char *path, size_t n) {
+    char real[PATH_MAX];
+    int len = snprintf(path, n, "%s/attsr_x%d.safetensors", dir, scale);
+    if (len <= 0 || (size_t)len >= n || access(path, R_OK) != 0) return 0;
+    if (realpath(path, real) && strlen(real) < n) memcpy(path, real, strlen(real) + 1);
+    return 1;
+}
+
+int attsr_model_bundled(int scale, char *path, size_t n) {
+    if (!path || n == 0) return as_errorf("attsr_model_bundled: NULL path");
+    if (scale < 2 || scale > 4) return as_errorf("attsr_model_bundled: scale %d is not 2, 3 or 4", scale);
+    const char *env = getenv("ATTSR_MODELS");
+    if (env && *env && model_in(env, scale, path, n)) return 0;
+    // the build tree: models/ one or two folders above the running program (build/attsr,
+    // build/examples/upscale), which Linux names in /proc; without /proc, argv[0]'s folder
+    char exe[PATH_MAX], dir[PATH_MAX + 16];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0)
+        exe[len] = 0;
+    else
+        snprintf(exe, sizeof exe, "%s", program_invocation_name);
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+        *slash = 0;
+        snprintf(dir, sizeof dir, "%s/../models", exe);
+        if (model_in(dir, scale, path, n)) return 0;
+        snprintf(dir, sizeof dir, "%s/../../models", exe);
+        if (model_in(dir, scale, path, n)) return 0;
+    }
+    if (model_in(ATTSR_MODEL_DIR, scale, path, n)) return 0;
+    return as_errorf("no bundled model for x%d (looked in $ATTSR_MODELS, models/ above the program, "
+                     ATTSR_MODEL_DIR ")", scale);
 }
 
 int attsr_model_scale(const attsr_model *a) { return a->m.cfg.scale; }

@@ -107,6 +107,3 @@ int cli_model_option(int opt, const char *arg, model_config *c);
 #include "attsr.h"
 int cli_upscale_image(attsr_model *model, int scale, const image *lr, image *sr, image *st,
                       image *tx, const attsr_options *opt);
-// Finds the bundled model for a scale: $ATTSR_MODELS, then models/ beside the binary's
-// folder (build/../models), then /usr/local/share/attsr/models. 0 ok, -1 (not printed).
-int cli_bundled_model(int scale, char *path, size_t n);

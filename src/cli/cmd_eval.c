@@ -10,15 +10,16 @@
 #include "image/metrics.h"
 
 static const char *HELP =
-    "usage: attsr eval (-m MODEL | --bicubic) --scale S [--ensemble] [--json] DIR...\n"
+    "usage: attsr eval [-m MODEL | --bicubic] [--scale S] [--ensemble] [--json] DIR...\n"
     "Each DIR is a folder of HR images, or a folder holding an HR/ folder. For every\n"
     "image: crop to a multiple of S, LR by bicubic 1/S rounded to 8 bits, SR by the model\n"
     "(or bicubic xS), then PSNR and SSIM on Y with S pixels shaved off each border\n"
     "(full-range luma for gray HR files). Prints per image and per folder; --json prints\n"
-    "one JSON object instead. --ensemble scores the model's x8 self-ensemble (the mean\n"
-    "over the 8 flips and transposes of each LR image; 8x the time). An image that\n"
-    "cannot be scored (unreadable, smaller than S) is reported and skipped: the means are\n"
-    "over the others, and the exit status is then 1.\n" CLI_KEEP_ORIENTATION_HELP;
+    "one JSON object instead; both name the model file. Without -m, the bundled model for\n"
+    "the scale (default 2) is scored, as by upscale. --ensemble scores the model's x8\n"
+    "self-ensemble (the mean over the 8 flips and transposes of each LR image; 8x the time).\n"
+    "An image that cannot be scored (unreadable, smaller than S) is reported and skipped:\n"
+    "the means are over the others, and the exit status is then 1.\n" CLI_KEEP_ORIENTATION_HELP;
 
 // The folder to read and the dataset's name: DIR/HR when it exists; the name of DIR,
 // or of its parent when DIR itself is called HR.
@@ -81,9 +82,15 @@ int cmd_eval(int argc, char **argv) {
     const char *model_path = a.model_path;
     long scale = a.scale;
     int bicubic = a.bicubic, json = a.json;
-    if (!!model_path == bicubic) return cli_error("give exactly one of -m MODEL and --bicubic (see --help)");
+    if (model_path && bicubic) return cli_error("give -m MODEL or --bicubic, not both (see --help)");
     if (first >= argc) return cli_error("no DIR given (see --help)");
     if (bicubic && a.ensemble) return cli_error("--ensemble needs a model, not --bicubic");
+    char bundled[4096];
+    if (!bicubic && !model_path) {
+        if (attsr_model_bundled(scale ? (int)scale : 2, bundled, sizeof bundled))
+            return cli_error("%s; pass -m MODEL or --bicubic", as_error());
+        model_path = bundled;
+    }
     attsr_options opt = {.ensemble = a.ensemble, .keep_orientation = a.keep_orientation};
     attsr_model *model = NULL;
     if (model_path) {
@@ -143,9 +150,9 @@ int cmd_eval(int argc, char **argv) {
         }
         json_array_append_new(datasets, json_pack("{s:s, s:o, s:o, s:o}", "name", name, "psnr", number(sum_p / done),
                                                   "ssim", number(sum_s / done), "images", images));
-        if (!json) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f  (x%ld, %d images%s%s)\n", name, "mean",
-                          sum_p / done, sum_s / done, scale, done, a.ensemble ? ", x8 self-ensemble" : "",
-                          done < n ? ", some skipped" : "");
+        if (!json) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f  (x%ld, %d images, %s%s%s)\n", name, "mean",
+                          sum_p / done, sum_s / done, scale, done, model_path ? model_path : "bicubic",
+                          a.ensemble ? ", x8 self-ensemble" : "", done < n ? ", some skipped" : "");
     }
     int rc = 0;
     if (failed || empty)

@@ -338,7 +338,8 @@ int cmd_upscale(int argc, char **argv) {
         return cli_error("--bicubic takes no model, --structure, --texture or --ensemble");
     char bundled[4096];
     if (!bicubic && !model_path) {
-        if (cli_bundled_model(scale ? (int)scale : 2, bundled, sizeof bundled)) return cli_error("%s", as_error());
+        if (attsr_model_bundled(scale ? (int)scale : 2, bundled, sizeof bundled))
+            return cli_error("%s; pass -m MODEL or --bicubic", as_error());
         model_path = bundled;
         j.model_flag = "the bundled model";
     }

@@ -1,8 +1,6 @@
 // Upscaling one in-memory image for the CLI: model or bicubic, alpha kept aside.
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/core.h"
@@ -46,28 +44,4 @@ done:
     image_free(&alpha);
     image_free(&alpha_up);
     return rc;
-}
-
-static int exists(const char *p) { return access(p, R_OK) == 0; }
-
-int cli_bundled_model(int scale, char *path, size_t n) {
-    char exe[PATH_MAX], dir[PATH_MAX];
-    const char *env = getenv("ATTSR_MODELS");
-    if (env) {
-        snprintf(path, n, "%s/attsr_x%d.safetensors", env, scale);
-        if (exists(path)) return 0;
-    }
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = 0;
-        snprintf(dir, sizeof dir, "%s", exe);
-        snprintf(path, n, "%s/../models/attsr_x%d.safetensors", dir, scale);
-        if (exists(path)) return 0;
-    }
-    snprintf(path, n, "/usr/local/share/attsr/models/attsr_x%d.safetensors", scale);
-    if (exists(path)) return 0;
-    return as_errorf("no bundled model for x%d (looked in $ATTSR_MODELS, models/ beside the binary, "
-                     "/usr/local/share/attsr/models); pass -m MODEL or --bicubic", scale);
 }

@@ -9,6 +9,14 @@
 
 #include "core/core.h"
 
+// MATLAB rounds to uint8 between the passes: fused multiply-adds (-march=native on an FMA
+// CPU) round differently and move values that sit on k + 0.5 to the other integer.
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#else
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 // The taps of one 1-D pass: output index i reads n[i] inputs idx[i*stride + k] (0-based,
 // already mirrored) with weights w[i*stride + k]. Leading and trailing zero weights are
 // trimmed per output index; MATLAB trims the all-zero columns of its weight matrix, which
