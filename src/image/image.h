@@ -26,7 +26,8 @@ void image_free(image *img);
 //  - JPEG: gray or RGB (CMYK/YCCK is refused). Corrupt-data warnings (a truncated file,
 //    a bad Huffman code) are errors, since libjpeg would otherwise invent the pixels.
 //  - .npy: float32 little-endian '<f4', C order, shape (h, w, 3), (h, w, 4), or gray
-//    (h, w) / (h, w, 1); header versions 1.0 to 3.0; values raw (no clamping).
+//    (h, w) / (h, w, 1); header versions 1.0 to 3.0; values raw (no clamping), but
+//    each must be finite (NaN or Inf is an error).
 // Sizes are checked against as_limits before any pixel memory is allocated. On failure
 // img is left empty and the error (one line) starts with the file name.
 int image_read(const char *path, image *img);
