@@ -59,8 +59,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     }
     image img;
     if (image_read_memory(data, n, FUZZ_NAME, &img) == 0) {
-        if ((img.c != 3 && img.c != 4) || (int64_t)img.w * img.h > FUZZ_MAX_PIXELS) __builtin_trap();
-        fuzz_touch(img.px, (size_t)img.w * img.h * img.c);  // every pixel must be there
+        // the limits it claims: a size within the pixel limit, 3 or 4 channels; gray is R = G = B
+        FUZZ_ASSERT((img.c == 3 || img.c == 4) && img.w >= 1 && img.h >= 1 && (img.gray == 0 || img.gray == 1));
+        FUZZ_ASSERT((int64_t)img.w * img.h <= FUZZ_MAX_PIXELS);
+        fuzz_touch(img.px, (size_t)img.w * img.h * img.c);  // every pixel there and finite
+        for (size_t i = 0; img.gray && i < (size_t)img.w * img.h; i++)
+            FUZZ_ASSERT(img.px[i * img.c] == img.px[i * img.c + 1] && img.px[i * img.c] == img.px[i * img.c + 2]);
         uint8_t sum = 0;  // and every metadata byte
         for (size_t i = 0; i < img.meta.icc_n; i++) sum += img.meta.icc[i];
         for (size_t i = 0; i < img.meta.exif_n; i++) sum += img.meta.exif[i];

@@ -60,7 +60,8 @@ typedef void (*attsr_progress_fn)(int done, int total, void *user);
 
 typedef struct {
     int tile;              /* LR tile side in pixels; 0: automatic (memory-bounded) */
-    int overlap;           /* LR pixels of context around each tile; 0: default (16) */
+    int overlap;           /* LR pixels of context around each tile; 0: default (16);
+                              at most the network's receptive radius is used */
     int threads;           /* 0: OpenMP's default */
     attsr_progress_fn progress;
     void *progress_user;
@@ -71,7 +72,8 @@ typedef struct {
 } attsr_options;
 
 /* Upscales in (h, w, 3) to out (h*s, w*s, 3). structure and texture (same shape as
- * out) receive the two branches when non-NULL. options may be NULL. */
+ * out) receive the two branches when non-NULL. options may be NULL. NaN or Inf in
+ * `in` is an error. */
 int attsr_upscale(attsr_model *model, const float *in, int w, int h, float *out,
                   float *structure, float *texture, const attsr_options *options);
 

@@ -195,13 +195,32 @@ static void roundtrip_png(int c) {
 static void test_roundtrip_png_rgb(void) { roundtrip_png(3); }
 static void test_roundtrip_png_rgba(void) { roundtrip_png(4); }
 
+// One NaN or Inf would spread through every filter and network into the whole output
+// (a black image): the reader refuses it, naming the pixel.
+static void test_npy_nonfinite_refused(void) {
+    static const uint32_t bad[] = {0x7f800000u, 0xff800000u, 0x7fc00000u, 0xffc00123u};
+    for (int i = 0; i < 4; i++) {
+        image img, back;
+        CHECK_OK(image_alloc(&img, 9, 6, 3));
+        fill_random(&img, 7, 0.0f, 1.0f);
+        memcpy(&img.px[(2 * 9 + 4) * 3 + 1], &bad[i], 4);  // x 4, y 2, channel 1
+        const char *path = tmp_path("nan.npy");
+        CHECK_OK(image_write(path, &img));  // writing keeps values raw
+        CHECK(image_read(path, &back) != 0, "value 0x%08x accepted", bad[i]);
+        CHECK(strstr(as_error(), "pixel (x 4, y 2) channel 1 holds a non-finite value"), "%s", as_error());
+        CHECK(back.px == NULL && back.w == 0, "failure left pixels");
+        image_free(&img);
+        unlink(path);
+    }
+}
+
 static void test_roundtrip_npy_bit_exact(void) {
     for (int c = 3; c <= 4; c++) {
         image img, back;
         CHECK_OK(image_alloc(&img, 9, 6, c));
         fill_random(&img, 99, -3.0f, 5.0f);
-        static const uint32_t specials[] = {0x80000000u, 0x7f800000u, 0xff800000u,
-                                            0x7fc00123u, 0x00000001u, 0x7f7fffffu};
+        static const uint32_t specials[] = {0x80000000u, 0x00800000u, 0xff7fffffu,
+                                            0x807fffffu, 0x00000001u, 0x7f7fffffu};  // finite (NaN, Inf: below)
         for (int i = 0; i < 6; i++) memcpy(&img.px[10 * i], &specials[i], 4);
         const char *path = tmp_path("rt.npy");
         CHECK_OK(image_write(path, &img));
@@ -655,6 +674,7 @@ int main(void) {
     RUN(test_roundtrip_png_rgb);
     RUN(test_roundtrip_png_rgba);
     RUN(test_roundtrip_npy_bit_exact);
+    RUN(test_npy_nonfinite_refused);
     RUN(test_roundtrip_jpeg);
     RUN(test_roundtrip_png_wide);
     RUN(test_to_u8_rounding);

@@ -173,10 +173,155 @@ static void test_load_errors(void) {
     st_free(&f);
 }
 
+// ---- what the loaders refuse (issue 17) ---------------------------------------------
+
+// A safetensors file in memory: the header (padded to 8 bytes), then `data_len` bytes
+// of float32 1.0 (so that every value is finite). Free with free().
+static uint8_t *st_bytes(const char *header, size_t data_len, size_t *n) {
+    size_t h = (strlen(header) + 7) & ~(size_t)7;
+    *n = 8 + h + data_len;
+    uint8_t *p = calloc(1, *n);
+    CHECK(p, "out of memory");
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(h >> (8 * i));
+    memset(p + 8, ' ', h);
+    memcpy(p + 8, header, strlen(header));
+    float one = 1.0f;
+    for (size_t i = 0; i + 4 <= data_len; i += 4) memcpy(p + 8 + h + i, &one, 4);
+    return p;
+}
+
+// st_read_memory on a header and data_len bytes: 0 or -1; `want` (if the read fails)
+// must be in the error.
+static int st_try(const char *header, size_t data_len, const char *want) {
+    size_t n;
+    uint8_t *p = st_bytes(header, data_len, &n);
+    st_file f;
+    as_clear_error();
+    int rc = st_read_memory(&f, p, n, "t.safetensors");
+    free(p);
+    if (rc == 0) st_free(&f);
+    else CHECK(want && strstr(as_error(), want), "error '%s' lacks '%s'", as_error(), want ? want : "(none)");
+    return rc;
+}
+
+#define T_F32(name, n, b, e) "\"" name "\":{\"dtype\":\"F32\",\"shape\":[" #n "],\"data_offsets\":[" #b "," #e "]}"
+
+// The data ranges must tile the data block exactly, as the format requires: overlapping
+// tensors loaded (and ran) before.
+static void test_safetensors_ranges(void) {
+    CHECK(st_try("{" T_F32("a", 2, 0, 8) "," T_F32("b", 2, 8, 16) "}", 16, NULL) == 0, "%s", as_error());
+    CHECK(st_try("{" T_F32("b", 2, 8, 16) "," T_F32("a", 2, 0, 8) "}", 16, NULL) == 0, "%s", as_error());
+    CHECK(st_try("{" T_F32("a", 2, 0, 8) "," T_F32("e", 0, 8, 8) "," T_F32("b", 2, 8, 16) "}", 16, NULL) == 0,
+          "an empty tensor between two: %s", as_error());
+    CHECK(st_try("{" T_F32("a", 2, 0, 8) "," T_F32("b", 2, 4, 12) "}", 12, "'b' (bytes 4 to 12) overlaps tensor 'a'"),
+          "overlapping ranges accepted");
+    CHECK(st_try("{" T_F32("a", 2, 0, 8) "," T_F32("b", 2, 0, 8) "}", 8, "overlaps"), "a shared range accepted");
+    CHECK(st_try("{" T_F32("a", 2, 0, 8) "," T_F32("b", 2, 12, 20) "}", 20,
+                 "bytes 8 to 12 of the data belong to no tensor (before tensor 'b')"), "a gap accepted");
+    CHECK(st_try("{" T_F32("a", 2, 4, 12) "}", 12, "bytes 0 to 4"), "a gap at the start accepted");
+    CHECK(st_try("{" T_F32("a", 2, 0, 8) "}", 12, "bytes 8 to 12 of the data belong to no tensor (after the last)"),
+          "trailing bytes accepted");
+    CHECK(st_try("{" T_F32("a", 2, 0, 8) "}", 4, "do not match its shape or the file size"), "out of range accepted");
+}
+
+// Non-finite values are refused in every dtype (here F32, F16 +Inf, BF16 NaN).
+static void test_safetensors_nonfinite(void) {
+    size_t n;
+    uint8_t *p = st_bytes("{" T_F32("a", 3, 0, 12) "}", 12, &n);
+    static const uint32_t bad[] = {0x7fc00000u, 0x7f800000u, 0xff800000u};
+    for (int i = 0; i < 3; i++) {
+        memcpy(p + n - 8, &bad[i], 4);  // element 1
+        st_file f;
+        CHECK(st_read_memory(&f, p, n, "t.safetensors") != 0, "0x%08x accepted", bad[i]);
+        CHECK(strstr(as_error(), "tensor 'a' holds a non-finite value"), "%s", as_error());
+        CHECK(strstr(as_error(), "at element 1"), "%s", as_error());
+    }
+    free(p);
+    p = st_bytes("{\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, &n);
+    p[n - 4] = 0x00, p[n - 3] = 0x3c, p[n - 2] = 0x00, p[n - 1] = 0x7c;  // 1.0, +Inf
+    st_file f;
+    CHECK(st_read_memory(&f, p, n, "t.safetensors") != 0, "F16 Inf accepted");
+    CHECK(strstr(as_error(), "non-finite value (inf) at element 1"), "%s", as_error());
+    free(p);
+    p = st_bytes("{\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, &n);
+    p[n - 4] = 0xc0, p[n - 3] = 0x7f, p[n - 2] = 0x80, p[n - 1] = 0x3f;  // NaN, 1.0
+    CHECK(st_read_memory(&f, p, n, "t.safetensors") != 0, "BF16 NaN accepted");
+    CHECK(strstr(as_error(), "at element 0"), "%s", as_error());
+    free(p);
+}
+
+// A model file with one NaN or Inf weight loaded and made a black image: refused.
+static void test_nonfinite_weights_refused(void) {
+    model_config c = model_config_default();
+    c.feats = 4, c.groups = 1, c.blocks = 1;
+    model a, b;
+    CHECK_OK(model_create(&a, &c));
+    model_init_params(&a, 3);
+    int i = model_find(&a, "structure.tail.weight");
+    CHECK(i >= 0, "no structure.tail.weight");
+    static const float bad[] = {NAN, INFINITY, -INFINITY};
+    char path[] = "/tmp/attsr_test_nan_XXXXXX";
+    close(mkstemp(path));
+    for (int k = 0; k < 3; k++) {
+        model_tensor(&a, i)[5] = bad[k];
+        CHECK_OK(model_save(&a, path));
+        CHECK(model_load(&b, path) != 0, "weight %g accepted", bad[k]);
+        CHECK(strstr(as_error(), "tensor 'structure.tail.weight' holds a non-finite value") &&
+              strstr(as_error(), "at element 5"), "%s", as_error());
+        CHECK(b.w == NULL && b.info == NULL, "failure left allocations");
+    }
+    unlink(path);
+    model_free(&a);
+}
+
+// Messages: a header that is valid JSON but no object said "bad safetensors header: "
+// with nothing after it; feats = "1000000000" said "is not an integer".
+static void test_header_messages(void) {
+    CHECK(st_try("[1, 2]", 0, "bad safetensors header: it is an array, not a JSON object"), "an array accepted");
+    CHECK(st_try("{\"a\": ", 0, "bad safetensors header: "), "truncated JSON accepted");
+    CHECK(strstr(as_error(), "at byte"), "%s", as_error());
+    model_config c = model_config_default();
+    c.feats = 4, c.groups = 1, c.blocks = 1;
+    model a, b;
+    CHECK_OK(model_create(&a, &c));
+    model_init_params(&a, 3);
+    char path[] = "/tmp/attsr_test_meta_XXXXXX";
+    close(mkstemp(path));
+    CHECK_OK(model_save(&a, path));
+    st_file f;
+    CHECK_OK(st_read(&f, path));
+    st_out_tensor *t = calloc(f.n, sizeof *t);
+    for (int k = 0; k < f.n; k++) t[k] = (st_out_tensor){f.tensors[k].name, f.tensors[k].ndim, f.tensors[k].shape, f.tensors[k].data};
+    static const char *vals[][2] = {{"1000000000", "feats 1000000000 out of range (1..1024)"},
+                                    {"99999999999", "metadata feats = '99999999999' is out of range"},
+                                    {"12x", "metadata feats = '12x' is not an integer"},
+                                    {"", "metadata feats = '' is not an integer"}};
+    int fi = -1;
+    for (int k = 0; k < f.n_meta; k++)
+        if (!strcmp(f.meta_keys[k], "feats")) fi = k;
+    CHECK(fi >= 0, "no feats metadata");
+    const char *saved = f.meta_values[fi];
+    for (int v = 0; v < 4; v++) {
+        f.meta_values[fi] = (char *)vals[v][0];
+        CHECK_OK(st_write(path, t, f.n, (const char *const *)f.meta_keys, (const char *const *)f.meta_values, f.n_meta));
+        CHECK(model_load(&b, path) != 0, "feats '%s' accepted", vals[v][0]);
+        CHECK(strstr(as_error(), vals[v][1]), "feats '%s': '%s' lacks '%s'", vals[v][0], as_error(), vals[v][1]);
+    }
+    f.meta_values[fi] = (char *)saved;
+    free(t);
+    st_free(&f);
+    unlink(path);
+    model_free(&a);
+}
+
 int main(void) {
     RUN(test_init);
     RUN(test_save_load_roundtrip);
     RUN(test_load_errors);
+    RUN(test_safetensors_ranges);
+    RUN(test_safetensors_nonfinite);
+    RUN(test_nonfinite_weights_refused);
+    RUN(test_header_messages);
     RUN(test_matches_pytorch);
     RUN(test_threads);
     return test_summary();

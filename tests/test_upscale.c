@@ -1,6 +1,7 @@
 // Whole-image upscaling: the x8 self-ensemble against a slow reference written with
 // rotations (not upscale.c's flip/transpose bits), its symmetry, its tiling, its
-// branches and its progress calls.
+// branches and its progress calls; the receptive radius that bounds the overlap; small
+// images (padded by reflection) against their flat colour with the bundled models.
 #include "core/core.h"
 #include "model/upscale.h"
 #include "test.h"
@@ -88,7 +89,7 @@ static void test_ensemble_matches_reference(void) {
     model m;
     make_model(&m, 3, ATT_SA4);
     plan_cache c = {0};
-    img in = random_image(11, 7, 5);
+    img in = random_image(41, 35, 5);  // both sides of a normal size: a window each way
     upscale_options ens = {.ensemble = 1};
     img got = upscale(&m, &c, &in, &ens), ref = img_new(got.w, got.h), plain = upscale(&m, &c, &in, NULL);
     for (int turns = 0; turns < 4; turns++)
@@ -103,11 +104,11 @@ static void test_ensemble_matches_reference(void) {
     CHECK(d <= 1e-5, "ensemble vs reference: max difference %g", d);
     // a random network is not symmetric: the ensemble must change its output
     CHECK(d_plain > 1e-3, "the ensemble equals the plain output (max difference %g)", d_plain);
-    // The cache now holds the transposed (7 x 11) window: a second ensemble starts with
+    // The cache now holds the transposed (35 x 41) window: a second ensemble starts with
     // the transposed half, ends on the image's own window and gives the same result.
-    CHECK(c.w == 7 && c.h == 11, "cache holds %dx%d", c.w, c.h);
+    CHECK(c.w == 35 && c.h == 41, "cache holds %dx%d", c.w, c.h);
     img again = upscale(&m, &c, &in, &ens);
-    CHECK(c.w == 11 && c.h == 7, "after a second ensemble the cache holds %dx%d, expected 11x7", c.w, c.h);
+    CHECK(c.w == 41 && c.h == 35, "after a second ensemble the cache holds %dx%d, expected 41x35", c.w, c.h);
     d = max_diff(again.px, got.px, n);
     CHECK(d <= 1e-6, "ensemble in the other order: max difference %g", d);
     free(in.px), free(got.px), free(ref.px), free(plain.px), free(again.px);
@@ -148,10 +149,13 @@ static void test_ensemble_tiled_and_branches(void) {
     model m;
     make_model(&m, 2, ATT_NONE);  // no global pooling: tiles with context are exact
     plan_cache c = {0};
-    img in = random_image(20, 13, 7);
+    img in = random_image(48, 40, 7);
     int W = in.w * 2, H = in.h * 2;
     size_t n = (size_t)W * H * 3;
-    int prog[2] = {0, 8 * 3 * 2};  // 8 passes of ceil(20/8) x ceil(13/8) tiles
+    // overlap 12 is clamped to the receptive radius, 11: windows of 30 < 40, 48, so 8
+    // passes of ceil(48/8) x ceil(40/8) tiles
+    CHECK(model_receptive_radius(&m.cfg) == 11, "radius %d", model_receptive_radius(&m.cfg));
+    int prog[2] = {0, 8 * 6 * 5};
     upscale_options whole = {.ensemble = 1}, tiled = {.ensemble = 1, .tile = 8, .overlap = 12,
                                                       .progress = count_progress, .user = prog};
     img a = upscale(&m, &c, &in, &whole), b = img_new(W, H), s = img_new(W, H), t = img_new(W, H);
@@ -167,9 +171,165 @@ static void test_ensemble_tiled_and_branches(void) {
     model_free(&m);
 }
 
+// model_receptive_radius is exact: tiles with that much context give the whole image's
+// output (to float rounding: the windows' plans differ), one pixel less does not. No
+// attention or SA4 (CA's mean over the window is global); x2 and x4 (its 2x stage).
+static void test_receptive_radius_exact(void) {
+    static const struct { int scale; attention_kind att; } cases[] = {{2, ATT_NONE}, {4, ATT_NONE}, {2, ATT_SA4}};
+    for (int k = 0; k < 3; k++) {
+        model m;
+        make_model(&m, cases[k].scale, cases[k].att);
+        int r = model_receptive_radius(&m.cfg), s = m.cfg.scale;
+        img in = random_image(8 + 2 * r + 17, 8 + 2 * r + 9, 20 + k);  // windows smaller than the image
+        plan_cache c = {0};
+        img whole = upscale(&m, &c, &in, NULL);
+        upscale_options exact = {.tile = 8, .overlap = r}, short_by_one = {.tile = 8, .overlap = r - 1};
+        img a = upscale(&m, &c, &in, &exact), b = upscale(&m, &c, &in, &short_by_one);
+        CHECK(c.w == 8 + 2 * (r - 1), "window %d: the image was not tiled", c.w);
+        size_t n = (size_t)in.w * s * in.h * s * 3;
+        double d_exact = max_diff(a.px, whole.px, n), d_short = max_diff(b.px, whole.px, n);
+        CHECK(d_exact <= 1e-5, "x%d %s: overlap %d (the radius): tiles differ from the whole by %g", s,
+              attention_name(m.cfg.attention), r, d_exact);
+        // One pixel short, the far edge's zero padding reaches the tile through the whole
+        // network (about 1e-5 here, against 0 with the radius; SA4's gates damp it to 3e-8,
+        // too close to rounding to test).
+        CHECK(cases[k].att != ATT_NONE || (d_short > 1e-6 && d_short > 10 * d_exact),
+              "x%d %s: overlap %d (radius - 1) is exact too (%g vs %g): the radius is not tight", s,
+              attention_name(m.cfg.attention), r - 1, d_short, d_exact);
+        // a larger overlap is clamped to the radius: the same windows, the same result
+        upscale_options huge = {.tile = 8, .overlap = 4096};
+        img h = upscale(&m, &c, &in, &huge);
+        CHECK(c.w == 8 + 2 * r && c.h == 8 + 2 * r, "overlap 4096: window %dx%d, expected %d", c.w, c.h, 8 + 2 * r);
+        CHECK(!memcmp(h.px, a.px, n * sizeof(float)), "overlap 4096 differs from overlap %d", r);
+        free(in.px), free(whole.px), free(a.px), free(b.px), free(h.px);
+        plan_cache_free(&c);
+        model_free(&m);
+    }
+}
+
+static void count_total(int done, int total, void *user) {
+    int *p = user;
+    p[0] = done, p[1] = total;
+}
+
+// --tile 8 --overlap 4096 on 64x48 computed the whole image once per tile (48 times).
+// With the bundled x2 model (radius 32) a window of 8 + 2 x 32 covers the image: one
+// window, bit-identical to the untiled result. The work is bounded by the tiles and
+// windows counted here, not by the overlap asked for.
+static void test_overlap_clamped(void) {
+    model m;
+    if (model_load(&m, "models/attsr_x2.safetensors")) SKIP("%s", as_error());
+    img in = random_image(64, 48, 30);
+    plan_cache c = {0};
+    int prog[2] = {0, 0};
+    upscale_options huge = {.tile = 8, .overlap = 4096, .progress = count_total, .user = prog};
+    img whole = upscale(&m, &c, &in, NULL), t = upscale(&m, &c, &in, &huge);
+    CHECK(prog[1] == 1 && prog[0] == 1, "%d tiles computed, expected 1", prog[1]);
+    CHECK(c.w == 64 && c.h == 48, "window %dx%d", c.w, c.h);
+    CHECK(!memcmp(t.px, whole.px, sizeof(float) * 128 * 96 * 3), "differs from the untiled result");
+    // the tiles of a side the window covers are one: --tile 40 (default overlap 16) on 64x48
+    upscale_options wide = {.tile = 40, .progress = count_total, .user = prog};
+    img w40 = upscale(&m, &c, &in, &wide);
+    CHECK(prog[1] == 1, "--tile 40: %d tiles computed, expected 1", prog[1]);
+    CHECK(!memcmp(w40.px, whole.px, sizeof(float) * 128 * 96 * 3), "--tile 40 differs from the untiled result");
+    free(in.px), free(whole.px), free(t.px), free(w40.px);
+    plan_cache_free(&c);
+    model_free(&m);
+}
+
+// Per channel, in 8-bit levels: the mean's distance to `col` and the largest one.
+static void flat_error(const img *a, const float col[3], double mean_err[3], double *max_err) {
+    size_t n = (size_t)a->w * a->h;
+    double sum[3] = {0};
+    *max_err = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++) {
+            sum[k] += a->px[3 * i + k];
+            *max_err = fmax(*max_err, 255 * fabs(a->px[3 * i + k] - col[k]));
+        }
+    for (int k = 0; k < 3; k++) mean_err[k] = 255 * fabs(sum[k] / n - col[k]);
+}
+
+// Images 1 or 2 pixels wide came out badly wrong (a flat (200,100,50) 1x64 image with
+// mean (121,94,65)): the zero padding of the convolutions dominated. Small sides are
+// now padded by reflection: every flat image of sides 1..8 (and 1 or 2 by 64, both
+// ways; plain, tiled and as the ensemble) must come out with its mean within 1 level
+// of the colour in each channel and no pixel further from it than on a 64x64 flat
+// image, whose outermost rows the model gets wrong by itself (up to 90 levels at x4).
+static void test_small_images_flat(void) {
+    static const float col[3] = {200 / 255.0f, 100 / 255.0f, 50 / 255.0f};
+    for (int scale = 2; scale <= 4; scale++) {
+        char path[64];
+        snprintf(path, sizeof path, "models/attsr_x%d.safetensors", scale);
+        model m;
+        if (model_load(&m, path)) SKIP("%s", as_error());
+        plan_cache c = {0};
+        img ref_in = img_new(64, 64);
+        for (size_t i = 0; i < 64 * 64 * 3; i++) ref_in.px[i] = col[i % 3];
+        img ref = upscale(&m, &c, &ref_in, NULL);
+        double ref_mean[3], ref_max;
+        flat_error(&ref, col, ref_mean, &ref_max);
+        // x2: every size 1..8 by 1..8; x3, x4 (as slow again): sides 1, 2, 3, 5, 8
+        int sizes[64 + 4][2], n_sizes = 0;
+        for (int w = 1; w <= 8; w++)
+            for (int h = 1; h <= 8; h++)
+                if (scale == 2 || ((w < 4 || w == 5 || w == 8) && (h < 4 || h == 5 || h == 8)))
+                    sizes[n_sizes][0] = w, sizes[n_sizes++][1] = h;
+        int thin[4][2] = {{1, 64}, {64, 1}, {2, 64}, {64, 2}};
+        for (int i = 0; i < 4; i++) sizes[n_sizes][0] = thin[i][0], sizes[n_sizes++][1] = thin[i][1];
+        for (int i = 0; i < n_sizes; i++) {
+            int w = sizes[i][0], h = sizes[i][1], thin_one = w == 64 || h == 64;
+            img in = img_new(w, h);
+            for (size_t j = 0; j < (size_t)w * h * 3; j++) in.px[j] = col[j % 3];
+            // an explicit tile spares auto_tile's trial plan per call
+            upscale_options plain = {.tile = 64}, tiled = {.tile = 8, .overlap = 4}, ens = {.tile = 64, .ensemble = 1};
+            const upscale_options *opts[3] = {&plain, &tiled, &ens};
+            static const char *names[3] = {"plain", "tiled", "ensemble"};
+            for (int k = 0; k < 3; k++) {
+                // tiles only matter along a side of 64; the ensemble (8 passes) on a few
+                if ((k == 1 && !thin_one) || (k == 2 && !(scale == 2 && (w * h == 1 || w * h == 6 || w == 1)))) continue;
+                img out = upscale(&m, &c, &in, opts[k]);
+                double mean[3], mx;
+                flat_error(&out, col, mean, &mx);
+                CHECK(mean[0] <= 1 && mean[1] <= 1 && mean[2] <= 1,
+                      "x%d %dx%d %s: the mean is off by (%.2f, %.2f, %.2f) levels", scale, w, h, names[k], mean[0],
+                      mean[1], mean[2]);
+                CHECK(mx <= ref_max, "x%d %dx%d %s: a pixel is %.2f levels off (64x64: %.2f)", scale, w, h, names[k],
+                      mx, ref_max);
+                free(out.px);
+            }
+            free(in.px);
+        }
+        free(ref_in.px), free(ref.px);
+        plan_cache_free(&c);
+        model_free(&m);
+    }
+}
+
+// The one loader of pixels that is not a file, upscale_image (the C API's path),
+// refuses NaN and Inf too.
+static void test_nonfinite_input_refused(void) {
+    model m;
+    make_model(&m, 2, ATT_NONE);
+    plan_cache c = {0};
+    img in = random_image(5, 4, 3), out = img_new(10, 8);
+    in.px[(2 * 5 + 3) * 3 + 2] = NAN;
+    CHECK(upscale_image(&m, &c, in.px, 5, 4, out.px, NULL, NULL, NULL) != 0, "NaN accepted");
+    CHECK(strstr(as_error(), "pixel (x 3, y 2) holds a non-finite value"), "%s", as_error());
+    in.px[(2 * 5 + 3) * 3 + 2] = -INFINITY;
+    CHECK(upscale_image(&m, &c, in.px, 5, 4, out.px, NULL, NULL, NULL) != 0, "-Inf accepted");
+    free(in.px), free(out.px);
+    plan_cache_free(&c);
+    model_free(&m);
+}
+
 int main(void) {
     RUN(test_ensemble_matches_reference);
     RUN(test_ensemble_equivariant);
     RUN(test_ensemble_tiled_and_branches);
+    RUN(test_receptive_radius_exact);
+    RUN(test_overlap_clamped);
+    RUN(test_small_images_flat);
+    RUN(test_nonfinite_input_refused);
     return test_summary();
 }

@@ -66,6 +66,13 @@ static int train_option(int opt, const char *arg, void *p) {
     train_config *c = &a->c;
     long v;
     int r = cli_model_option(opt, arg, &c->model);
+    // what the user gave, apart from the defaults: a resume checks it against the checkpoint
+    static const struct { int opt; unsigned bit; } given[] = {
+        {OPT_SCALE, TRAIN_GIVEN_SCALE},   {OPT_FEATS, TRAIN_GIVEN_FEATS},         {OPT_FE_GROUPS, TRAIN_GIVEN_FE_GROUPS},
+        {OPT_GROUPS, TRAIN_GIVEN_GROUPS}, {OPT_BLOCKS, TRAIN_GIVEN_BLOCKS},       {OPT_ATTENTION, TRAIN_GIVEN_ATTENTION},
+        {OPT_CA_REDUCTION, TRAIN_GIVEN_CA_REDUCTION}};
+    for (size_t i = 0; r > 0 && i < sizeof given / sizeof *given; i++)
+        if (given[i].opt == opt) c->model_given |= given[i].bit;
     if (r) return r < 0 ? -1 : 0;
     switch (opt) {
     case 'd':

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -455,4 +456,12 @@ double as_sum_sq(const float *x, size_t n) {
     }
     for (int k = 0; k < AS_SUM_CHUNKS; k++) sum += part[k];
     return sum;
+}
+
+size_t as_first_nonfinite(const float *x, size_t n) {
+    size_t first = n;
+#pragma omp parallel for schedule(static) reduction(min : first) if (n > 65536)
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]) && i < first) first = i;
+    return first;
 }

@@ -84,5 +84,9 @@ uint32_t as_rng_below(as_rng *r, uint32_t n);    // [0, n)
 #define AS_SUM_CHUNKS 64
 double as_sum_sq(const float *x, size_t n);             // sum x^2
 
+// Floats from outside (pixels, weights, checkpoints, caches) are checked at load: the
+// index of the first NaN or infinity in x[0..n), or n when every value is finite.
+size_t as_first_nonfinite(const float *x, size_t n);
+
 #define AS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define AS_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -46,7 +46,8 @@ void image_meta_free(image *img);
 //  - JPEG: gray or RGB (CMYK/YCCK is refused). Corrupt-data warnings (a truncated file,
 //    a bad Huffman code) are errors, since libjpeg would otherwise invent the pixels.
 //  - .npy: float32 little-endian '<f4', C order, shape (h, w, 3), (h, w, 4), or gray
-//    (h, w) / (h, w, 1); header versions 1.0 to 3.0; values raw (no clamping).
+//    (h, w) / (h, w, 1); header versions 1.0 to 3.0; values raw (no clamping), but
+//    each must be finite (NaN or Inf is an error).
 //  - WebP (libwebp): lossy or lossless, alpha, ICCP and EXIF chunks; animations refused.
 //  - TIFF (libtiff): 8/16-bit gray, gray+alpha, RGB, RGBA strips as stored (16 bits
 //    kept; premultiplied alpha undone); anything else libtiff's RGBA reader handles

@@ -215,6 +215,14 @@ int image_npy_decode(const uint8_t *data, size_t n, const char *name, image *img
     if (image_alloc(img, w, h, c == 1 ? 3 : c)) return as_errorf("%s: %s", name, as_error());
     img->gray = c == 1;
     copy_floats(img, data + off, c);
+    // NaN or Inf would spread through every filter and network into the whole output
+    size_t n_val = (size_t)img->w * img->h * img->c, bad = as_first_nonfinite(img->px, n_val);
+    if (bad < n_val) {
+        as_errorf("%s: pixel (x %zu, y %zu) channel %zu holds a non-finite value (%g); values must be finite",
+                  name, bad / img->c % img->w, bad / img->c / img->w, bad % img->c, img->px[bad]);
+        image_free(img);
+        return -1;
+    }
     return 0;
 }
 

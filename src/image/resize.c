@@ -36,14 +36,6 @@ static double cubic(double x) {
     return 0;
 }
 
-// MATLAB's 'symmetric' padding: index j (0-based, any integer) read from
-// [0, 1, ..., n-1, n-1, ..., 1, 0] repeated, i.e. aux(mod(j, 2n) + 1).
-static int mirror(int64_t j, int n) {
-    int64_t p = 2 * (int64_t)n, m = j % p;
-    if (m < 0) m += p;
-    return (int)(m < n ? m : p - 1 - m);
-}
-
 static void taps_free(taps *t) {
     free(t->n);
     free(t->idx);
@@ -71,7 +63,7 @@ static void taps_row(taps *t, int i, int in_len, double scale, double width) {
     int n = last - first + 1;
     for (int k = 0; k < n; k++) {
         w[k] = w[first + k] / sum;
-        idx[k] = mirror((int64_t)left + first + k - 1, in_len);
+        idx[k] = resize_mirror((int64_t)left + first + k - 1, in_len);
     }
     t->n[i] = n;
 }

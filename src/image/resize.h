@@ -18,6 +18,15 @@
 
 #include "image/image.h"
 
+// MATLAB's 'symmetric' padding: index j (0-based, any integer) read from
+// [0, 1, ..., n-1, n-1, ..., 1, 0] repeated, i.e. aux(mod(j, 2n) + 1). Defined for every
+// n >= 1 (n = 1: always 0).
+static inline int resize_mirror(int64_t j, int n) {
+    int64_t p = 2 * (int64_t)n, m = j % p;
+    if (m < 0) m += p;
+    return (int)(m < n ? m : p - 1 - m);
+}
+
 // Output length of one dimension: ceil(n * scale), as MATLAB and BasicSR compute it.
 int64_t resize_out_len(int n, double scale);
 

@@ -246,3 +246,12 @@ size_t model_flops(const model *m, int H, int W) {
     }
     return flops;
 }
+
+// Along the longest path: fe.head, the groups (each block conv1, conv2 and SA4's 7x7,
+// 5x5 and 3x3 gate; then the group's tail), fe.tail, a branch's tail and up.0, all 3x3
+// at LR; then x4's up.1 and the output conv, at 2x and s x. Those two reach less than
+// one LR pixel, but into the neighbouring LR pixel's outputs: one more.
+int model_receptive_radius(const model_config *c) {
+    int block = 2 + (c->attention == ATT_SA4 ? 3 + 2 + 1 : 0), group = c->blocks * block + 1;
+    return 1 + c->fe_groups * group + 1 + c->groups * group + 1 + 1 + 1;
+}

@@ -67,6 +67,10 @@ void model_init_params(model *m, uint64_t seed);        // PyTorch default init,
 int  model_find(const model *m, const char *name);      // index or -1
 float *model_tensor(const model *m, int index);
 size_t model_flops(const model *m, int H, int W);       // forward, one LR image H x W
+// The network's reach in LR pixels: each output pixel depends on input pixels at most
+// this far away along x and y (the convolutions' radii along the longest path), apart
+// from CA's mean over the whole input. Tiles with this much context are exact.
+int model_receptive_radius(const model_config *cfg);
 
 // Weights file (SPEC section 4): safetensors with attsr metadata.
 int model_save(const model *m, const char *path);

@@ -1,5 +1,6 @@
 // model_io: the weights file (SPEC section 4) — safetensors with attsr metadata.
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,15 +32,17 @@ int model_save(const model *m, const char *path) {
     return rc;
 }
 
-// Reads an integer metadata field; a missing field keeps the default.
+// Reads an integer metadata field; a missing field keeps the default. Any int is
+// taken: model_config_check then names the field's own range.
 static int meta_int(const st_file *f, const char *key, int *out, const char *name) {
     const char *s = st_meta(f, key);
     if (!s) return 0;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < -1000000 || v > 1000000)
-        return as_errorf("%s: metadata %s = '%s' is not an integer", name, key, s);
+    if (end == s || *end) return as_errorf("%s: metadata %s = '%s' is not an integer", name, key, s);
+    if (errno == ERANGE || v < INT_MIN || v > INT_MAX)
+        return as_errorf("%s: metadata %s = '%s' is out of range", name, key, s);
     *out = (int)v;
     return 0;
 }

@@ -2,6 +2,7 @@
 #include "model/safetensors.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,9 +94,9 @@ static int parse_meta(st_file *f, json_t *meta, const char *name) {
     return 0;
 }
 
-// Parses one header entry into t, checking dtype, shape and offsets against the data.
-static int parse_tensor(st_tensor *t, const char *key, json_t *info, size_t data_len,
-                        const uint8_t *data, const char *name) {
+// Parses one header entry into t, checking dtype, shape and offsets against the data
+// (the data itself is read once the ranges have been checked, by load_data).
+static int parse_tensor(st_tensor *t, const char *key, json_t *info, size_t data_len, const char *name) {
     json_t *jdt = json_object_get(info, "dtype"), *jshape = json_object_get(info, "shape"),
            *joff = json_object_get(info, "data_offsets");
     if (!json_is_string(jdt) || !json_is_array(jshape) || !json_is_array(joff) ||
@@ -127,15 +128,48 @@ static int parse_tensor(st_tensor *t, const char *key, json_t *info, size_t data
     t->name = strdup(key);
     t->numel = numel;
     t->offset = (size_t)b;
-    t->data = as_malloc_array(numel ? numel : 1, sizeof(float));
-    if (!t->name || !t->data) return as_errorf("%s: tensor '%s': %s", name, key, as_error());
-    convert(t->data, data + b, numel, dt);
+    t->nbytes = bytes;
+    snprintf(t->dtype, sizeof t->dtype, "%s", dt);
+    if (!t->name) return as_errorf("%s: tensor '%s': out of memory", name, key);
     return 0;
 }
 
+// The float32 copy of t's data, which must be finite.
+static int load_data(st_tensor *t, const uint8_t *data, const char *name) {
+    t->data = as_malloc_array(t->numel ? t->numel : 1, sizeof(float));
+    if (!t->data) return as_errorf("%s: tensor '%s': %s", name, t->name, as_error());
+    convert(t->data, data + t->offset, t->numel, t->dtype);
+    size_t bad = as_first_nonfinite(t->data, t->numel);
+    if (bad < t->numel)
+        return as_errorf("%s: tensor '%s' holds a non-finite value (%g) at element %zu", name, t->name,
+                         t->data[bad], bad);
+    return 0;
+}
+
+// The format's rule: sorted by offset, the ranges tile [0, data_len) exactly. An overlap
+// would let two tensors share bytes, a gap or a tail hide data that no tensor accounts for.
+static int check_coverage(const st_file *f, size_t data_len, const char *name) {
+    size_t end = 0;
+    for (int i = 0; i < f->n; i++) {
+        const st_tensor *t = &f->tensors[i];
+        if (t->offset < end)
+            return as_errorf("%s: tensor '%s' (bytes %zu to %zu) overlaps tensor '%s' (ending at byte %zu)", name,
+                             t->name, t->offset, t->offset + t->nbytes, f->tensors[i - 1].name, end);
+        if (t->offset > end)
+            return as_errorf("%s: bytes %zu to %zu of the data belong to no tensor (before tensor '%s')", name, end,
+                             t->offset, t->name);
+        end = t->offset + t->nbytes;
+    }
+    if (end != data_len)
+        return as_errorf("%s: bytes %zu to %zu of the data belong to no tensor (after the last)", name, end, data_len);
+    return 0;
+}
+
+// By offset, then size: an empty tensor sorts before a non-empty one at its offset.
 static int cmp_offset(const void *a, const void *b) {
-    size_t x = ((const st_tensor *)a)->offset, y = ((const st_tensor *)b)->offset;
-    return (x > y) - (x < y);
+    const st_tensor *x = a, *y = b;
+    if (x->offset != y->offset) return (x->offset > y->offset) - (x->offset < y->offset);
+    return (x->nbytes > y->nbytes) - (x->nbytes < y->nbytes);
 }
 
 // st_find's index: a file may hold many tensors (a model of the largest shape has 590k),
@@ -155,9 +189,13 @@ int st_read_memory(st_file *f, const void *buf, size_t n, const char *name) {
         return as_errorf("%s: not a safetensors file (header length %llu)", name, (unsigned long long)hlen);
     json_error_t jerr;
     json_t *root = json_loadb((const char *)p + 8, hlen, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root || !json_is_object(root)) {
+    if (!root) return as_errorf("%s: bad safetensors header: %s (at byte %d of the header)", name, jerr.text,
+                                jerr.position);
+    if (!json_is_object(root)) {
+        // jansson's default decoding takes an object or an array at the top
+        as_errorf("%s: bad safetensors header: it is an array, not a JSON object", name);
         json_decref(root);
-        return as_errorf("%s: bad safetensors header: %s", name, jerr.text);
+        return -1;
     }
     const uint8_t *data = p + 8 + hlen;
     size_t data_len = n - 8 - hlen;
@@ -177,14 +215,21 @@ int st_read_memory(st_file *f, const void *buf, size_t n, const char *name) {
             break;
         }
         st_tensor *t = &f->tensors[f->n++];
-        rc = parse_tensor(t, key, val, data_len, data, name);
+        rc = parse_tensor(t, key, val, data_len, name);
     }
     json_decref(root);
     if (rc) {
         st_free(f);
         return -1;
     }
+    // The ranges first: once they tile the data, what the copies take is bounded by it.
     qsort(f->tensors, f->n, sizeof(st_tensor), cmp_offset);
+    rc = check_coverage(f, data_len, name);
+    for (int i = 0; !rc && i < f->n; i++) rc = load_data(&f->tensors[i], data, name);
+    if (rc) {
+        st_free(f);
+        return -1;
+    }
     f->by_name = as_malloc_array(f->n ? f->n : 1, sizeof(int));
     if (!f->by_name) {
         st_free(f);

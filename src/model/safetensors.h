@@ -11,6 +11,8 @@ typedef struct {
     int64_t shape[8];
     size_t numel;
     size_t offset;        // byte offset in the data block (file order)
+    size_t nbytes;        // bytes it takes there (numel x the dtype's size)
+    char dtype[8];        // as in the file: F32, BF16 or F16
     float *data;          // float32 copy (owned by the st_file)
 } st_tensor;
 
@@ -22,7 +24,10 @@ typedef struct {
     char **meta_keys, **meta_values;
 } st_file;
 
-// Parses a whole file (or a memory buffer); `name` is used in error messages.
+// Parses a whole file (or a memory buffer); `name` is used in error messages. As the
+// format requires, the tensors' data ranges must tile the data block exactly: no
+// overlap, no gap, nothing after the last. Every value must be finite (no NaN or Inf):
+// no weights file or checkpoint of attsr holds any other.
 int  st_read(st_file *f, const char *path);
 int  st_read_memory(st_file *f, const void *data, size_t n, const char *name);
 void st_free(st_file *f);

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,28 @@ static int meta_num(const st_file *f, const char *key, double *out, int count, c
     return 0;
 }
 
+// Numbers used as they are (learning rates, GradNorm's state): finite. best_psnr may
+// also be +inf (validation images reproduced exactly), never NaN or -inf.
+static int meta_finite(const st_file *f, const char *key, double *out, int count, const char *path) {
+    if (meta_num(f, key, out, count, path)) return -1;
+    for (int i = 0; i < count; i++)
+        if (!isfinite(out[i]) && !(out[i] > 0 && !strcmp(key, "best_psnr")))
+            return as_errorf("%s: checkpoint field '%s' = '%s' is not a finite number", path, key, st_meta(f, key));
+    return 0;
+}
+
+// The seed: a whole decimal uint64, exact (beyond a double's 53 bits).
+static int meta_u64(const st_file *f, const char *key, uint64_t *out, const char *path) {
+    const char *s = st_meta(f, key);
+    if (!s) return as_errorf("%s: checkpoint field '%s' is missing", path, key);
+    char *end;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    if (errno || end == s || *end || *s < '0' || *s > '9')
+        return as_errorf("%s: checkpoint field '%s' = '%s' is not an integer in [0, 2^64)", path, key, s);
+    return 0;
+}
+
 // A number that is converted to an integer (or a float): it must be in [lo, hi] first,
 // since the conversion of NaN or of a value out of the type's range is undefined.
 static int meta_ranged(const st_file *f, const char *key, double lo, double hi, double *out, const char *path) {
@@ -81,7 +105,7 @@ static int config_from(model_config *c, const st_file *f, const char *path) {
     double d[9];
     static const char *ints[] = {"scale", "feats", "fe_groups", "groups", "blocks", "ca_reduction", "leaky_slope"};
     for (int i = 0; i < 7; i++)  // model_config_check judges the values; this only keeps the casts defined
-        if (meta_ranged(f, ints[i], -1e6, 1e6, &d[i], path)) return -1;
+        if (meta_ranged(f, ints[i], i < 6 ? INT_MIN : -1e6, i < 6 ? INT_MAX : 1e6, &d[i], path)) return -1;
     c->scale = (int)d[0], c->feats = (int)d[1], c->fe_groups = (int)d[2], c->groups = (int)d[3];
     c->blocks = (int)d[4], c->ca_reduction = (int)d[5], c->leaky_slope = (float)d[6];
     const char *att = st_meta(f, "attention");
@@ -109,7 +133,8 @@ int checkpoint_load_memory(const void *data, size_t n, const char *path, model *
         st_free(&f);
         return -1;
     }
-    double d[2], step, best, best_step, seed, t, lr, en, alpha, gnlr, has;
+    double d[2], step, best, best_step, t, lr, en, alpha, gnlr, has;
+    uint64_t seed = 0;
     // Each tensor has at least one element: a params tensor smaller than the table's
     // tensor count cannot fit, and the table (up to 590k entries) is not worth building.
     const st_tensor *params = st_find(&f, "params");
@@ -117,22 +142,21 @@ int checkpoint_load_memory(const void *data, size_t n, const char *path, model *
              ((!params || params->numel < (size_t)model_tensor_count(&cfg)) &&
               as_errorf("%s: checkpoint tensor 'params' is missing or has the wrong size", path)) ||
              model_create_table(m, &cfg) ||
-             meta_ranged(&f, "step", 0, MAX_STEP, &step, path) || meta_num(&f, "best_psnr", &best, 1, path) ||
-             meta_ranged(&f, "best_step", -1, MAX_STEP, &best_step, path) || meta_num(&f, "seed", &seed, 1, path) ||
-             meta_ranged(&f, "adam_t", 0, MAX_STEP, &t, path) || meta_num(&f, "adam_lr", &lr, 1, path) ||
-             meta_ranged(&f, "gn_enabled", 0, 1, &en, path) || meta_num(&f, "gn_alpha", &alpha, 1, path) ||
-             meta_num(&f, "gn_lr", &gnlr, 1, path) || meta_ranged(&f, "gn_has_L0", 0, 1, &has, path);
+             meta_ranged(&f, "step", 0, MAX_STEP, &step, path) || meta_finite(&f, "best_psnr", &best, 1, path) ||
+             meta_ranged(&f, "best_step", -1, MAX_STEP, &best_step, path) || meta_u64(&f, "seed", &seed, path) ||
+             meta_ranged(&f, "adam_t", 0, MAX_STEP, &t, path) || meta_finite(&f, "adam_lr", &lr, 1, path) ||
+             meta_ranged(&f, "gn_enabled", 0, 1, &en, path) || meta_finite(&f, "gn_alpha", &alpha, 1, path) ||
+             meta_finite(&f, "gn_lr", &gnlr, 1, path) || meta_ranged(&f, "gn_has_L0", 0, 1, &has, path);
     if (!rc) {
-        const char *seed_s = st_meta(&f, "seed");
-        st->seed = strtoull(seed_s, NULL, 10);  // exact, beyond double's 53 bits
+        st->seed = seed;
         st->step = (long)step, st->best_psnr = best, st->best_step = (long)best_step;
         adam_init(opt, lr);
         opt->t = (long)t;
         gradnorm_init(gn, (int)en, alpha, gnlr);
         gn->has_L0 = (int)has;
-        rc = meta_num(&f, "gn_w", d, 2, path);
+        rc = meta_finite(&f, "gn_w", d, 2, path);
         gn->w[0] = d[0], gn->w[1] = d[1];
-        rc = rc || meta_num(&f, "gn_L0", d, 2, path);
+        rc = rc || meta_finite(&f, "gn_L0", d, 2, path);
         gn->L0[0] = d[0], gn->L0[1] = d[1];
     }
     // The tensors are checked before anything of the model's size is allocated, so a

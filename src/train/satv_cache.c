@@ -51,6 +51,9 @@ int satv_cache_parse(const void *data, size_t n, uint64_t key, int w, int h, flo
         return as_errorf("satv cache: entry of another image or other parameters");
     if (hd.checksum != fnv1a(0xcbf29ce484222325ULL, body, payload)) return as_errorf("satv cache: bad checksum");
     memcpy(s, body, payload);
+    // a checksum proves the bytes are as written, not that the writer was sound
+    size_t n_val = payload / sizeof(float);
+    if (as_first_nonfinite(s, n_val) < n_val) return as_errorf("satv cache: the entry holds a non-finite value");
     return 0;
 }
 

@@ -14,7 +14,8 @@
 uint64_t satv_cache_key(const void *file, size_t n, float lambda, int iters);
 
 // Checks a cache file's bytes against what the caller expects (key, w x h) and copies
-// the payload to s (h, w, 3). 0 on a hit; -1 on a miss, with the reason in as_error().
+// the payload to s (h, w, 3). 0 on a hit; -1 on a miss, with the reason in as_error()
+// (a payload holding NaN or Inf is a miss: s then holds garbage).
 int satv_cache_parse(const void *data, size_t n, uint64_t key, int w, int h, float *s);
 // satv_cache_parse on the file at path (a missing file is a miss).
 int satv_cache_read(const char *path, uint64_t key, int w, int h, float *s);

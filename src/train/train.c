@@ -171,6 +171,26 @@ static int is_run_file(const char *name, size_t n, void *ctx) {
     return 0;
 }
 
+// A resume continues the checkpoint's model: a shape flag that says otherwise is an
+// error, not silently ignored (as a changed seed is).
+static int check_given_shape(const train_config *c, const model_config *ck, const char *path) {
+    static const char *flag[7] = {"--scale", "--feats", "--fe-groups", "--groups", "--blocks", "--attention",
+                                  "--ca-reduction"};
+    const model_config *u = &c->model;
+    int have[7] = {ck->scale, ck->feats, ck->fe_groups, ck->groups, ck->blocks, ck->attention, ck->ca_reduction};
+    int want[7] = {u->scale, u->feats, u->fe_groups, u->groups, u->blocks, u->attention, u->ca_reduction};
+    for (int i = 0; i < 7; i++) {
+        if (!(c->model_given & (1u << i)) || have[i] == want[i]) continue;
+        char h[16], w[16];
+        if (i == 5) snprintf(h, sizeof h, "%s", attention_name(ck->attention)),
+                    snprintf(w, sizeof w, "%s", attention_name(u->attention));
+        else snprintf(h, sizeof h, "%d", have[i]), snprintf(w, sizeof w, "%d", want[i]);
+        return as_errorf("%s: the checkpoint's model has %s %s, not %s (a resume keeps the checkpoint's shape: "
+                         "leave the flag out, or start a new run)", path, flag[i], h, w);
+    }
+    return 0;
+}
+
 // Rank 0: the run's state from its checkpoint when resuming, else a fresh model.
 static int load_or_init(run *r) {
     const train_config *c = r->c;
@@ -183,6 +203,7 @@ static int load_or_init(run *r) {
         if (r->st.seed != c->seed) return as_errorf("%s: the checkpoint was made with --seed %llu, not %llu",
                                                     r->path[P_CKPT], (unsigned long long)r->st.seed,
                                                     (unsigned long long)c->seed);
+        if (check_given_shape(c, &r->m.cfg, r->path[P_CKPT])) return -1;
         fprintf(stderr, "train: resuming %s at step %ld\n", r->path[P_CKPT], r->st.step);
     } else {
         if (c->resume) fprintf(stderr, "train: no checkpoint in %s, starting afresh\n", c->out_dir);
@@ -293,6 +314,23 @@ static model deployed(const run *r) {
     return out;
 }
 
+// Nothing non-finite reaches the run folder: a model or checkpoint file is replaced
+// only by a sound one. A run whose weights or optimiser state have become NaN or Inf
+// (diverged) stops here, before its next save, with the last good files in place.
+static int check_finite(const run *r) {
+    const float *buf[4] = {r->m.w, r->adam_m, r->adam_v, r->ema};
+    static const char *what[4] = {"the weights", "Adam's first moments", "Adam's second moments",
+                                  "the weights' moving average"};
+    for (int i = 0; i < 4; i++)
+        if (buf[i] && as_first_nonfinite(buf[i], r->m.n_floats) < r->m.n_floats)
+            return as_errorf("step %ld: %s hold NaN or Inf (the run diverged): stopped without saving; "
+                             "the run folder keeps its last good files", r->st.step, what[i]);
+    if (!isfinite(r->gn.w[0]) || !isfinite(r->gn.w[1]))
+        return as_errorf("step %ld: GradNorm's weights are not finite (%g, %g): stopped without saving", r->st.step,
+                         r->gn.w[0], r->gn.w[1]);
+    return 0;
+}
+
 // The log's lines first (a resume keeps those up to its checkpoint's step, so they
 // must be there before the checkpoint is), then model.safetensors, then the
 // checkpoint: a kill between the two resumes from the older checkpoint, which is
@@ -301,6 +339,7 @@ static model deployed(const run *r) {
 static int save(run *r) {
     if (dist_check_same(r->dist, r->m.w, sizeof(float) * r->m.n_floats, "the model weights")) return -1;
     if (!r->root) return 0;
+    if (check_finite(r)) return -1;
     if (fflush(r->log)) return as_errorf("%s: cannot write the log", r->path[P_LOG]);
     model out = deployed(r);
     if (model_save(&out, r->path[P_MODEL])) return -1;
@@ -359,6 +398,10 @@ static int step(run *r, double out[3]) {
     if (train_step_dist(r->dist, &r->m, r->plan, r->grads, r->adam_m, r->adam_v, &r->opt, &r->gn, r->s_hr,
                         r->t_hr, r->d_s, r->d_t, train_lr_at(r->c, r->st.step), out))
         return -1;
+    // the losses are the global batch's, the same on every rank: all stop together
+    if (!isfinite(out[0]) || !isfinite(out[1]) || !isfinite(out[2]))
+        return as_errorf("step %ld: the loss is not finite (L_S %g, L_T %g; the run diverged): stopped without "
+                         "saving; the run folder keeps its last good files", r->st.step + 1, out[1], out[2]);
     r->st.step++;
     if (r->ema) ema_update(r->ema, r->m.w, r->m.n_floats, r->c->ema);
     if (r->log)
@@ -373,7 +416,7 @@ static int maybe_validate(run *r) {
     if (!r->root || !c->val_dir || !c->val_every || (r->st.step % c->val_every && r->st.step != c->steps)) return 0;
     double psnr = 0;
     model m = deployed(r);
-    if (validate(&m, c->val_dir, &psnr)) return -1;
+    if (check_finite(r) || validate(&m, c->val_dir, &psnr)) return -1;
     int best = psnr > r->st.best_psnr;
     if (best) {
         r->st.best_psnr = psnr;

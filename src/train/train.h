@@ -6,8 +6,15 @@
 #include "train/dist.h"
 #include "train/optim.h"
 
+// train_config.model_given: the shape fields that were set explicitly (command-line
+// flags), in this order. A resume takes the shape from its checkpoint and refuses any
+// of these that differ from it.
+enum { TRAIN_GIVEN_SCALE = 1, TRAIN_GIVEN_FEATS = 2, TRAIN_GIVEN_FE_GROUPS = 4, TRAIN_GIVEN_GROUPS = 8,
+       TRAIN_GIVEN_BLOCKS = 16, TRAIN_GIVEN_ATTENTION = 32, TRAIN_GIVEN_CA_REDUCTION = 64 };
+
 typedef struct {
     model_config model;
+    unsigned model_given;        // TRAIN_GIVEN_* bits
     const char *init_from;       // start from these weights (shape from the file), or NULL
     const char *const *data_dirs;
     int n_data;
