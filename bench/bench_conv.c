@@ -1,5 +1,6 @@
 // bench_conv: oneDNN fp32 convolutions through nn_conv, in GFLOP/s.
-//   build/bench/bench_conv [runs] [all]     (default 15 runs, after 3 warm-ups)
+//   build/bench/bench_conv [runs] [all|main] [fp32|bf16]   (default 15 runs, after 3 warm-ups;
+//   bf16: conv_set_precision(CONV_BF16), AMX / AVX512-BF16 CPUs only)
 // Threads: OMP_NUM_THREADS. Times are medians (the best run in brackets); the
 // backward-data time is (data + weights) - weights.
 // Cases: 3x3 64->64 forward at 1x128x128 (an inference tile) and forward, backward-data
@@ -164,7 +165,10 @@ int main(int argc, char **argv) {
     int runs = argc > 1 ? atoi(argv[1]) : 15;
     int all = argc > 2 && strcmp(argv[2], "all") == 0;
     if (runs < 1) runs = 1;
+    if (argc > 3 && conv_set_precision(strcmp(argv[3], "bf16") == 0 ? CONV_BF16 : CONV_FP32)) die();
+    printf("# precision %s\n", conv_get_precision() == CONV_BF16 ? "bf16" : "fp32");
     bench(1, 128, 128, 64, 64, 3, 0, runs);
+    bench(16, 48, 48, 32, 32, 3, 1, runs);  // the bundled models' width
     bench(16, 48, 48, 64, 64, 3, 1, runs);
     for (int k = ATT_NONE; k <= ATT_SA4; k++)  // residual blocks, forward (inference plans)
         for (int l = 0; l < 2; l++)
