@@ -33,7 +33,7 @@ for m in x2 x3 x4; do [ -s "$tmp/$m" ] || { echo "plot_history: no points for $m
 gnuplot <<GP
 set terminal pngcairo size 1500,800 font ",10"
 set output "$out.tmp"
-set multiplot layout 2,3 title "Bundled models: Set5 validation Y-PSNR across all training stages (one 2-core AVX2 machine)"
+set multiplot layout 2,3 title "Bundled models: Set5 validation Y-PSNR across all training stages (2-core machines: AVX2; the 2026-12-02 long runs on AMX in bf16)"
 set grid
 set key bottom right
 set ylabel "Set5 Y-PSNR (dB)"
