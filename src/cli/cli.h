@@ -68,7 +68,7 @@ static inline int cli_parse_status(int r) { return r == CLI_EXIT_OK ? 0 : 1; }
 // "./", "dir/.."). Entries with a NULL path are skipped. 0, or -1 after printing the
 // first problem, naming the flags.
 enum {
-    CLI_IMAGE,          // an image file (png, jpg, jpeg, npy)
+    CLI_IMAGE,          // an image file (a format image.c writes: image_ext_writable)
     CLI_FILE,           // any other file (a model)
     CLI_FOLDER,         // a folder (created when missing)
     CLI_IN_NEW_FOLDER,  // a file in a CLI_FOLDER output: checked as CLI_FILE when the folder exists

@@ -19,7 +19,8 @@ static const char *HELP =
     "the scale (default 2) is scored, as by upscale. --ensemble scores the model's x8\n"
     "self-ensemble (the mean over the 8 flips and transposes of each LR image; 8x the time).\n"
     "An image that cannot be scored (unreadable, smaller than S) is reported and skipped:\n"
-    "the means are over the others, and the exit status is then 1.\n" CLI_KEEP_ORIENTATION_HELP;
+    "the means are over the others, and the exit status is then 1.\n" CLI_KEEP_ORIENTATION_HELP
+    "Scores are fp32's unless --precision asks otherwise.\n" CLI_PRECISION_HELP;
 
 // The folder to read and the dataset's name: DIR/HR when it exists; the name of DIR,
 // or of its parent when DIR itself is called HR.
@@ -70,7 +71,8 @@ static int eval_option(int opt, const char *arg, void *p) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, {"model", required_argument, 0, 'm'},
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION,
+                                         {"model", required_argument, 0, 'm'},
                                          {"bicubic", no_argument, 0, OPT_BICUBIC},
                                          {"scale", required_argument, 0, 's'},
                                          {"json", no_argument, 0, OPT_JSON},
@@ -117,7 +119,7 @@ int cmd_eval(int argc, char **argv) {
         int n, done = 0;
         char **list = image_list_folder_skips(hrdir, &n, cli_report_skipped, NULL);
         if (!list || n == 0) {
-            if (list) as_errorf("%s: no images (png, jpg, jpeg, npy) in the folder", hrdir);
+            if (list) as_errorf("%s: no images in the folder", hrdir);
             cli_error("%s", as_error());
             image_free_list(list);
             empty++;

@@ -35,7 +35,7 @@ static const char *HELP =
     "Video: a YUV4MPEG2 stream (a .y4m file, or stdin: ffmpeg -f yuv4mpegpipe) is\n"
     "upscaled frame by frame into one (a .y4m file or -o -), same chroma format and\n"
     "range; --matrix sets the Y'CbCr matrix (default: 709 from 720 lines up, else 601).\n"
-    CLI_KEEP_ORIENTATION_HELP;
+    CLI_KEEP_ORIENTATION_HELP CLI_PRECISION_HELP;
 
 typedef struct {
     attsr_model *model;  // NULL: bicubic
@@ -314,7 +314,7 @@ static int upscale_option(int opt, const char *arg, void *p) {
 
 int cmd_upscale(int argc, char **argv) {
     static const struct option opts[] = {
-        CLI_COMMON_OPTIONS,
+        CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION,
         {"model", required_argument, 0, 'm'},         {"bicubic", no_argument, 0, OPT_BICUBIC},
         {"scale", required_argument, 0, 's'},         {"input", required_argument, 0, 'i'},
         {"output", required_argument, 0, 'o'},        {"structure", required_argument, 0, OPT_STRUCTURE},

@@ -65,7 +65,7 @@ char **image_list_folder_skips(const char *dir, int *n, void (*skipped)(const ch
     if (n_other) {
         qsort(other, n_other, sizeof(char *), cmp_str);
         for (int i = 0; i < n_other; i++)
-            skipped(other[i], is_folder(other[i]) ? "a folder (folders are not searched)" : "not a .png, .jpg, .jpeg or .npy file", ctx);
+            skipped(other[i], is_folder(other[i]) ? "a folder (folders are not searched)" : "not an image file attsr reads (docs/formats.md)", ctx);
     }
     image_free_list(other);
     return list;

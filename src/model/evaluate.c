@@ -53,7 +53,7 @@ int evaluate_check_folder(const char *dir, int scale) {
     int n, rc = 0;
     char **list = image_list_folder(image_hr_folder(dir, hr, sizeof hr), &n);
     if (!list) return -1;
-    if (!n) rc = as_errorf("%s: no images (png, jpg, jpeg, npy) in the folder", hr);
+    if (!n) rc = as_errorf("%s: no images in the folder", hr);
     for (int i = 0; i < n && !rc; i++) {
         metrics m;
         rc = evaluate_image(NULL, NULL, NULL, scale, list[i], &m);
