@@ -72,6 +72,10 @@ $(BUILD)/src/api/attsr.o: $(PSTAMP)
 $(BUILD)/src/api/attsr.o: CFLAGS += -DATTSR_MODEL_DIR='"$(MODELDIR)"'
 
 
+# Winograd's kernels are AVX2 + FMA whatever -march says; conv.c calls them only on a
+# CPU that has both.
+$(BUILD)/src/nn/winograd.o: CFLAGS += -mavx2 -mfma
+
 $(BUILD)/libattsr.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
