@@ -106,6 +106,24 @@ static void test_jpeg_pixel_limit(void) {
     CHECK(img.px == NULL, "failure left pixels");
 }
 
+// fuzz_tiff: a 519x242 TIFF whose header claims 65,281 samples per pixel, for which
+// libtiff asked for 15 GiB (under the default 16 GiB limit). It must be refused from
+// the header, before libtiff sizes a buffer: run with the default limits, this test
+// fails (on the error text) if the header check goes.
+static void test_tiff_sample_count(void) {
+    size_t n;
+    void *data = read_fixture("tiff-65281-samples.tif", &n);
+    image img;
+    as_limits_t saved = as_limits;
+    as_limits.max_alloc = (size_t)64 << 20;
+    int rc = image_read_memory(data, n, "tiff-65281-samples.tif", &img);
+    as_limits = saved;
+    free(data);
+    CHECK(rc != 0, "accepted a TIFF of 65281 samples per pixel");
+    CHECK(strstr(as_error(), "unsupported TIFF (65281 samples"), "%s", as_error());
+    CHECK(img.px == NULL, "failure left pixels");
+}
+
 // ---- the SATV cache reader -----------------------------------------------------------
 
 static void test_satv_cache(void) {
@@ -140,6 +158,7 @@ int main(void) {
     RUN(test_checkpoint_casts);
     RUN(test_metadata_sized_allocations);
     RUN(test_jpeg_pixel_limit);
+    RUN(test_tiff_sample_count);
     RUN(test_satv_cache);
     return test_summary();
 }

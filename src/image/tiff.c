@@ -196,6 +196,13 @@ static int decode(TIFF *tif, tiff_io *io, image *img, unsigned flags) {
     TIFFGetFieldDefaulted(tif, TIFFTAG_ORIENTATION, &orientation);
     TIFFGetFieldDefaulted(tif, TIFFTAG_EXTRASAMPLES, &extra_n, &extra);
     TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photometric);
+    // libtiff sizes its strip buffers by samples x bits per pixel, so a header that
+    // claims 65,281 samples makes a 519x242 image ask for 15 GiB, within the allocation
+    // limit (found by fuzzing). No image attsr reads has more than 8 samples (CMYK,
+    // alpha, a few extras) of at most 64 bits.
+    if (spp < 1 || spp > 8 || bps < 1 || bps > 64)
+        return as_errorf("%s: unsupported TIFF (%u samples per pixel, %u bits each)", io->name, (unsigned)spp,
+                         (unsigned)bps);
     if (orientation < 1 || orientation > 8) orientation = 1;
     int gray = photometric == PHOTOMETRIC_MINISBLACK || photometric == PHOTOMETRIC_MINISWHITE;
     int colour_n = gray ? 1 : 3, alpha = extra_n >= 1 && spp > colour_n;
