@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "core/core.h"
 #include "image/metrics.h"
+#include "model/evaluate.h"
 
 static const char *HELP =
     "usage: attsr eval [-m MODEL | --bicubic] [--scale S] [--ensemble] [--json] DIR...\n"
@@ -22,11 +23,9 @@ static const char *HELP =
     "the means are over the others, and the exit status is then 1.\n" CLI_KEEP_ORIENTATION_HELP
     "Scores are fp32's unless --precision asks otherwise.\n" CLI_PRECISION_HELP;
 
-// The folder to read and the dataset's name: DIR/HR when it exists; the name of DIR,
-// or of its parent when DIR itself is called HR.
-static void dataset_of(const char *dir, char *hr, size_t n, char *name, size_t nn) {
+// The dataset's name: the name of DIR, or of its parent when DIR itself is called HR.
+static void dataset_name(const char *dir, char *name, size_t nn) {
     char tmp[4096];
-    image_hr_folder(dir, hr, n);
     snprintf(tmp, sizeof tmp, "%s", dir);
     size_t len = strlen(tmp);
     while (len > 1 && tmp[len - 1] == '/') tmp[--len] = 0;
@@ -47,6 +46,28 @@ static void stem(const char *path, char *out, size_t n) {
     snprintf(out, n, "%s", b ? b + 1 : path);
     char *dot = strrchr(out, '.');
     if (dot) *dot = 0;
+}
+
+// One folder's report as its images come (evaluate_folder's callback).
+typedef struct {
+    const char *name;
+    int print;       // the text report (not --json)
+    json_t *images;  // the JSON report's entries
+} folder;
+
+static int image_done(const evaluate_item *it, void *user) {
+    folder *f = user;
+    if (it->rc) {
+        cli_error("%s (skipped)", as_error());
+    } else {
+        char im[512];
+        stem(it->path, im, sizeof im);
+        json_array_append_new(f->images, json_pack("{s:s, s:o, s:o}", "name", im, "psnr", number(it->m.psnr),
+                                                   "ssim", number(it->m.ssim)));
+        if (f->print) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f\n", f->name, im, it->m.psnr, it->m.ssim);
+    }
+    cli_progress(f->name, it->index + 1, it->n);
+    return 0;
 }
 
 enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_JSON, OPT_ENSEMBLE };
@@ -93,16 +114,17 @@ int cmd_eval(int argc, char **argv) {
             return cli_error("%s; pass -m MODEL or --bicubic", as_error());
         model_path = bundled;
     }
-    attsr_options opt = {.ensemble = a.ensemble, .keep_orientation = a.keep_orientation};
-    attsr_model *model = NULL;
+    upscale_options up = {.ensemble = a.ensemble};
+    model m = {0};
+    plan_cache cache = {0};  // one plan while the window size stays the same, across folders
     if (model_path) {
-        if (attsr_model_load(&model, model_path)) return cli_error("%s", as_error());
-        if (scale && scale != attsr_model_scale(model)) {
-            int ms = attsr_model_scale(model);
-            attsr_model_free(model);
+        if (model_load(&m, model_path)) return cli_error("%s", as_error());
+        if (scale && scale != m.cfg.scale) {
+            int ms = m.cfg.scale;
+            model_free(&m);
             return cli_error("%s is a x%d model, but --scale %ld was asked for", model_path, ms, scale);
         }
-        scale = attsr_model_scale(model);
+        scale = m.cfg.scale;
     }
     if (!scale) {
         return cli_error("--scale S is required with --bicubic");
@@ -114,47 +136,30 @@ int cmd_eval(int argc, char **argv) {
     // status is then 1, and the means are over the images scored.
     int failed = 0, total = 0, empty = 0;
     for (int d = first; d < argc; d++) {
-        char hrdir[4096], name[1024];
-        dataset_of(argv[d], hrdir, sizeof hrdir, name, sizeof name);
-        int n, done = 0;
-        char **list = image_list_folder_skips(hrdir, &n, cli_report_skipped, NULL);
-        if (!list || n == 0) {
-            if (list) as_errorf("%s: no images in the folder", hrdir);
+        char name[1024];
+        dataset_name(argv[d], name, sizeof name);
+        folder f = {.name = name, .print = !json, .images = json_array()};
+        evaluate_folder_options o = {.m = model_path ? &m : NULL, .cache = &cache, .upscale = &up,
+                                     .scale = (int)scale,
+                                     .read_flags = a.keep_orientation ? IMAGE_KEEP_ORIENTATION : 0,
+                                     .keep_going = 1, .skipped = cli_report_skipped, .each = image_done, .user = &f};
+        evaluate_means mean;
+        int frc = evaluate_folder(argv[d], &o, &mean);
+        total += mean.n;
+        failed += mean.n - mean.done;
+        if (frc && !mean.n) {  // the folder could not be listed, or held no image
             cli_error("%s", as_error());
-            image_free_list(list);
             empty++;
+        }
+        if (!mean.done) {
+            json_decref(f.images);
             continue;
         }
-        json_t *images = json_array();
-        double sum_p = 0, sum_s = 0;
-        for (int i = 0; i < n; i++) {
-            metrics m;
-            total++;
-            if (attsr_evaluate(model, (int)scale, list[i], &opt, &m.psnr, &m.ssim)) {
-                cli_error("%s (skipped)", as_error());
-                failed++;
-                cli_progress(name, i + 1, n);
-                continue;
-            }
-            char im[512];
-            stem(list[i], im, sizeof im);
-            json_array_append_new(images, json_pack("{s:s, s:o, s:o}", "name", im, "psnr", number(m.psnr), "ssim", number(m.ssim)));
-            sum_p += m.psnr;
-            sum_s += m.ssim;
-            done++;
-            if (!json) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f\n", name, im, m.psnr, m.ssim);
-            cli_progress(name, i + 1, n);
-        }
-        image_free_list(list);
-        if (!done) {
-            json_decref(images);
-            continue;
-        }
-        json_array_append_new(datasets, json_pack("{s:s, s:o, s:o, s:o}", "name", name, "psnr", number(sum_p / done),
-                                                  "ssim", number(sum_s / done), "images", images));
+        json_array_append_new(datasets, json_pack("{s:s, s:o, s:o, s:o}", "name", name, "psnr", number(mean.psnr),
+                                                  "ssim", number(mean.ssim), "images", f.images));
         if (!json) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f  (x%ld, %d images, %s%s%s)\n", name, "mean",
-                          sum_p / done, sum_s / done, scale, done, model_path ? model_path : "bicubic",
-                          a.ensemble ? ", x8 self-ensemble" : "", done < n ? ", some skipped" : "");
+                          mean.psnr, mean.ssim, scale, mean.done, model_path ? model_path : "bicubic",
+                          a.ensemble ? ", x8 self-ensemble" : "", mean.done < mean.n ? ", some skipped" : "");
     }
     int rc = 0;
     if (failed || empty)
@@ -166,6 +171,7 @@ int cmd_eval(int argc, char **argv) {
         free(s);
     }
     json_decref(root);
-    attsr_model_free(model);
+    plan_cache_free(&cache);
+    model_free(&m);
     return rc;
 }
