@@ -62,25 +62,11 @@ double train_lr_at(const train_config *c, long step) {
 // ---- validation -------------------------------------------------------------------
 
 static int validate_fp32(const model *m, const char *dir, double *psnr) {
-    int n;
-    char hr[4096];
-    char **list = image_list_folder(image_hr_folder(dir, hr, sizeof hr), &n);
-    if (!list) return -1;
-    if (!n) {
-        image_free_list(list);
-        return as_errorf("%s: no validation images", dir);
-    }
     plan_cache cache = {0};
-    double sum = 0;
-    int rc = 0;
-    for (int i = 0; i < n && !rc; i++) {
-        metrics mt;
-        rc = evaluate_image(m, &cache, NULL, m->cfg.scale, list[i], &mt);
-        sum += mt.psnr;
-    }
+    evaluate_means mean;
+    int rc = evaluate_folder(dir, &(evaluate_folder_options){.m = m, .cache = &cache, .scale = m->cfg.scale}, &mean);
     plan_cache_free(&cache);
-    image_free_list(list);
-    *psnr = sum / n;
+    *psnr = mean.psnr;
     return rc;
 }
 
