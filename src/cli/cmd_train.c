@@ -8,6 +8,11 @@
 #include "core/core.h"
 #include "train/train.h"
 
+// Without --val, the validation folder when it exists relative to the working directory:
+// the layout of the project's own runs (its data beside the checkout, models/state/*.args
+// rely on it). Elsewhere a run without --val does not validate.
+#define DEFAULT_VAL "../shared/data/benchmark/Set5"
+
 static const char *HELP =
     "usage: attsr train -d DIR [-d DIR...] -o RUN [options]\n"
     "Trains on random (48 s)-pixel HR patches of the images in the DIRs (flips and\n"
@@ -28,9 +33,10 @@ static const char *HELP =
     "  --seed N                data order and initialisation (0)\n"
     "  --gradnorm on|off       (on)  --gn-alpha A (1.5)  --gn-lr LR (0.01)\n"
     "  --gradnorm-warmup K     GradNorm's reference losses L_i(0) from the mean of steps K..2K-1,\n"
-    "                          weights fixed at 1 until step 2K (0: step 0's losses, as GradNorm's\n"
-    "                          paper; docs/spec.md section 6)\n"
-    "  --val DIR               validation folder (default ../shared/data/benchmark/Set5 when present)\n"
+    "                          weights fixed at 1 until step 2K (0, the default: step 0's losses;\n"
+    "                          docs/spec.md section 6)\n"
+    "  --val DIR               validation folder of HR images ('' for none; without --val,\n"
+    "                          " DEFAULT_VAL " if that folder exists from here)\n"
     "  --val-every N (500)     --ckpt-every N (100)    --log-every N (10)\n"
     "  --cache DIR             decomposition cache (default RUN/.satv-cache)\n"
     "  --resume                continue RUN from its checkpoint (same seed)\n"
@@ -180,7 +186,7 @@ int cmd_train(int argc, char **argv) {
     if (c.lr_cosine && c.n_milestones) return cli_error("--milestones has no effect with --lr-schedule cosine");
     if (c.lr_min > c.lr) return cli_error("--lr-min %g exceeds --lr %g", c.lr_min, c.lr);
     if (c.gn_warmup && !c.gradnorm) return cli_error("--gradnorm-warmup needs --gradnorm on");
-    if (!val_set && cli_is_dir("../shared/data/benchmark/Set5")) c.val_dir = "../shared/data/benchmark/Set5";
+    if (!val_set && cli_is_dir(DEFAULT_VAL)) c.val_dir = DEFAULT_VAL;
     if (check_paths(&c, dirs, n_dirs)) return 1;
     c.data_dirs = dirs;
     c.n_data = n_dirs;
