@@ -15,10 +15,14 @@ MPI     ?= 0
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 MODELDIR = $(PREFIX)/share/attsr/models
-# the library's version is attsr.h's; its soname carries the major number
+# the library's version is attsr.h's; its soname carries the major number, and before
+# 1.0 the minor too (0.x releases may break the ABI: libattsr.so.0.3)
 VERSION := $(shell sed -n 's/^#define ATTSR_VERSION "\(.*\)"$$/\1/p' include/attsr.h)
 MAJOR   := $(firstword $(subst ., ,$(VERSION)))
-CFLAGS  += -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -fopenmp -fPIC \
+SOVER   := $(if $(filter 0,$(MAJOR)),$(MAJOR).$(word 2,$(subst ., ,$(VERSION))),$(MAJOR))
+# -fvisibility=hidden: libattsr.so exports only what attsr.h marks ATTSR_API (the
+# programs, tests included, link libattsr.a and see everything)
+CFLAGS  += -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -fopenmp -fPIC -fvisibility=hidden \
            -Iinclude -Isrc $(SAN)
 LDLIBS  += -ldnnl -lpng -ljpeg -lwebp -lwebpdemux -lwebpmux -ltiff -lstb -ljansson -lm -lpthread
 LDFLAGS += -fopenmp $(SAN)
@@ -80,12 +84,13 @@ $(BUILD)/libattsr.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libattsr.so.$(VERSION): $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -Wl,-soname,libattsr.so.$(MAJOR) -o $@ $^ $(LDLIBS)
+$(BUILD)/libattsr.so.$(VERSION): $(LIB_OBJ) src/api/attsr.map
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libattsr.so.$(SOVER) -Wl,--version-script,src/api/attsr.map -o $@ \
+	    $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/libattsr.so: $(BUILD)/libattsr.so.$(VERSION)
-	ln -sf libattsr.so.$(VERSION) $(BUILD)/libattsr.so.$(MAJOR)
-	ln -sf libattsr.so.$(MAJOR) $@
+	ln -sf libattsr.so.$(VERSION) $(BUILD)/libattsr.so.$(SOVER)
+	ln -sf libattsr.so.$(SOVER) $@
 
 $(BUILD)/attsr.pc: attsr.pc.in $(STAMP)
 	@mkdir -p $(BUILD)
@@ -118,8 +123,8 @@ install: $(BUILD)/attsr $(BUILD)/libattsr.a $(BUILD)/libattsr.so
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(MODELDIR)
 	install -m 755 $(BUILD)/attsr $(DESTDIR)$(PREFIX)/bin/attsr
 	install -m 755 $(BUILD)/libattsr.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
-	ln -sf libattsr.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libattsr.so.$(MAJOR)
-	ln -sf libattsr.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libattsr.so
+	ln -sf libattsr.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libattsr.so.$(SOVER)
+	ln -sf libattsr.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libattsr.so
 	install -m 644 $(BUILD)/libattsr.a $(DESTDIR)$(LIBDIR)/libattsr.a
 	install -m 644 include/attsr.h $(DESTDIR)$(PREFIX)/include/attsr.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(PREFIX)/include|' \
@@ -131,7 +136,7 @@ install: $(BUILD)/attsr $(BUILD)/libattsr.a $(BUILD)/libattsr.so
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/attsr $(DESTDIR)$(PREFIX)/include/attsr.h $(DESTDIR)$(LIBDIR)/pkgconfig/attsr.pc \
-	      $(DESTDIR)$(LIBDIR)/libattsr.a $(DESTDIR)$(LIBDIR)/libattsr.so $(DESTDIR)$(LIBDIR)/libattsr.so.$(MAJOR) \
+	      $(DESTDIR)$(LIBDIR)/libattsr.a $(DESTDIR)$(LIBDIR)/libattsr.so $(DESTDIR)$(LIBDIR)/libattsr.so.$(SOVER) \
 	      $(DESTDIR)$(LIBDIR)/libattsr.so.$(VERSION) $(addprefix $(DESTDIR)$(MODELDIR)/,$(INSTALLED_MODELS))
 	@# the folders install made for attsr alone, when empty
 	rmdir $(DESTDIR)$(MODELDIR) $(DESTDIR)$(PREFIX)/share/attsr 2>/dev/null || true

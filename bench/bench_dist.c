@@ -69,16 +69,15 @@ int main(int argc, char **argv) {
     }
     for (int j = 0; j < b; j++)
         fill_sample(rank + j * world, in + j * in_n, in_n, s_hr + j * out_n, t_hr + j * out_n, out_n);
-    adam opt;
-    gradnorm gn;
-    adam_init(&opt, 1e-4);
-    gradnorm_init(&gn, 1, 1.5, 0.01);
+    trainer tr = {.m = m, .grads = grads, .adam_m = am, .adam_v = av};  // borrows m and the buffers
+    adam_init(&tr.opt, 1e-4);
+    gradnorm_init(&tr.gn, 1, 1.5, 0.01);
     for (int r = 0; r <= reps; r++) {
         memcpy(model_plan_input(p), in, 4 * in_n * b);
         if (dist_barrier(d)) return fail(d, "barrier");  // every rank starts the step together
         dist_stats s0 = dist_get_stats(d);
         double t0 = as_now(), out[3];
-        if (train_step_dist(d, &m, p, grads, am, av, &opt, &gn, s_hr, t_hr, ds, dt, 1e-4, out))
+        if (train_step(&tr, d, p, s_hr, t_hr, ds, dt, 1e-4, out))
             return fail(d, "step");
         if (dist_barrier(d)) return fail(d, "barrier");  // the step ends when the slowest rank's does
         dist_stats s1 = dist_get_stats(d);

@@ -55,15 +55,14 @@ int main(int argc, char **argv) {
     fill(in, in_n, &rng, 1);
     fill(s_hr, out_n, &rng, 1);
     fill(t_hr, out_n, &rng, 0.1f);
-    adam opt;
-    gradnorm gn;
-    adam_init(&opt, 1e-4);
-    gradnorm_init(&gn, 1, 1.5, 0.01);
+    trainer tr = {.m = m, .grads = grads, .adam_m = am, .adam_v = av};  // borrows m and the buffers
+    adam_init(&tr.opt, 1e-4);
+    gradnorm_init(&tr.gn, 1, 1.5, 0.01);
     double *t = malloc(sizeof(double) * (reps + 1)), *cpu = malloc(sizeof(double) * (reps + 1));
     for (int r = 0; r <= reps; r++) {
         memcpy(model_plan_input(p), in, 4 * in_n);
         double t0 = as_now(), c0 = cpu_now(), out[3];
-        int rc = train ? train_step(&m, p, grads, am, av, &opt, &gn, s_hr, t_hr, ds, dt, 1e-4, out) : model_forward(p, &m);
+        int rc = train ? train_step(&tr, NULL, p, s_hr, t_hr, ds, dt, 1e-4, out) : model_forward(p, &m);
         if (rc) {
             fprintf(stderr, "bench_model: %s\n", as_error());
             return 1;

@@ -10,25 +10,21 @@
 #include "train/checkpoint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
-    model m;
-    float *am, *av, *ema;
-    adam opt;
-    gradnorm gn;
-    train_state st;
-    if (checkpoint_load_memory(data, n, "fuzz.safetensors", &m, &am, &av, &ema, &opt, &gn, &st) == 0) {
+    trainer t;
+    if (checkpoint_load_memory(data, n, "fuzz.safetensors", &t) == 0) {
+        const model *m = &t.m;
+        const gradnorm *gn = &t.gn;
         // a valid shape, three (four) tensors of its size in the file, finite numbers
-        FUZZ_ASSERT(model_config_check(&m.cfg) == 0 && (ema ? 4 : 3) * m.n_floats * sizeof(float) <= n);
-        FUZZ_ASSERT(st.step >= 0 && st.best_step >= -1 && opt.t >= 0 && (gn.enabled == 0 || gn.enabled == 1));
-        FUZZ_ASSERT(isfinite(opt.lr) && isfinite(gn.alpha) && isfinite(gn.lr) && !isnan(st.best_psnr));
-        FUZZ_ASSERT(isfinite(gn.w[0]) && isfinite(gn.w[1]) && isfinite(gn.L0[0]) && isfinite(gn.L0[1]));
-        fuzz_touch(m.w, m.n_floats);
-        fuzz_touch(am, m.n_floats);
-        fuzz_touch(av, m.n_floats);
-        if (ema) fuzz_touch(ema, m.n_floats);
-        free(am);
-        free(av);
-        free(ema);
-        model_free(&m);
+        FUZZ_ASSERT(model_config_check(&m->cfg) == 0 && (t.ema ? 4 : 3) * m->n_floats * sizeof(float) <= n);
+        FUZZ_ASSERT(t.st.step >= 0 && t.st.best_step >= -1 && t.opt.t >= 0 && (gn->enabled == 0 || gn->enabled == 1));
+        FUZZ_ASSERT(isfinite(t.opt.lr) && isfinite(gn->alpha) && isfinite(gn->lr) && !isnan(t.st.best_psnr));
+        FUZZ_ASSERT(isfinite(gn->w[0]) && isfinite(gn->w[1]) && isfinite(gn->L0[0]) && isfinite(gn->L0[1]));
+        FUZZ_ASSERT(gn->warmup >= 0 && isfinite(gn->L_sum[0]) && isfinite(gn->L_sum[1]));
+        fuzz_touch(m->w, m->n_floats);
+        fuzz_touch(t.adam_m, m->n_floats);
+        fuzz_touch(t.adam_v, m->n_floats);
+        if (t.ema) fuzz_touch(t.ema, m->n_floats);
+        trainer_free(&t);
     } else if (!as_error()[0]) {
         __builtin_trap();
     }

@@ -46,19 +46,21 @@ static void save_model(const model *m, const char *rel) {
     if (model_save(m, out(rel))) fail(rel);
 }
 
-// ema: with the weights' moving average (train --ema) as a fourth tensor.
-static void save_checkpoint(const model *m, const char *rel, int gn_on, long step, int ema) {
+// ema: with the weights' moving average (train --ema) as a fourth tensor; warmup: a
+// GradNorm warm-up of that many steps (train --gradnorm-warmup), with its fields.
+static void save_checkpoint(const model *m, const char *rel, int gn_on, long step, int ema, long warmup) {
     float *mv = as_calloc(2 * m->n_floats, sizeof(float));
     if (!mv) fail("calloc");
     for (size_t i = 0; i < m->n_floats; i++) mv[i] = 1e-3f * (float)(i % 7), mv[m->n_floats + i] = 1e-6f;
-    adam opt;
-    adam_init(&opt, 1e-4);
-    opt.t = step;
-    gradnorm gn;
-    gradnorm_init(&gn, gn_on, 1.5, 0.01);
-    gn.w[0] = 1.25, gn.w[1] = 0.75, gn.L0[0] = 0.1, gn.L0[1] = 0.05, gn.has_L0 = step > 0;
-    train_state st = {.step = step, .best_psnr = step ? 20.5 : -1, .best_step = step ? step : -1, .seed = 0};
-    if (checkpoint_save(out(rel), m, mv, mv + m->n_floats, ema ? m->w : NULL, &opt, &gn, &st)) fail(rel);
+    // the trainer borrows m and the buffers: nothing of it is freed here but mv
+    trainer t = {.m = *m, .adam_m = mv, .adam_v = mv + m->n_floats, .ema = ema ? m->w : NULL};
+    adam_init(&t.opt, 1e-4);
+    t.opt.t = step;
+    gradnorm_init(&t.gn, gn_on, 1.5, 0.01);
+    t.gn.w[0] = 1.25, t.gn.w[1] = 0.75, t.gn.L0[0] = 0.1, t.gn.L0[1] = 0.05, t.gn.has_L0 = step > 0;
+    t.gn.warmup = warmup, t.gn.L_sum[0] = warmup ? 0.3 : 0, t.gn.L_sum[1] = warmup ? 0.15 : 0;
+    t.st = (train_state){.step = step, .best_psnr = step ? 20.5 : -1, .best_step = step ? step : -1, .seed = 0};
+    if (checkpoint_save(out(rel), &t)) fail(rel);
     free(mv);
 }
 
@@ -164,18 +166,19 @@ int main(int argc, char **argv) {
     save_model(&x2, "data/x2.safetensors");
     save_model(&x3, "data/x3.safetensors");
     save_model(&x4, "data/x4.safetensors");
-    save_checkpoint(&x2, "data/ckpt_x2.safetensors", 1, 1, 0);
+    save_checkpoint(&x2, "data/ckpt_x2.safetensors", 1, 1, 0, 0);
     save_model(&x2, "corpus/model/x2_none.safetensors");
     save_model(&x3, "corpus/model/x3_ca.safetensors");
     save_model(&x4, "corpus/model/x4_sa1.safetensors");
     save_model(&sa4, "corpus/model/x2_sa4_fe.safetensors");
     save_model(&bare, "corpus/model/x3_bare.safetensors");
-    save_checkpoint(&x2, "corpus/checkpoint/x2_gn.safetensors", 1, 1, 0);
-    save_checkpoint(&bare, "corpus/checkpoint/x3_bare_fresh.safetensors", 0, 0, 0);
-    save_checkpoint(&x3, "corpus/checkpoint/x3_ca.safetensors", 1, 7, 0);
-    save_checkpoint(&bare, "corpus/checkpoint/x3_bare_ema.safetensors", 0, 3, 1);
+    save_checkpoint(&x2, "corpus/checkpoint/x2_gn.safetensors", 1, 1, 0, 0);
+    save_checkpoint(&bare, "corpus/checkpoint/x3_bare_fresh.safetensors", 0, 0, 0, 0);
+    save_checkpoint(&x3, "corpus/checkpoint/x3_ca.safetensors", 1, 7, 0, 0);
+    save_checkpoint(&bare, "corpus/checkpoint/x3_bare_ema.safetensors", 0, 3, 1, 0);
+    save_checkpoint(&bare, "corpus/checkpoint/x3_bare_gn_warmup.safetensors", 1, 5, 0, 3);
     save_model(&bare, "corpus/safetensors/model_bare.safetensors");
-    save_checkpoint(&bare, "corpus/safetensors/checkpoint_bare.safetensors", 0, 0, 0);
+    save_checkpoint(&bare, "corpus/safetensors/checkpoint_bare.safetensors", 0, 0, 0, 0);
     model_free(&x2), model_free(&x3), model_free(&x4), model_free(&sa4), model_free(&bare);
     image_seeds();
 

@@ -28,21 +28,30 @@
 extern "C" {
 #endif
 
-#define ATTSR_VERSION "0.2.0"
+/* 0.3.0: attsr_options grew a field (an ABI break; the soname is libattsr.so.0.3). */
+#define ATTSR_VERSION "0.3.0"
+
+/* What libattsr.so exports: the functions declared here, nothing else (the library's
+ * objects are compiled with -fvisibility=hidden), as ggml's GGML_API. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ATTSR_API __attribute__((visibility("default")))
+#else
+#define ATTSR_API
+#endif
 
 typedef struct attsr_model attsr_model;
 
 /* Loads a weights file (safetensors, SPEC section 4) or the same bytes from memory. */
-int attsr_model_load(attsr_model **model, const char *path);
-int attsr_model_load_memory(attsr_model **model, const void *data, size_t size);
-void attsr_model_free(attsr_model *model);
+ATTSR_API int attsr_model_load(attsr_model **model, const char *path);
+ATTSR_API int attsr_model_load_memory(attsr_model **model, const void *data, size_t size);
+ATTSR_API void attsr_model_free(attsr_model *model);
 
 /* The bundled model file for scale (2, 3 or 4) into path (n bytes): the first readable
  * attsr_xS.safetensors in $ATTSR_MODELS, then in models/ one or two folders above the
  * running program's (the build tree: build/attsr, build/examples/upscale), then in
  * PREFIX/share/attsr/models (PREFIX as given to make, /usr/local by default; where
  * `make install` puts them). path is made absolute where it can be. */
-int attsr_model_bundled(int scale, char *path, size_t n);
+ATTSR_API int attsr_model_bundled(int scale, char *path, size_t n);
 
 typedef struct {
     int scale;             /* 2, 3 or 4 */
@@ -52,8 +61,8 @@ typedef struct {
     size_t parameters;     /* number of weights */
 } attsr_model_info;
 
-int attsr_model_scale(const attsr_model *model);
-void attsr_model_get_info(const attsr_model *model, attsr_model_info *info);
+ATTSR_API int attsr_model_scale(const attsr_model *model);
+ATTSR_API void attsr_model_get_info(const attsr_model *model, attsr_model_info *info);
 
 /* Progress: called after each tile with the tiles done and the total. */
 typedef void (*attsr_progress_fn)(int done, int total, void *user);
@@ -74,18 +83,18 @@ typedef struct {
 /* Upscales in (h, w, 3) to out (h*s, w*s, 3). structure and texture (same shape as
  * out) receive the two branches when non-NULL. options may be NULL. NaN or Inf in
  * `in` is an error. */
-int attsr_upscale(attsr_model *model, const float *in, int w, int h, float *out,
-                  float *structure, float *texture, const attsr_options *options);
+ATTSR_API int attsr_upscale(attsr_model *model, const float *in, int w, int h, float *out,
+                            float *structure, float *texture, const attsr_options *options);
 
 /* The field's evaluation protocol (SPEC section 2) on one HR image file: crop to a
  * multiple of scale, LR by MATLAB-compatible bicubic 1/scale rounded to 8 bits, SR by
  * the model (bicubic when model is NULL), PSNR (dB) and SSIM on Y with scale pixels
  * shaved off each border. options (may be NULL) apply to the model's upscaling. */
-int attsr_evaluate(attsr_model *model, int scale, const char *hr_path, const attsr_options *options,
-                   double *psnr, double *ssim);
+ATTSR_API int attsr_evaluate(attsr_model *model, int scale, const char *hr_path,
+                             const attsr_options *options, double *psnr, double *ssim);
 
 /* The reason for the last failure on this thread. */
-const char *attsr_error(void);
+ATTSR_API const char *attsr_error(void);
 
 #ifdef __cplusplus
 }

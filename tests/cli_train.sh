@@ -123,6 +123,8 @@ expect_error train_bad_precision "" "$ATTSR" train -d samples -o "$T/e" --precis
 # bad input to train
 expect_error train_no_data "$T/e/model.safetensors" "$ATTSR" train -d "$T/nope" -o "$T/e"
 expect_error train_bad_gradnorm "" "$ATTSR" train -d samples -o "$T/e" --gradnorm maybe
+expect_error train_warmup_gradnorm_off "" "$ATTSR" train -d samples -o "$T/e" --gradnorm off --gradnorm-warmup 10
+expect_error train_warmup_negative "" "$ATTSR" train -d samples -o "$T/e" --gradnorm-warmup -1
 expect_error train_bad_schedule "" "$ATTSR" train -d samples -o "$T/e" --lr-schedule linear
 expect_error train_cosine_milestones "" "$ATTSR" train -d samples -o "$T/e" --lr-schedule cosine --milestones 10
 expect_error train_lr_min_above_lr "" "$ATTSR" train -d samples -o "$T/e" --lr 1e-4 --lr-min 1e-3

@@ -1,7 +1,7 @@
 // The seam between backward and data-parallel training: the backward hooks report
 // every parameter exactly once and only when its gradient is final, hand over the
 // per-branch fe.tail gradients GradNorm's norms come from, and change nothing; a
-// world of one (no mpirun) trains bit-identically to train_step. Two real ranks are
+// world of one (no mpirun) trains bit-identically to train_step without one. Two real ranks are
 // tests/cli_mpi.sh's.
 #include "core/core.h"
 #include "model/model.h"
@@ -83,7 +83,7 @@ static void test_backward_hooks(void) {
     for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) hooks_case(CASES[i]);
 }
 
-// Without a launcher, dist is a world of one and train_step_dist is train_step.
+// Without a launcher, dist is a world of one and train_step with it is train_step without.
 static void test_world_of_one(void) {
     unsetenv("OMPI_COMM_WORLD_SIZE");
     unsetenv("PMI_SIZE");
@@ -116,17 +116,12 @@ static void test_world_of_one(void) {
         for (int s = 0; s < 3; s++) {
             double out[3];
             memcpy(model_plan_input(p), in->data, sizeof(float) * in->numel);
-            if (k == 0)
-                CHECK_OK(train_step(&m[k], p, st.grads, st.adam_m, st.adam_v, &st.opt, &st.gn, hr, hr, st.d_s,
-                                    st.d_t, 1e-3, out));
-            else
-                CHECK_OK(train_step_dist(d, &m[k], p, st.grads, st.adam_m, st.adam_v, &st.opt, &st.gn, hr, hr,
-                                         st.d_s, st.d_t, 1e-3, out));
+            CHECK_OK(train_step(&st.t, k == 0 ? NULL : d, p, hr, hr, st.d_s, st.d_t, 1e-3, out));
         }
         step_state_free(&st);
         model_plan_free(p);
     }
-    CHECK(!memcmp(m[0].w, m[1].w, sizeof(float) * m[0].n_floats), "train_step_dist differs from train_step");
+    CHECK(!memcmp(m[0].w, m[1].w, sizeof(float) * m[0].n_floats), "train_step with a world of one differs from train_step alone");
     CHECK(dist_get_stats(d).steps == 0, "a world of one counted reductions");
     model_free(&m[0]);
     model_free(&m[1]);

@@ -144,16 +144,11 @@ static void test_checkpoint_ema_tensor(void) {
     static const char *files[2] = {"fuzz/corpus/checkpoint/x3_bare_ema.safetensors",
                                    "fuzz/corpus/checkpoint/x3_bare_fresh.safetensors"};
     for (int k = 0; k < 2; k++) {
-        model m;
-        float *am, *av, *ema;
-        adam opt;
-        gradnorm gn;
-        train_state st;
-        CHECK_OK(checkpoint_load(files[k], &m, &am, &av, &ema, &opt, &gn, &st));
-        if (k == 0) CHECK(ema && !memcmp(ema, m.w, m.n_floats * sizeof(float)), "%s: average not read", files[k]);
-        else CHECK(!ema, "%s: an average from a file without one", files[k]);
-        free(am), free(av), free(ema);
-        model_free(&m);
+        trainer t;
+        CHECK_OK(checkpoint_load(files[k], &t));
+        if (k == 0) CHECK(t.ema && !memcmp(t.ema, t.m.w, t.m.n_floats * sizeof(float)), "%s: average not read", files[k]);
+        else CHECK(!t.ema, "%s: an average from a file without one", files[k]);
+        trainer_free(&t);
     }
 }
 

@@ -53,14 +53,9 @@ static void damage(const char *path, const char *name, float v, const char *key,
 
 // 0 when the checkpoint at path loads; else -1 with the reason in as_error().
 static int try_load(const char *path) {
-    model m;
-    float *am, *av, *ema;
-    adam opt;
-    gradnorm gn;
-    train_state st;
-    if (checkpoint_load(path, &m, &am, &av, &ema, &opt, &gn, &st)) return -1;
-    free(am), free(av), free(ema);
-    model_free(&m);
+    trainer t;
+    if (checkpoint_load(path, &t)) return -1;
+    trainer_free(&t);
     return 0;
 }
 

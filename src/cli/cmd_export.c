@@ -42,20 +42,16 @@ int cmd_export(int argc, char **argv) {
     if (!a.in || !a.out) return cli_error("-c CHECKPOINT and -o MODEL are required (see --help)");
     const cli_path in[] = {{"-c", a.in, CLI_FILE}}, out[] = {{"-o", a.out, CLI_FILE}};
     if (cli_check_paths(in, 1, out, 1)) return 1;
-    model m;
-    float *adam_m, *adam_v, *ema;
-    adam opt;
-    gradnorm gn;
-    train_state st;
-    if (checkpoint_load(a.in, &m, &adam_m, &adam_v, &ema, &opt, &gn, &st)) return cli_error("%s", as_error());
-    int want_ema = a.weights ? !strcmp(a.weights, "ema") : ema != NULL, rc = 0;
-    if (want_ema && !ema) rc = cli_error("%s: the run kept no moving average (trained without --ema); use --weights raw", a.in);
-    if (!rc && want_ema) memcpy(m.w, ema, sizeof(float) * m.n_floats);
-    if (!rc && model_save(&m, a.out)) rc = cli_error("%s", as_error());
+    trainer t;
+    if (checkpoint_load(a.in, &t)) return cli_error("%s", as_error());
+    model *m = &t.m;
+    int want_ema = a.weights ? !strcmp(a.weights, "ema") : t.ema != NULL, rc = 0;
+    if (want_ema && !t.ema) rc = cli_error("%s: the run kept no moving average (trained without --ema); use --weights raw", a.in);
+    if (!rc && want_ema) memcpy(m->w, t.ema, sizeof(float) * m->n_floats);
+    if (!rc && model_save(m, a.out)) rc = cli_error("%s", as_error());
     if (!rc)
         printf("%s: %s weights of step %ld, x%d, %zu parameters\n", a.out, want_ema ? "moving-average" : "raw",
-               st.step, m.cfg.scale, m.n_floats);
-    free(adam_m), free(adam_v), free(ema);
-    model_free(&m);
+               t.st.step, m->cfg.scale, m->n_floats);
+    trainer_free(&t);
     return rc;
 }

@@ -8,6 +8,11 @@
 #include "core/core.h"
 #include "train/train.h"
 
+// Without --val, the validation folder when it exists relative to the working directory:
+// the layout of the project's own runs (its data beside the checkout, models/state/*.args
+// rely on it). Elsewhere a run without --val does not validate.
+#define DEFAULT_VAL "../shared/data/benchmark/Set5"
+
 static const char *HELP =
     "usage: attsr train -d DIR [-d DIR...] -o RUN [options]\n"
     "Trains on random (48 s)-pixel HR patches of the images in the DIRs (flips and\n"
@@ -27,7 +32,11 @@ static const char *HELP =
     "                          ema_decay, e.g. 0.999); validation and the model files use it\n"
     "  --seed N                data order and initialisation (0)\n"
     "  --gradnorm on|off       (on)  --gn-alpha A (1.5)  --gn-lr LR (0.01)\n"
-    "  --val DIR               validation folder (default ../shared/data/benchmark/Set5 when present)\n"
+    "  --gradnorm-warmup K     GradNorm's reference losses L_i(0) from the mean of steps K..2K-1,\n"
+    "                          weights fixed at 1 until step 2K (0, the default: step 0's losses;\n"
+    "                          docs/spec.md section 6)\n"
+    "  --val DIR               validation folder of HR images ('' for none; without --val,\n"
+    "                          " DEFAULT_VAL " if that folder exists from here)\n"
     "  --val-every N (500)     --ckpt-every N (100)    --log-every N (10)\n"
     "  --cache DIR             decomposition cache (default RUN/.satv-cache)\n"
     "  --resume                continue RUN from its checkpoint (same seed)\n"
@@ -53,7 +62,7 @@ static int parse_milestones(const char *s, train_config *c) {
 
 enum { OPT_INIT = OPT_FIRST_FREE, OPT_PATCH, OPT_BATCH, OPT_STEPS, OPT_LR, OPT_MILESTONES, OPT_LR_GAMMA,
        OPT_LR_SCHEDULE, OPT_LR_MIN, OPT_WARMUP, OPT_EMA, OPT_SEED, OPT_GRADNORM, OPT_GN_ALPHA, OPT_GN_LR,
-       OPT_VAL, OPT_VAL_EVERY, OPT_CKPT_EVERY, OPT_LOG_EVERY, OPT_CACHE, OPT_RESUME };
+       OPT_GN_WARMUP, OPT_VAL, OPT_VAL_EVERY, OPT_CKPT_EVERY, OPT_LOG_EVERY, OPT_CACHE, OPT_RESUME };
 
 typedef struct {
     train_config c;
@@ -113,6 +122,7 @@ static int train_option(int opt, const char *arg, void *p) {
         return 0;
     case OPT_GN_ALPHA: return cli_float(arg, 0, 100, "--gn-alpha", &c->gn_alpha);
     case OPT_GN_LR: return cli_float(arg, 0, 100, "--gn-lr", &c->gn_lr);
+    case OPT_GN_WARMUP: return cli_int(arg, 0, 1L << 40, "--gradnorm-warmup", &c->gn_warmup);
     case OPT_VAL:
         c->val_dir = *arg ? arg : NULL;
         a->val_set = 1;
@@ -157,7 +167,8 @@ int cmd_train(int argc, char **argv) {
         {"lr-min", required_argument, 0, OPT_LR_MIN}, {"warmup", required_argument, 0, OPT_WARMUP},
         {"ema", required_argument, 0, OPT_EMA}, {"seed", required_argument, 0, OPT_SEED},
         {"gradnorm", required_argument, 0, OPT_GRADNORM}, {"gn-alpha", required_argument, 0, OPT_GN_ALPHA},
-        {"gn-lr", required_argument, 0, OPT_GN_LR}, {"val", required_argument, 0, OPT_VAL},
+        {"gn-lr", required_argument, 0, OPT_GN_LR}, {"gradnorm-warmup", required_argument, 0, OPT_GN_WARMUP},
+        {"val", required_argument, 0, OPT_VAL},
         {"val-every", required_argument, 0, OPT_VAL_EVERY}, {"ckpt-every", required_argument, 0, OPT_CKPT_EVERY},
         {"log-every", required_argument, 0, OPT_LOG_EVERY}, {"cache", required_argument, 0, OPT_CACHE},
         {"resume", no_argument, 0, OPT_RESUME}, {0, 0, 0, 0}};
@@ -174,7 +185,8 @@ int cmd_train(int argc, char **argv) {
     if (model_config_check(&c.model)) return cli_error("%s", as_error());
     if (c.lr_cosine && c.n_milestones) return cli_error("--milestones has no effect with --lr-schedule cosine");
     if (c.lr_min > c.lr) return cli_error("--lr-min %g exceeds --lr %g", c.lr_min, c.lr);
-    if (!val_set && cli_is_dir("../shared/data/benchmark/Set5")) c.val_dir = "../shared/data/benchmark/Set5";
+    if (c.gn_warmup && !c.gradnorm) return cli_error("--gradnorm-warmup needs --gradnorm on");
+    if (!val_set && cli_is_dir(DEFAULT_VAL)) c.val_dir = DEFAULT_VAL;
     if (check_paths(&c, dirs, n_dirs)) return 1;
     c.data_dirs = dirs;
     c.n_data = n_dirs;

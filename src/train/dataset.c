@@ -251,7 +251,6 @@ void dataset_close(dataset *d) {
     free(d);
 }
 
-int dataset_images(const dataset *d) { return d->n; }
 int dataset_local_batch(const dataset *d) { return d->local_b; }
 
 int dataset_batch(dataset *d, long step, float *lr, float *s_hr, float *t_hr) {

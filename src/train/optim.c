@@ -31,7 +31,18 @@ void gradnorm_init(gradnorm *g, int enabled, double alpha, double lr) {
 // SPEC section 6: targets from the relative inverse training rates; the loss
 // sum_i |G_i - target_i| is minimised in w alone (targets are constants), then w is
 // renormalised to sum to T.
-void gradnorm_update(gradnorm *g, const double L[2], const double G[2]) {
+void gradnorm_update(gradnorm *g, long step, const double L[2], const double G[2]) {
+    if (g->warmup > 0 && step < 2 * g->warmup) {
+        // the warm-up: weights stay at 1; the reference losses are the mean of steps
+        // K..2K-1, the network's losses once it has begun to learn, not at initialisation
+        if (step < g->warmup) return;
+        g->L_sum[0] += L[0], g->L_sum[1] += L[1];
+        if (step == 2 * g->warmup - 1) {
+            g->L0[0] = g->L_sum[0] / (double)g->warmup, g->L0[1] = g->L_sum[1] / (double)g->warmup;
+            g->has_L0 = 1;
+        }
+        return;
+    }
     if (!g->has_L0) {
         g->L0[0] = L[0], g->L0[1] = L[1];
         g->has_L0 = 1;

@@ -14,13 +14,17 @@ typedef struct {
     double lr;          // learning rate of the task weights, default 0.01
     double floor;       // smallest task weight, default 1e-3
     double w[2];        // task weights, w(0) = 1
-    double L0[2];       // first step's losses
+    double L0[2];       // the reference losses L_i(0): the first step's, or the warm-up's mean
     int has_L0;
+    long warmup;        // K: 0, L_i(0) is step 0's loss (the SPEC's GradNorm); K > 0, w = 1 for
+                        // steps < 2K and L_i(0) is the mean loss of steps K..2K-1
+    double L_sum[2];    // the warm-up's sum of the losses of steps K.. so far
 } gradnorm;
 
 void gradnorm_init(gradnorm *g, int enabled, double alpha, double lr);
-// After a step's backward: L[i] the task losses, G[i] = w_i ||dL_i/dW||. Updates w.
-void gradnorm_update(gradnorm *g, const double L[2], const double G[2]);
+// After backward of the step that follows `step` completed ones: L[i] the task
+// losses, G[i] = w_i ||dL_i/dW||. Updates w.
+void gradnorm_update(gradnorm *g, long step, const double L[2], const double G[2]);
 
 typedef struct {
     double lr, beta1, beta2, eps;

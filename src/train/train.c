@@ -22,6 +22,7 @@
 #include "train/dataset.h"
 #include "train/dist.h"
 #include "train/optim.h"
+#include "train/satv.h"
 #include "model/evaluate.h"
 
 void train_config_default(train_config *c) {
@@ -86,12 +87,7 @@ typedef struct {
     const train_config *c;
     dist *dist;                       // the ranks of a data-parallel run (a world of one alone)
     int root;                         // rank 0: the one that writes the run folder and logs
-    model m;
-    float *grads, *adam_m, *adam_v;   // (n_floats) each
-    float *ema;                       // (n_floats) with --ema, rank 0: the weights' moving average
-    adam opt;
-    gradnorm gn;
-    train_state st;
+    trainer t;                        // the state; its moving average on rank 0 alone
     dataset *data;
     model_plan *plan;
     float *s_hr, *t_hr, *d_s, *d_t;   // (b, ps, ps, 3)
@@ -183,69 +179,64 @@ static int load_or_init(run *r) {
     if (as_mkdir_p(c->out_dir)) return -1;
     // a run killed while writing leaves the temp file of that write; the next start removes it
     as_outfile_remove_stale(c->out_dir, is_run_file, r, 0);
+    trainer *t = &r->t;
     if (c->resume && access(r->path[P_CKPT], R_OK) == 0) {
-        if (checkpoint_load(r->path[P_CKPT], &r->m, &r->adam_m, &r->adam_v, &r->ema, &r->opt, &r->gn, &r->st))
-            return -1;
-        if (r->st.seed != c->seed) return as_errorf("%s: the checkpoint was made with --seed %llu, not %llu",
-                                                    r->path[P_CKPT], (unsigned long long)r->st.seed,
+        if (checkpoint_load(r->path[P_CKPT], t)) return -1;
+        if (t->st.seed != c->seed) return as_errorf("%s: the checkpoint was made with --seed %llu, not %llu",
+                                                    r->path[P_CKPT], (unsigned long long)t->st.seed,
                                                     (unsigned long long)c->seed);
-        if (check_given_shape(c, &r->m.cfg, r->path[P_CKPT])) return -1;
-        fprintf(stderr, "train: resuming %s at step %ld\n", r->path[P_CKPT], r->st.step);
+        if (check_given_shape(c, &t->m.cfg, r->path[P_CKPT])) return -1;
+        fprintf(stderr, "train: resuming %s at step %ld\n", r->path[P_CKPT], t->st.step);
     } else {
         if (c->resume) fprintf(stderr, "train: no checkpoint in %s, starting afresh\n", c->out_dir);
-        if (model_create(&r->m, &c->model)) return -1;
-        model_init_params(&r->m, c->seed);
-        if (c->init_from && init_from(&r->m, c->init_from)) return -1;
-        r->adam_m = as_calloc(r->m.n_floats, sizeof(float));
-        r->adam_v = as_calloc(r->m.n_floats, sizeof(float));
-        if (!r->adam_m || !r->adam_v) return -1;
-        adam_init(&r->opt, c->lr);
-        gradnorm_init(&r->gn, c->gradnorm, c->gn_alpha, c->gn_lr);
-        r->st = (train_state){.step = 0, .best_psnr = -1, .best_step = -1, .seed = c->seed};
+        if (model_create(&t->m, &c->model)) return -1;
+        model_init_params(&t->m, c->seed);
+        if (c->init_from && init_from(&t->m, c->init_from)) return -1;
+        if (trainer_alloc(t)) return -1;
+        adam_init(&t->opt, c->lr);
+        gradnorm_init(&t->gn, c->gradnorm, c->gn_alpha, c->gn_lr);
+        t->gn.warmup = c->gn_warmup;
+        t->st = (train_state){.step = 0, .best_psnr = -1, .best_step = -1, .seed = c->seed};
     }
-    if (c->ema && !r->ema) {  // starts as the weights, as BasicSR's model_ema(0)
-        if (c->resume && r->st.step) fprintf(stderr, "train: the checkpoint has no weight average; it starts here\n");
-        if (!(r->ema = as_malloc_array(r->m.n_floats, sizeof(float)))) return -1;
-        memcpy(r->ema, r->m.w, sizeof(float) * r->m.n_floats);
-    } else if (!c->ema && r->ema) {
+    t->ema_decay = c->ema;
+    if (c->ema && !t->ema) {  // starts as the weights, as BasicSR's model_ema(0)
+        if (c->resume && t->st.step) fprintf(stderr, "train: the checkpoint has no weight average; it starts here\n");
+        if (!(t->ema = as_malloc_array(t->m.n_floats, sizeof(float)))) return -1;
+        memcpy(t->ema, t->m.w, sizeof(float) * t->m.n_floats);
+    } else if (!c->ema && t->ema) {
         fprintf(stderr, "train: the checkpoint's weight average is dropped (no --ema)\n");
-        free(r->ema);
-        r->ema = NULL;
+        free(t->ema);
+        t->ema = NULL;
     }
     // fail now, not after an hour of training
-    if (c->val_dir && evaluate_check_folder(c->val_dir, r->m.cfg.scale)) return as_errorf("--val: %s", as_error());
+    if (c->val_dir && evaluate_check_folder(c->val_dir, t->m.cfg.scale)) return as_errorf("--val: %s", as_error());
     return 0;
 }
 
-// Rank 0's state to the other ranks, so that only rank 0 reads (and writes) the run
+// Rank 0's trainer to the other ranks, so that only rank 0 reads (and writes) the run
 // folder: it need not be shared between hosts. The structs go as bytes: every rank
-// runs the same build.
-static int share_state(run *r) {
-    dist *d = r->dist;
-    model_config cfg = r->m.cfg;
+// runs the same build. The moving average stays on rank 0, which alone saves it.
+static int share_state(dist *d, int root, trainer *t) {
+    model_config cfg = t->m.cfg;
     if (dist_bcast(d, &cfg, sizeof cfg)) return -1;
-    if (!r->root) {
-        if (model_create(&r->m, &cfg)) return -1;
-        r->adam_m = as_malloc_array(r->m.n_floats, sizeof(float));
-        r->adam_v = as_malloc_array(r->m.n_floats, sizeof(float));
-        if (!r->adam_m || !r->adam_v) return -1;
-    }
-    size_t bytes = sizeof(float) * r->m.n_floats;
-    return dist_bcast(d, r->m.w, bytes) || dist_bcast(d, r->adam_m, bytes) || dist_bcast(d, r->adam_v, bytes) ||
-           dist_bcast(d, &r->opt, sizeof r->opt) || dist_bcast(d, &r->gn, sizeof r->gn) ||
-           dist_bcast(d, &r->st, sizeof r->st);
+    if (!root && (model_create(&t->m, &cfg) || trainer_alloc(t))) return -1;
+    size_t bytes = sizeof(float) * t->m.n_floats;
+    return dist_bcast(d, t->m.w, bytes) || dist_bcast(d, t->adam_m, bytes) || dist_bcast(d, t->adam_v, bytes) ||
+           dist_bcast(d, &t->opt, sizeof t->opt) || dist_bcast(d, &t->gn, sizeof t->gn) ||
+           dist_bcast(d, &t->st, sizeof t->st);
 }
 
 // This rank's shard of the batches. Rank 0 decomposes the images first and the others
 // then find them in its cache (when the cache folder is shared) instead of redoing it.
 static int open_data(run *r) {
     const train_config *c = r->c;
-    const model_config *mc = &r->m.cfg;
+    const model_config *mc = &r->t.m.cfg;
     char cache[4096];
     snprintf(cache, sizeof cache, "%s/.satv-cache", c->out_dir);
+    satv_params satv = satv_defaults();
     dataset_config dc = {.dirs = c->data_dirs, .n_dirs = c->n_data, .scale = mc->scale, .patch = c->patch,
                          .batch = c->batch, .seed = c->seed, .cache_dir = c->cache_dir ? c->cache_dir : cache,
-                         .satv_lambda = 2.5f, .satv_iters = 50, .rank = dist_rank(r->dist),
+                         .satv_lambda = satv.lambda, .satv_iters = satv.max_iters, .rank = dist_rank(r->dist),
                          .world = dist_world(r->dist), .verbose = r->root};
     if (!r->root && dist_barrier(r->dist)) return -1;
     if (!(r->data = dataset_open(&dc))) return -1;
@@ -263,57 +254,52 @@ static int setup(run *r) {
     static const char *names[4] = TRAIN_RUN_FILES;
     for (int i = 0; i < 4; i++) snprintf(r->path[i], sizeof r->path[i], "%s/%s", c->out_dir, names[i]);
     if (r->root && load_or_init(r)) return -1;
-    if (world > 1 && share_state(r)) return -1;
+    if (world > 1 && share_state(r->dist, r->root, &r->t)) return -1;
     if (open_data(r)) return -1;
-    int b = dataset_local_batch(r->data), ps = c->patch * r->m.cfg.scale;
+    int b = dataset_local_batch(r->data), ps = c->patch * r->t.m.cfg.scale;
     size_t hr = (size_t)b * ps * ps * 3;
-    r->grads = as_calloc(r->m.n_floats, sizeof(float));
     r->s_hr = as_malloc_array(hr, sizeof(float));
     r->t_hr = as_malloc_array(hr, sizeof(float));
     r->d_s = as_malloc_array(hr, sizeof(float));
     r->d_t = as_malloc_array(hr, sizeof(float));
-    if (!r->grads || !r->s_hr || !r->t_hr || !r->d_s || !r->d_t) return -1;
-    if (!(r->plan = model_plan_create(&r->m, b, c->patch, c->patch, 1))) return -1;
-    return r->root ? open_log(r, r->st.step) : 0;
+    if (!r->s_hr || !r->t_hr || !r->d_s || !r->d_t) return -1;
+    if (!(r->plan = model_plan_create(&r->t.m, b, c->patch, c->patch, 1))) return -1;
+    return r->root ? open_log(r, r->t.st.step) : 0;
 }
 
 static void teardown(run *r) {
     model_plan_free(r->plan);
     dataset_close(r->data);
     if (r->log) fclose(r->log);
-    free(r->grads);
-    free(r->adam_m);
-    free(r->adam_v);
-    free(r->ema);
     free(r->s_hr);
     free(r->t_hr);
     free(r->d_s);
     free(r->d_t);
-    model_free(&r->m);
+    trainer_free(&r->t);
 }
 
 // The weights that validation and the model files get: the moving average when the
 // run keeps one (the same table, other weights).
-static model deployed(const run *r) {
-    model out = r->m;
-    if (r->ema) out.w = r->ema;
+static model deployed(const trainer *t) {
+    model out = t->m;
+    if (t->ema) out.w = t->ema;
     return out;
 }
 
 // Nothing non-finite reaches the run folder: a model or checkpoint file is replaced
 // only by a sound one. A run whose weights or optimiser state have become NaN or Inf
 // (diverged) stops here, before its next save, with the last good files in place.
-static int check_finite(const run *r) {
-    const float *buf[4] = {r->m.w, r->adam_m, r->adam_v, r->ema};
+static int check_finite(const trainer *t) {
+    const float *buf[4] = {t->m.w, t->adam_m, t->adam_v, t->ema};
     static const char *what[4] = {"the weights", "Adam's first moments", "Adam's second moments",
                                   "the weights' moving average"};
     for (int i = 0; i < 4; i++)
-        if (buf[i] && as_first_nonfinite(buf[i], r->m.n_floats) < r->m.n_floats)
+        if (buf[i] && as_first_nonfinite(buf[i], t->m.n_floats) < t->m.n_floats)
             return as_errorf("step %ld: %s hold NaN or Inf (the run diverged): stopped without saving; "
-                             "the run folder keeps its last good files", r->st.step, what[i]);
-    if (!isfinite(r->gn.w[0]) || !isfinite(r->gn.w[1]))
-        return as_errorf("step %ld: GradNorm's weights are not finite (%g, %g): stopped without saving", r->st.step,
-                         r->gn.w[0], r->gn.w[1]);
+                             "the run folder keeps its last good files", t->st.step, what[i]);
+    if (!isfinite(t->gn.w[0]) || !isfinite(t->gn.w[1]))
+        return as_errorf("step %ld: GradNorm's weights are not finite (%g, %g): stopped without saving", t->st.step,
+                         t->gn.w[0], t->gn.w[1]);
     return 0;
 }
 
@@ -323,95 +309,93 @@ static int check_finite(const run *r) {
 // consistent on its own. Every rank first checks that the replicas are still
 // identical (they take identical steps); rank 0 writes.
 static int save(run *r) {
-    if (dist_check_same(r->dist, r->m.w, sizeof(float) * r->m.n_floats, "the model weights")) return -1;
+    const trainer *t = &r->t;
+    if (dist_check_same(r->dist, t->m.w, sizeof(float) * t->m.n_floats, "the model weights")) return -1;
     if (!r->root) return 0;
-    if (check_finite(r)) return -1;
+    if (check_finite(t)) return -1;
     if (fflush(r->log)) return as_errorf("%s: cannot write the log", r->path[P_LOG]);
-    model out = deployed(r);
+    model out = deployed(t);
     if (model_save(&out, r->path[P_MODEL])) return -1;
-    return checkpoint_save(r->path[P_CKPT], &r->m, r->adam_m, r->adam_v, r->ema, &r->opt, &r->gn, &r->st);
+    return checkpoint_save(r->path[P_CKPT], t);
 }
 
 static void progress(const run *r, double loss, double t0, long start) {
     const train_config *c = r->c;
-    long done = r->st.step - start, left = c->steps - r->st.step;
+    const train_state *st = &r->t.st;
+    const gradnorm *gn = &r->t.gn;
+    long done = st->step - start, left = c->steps - st->step;
     double rate = done / fmax(1e-9, as_now() - t0), eta = left / fmax(1e-9, rate);
     if (c->progress_tty) {
-        int width = 24, fill = (int)(width * r->st.step / c->steps);
+        int width = 24, fill = (int)(width * st->step / c->steps);
         fprintf(stderr, "\rstep %ld/%ld [%.*s%*s] loss %.5f w_S %.3f w_T %.3f %.2f step/s ETA %02d:%02d:%02d ",
-                r->st.step, c->steps, fill, "========================", width - fill, "", loss, r->gn.w[0],
-                r->gn.w[1], rate, (int)(eta / 3600), (int)(eta / 60) % 60, (int)eta % 60);
+                st->step, c->steps, fill, "========================", width - fill, "", loss, gn->w[0],
+                gn->w[1], rate, (int)(eta / 3600), (int)(eta / 60) % 60, (int)eta % 60);
     } else {
-        fprintf(stderr, "step %ld/%ld loss %.5f w_S %.3f w_T %.3f %.2f step/s ETA %.0fs\n", r->st.step, c->steps,
-                loss, r->gn.w[0], r->gn.w[1], rate, eta);
+        fprintf(stderr, "step %ld/%ld loss %.5f w_S %.3f w_T %.3f %.2f step/s ETA %.0fs\n", st->step, c->steps,
+                loss, gn->w[0], gn->w[1], rate, eta);
     }
 }
 
-int train_step_dist(dist *d, model *m, model_plan *p, float *grads, float *adam_m, float *adam_v,
-                    adam *opt, gradnorm *gn, const float *s_hr, const float *t_hr, float *d_s,
-                    float *d_t, double lr, double out[3]) {
+int train_step(trainer *t, dist *d, model_plan *p, const float *s_hr, const float *t_hr, float *d_s,
+               float *d_t, double lr, double out[3]) {
+    model *m = &t->m;
     if (model_forward(p, m)) return -1;
     size_t n = model_plan_output_floats(p);
     // The loss is a mean over the global batch, of which this rank's samples are
     // `share`: scaled so, the ranks' gradients and losses sum to the global ones even
     // when the batch does not split evenly (share is exactly 1 alone).
-    double L[2], G[2], w[2] = {gn->w[0], gn->w[1]}, share = dist_share(d);
+    double L[2], G[2], w[2] = {t->gn.w[0], t->gn.w[1]}, share = dist_share(d);
     L[0] = l1_loss(d_s, model_plan_output(p, 1), s_hr, n, (float)(w[0] * share));
     L[1] = l1_loss(d_t, model_plan_output(p, 2), t_hr, n, (float)(w[1] * share));
     double L_share[2] = {L[0] * share, L[1] * share};
     const model_backward_hooks *hooks;
-    if (dist_step_begin(d, m, grads, L_share, &hooks)) return -1;
-    if (model_backward_hooked(p, m, grads, d_s, d_t, G, hooks)) return -1;
+    if (dist_step_begin(d, m, t->grads, L_share, &hooks)) return -1;
+    if (model_backward_hooked(p, m, t->grads, d_s, d_t, G, hooks)) return -1;
     if (dist_step_end(d, L, G)) return -1;
-    gradnorm_update(gn, L, G);
-    opt->lr = lr;
-    adam_step(opt, m->w, grads, adam_m, adam_v, m->n_floats);
+    gradnorm_update(&t->gn, t->st.step, L, G);
+    t->opt.lr = lr;
+    adam_step(&t->opt, m->w, t->grads, t->adam_m, t->adam_v, m->n_floats);
+    if (t->ema) ema_update(t->ema, m->w, m->n_floats, t->ema_decay);
+    t->st.step++;
     out[0] = w[0] * L[0] + w[1] * L[1];
     out[1] = L[0];
     out[2] = L[1];
     return 0;
 }
 
-int train_step(model *m, model_plan *p, float *grads, float *adam_m, float *adam_v, adam *opt,
-               gradnorm *gn, const float *s_hr, const float *t_hr, float *d_s, float *d_t,
-               double lr, double out[3]) {
-    return train_step_dist(NULL, m, p, grads, adam_m, adam_v, opt, gn, s_hr, t_hr, d_s, d_t, lr, out);
-}
-
 // The run's step: this step's batch, then train_step, then the log line.
 static int step(run *r, double out[3]) {
-    if (dataset_batch(r->data, r->st.step, model_plan_input(r->plan), r->s_hr, r->t_hr)) return -1;
-    if (train_step_dist(r->dist, &r->m, r->plan, r->grads, r->adam_m, r->adam_v, &r->opt, &r->gn, r->s_hr,
-                        r->t_hr, r->d_s, r->d_t, train_lr_at(r->c, r->st.step), out))
+    trainer *t = &r->t;
+    if (dataset_batch(r->data, t->st.step, model_plan_input(r->plan), r->s_hr, r->t_hr)) return -1;
+    if (train_step(t, r->dist, r->plan, r->s_hr, r->t_hr, r->d_s, r->d_t, train_lr_at(r->c, t->st.step), out))
         return -1;
     // the losses are the global batch's, the same on every rank: all stop together
     if (!isfinite(out[0]) || !isfinite(out[1]) || !isfinite(out[2]))
         return as_errorf("step %ld: the loss is not finite (L_S %g, L_T %g; the run diverged): stopped without "
-                         "saving; the run folder keeps its last good files", r->st.step + 1, out[1], out[2]);
-    r->st.step++;
-    if (r->ema) ema_update(r->ema, r->m.w, r->m.n_floats, r->c->ema);
+                         "saving; the run folder keeps its last good files", t->st.step, out[1], out[2]);
     if (r->log)
         fprintf(r->log,
                 "{\"step\":%ld,\"loss\":%.7g,\"loss_s\":%.7g,\"loss_t\":%.7g,\"w_s\":%.7g,\"w_t\":%.7g,\"lr\":%.4g}\n",
-                r->st.step, out[0], out[1], out[2], r->gn.w[0], r->gn.w[1], r->opt.lr);
+                t->st.step, out[0], out[1], out[2], t->gn.w[0], t->gn.w[1], t->opt.lr);
     return 0;
 }
 
 static int maybe_validate(run *r) {
     const train_config *c = r->c;
-    if (!r->root || !c->val_dir || !c->val_every || (r->st.step % c->val_every && r->st.step != c->steps)) return 0;
+    train_state *st = &r->t.st;
+    if (!r->root || !c->val_dir || !c->val_every || (st->step % c->val_every && st->step != c->steps)) return 0;
     double psnr = 0;
-    model m = deployed(r);
-    if (check_finite(r) || validate(&m, c->val_dir, &psnr)) return -1;
-    int best = psnr > r->st.best_psnr;
+    model m = deployed(&r->t);
+    if (check_finite(&r->t) || validate(&m, c->val_dir, &psnr)) return -1;
+    int best = psnr > st->best_psnr;
     if (best) {
-        r->st.best_psnr = psnr;
-        r->st.best_step = r->st.step;
+        st->best_psnr = psnr;
+        st->best_step = st->step;
         if (model_save(&m, r->path[P_BEST])) return -1;
     }
-    fprintf(r->log, "{\"step\":%ld,\"val_psnr\":%.4f,\"best\":%s}\n", r->st.step, psnr, best ? "true" : "false");
+    fprintf(r->log, "{\"step\":%ld,\"val_psnr\":%.4f,\"best\":%s}\n", st->step, psnr, best ? "true" : "false");
     fflush(r->log);
-    fprintf(stderr, "%sstep %ld: validation PSNR %.3f dB%s\n", c->progress_tty ? "\n" : "", r->st.step, psnr,
+    fprintf(stderr, "%sstep %ld: validation PSNR %.3f dB%s\n", c->progress_tty ? "\n" : "", st->step, psnr,
             best ? " (best)" : "");
     return 0;
 }
@@ -431,20 +415,20 @@ static int report_comm(const run *r, double seconds, long steps) {
 
 static int train_loop(run *r) {
     const train_config *c = r->c;
-    long start = r->st.step;
+    long start = r->t.st.step;
     double t0 = as_now(), loss[3] = {0};
     int stop, rc = dist_any(r->dist, g_stop, &stop);
     // every rank stops after the same step, whichever of them got the signal
-    while (!rc && r->st.step < c->steps && !stop) {
+    while (!rc && r->t.st.step < c->steps && !stop) {
         rc = step(r, loss);
-        if (!rc && r->root && (r->st.step % c->log_every == 0 || r->st.step == c->steps))
+        if (!rc && r->root && (r->t.st.step % c->log_every == 0 || r->t.st.step == c->steps))
             progress(r, loss[0], t0, start);
         if (!rc) rc = maybe_validate(r);
         if (!rc) rc = dist_any(r->dist, g_stop, &stop);
-        if (!rc && (r->st.step % c->ckpt_every == 0 || r->st.step == c->steps || stop)) rc = save(r);
+        if (!rc && (r->t.st.step % c->ckpt_every == 0 || r->t.st.step == c->steps || stop)) rc = save(r);
     }
     if (c->progress_tty && r->root) fputc('\n', stderr);
-    if (!rc) rc = report_comm(r, as_now() - t0, r->st.step - start);
+    if (!rc) rc = report_comm(r, as_now() - t0, r->t.st.step - start);
     if (rc) return -1;
     return stop ? 1 : 0;
 }
@@ -460,9 +444,9 @@ int train_run(const train_config *c) {
     int rc = setup(&r);
     if (!rc) rc = train_loop(&r);
     if (rc == 1 && r.root)
-        fprintf(stderr, "train: interrupted at step %ld; saved; continue with --resume\n", r.st.step);
-    if (rc >= 0 && r.root && r.st.best_step >= 0)
-        fprintf(stderr, "train: best validation PSNR %.3f dB at step %ld\n", r.st.best_psnr, r.st.best_step);
+        fprintf(stderr, "train: interrupted at step %ld; saved; continue with --resume\n", r.t.st.step);
+    if (rc >= 0 && r.root && r.t.st.best_step >= 0)
+        fprintf(stderr, "train: best validation PSNR %.3f dB at step %ld\n", r.t.st.best_psnr, r.t.st.best_step);
     if (rc < 0) dist_abort(r.dist);  // a data-parallel run ends here; alone, the error is returned
     teardown(&r);
     dist_close(r.dist);

@@ -5,6 +5,7 @@
 #include "model/model.h"
 #include "train/dist.h"
 #include "train/optim.h"
+#include "train/trainer.h"
 
 // train_config.model_given: the shape fields that were set explicitly (command-line
 // flags), in this order. A resume takes the shape from its checkpoint and refuses any
@@ -20,7 +21,7 @@ typedef struct {
     int n_data;
     const char *val_dir;         // validation folder of HR images, or NULL
     const char *out_dir;         // run folder: model, best, checkpoint, log, curves
-    const char *cache_dir;       // decomposition cache (default out_dir/../.satv-cache)
+    const char *cache_dir;       // decomposition cache (default out_dir/.satv-cache)
     int patch, batch;
     long steps;
     double lr;
@@ -37,6 +38,7 @@ typedef struct {
     int resume;
     int gradnorm;                // 1: GradNorm; 0: fixed weights 1, 1
     double gn_alpha, gn_lr;
+    long gn_warmup;              // K > 0: w = 1 for steps < 2K, L_i(0) = mean loss of steps K..2K-1
     long val_every, ckpt_every, log_every;
     int progress_tty;            // 1: a progress bar (stderr is a terminal)
 } train_config;
@@ -49,19 +51,15 @@ void train_config_default(train_config *c);
 // times the warm-up ramp min(1, (step + 1) / warmup).
 double train_lr_at(const train_config *c, long step);
 
-// One optimisation step on the batch in model_plan_input(p) with targets s_hr, t_hr
-// (N, sH, sW, 3): L1 per branch weighted by GradNorm's w, backward, GradNorm update,
-// Adam at learning rate lr. d_s, d_t: scratch of the targets' size. out: the weighted
-// loss, L_S, L_T (before the update).
-int train_step(model *m, model_plan *p, float *grads, float *adam_m, float *adam_v, adam *opt,
-               gradnorm *gn, const float *s_hr, const float *t_hr, float *d_s, float *d_t,
-               double lr, double out[3]);
-// train_step as one rank's part of a data-parallel step (dist.h): the batch holds this
-// rank's samples, and the losses, gradients and GradNorm norms are those of the global
-// batch, the same on every rank. d == NULL, or a world of one, is train_step exactly.
-int train_step_dist(dist *d, model *m, model_plan *p, float *grads, float *adam_m, float *adam_v,
-                    adam *opt, gradnorm *gn, const float *s_hr, const float *t_hr, float *d_s,
-                    float *d_t, double lr, double out[3]);
+// One optimisation step of t on the batch in model_plan_input(p) with targets s_hr,
+// t_hr (N, sH, sW, 3): L1 per branch weighted by GradNorm's w, backward, GradNorm
+// update, Adam at learning rate lr, the moving average (when t->ema), t->st.step + 1.
+// d_s, d_t: scratch of the targets' size. out: the weighted loss, L_S, L_T (before the
+// update). With d, one rank's part of a data-parallel step (dist.h): the batch holds
+// this rank's samples, and the losses, gradients and GradNorm norms are those of the
+// global batch, the same on every rank; d == NULL, or a world of one, is one process.
+int train_step(trainer *t, dist *d, model_plan *p, const float *s_hr, const float *t_hr, float *d_s,
+               float *d_t, double lr, double out[3]);
 // 0: all steps done; 1: interrupted by SIGINT/SIGTERM after saving; -1: error.
 // Started by mpirun (a build with MPI=1), the ranks train one model data-parallel:
 // c->batch is the global batch, split over the ranks; rank 0 alone writes the run

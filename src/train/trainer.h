@@ -1,0 +1,32 @@
+// trainer: the whole state of a training run as one value — the model, its gradients,
+// Adam's moments and counters, the weights' moving average, GradNorm's state and the
+// run's step and best validation. train_step advances it (train.h); checkpoint.h saves
+// and restores it; the training loop (train.c) shares it between ranks.
+#pragma once
+#include <stdint.h>
+
+#include "model/model.h"
+#include "train/optim.h"
+
+typedef struct {
+    long step;            // steps completed
+    double best_psnr;
+    long best_step;
+    uint64_t seed;
+} train_state;
+
+typedef struct {
+    model m;
+    float *grads;                 // (n_floats) scratch of every step
+    float *adam_m, *adam_v;       // (n_floats) Adam's moments
+    float *ema;                   // (n_floats) the weights' moving average, or NULL when the run keeps none
+    double ema_decay;             // its decay (train --ema; a setting of the run, not in the checkpoint)
+    adam opt;
+    gradnorm gn;
+    train_state st;
+} trainer;
+
+// The zeroed gradients and moments of t->m (created before); -1 + error.
+int trainer_alloc(trainer *t);
+// Frees everything t holds (the model too) and zeroes it; a zeroed trainer is a no-op.
+void trainer_free(trainer *t);
