@@ -173,9 +173,9 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     if (!(p->c_cc = conv_create(N, H, W, C, C, 3, training))) goto fail;
     conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = c->leaky_slope};
     if (!(p->c_rb1 = conv_create_opts(N, H, W, C, C, 3, training, &o1))) goto fail;
-    conv_opts o2 = {.src_from = p->c_rb1, .native_dst = c->attention == ATT_SA4};
+    conv_opts o2 = {.src_from = p->c_rb1, .native_dst = attention_reads_native(c->attention)};
     if (!(p->c_rb2 = conv_create_opts(N, H, W, C, C, 3, training, &o2))) goto fail;
-    if (o2.native_dst && conv_dst_block(p->c_rb2) < 0) {  // a layout SA4's gate cannot read
+    if (o2.native_dst && conv_dst_block(p->c_rb2) < 0) {  // a layout the attention module cannot read
         conv_destroy(p->c_rb2);
         o2.native_dst = 0;
         if (!(p->c_rb2 = conv_create_opts(N, H, W, C, C, 3, training, &o2))) goto fail;
@@ -186,7 +186,7 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     if (s == 4 && !(p->c_up1 = conv_create(N, 2 * H, 2 * W, C, 4 * C, 3, training))) goto fail;
     if (!(p->c_out = conv_create(N, s * H, s * W, C, 3, 3, training))) goto fail;
     if (c->attention != ATT_NONE &&
-        !(p->att = attention_create_from(c->attention, N, H, W, C, AS_MAX(1, C / c->ca_reduction),
+        !(p->att = attention_create_from(c->attention, N, H, W, C, attention_hidden(C, c->ca_reduction),
                                          c->leaky_slope, training, o2.native_dst ? p->c_rb2 : NULL)))
         goto fail;
     if (share_workspace(p)) goto fail;
@@ -218,7 +218,7 @@ size_t model_plan_output_floats(const model_plan *p) { return (size_t)p->N * p->
 #define W_(i) (m->w + m->info[(i)].offset)        // a tensor of the model
 #define B_(i) (m->w + m->info[(i) + 1].offset)    // the bias after a conv weight
 
-static void att_params(const model *m, int first, const float *out[8]) {
+static void att_params(const model *m, int first, const float *out[ATT_MAX_PARAMS]) {
     for (int i = 0; i < attention_num_params(m->cfg.attention); i++) out[i] = W_(first + i);
 }
 
@@ -230,7 +230,7 @@ static int rb_forward(model_plan *p, const model *m, const rb_index *ri, const r
         return conv_forward_add(p->c_rb2, a->out, a->a1, W_(ri->conv2), B_(ri->conv2), in);
     }
     if (conv_forward(p->c_rb2, a->a2, a->a1, W_(ri->conv2), B_(ri->conv2))) return -1;
-    const float *params[8];
+    const float *params[ATT_MAX_PARAMS];
     att_params(m, ri->att, params);
     return attention_forward_add(p->att, a->out, a->att, a->a2, in, params);  // in + att(a2)
 }
@@ -310,8 +310,8 @@ static int rb_backward(model_plan *p, const model *m, float *grads, int gb, cons
     const rb_acts *a = &p->rb[gb];
     const float *d_a2 = d_out;  // att none: out = in + a2
     if (p->att) {
-        const float *params[8];
-        float *d_params[8];
+        const float *params[ATT_MAX_PARAMS];
+        float *d_params[ATT_MAX_PARAMS];
         att_params(m, ri->att, params);
         for (int i = 0; i < attention_num_params(m->cfg.attention); i++) d_params[i] = GW_(ri->att + i);
         if (attention_backward(p->att, t1, d_params, p->att_scratch, d_out, a->att, a->a2, params))
