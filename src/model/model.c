@@ -103,6 +103,15 @@ static int add_group(table_builder *tb, const char *prefix, int gi) {
     return m->group_tail[gi] < 0 ? -1 : 0;
 }
 
+int model_up_stages(int scale, int s[MODEL_MAX_UP]) {
+    if (scale == 4) {
+        s[0] = s[1] = 2;
+        return 2;
+    }
+    s[0] = scale;
+    return 1;
+}
+
 static const char *const BRANCH_NAME[2] = {"structure", "texture"};
 
 static int total_groups(const model_config *c) { return c->fe_groups + 2 * c->groups; }
@@ -110,7 +119,7 @@ static int total_groups(const model_config *c) { return c->fe_groups + 2 * c->gr
 int model_tensor_count(const model_config *c) {
     if ((unsigned)c->attention >= ATT_COUNT) return -1;  // not a valid cfg
     int group = c->blocks * (4 + attention_num_params(c->attention)) + 2;  // blocks (2 convs + attention), tail
-    int branch = c->groups * group + 2 + 2 * (c->scale == 4 ? 2 : 1) + 2;  // groups, tail, up, out
+    int up[MODEL_MAX_UP], branch = c->groups * group + 2 + 2 * model_up_stages(c->scale, up) + 2;  // groups, tail, up, out
     return 2 + c->fe_groups * group + 2 + 2 * branch;  // head, groups, tail, the two branches
 }
 
@@ -132,6 +141,7 @@ int model_create_table(model *m, const model_config *cfg) {
     memset(m, 0, sizeof *m);
     if (model_config_check(cfg)) return -1;
     m->cfg = *cfg;
+    m->n_up = model_up_stages(cfg->scale, m->up_scale);
     int C = cfg->feats, G = total_groups(cfg);
     m->group_tail = as_calloc(G ? G : 1, sizeof(int));
     m->blocks = as_calloc((size_t)G * cfg->blocks + 1, sizeof(rb_index));
@@ -151,9 +161,9 @@ int model_create_table(model *m, const model_config *cfg) {
         }
         snprintf(name, sizeof name, "%s.tail", BRANCH_NAME[br]);
         if ((m->br_tail[br] = add_conv(&tb, name, C, C, 3)) < 0) goto fail;
-        int stages = cfg->scale == 4 ? 2 : 1, s = cfg->scale == 4 ? 2 : cfg->scale;
-        m->up[br][1] = -1;
-        for (int k = 0; k < stages; k++) {
+        for (int k = 0; k < MODEL_MAX_UP; k++) m->up[br][k] = -1;
+        for (int k = 0; k < m->n_up; k++) {
+            int s = m->up_scale[k];
             snprintf(name, sizeof name, "%s.up.%d", BRANCH_NAME[br], k);
             if ((m->up[br][k] = add_conv(&tb, name, s * s * C, C, 3)) < 0) goto fail;
         }
@@ -221,9 +231,12 @@ size_t model_flops(const model *m, int H, int W) {
     }
     for (int br = 0; br < 2; br++) {
         flops += conv_flops_at(m, m->br_tail[br], lr);
-        flops += conv_flops_at(m, m->up[br][0], lr);
-        if (c->scale == 4) flops += conv_flops_at(m, m->up[br][1], lr * 4);
-        flops += conv_flops_at(m, m->out[br], lr * c->scale * c->scale);
+        size_t px = lr;  // each stage's input pixels, then the output's
+        for (int k = 0; k < m->n_up; k++) {
+            flops += conv_flops_at(m, m->up[br][k], px);
+            px *= (size_t)m->up_scale[k] * m->up_scale[k];
+        }
+        flops += conv_flops_at(m, m->out[br], px);
     }
     return flops;
 }
