@@ -100,7 +100,8 @@ static void bench_block(attention_kind kind, int N, int H, int W, int C, int run
                         conv_layout layout) {
     conv_set_layout(layout);
     nn_conv *c = conv_create(N, H, W, C, C, 3, 0);
-    nn_attention *a = attention_create(kind, N, H, W, C, AS_MAX(1, C / 16), 0.2f, 0);
+    const int R = attention_hidden(C, 16);
+    nn_attention *a = attention_create(kind, N, H, W, C, R, 0.2f, 0);
     if (!c || !a) die();
     as_rng r;
     as_rng_seed(&r, 2);
@@ -109,30 +110,23 @@ static void bench_block(attention_kind kind, int N, int H, int W, int C, int run
     float *w1 = rand_buf((size_t)C * C * 9, &r), *w2 = rand_buf((size_t)C * C * 9, &r);
     float *b = rand_buf(C, &r), *saved = rand_buf(attention_saved_floats(a) + 1, &r);
     for (size_t i = 0; i < (size_t)C * C * 9; i++) w1[i] *= 0.05f, w2[i] *= 0.05f;
-    // attention parameters: enough floats for any kind, small values
-    float *pbuf = rand_buf((size_t)32 * C * 49 + 32 * 16 * 25 + 16 * 8 * 9 + 64 + 2 * C * C, &r);
-    const float *params[8];
-    const int C4[5] = {C, 32, 16, 8, 1}, K4[4] = {7, 5, 3, 1};
-    size_t sizes[8];
-    for (int i = 0; i < attention_num_params(kind); i++) {
-        if (kind == ATT_CA) {
-            int R = AS_MAX(1, C / 16);
-            sizes[i] = i == 0 || i == 2 ? (size_t)C * R : i == 1 ? (size_t)R : (size_t)C;
-        } else if (kind == ATT_SA1) {
-            sizes[i] = i == 0 ? (size_t)C : 1;
-        } else {
-            int j = i / 2;
-            sizes[i] = i % 2 ? (size_t)C4[j + 1] : (size_t)C4[j + 1] * C4[j] * K4[j] * K4[j];
-        }
+    // attention parameters, small values
+    attention_param ap[ATT_MAX_PARAMS];
+    const int np = attention_params(kind, C, R, ap);
+    size_t sizes[ATT_MAX_PARAMS], total = 1;
+    for (int i = 0; i < np; i++) {
+        sizes[i] = 1;
+        for (int d = 0; d < ap[i].ndim; d++) sizes[i] *= (size_t)ap[i].shape[d];
+        total += sizes[i];
     }
-    float *pp = pbuf;
-    for (int i = 0; i < attention_num_params(kind); i++) {
+    float *pbuf = rand_buf(total, &r), *pp = pbuf;
+    const float *params[ATT_MAX_PARAMS];
+    for (int i = 0; i < np; i++) {
         for (size_t j = 0; j < sizes[i]; j++) pp[j] *= 0.1f;
         params[i] = pp, pp += sizes[i];
     }
-    double flops = 2 * conv_flops(c);
-    if (kind == ATT_SA4)  // SA4's three oneDNN convolutions
-        flops += 2.0 * N * H * W * (C * 32 * 49 + 32 * 16 * 25 + 16 * 8 * 9);
+    // the block's two convolutions and the attention module's weights (SA4's convolutions)
+    double flops = 2 * conv_flops(c) + (double)N * attention_flops(kind, C, R, H, W);
     double *tb = malloc(runs * sizeof(double)), *tc = malloc(runs * sizeof(double));
     double *eff = malloc(runs * sizeof(double));
     for (int i = -3; i < runs; i++) {
@@ -170,7 +164,7 @@ int main(int argc, char **argv) {
     bench(1, 128, 128, 64, 64, 3, 0, runs);
     bench(16, 48, 48, 32, 32, 3, 1, runs);  // the bundled models' width
     bench(16, 48, 48, 64, 64, 3, 1, runs);
-    for (int k = ATT_NONE; k <= ATT_SA4; k++)  // residual blocks, forward (inference plans)
+    for (int k = ATT_NONE; k < ATT_COUNT; k++)  // residual blocks, forward (inference plans)
         for (int l = 0; l < 2; l++)
             bench_block((attention_kind)k, 1, 128, 128, 64, runs, l ? CONV_NHWC : CONV_AUTO);
     if (all) {  // the network's other shapes: head, upsamplers, output, SA4's layers

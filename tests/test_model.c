@@ -46,8 +46,8 @@ static void run_case(const char *cs) {
     memcpy(model_plan_input(tr), in->data, sizeof(float) * in->numel);
     CHECK_OK(model_forward(inf, &m));
     CHECK_OK(model_forward(tr, &m));
-    static const char *outs[3] = {"sr", "s", "t"};
-    for (int k = 0; k < 3; k++) {
+    static const char *outs[OUT_COUNT] = {[OUT_SR] = "sr", [OUT_S] = "s", [OUT_T] = "t"};
+    for (int k = 0; k < OUT_COUNT; k++) {
         check_close(outs[k], cs, model_plan_output(tr, k), need(&io, outs[k]), 1e-5);
         check_close(outs[k], cs, model_plan_output(inf, k), need(&io, outs[k]), 1e-5);
     }
@@ -88,7 +88,7 @@ static void test_threads(void) {
     omp_set_num_threads(1);
     CHECK_OK(model_forward(p, &m));
     omp_set_num_threads(saved);
-    check_close("sr (1 thread)", "x2_sa4", model_plan_output(p, 0), need(&io, "sr"), 1e-5);
+    check_close("sr (1 thread)", "x2_sa4", model_plan_output(p, OUT_SR), need(&io, "sr"), 1e-5);
     model_plan_free(p);
     st_free(&io);
     model_free(&m);

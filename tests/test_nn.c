@@ -84,8 +84,8 @@ typedef struct {
     nn_attention *att;
     float *saved, *scratch;
     int np;
-    size_t nin, nout, psize[8];
-    const char *pname[8];
+    size_t nin, nout, psize[ATT_MAX_PARAMS];
+    const char *pname[ATT_MAX_PARAMS];
     char desc[200];  // every parameter of the case, printed with each failure
 } layer;
 
@@ -117,27 +117,15 @@ static void layer_init(layer *L) {
         L->att = attention_create(L->kind, L->N, L->H, L->W, C, L->R, L->slope, 1);
         CHECK(L->att, "%s", as_error());
         L->nin = L->nout = px * C;
-        L->np = attention_num_params(L->kind);
-        static const char *ca[] = {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"};
-        static const char *sa1[] = {"conv.weight", "conv.bias"};
-        static const char *sa4[] = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
-                                    "conv3.weight", "conv3.bias", "conv4.weight", "conv4.bias"};
-        const int sa4_io[5] = {C, 32, 16, 8, 1}, sa4_k[4] = {7, 5, 3, 1};
+        // names and shapes as nn describes them (attention_misc checks that table
+        // against the SPEC's; the fixtures' tensors, found by name, check the sizes)
+        attention_param ap[ATT_MAX_PARAMS];
+        L->np = attention_params(L->kind, C, L->R, ap);
+        CHECK(L->np == attention_num_params(L->kind), "attention_params and _num_params disagree");
         for (int i = 0; i < L->np; i++) {
-            if (L->kind == ATT_CA) {
-                L->pname[i] = ca[i];
-                L->psize[i] = i == 0 || i == 2 ? (size_t)C * L->R
-                              : i == 1          ? (size_t)L->R
-                                                : (size_t)C;
-            } else if (L->kind == ATT_SA1) {
-                L->pname[i] = sa1[i];
-                L->psize[i] = i == 0 ? (size_t)C : 1;
-            } else {
-                int j = i / 2;
-                L->pname[i] = sa4[i];
-                L->psize[i] = i % 2 ? (size_t)sa4_io[j + 1]
-                                    : (size_t)sa4_io[j + 1] * sa4_io[j] * sa4_k[j] * sa4_k[j];
-            }
+            L->pname[i] = ap[i].name;
+            L->psize[i] = 1;
+            for (int d = 0; d < ap[i].ndim; d++) L->psize[i] *= (size_t)ap[i].shape[d];
         }
         L->saved = fnan(attention_saved_floats(L->att) + 1);
         L->scratch = fnan(attention_scratch_floats(L->att) + 1);
@@ -260,7 +248,7 @@ static void fd_check(layer *L, const char *what, float *t, size_t n, const float
 // caller frees them).
 static void run_layer(layer *L, const float *in_ref, float *const *params_ref, const float *d_out,
                       float **out_o, float **d_in_o, float **d_params_o) {
-    float *in = fcopy(in_ref, L->nin), *params[8], *d_params[8];
+    float *in = fcopy(in_ref, L->nin), *params[ATT_MAX_PARAMS], *d_params[ATT_MAX_PARAMS];
     for (int i = 0; i < L->np; i++) {
         params[i] = fcopy(params_ref[i], L->psize[i]);
         d_params[i] = fnan(L->psize[i]);
@@ -281,7 +269,7 @@ static void run_layer(layer *L, const float *in_ref, float *const *params_ref, c
 // Finite differences of the input and of every parameter; grads from run_layer.
 static void fd_all(layer *L, const float *in_ref, float *const *params_ref, const float *d_out,
                    const float *d_in, float *const *d_params) {
-    float *in = fcopy(in_ref, L->nin), *params[8];
+    float *in = fcopy(in_ref, L->nin), *params[ATT_MAX_PARAMS];
     for (int i = 0; i < L->np; i++) params[i] = fcopy(params_ref[i], L->psize[i]);
     fd_check(L, "in", in, L->nin, d_in, in, params, d_out, L->fam == L_LRELU);
     for (int i = 0; i < L->np; i++)
@@ -327,7 +315,7 @@ static void fixture_case(const char *name, conv_layout layout) {
         CHECK_OK(attention_parse(st_meta(&f, "kind"), &L.kind));
     }
     layer_init(&L);
-    float *params[8], *d_params[8], *out, *d_in;
+    float *params[ATT_MAX_PARAMS], *d_params[ATT_MAX_PARAMS], *out, *d_in;
     const float *in = tensor(&f, "in", L.nin, path), *d_out = tensor(&f, "d_out", L.nout, path);
     for (int i = 0; i < L.np; i++) params[i] = (float *)tensor(&f, L.pname[i], L.psize[i], path);
     run_layer(&L, in, params, d_out, &out, &d_in, d_params);
@@ -562,7 +550,7 @@ static void fd_wide_layout(conv_layout layout) {
     for (size_t li = 0; li < sizeof Ls / sizeof *Ls; li++) {
         layer *L = &Ls[li];
         layer_init(L);
-        float *in = frand(L->nin, &r, 1), *d_out = frand(L->nout, &r, 1), *params[8], *dp[8];
+        float *in = frand(L->nin, &r, 1), *d_out = frand(L->nout, &r, 1), *params[ATT_MAX_PARAMS], *dp[ATT_MAX_PARAMS];
         for (int i = 0; i < L->np; i++) params[i] = frand(L->psize[i], &r, 0.2f);
         float *out, *d_in;
         run_layer(L, in, params, d_out, &out, &d_in, dp);
@@ -739,8 +727,53 @@ static void elementwise(void) {
     CHECK(dz == 0.2f, "lrelu_backward at 0: %g", dz);
 }
 
+// "name shape, ..." of a kind's parameters, for comparison with the SPEC's table.
+static void describe_params(char *out, size_t n, attention_kind kind, int C, int R) {
+    attention_param p[ATT_MAX_PARAMS];
+    int np = attention_params(kind, C, R, p), len = 0;
+    out[0] = 0;
+    for (int i = 0; i < np && len < (int)n; i++) {
+        len += snprintf(out + len, n - len, "%s%s ", i ? ", " : "", p[i].name);
+        for (int d = 0; d < p[i].ndim && len < (int)n; d++)
+            len += snprintf(out + len, n - len, "%s%lld", d ? "x" : "", (long long)p[i].shape[d]);
+    }
+}
+
+// The kinds' description (nn.h) against the SPEC's tensor table and the architecture.
+static void attention_table(void) {
+    static const struct {
+        attention_kind kind;
+        const char *params;
+        size_t flops;  // C = 20, R = 3, 6 x 5 pixels
+        int radius, uses_r;
+    } want[] = {
+        {ATT_NONE, "", 0, 0, 0},
+        {ATT_CA, "fc1.weight 3x20, fc1.bias 3, fc2.weight 20x3, fc2.bias 20", 2 * 120, 0, 1},
+        {ATT_SA1, "conv.weight 1x20x1x1, conv.bias 1", 2 * 30 * 20, 0, 0},
+        {ATT_SA4,
+         "conv1.weight 32x20x7x7, conv1.bias 32, conv2.weight 16x32x5x5, conv2.bias 16, "
+         "conv3.weight 8x16x3x3, conv3.bias 8, conv4.weight 1x8x1x1, conv4.bias 1",
+         2 * 30 * (32 * 20 * 49 + 16 * 32 * 25 + 8 * 16 * 9 + 8), 6, 0},
+    };
+    CHECK(ATT_COUNT == sizeof want / sizeof *want, "a kind without an expected description");
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        char got[1024];
+        describe_params(got, sizeof got, want[i].kind, 20, 3);
+        const char *name = attention_name(want[i].kind);
+        CHECK(strcmp(got, want[i].params) == 0, "%s: params '%s', expected '%s'", name, got, want[i].params);
+        CHECK(attention_flops(want[i].kind, 20, 3, 6, 5) == want[i].flops, "%s: flops %zu, expected %zu",
+              name, attention_flops(want[i].kind, 20, 3, 6, 5), want[i].flops);
+        CHECK(attention_radius(want[i].kind) == want[i].radius, "%s: radius", name);
+        CHECK(attention_uses_reduction(want[i].kind) == want[i].uses_r, "%s: uses r", name);
+        CHECK(attention_reads_native(want[i].kind) == (want[i].kind == ATT_SA4), "%s: reads native", name);
+    }
+    CHECK(attention_hidden(20, 16) == 1 && attention_hidden(64, 16) == 4 && attention_hidden(8, 16) == 1 &&
+              attention_hidden(33, 2) == 16,
+          "attention_hidden");
+}
+
 static void attention_misc(void) {
-    for (int k = ATT_NONE; k <= ATT_SA4; k++) {
+    for (int k = ATT_NONE; k < ATT_COUNT; k++) {
         attention_kind got;
         CHECK_OK(attention_parse(attention_name((attention_kind)k), &got));
         CHECK(got == (attention_kind)k, "attention_parse(%s)", attention_name((attention_kind)k));
@@ -875,6 +908,7 @@ int main(void) {
     RUN(workspace_shared);
     RUN(pixel_shuffle_roundtrip);
     RUN(elementwise);
+    RUN(attention_table);
     RUN(attention_misc);
     RUN(conv_errors);
     RUN(conv_impls);

@@ -99,7 +99,7 @@ int cmd_info(int argc, char **argv) {
     } else {
         printf("%s: x%d, feats %d, fe-groups %d, groups %d, blocks %d, attention %s", a.model_path, c->scale,
                c->feats, c->fe_groups, c->groups, c->blocks, att);
-        if (!strcmp(att, "ca")) printf(" (r %d)", c->ca_reduction);
+        if (attention_uses_reduction(c->attention)) printf(" (r %d)", c->ca_reduction);
         printf("\nparameters %zu\nforward %.3f GFLOP on a %dx%d LR image\n", m.n_floats, gflop, size, size);
         if (runs)
             printf("inference %.1f ms median of %d (best %.1f ms), %dx%d LR, %d threads\n", med, runs, best, size,

@@ -22,13 +22,11 @@ int model_config_check(const model_config *c) {
     if (c->ca_reduction < 1) return as_errorf("ca_reduction %d must be at least 1", c->ca_reduction);
     if (!(c->leaky_slope > 0.0f && c->leaky_slope < 1.0f))
         return as_errorf("leaky_slope %g out of range (0, 1)", c->leaky_slope);
-    if ((unsigned)c->attention > ATT_SA4) return as_errorf("unknown attention kind %d", c->attention);
+    if ((unsigned)c->attention >= ATT_COUNT) return as_errorf("unknown attention kind %d", c->attention);
     return 0;
 }
 
 // ---- parameter table ----------------------------------------------------------------
-
-static int ca_hidden(const model_config *c) { return AS_MAX(1, c->feats / c->ca_reduction); }
 
 typedef struct {
     model *m;
@@ -69,45 +67,20 @@ static int add_conv(table_builder *tb, const char *prefix, int cout, int cin, in
     return w;
 }
 
-static int add_linear(table_builder *tb, const char *prefix, int out, int in) {
-    char name[128];
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    int w = add_tensor(tb, name, 2, out, in, 0, 0);
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    if (w < 0 || add_tensor(tb, name, 1, out, 0, 0, 0) < 0) return -1;
-    return w;
-}
-
-// The attention module's tensors, in nn.h's order; returns the first index (or -2: none).
+// The attention module's tensors, as nn describes them; returns the first index (or
+// -2: none).
 static int add_attention(table_builder *tb, const char *prefix, const model_config *c) {
-    char name[96];  // prefix (< 64) + ".conv1"
-    int C = c->feats;
-    switch (c->attention) {
-    case ATT_NONE: return -2;
-    case ATT_CA: {
-        int R = ca_hidden(c);
-        snprintf(name, sizeof name, "%s.fc1", prefix);
-        int first = add_linear(tb, name, R, C);
-        snprintf(name, sizeof name, "%s.fc2", prefix);
-        return first < 0 || add_linear(tb, name, C, R) < 0 ? -1 : first;
+    attention_param p[ATT_MAX_PARAMS];
+    int n = attention_params(c->attention, c->feats, attention_hidden(c->feats, c->ca_reduction), p);
+    int first = -2;
+    for (int i = 0; i < n; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "%s.%s", prefix, p[i].name);
+        int k = add_tensor(tb, name, p[i].ndim, p[i].shape[0], p[i].shape[1], p[i].shape[2], p[i].shape[3]);
+        if (k < 0) return -1;
+        if (i == 0) first = k;
     }
-    case ATT_SA1:
-        snprintf(name, sizeof name, "%s.conv", prefix);
-        return add_conv(tb, name, 1, C, 1);
-    case ATT_SA4: {
-        static const int cout[4] = {32, 16, 8, 1}, k[4] = {7, 5, 3, 1};
-        int first = -1, cin = C;
-        for (int i = 0; i < 4; i++) {
-            snprintf(name, sizeof name, "%s.conv%d", prefix, i + 1);
-            int w = add_conv(tb, name, cout[i], cin, k[i]);
-            if (w < 0) return -1;
-            if (i == 0) first = w;
-            cin = cout[i];
-        }
-        return first;
-    }
-    }
-    return -1;
+    return first;
 }
 
 // One residual group's tensors: blocks, then tail. gi: its index over all groups.
@@ -130,15 +103,23 @@ static int add_group(table_builder *tb, const char *prefix, int gi) {
     return m->group_tail[gi] < 0 ? -1 : 0;
 }
 
+int model_up_stages(int scale, int s[MODEL_MAX_UP]) {
+    if (scale == 4) {
+        s[0] = s[1] = 2;
+        return 2;
+    }
+    s[0] = scale;
+    return 1;
+}
+
 static const char *const BRANCH_NAME[2] = {"structure", "texture"};
 
 static int total_groups(const model_config *c) { return c->fe_groups + 2 * c->groups; }
 
 int model_tensor_count(const model_config *c) {
-    static const int att[] = {[ATT_NONE] = 0, [ATT_CA] = 4, [ATT_SA1] = 2, [ATT_SA4] = 8};
-    if ((unsigned)c->attention > ATT_SA4) return -1;  // not a valid cfg
-    int group = c->blocks * (4 + att[c->attention]) + 2;  // blocks (2 convs + attention), tail
-    int branch = c->groups * group + 2 + 2 * (c->scale == 4 ? 2 : 1) + 2;  // groups, tail, up, out
+    if ((unsigned)c->attention >= ATT_COUNT) return -1;  // not a valid cfg
+    int group = c->blocks * (4 + attention_num_params(c->attention)) + 2;  // blocks (2 convs + attention), tail
+    int up[MODEL_MAX_UP], branch = c->groups * group + 2 + 2 * model_up_stages(c->scale, up) + 2;  // groups, tail, up, out
     return 2 + c->fe_groups * group + 2 + 2 * branch;  // head, groups, tail, the two branches
 }
 
@@ -160,6 +141,7 @@ int model_create_table(model *m, const model_config *cfg) {
     memset(m, 0, sizeof *m);
     if (model_config_check(cfg)) return -1;
     m->cfg = *cfg;
+    m->n_up = model_up_stages(cfg->scale, m->up_scale);
     int C = cfg->feats, G = total_groups(cfg);
     m->group_tail = as_calloc(G ? G : 1, sizeof(int));
     m->blocks = as_calloc((size_t)G * cfg->blocks + 1, sizeof(rb_index));
@@ -179,9 +161,9 @@ int model_create_table(model *m, const model_config *cfg) {
         }
         snprintf(name, sizeof name, "%s.tail", BRANCH_NAME[br]);
         if ((m->br_tail[br] = add_conv(&tb, name, C, C, 3)) < 0) goto fail;
-        int stages = cfg->scale == 4 ? 2 : 1, s = cfg->scale == 4 ? 2 : cfg->scale;
-        m->up[br][1] = -1;
-        for (int k = 0; k < stages; k++) {
+        for (int k = 0; k < MODEL_MAX_UP; k++) m->up[br][k] = -1;
+        for (int k = 0; k < m->n_up; k++) {
+            int s = m->up_scale[k];
             snprintf(name, sizeof name, "%s.up.%d", BRANCH_NAME[br], k);
             if ((m->up[br][k] = add_conv(&tb, name, s * s * C, C, 3)) < 0) goto fail;
         }
@@ -231,27 +213,39 @@ void model_init_params(model *m, uint64_t seed) {
     }
 }
 
+// Forward multiply-adds x 2 of the conv whose weight is table entry w, at `pixels`
+// output pixels.
+static size_t conv_flops_at(const model *m, int w, size_t pixels) { return 2 * m->info[w].numel * pixels; }
+
 size_t model_flops(const model *m, int H, int W) {
-    size_t lr = (size_t)H * W, flops = 0;
     const model_config *c = &m->cfg;
-    for (int i = 0; i < m->n_params; i++) {
-        const param_info *t = &m->info[i];
-        if (t->ndim < 2) continue;
-        size_t macs = t->numel;  // per output pixel
-        size_t pixels = lr;
-        if (strstr(t->name, ".out.")) pixels = lr * c->scale * c->scale;
-        if (strstr(t->name, ".up.1.")) pixels = lr * 4;
-        if (strstr(t->name, ".fc")) pixels = 1;
-        flops += 2 * macs * pixels;
+    const size_t lr = (size_t)H * W;
+    const size_t att = attention_flops(c->attention, c->feats, attention_hidden(c->feats, c->ca_reduction), H, W);
+    size_t flops = conv_flops_at(m, m->head, lr) + conv_flops_at(m, m->fe_tail, lr);
+    for (int g = 0; g < total_groups(c); g++) {
+        flops += conv_flops_at(m, m->group_tail[g], lr);
+        for (int b = 0; b < c->blocks; b++) {
+            const rb_index *ri = &m->blocks[g * c->blocks + b];
+            flops += conv_flops_at(m, ri->conv1, lr) + conv_flops_at(m, ri->conv2, lr) + att;
+        }
+    }
+    for (int br = 0; br < 2; br++) {
+        flops += conv_flops_at(m, m->br_tail[br], lr);
+        size_t px = lr;  // each stage's input pixels, then the output's
+        for (int k = 0; k < m->n_up; k++) {
+            flops += conv_flops_at(m, m->up[br][k], px);
+            px *= (size_t)m->up_scale[k] * m->up_scale[k];
+        }
+        flops += conv_flops_at(m, m->out[br], px);
     }
     return flops;
 }
 
-// Along the longest path: fe.head, the groups (each block conv1, conv2 and SA4's 7x7,
-// 5x5 and 3x3 gate; then the group's tail), fe.tail, a branch's tail and up.0, all 3x3
+// Along the longest path: fe.head, the groups (each block conv1, conv2 and the attention
+// module's convolutions, e.g. SA4's 7x7, 5x5 and 3x3; then the group's tail), fe.tail, a branch's tail and up.0, all 3x3
 // at LR; then x4's up.1 and the output conv, at 2x and s x. Those two reach less than
 // one LR pixel, but into the neighbouring LR pixel's outputs: one more.
 int model_receptive_radius(const model_config *c) {
-    int block = 2 + (c->attention == ATT_SA4 ? 3 + 2 + 1 : 0), group = c->blocks * block + 1;
+    int block = 2 + attention_radius(c->attention), group = c->blocks * block + 1;
     return 1 + c->fe_groups * group + 1 + c->groups * group + 1 + 1 + 1;
 }

@@ -37,6 +37,11 @@ typedef struct {
     size_t numel;
 } param_info;
 
+// The upsampler (SPEC section 3): x2 and x3 one stage of their factor, x4 two x2
+// stages. Writes each stage's factor to s; returns how many stages.
+#define MODEL_MAX_UP 2
+int model_up_stages(int scale, int s[MODEL_MAX_UP]);
+
 // Indices into the parameter table (a conv's bias is its weight index + 1; an
 // attention module's tensors follow `att` in nn.h's order).
 typedef struct { int conv1, conv2, att; } rb_index;
@@ -47,8 +52,9 @@ typedef struct {
     param_info *info;     // (n_params)
     size_t n_floats;
     float *w;             // (n_floats) all parameters, one allocation
-    // architecture -> parameter indices
-    int head, fe_tail, br_tail[2], up[2][2], out[2];
+    int n_up, up_scale[MODEL_MAX_UP];  // model_up_stages(cfg.scale)
+    // architecture -> parameter indices (up: per branch, per stage)
+    int head, fe_tail, br_tail[2], up[2][MODEL_MAX_UP], out[2];
     int *group_tail;      // (fe_groups + 2*groups): fe groups, then structure, then texture
     rb_index *blocks;     // (groups_total * blocks), same order
 } model;
@@ -83,8 +89,9 @@ typedef struct model_plan model_plan;
 model_plan *model_plan_create(const model *m, int N, int H, int W, int training);
 void model_plan_free(model_plan *p);
 float *model_plan_input(model_plan *p);      // (N, H, W, 3): fill before forward
-// Outputs after forward, each (N, H*s, W*s, 3): I_SR, S_SR, T_SR.
-const float *model_plan_output(const model_plan *p, int which);  // 0: SR, 1: S, 2: T
+// Outputs after forward, each (N, H*s, W*s, 3): I_SR = S_SR + T_SR, and the branches'.
+enum { OUT_SR, OUT_S, OUT_T, OUT_COUNT };
+const float *model_plan_output(const model_plan *p, int which);  // which: OUT_*
 size_t model_plan_bytes(const model_plan *p);
 size_t model_plan_output_floats(const model_plan *p);  // N*sH*sW*3
 

@@ -14,8 +14,8 @@
 
 enum slot {
     S_X0, S_F, S_G0, S_G1, S_B0, S_B1, S_A1, S_A2, S_ATT,  // LR maps
-    S_UP0, S_SH0, S_UP1, S_SH1,                                     // upsampling
-    S_D0, S_D1, S_D2, S_D3, S_D4, S_DF_S, S_DF_T, S_D_UP, S_D_HR0, S_D_HR1,
+    S_UP, S_SH = S_UP + MODEL_MAX_UP,                       // upsampling, per stage
+    S_D0 = S_SH + MODEL_MAX_UP, S_D1, S_D2, S_D3, S_D4, S_DF_S, S_DF_T, S_D_UP, S_D_HR0, S_D_HR1,
     S_ATT_SCRATCH, S_DW_TMP,                                         // backward only
     S_COUNT
 };
@@ -32,8 +32,8 @@ struct model_plan {
     // (SA4: conv2 hands a2 to the attention module the same way, a2n floats)
     nn_conv *c_rb1, *c_rb2;
     size_t a1n, a2n;
-    nn_conv *c_up0;              // C -> s0^2 C       at H x W   (s0 = 2 when s = 4)
-    nn_conv *c_up1;              // C -> 4C           at 2H x 2W (s = 4 only)
+    nn_conv *c_up[MODEL_MAX_UP]; // stage k: C -> s_k^2 C at its input's size (up_in[k] H x up_in[k] W)
+    int up_in[MODEL_MAX_UP];     // stage k's input size in LR pixels per pixel: 1, then s_0, ...
     nn_conv *c_out;              // C -> 3            at sH x sW
     nn_attention *att;           // at H x W (NULL for none)
 
@@ -42,9 +42,9 @@ struct model_plan {
     rb_acts *rb;                 // per block, over all groups in model order
     float **g_out;               // per group: its output (N, H, W, C)
     float *y[2];                 // per branch: tail(...) + f          (N, H, W, C)
-    float *sh0[2], *sh1[2];      // per branch: shuffled maps          (N, s0H, s0W, C)...
-    float *up0, *up1;            // pre-shuffle scratch
-    float *out[3];               // SR, S, T                            (N, sH, sW, 3)
+    float *sh[MODEL_MAX_UP][2];  // per stage, per branch: its shuffled output map
+    float *up[MODEL_MAX_UP];     // per stage: its conv's output, before the shuffle
+    float *out[OUT_COUNT];       // SR, S, T                            (N, sH, sW, 3)
     // backward scratch (training only)
     float *d[5], *df[2], *d_up, *d_hr[2], *att_scratch, *dw_tmp;
 
@@ -82,17 +82,22 @@ static float *take(planner *pl, int slot, size_t n, int kept) {
 
 static int n_groups(const model *m) { return m->cfg.fe_groups + 2 * m->cfg.groups; }
 
+// Upsampler stage k's output area in LR pixels per LR pixel: (up_in[k] s_k)^2.
+static size_t up_out_area(const model_plan *p, const model *m, int k) {
+    size_t r = (size_t)p->up_in[k] * m->up_scale[k];
+    return r * r;
+}
+
 // Hands out every buffer of p (see the file comment). Group and block outputs alternate
 // between two slots, so in inference a layer never writes over its own input.
 static void assign(model_plan *p, const model *m, planner *pl) {
     const model_config *c = &m->cfg;
-    int s0 = c->scale == 4 ? 2 : c->scale;
     size_t map = p->map, hr = map * c->scale * c->scale;
     size_t lr3 = (size_t)p->N * p->H * p->W * 3, hr3 = lr3 * c->scale * c->scale;
     size_t att_saved = p->att ? attention_saved_floats(p->att) : 0;
 
     p->input = take_private(pl, lr3);
-    for (int k = 0; k < 3; k++) p->out[k] = take_private(pl, hr3);
+    for (int k = 0; k < OUT_COUNT; k++) p->out[k] = take_private(pl, hr3);
     p->x0 = take(pl, S_X0, map, 1);
     for (int g = 0, gb = 0; g < n_groups(m); g++) {
         for (int b = 0; b < c->blocks; b++, gb++) {
@@ -106,20 +111,20 @@ static void assign(model_plan *p, const model *m, planner *pl) {
         p->g_out[g] = take(pl, g % 2 ? S_G1 : S_G0, map, 1);
     }
     p->f = take(pl, S_F, map, 1);
-    for (int br = 0; br < 2; br++) {
-        p->y[br] = take(pl, S_X0, map, 1);  // x0 is dead once f exists
-        p->sh0[br] = take(pl, S_SH0, map * s0 * s0, 1);
-        p->sh1[br] = c->scale == 4 ? take(pl, S_SH1, hr, 1) : NULL;
+    for (int br = 0; br < 2; br++) p->y[br] = take(pl, S_X0, map, 1);  // x0 is dead once f exists
+    for (int k = 0; k < m->n_up; k++) {
+        size_t out = map * up_out_area(p, m, k);  // the stage's output, before and after the shuffle
+        for (int br = 0; br < 2; br++) p->sh[k][br] = take(pl, S_SH + k, out, 1);
+        p->up[k] = take(pl, S_UP + k, out, 0);
     }
-    p->up0 = take(pl, S_UP0, map * s0 * s0, 0);
-    p->up1 = c->scale == 4 ? take(pl, S_UP1, hr, 0) : NULL;
     if (!p->training) return;
     for (int i = 0; i < 5; i++) p->d[i] = take(pl, S_D0 + i, AS_MAX(map, AS_MAX(p->a1n, p->a2n)), 0);  // d_a1, d_a2
     p->df[0] = take(pl, S_DF_S, map, 0);
     p->df[1] = take(pl, S_DF_T, map, 0);
-    p->d_up = take(pl, S_D_UP, c->scale == 4 ? hr : map * s0 * s0, 0);
+    // the stages' gradients, none larger than the output's map
+    p->d_up = take(pl, S_D_UP, hr, 0);
     p->d_hr[0] = take(pl, S_D_HR0, hr, 0);
-    p->d_hr[1] = c->scale == 4 ? take(pl, S_D_HR1, hr, 0) : NULL;
+    p->d_hr[1] = m->n_up > 1 ? take(pl, S_D_HR1, hr, 0) : NULL;
     if (p->att) p->att_scratch = take(pl, S_ATT_SCRATCH, attention_scratch_floats(p->att), 0);
     p->dw_tmp = take(pl, S_DW_TMP, (size_t)c->feats * c->feats * 9 + c->feats, 0);
 }
@@ -130,8 +135,7 @@ void model_plan_free(model_plan *p) {
     conv_destroy(p->c_cc);
     conv_destroy(p->c_rb1);
     conv_destroy(p->c_rb2);
-    conv_destroy(p->c_up0);
-    conv_destroy(p->c_up1);
+    for (int k = 0; k < MODEL_MAX_UP; k++) conv_destroy(p->c_up[k]);
     conv_destroy(p->c_out);
     attention_destroy(p->att);
     free(p->workspace);
@@ -143,14 +147,16 @@ void model_plan_free(model_plan *p) {
 
 // The layers run one at a time, so one buffer of the largest workspace serves all.
 static int share_workspace(model_plan *p) {
-    nn_conv *convs[7] = {p->c_head, p->c_cc, p->c_rb1, p->c_rb2, p->c_up0, p->c_up1, p->c_out};
+    nn_conv *convs[5 + MODEL_MAX_UP] = {p->c_head, p->c_cc, p->c_rb1, p->c_rb2, p->c_out};
+    for (int k = 0; k < MODEL_MAX_UP; k++) convs[5 + k] = p->c_up[k];
+    const int n = 5 + MODEL_MAX_UP;
     size_t bytes = p->att ? attention_workspace_bytes(p->att) : 0;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < n; i++)
         if (convs[i]) bytes = AS_MAX(bytes, conv_workspace_bytes(convs[i]));
     if (!bytes) return 0;
     if (!(p->workspace = as_aligned_alloc(bytes))) return -1;
     p->workspace_bytes = bytes;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < n; i++)
         if (convs[i] && conv_set_workspace(convs[i], p->workspace)) return -1;
     return p->att ? attention_set_workspace(p->att, p->workspace) : 0;
 }
@@ -165,7 +171,7 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     if (!p) return NULL;
     p->N = N, p->H = H, p->W = W, p->s = c->scale, p->training = training;
     p->map = (size_t)N * H * W * c->feats;
-    int C = c->feats, s = c->scale, s0 = s == 4 ? 2 : s;
+    int C = c->feats, s = c->scale;
     p->rb = as_calloc((size_t)n_groups(m) * c->blocks + 1, sizeof(rb_acts));
     p->g_out = as_calloc(n_groups(m) + 1, sizeof(float *));
     if (!p->rb || !p->g_out) goto fail;
@@ -173,20 +179,23 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     if (!(p->c_cc = conv_create(N, H, W, C, C, 3, training))) goto fail;
     conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = c->leaky_slope};
     if (!(p->c_rb1 = conv_create_opts(N, H, W, C, C, 3, training, &o1))) goto fail;
-    conv_opts o2 = {.src_from = p->c_rb1, .native_dst = c->attention == ATT_SA4};
+    conv_opts o2 = {.src_from = p->c_rb1, .native_dst = attention_reads_native(c->attention)};
     if (!(p->c_rb2 = conv_create_opts(N, H, W, C, C, 3, training, &o2))) goto fail;
-    if (o2.native_dst && conv_dst_block(p->c_rb2) < 0) {  // a layout SA4's gate cannot read
+    if (o2.native_dst && conv_dst_block(p->c_rb2) < 0) {  // a layout the attention module cannot read
         conv_destroy(p->c_rb2);
         o2.native_dst = 0;
         if (!(p->c_rb2 = conv_create_opts(N, H, W, C, C, 3, training, &o2))) goto fail;
     }
     p->a1n = conv_dst_floats(p->c_rb1);
     p->a2n = conv_dst_floats(p->c_rb2);
-    if (!(p->c_up0 = conv_create(N, H, W, C, s0 * s0 * C, 3, training))) goto fail;
-    if (s == 4 && !(p->c_up1 = conv_create(N, 2 * H, 2 * W, C, 4 * C, 3, training))) goto fail;
+    for (int k = 0, r = 1; k < m->n_up; r *= m->up_scale[k++]) {
+        int sk = m->up_scale[k];
+        p->up_in[k] = r;
+        if (!(p->c_up[k] = conv_create(N, r * H, r * W, C, sk * sk * C, 3, training))) goto fail;
+    }
     if (!(p->c_out = conv_create(N, s * H, s * W, C, 3, 3, training))) goto fail;
     if (c->attention != ATT_NONE &&
-        !(p->att = attention_create_from(c->attention, N, H, W, C, AS_MAX(1, C / c->ca_reduction),
+        !(p->att = attention_create_from(c->attention, N, H, W, C, attention_hidden(C, c->ca_reduction),
                                          c->leaky_slope, training, o2.native_dst ? p->c_rb2 : NULL)))
         goto fail;
     if (share_workspace(p)) goto fail;
@@ -218,7 +227,7 @@ size_t model_plan_output_floats(const model_plan *p) { return (size_t)p->N * p->
 #define W_(i) (m->w + m->info[(i)].offset)        // a tensor of the model
 #define B_(i) (m->w + m->info[(i) + 1].offset)    // the bias after a conv weight
 
-static void att_params(const model *m, int first, const float *out[8]) {
+static void att_params(const model *m, int first, const float *out[ATT_MAX_PARAMS]) {
     for (int i = 0; i < attention_num_params(m->cfg.attention); i++) out[i] = W_(first + i);
 }
 
@@ -230,7 +239,7 @@ static int rb_forward(model_plan *p, const model *m, const rb_index *ri, const r
         return conv_forward_add(p->c_rb2, a->out, a->a1, W_(ri->conv2), B_(ri->conv2), in);
     }
     if (conv_forward(p->c_rb2, a->a2, a->a1, W_(ri->conv2), B_(ri->conv2))) return -1;
-    const float *params[8];
+    const float *params[ATT_MAX_PARAMS];
     att_params(m, ri->att, params);
     return attention_forward_add(p->att, a->out, a->att, a->a2, in, params);  // in + att(a2)
 }
@@ -257,20 +266,19 @@ static int body_forward(model_plan *p, const model *m, int first, int n, int tai
     return conv_forward_add(p->c_cc, out, x, W_(tail), B_(tail), in);
 }
 
+// y = tail(groups(f)) + f; then each upsampler stage (conv, PixelShuffle); then out.
 static int branch_forward(model_plan *p, const model *m, int br) {
     const model_config *c = &m->cfg;
-    int s0 = c->scale == 4 ? 2 : c->scale;
     if (body_forward(p, m, c->fe_groups + br * c->groups, c->groups, m->br_tail[br], p->f, p->y[br]))
         return -1;
-    if (conv_forward(p->c_up0, p->up0, p->y[br], W_(m->up[br][0]), B_(m->up[br][0]))) return -1;
-    pixel_shuffle_forward(p->sh0[br], p->up0, p->N, p->H, p->W, c->feats, s0);
-    const float *last = p->sh0[br];
-    if (c->scale == 4) {
-        if (conv_forward(p->c_up1, p->up1, p->sh0[br], W_(m->up[br][1]), B_(m->up[br][1]))) return -1;
-        pixel_shuffle_forward(p->sh1[br], p->up1, p->N, 2 * p->H, 2 * p->W, c->feats, 2);
-        last = p->sh1[br];
+    const float *x = p->y[br];
+    for (int k = 0; k < m->n_up; k++) {
+        const int w = m->up[br][k], r = p->up_in[k];
+        if (conv_forward(p->c_up[k], p->up[k], x, W_(w), B_(w))) return -1;
+        pixel_shuffle_forward(p->sh[k][br], p->up[k], p->N, r * p->H, r * p->W, c->feats, m->up_scale[k]);
+        x = p->sh[k][br];
     }
-    return conv_forward(p->c_out, p->out[1 + br], last, W_(m->out[br]), B_(m->out[br]));
+    return conv_forward(p->c_out, p->out[OUT_S + br], x, W_(m->out[br]), B_(m->out[br]));
 }
 
 int model_forward(model_plan *p, const model *m) {
@@ -280,7 +288,7 @@ int model_forward(model_plan *p, const model *m) {
     for (int br = 0; br < 2; br++)
         if (branch_forward(p, m, br)) return -1;
     size_t n = (size_t)p->N * p->H * p->W * 3 * c->scale * c->scale;
-    add_forward(p->out[0], p->out[1], p->out[2], n);
+    add_forward(p->out[OUT_SR], p->out[OUT_S], p->out[OUT_T], n);
     return 0;
 }
 
@@ -310,8 +318,8 @@ static int rb_backward(model_plan *p, const model *m, float *grads, int gb, cons
     const rb_acts *a = &p->rb[gb];
     const float *d_a2 = d_out;  // att none: out = in + a2
     if (p->att) {
-        const float *params[8];
-        float *d_params[8];
+        const float *params[ATT_MAX_PARAMS];
+        float *d_params[ATT_MAX_PARAMS];
         att_params(m, ri->att, params);
         for (int i = 0; i < attention_num_params(m->cfg.attention); i++) d_params[i] = GW_(ri->att + i);
         if (attention_backward(p->att, t1, d_params, p->att_scratch, d_out, a->att, a->a2, params))
@@ -361,26 +369,22 @@ static int groups_backward(model_plan *p, const model *m, float *grads, int firs
 static int branch_backward(model_plan *p, const model *m, float *grads, int br,
                            const float *d_out, float *df) {
     const model_config *c = &m->cfg;
-    int s0 = c->scale == 4 ? 2 : c->scale, N = p->N, H = p->H, W = p->W, C = c->feats;
-    const float *last = c->scale == 4 ? p->sh1[br] : p->sh0[br];
-    float *d_last = p->d_hr[0];
-    if (conv_backward(p->c_out, d_last, GW_(m->out[br]), GB_(m->out[br]), d_out, last, W_(m->out[br])))
+    const int n = m->n_up, N = p->N, H = p->H, W = p->W, C = c->feats;
+    float *d = p->d_hr[0];  // the gradient of the current stage's output
+    if (conv_backward(p->c_out, d, GW_(m->out[br]), GB_(m->out[br]), d_out, p->sh[n - 1][br], W_(m->out[br])))
         return -1;
     conv_ready(p, m->out[br]);
-    if (c->scale == 4) {
-        pixel_shuffle_backward(p->d_up, d_last, N, 2 * H, 2 * W, C, 2);
-        if (conv_backward(p->c_up1, p->d_hr[1], GW_(m->up[br][1]), GB_(m->up[br][1]), p->d_up,
-                          p->sh0[br], W_(m->up[br][1])))
+    // the stages from the last; stage 0's input gradient is d(y), y = tail(groups(f)) + f,
+    // written to df, where the skip's share stays
+    for (int k = n - 1; k >= 0; k--) {
+        const int w = m->up[br][k], r = p->up_in[k];
+        pixel_shuffle_backward(p->d_up, d, N, r * H, r * W, C, m->up_scale[k]);
+        float *dx = k ? p->d_hr[(n - k) % 2] : df;
+        if (conv_backward(p->c_up[k], dx, GW_(w), GB_(w), p->d_up, k ? p->sh[k - 1][br] : p->y[br], W_(w)))
             return -1;
-        conv_ready(p, m->up[br][1]);
-        d_last = p->d_hr[1];
+        conv_ready(p, w);
+        d = dx;
     }
-    pixel_shuffle_backward(p->d_up, d_last, N, H, W, C, s0);
-    // df = d(y) where y = tail(groups(f)) + f; the skip's share stays in df
-    if (conv_backward(p->c_up0, df, GW_(m->up[br][0]), GB_(m->up[br][0]), p->d_up, p->y[br],
-                      W_(m->up[br][0])))
-        return -1;
-    conv_ready(p, m->up[br][0]);
     int first = c->fe_groups + br * c->groups;
     const float *x = c->groups ? p->g_out[first + c->groups - 1] : p->f;
     if (conv_backward(p->c_cc, p->d[1], GW_(m->br_tail[br]), GB_(m->br_tail[br]), df, x,

@@ -104,14 +104,14 @@ static int upscale_tiled(const model *m, plan_cache *cache, const float *in, int
     int tiles_x = (w + ax.tile - 1) / ax.tile, tiles_y = (h + ay.tile - 1) / ay.tile, done = 0;
     model_plan *p = plan_for(m, cache, ww, wh);
     if (!p) return -1;
-    float *dst[3] = {out, structure, texture};
+    float *dst[OUT_COUNT] = {[OUT_SR] = out, [OUT_S] = structure, [OUT_T] = texture};
     for (int ty = 0; ty < tiles_y; ty++) {
         for (int tx = 0; tx < tiles_x; tx++) {
             int x0 = tx * ax.tile, x1 = AS_MIN(w, x0 + ax.tile), y0 = ty * ay.tile, y1 = AS_MIN(h, y0 + ay.tile);
             int wx = window_start(&ax, x0), wy = window_start(&ay, y0);
             fill_window(model_plan_input(p), in, w, h, wx, wy, ww, wh);
             if (model_forward(p, m)) return -1;
-            for (int k = 0; k < 3; k++)
+            for (int k = 0; k < OUT_COUNT; k++)
                 if (dst[k]) copy_core(dst[k], model_plan_output(p, k), s, w, ww, wx, wy, x0, x1, y0, y1);
             done++;
             if (o->progress) o->progress(pass * tiles_x * tiles_y + done, passes * tiles_x * tiles_y, o->user);
@@ -193,6 +193,6 @@ int upscale_image(const model *m, plan_cache *cache, const float *in, int w, int
     o.overlap = AS_MIN(o.overlap, model_receptive_radius(&m->cfg));
     if (!o.tile) o.tile = auto_tile(m, w, h, o.overlap);  // the same for every orientation
     if (!o.ensemble) return upscale_tiled(m, cache, in, w, h, out, structure, texture, &o, 0, 1);
-    float *dst[3] = {out, structure, texture};
+    float *dst[OUT_COUNT] = {[OUT_SR] = out, [OUT_S] = structure, [OUT_T] = texture};
     return upscale_ensemble(m, cache, in, w, h, dst, &o);
 }

@@ -25,24 +25,87 @@ struct nn_attention {
     int in_blk;             // sa4: 0, `in` is (N,H,W,C); B, in oneDNN's layout of channel blocks of B
 };
 
-static const char *const g_names[] = {"none", "ca", "sa1", "sa4"};
+// What each kind is (nn.h): name, reach through its convolutions, whether CA's r
+// shapes it, whether it can read a conv plan's own layout.
+static const struct {
+    const char *name;
+    int radius, uses_r, reads_native;
+} g_kinds[ATT_COUNT] = {
+    [ATT_NONE] = {"none", 0, 0, 0},
+    [ATT_CA] = {"ca", 0, 1, 0},
+    [ATT_SA1] = {"sa1", 0, 0, 0},
+    [ATT_SA4] = {"sa4", 7 / 2 + 5 / 2 + 3 / 2, 0, 1},
+};
 
-const char *attention_name(attention_kind k) {
-    return (unsigned)k < sizeof g_names / sizeof *g_names ? g_names[k] : "?";
-}
+static int kind_ok(attention_kind k) { return (unsigned)k < ATT_COUNT; }
+
+const char *attention_name(attention_kind k) { return kind_ok(k) ? g_kinds[k].name : "?"; }
 
 int attention_parse(const char *s, attention_kind *k) {
-    for (int i = 0; i < (int)(sizeof g_names / sizeof *g_names); i++)
-        if (s && strcmp(s, g_names[i]) == 0) {
+    for (int i = 0; i < ATT_COUNT; i++)
+        if (s && strcmp(s, g_kinds[i].name) == 0) {
             *k = (attention_kind)i;
             return 0;
         }
     return as_errorf("unknown attention '%s' (expected none, ca, sa1 or sa4)", s ? s : "(null)");
 }
 
-int attention_num_params(attention_kind kind) {
-    static const int n[] = {0, 4, 2, 8};
-    return (unsigned)kind < 4 ? n[kind] : 0;
+int attention_hidden(int C, int r) { return AS_MAX(1, C / r); }
+int attention_radius(attention_kind k) { return kind_ok(k) ? g_kinds[k].radius : 0; }
+int attention_uses_reduction(attention_kind k) { return kind_ok(k) && g_kinds[k].uses_r; }
+int attention_reads_native(attention_kind k) { return kind_ok(k) && g_kinds[k].reads_native; }
+
+// Appends one tensor to p (when p is not NULL); returns the new count.
+static int param(attention_param *p, int n, const char *name, int ndim, int64_t s0, int64_t s1,
+                 int64_t s2, int64_t s3, int per_pixel, int passes) {
+    if (p) p[n] = (attention_param){name, ndim, {s0, s1, s2, s3}, per_pixel, passes};
+    return n + 1;
+}
+
+// CA's fc1 (R, C) and fc2 (C, R), applied `passes` times per image.
+static int ca_params(attention_param *p, int n, const char *const names[4], int C, int R, int passes) {
+    n = param(p, n, names[0], 2, R, C, 0, 0, 0, passes);
+    n = param(p, n, names[1], 1, R, 0, 0, 0, 0, passes);
+    n = param(p, n, names[2], 2, C, R, 0, 0, 0, passes);
+    return param(p, n, names[3], 1, C, 0, 0, 0, 0, passes);
+}
+
+// SA4's chain C -> 32 -> 16 -> 8 -> 1 (7x7, 5x5, 3x3, 1x1), at every pixel.
+static int sa4_params(attention_param *p, int n, const char *const names[8], int C) {
+    static const int cout[4] = {SA4_C1, SA4_C2, SA4_C3, 1}, k[4] = {7, 5, 3, 1};
+    for (int i = 0, cin = C; i < 4; cin = cout[i++]) {
+        n = param(p, n, names[2 * i], 4, cout[i], cin, k[i], k[i], 1, 1);
+        n = param(p, n, names[2 * i + 1], 1, cout[i], 0, 0, 0, 1, 1);
+    }
+    return n;
+}
+
+int attention_params(attention_kind kind, int C, int R, attention_param *p) {
+    static const char *const ca[4] = {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"};
+    static const char *const sa4[8] = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
+                                       "conv3.weight", "conv3.bias", "conv4.weight", "conv4.bias"};
+    switch (kind) {
+    case ATT_NONE: return 0;
+    case ATT_CA: return ca_params(p, 0, ca, C, R, 1);
+    case ATT_SA1:
+        return param(p, param(p, 0, "conv.weight", 4, 1, C, 1, 1, 1, 1), "conv.bias", 1, 1, 0, 0, 0, 1, 1);
+    case ATT_SA4: return sa4_params(p, 0, sa4, C);
+    default: return 0;
+    }
+}
+
+int attention_num_params(attention_kind kind) { return attention_params(kind, 1, 1, NULL); }
+
+size_t attention_flops(attention_kind kind, int C, int R, int H, int W) {
+    attention_param p[ATT_MAX_PARAMS];
+    size_t flops = 0;
+    for (int i = 0, n = attention_params(kind, C, R, p); i < n; i++) {
+        if (p[i].ndim < 2) continue;  // biases: additions, not counted (as conv_flops)
+        size_t macs = 1;              // per output pixel, or per image for a linear layer
+        for (int d = 0; d < p[i].ndim; d++) macs *= (size_t)p[i].shape[d];
+        flops += 2 * macs * (p[i].per_pixel ? (size_t)H * W : 1) * p[i].passes;
+    }
+    return flops;
 }
 
 nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R,
@@ -53,12 +116,12 @@ nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, 
 nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, int C, int R,
                                     float slope, int training, const nn_conv *in_from) {
     int blk = in_from ? conv_dst_block(in_from) : 0;
-    if (in_from && (kind != ATT_SA4 || blk < 0)) {
+    if (in_from && (!attention_reads_native(kind) || blk < 0)) {
         as_errorf("attention_create: %s takes no input in oneDNN's layout (block %d)",
                   attention_name(kind), blk);
         return NULL;
     }
-    if ((unsigned)kind > ATT_SA4 || N <= 0 || H <= 0 || W <= 0 || C <= 0 ||
+    if (!kind_ok(kind) || N <= 0 || H <= 0 || W <= 0 || C <= 0 ||
         (kind == ATT_CA && R <= 0)) {
         as_errorf("attention_create: invalid kind %d or shape N=%d H=%d W=%d C=%d R=%d", (int)kind,
                   N, H, W, C, R);
@@ -523,6 +586,7 @@ int attention_forward_add(nn_attention *a, float *out, float *saved, const float
         gate_forward(saved, out, res, in, in, params[0], params[1][0], n / a->C, a->C, a->C);
         return 0;
     case ATT_SA4: return sa4_forward(a, out, saved, in, res, params);
+    default: break;
     }
     return as_errorf("attention_forward: invalid kind %d", (int)a->kind);
 }

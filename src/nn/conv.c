@@ -78,8 +78,10 @@ void conv_set_layout(conv_layout layout) { g_layout = layout; }
 
 // bf16 needs a CPU with native bf16 arithmetic (AVX512-BF16 or AMX): oneDNN 2.6 has no
 // bf16 convolution below that, and its f32 kernels ignore fpmath_mode. Probed with the
-// smallest plan, so the answer is the library's own.
-static int bf16_supported(void) {
+// smallest plan, so the answer is the library's own. Probed once (bf16_supported).
+static int g_bf16;
+static pthread_once_t g_bf16_once = PTHREAD_ONCE_INIT;
+static int bf16_probe(void) {
     if (engine_get()) return 0;
     dnnl_dims_t a = {1, 16, 4, 4}, w = {16, 16, 3, 3}, s = {1, 1}, p = {1, 1};
     dnnl_memory_desc_t src, wei, dst;
@@ -97,6 +99,11 @@ static int bf16_supported(void) {
     int native = strstr(impl, "amx") || strstr(impl, "bf16");  // not a reference kernel
     dnnl_primitive_desc_destroy(pd);
     return native;
+}
+static void bf16_probe_once(void) { g_bf16 = bf16_probe(); }
+static int bf16_supported(void) {
+    pthread_once(&g_bf16_once, bf16_probe_once);
+    return g_bf16;
 }
 
 int conv_set_precision(conv_precision precision) {

@@ -11,6 +11,7 @@
 // Everything here is multithreaded with OpenMP (or inside oneDNN).
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 // ---- convolution (oneDNN or Winograd): k x k, stride 1, 'same' zero padding, bias ----
 // A plan for one shape; it may be reused by every layer of that shape (weights are
@@ -120,14 +121,44 @@ void pixel_shuffle_backward(float *d_in, const float *d_out, int N, int H, int W
 //   sa1:  out = in * sigmoid(conv1x1_{C->1}(in))
 //   sa4:  out = in * sigmoid(c4(lrelu(c3(lrelu(c2(lrelu(c1(in))))))))
 //         c1 7x7 C->32, c2 5x5 32->16, c3 3x3 16->8, c4 1x1 8->1
-typedef enum { ATT_NONE = 0, ATT_CA, ATT_SA1, ATT_SA4 } attention_kind;
+typedef enum { ATT_NONE = 0, ATT_CA, ATT_SA1, ATT_SA4, ATT_COUNT } attention_kind;
 
 const char *attention_name(attention_kind k);           // "none", "ca", "sa1", "sa4"
 int attention_parse(const char *s, attention_kind *k);  // 0 ok, -1 + error
 
+// ---- what each kind is, in one place (the model's tensor table, its tensor count,
+// its FLOPs and receptive field, the loaders and the tests all read it from here) ----
+#define ATT_MAX_PARAMS 12
+typedef struct {
+    const char *name;    // under the module's prefix ("...blocks.B.att."): "fc1.weight"
+    int ndim;
+    int64_t shape[4];    // PyTorch's: conv (cout, cin, k, k), linear (out, in), bias (n)
+    int per_pixel;       // FLOPs: a weight applied at every pixel (conv) or once per image
+    int passes;          // times forward applies it (one for every kind so far)
+} attention_param;
+// Parameters, in the SPEC's tensor order, for C channels and CA's hidden width R
+// (attention_hidden); returns how many (at most ATT_MAX_PARAMS); p may be NULL:
+//   ca:  fc1.weight (R,C), fc1.bias (R), fc2.weight (C,R), fc2.bias (C)
+//   sa1: conv.weight (1,C,1,1), conv.bias (1)
+//   sa4: conv1.weight (32,C,7,7), conv1.bias, conv2.weight (16,32,5,5), conv2.bias,
+//        conv3.weight (8,16,3,3), conv3.bias, conv4.weight (1,8,1,1), conv4.bias
+int attention_params(attention_kind kind, int C, int R, attention_param *p);
+int attention_num_params(attention_kind kind);  // 0, 4, 2, 8
+int attention_hidden(int C, int r);             // CA's hidden width for reduction r: max(1, C / r)
+int attention_uses_reduction(attention_kind kind);  // 1 when R (CA's r) shapes the module
+// Forward multiply-adds x 2 of the module's weights for one H x W image (as conv_flops:
+// the gate's products and the pooling are not counted).
+size_t attention_flops(attention_kind kind, int C, int R, int H, int W);
+// How far (pixels along x and y) an output pixel's inputs reach through the module's
+// convolutions, apart from a global pooling (CA): 0, 0, 0, 3 + 2 + 1.
+int attention_radius(attention_kind kind);
+// 1 when the module can read its input in a conv plan's own layout (attention_create's
+// in_from): SA4, whose first layer is a convolution.
+int attention_reads_native(attention_kind kind);
+
 typedef struct nn_attention nn_attention;
 
-// R: CA's reduced width (C/r rounded down, at least 1); ignored by other kinds.
+// R: CA's hidden width (attention_hidden); ignored by kinds without CA.
 nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R,
                                float slope, int training);
 // SA4 only: `in` (and d_in in backward) in in_from's own output layout (in_from: a plan
@@ -136,12 +167,6 @@ nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, in
                                     float slope, int training, const nn_conv *in_from);
 void attention_destroy(nn_attention *a);
 
-// Parameters, in the SPEC's tensor order:
-//   ca:  fc1.weight (R,C), fc1.bias (R), fc2.weight (C,R), fc2.bias (C)
-//   sa1: conv.weight (1,C,1,1), conv.bias (1)
-//   sa4: conv1.weight (32,C,7,7), conv1.bias, conv2.weight (16,32,5,5), conv2.bias,
-//        conv3.weight (8,16,3,3), conv3.bias, conv4.weight (1,8,1,1), conv4.bias
-int attention_num_params(attention_kind kind);          // 0, 4, 2, 8
 // Floats of forward state kept for backward (gates, pooled vectors, hidden maps).
 size_t attention_saved_floats(const nn_attention *a);
 

@@ -345,8 +345,8 @@ int train_step(trainer *t, dist *d, model_plan *p, const float *s_hr, const floa
     // `share`: scaled so, the ranks' gradients and losses sum to the global ones even
     // when the batch does not split evenly (share is exactly 1 alone).
     double L[2], G[2], w[2] = {t->gn.w[0], t->gn.w[1]}, share = dist_share(d);
-    L[0] = l1_loss(d_s, model_plan_output(p, 1), s_hr, n, (float)(w[0] * share));
-    L[1] = l1_loss(d_t, model_plan_output(p, 2), t_hr, n, (float)(w[1] * share));
+    L[0] = l1_loss(d_s, model_plan_output(p, OUT_S), s_hr, n, (float)(w[0] * share));
+    L[1] = l1_loss(d_t, model_plan_output(p, OUT_T), t_hr, n, (float)(w[1] * share));
     double L_share[2] = {L[0] * share, L[1] * share};
     const model_backward_hooks *hooks;
     if (dist_step_begin(d, m, t->grads, L_share, &hooks)) return -1;
