@@ -169,11 +169,14 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     p->rb = as_calloc((size_t)n_groups(m) * c->blocks + 1, sizeof(rb_acts));
     p->g_out = as_calloc(n_groups(m) + 1, sizeof(float *));
     if (!p->rb || !p->g_out) goto fail;
+    // how many layers each plan serves (conv.c caches Winograd kernels when all fit)
+    int blocks = n_groups(m) * c->blocks;
     if (!(p->c_head = conv_create(N, H, W, 3, C, 3, training))) goto fail;
-    if (!(p->c_cc = conv_create(N, H, W, C, C, 3, training))) goto fail;
-    conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = c->leaky_slope};
+    conv_opts tails = {.layers = n_groups(m) + 3};  // the groups', fe's and branches' tails
+    if (!(p->c_cc = conv_create_opts(N, H, W, C, C, 3, training, &tails))) goto fail;
+    conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = c->leaky_slope, .layers = blocks};
     if (!(p->c_rb1 = conv_create_opts(N, H, W, C, C, 3, training, &o1))) goto fail;
-    conv_opts o2 = {.src_from = p->c_rb1, .native_dst = c->attention == ATT_SA4};
+    conv_opts o2 = {.src_from = p->c_rb1, .native_dst = c->attention == ATT_SA4, .layers = blocks};
     if (!(p->c_rb2 = conv_create_opts(N, H, W, C, C, 3, training, &o2))) goto fail;
     if (o2.native_dst && conv_dst_block(p->c_rb2) < 0) {  // a layout SA4's gate cannot read
         conv_destroy(p->c_rb2);
@@ -182,9 +185,10 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     }
     p->a1n = conv_dst_floats(p->c_rb1);
     p->a2n = conv_dst_floats(p->c_rb2);
-    if (!(p->c_up0 = conv_create(N, H, W, C, s0 * s0 * C, 3, training))) goto fail;
-    if (s == 4 && !(p->c_up1 = conv_create(N, 2 * H, 2 * W, C, 4 * C, 3, training))) goto fail;
-    if (!(p->c_out = conv_create(N, s * H, s * W, C, 3, 3, training))) goto fail;
+    conv_opts two = {.layers = 2};  // one per branch
+    if (!(p->c_up0 = conv_create_opts(N, H, W, C, s0 * s0 * C, 3, training, &two))) goto fail;
+    if (s == 4 && !(p->c_up1 = conv_create_opts(N, 2 * H, 2 * W, C, 4 * C, 3, training, &two))) goto fail;
+    if (!(p->c_out = conv_create_opts(N, s * H, s * W, C, 3, 3, training, &two))) goto fail;
     if (c->attention != ATT_NONE &&
         !(p->att = attention_create_from(c->attention, N, H, W, C, AS_MAX(1, C / c->ca_reduction),
                                          c->leaky_slope, training, o2.native_dst ? p->c_rb2 : NULL)))
