@@ -109,10 +109,11 @@ static void assign(model_plan *p, const model *m, planner *pl) {
     for (int br = 0; br < 2; br++) {
         p->y[br] = take(pl, S_X0, map, 1);  // x0 is dead once f exists
         p->sh0[br] = take(pl, S_SH0, map * s0 * s0, 1);
-        p->sh1[br] = c->scale == 4 ? take(pl, S_SH1, hr, 1) : NULL;
+        // inference: x4's second stage over the first (up0 and sh0 are dead by then)
+        p->sh1[br] = c->scale == 4 ? take(pl, p->training ? S_SH1 : S_SH0, hr, 1) : NULL;
     }
     p->up0 = take(pl, S_UP0, map * s0 * s0, 0);
-    p->up1 = c->scale == 4 ? take(pl, S_UP1, hr, 0) : NULL;
+    p->up1 = c->scale == 4 ? take(pl, p->training ? S_UP1 : S_UP0, hr, 0) : NULL;
     if (!p->training) return;
     for (int i = 0; i < 5; i++) p->d[i] = take(pl, S_D0 + i, AS_MAX(map, AS_MAX(p->a1n, p->a2n)), 0);  // d_a1, d_a2
     p->df[0] = take(pl, S_DF_S, map, 0);
@@ -196,10 +197,15 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     if (share_workspace(p)) goto fail;
     planner pl = {.training = training};
     assign(p, m, &pl);  // sizing
-    size_t total = pl.used;
+    // Inference: a branch's upsampling maps lie over the body's (groups, blocks), dead
+    // once the branch's tail has run; the next branch's body starts after its output
+    // conv. x2: 551 -> 359 floats per LR pixel, so larger tiles fit the same memory.
+    size_t total = pl.used, body_end = 0;
     for (int i = 0; i < S_COUNT; i++) {
+        if (!training && i == S_UP0) body_end = total, total = pl.slot_off[S_G0];
         pl.slot_off[i] = total;
         total += pl.slot_size[i];
+        if (!training && i == S_SH1) total = AS_MAX(total, body_end);
     }
     if (!(p->arena = as_aligned_alloc(sizeof(float) * total))) goto fail;
     p->arena_floats = total;
