@@ -349,8 +349,9 @@ static void finite_differences(void) {
 // One plan serving two layers (two weights pointers), then one layer's weights changed
 // in place (a training step): each call must use its own, current weights. C = 16: the
 // kernels are cached; C = 192: 5 MiB each, past conv.c's cache budget, transformed per
-// call.
-static void kernel_cache_c(int C) {
+// call; layers = 1000 (conv_opts.layers past the budget): C = 16 transformed per call too,
+// into the workspace, with no cache, inference and training plans alike.
+static void kernel_cache_c(int C, int layers) {
     int N = 1, H = 9, W = 10;
     as_rng r;
     as_rng_seed(&r, 600);
@@ -358,7 +359,8 @@ static void kernel_cache_c(int C) {
     float *x = frand(n, &r, 1), *wa = frand(nw, &r, 0.3f), *wb = frand(nw, &r, 0.3f);
     float *b = frand(C, &r, 0.5f), *y = fnan(n), *yd = fnan(n), *dx = fnan(n), *dxd = fnan(n);
     float *dw = fnan(nw), *db = fnan(C);
-    nn_conv *cw = plan(CONV_ALGO_WINOGRAD, N, H, W, C, C, 3, 1, NULL);
+    nn_conv *cw = plan(CONV_ALGO_WINOGRAD, N, H, W, C, C, 3, 1, &(conv_opts){.layers = layers});
+    nn_conv *ci = plan(CONV_ALGO_WINOGRAD, N, H, W, C, C, 3, 0, &(conv_opts){.layers = layers});
     nn_conv *cd = plan(CONV_ALGO_DIRECT, N, H, W, C, C, 3, 1, NULL);
     for (int step = 0; step < 6; step++) {
         float *w = step % 2 ? wb : wa;
@@ -370,16 +372,21 @@ static void kernel_cache_c(int C) {
         CHECK_OK(conv_backward(cd, dxd, dw, db, x, x, w));
         double sc, e = max_diff(y, yd, n, &sc);
         CHECK(e <= TOL4 * sc, "step %d forward: %.3g of %.3g", step, e, sc);
+        CHECK_OK(conv_forward(ci, y, x, w, b));
+        e = max_diff(y, yd, n, &sc);
+        CHECK(e <= TOL4 * sc, "step %d inference forward: %.3g of %.3g", step, e, sc);
         e = max_diff(dx, dxd, n, &sc);
         CHECK(e <= TOL4 * sc, "step %d backward-data: %.3g of %.3g", step, e, sc);
     }
-    conv_destroy(cw), conv_destroy(cd);
+    conv_destroy(cw), conv_destroy(cd), conv_destroy(ci);
     free(x), free(wa), free(wb), free(b), free(y), free(yd), free(dx), free(dxd), free(dw), free(db);
 }
 
 static void kernel_cache(void) {
-    kernel_cache_c(16);
-    kernel_cache_c(192);
+    kernel_cache_c(16, 0);
+    kernel_cache_c(192, 0);
+    kernel_cache_c(16, 1000);
+    kernel_cache_c(16, 2);
 }
 
 // conv_forward_add: the residual add fused into Winograd's output transform (res may

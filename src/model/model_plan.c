@@ -114,8 +114,10 @@ static void assign(model_plan *p, const model *m, planner *pl) {
     for (int br = 0; br < 2; br++) p->y[br] = take(pl, S_X0, map, 1);  // x0 is dead once f exists
     for (int k = 0; k < m->n_up; k++) {
         size_t out = map * up_out_area(p, m, k);  // the stage's output, before and after the shuffle
-        for (int br = 0; br < 2; br++) p->sh[k][br] = take(pl, S_SH + k, out, 1);
-        p->up[k] = take(pl, S_UP + k, out, 0);
+        // inference: each stage over the one before it (its input is dead once its conv ran)
+        int slot = p->training ? k : 0;
+        for (int br = 0; br < 2; br++) p->sh[k][br] = take(pl, S_SH + slot, out, 1);
+        p->up[k] = take(pl, S_UP + slot, out, 0);
     }
     if (!p->training) return;
     for (int i = 0; i < 5; i++) p->d[i] = take(pl, S_D0 + i, AS_MAX(map, AS_MAX(p->a1n, p->a2n)), 0);  // d_a1, d_a2
@@ -175,11 +177,14 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     p->rb = as_calloc((size_t)n_groups(m) * c->blocks + 1, sizeof(rb_acts));
     p->g_out = as_calloc(n_groups(m) + 1, sizeof(float *));
     if (!p->rb || !p->g_out) goto fail;
+    // how many layers each plan serves (conv.c caches Winograd kernels when all fit)
+    int blocks = n_groups(m) * c->blocks;
     if (!(p->c_head = conv_create(N, H, W, 3, C, 3, training))) goto fail;
-    if (!(p->c_cc = conv_create(N, H, W, C, C, 3, training))) goto fail;
-    conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = c->leaky_slope};
+    conv_opts tails = {.layers = n_groups(m) + 3};  // the groups', fe's and branches' tails
+    if (!(p->c_cc = conv_create_opts(N, H, W, C, C, 3, training, &tails))) goto fail;
+    conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = c->leaky_slope, .layers = blocks};
     if (!(p->c_rb1 = conv_create_opts(N, H, W, C, C, 3, training, &o1))) goto fail;
-    conv_opts o2 = {.src_from = p->c_rb1, .native_dst = attention_reads_native(c->attention)};
+    conv_opts o2 = {.src_from = p->c_rb1, .native_dst = attention_reads_native(c->attention), .layers = blocks};
     if (!(p->c_rb2 = conv_create_opts(N, H, W, C, C, 3, training, &o2))) goto fail;
     if (o2.native_dst && conv_dst_block(p->c_rb2) < 0) {  // a layout the attention module cannot read
         conv_destroy(p->c_rb2);
@@ -188,12 +193,13 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     }
     p->a1n = conv_dst_floats(p->c_rb1);
     p->a2n = conv_dst_floats(p->c_rb2);
+    conv_opts two = {.layers = 2};  // one per branch
     for (int k = 0, r = 1; k < m->n_up; r *= m->up_scale[k++]) {
         int sk = m->up_scale[k];
         p->up_in[k] = r;
-        if (!(p->c_up[k] = conv_create(N, r * H, r * W, C, sk * sk * C, 3, training))) goto fail;
+        if (!(p->c_up[k] = conv_create_opts(N, r * H, r * W, C, sk * sk * C, 3, training, &two))) goto fail;
     }
-    if (!(p->c_out = conv_create(N, s * H, s * W, C, 3, 3, training))) goto fail;
+    if (!(p->c_out = conv_create_opts(N, s * H, s * W, C, 3, 3, training, &two))) goto fail;
     if (c->attention != ATT_NONE &&
         !(p->att = attention_create_from(c->attention, N, H, W, C, attention_hidden(C, c->ca_reduction),
                                          c->leaky_slope, training, o2.native_dst ? p->c_rb2 : NULL)))
@@ -201,10 +207,15 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     if (share_workspace(p)) goto fail;
     planner pl = {.training = training};
     assign(p, m, &pl);  // sizing
-    size_t total = pl.used;
+    // Inference: a branch's upsampling maps lie over the body's (groups, blocks), dead
+    // once the branch's tail has run; the next branch's body starts after its output
+    // conv. x2: 551 -> 359 floats per LR pixel, so larger tiles fit the same memory.
+    size_t total = pl.used, body_end = 0;
     for (int i = 0; i < S_COUNT; i++) {
+        if (!training && i == S_UP) body_end = total, total = pl.slot_off[S_G0];
         pl.slot_off[i] = total;
         total += pl.slot_size[i];
+        if (!training && i == S_SH + MODEL_MAX_UP - 1) total = AS_MAX(total, body_end);
     }
     if (!(p->arena = as_aligned_alloc(sizeof(float) * total))) goto fail;
     p->arena_floats = total;

@@ -151,9 +151,12 @@ typedef struct {
 // loaded model (inference) or once per weights update (training), with no help from
 // the caller. A transformed kernel is 4x the weights (36 positions for 9 taps), so the
 // cache holds KCACHE_BYTES per plan and direction: all of the bundled models' layers
-// (C = 32: 3 MiB for the 20 conv1s); a wider model's other layers are transformed per
-// call into `scratch` (0.1 ms for 64 -> 64, ~2% of its inference), keeping the memory
-// of inference within ~10% of direct's.
+// (C = 32: 3 MiB for the 20 conv1s). A plan told that it serves more layers than that
+// (conv_opts.layers: the paper-size model's 140 conv1s, 82 MiB) caches none and
+// transforms each kernel per call (0.1 ms for 64 -> 64, ~1% of its inference): a
+// partial cache, the first few layers only, cost 15 MiB of peak RSS (+12% at paper
+// size) for 0.1% of the time. Per-call kernels go to the workspace (kscr_off), so the
+// plans of a model share one buffer for them, as for the rest of the workspace.
 #define KCACHE_BYTES ((size_t)4 << 20)
 typedef struct {
     const float *w;
@@ -163,7 +166,6 @@ typedef struct {
 typedef struct {
     kentry *e;
     int n, cap;
-    float *scratch;  // the kernel of a layer past the budget
 } kcache;
 
 // The plan. Passes: forward, backward-data (bd_), backward-weights (bw_).
@@ -188,6 +190,8 @@ struct nn_conv {
     int wino_m;
     wino *wino[2];          // forward cin -> cout; backward-data cout -> cin
     kcache kc[2];
+    int kc_off;             // 1: no cache (opt.layers past the budget)
+    size_t kscr_off;        // the workspace's piece for a kernel transformed per call
 };
 
 // ---- the algorithm: oneDNN direct or Winograd ------------------------------------------
@@ -267,10 +271,10 @@ static const float *kernel_get(nn_conv *c, int d, const float *weight) {
     for (int i = 0; i < k->n && !e; i++)
         if (k->e[i].w == weight) e = &k->e[i];
     if (e && e->hash == h) return e->U;
-    if (!e && (size_t)(k->n + 1) * nf * sizeof(float) > KCACHE_BYTES) {  // past the budget
-        if (!k->scratch && !(k->scratch = as_aligned_alloc(nf * sizeof(float)))) return NULL;
-        wino_kernel_transform(c->wino[d], k->scratch, weight, d);
-        return k->scratch;
+    if (!e && (c->kc_off || (size_t)(k->n + 1) * nf * sizeof(float) > KCACHE_BYTES)) {  // past the budget
+        float *U = (float *)(c->ws + c->kscr_off);
+        wino_kernel_transform(c->wino[d], U, weight, d);
+        return U;
     }
     if (!e) {
         if (k->n == k->cap) {
@@ -401,8 +405,17 @@ static int wino_plan(nn_conv *c) {
     if (!(c->wino[0] = wino_create(c->N, c->H, c->W, c->cin, c->cout, c->wino_m))) return -1;
     if (c->training && !(c->wino[1] = wino_create(c->N, c->H, c->W, c->cout, c->cin, c->wino_m)))
         return -1;
+    // the per-call kernel after the tiles; pages the plan never transforms into stay
+    // untouched (not resident)
+    size_t wb = 0, kb = 0;
     for (int d = 0; d < 2; d++)
-        if (c->wino[d]) c->ws_bytes = AS_MAX(c->ws_bytes, wino_workspace_bytes(c->wino[d]));
+        if (c->wino[d]) {
+            wb = AS_MAX(wb, wino_workspace_bytes(c->wino[d]));
+            kb = AS_MAX(kb, wino_kernel_floats(c->wino[d]) * sizeof(float));
+        }
+    c->kscr_off = (wb + 63) & ~(size_t)63;
+    c->ws_bytes = AS_MAX(c->ws_bytes, c->kscr_off + kb);
+    c->kc_off = c->opt.layers > 0 && (size_t)c->opt.layers * kb > KCACHE_BYTES;
     return 0;
 }
 
@@ -571,7 +584,6 @@ void conv_destroy(nn_conv *c) {
         wino_destroy(c->wino[d]);
         for (int i = 0; i < c->kc[d].n; i++) free(c->kc[d].e[i].U);
         free(c->kc[d].e);
-        free(c->kc[d].scratch);
     }
     free(c->ws_own);
     free(c);

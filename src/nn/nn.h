@@ -41,10 +41,14 @@ double conv_flops(const nn_conv *c);  // forward multiply-adds x 2
 //   src_from    the input, and d_in in backward, are in src_from's native output layout
 //               (src_from must have native_dst and this plan's input shape);
 //   lrelu       forward returns LeakyReLU(conv, slope), as lrelu_forward would.
+//   layers      how many layers (weights pointers) the plan will serve; 0: unknown. A
+//               Winograd plan whose layers' transformed kernels would not all fit its
+//               cache transforms every kernel per call instead of caching the first few.
 typedef struct {
     int native_dst, lrelu;
     float slope;
     const nn_conv *src_from;
+    int layers;
 } conv_opts;
 nn_conv *conv_create_opts(int N, int H, int W, int cin, int cout, int k, int training,
                           const conv_opts *opt);  // opt NULL: conv_create
