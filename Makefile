@@ -35,9 +35,25 @@ CFLAGS  += -DATTSR_MPI
 MPI_LIBS = $(shell mpicc --showme:link 2>/dev/null)
 endif
 
+# CUDA=1: the CUDA backend (src/nn/cuda/*.cu, compiled by nvcc) beside the CPU code;
+# `nn_set_device(NN_CUDA)` then runs on the GPU. Without it no CUDA header, library or
+# symbol is involved. CUDA_ARCH: the GPU generation to compile for (90: H100/H200),
+# with its PTX, which newer GPUs compile at load time.
+CUDA      ?= 0
+CUDA_HOME ?= /usr/local/cuda
+CUDA_ARCH ?= 90
+NVCC      ?= $(CUDA_HOME)/bin/nvcc
+ifeq ($(CUDA),1)
+CFLAGS  += -DATTSR_CUDA
+LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+NVFLAGS  = -std=c++17 -O3 -g -DATTSR_CUDA -Iinclude -Isrc -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)] \
+           -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra
+CUDA_SRC := $(wildcard src/nn/cuda/*.cu)
+endif
+
 # Every object depends on a stamp named after the compiler and flags, so switching
 # (make, then make MPI=1, or another OPT) in one BUILD rebuilds instead of mixing.
-STAMP   := $(BUILD)/.flags-$(shell printf '%s' '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' | md5sum | cut -c1-12)
+STAMP   := $(BUILD)/.flags-$(shell printf '%s' '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS) $(NVFLAGS)' | md5sum | cut -c1-12)
 # The install's model folder is compiled into one object (attsr_model_bundled): a new
 # PREFIX rebuilds that object only.
 PSTAMP  := $(BUILD)/.prefix-$(shell printf '%s' '$(MODELDIR)' | md5sum | cut -c1-12)
@@ -49,7 +65,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 EX_SRC  := $(wildcard examples/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 EXAMPLES := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
@@ -66,6 +82,10 @@ $(STAMP):
 $(BUILD)/%.o: %.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cu $(STAMP)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
 
 $(PSTAMP):
 	@mkdir -p $(BUILD)

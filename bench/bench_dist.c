@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
     adam_init(&tr.opt, 1e-4);
     gradnorm_init(&tr.gn, 1, 1.5, 0.01);
     for (int r = 0; r <= reps; r++) {
-        memcpy(model_plan_input(p), in, 4 * in_n * b);
+        if (model_plan_set_input(p, in)) return fail(d, "input");
         if (dist_barrier(d)) return fail(d, "barrier");  // every rank starts the step together
         dist_stats s0 = dist_get_stats(d);
         double t0 = as_now(), out[3];

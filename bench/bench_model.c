@@ -60,7 +60,10 @@ int main(int argc, char **argv) {
     gradnorm_init(&tr.gn, 1, 1.5, 0.01);
     double *t = malloc(sizeof(double) * (reps + 1)), *cpu = malloc(sizeof(double) * (reps + 1));
     for (int r = 0; r <= reps; r++) {
-        memcpy(model_plan_input(p), in, 4 * in_n);
+        if (model_plan_set_input(p, in)) {
+            fprintf(stderr, "bench_model: %s\n", as_error());
+            return 1;
+        }
         double t0 = as_now(), c0 = cpu_now(), out[3];
         int rc = train ? train_step(&tr, NULL, p, s_hr, t_hr, ds, dt, 1e-4, out) : model_forward(p, &m);
         if (rc) {

@@ -51,7 +51,7 @@ static void hooks_case(const char *cs) {
     const st_tensor *in = need(&io, "input");
     model_plan *p = model_plan_create(&m, (int)in->shape[0], (int)in->shape[1], (int)in->shape[2], 1);
     CHECK(p, "%s", as_error());
-    memcpy(model_plan_input(p), in->data, sizeof(float) * in->numel);
+    CHECK_OK(model_plan_set_input(p, in->data));
     CHECK_OK(model_forward(p, &m));
     const float *g_s = need(&io, "g_s")->data, *g_t = need(&io, "g_t")->data;
     float *plain = calloc(m.n_floats, 4), *hooked = calloc(m.n_floats, 4);
@@ -115,7 +115,7 @@ static void test_world_of_one(void) {
         step_state_init(&st, &m[k], out_n, 1e-3);
         for (int s = 0; s < 3; s++) {
             double out[3];
-            memcpy(model_plan_input(p), in->data, sizeof(float) * in->numel);
+            CHECK_OK(model_plan_set_input(p, in->data));
             CHECK_OK(train_step(&st.t, k == 0 ? NULL : d, p, hr, hr, st.d_s, st.d_t, 1e-3, out));
         }
         step_state_free(&st);

@@ -42,8 +42,8 @@ static void run_case(const char *cs) {
     model_plan *inf = model_plan_create(&m, N, H, W, 0);
     model_plan *tr = model_plan_create(&m, N, H, W, 1);
     CHECK(inf && tr, "%s", as_error());
-    memcpy(model_plan_input(inf), in->data, sizeof(float) * in->numel);
-    memcpy(model_plan_input(tr), in->data, sizeof(float) * in->numel);
+    CHECK_OK(model_plan_set_input(inf, in->data));
+    CHECK_OK(model_plan_set_input(tr, in->data));
     CHECK_OK(model_forward(inf, &m));
     CHECK_OK(model_forward(tr, &m));
     static const char *outs[OUT_COUNT] = {[OUT_SR] = "sr", [OUT_S] = "s", [OUT_T] = "t"};
@@ -83,7 +83,7 @@ static void test_threads(void) {
     const st_tensor *in = need(&io, "input");
     model_plan *p = model_plan_create(&m, (int)in->shape[0], (int)in->shape[1], (int)in->shape[2], 0);
     CHECK(p, "%s", as_error());
-    memcpy(model_plan_input(p), in->data, sizeof(float) * in->numel);
+    CHECK_OK(model_plan_set_input(p, in->data));
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
     CHECK_OK(model_forward(p, &m));

@@ -24,7 +24,7 @@ static void run_kind(const char *att) {
     step_state_init(&st, &m, s_hr->numel, 2e-4);
     for (int k = 0; k < 10; k++) {
         double out[3];
-        memcpy(model_plan_input(p), in->data, 4 * in->numel);
+        CHECK_OK(model_plan_set_input(p, in->data));
         CHECK_OK(train_step(&st.t, NULL, p, s_hr->data, t_hr->data, st.d_s, st.d_t, 2e-4, out));
         for (int j = 0; j < 3; j++)
             CHECK(fabs(out[j] - losses[3 * k + j]) <= 1e-4 * fabs(losses[3 * k + j]),

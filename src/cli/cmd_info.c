@@ -42,9 +42,14 @@ static int time_forward(const model *m, int size, int runs, double *t) {
     if (!p) return -1;
     as_rng rng;
     as_rng_seed(&rng, 1);
-    float *in = model_plan_input(p);
+    float *in = as_malloc_array((size_t)size * size * 3, sizeof(float));
+    if (!in) {
+        model_plan_free(p);
+        return -1;
+    }
     for (size_t i = 0; i < (size_t)size * size * 3; i++) in[i] = (float)as_rng_uniform(&rng);
-    int rc = 0;
+    int rc = model_plan_set_input(p, in);
+    free(in);
     for (int r = -1; r < runs && !rc; r++) {
         double t0 = as_now();
         rc = model_forward(p, m);

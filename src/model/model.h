@@ -88,10 +88,17 @@ typedef struct model_plan model_plan;
 
 model_plan *model_plan_create(const model *m, int N, int H, int W, int training);
 void model_plan_free(model_plan *p);
-float *model_plan_input(model_plan *p);      // (N, H, W, 3): fill before forward
+// The plan's buffers live on the device the process computed on when it was created
+// (nn_set_device); the input and outputs are copied in and out through these calls.
+int model_plan_set_input(model_plan *p, const float *x);  // x: (N, H, W, 3) host floats
 // Outputs after forward, each (N, H*s, W*s, 3): I_SR = S_SR + T_SR, and the branches'.
 enum { OUT_SR, OUT_S, OUT_T, OUT_COUNT };
-const float *model_plan_output(const model_plan *p, int which);  // which: OUT_*
+// dst: model_plan_output_floats() host floats. 0 / -1 + error.
+int model_plan_get_output(const model_plan *p, int which, float *dst);  // which: OUT_*
+nn_device model_plan_device(const model_plan *p);
+// The output in the plan's own memory: for nn's functions on the same device (the
+// loss), and for reading in place, without a copy, when the device is NN_CPU.
+const float *model_plan_output(const model_plan *p, int which);
 size_t model_plan_bytes(const model_plan *p);
 size_t model_plan_output_floats(const model_plan *p);  // N*sH*sW*3
 

@@ -24,6 +24,7 @@ typedef struct { float *a1, *a2, *att, *out; } rb_acts;  // per residual block
 
 struct model_plan {
     int N, H, W, s, training;
+    nn_device dev;               // where the buffers below live (the process's device at creation)
     size_t map;                  // N*H*W*C floats: one LR feature map
     nn_conv *c_head;             // 3 -> C            at H x W
     nn_conv *c_cc;               // C -> C 3x3        at H x W
@@ -48,9 +49,9 @@ struct model_plan {
     // backward scratch (training only)
     float *d[5], *df[2], *d_up, *d_hr[2], *att_scratch, *dw_tmp;
 
-    float *arena;
+    float *arena;                // every buffer above, on dev
     size_t arena_floats;
-    void *workspace;             // shared by every conv plan (they run in turn)
+    void *workspace;             // shared by every conv plan (they run in turn), on dev
     size_t workspace_bytes;
     const model_backward_hooks *hooks;  // set for the duration of one backward, or NULL
 };
@@ -140,10 +141,10 @@ void model_plan_free(model_plan *p) {
     for (int k = 0; k < MODEL_MAX_UP; k++) conv_destroy(p->c_up[k]);
     conv_destroy(p->c_out);
     attention_destroy(p->att);
-    free(p->workspace);
+    nn_free(p->dev, p->workspace);
     free(p->rb);
     free(p->g_out);
-    free(p->arena);
+    nn_free(p->dev, p->arena);
     free(p);
 }
 
@@ -156,7 +157,7 @@ static int share_workspace(model_plan *p) {
     for (int i = 0; i < n; i++)
         if (convs[i]) bytes = AS_MAX(bytes, conv_workspace_bytes(convs[i]));
     if (!bytes) return 0;
-    if (!(p->workspace = as_aligned_alloc(bytes))) return -1;
+    if (!(p->workspace = nn_alloc(p->dev, bytes))) return -1;
     p->workspace_bytes = bytes;
     for (int i = 0; i < n; i++)
         if (convs[i] && conv_set_workspace(convs[i], p->workspace)) return -1;
@@ -171,7 +172,7 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     }
     model_plan *p = as_calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->N = N, p->H = H, p->W = W, p->s = c->scale, p->training = training;
+    p->N = N, p->H = H, p->W = W, p->s = c->scale, p->training = training, p->dev = nn_get_device();
     p->map = (size_t)N * H * W * c->feats;
     int C = c->feats, s = c->scale;
     p->rb = as_calloc((size_t)n_groups(m) * c->blocks + 1, sizeof(rb_acts));
@@ -217,7 +218,7 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
         total += pl.slot_size[i];
         if (!training && i == S_SH + MODEL_MAX_UP - 1) total = AS_MAX(total, body_end);
     }
-    if (!(p->arena = as_aligned_alloc(sizeof(float) * total))) goto fail;
+    if (!(p->arena = nn_alloc(p->dev, sizeof(float) * total))) goto fail;
     p->arena_floats = total;
     pl.base = p->arena;
     pl.used = 0;
@@ -228,7 +229,15 @@ fail:
     return NULL;
 }
 
-float *model_plan_input(model_plan *p) { return p->input; }
+int model_plan_set_input(model_plan *p, const float *x) {
+    return nn_upload(p->dev, p->input, x, sizeof(float) * p->N * p->H * p->W * 3);
+}
+
+int model_plan_get_output(const model_plan *p, int which, float *dst) {
+    return nn_download(p->dev, dst, p->out[which], sizeof(float) * model_plan_output_floats(p));
+}
+
+nn_device model_plan_device(const model_plan *p) { return p->dev; }
 const float *model_plan_output(const model_plan *p, int which) { return p->out[which]; }
 size_t model_plan_bytes(const model_plan *p) { return p->arena_floats * sizeof(float) + p->workspace_bytes; }
 size_t model_plan_output_floats(const model_plan *p) { return (size_t)p->N * p->H * p->W * 3 * p->s * p->s; }
@@ -421,8 +430,8 @@ static int backward(model_plan *p, const model *m, float *grads, const float *d_
     if (conv_backward(p->c_cc, p->d[0], GW_(ft), GB_(ft), p->df[0], x, W_(ft)) ||
         conv_backward(p->c_cc, p->d[1], dw_t, db_t, p->df[1], x, W_(ft)))
         return -1;
-    branch_norm[0] = sqrt(as_sum_sq(GW_(ft), wn));
-    branch_norm[1] = sqrt(as_sum_sq(dw_t, wn));
+    branch_norm[0] = sqrt(nn_sum_sq(GW_(ft), wn));
+    branch_norm[1] = sqrt(nn_sum_sq(dw_t, wn));
     if (p->hooks && p->hooks->fe_tail_split) {
         const float *const dw[2] = {GW_(ft), dw_t};
         p->hooks->fe_tail_split(p->hooks->ctx, dw, wn);

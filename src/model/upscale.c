@@ -24,6 +24,8 @@
 
 void plan_cache_free(plan_cache *c) {
     model_plan_free(c->plan);
+    free(c->window);
+    free(c->result);
     memset(c, 0, sizeof *c);
 }
 
@@ -31,8 +33,22 @@ static model_plan *plan_for(const model *m, plan_cache *c, int w, int h) {
     if (c->plan && c->w == w && c->h == h) return c->plan;
     plan_cache_free(c);
     c->plan = model_plan_create(m, 1, h, w, 0);
-    if (c->plan) c->w = w, c->h = h;
+    if (!c->plan) return NULL;
+    c->w = w, c->h = h;
+    c->window = as_malloc_array((size_t)w * h * 3, sizeof(float));
+    if (c->window && model_plan_device(c->plan) != NN_CPU)
+        c->result = as_malloc_array(model_plan_output_floats(c->plan), sizeof(float));
+    if (!c->window || (model_plan_device(c->plan) != NN_CPU && !c->result)) {
+        plan_cache_free(c);
+        return NULL;
+    }
     return c->plan;
+}
+
+// Output k of the cached plan where the host can read it: in place on the CPU.
+static const float *host_output(plan_cache *c, int k) {
+    if (!c->result) return model_plan_output(c->plan, k);
+    return model_plan_get_output(c->plan, k, c->result) ? NULL : c->result;
 }
 
 // The largest tile whose plan stays under AUTO_PLAN_BYTES (activations scale with
@@ -109,10 +125,14 @@ static int upscale_tiled(const model *m, plan_cache *cache, const float *in, int
         for (int tx = 0; tx < tiles_x; tx++) {
             int x0 = tx * ax.tile, x1 = AS_MIN(w, x0 + ax.tile), y0 = ty * ay.tile, y1 = AS_MIN(h, y0 + ay.tile);
             int wx = window_start(&ax, x0), wy = window_start(&ay, y0);
-            fill_window(model_plan_input(p), in, w, h, wx, wy, ww, wh);
-            if (model_forward(p, m)) return -1;
-            for (int k = 0; k < OUT_COUNT; k++)
-                if (dst[k]) copy_core(dst[k], model_plan_output(p, k), s, w, ww, wx, wy, x0, x1, y0, y1);
+            fill_window(cache->window, in, w, h, wx, wy, ww, wh);
+            if (model_plan_set_input(p, cache->window) || model_forward(p, m)) return -1;
+            for (int k = 0; k < OUT_COUNT; k++) {
+                if (!dst[k]) continue;
+                const float *src = host_output(cache, k);
+                if (!src) return -1;
+                copy_core(dst[k], src, s, w, ww, wx, wy, x0, x1, y0, y1);
+            }
             done++;
             if (o->progress) o->progress(pass * tiles_x * tiles_y + done, passes * tiles_x * tiles_y, o->user);
         }

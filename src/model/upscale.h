@@ -7,6 +7,8 @@
 typedef struct {
     model_plan *plan;   // reused while the window size stays the same
     int w, h;
+    float *window;      // the window's input, assembled here, then given to the plan (w x h x 3)
+    float *result;      // an output copied back from a plan whose device is not the CPU
 } plan_cache;
 
 void plan_cache_free(plan_cache *c);

@@ -115,6 +115,10 @@ nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, 
 
 nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, int C, int R,
                                     float slope, int training, const nn_conv *in_from) {
+    if (nn_get_device() != NN_CPU) {
+        as_errorf("attention_create: attention modules on %s are not implemented yet", nn_device_name(nn_get_device()));
+        return NULL;
+    }
     int blk = in_from ? conv_dst_block(in_from) : 0;
     if (in_from && (!attention_reads_native(kind) || blk < 0)) {
         as_errorf("attention_create: %s takes no input in oneDNN's layout (block %d)",

@@ -532,6 +532,10 @@ nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training
 
 nn_conv *conv_create_opts(int N, int H, int W, int cin, int cout, int k, int training,
                           const conv_opts *opt) {
+    if (nn_get_device() != NN_CPU) {  // cuDNN's plans are the CUDA backend's next layer
+        as_errorf("conv_create: convolutions on %s are not implemented yet", nn_device_name(nn_get_device()));
+        return NULL;
+    }
     if (opt && opt->src_from &&
         (opt->src_from->N != N || opt->src_from->H != H || opt->src_from->W != W ||
          opt->src_from->cout != cin || !opt->src_from->opt.native_dst)) {

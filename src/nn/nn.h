@@ -13,6 +13,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// ---- devices: where plans keep their buffers and run their layers ------------------
+// A process computes on one device, chosen at startup (as the convolutions' layout,
+// precision and algorithm below): plans created afterwards allocate their buffers on it
+// (nn_alloc), and the element-wise layers, PixelShuffle, the losses and the optimiser's
+// updates run there, on pointers into its memory. NN_CPU is this directory's oneDNN and
+// OpenMP code. NN_CUDA exists in builds made with `make CUDA=1` (src/nn/cuda/); it has
+// the memory, the element-wise layers and the training step's maths so far: layers it
+// lacks fail at plan creation with a message that says so, never silently on the CPU.
+typedef enum { NN_CPU = 0, NN_CUDA } nn_device;
+const char *nn_device_name(nn_device d);                  // "cpu", "cuda"
+int nn_device_parse(const char *s, nn_device *d);         // 0 ok, -1 + error
+// 1 when d can run in this process; 0 with the reason in as_error() (a build without
+// CUDA, no GPU, a driver older than the runtime).
+int nn_device_available(nn_device d);
+int nn_set_device(nn_device d);                           // -1 + reason when not available
+nn_device nn_get_device(void);
+// Memory on device d: 64-byte aligned; NULL + as_error() on failure. nn_free(d, NULL) is a no-op.
+void *nn_alloc(nn_device d, size_t bytes);
+void nn_free(nn_device d, void *p);
+// Copies between host memory and device d's (memcpy on the CPU); 0 / -1 + error.
+int nn_upload(nn_device d, void *dst, const void *src, size_t bytes);
+int nn_download(nn_device d, void *dst, const void *src, size_t bytes);
+
 // ---- convolution (oneDNN or Winograd): k x k, stride 1, 'same' zero padding, bias ----
 // A plan for one shape; it may be reused by every layer of that shape (weights are
 // passed per call; direct plans reorder them each time, Winograd plans keep each
@@ -113,6 +136,20 @@ void lrelu_backward(float *d_in, const float *d_out, const float *in, size_t n, 
 void add_forward(float *out, const float *a, const float *b, size_t n);  // out may alias a, b
 void add_inplace(float *y, const float *x, size_t n);                              // y += x
 void scale_add_inplace(float *y, float a, const float *x, size_t n);               // y += a*x
+
+// ---- the training step's maths on parameter- and activation-sized buffers ---------
+// Deterministic: sums in fixed chunks (AS_SUM_CHUNKS), so results do not depend on the
+// thread count. On the current device, as the element-wise layers.
+// mean |pred - target| over n; d_pred = scale * sign(pred - target) / n (sign(0) = 0,
+// PyTorch's); d_pred may be NULL.
+double nn_l1_loss(float *d_pred, const float *pred, const float *target, size_t n, float scale);
+double nn_sum_sq(const float *x, size_t n);  // sum x^2, in double
+// One Adam update (torch.optim.Adam's arithmetic; the caller computes the step's
+// coefficients from lr and t): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+// w -= step * m / (sqrt(v) / bc2_sqrt + eps).
+typedef struct { float step, beta1, beta2, eps, bc2_sqrt; } nn_adam_coef;
+void nn_adam_update(float *w, const float *g, float *m, float *v, size_t n, const nn_adam_coef *k);
+void nn_ema_update(float *avg, const float *w, size_t n, double decay);  // avg = d avg + (1-d) w
 
 // ---- PixelShuffle (PyTorch's): out[c, h*s+i, w*s+j] = in[c*s*s + i*s + j, h, w] ---
 // in (N,H,W,C*s*s) -> out (N,H*s,W*s,C)

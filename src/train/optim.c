@@ -1,27 +1,14 @@
-// L1 loss, GradNorm and Adam. See optim.h.
+// L1 loss, GradNorm and Adam. See optim.h. The buffer-sized loops are nn's (nn_l1_loss,
+// nn_adam_update, nn_ema_update), so they run on the device the network runs on.
 #include "train/optim.h"
 
 #include <math.h>
 
 #include "core/core.h"
+#include "nn/nn.h"
 
-// Summed in fixed chunks (see AS_SUM_CHUNKS) so the loss is bit-identical for any
-// thread count.
 double l1_loss(float *d_pred, const float *pred, const float *target, size_t n, float scale) {
-    double part[AS_SUM_CHUNKS], sum = 0;
-    float g = scale / (float)n;
-#pragma omp parallel for schedule(static)
-    for (int k = 0; k < AS_SUM_CHUNKS; k++) {
-        double s = 0;
-        for (size_t i = n * k / AS_SUM_CHUNKS; i < n * (k + 1) / AS_SUM_CHUNKS; i++) {
-            float d = pred[i] - target[i];
-            s += fabsf(d);
-            if (d_pred) d_pred[i] = d > 0 ? g : d < 0 ? -g : 0.0f;
-        }
-        part[k] = s;
-    }
-    for (int k = 0; k < AS_SUM_CHUNKS; k++) sum += part[k];
-    return sum / (double)n;
+    return nn_l1_loss(d_pred, pred, target, n, scale);
 }
 
 void gradnorm_init(gradnorm *g, int enabled, double alpha, double lr) {
@@ -69,20 +56,11 @@ void adam_init(adam *a, double lr) { *a = (adam){.lr = lr, .beta1 = 0.9, .beta2 
 // torch.optim.Adam: bias-corrected moments, eps added outside the square root.
 void adam_step(adam *a, float *w, const float *g, float *m, float *v, size_t n) {
     a->t++;
-    float b1 = (float)a->beta1, b2 = (float)a->beta2, eps = (float)a->eps;
+    nn_adam_coef k = {.beta1 = (float)a->beta1, .beta2 = (float)a->beta2, .eps = (float)a->eps};
     float bc1 = (float)(1.0 - pow(a->beta1, (double)a->t));
-    float bc2_sqrt = (float)sqrt(1.0 - pow(a->beta2, (double)a->t));
-    float step = (float)a->lr / bc1;
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        w[i] -= step * m[i] / (sqrtf(v[i]) / bc2_sqrt + eps);
-    }
+    k.bc2_sqrt = (float)sqrt(1.0 - pow(a->beta2, (double)a->t));
+    k.step = (float)a->lr / bc1;
+    nn_adam_update(w, g, m, v, n, &k);
 }
 
-void ema_update(float *avg, const float *w, size_t n, double decay) {
-    float d = (float)decay, keep = (float)(1.0 - decay);
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) avg[i] = d * avg[i] + keep * w[i];
-}
+void ema_update(float *avg, const float *w, size_t n, double decay) { nn_ema_update(avg, w, n, decay); }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,8 @@ typedef struct {
     trainer t;                        // the state; its moving average on rank 0 alone
     dataset *data;
     model_plan *plan;
-    float *s_hr, *t_hr, *d_s, *d_t;   // (b, ps, ps, 3)
+    float *lr, *host_s, *host_t;      // the batch as the dataset writes it: (b, p, p, 3), (b, ps, ps, 3) x 2
+    float *s_hr, *t_hr, *d_s, *d_t;   // (b, ps, ps, 3) on the plan's device: the targets, the losses' gradients
     FILE *log;                        // rank 0 only
     char path[4][4096];               // model, best, checkpoint, log
 } run;
@@ -258,23 +260,34 @@ static int setup(run *r) {
     if (open_data(r)) return -1;
     int b = dataset_local_batch(r->data), ps = c->patch * r->t.m.cfg.scale;
     size_t hr = (size_t)b * ps * ps * 3;
-    r->s_hr = as_malloc_array(hr, sizeof(float));
-    r->t_hr = as_malloc_array(hr, sizeof(float));
-    r->d_s = as_malloc_array(hr, sizeof(float));
-    r->d_t = as_malloc_array(hr, sizeof(float));
-    if (!r->s_hr || !r->t_hr || !r->d_s || !r->d_t) return -1;
     if (!(r->plan = model_plan_create(&r->t.m, b, c->patch, c->patch, 1))) return -1;
+    nn_device dev = model_plan_device(r->plan);
+    if (hr > SIZE_MAX / sizeof(float)) return as_errorf("a batch of %d x %d x %d is too large", b, ps, ps);
+    r->lr = as_malloc_array((size_t)b * c->patch * c->patch * 3, sizeof(float));
+    r->host_s = as_malloc_array(hr, sizeof(float));
+    r->host_t = as_malloc_array(hr, sizeof(float));
+    r->s_hr = nn_alloc(dev, hr * sizeof(float));
+    r->t_hr = nn_alloc(dev, hr * sizeof(float));
+    r->d_s = nn_alloc(dev, hr * sizeof(float));
+    r->d_t = nn_alloc(dev, hr * sizeof(float));
+    if (!r->lr || !r->host_s || !r->host_t || !r->s_hr || !r->t_hr || !r->d_s || !r->d_t) return -1;
     return r->root ? open_log(r, r->t.st.step) : 0;
 }
 
 static void teardown(run *r) {
+    if (r->plan) {
+        nn_device dev = model_plan_device(r->plan);
+        nn_free(dev, r->s_hr);
+        nn_free(dev, r->t_hr);
+        nn_free(dev, r->d_s);
+        nn_free(dev, r->d_t);
+    }
     model_plan_free(r->plan);
     dataset_close(r->data);
     if (r->log) fclose(r->log);
-    free(r->s_hr);
-    free(r->t_hr);
-    free(r->d_s);
-    free(r->d_t);
+    free(r->lr);
+    free(r->host_s);
+    free(r->host_t);
     trainer_free(&r->t);
 }
 
@@ -366,7 +379,11 @@ int train_step(trainer *t, dist *d, model_plan *p, const float *s_hr, const floa
 // The run's step: this step's batch, then train_step, then the log line.
 static int step(run *r, double out[3]) {
     trainer *t = &r->t;
-    if (dataset_batch(r->data, t->st.step, model_plan_input(r->plan), r->s_hr, r->t_hr)) return -1;
+    size_t hr = model_plan_output_floats(r->plan) * sizeof(float);
+    nn_device dev = model_plan_device(r->plan);
+    if (dataset_batch(r->data, t->st.step, r->lr, r->host_s, r->host_t) || model_plan_set_input(r->plan, r->lr) ||
+        nn_upload(dev, r->s_hr, r->host_s, hr) || nn_upload(dev, r->t_hr, r->host_t, hr))
+        return -1;
     if (train_step(t, r->dist, r->plan, r->s_hr, r->t_hr, r->d_s, r->d_t, train_lr_at(r->c, t->st.step), out))
         return -1;
     // the losses are the global batch's, the same on every rank: all stop together

@@ -51,10 +51,11 @@ void train_config_default(train_config *c);
 // times the warm-up ramp min(1, (step + 1) / warmup).
 double train_lr_at(const train_config *c, long step);
 
-// One optimisation step of t on the batch in model_plan_input(p) with targets s_hr,
-// t_hr (N, sH, sW, 3): L1 per branch weighted by GradNorm's w, backward, GradNorm
+// One optimisation step of t on the batch given to model_plan_set_input(p) with targets
+// s_hr, t_hr (N, sH, sW, 3): L1 per branch weighted by GradNorm's w, backward, GradNorm
 // update, Adam at learning rate lr, the moving average (when t->ema), t->st.step + 1.
-// d_s, d_t: scratch of the targets' size. out: the weighted loss, L_S, L_T (before the
+// d_s, d_t: scratch of the targets' size. s_hr, t_hr, d_s, d_t are in the memory of the
+// plan's device (nn_alloc(model_plan_device(p), ...)). out: the weighted loss, L_S, L_T (before the
 // update). With d, one rank's part of a data-parallel step (dist.h): the batch holds
 // this rank's samples, and the losses, gradients and GradNorm norms are those of the
 // global batch, the same on every rank; d == NULL, or a world of one, is one process.

@@ -1,0 +1,35 @@
+// The CUDA backend's entry points, called by src/nn's dispatch (nn/device.h) in builds
+// made with `make CUDA=1`. Pointers are device memory from cuda_alloc. The kernels run
+// on one stream in order; errors of asynchronous work surface at the next call that
+// synchronises (cuda_download, the reductions), which then fails with the CUDA error.
+#pragma once
+#include <stddef.h>
+
+#include "nn/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int cuda_available(void);  // 1, or 0 with the reason in as_error()
+void *cuda_alloc(size_t bytes);
+void cuda_free(void *p);
+int cuda_upload(void *dst, const void *src, size_t bytes);
+int cuda_download(void *dst, const void *src, size_t bytes);
+int cuda_sync(void);  // waits for the stream; 0, or -1 with the first error
+
+void cuda_lrelu_forward(float *out, const float *in, size_t n, float slope);
+void cuda_lrelu_backward(float *d_in, const float *d_out, const float *in, size_t n, float slope);
+void cuda_add_forward(float *out, const float *a, const float *b, size_t n);
+void cuda_scale_add_inplace(float *y, float a, const float *x, size_t n);
+// backward = 0: out (N,H*s,W*s,C) from in (N,H,W,C*s*s); 1: the inverse gather
+void cuda_pixel_shuffle(float *out, const float *in, int N, int H, int W, int C, int s, int backward);
+
+double cuda_l1_loss(float *d_pred, const float *pred, const float *target, size_t n, float scale);
+double cuda_sum_sq(const float *x, size_t n);
+void cuda_adam_update(float *w, const float *g, float *m, float *v, size_t n, const nn_adam_coef *k);
+void cuda_ema_update(float *avg, const float *w, size_t n, float decay, float keep);
+
+#ifdef __cplusplus
+}
+#endif
