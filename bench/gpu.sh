@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The GPU lease's prepared check of attsr's CUDA backend (tools/gpu/README.md has the
+# lease's training): builds attsr with CUDA=1 on the lent machine, runs the backend's
+# tests against the CPU (tests/test_device.c) and compute-sanitizer on them, then, with
+# MINUTES > 0, hands the rest of the command to tools/gpu/session.sh MINUTES (training).
+#
+#   bash bench/gpu.sh [MINUTES]      on the GPU machine; everything it prints also goes
+#                                    to $OUT/gpu_check.log (OUT: runs/gpu-out by default)
+#   bash bench/gpu.sh --pack         here, before the lease: builds build-cuda/ and packs
+#                                    the test binary with the shared libraries the GPU
+#                                    machine may lack (oneDNN, libpng, ...) into
+#                                    runs/gpu-bin/ (about 8 MiB, xz), to carry; used there
+#                                    only when the build there fails
+#
+# The check takes about 2 minutes (the build on 16 cores, the tests, the sanitizer); with
+# session.sh's MINUTES + 1.5 it must fit the device tool's 600 s: MINUTES <= 6.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-runs/gpu-out}
+bin=runs/gpu-bin
+
+if [ "${1:-}" = --pack ]; then
+    set -e
+    make -s -j"$(nproc)" CUDA=1 BUILD=build-cuda build-cuda/tests/test_device
+    rm -rf "$bin" && mkdir -p "$bin/lib"
+    cp build-cuda/tests/test_device "$bin/"
+    # every library the binary loads but the C library's and the CUDA driver's own
+    ldd build-cuda/tests/test_device | awk '$3 ~ /^\// { print $3 }' |
+        grep -Ev '/(libc|libm|libdl|libpthread|librt|libcuda)\.so' | xargs -I{} cp -L {} "$bin/lib/"
+    tar -C "$bin" -cJf "$bin.tar.xz" . && rm -rf "$bin" && mkdir -p "$bin" && mv "$bin.tar.xz" "$bin/"
+    du -h "$bin/gpu-bin.tar.xz"
+    exit 0
+fi
+
+minutes=${1:-0}
+[[ $minutes =~ ^[0-9]+$ ]] && [ "$minutes" -le 6 ] || { echo "gpu.sh: MINUTES must be 0 to 6" >&2; exit 2; }
+mkdir -p "$out"
+log=$out/gpu_check.log
+
+check() {
+    echo "== gpu.sh: $(date -u +%FT%TZ), $(nproc) cores"
+    command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+    command -v nvcc >/dev/null && nvcc --version | tail -1
+    local t=build-cuda/tests/test_device
+    echo "== build (make CUDA=1)"
+    if ! timeout 240 make -s -j"$(nproc)" CUDA=1 BUILD=build-cuda "$t" build-cuda/attsr 2>&1 | tail -15; then :; fi
+    if [ ! -x "$t" ] && [ -f "$bin/gpu-bin.tar.xz" ]; then
+        echo "== the build failed here: the binary built before the lease, with its libraries"
+        mkdir -p "$bin/x" && tar -C "$bin/x" -xJf "$bin/gpu-bin.tar.xz"
+        t=$bin/x/test_device
+        export LD_LIBRARY_PATH=$PWD/$bin/x/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    fi
+    [ -x "$t" ] || { echo "gpu.sh: no test binary (the build failed and no $bin was carried)"; return 1; }
+    echo "== $t: the CUDA kernels against the CPU"
+    timeout 120 "$t"
+    echo "== compute-sanitizer (memcheck) on the same"
+    local cs=compute-sanitizer
+    command -v $cs >/dev/null || cs=/usr/local/cuda/bin/compute-sanitizer
+    if [ -x "$(command -v $cs)" ]; then timeout 180 "$cs" --tool memcheck --error-exitcode 9 "$t" | tail -12; echo "sanitizer exit ${PIPESTATUS[0]}"
+    else echo "compute-sanitizer: not found"; fi
+}
+check 2>&1 | tee "$log"
+if [ "$minutes" -gt 0 ]; then
+    SESSION_LIMIT_S=$((600 - SECONDS)) bash tools/gpu/session.sh "$minutes"
+fi
