@@ -1,5 +1,6 @@
-// model: parameter table, initialisation, and the SPEC section 3 network's forward and
-// backward passes over the nn layers. See model.h.
+// model: the docs/spec.md §3 network's configuration, parameter table (names, shapes,
+// offsets), initialisation and FLOP count. Its forward and backward passes are
+// model_plan.c's; the weight file is model_io.c's. See model.h.
 #include "model/model.h"
 
 #include <math.h>
