@@ -45,7 +45,7 @@ CUDA_ARCH ?= 90
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
 ifeq ($(CUDA),1)
 CFLAGS  += -DATTSR_CUDA
-LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcudart -lstdc++
 NVFLAGS  = -std=c++17 -O3 -g -DATTSR_CUDA -Iinclude -Isrc -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)] \
            -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra
 CUDA_SRC := $(wildcard src/nn/cuda/*.cu)

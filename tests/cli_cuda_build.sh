@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CUDA backend still compiles (make CUDA=1) where nvcc is installed, even on a
-# machine without a GPU: the .cu file and the nn sources that dispatch to it, with
+# machine without a GPU: the .cu files and the C sources that dispatch to them, with
 # ATTSR_CUDA defined; and every function cuda.h declares is defined in the object. The
 # whole CUDA build and its tests run on a GPU machine (bench/gpu.sh).
 source "$(dirname "$0")/lib_cli.sh"
@@ -10,7 +10,10 @@ if ! [ -x "$NVCC" ]; then
     exit 0
 fi
 B=$T/b
-objs="$B/src/nn/cuda/cuda.o $B/src/nn/device.o $B/src/nn/update.o $B/src/nn/activation.o $B/src/nn/pixel_shuffle.o"
+cu_objs=$(ls src/nn/cuda/*.cu | sed "s|^\(.*\)\.cu$|$B/\1.o|")
+# and every C file that dispatches to it
+c_objs=$(grep -l 'ATTSR_CUDA\|NN_CUDA_' src/*/*.c | sed "s|^\(.*\)\.c$|$B/\1.o|")
+objs="$cu_objs $c_objs"
 # OPT: no -march=native, so the objects compile as fast as they can
 if out=$(make -s CUDA=1 BUILD="$B" OPT=-O1 $objs 2>&1) && [ -z "$(grep -i warning <<<"$out")" ]; then
     t_pass cuda_compiles
@@ -18,7 +21,7 @@ else
     t_fail cuda_compiles "$(tail -5 <<<"$out")"
 fi
 declared=$(sed -n 's/^[a-z].* \**\(cuda_[a-z0-9_]*\)(.*/\1/p' src/nn/cuda/cuda.h | sort -u)
-defined=$(nm "$B/src/nn/cuda/cuda.o" 2>/dev/null | awk '$2 == "T" { print $3 }' | grep '^cuda_' | sort -u)
+defined=$(nm $cu_objs 2>/dev/null | awk '$2 == "T" { print $3 }' | grep '^cuda_' | sort -u)
 missing=$(comm -23 <(echo "$declared") <(echo "$defined"))
 if [ -n "$declared" ] && [ -z "$missing" ]; then t_pass cuda_symbols
 else t_fail cuda_symbols "declared in cuda.h, not defined: ${missing:-(none declared?)}"; fi

@@ -191,17 +191,116 @@ static void test_cuda_reductions_and_updates(void) {
     free(p), free(t), free(d), free(w), free(g), free(m), free(v);
 }
 
+// A convolution plan on cuDNN against the CPU's on the same weights and inputs, forward
+// (with the fused LeakyReLU and the residual add) and backward. TF32 products keep 10
+// bits of mantissa: a sum of K = cin*k*k products is within about 1e-3 of the largest
+// output's magnitude, 5e-3 allowed.
+static double max_abs(const float *x, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+    return m;
+}
+
+static double gpu_vs(const float *gpu, const float *cpu, size_t n) {
+    return gpu_err(gpu, cpu, n, fmax(max_abs(cpu, n), 1e-30));
+}
+
+static void test_cuda_conv(void) {
+    need_cuda();
+    const int shapes[][6] = {{2, 5, 7, 3, 8, 3}, {1, 9, 4, 16, 16, 3}, {1, 6, 6, 8, 32, 7}, {3, 1, 1, 5, 4, 3}};
+    for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
+        const int N = shapes[t][0], H = shapes[t][1], W = shapes[t][2], ci = shapes[t][3], co = shapes[t][4],
+                  k = shapes[t][5];
+        size_t ni = (size_t)N * H * W * ci, no = (size_t)N * H * W * co, nw = (size_t)co * ci * k * k;
+        float *x = random_floats(ni, 20 + t, -1, 1), *w = random_floats(nw, 30 + t, -0.3f, 0.3f);
+        float *b = random_floats(co, 40 + t, -0.1f, 0.1f), *r = random_floats(no, 50 + t, -1, 1);
+        float *dy = random_floats(no, 60 + t, -1, 1);
+        float *y = malloc(no * 4), *y2 = malloc(no * 4), *dx = malloc(ni * 4), *dw = malloc(nw * 4), *db = malloc(co * 4);
+        conv_opts o = {.lrelu = (int)(t % 2), .slope = 0.2f};
+        nn_conv *cc = conv_create_opts(N, H, W, ci, co, k, 1, &o);
+        CHECK(cc, "%s", as_error());
+        CHECK_OK(conv_forward(cc, y, x, w, b));
+        conv_opts plain = {0};
+        nn_conv *ca = conv_create_opts(N, H, W, ci, co, k, 1, &plain);
+        CHECK_OK(conv_forward_add(ca, y2, x, w, b, r));
+        CHECK_OK(conv_backward(ca, dx, dw, db, dy, x, w));
+        CHECK_OK(nn_set_device(NN_CUDA));
+        nn_conv *gc = conv_create_opts(N, H, W, ci, co, k, 1, &o), *ga = conv_create_opts(N, H, W, ci, co, k, 1, &plain);
+        CHECK_OK(nn_set_device(NN_CPU));
+        CHECK(gc && ga, "%s", as_error());
+        float *gx = to_gpu(x, ni), *gw = to_gpu(w, nw), *gb = to_gpu(b, co), *gr = to_gpu(r, no), *gdy = to_gpu(dy, no);
+        float *gy = to_gpu(y, no), *gy2 = to_gpu(y, no), *gdx = to_gpu(dx, ni), *gdw = to_gpu(dw, nw), *gdb = to_gpu(db, co);
+        CHECK_OK(conv_forward(gc, gy, gx, gw, gb));
+        CHECK_OK(conv_forward_add(ga, gy2, gx, gw, gb, gr));
+        CHECK_OK(conv_backward(ga, gdx, gdw, gdb, gdy, gx, gw));
+        double e[5] = {gpu_vs(gy, y, no), gpu_vs(gy2, y2, no), gpu_vs(gdx, dx, ni), gpu_vs(gdw, dw, nw), gpu_vs(gdb, db, co)};
+        for (int i = 0; i < 5; i++)
+            CHECK(e[i] <= 5e-3, "shape %zu: %s error %.3g of the largest value", t,
+                  (const char *[]){"forward", "forward_add", "d_in", "d_weight", "d_bias"}[i], e[i]);
+        CHECK(!strcmp(conv_impl_name(gc, 0), "cudnn"), "%s", conv_impl_name(gc, 0));
+        float *bufs[] = {gx, gw, gb, gr, gdy, gy, gy2, gdx, gdw, gdb};
+        for (int i = 0; i < 10; i++) nn_free(NN_CUDA, bufs[i]);
+        conv_destroy(cc), conv_destroy(ca), conv_destroy(gc), conv_destroy(ga);
+        free(x), free(w), free(b), free(r), free(dy), free(y), free(y2), free(dx), free(dw), free(db);
+    }
+}
+
+// The whole network's inference on CUDA against the CPU, for the kinds the backend has,
+// at every scale; TF32 through ~10 convolutions in a row: 1e-2 of the largest output.
+static void test_cuda_model_inference(void) {
+    need_cuda();
+    const attention_kind kinds[] = {ATT_NONE, ATT_CA, ATT_SA1};
+    for (int s = 2; s <= 4; s++)
+        for (int ki = 0; ki < 3; ki++) {
+            model m;
+            model_config c = model_config_default();
+            c.scale = s, c.feats = 16, c.groups = 1, c.blocks = 2, c.attention = kinds[ki], c.ca_reduction = 4;
+            CHECK_OK(model_create(&m, &c));
+            model_init_params(&m, 5 + s);
+            const int H = 11, W = 13;
+            float *in = random_floats((size_t)H * W * 3, 70, 0, 1);
+            model_plan *cp = model_plan_create(&m, 1, H, W, 0);
+            CHECK(cp, "%s", as_error());
+            CHECK_OK(model_plan_set_input(cp, in));
+            CHECK_OK(model_forward(cp, &m));
+            CHECK_OK(nn_set_device(NN_CUDA));
+            model_plan *gp = model_plan_create(&m, 1, H, W, 0);
+            CHECK_OK(nn_set_device(NN_CPU));
+            CHECK(gp, "x%d %s: %s", s, attention_name(kinds[ki]), as_error());
+            CHECK_OK(model_plan_set_input(gp, in));
+            CHECK_OK(nn_set_device(NN_CUDA));  // the element-wise layers follow the process's device
+            int rc = model_forward(gp, &m);
+            CHECK_OK(nn_set_device(NN_CPU));
+            CHECK(rc == 0, "x%d %s: %s", s, attention_name(kinds[ki]), as_error());
+            size_t n = model_plan_output_floats(cp);
+            float *out = malloc(n * 4);
+            for (int k = 0; k < OUT_COUNT; k++) {
+                CHECK_OK(model_plan_get_output(gp, k, out));
+                const float *ref = model_plan_output(cp, k);
+                double mx = max_abs(ref, n), e = 0;
+                for (size_t i = 0; i < n; i++) e = fmax(e, fabs((double)out[i] - ref[i]));
+                CHECK(e <= 1e-2 * mx, "x%d %s output %d: max |diff| %.3g, largest %.3g", s,
+                      attention_name(kinds[ki]), k, e, mx);
+            }
+            free(out);
+            free(in);
+            model_plan_free(cp);
+            model_plan_free(gp);
+            model_free(&m);
+        }
+}
+
 // What the backend lacks yet fails at plan creation, saying so, not silently on the CPU.
 static void test_cuda_missing_layers_refused(void) {
     need_cuda();
     model m;
     model_config c = model_config_default();
-    c.feats = 8, c.groups = 1, c.blocks = 1;
+    c.feats = 8, c.groups = 1, c.blocks = 1, c.attention = ATT_SA4;
     CHECK_OK(model_create(&m, &c));
     CHECK_OK(nn_set_device(NN_CUDA));
-    model_plan *p = model_plan_create(&m, 1, 8, 8, 0);
+    model_plan *p = model_plan_create(&m, 1, 8, 8, 0), *t = model_plan_create(&m, 1, 8, 8, 1);
     CHECK_OK(nn_set_device(NN_CPU));
-    CHECK(!p && strstr(as_error(), "not implemented"), "%s", as_error());
+    CHECK(!p && !t && strstr(as_error(), "not implemented"), "%s", as_error());
     model_free(&m);
 }
 
@@ -212,6 +311,8 @@ int main(void) {
     RUN(test_cuda_elementwise);
     RUN(test_cuda_pixel_shuffle);
     RUN(test_cuda_reductions_and_updates);
+    RUN(test_cuda_conv);
+    RUN(test_cuda_model_inference);
     RUN(test_cuda_missing_layers_refused);
     return test_summary();
 }

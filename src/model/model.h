@@ -96,6 +96,10 @@ enum { OUT_SR, OUT_S, OUT_T, OUT_COUNT };
 // dst: model_plan_output_floats() host floats. 0 / -1 + error.
 int model_plan_get_output(const model_plan *p, int which, float *dst);  // which: OUT_*
 nn_device model_plan_device(const model_plan *p);
+// On a device other than the CPU the plan holds a copy of m's weights, made at creation:
+// after changing m->w, call this before the next forward. (On the CPU the layers read
+// m->w itself; this does nothing.) Training plans are CPU-only for now.
+int model_plan_sync_weights(model_plan *p, const model *m);
 // The output in the plan's own memory: for nn's functions on the same device (the
 // loss), and for reading in place, without a copy, when the device is NN_CPU.
 const float *model_plan_output(const model_plan *p, int which);

@@ -25,6 +25,7 @@ typedef struct { float *a1, *a2, *att, *out; } rb_acts;  // per residual block
 struct model_plan {
     int N, H, W, s, training;
     nn_device dev;               // where the buffers below live (the process's device at creation)
+    float *w;                    // on a device other than the CPU, its copy of the model's weights
     size_t map;                  // N*H*W*C floats: one LR feature map
     nn_conv *c_head;             // 3 -> C            at H x W
     nn_conv *c_cc;               // C -> C 3x3        at H x W
@@ -142,6 +143,7 @@ void model_plan_free(model_plan *p) {
     conv_destroy(p->c_out);
     attention_destroy(p->att);
     nn_free(p->dev, p->workspace);
+    nn_free(p->dev, p->w);
     free(p->rb);
     free(p->g_out);
     nn_free(p->dev, p->arena);
@@ -170,9 +172,14 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
         if (N < 1) as_errorf("batch size %d must be at least 1", N);
         return NULL;
     }
+    if (training && nn_get_device() != NN_CPU) {
+        as_errorf("model_plan_create: training on %s is not implemented yet", nn_device_name(nn_get_device()));
+        return NULL;
+    }
     model_plan *p = as_calloc(1, sizeof *p);
     if (!p) return NULL;
     p->N = N, p->H = H, p->W = W, p->s = c->scale, p->training = training, p->dev = nn_get_device();
+    if (p->dev != NN_CPU && model_plan_sync_weights(p, m)) goto fail;
     p->map = (size_t)N * H * W * c->feats;
     int C = c->feats, s = c->scale;
     p->rb = as_calloc((size_t)n_groups(m) * c->blocks + 1, sizeof(rb_acts));
@@ -238,16 +245,25 @@ int model_plan_get_output(const model_plan *p, int which, float *dst) {
 }
 
 nn_device model_plan_device(const model_plan *p) { return p->dev; }
+
+int model_plan_sync_weights(model_plan *p, const model *m) {
+    if (p->dev == NN_CPU) return 0;  // the layers read m->w itself
+    size_t bytes = sizeof(float) * m->n_floats;
+    if (!p->w && !(p->w = nn_alloc(p->dev, bytes))) return -1;
+    return nn_upload(p->dev, p->w, m->w, bytes);
+}
 const float *model_plan_output(const model_plan *p, int which) { return p->out[which]; }
 size_t model_plan_bytes(const model_plan *p) { return p->arena_floats * sizeof(float) + p->workspace_bytes; }
 size_t model_plan_output_floats(const model_plan *p) { return (size_t)p->N * p->H * p->W * 3 * p->s * p->s; }
 
 // ---- forward ------------------------------------------------------------------------
 
-#define W_(i) (m->w + m->info[(i)].offset)        // a tensor of the model
-#define B_(i) (m->w + m->info[(i) + 1].offset)    // the bias after a conv weight
+// the weights the layers read: the model's own on the CPU, the plan's copy elsewhere
+static const float *weights(const model_plan *p, const model *m) { return p->w ? p->w : m->w; }
+#define W_(i) (weights(p, m) + m->info[(i)].offset)        // a tensor of the model
+#define B_(i) (weights(p, m) + m->info[(i) + 1].offset)    // the bias after a conv weight
 
-static void att_params(const model *m, int first, const float *out[ATT_MAX_PARAMS]) {
+static void att_params(const model_plan *p, const model *m, int first, const float *out[ATT_MAX_PARAMS]) {
     for (int i = 0; i < attention_num_params(m->cfg.attention); i++) out[i] = W_(first + i);
 }
 
@@ -260,7 +276,7 @@ static int rb_forward(model_plan *p, const model *m, const rb_index *ri, const r
     }
     if (conv_forward(p->c_rb2, a->a2, a->a1, W_(ri->conv2), B_(ri->conv2))) return -1;
     const float *params[ATT_MAX_PARAMS];
-    att_params(m, ri->att, params);
+    att_params(p, m, ri->att, params);
     return attention_forward_add(p->att, a->out, a->att, a->a2, in, params);  // in + att(a2)
 }
 
@@ -340,7 +356,7 @@ static int rb_backward(model_plan *p, const model *m, float *grads, int gb, cons
     if (p->att) {
         const float *params[ATT_MAX_PARAMS];
         float *d_params[ATT_MAX_PARAMS];
-        att_params(m, ri->att, params);
+        att_params(p, m, ri->att, params);
         for (int i = 0; i < attention_num_params(m->cfg.attention); i++) d_params[i] = GW_(ri->att + i);
         if (attention_backward(p->att, t1, d_params, p->att_scratch, d_out, a->att, a->a2, params))
             return -1;

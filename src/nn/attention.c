@@ -5,7 +5,7 @@
 // pixel, so it is written here (fused with the sigmoid and the scaling: one pass over
 // `in`) instead of going through oneDNN. SA4's 7x7, 5x5 and 3x3 convolutions use nn_conv.
 // Reductions over pixels (pooling, weight gradients) accumulate in double.
-#include "nn/nn.h"
+#include "nn/device.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -23,6 +23,7 @@ struct nn_attention {
     nn_conv *c1, *c2, *c3;  // sa4: 7x7 C->32, 5x5 32->16, 3x3 16->8
     size_t n1, n2;          // sa4: floats of c1's and c2's outputs in their own layout
     int in_blk;             // sa4: 0, `in` is (N,H,W,C); B, in oneDNN's layout of channel blocks of B
+    int cuda;               // made while the process computes on CUDA: src/nn/cuda/attention.cu runs it
 };
 
 // What each kind is (nn.h): name, reach through its convolutions, whether CA's r
@@ -115,8 +116,9 @@ nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, 
 
 nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, int C, int R,
                                     float slope, int training, const nn_conv *in_from) {
-    if (nn_get_device() != NN_CPU) {
-        as_errorf("attention_create: attention modules on %s are not implemented yet", nn_device_name(nn_get_device()));
+    if (nn_get_device() != NN_CPU && (training || (kind != ATT_CA && kind != ATT_SA1))) {
+        as_errorf("attention_create: %s %s on %s is not implemented yet (ca and sa1 inference are)",
+                  attention_name(kind), training ? "training" : "inference", nn_device_name(nn_get_device()));
         return NULL;
     }
     int blk = in_from ? conv_dst_block(in_from) : 0;
@@ -135,7 +137,7 @@ nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, in
     if (!a) return NULL;
     *a = (nn_attention){.kind = kind, .N = N, .H = H, .W = W, .C = C,
                         .R = kind == ATT_CA ? R : 0, .training = !!training, .slope = slope,
-                        .in_blk = blk};
+                        .in_blk = blk, .cuda = nn_get_device() == NN_CUDA};
     if (kind == ATT_SA4) {
         // c1 -> c2 -> c3 hand their outputs on in oneDNN's layout, LeakyReLU fused; the
         // gate reads c3's output per pixel, so that one must be (P, 8) in memory
@@ -579,6 +581,9 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
 // ---- dispatch ------------------------------------------------------------------------
 int attention_forward_add(nn_attention *a, float *out, float *saved, const float *in,
                           const float *res, const float *const *params) {
+#ifdef ATTSR_CUDA
+    if (a->cuda) return cuda_attention_forward(a->kind, a->N, a->H, a->W, a->C, a->R, a->slope, out, saved, in, res, params);
+#endif
     const size_t n = (size_t)a->N * a->H * a->W * a->C;
     switch (a->kind) {
     case ATT_NONE:

@@ -20,7 +20,7 @@
 // Workspace: the blocked activation copies and oneDNN's scratchpad, memory that only
 // lives during a call, so plans that never run at once can share one (see
 // conv_set_workspace). A plan without one allocates its own on first use.
-#include "nn/nn.h"
+#include "nn/device.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
@@ -192,7 +192,20 @@ struct nn_conv {
     kcache kc[2];
     int kc_off;             // 1: no cache (opt.layers past the budget)
     size_t kscr_off;        // the workspace's piece for a kernel transformed per call
+#ifdef ATTSR_CUDA
+    cuda_conv *cu;          // a plan made while the process computes on CUDA: cuDNN's, NHWC
+#endif
 };
+
+// A plan made on CUDA answers every call from its cuDNN plan (src/nn/cuda/conv.cu).
+#ifdef ATTSR_CUDA
+#define CUDA_PLAN_RETURN(c, call)      \
+    do {                               \
+        if ((c)->cu) return (call);    \
+    } while (0)
+#else
+#define CUDA_PLAN_RETURN(c, call) ((void)0)
+#endif
 
 // ---- the algorithm: oneDNN direct or Winograd ------------------------------------------
 static const char *const ALGO_NAMES[] = {"auto", "direct", "winograd"};
@@ -386,10 +399,19 @@ static int workspace_ready(nn_conv *c) {
     return bind_workspace(c);
 }
 
-size_t conv_workspace_bytes(const nn_conv *c) { return c->ws_bytes; }
+size_t conv_workspace_bytes(const nn_conv *c) {
+    CUDA_PLAN_RETURN(c, cuda_conv_workspace_bytes(c->cu));
+    return c->ws_bytes;
+}
 
 int conv_set_workspace(nn_conv *c, void *ws) {
     if (!ws) return as_errorf("conv_set_workspace: NULL workspace");
+#ifdef ATTSR_CUDA
+    if (c->cu) {
+        cuda_conv_set_workspace(c->cu, ws);
+        return 0;
+    }
+#endif
     if ((uintptr_t)ws % 64) return as_errorf("conv_set_workspace: workspace not 64-byte aligned");
     free(c->ws_own);
     c->ws_own = NULL;
@@ -532,10 +554,6 @@ nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training
 
 nn_conv *conv_create_opts(int N, int H, int W, int cin, int cout, int k, int training,
                           const conv_opts *opt) {
-    if (nn_get_device() != NN_CPU) {  // cuDNN's plans are the CUDA backend's next layer
-        as_errorf("conv_create: convolutions on %s are not implemented yet", nn_device_name(nn_get_device()));
-        return NULL;
-    }
     if (opt && opt->src_from &&
         (opt->src_from->N != N || opt->src_from->H != H || opt->src_from->W != W ||
          opt->src_from->cout != cin || !opt->src_from->opt.native_dst)) {
@@ -551,6 +569,16 @@ nn_conv *conv_create_opts(int N, int H, int W, int cin, int cout, int k, int tra
     if (!c) return NULL;
     *c = (nn_conv){.N = N, .H = H, .W = W, .cin = cin, .cout = cout, .k = k, .bf16 = g_precision == CONV_BF16};
     if (opt) c->opt = *opt;
+#ifdef ATTSR_CUDA
+    if (NN_ON_CUDA()) {  // cuDNN: every layout is NHWC, so native_dst and src_from change nothing
+        c->training = !!training;
+        if (!(c->cu = cuda_conv_create(N, H, W, cin, cout, k, training, c->opt.lrelu, c->opt.slope))) {
+            free(c);
+            return NULL;
+        }
+        return c;
+    }
+#endif
     if (opt && opt->src_from) c->src_from = opt->src_from->dst_user;
     c->training = !!training;
     conv_algo algo = CONV_ALGO_AUTO;
@@ -572,6 +600,9 @@ nn_conv *conv_create_opts(int N, int H, int W, int cin, int cout, int k, int tra
 
 void conv_destroy(nn_conv *c) {
     if (!c) return;
+#ifdef ATTSR_CUDA
+    cuda_conv_destroy(c->cu);
+#endif
     for (int i = 0; i < 3; i++) {
         if (c->prim[i]) dnnl_primitive_destroy(c->prim[i]);
         if (c->pd[i]) dnnl_primitive_desc_destroy(c->pd[i]);
@@ -594,6 +625,7 @@ void conv_destroy(nn_conv *c) {
 }
 
 int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias) {
+    CUDA_PLAN_RETURN(c, cuda_conv_forward(c->cu, out, in, weight, bias, NULL));
     if (c->wino_m) {
         const float *U = workspace_ready(c) ? NULL : kernel_get(c, 0, weight);
         return U ? wino_run(c->wino[0], out, in, U, bias, c->opt.lrelu, c->opt.slope, NULL) : -1;
@@ -612,6 +644,8 @@ int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, c
 
 int conv_forward_add(nn_conv *c, float *out, const float *in, const float *weight, const float *bias,
                      const float *res) {
+    CUDA_PLAN_RETURN(c, res == out ? as_errorf("conv_forward_add: res may not alias out on cuDNN")
+                                   : cuda_conv_forward(c->cu, out, in, weight, bias, res));
     if (!conv_dst_is_nhwc(c)) return as_errorf("conv_forward_add: the plan's output is not NHWC");
     if (c->wino_m) {  // the add in the output transform: no pass of its own
         const float *U = workspace_ready(c) ? NULL : kernel_get(c, 0, weight);
@@ -626,6 +660,7 @@ int conv_forward_add(nn_conv *c, float *out, const float *in, const float *weigh
 int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out,
                   const float *in, const float *weight) {
     if (!c->training) return as_errorf("conv_backward: the plan was created for inference");
+    CUDA_PLAN_RETURN(c, cuda_conv_backward(c->cu, d_in, d_weight, d_bias, d_out, in, weight));
     if (workspace_ready(c)) return -1;
     if (d_in && c->wino_m) {
         const float *U = kernel_get(c, 1, weight);
@@ -662,6 +697,7 @@ double conv_flops(const nn_conv *c) {
 
 const char *conv_impl_name(const nn_conv *c, int pass) {
     const char *s = NULL;
+    CUDA_PLAN_RETURN(c, pass >= 0 && pass <= 2 && (pass == 0 || c->training) ? "cudnn" : "none");
     if ((pass == 0 || pass == 1) && c->wino[pass]) return wino_impl_name(c->wino[pass]);
     if (pass < 0 || pass > 2 || !c->pd[pass] ||
         dnnl_primitive_desc_query(c->pd[pass], dnnl_query_impl_info_str, 0, &s) != dnnl_success)
@@ -670,13 +706,18 @@ const char *conv_impl_name(const nn_conv *c, int pass) {
 }
 
 int conv_uses_reorders(const nn_conv *c) {
+    CUDA_PLAN_RETURN(c, 0);
     return c->src.reorder || c->dst.reorder || c->bd_diff_dst.reorder || c->bd_diff_src.reorder ||
            c->bw_src.reorder || c->bw_diff_dst.reorder;
 }
 
-size_t conv_dst_floats(const nn_conv *c) { return dnnl_memory_desc_get_size(&c->dst_user) / sizeof(float); }
+size_t conv_dst_floats(const nn_conv *c) {
+    CUDA_PLAN_RETURN(c, (size_t)c->N * c->H * c->W * c->cout);
+    return dnnl_memory_desc_get_size(&c->dst_user) / sizeof(float);
+}
 
 int conv_dst_block(const nn_conv *c) {
+    CUDA_PLAN_RETURN(c, 0);
     dnnl_dims_t d = {c->N, c->cout, c->H, c->W};
     dnnl_memory_desc_t md;
     if (dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, dnnl_nhwc) == dnnl_success &&

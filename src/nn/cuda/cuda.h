@@ -30,6 +30,22 @@ double cuda_sum_sq(const float *x, size_t n);
 void cuda_adam_update(float *w, const float *g, float *m, float *v, size_t n, const nn_adam_coef *k);
 void cuda_ema_update(float *avg, const float *w, size_t n, float decay, float keep);
 
+// cuDNN convolution plans (conv.cu): conv.c's nn_conv holds one when made on CUDA.
+typedef struct cuda_conv cuda_conv;
+cuda_conv *cuda_conv_create(int N, int H, int W, int cin, int cout, int k, int training, int lrelu, float slope);
+void cuda_conv_destroy(cuda_conv *c);  // NULL: no-op
+size_t cuda_conv_workspace_bytes(const cuda_conv *c);
+void cuda_conv_set_workspace(cuda_conv *c, void *ws);
+// out = act(conv(in) + bias (+ res)); res NULL or not aliasing out
+int cuda_conv_forward(cuda_conv *c, float *out, const float *in, const float *weight, const float *bias,
+                      const float *res);
+int cuda_conv_backward(cuda_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out,
+                       const float *in, const float *weight);
+
+// Attention modules (attention.cu), forward; attention.c's arguments and saved layout.
+int cuda_attention_forward(attention_kind kind, int N, int H, int W, int C, int R, float slope, float *out,
+                           float *saved, const float *in, const float *res, const float *const *params);
+
 #ifdef __cplusplus
 }
 #endif

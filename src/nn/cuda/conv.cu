@@ -1,0 +1,193 @@
+// The CUDA backend's convolution: cuDNN, NHWC activations, fp32 (TF32 allowed on the
+// tensor cores, as PyTorch's default for convolutions). One plan per shape, as the CPU's:
+// the algorithms are chosen once, at creation, by cuDNN's heuristics within the
+// workspace the plan asks for; the model's plans share one workspace (conv_set_workspace).
+//
+// Weights arrive as PyTorch's OIHW; cuDNN's NHWC kernels want the filter as KRSC (OHWI),
+// so each call reorders them into the workspace (cin*cout*k*k floats: negligible next to
+// the convolution), and backward reorders the weight gradient back. The bias, the fused
+// LeakyReLU of conv_opts and the residual of conv_forward_add are one element-wise
+// kernel after the convolution.
+#include <cuda_runtime.h>
+#include <cudnn.h>
+#include <stdlib.h>
+
+#include "nn/cuda/cuda.h"
+
+extern "C" int as_errorf(const char *fmt, ...);
+
+#define THREADS 256
+#define WS_LIMIT ((size_t)256 << 20)  // the most workspace an algorithm may ask for
+
+static cudnnHandle_t g_cudnn;
+
+static int cudnn_fail(const char *what, cudnnStatus_t s) {
+    return as_errorf("cuDNN %s: %s", what, cudnnGetErrorString(s));
+}
+#define CUDNN(call, what)                                \
+    do {                                                 \
+        cudnnStatus_t s_ = (call);                       \
+        if (s_ != CUDNN_STATUS_SUCCESS) return cudnn_fail(what, s_); \
+    } while (0)
+
+struct cuda_conv {
+    int N, H, W, cin, cout, k, training, lrelu;
+    float slope;
+    cudnnTensorDescriptor_t x, y, bias;
+    cudnnFilterDescriptor_t w;
+    cudnnConvolutionDescriptor_t conv;
+    cudnnConvolutionFwdAlgo_t fwd;
+    cudnnConvolutionBwdDataAlgo_t bwd_data;
+    cudnnConvolutionBwdFilterAlgo_t bwd_filter;
+    size_t algo_bytes, ws_bytes;  // cuDNN's largest need; with the two weight copies
+    char *ws, *ws_own;
+};
+
+static size_t wfloats(const cuda_conv *c) { return (size_t)c->cout * c->cin * c->k * c->k; }
+static size_t round256(size_t n) { return (n + 255) & ~(size_t)255; }
+
+static int setup(cuda_conv *c) {
+    if (!g_cudnn) CUDNN(cudnnCreate(&g_cudnn), "create");
+    CUDNN(cudnnCreateTensorDescriptor(&c->x), "descriptor");
+    CUDNN(cudnnCreateTensorDescriptor(&c->y), "descriptor");
+    CUDNN(cudnnCreateTensorDescriptor(&c->bias), "descriptor");
+    CUDNN(cudnnCreateFilterDescriptor(&c->w), "descriptor");
+    CUDNN(cudnnCreateConvolutionDescriptor(&c->conv), "descriptor");
+    CUDNN(cudnnSetTensor4dDescriptor(c->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, c->N, c->cin, c->H, c->W), "input");
+    CUDNN(cudnnSetTensor4dDescriptor(c->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, c->N, c->cout, c->H, c->W), "output");
+    CUDNN(cudnnSetTensor4dDescriptor(c->bias, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, c->cout, 1, 1), "bias");
+    CUDNN(cudnnSetFilter4dDescriptor(c->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, c->cout, c->cin, c->k, c->k), "filter");
+    int pad = c->k / 2;
+    CUDNN(cudnnSetConvolution2dDescriptor(c->conv, pad, pad, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+          "convolution");
+    CUDNN(cudnnSetConvolutionMathType(c->conv, CUDNN_DEFAULT_MATH), "math type");  // TF32 allowed
+
+    // the heuristics' first choice that fits WS_LIMIT
+    int n = 0;
+    cudnnConvolutionFwdAlgoPerf_t fp[8];
+    CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(g_cudnn, c->x, c->w, c->conv, c->y, 8, &n, fp), "forward algorithm");
+    int i = 0;
+    while (i < n && (fp[i].status != CUDNN_STATUS_SUCCESS || fp[i].memory > WS_LIMIT)) i++;
+    if (i == n) return as_errorf("cuDNN: no forward algorithm for a %dx%d %d->%d convolution", c->k, c->k, c->cin, c->cout);
+    c->fwd = fp[i].algo;
+    size_t need = fp[i].memory;
+    if (c->training) {
+        cudnnConvolutionBwdDataAlgoPerf_t dp[8];
+        cudnnConvolutionBwdFilterAlgoPerf_t wp[8];
+        CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(g_cudnn, c->w, c->y, c->conv, c->x, 8, &n, dp),
+              "backward-data algorithm");
+        for (i = 0; i < n && (dp[i].status != CUDNN_STATUS_SUCCESS || dp[i].memory > WS_LIMIT); i++) {}
+        if (i == n) return as_errorf("cuDNN: no backward-data algorithm");
+        c->bwd_data = dp[i].algo;
+        need = need > dp[i].memory ? need : dp[i].memory;
+        CUDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(g_cudnn, c->x, c->y, c->conv, c->w, 8, &n, wp),
+              "backward-weights algorithm");
+        for (i = 0; i < n && (wp[i].status != CUDNN_STATUS_SUCCESS || wp[i].memory > WS_LIMIT); i++) {}
+        if (i == n) return as_errorf("cuDNN: no backward-weights algorithm");
+        c->bwd_filter = wp[i].algo;
+        need = need > wp[i].memory ? need : wp[i].memory;
+    }
+    c->algo_bytes = round256(need);
+    c->ws_bytes = c->algo_bytes + 2 * round256(wfloats(c) * sizeof(float));  // the KRSC weights and their gradient
+    return 0;
+}
+
+extern "C" void cuda_conv_destroy(cuda_conv *c) {
+    if (!c) return;
+    if (c->x) cudnnDestroyTensorDescriptor(c->x);
+    if (c->y) cudnnDestroyTensorDescriptor(c->y);
+    if (c->bias) cudnnDestroyTensorDescriptor(c->bias);
+    if (c->w) cudnnDestroyFilterDescriptor(c->w);
+    if (c->conv) cudnnDestroyConvolutionDescriptor(c->conv);
+    cudaFree(c->ws_own);
+    free(c);
+}
+
+extern "C" cuda_conv *cuda_conv_create(int N, int H, int W, int cin, int cout, int k, int training, int lrelu,
+                                       float slope) {
+    cuda_conv *c = (cuda_conv *)calloc(1, sizeof *c);
+    if (!c) {
+        as_errorf("out of memory");
+        return NULL;
+    }
+    c->N = N, c->H = H, c->W = W, c->cin = cin, c->cout = cout, c->k = k;
+    c->training = training, c->lrelu = lrelu, c->slope = slope;
+    if (setup(c)) {
+        cuda_conv_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+extern "C" size_t cuda_conv_workspace_bytes(const cuda_conv *c) { return c->ws_bytes; }
+extern "C" void cuda_conv_set_workspace(cuda_conv *c, void *ws) { c->ws = (char *)ws; }
+
+static int workspace(cuda_conv *c) {
+    if (c->ws) return 0;
+    if (!(c->ws_own = (char *)cuda_alloc(c->ws_bytes))) return -1;
+    c->ws = c->ws_own;
+    return 0;
+}
+
+#define FOR_EACH(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+
+static unsigned blocks_for(size_t n) {
+    size_t b = (n + THREADS - 1) / THREADS;
+    return (unsigned)(b < 65535u * 32u ? (b ? b : 1) : 65535u * 32u);
+}
+
+// OIHW <-> OHWI: to = 1 reorders PyTorch's weights for cuDNN, to = 0 brings a gradient back
+__global__ void k_reorder(float *dst, const float *src, int O, int I, int KK, int to) {
+    FOR_EACH(e, (size_t)O * I * KK) {
+        size_t o = e / ((size_t)I * KK), r = e % ((size_t)I * KK), i = r / KK, kk = r % KK;  // e indexes OIHW
+        size_t ohwi = (o * KK + kk) * I + i;
+        if (to) dst[ohwi] = src[e];
+        else dst[e] = src[ohwi];
+    }
+}
+
+// out = act(out + bias[c] (+ res)), NHWC with C = cout
+__global__ void k_bias_act(float *out, const float *bias, const float *res, size_t n, int C, int lrelu, float slope) {
+    FOR_EACH(i, n) {
+        float v = out[i] + bias[i % C];
+        if (res) v += res[i];
+        out[i] = lrelu ? v * (v > 0 ? 1.0f : slope) : v;
+    }
+}
+
+static float *krsc(const cuda_conv *c) { return (float *)(c->ws + c->algo_bytes); }
+static float *krsc_grad(const cuda_conv *c) { return krsc(c) + round256(wfloats(c) * sizeof(float)) / sizeof(float); }
+
+extern "C" int cuda_conv_forward(cuda_conv *c, float *out, const float *in, const float *weight, const float *bias,
+                                 const float *res) {
+    if (workspace(c)) return -1;
+    size_t nw = wfloats(c), n = (size_t)c->N * c->H * c->W * c->cout;
+    k_reorder<<<blocks_for(nw), THREADS>>>(krsc(c), weight, c->cout, c->cin, c->k * c->k, 1);
+    const float one = 1.0f, zero = 0.0f;
+    CUDNN(cudnnConvolutionForward(g_cudnn, &one, c->x, in, c->w, krsc(c), c->conv, c->fwd, c->ws, c->algo_bytes,
+                                  &zero, c->y, out),
+          "forward");
+    k_bias_act<<<blocks_for(n), THREADS>>>(out, bias, res, n, c->cout, c->lrelu, c->slope);
+    return 0;
+}
+
+// Overwrites d_in (unless NULL), d_weight and d_bias, as the CPU's conv_backward.
+extern "C" int cuda_conv_backward(cuda_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out,
+                                  const float *in, const float *weight) {
+    if (!c->training) return as_errorf("conv_backward: the plan was created for inference");
+    if (workspace(c)) return -1;
+    size_t nw = wfloats(c);
+    const float one = 1.0f, zero = 0.0f;
+    if (d_in) {
+        k_reorder<<<blocks_for(nw), THREADS>>>(krsc(c), weight, c->cout, c->cin, c->k * c->k, 1);
+        CUDNN(cudnnConvolutionBackwardData(g_cudnn, &one, c->w, krsc(c), c->y, d_out, c->conv, c->bwd_data, c->ws,
+                                           c->algo_bytes, &zero, c->x, d_in),
+              "backward-data");
+    }
+    CUDNN(cudnnConvolutionBackwardFilter(g_cudnn, &one, c->x, in, c->y, d_out, c->conv, c->bwd_filter, c->ws,
+                                         c->algo_bytes, &zero, c->w, krsc_grad(c)),
+          "backward-weights");
+    k_reorder<<<blocks_for(nw), THREADS>>>(d_weight, krsc_grad(c), c->cout, c->cin, c->k * c->k, 0);
+    CUDNN(cudnnConvolutionBackwardBias(g_cudnn, &one, c->y, d_out, &zero, c->bias, d_bias), "backward-bias");
+    return 0;
+}
