@@ -28,8 +28,8 @@
 extern "C" {
 #endif
 
-/* 0.3.0: attsr_options grew a field (an ABI break; the soname is libattsr.so.0.3). */
-#define ATTSR_VERSION "0.3.0"
+/* 0.4.0: attsr_options grew `device` (an ABI break; the soname is libattsr.so.0.4). */
+#define ATTSR_VERSION "0.4.0"
 
 /* What libattsr.so exports: the functions declared here, nothing else (the library's
  * objects are compiled with -fvisibility=hidden), as ggml's GGML_API. */
@@ -64,6 +64,16 @@ typedef struct {
 ATTSR_API int attsr_model_scale(const attsr_model *model);
 ATTSR_API void attsr_model_get_info(const attsr_model *model, attsr_model_info *info);
 
+/* Where the network runs (attsr_options.device). AUTO: CUDA when the library was built
+ * with it (make CUDA=1), a GPU is present and the CUDA backend has the model's layers;
+ * otherwise the CPU. CUDA when it cannot is an error, never a silent fallback. */
+enum { ATTSR_DEVICE_AUTO = 0, ATTSR_DEVICE_CPU = 1, ATTSR_DEVICE_CUDA = 2 };
+
+/* 1 when the model's inference can run on device (ATTSR_DEVICE_*; AUTO and CPU always
+ * can), 0 with the reason in attsr_error(): a library without CUDA, no GPU, or layers
+ * the CUDA backend lacks. */
+ATTSR_API int attsr_device_supported(const attsr_model *model, int device);
+
 /* Progress: called after each tile with the tiles done and the total. */
 typedef void (*attsr_progress_fn)(int done, int total, void *user);
 
@@ -78,6 +88,7 @@ typedef struct {
                               and transposes of the input (EDSR's "+"): 8x the time */
     int keep_orientation;  /* attsr_evaluate: 1 reads the file's pixels in their stored
                               order; 0 applies its EXIF Orientation, as browsers do */
+    int device;            /* ATTSR_DEVICE_*: 0 (AUTO) by default */
 } attsr_options;
 
 /* Upscales in (h, w, 3) to out (h*s, w*s, 3). structure and texture (same shape as

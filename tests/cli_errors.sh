@@ -31,6 +31,13 @@ expect_error unknown_flag "$T/out" "$ATTSR" degrade --bogus --scale 2 -i "$T/ok.
 expect_error unknown_command "" "$ATTSR" frobnicate
 expect_error conv_flag "$T/out" "$ATTSR" upscale --conv fast -i "$T/ok.png" -o "$T/out.png"
 expect_error conv_env "$T/out" env ATTSR_CONV=fast "$ATTSR" upscale -i "$T/ok.png" -o "$T/out.png"
+expect_error device_flag "$T/out" "$ATTSR" upscale --device gpu -i "$T/ok.png" -o "$T/out.png"
+# training has no CUDA path yet, in any build; without CUDA (or a GPU) inference has none either
+expect_error device_train_cuda "$T/run" "$ATTSR" train --device cuda -d "$T" -o "$T/run" --steps 1
+if ! nm "$ATTSR" 2>/dev/null | grep -q ' cuda_available$'; then
+    expect_error device_cuda_absent "$T/out" "$ATTSR" upscale --device cuda -i "$T/ok.png" -o "$T/out.png"
+    expect_error device_cuda_info "" "$ATTSR" info --device cuda -m models/attsr_x2.safetensors
+fi
 expect_error unsupported_scale "$T/out" "$ATTSR" degrade --scale 5 -i "$T/ok.png" -o "$T/out.png"
 expect_error unsupported_scale_upscale "$T/out" "$ATTSR" upscale --bicubic --scale 8 -i "$T/ok.png" -o "$T/out.png"
 expect_error unsupported_scale_init "$T/out" "$ATTSR" init --scale 1 -o "$T/out.safetensors"

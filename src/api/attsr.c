@@ -106,6 +106,8 @@ static int options_of(const attsr_options *opt, attsr_options *o, upscale_option
     if (o->ensemble != 0 && o->ensemble != 1) return as_errorf("%s: ensemble is 0 or 1", fn);
     if (o->keep_orientation != 0 && o->keep_orientation != 1)
         return as_errorf("%s: keep_orientation is 0 or 1", fn);
+    if (o->device < ATTSR_DEVICE_AUTO || o->device > ATTSR_DEVICE_CUDA)
+        return as_errorf("%s: device %d is not one of ATTSR_DEVICE_AUTO, _CPU, _CUDA", fn, o->device);
     *u = (upscale_options){o->tile, o->overlap, o->ensemble, o->progress, o->progress_user};
     return 0;
 }
@@ -121,15 +123,39 @@ static void threads_restore(int n, int saved) {
     if (n) omp_set_num_threads(saved);
 }
 
+int attsr_device_supported(const attsr_model *a, int device) {
+    if (!a) return as_errorf("attsr_device_supported: NULL model"), 0;
+    if (device == ATTSR_DEVICE_AUTO || device == ATTSR_DEVICE_CPU) return 1;
+    if (device != ATTSR_DEVICE_CUDA) return as_errorf("attsr_device_supported: unknown device %d", device), 0;
+    return model_on_device(&a->m.cfg, NN_CUDA, 0);
+}
+
+// options.device for one call (the process's device is put back after it): *saved gets
+// the device before; -1 when the request cannot be met. m NULL (bicubic): the CPU.
+static int device_set(const model *m, int request, nn_device *saved) {
+    *saved = nn_get_device();
+    nn_device d = NN_CPU;
+    if (m && request == ATTSR_DEVICE_CUDA) {
+        if (!model_on_device(&m->cfg, NN_CUDA, 0)) return -1;
+        d = NN_CUDA;
+    } else if (m && request == ATTSR_DEVICE_AUTO && model_on_device(&m->cfg, NN_CUDA, 0)) {
+        d = NN_CUDA;
+    }
+    return nn_set_device(d);
+}
+
 int attsr_upscale(attsr_model *a, const float *in, int w, int h, float *out, float *structure,
                   float *texture, const attsr_options *opt) {
     attsr_options o;
     upscale_options u;
     if (!a || !in || !out) return as_errorf("attsr_upscale: NULL argument");
     if (options_of(opt, &o, &u, "attsr_upscale")) return -1;
+    nn_device dev;
+    if (device_set(&a->m, o.device, &dev)) return -1;
     int saved = threads_set(o.threads);
     int rc = upscale_image(&a->m, &a->cache, in, w, h, out, structure, texture, &u);
     threads_restore(o.threads, saved);
+    nn_set_device(dev);
     return rc;
 }
 
@@ -140,10 +166,13 @@ int attsr_evaluate(attsr_model *a, int scale, const char *hr_path, const attsr_o
     metrics m;
     if (!hr_path) return as_errorf("attsr_evaluate: NULL path");
     if (options_of(opt, &o, &u, "attsr_evaluate")) return -1;
+    nn_device dev;
+    if (device_set(a ? &a->m : NULL, o.device, &dev)) return -1;
     int saved = threads_set(o.threads);
     int rc = evaluate_image_flags(a ? &a->m : NULL, a ? &a->cache : NULL, &u, scale, hr_path,
                                   o.keep_orientation ? IMAGE_KEEP_ORIENTATION : 0, &m);
     threads_restore(o.threads, saved);
+    nn_set_device(dev);
     if (rc) return -1;
     if (psnr) *psnr = m.psnr;
     if (ssim) *ssim = m.ssim;

@@ -50,8 +50,32 @@ int cli_float(const char *s, double lo, double hi, const char *flag, double *out
     return 0;
 }
 
+int cli_device = ATTSR_DEVICE_AUTO;
+
+int cli_select_device(const model_config *cfg, int training) {
+    nn_device d = NN_CPU;
+    if (cli_device == ATTSR_DEVICE_CUDA) {
+        if (!model_on_device(cfg, NN_CUDA, training)) return cli_error("--device cuda: %s", as_error());
+        d = NN_CUDA;
+    } else if (cli_device == ATTSR_DEVICE_AUTO && model_on_device(cfg, NN_CUDA, training)) {
+        d = NN_CUDA;
+    }
+    if (nn_set_device(d)) return cli_error("--device: %s", as_error());
+    return 0;
+}
+
 static int common_option(int opt, const char *arg) {
     long v;
+    if (opt == OPT_DEVICE) {
+        static const struct { const char *name; int device; } names[] = {
+            {"auto", ATTSR_DEVICE_AUTO}, {"cpu", ATTSR_DEVICE_CPU}, {"cuda", ATTSR_DEVICE_CUDA}};
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(arg, names[i].name)) {
+                cli_device = names[i].device;
+                return 0;
+            }
+        return cli_error("--device: '%s' is not auto, cpu or cuda", arg);
+    }
     if (opt == OPT_MAX_PIXELS) {
         if (cli_int(arg, 1, 1L << 40, "--max-pixels", &v)) return -1;
         as_limits.max_pixels = v;
@@ -89,7 +113,8 @@ int cli_parse(int argc, char **argv, const char *shortopts, const struct option 
             bad_option(argv);
             return CLI_EXIT_ERROR;
         }
-        int common = opt == OPT_MAX_PIXELS || opt == OPT_THREADS || opt == OPT_PRECISION || opt == OPT_CONV;
+        int common = opt == OPT_MAX_PIXELS || opt == OPT_THREADS || opt == OPT_PRECISION || opt == OPT_CONV ||
+                     opt == OPT_DEVICE;
         int rc = common ? common_option(opt, optarg) : handle(opt, optarg, args);
         if (rc) return CLI_EXIT_ERROR;
     }

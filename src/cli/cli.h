@@ -3,7 +3,9 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "attsr.h"
 #include "image/image.h"
+#include "model/model.h"
 
 // Every command: int cmd_NAME(int argc, char **argv) returning the exit status.
 int cmd_upscale(int argc, char **argv);
@@ -37,6 +39,19 @@ enum { OPT_HELP = 1000, OPT_MAX_PIXELS, OPT_THREADS, OPT_PRECISION, OPT_CONV, OP
     "  --precision P           convolution arithmetic: fp32 (default); bf16 (bf16 products,\n" \
     "                          f32 sums and weights; AMX or AVX512-BF16 CPUs only); auto\n"     \
     "                          (bf16 where the CPU has it, else fp32)\n"
+
+// The commands that run the network add --device auto|cpu|cuda (CLI_DEVICE_OPTION,
+// recorded in cli_device); after loading their model they call cli_select_device.
+enum { OPT_DEVICE = 1300 };
+#define CLI_DEVICE_OPTION {"device", required_argument, 0, OPT_DEVICE}
+#define CLI_DEVICE_HELP                                                                       \
+    "  --device D              where the network runs: auto (default: cuda when this build\n" \
+    "                          has CUDA, a GPU is present and the CUDA backend has the\n"    \
+    "                          model's layers; else cpu), cpu, cuda (docs/cuda.md)\n"
+extern int cli_device;  // the request: ATTSR_DEVICE_AUTO (default), _CPU or _CUDA
+// Makes the request for cfg's network (training or not) the process's device; 0, or -1
+// after printing why an explicit --device cuda cannot be met.
+int cli_select_device(const model_config *cfg, int training);
 
 // Reading images: --keep-orientation (IMAGE_KEEP_ORIENTATION) in every command that
 // reads them. Written as one line of --help: CLI_KEEP_ORIENTATION_HELP.

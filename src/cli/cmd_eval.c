@@ -30,7 +30,7 @@ static const char *HELP =
     "zoom where the model differs most from bicubic, and the structure and texture\n"
     "branches. Views are 640x640 windows at most, as JPEG; crops are PNG. Needs a model.\n"
     CLI_KEEP_ORIENTATION_HELP
-    "Scores are fp32's unless --precision asks otherwise.\n" CLI_PRECISION_HELP;
+    "Scores are fp32's unless --precision asks otherwise.\n" CLI_PRECISION_HELP CLI_DEVICE_HELP;
 
 // The dataset's name: the name of DIR, or of its parent when DIR itself is called HR.
 static void dataset_name(const char *dir, char *name, size_t nn) {
@@ -136,7 +136,7 @@ static int eval_option(int opt, const char *arg, void *p) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION,
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION, CLI_DEVICE_OPTION,
                                          {"model", required_argument, 0, 'm'},
                                          {"bicubic", no_argument, 0, OPT_BICUBIC},
                                          {"scale", required_argument, 0, 's'},
@@ -176,6 +176,10 @@ int cmd_eval(int argc, char **argv) {
             return cli_error("%s is a x%d model, but --scale %ld was asked for", model_path, ms, scale);
         }
         scale = m.cfg.scale;
+        if (cli_select_device(&m.cfg, 0)) {
+            model_free(&m);
+            return 1;
+        }
     }
     if (!scale) {
         return cli_error("--scale S is required with --bicubic");

@@ -15,7 +15,7 @@ static const char *HELP =
     "layers, 2 FLOPs per multiply-add). --runs R also times R forward passes on such an\n"
     "image (after one warm-up that plans the network) and prints their median and best\n"
     "in milliseconds. --json prints one JSON object instead.\n"
-    CLI_PRECISION_HELP;
+    CLI_PRECISION_HELP CLI_DEVICE_HELP;
 
 enum { OPT_SIZE = OPT_FIRST_FREE, OPT_RUNS, OPT_JSON };
 
@@ -60,7 +60,7 @@ static int time_forward(const model *m, int size, int runs, double *t) {
 }
 
 int cmd_info(int argc, char **argv) {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION,
+    static const struct option opts[] = {CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION, CLI_DEVICE_OPTION,
                                          {"model", required_argument, 0, 'm'},
                                          {"size", required_argument, 0, OPT_SIZE},
                                          {"runs", required_argument, 0, OPT_RUNS},
@@ -71,6 +71,10 @@ int cmd_info(int argc, char **argv) {
     if (!a.model_path) return cli_error("-m MODEL is required (see --help)");
     model m;
     if (model_load(&m, a.model_path)) return cli_error("%s", as_error());
+    if (cli_select_device(&m.cfg, 0)) {
+        model_free(&m);
+        return 1;
+    }
     const model_config *c = &m.cfg;
     int size = (int)a.size, runs = (int)a.runs;
     double gflop = (double)model_flops(&m, size, size) / 1e9, med = 0, best = 0;

@@ -41,7 +41,7 @@ static const char *HELP =
     "  --cache DIR             decomposition cache (default RUN/.satv-cache)\n"
     "  --resume                continue RUN from its checkpoint (same seed)\n"
     "  --threads N\n"
-    CLI_PRECISION_HELP
+    CLI_PRECISION_HELP CLI_DEVICE_HELP
     "SIGINT or SIGTERM saves a checkpoint and exits with status 130.\n"
     "Data-parallel: mpirun -np N attsr train ... splits each --batch over N ranks; rank 0\n"
     "writes RUN (docs/distributed.md).\n";
@@ -158,7 +158,7 @@ static int check_paths(const train_config *c, const char **dirs, int n_dirs) {
 
 int cmd_train(int argc, char **argv) {
     static const struct option opts[] = {
-        CLI_COMMON_OPTIONS, CLI_MODEL_OPTIONS, CLI_PRECISION_OPTION,
+        CLI_COMMON_OPTIONS, CLI_MODEL_OPTIONS, CLI_PRECISION_OPTION, CLI_DEVICE_OPTION,
         {"data", required_argument, 0, 'd'}, {"output", required_argument, 0, 'o'},
         {"init", required_argument, 0, OPT_INIT}, {"patch", required_argument, 0, OPT_PATCH},
         {"batch", required_argument, 0, OPT_BATCH}, {"steps", required_argument, 0, OPT_STEPS},
@@ -187,7 +187,7 @@ int cmd_train(int argc, char **argv) {
     if (c.lr_min > c.lr) return cli_error("--lr-min %g exceeds --lr %g", c.lr_min, c.lr);
     if (c.gn_warmup && !c.gradnorm) return cli_error("--gradnorm-warmup needs --gradnorm on");
     if (!val_set && cli_is_dir(DEFAULT_VAL)) c.val_dir = DEFAULT_VAL;
-    if (check_paths(&c, dirs, n_dirs)) return 1;
+    if (check_paths(&c, dirs, n_dirs) || cli_select_device(&c.model, 1)) return 1;
     c.data_dirs = dirs;
     c.n_data = n_dirs;
     c.progress_tty = isatty(fileno(stderr));

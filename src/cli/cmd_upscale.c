@@ -35,7 +35,7 @@ static const char *HELP =
     "Video: a YUV4MPEG2 stream (a .y4m file, or stdin: ffmpeg -f yuv4mpegpipe) is\n"
     "upscaled frame by frame into one (a .y4m file or -o -), same chroma format and\n"
     "range; --matrix sets the Y'CbCr matrix (default: 709 from 720 lines up, else 601).\n"
-    CLI_KEEP_ORIENTATION_HELP CLI_PRECISION_HELP;
+    CLI_KEEP_ORIENTATION_HELP CLI_PRECISION_HELP CLI_DEVICE_HELP;
 
 typedef struct {
     attsr_model *model;  // NULL: bicubic
@@ -314,7 +314,7 @@ static int upscale_option(int opt, const char *arg, void *p) {
 
 int cmd_upscale(int argc, char **argv) {
     static const struct option opts[] = {
-        CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION,
+        CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION, CLI_DEVICE_OPTION,
         {"model", required_argument, 0, 'm'},         {"bicubic", no_argument, 0, OPT_BICUBIC},
         {"scale", required_argument, 0, 's'},         {"input", required_argument, 0, 'i'},
         {"output", required_argument, 0, 'o'},        {"structure", required_argument, 0, OPT_STRUCTURE},
@@ -354,6 +354,11 @@ int cmd_upscale(int argc, char **argv) {
             return cli_error("%s is a x%d model, but --scale %ld was asked for", model_path, model_scale, scale);
         }
         scale = attsr_model_scale(j.model);
+        j.opt.device = cli_device;
+        if (!attsr_device_supported(j.model, cli_device)) {
+            attsr_model_free(j.model);
+            return cli_error("--device cuda: %s", attsr_error());
+        }
     }
     j.scale = scale ? (int)scale : 2;
     j.opt.progress = tile_progress;

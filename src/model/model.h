@@ -100,6 +100,8 @@ nn_device model_plan_device(const model_plan *p);
 // after changing m->w, call this before the next forward. (On the CPU the layers read
 // m->w itself; this does nothing.) Training plans are CPU-only for now.
 int model_plan_sync_weights(model_plan *p, const model *m);
+// 1 when device d can run cfg's network (training: forward and backward); 0 with the reason.
+int model_on_device(const model_config *cfg, nn_device d, int training);
 // The output in the plan's own memory: for nn's functions on the same device (the
 // loss), and for reading in place, without a copy, when the device is NN_CPU.
 const float *model_plan_output(const model_plan *p, int which);

@@ -172,10 +172,7 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
         if (N < 1) as_errorf("batch size %d must be at least 1", N);
         return NULL;
     }
-    if (training && nn_get_device() != NN_CPU) {
-        as_errorf("model_plan_create: training on %s is not implemented yet", nn_device_name(nn_get_device()));
-        return NULL;
-    }
+    if (!model_on_device(c, nn_get_device(), training)) return NULL;
     model_plan *p = as_calloc(1, sizeof *p);
     if (!p) return NULL;
     p->N = N, p->H = H, p->W = W, p->s = c->scale, p->training = training, p->dev = nn_get_device();
@@ -245,6 +242,14 @@ int model_plan_get_output(const model_plan *p, int which, float *dst) {
 }
 
 nn_device model_plan_device(const model_plan *p) { return p->dev; }
+
+int model_on_device(const model_config *cfg, nn_device d, int training) {
+    if (training && d != NN_CPU) {
+        as_errorf("training on %s is not implemented yet", nn_device_name(d));
+        return 0;
+    }
+    return nn_device_available(d) && attention_on_device(cfg->attention, d, training);
+}
 
 int model_plan_sync_weights(model_plan *p, const model *m) {
     if (p->dev == NN_CPU) return 0;  // the layers read m->w itself
@@ -325,7 +330,7 @@ int model_forward(model_plan *p, const model *m) {
         if (branch_forward(p, m, br)) return -1;
     size_t n = (size_t)p->N * p->H * p->W * 3 * c->scale * c->scale;
     add_forward(p->out[OUT_SR], p->out[OUT_S], p->out[OUT_T], n);
-    return 0;
+    return nn_sync(p->dev);  // the GPU's errors surface here, and timings mean the work
 }
 
 // ---- backward -----------------------------------------------------------------------

@@ -30,7 +30,7 @@ void plan_cache_free(plan_cache *c) {
 }
 
 static model_plan *plan_for(const model *m, plan_cache *c, int w, int h) {
-    if (c->plan && c->w == w && c->h == h) return c->plan;
+    if (c->plan && c->w == w && c->h == h && model_plan_device(c->plan) == nn_get_device()) return c->plan;
     plan_cache_free(c);
     c->plan = model_plan_create(m, 1, h, w, 0);
     if (!c->plan) return NULL;

@@ -56,6 +56,14 @@ int attention_radius(attention_kind k) { return kind_ok(k) ? g_kinds[k].radius :
 int attention_uses_reduction(attention_kind k) { return kind_ok(k) && g_kinds[k].uses_r; }
 int attention_reads_native(attention_kind k) { return kind_ok(k) && g_kinds[k].reads_native; }
 
+// The CUDA backend (src/nn/cuda/attention.cu) has CA's and SA1's forward so far.
+int attention_on_device(attention_kind k, nn_device d, int training) {
+    if (d == NN_CPU || k == ATT_NONE || (!training && (k == ATT_CA || k == ATT_SA1))) return 1;
+    as_errorf("%s %s on %s is not implemented yet (ca and sa1 inference are)", attention_name(k),
+              training ? "training" : "inference", nn_device_name(d));
+    return 0;
+}
+
 // Appends one tensor to p (when p is not NULL); returns the new count.
 static int param(attention_param *p, int n, const char *name, int ndim, int64_t s0, int64_t s1,
                  int64_t s2, int64_t s3, int per_pixel, int passes) {
@@ -116,11 +124,7 @@ nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, 
 
 nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, int C, int R,
                                     float slope, int training, const nn_conv *in_from) {
-    if (nn_get_device() != NN_CPU && (training || (kind != ATT_CA && kind != ATT_SA1))) {
-        as_errorf("attention_create: %s %s on %s is not implemented yet (ca and sa1 inference are)",
-                  attention_name(kind), training ? "training" : "inference", nn_device_name(nn_get_device()));
-        return NULL;
-    }
+    if (!attention_on_device(kind, nn_get_device(), training)) return NULL;
     int blk = in_from ? conv_dst_block(in_from) : 0;
     if (in_from && (!attention_reads_native(kind) || blk < 0)) {
         as_errorf("attention_create: %s takes no input in oneDNN's layout (block %d)",

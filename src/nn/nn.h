@@ -35,6 +35,9 @@ void nn_free(nn_device d, void *p);
 // Copies between host memory and device d's (memcpy on the CPU); 0 / -1 + error.
 int nn_upload(nn_device d, void *dst, const void *src, size_t bytes);
 int nn_download(nn_device d, void *dst, const void *src, size_t bytes);
+// Waits for the work queued on d (CUDA runs asynchronously); 0, or -1 with the first
+// error of that work. A no-op on the CPU.
+int nn_sync(nn_device d);
 
 // ---- convolution (oneDNN or Winograd): k x k, stride 1, 'same' zero padding, bias ----
 // A plan for one shape; it may be reused by every layer of that shape (weights are
@@ -196,6 +199,8 @@ int attention_radius(attention_kind kind);
 // 1 when the module can read its input in a conv plan's own layout (attention_create's
 // in_from): SA4, whose first layer is a convolution.
 int attention_reads_native(attention_kind kind);
+// 1 when device d has the module (for training: its backward too); 0 with a reason.
+int attention_on_device(attention_kind kind, nn_device d, int training);
 
 typedef struct nn_attention nn_attention;
 
