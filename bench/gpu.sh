@@ -53,7 +53,26 @@ check() {
     [ -x "$t" ] || { echo "gpu.sh: no test binary (the build failed and no $bin was carried)"; return 1; }
     echo "== $t: the CUDA kernels against the CPU"
     timeout 120 "$t"
-    echo "== compute-sanitizer (memcheck) on the same"
+    local A=build-cuda/attsr
+    if [ -x "$A" ]; then
+        echo "== the bundled models on samples/: the GPU's scores against the CPU's (within 0.01 dB)"
+        for sc in 2 3 4; do
+            for d in cpu cuda; do
+                printf 'x%s %-4s ' $sc $d
+                timeout 120 "$A" eval -m models/attsr_x$sc.safetensors --device $d samples 2>&1 | grep -v "^samples: |skipped: not an image" | tail -1
+            done
+        done
+        echo "== inference time, attsr info --runs 5 (median and best ms)"
+        timeout 60 "$A" init --scale 2 --feats 64 --fe-groups 1 --groups 3 --blocks 20 --attention none -o "$out/paper_none.safetensors" >/dev/null
+        for m in models/attsr_x2.safetensors "$out/paper_none.safetensors"; do
+            for size in 512 1024; do
+                printf '%s %s: ' "$(basename "$m")" $size
+                timeout 120 "$A" info -m "$m" --device cuda --size $size --runs 5 2>&1 | tail -1
+            done
+        done
+        rm -f "$out/paper_none.safetensors"
+    fi
+    echo "== compute-sanitizer (memcheck) on $t"
     local cs=compute-sanitizer
     command -v $cs >/dev/null || cs=/usr/local/cuda/bin/compute-sanitizer
     if [ -x "$(command -v $cs)" ]; then timeout 180 "$cs" --tool memcheck --error-exitcode 9 "$t" | tail -12; echo "sanitizer exit ${PIPESTATUS[0]}"
