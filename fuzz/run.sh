@@ -25,14 +25,14 @@ SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-
 CC=${CC_FUZZ:-clang}
 # -Wno-pass-failed: clang cannot vectorise a few `omp simd` loops; that is not a finding.
 make -s -j"$(nproc)" BUILD=$B CC="$CC" OPT="-O1 -g -Wno-pass-failed" SAN="$SAN" \
-    $B/libattsr.a $B/src/cli/cli.o $B/src/cli/upscale_image.o \
+    $B/libattsr.a $B/src/cli/cli.o $B/src/cli/upscale_image.o $B/src/cli/report.o \
     $(for f in src/cli/cmd_*.c; do echo "$B/${f%.c}.o"; done)
 
 mkdir -p $B/fuzz
 CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -Iinclude -Isrc -Ifuzz -fopenmp -fsanitize=address,undefined \
         -fno-sanitize-recover=all -fno-omit-frame-pointer"
 LIBS="$B/libattsr.a -fopenmp -ldnnl -lpng -ljpeg -lwebp -lwebpdemux -lwebpmux -ltiff -lstb -ljansson -lz -lm -lpthread"
-CLI_OBJ="$B/src/cli/cli.o $B/src/cli/upscale_image.o $(ls $B/src/cli/cmd_*.o)"
+CLI_OBJ="$B/src/cli/cli.o $B/src/cli/upscale_image.o $B/src/cli/report.o $(ls $B/src/cli/cmd_*.o)"
 link() {  # link NAME SOURCE EXTRA...
     local name=$1 src=$2
     shift 2

@@ -57,7 +57,7 @@ typedef struct {
     int scale;             /* 2, 3 or 4 */
     int feats;             /* C */
     int fe_groups, groups, blocks;
-    const char *attention; /* "none", "ca", "sa1", "sa4" */
+    const char *attention; /* "none", "ca", "sa1", "sa4", "ca+sa4", "ca-avgmax" */
     size_t parameters;     /* number of weights */
 } attsr_model_info;
 

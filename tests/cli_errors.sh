@@ -41,6 +41,10 @@ fi
 expect_error unsupported_scale "$T/out" "$ATTSR" degrade --scale 5 -i "$T/ok.png" -o "$T/out.png"
 expect_error unsupported_scale_upscale "$T/out" "$ATTSR" upscale --bicubic --scale 8 -i "$T/ok.png" -o "$T/out.png"
 expect_error unsupported_scale_init "$T/out" "$ATTSR" init --scale 1 -o "$T/out.safetensors"
+expect_error bad_attention "$T/out.safetensors" "$ATTSR" init --attention ca+sa1 -o "$T/out.safetensors"
+err=$("$ATTSR" init --attention ca+sa1 -o "$T/out.safetensors" 2>&1)
+[[ "$err" == *"'ca+sa1' (expected none, ca, sa1, sa4, ca+sa4 or ca-avgmax)"* ]] &&
+    t_pass bad_attention_lists_kinds || t_fail bad_attention_lists_kinds "$err"
 expect_error missing_value "$T/out" "$ATTSR" degrade --scale
 expect_error unknown_extension "$T/out" "$ATTSR" degrade --scale 2 -i "$T/ok.png" -o "$T/out.gif"
 expect_error bad_model "$T/out" "$ATTSR" upscale -m "$T/ok.png" -i "$T/ok.png" -o "$T/out.png"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tools/experiment.sh (the paper's Table 2 at CPU scale) at a tiny size: the report has
-# the five variants' rows and the bicubic row; a second run skips all finished work; a
+# the seven variants' rows and the bicubic row; a second run skips all finished work, and
+# trains only a variant its folder lacks (a folder from before a variant was added); a
 # run stopped with SIGTERM during training exits 130 and the next run resumes it and
 # keeps the finished variants. Also attsr info, which the script uses.
 source "$(dirname "$0")/lib_cli.sh"
@@ -14,16 +15,19 @@ ARGS=(--out "$T/run" --data "$T/data" --val "$T/val" --bench "$T/b1" --bench "$T
       --threads 1)
 exp() { local steps=$1; shift; bash tools/experiment.sh --steps "$steps" "${ARGS[@]}" "$@"; }  # STEPS [more flags]
 # the score table's rows: a variant, then PSNR/SSIM numbers
-rows() { grep -cE '^\| (Base|\+CA|\+SA1|\+SA4|\+SA4, GradNorm off) \| [*0-9.]+ \| [*0-9.]+ \| [*0-9.]+ \|' "$T/doc/results.md"; }
+rows() { grep -cE '^\| (Base|\+CA|\+SA1|\+SA4|\+CA\+SA4|\+CA \(avg\+max\)|\+SA4, GradNorm off) \| [*0-9.]+ \| [*0-9.]+ \| [*0-9.]+ \|' "$T/doc/results.md"; }
+RUNS=(base ca sa1 sa4 ca-sa4 ca-avgmax sa4-nogn)
 state() { cat "$T"/run/*/log.jsonl "$T"/run/*/eval.json "$T"/run/*/info.json "$T"/run/bicubic.json | md5sum; }
 
 exp 4 >"$T/a.out" 2>"$T/a.err"
 rc=$?
-if [ $rc -eq 0 ] && [ "$(rows)" -eq 5 ] && grep -q '^| \*Bicubic\* |' "$T/doc/results.md" &&
+if [ $rc -eq 0 ] && [ "$(rows)" -eq 7 ] && grep -q '^| \*Bicubic\* |' "$T/doc/results.md" &&
    grep -q '| b1 PSNR | b1 SSIM | b2 PSNR | b2 SSIM |' "$T/doc/results.md" && grep -q '\*\*' "$T/doc/results.md"
-then t_pass table_five_variants; else t_fail table_five_variants "status $rc, $(rows) rows: $(tail -2 "$T/a.err")"; fi
-n=$(grep -c '"step":4,"loss"' "$T"/run/{base,ca,sa1,sa4,sa4-nogn}/log.jsonl | grep -c ':1$')
-[ "$n" -eq 5 ] && t_pass five_runs_trained || t_fail five_runs_trained "$n of 5 runs reached step 4"
+then t_pass table_seven_variants; else t_fail table_seven_variants "status $rc, $(rows) rows: $(tail -2 "$T/a.err")"; fi
+n=$(for r in "${RUNS[@]}"; do grep -c '"step":4,"loss"' "$T/run/$r/log.jsonl"; done | grep -c '^1$')
+[ "$n" -eq 7 ] && t_pass seven_runs_trained || t_fail seven_runs_trained "$n of 7 runs reached step 4"
+grep -q '"attention": "ca+sa4"' "$T/run/ca-sa4/info.json" && grep -q '"attention": "ca-avgmax"' "$T/run/ca-avgmax/info.json" &&
+    t_pass new_variants_attention || t_fail new_variants_attention "$(cat "$T"/run/ca-*/info.json)"
 if command -v gnuplot >/dev/null; then
     [ "$(head -c 4 "$T/doc/curves.png" | od -An -c | tr -d ' ')" = '211PNG' ] && grep -q '](curves.png)' "$T/doc/results.md" &&
         t_pass curves_png || t_fail curves_png "no PNG or no link to it"
@@ -37,15 +41,22 @@ echo "notes kept" >> "$T/doc/results.md"
 exp 4 >/dev/null 2>"$T/b.err"
 rc=$?
 skipped=$(grep -c 'skipped$' "$T/b.err")
-if [ $rc -eq 0 ] && [ "$(state)" = "$before" ] && [ "$skipped" -eq 16 ] && ! grep -q 'training' "$T/b.err"
+if [ $rc -eq 0 ] && [ "$(state)" = "$before" ] && [ "$skipped" -eq 22 ] && ! grep -q 'training' "$T/b.err"
 then t_pass rerun_skips_finished_work; else t_fail rerun_skips_finished_work "status $rc, $skipped skipped: $(cat "$T/b.err")"; fi
-[ "$(rows)" -eq 5 ] && grep -q '^notes kept$' "$T/doc/results.md" && t_pass report_keeps_text_outside_markers ||
+# a folder without one variant (made before it was added): that one alone trains
+rm -rf "$T/run/ca-avgmax"
+exp 4 >/dev/null 2>"$T/n.err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(grep -c ': training' "$T/n.err")" -eq 1 ] && grep -q '^experiment: ca-avgmax: training' "$T/n.err" &&
+   [ "$(grep -c 'skipped$' "$T/n.err")" -eq 19 ] && [ "$(rows)" -eq 7 ]
+then t_pass added_variant_trains_alone; else t_fail added_variant_trains_alone "status $rc: $(cat "$T/n.err")"; fi
+[ "$(rows)" -eq 7 ] && grep -q '^notes kept$' "$T/doc/results.md" && t_pass report_keeps_text_outside_markers ||
     t_fail report_keeps_text_outside_markers "$(rows) rows"
 # the CPU's name is cosmetic: an lscpu that fails (no /sys in a chroot) must not stop the report
 mkdir -p "$T/bin" && printf '#!/bin/sh\necho "lscpu: cannot open /sys" >&2\nexit 1\n' > "$T/bin/lscpu" && chmod +x "$T/bin/lscpu"
 PATH="$T/bin:$PATH" exp 4 >/dev/null 2>"$T/l.err"
 rc=$?
-[ $rc -eq 0 ] && [ "$(rows)" -eq 5 ] && grep -q 'training time .* on .*cores' "$T/doc/results.md" && t_pass report_without_lscpu ||
+[ $rc -eq 0 ] && [ "$(rows)" -eq 7 ] && grep -q 'training time .* on .*cores' "$T/doc/results.md" && t_pass report_without_lscpu ||
     t_fail report_without_lscpu "status $rc: $(tail -2 "$T/l.err")"
 
 # more steps, stopped by SIGTERM once the second variant trains; the next run finishes
@@ -58,10 +69,10 @@ rc=$?
 [ $rc -eq 130 ] && t_pass sigterm_stops_130 || t_fail sigterm_stops_130 "status $rc: $(tail -2 "$T/c.err")"
 exp 60 >/dev/null 2>"$T/d.err"
 rc=$?
-n=$(grep -c '"loss"' "$T"/run/{base,ca,sa1,sa4,sa4-nogn}/log.jsonl | grep -c ':60$')
-if [ $rc -eq 0 ] && [ "$n" -eq 5 ] && grep -q '^experiment: base: trained to step 60; skipped' "$T/d.err" &&
+n=$(for r in "${RUNS[@]}"; do grep -c '"loss"' "$T/run/$r/log.jsonl"; done | grep -c '^60$')
+if [ $rc -eq 0 ] && [ "$n" -eq 7 ] && grep -q '^experiment: base: trained to step 60; skipped' "$T/d.err" &&
    grep -q 'resuming .* at step' "$T/run/ca/train.err" && grep -q 'resuming .* at step 4$' "$T/run/sa4/train.err" &&
-   [ "$(rows)" -eq 5 ] && grep -q '60 training steps per variant' "$T/doc/results.md"
+   [ "$(rows)" -eq 7 ] && grep -q '60 training steps per variant' "$T/doc/results.md"
 then t_pass resume_after_stop; else t_fail resume_after_stop "status $rc, $n runs with 60 steps: $(tail -3 "$T/d.err")"; fi
 
 # other settings in the same folder are refused

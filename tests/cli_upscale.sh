@@ -65,6 +65,19 @@ expect_error scale_disagrees "$T/x.png" "$ATTSR" upscale -m "$M" --scale 2 -i sa
 ex=${ATTSR_BUILD:-build}/examples/upscale
 out=$("$ex" "$M" 20 10 2>&1)
 [[ "$out" == "20x10 -> 60x30, mean "* ]] && t_pass example_program || t_fail example_program "$out"
+
+# the attention kinds beyond the paper: init writes them, info names them, upscale and
+# the C API run them
+for k in ca+sa4 ca-avgmax; do
+    Mk="$T/m_$k.safetensors"
+    "$ATTSR" init --scale 2 --feats 8 --fe-groups 1 --groups 1 --blocks 1 --attention "$k" --ca-reduction 2 \
+        -o "$Mk" >/dev/null && info=$("$ATTSR" info --json -m "$Mk") &&
+        [[ "$info" == *"\"attention\": \"$k\", \"ca_reduction\": 2"* ]] &&
+        "$ATTSR" upscale -m "$Mk" -i samples/comic.png -o "$T/$k.npy" 2>/dev/null &&
+        [ "$(head -c 128 "$T/$k.npy" | tr -d '\0' | grep -ao "shape': ([0-9, ]*)")" = "shape': (384, 384, 3)" ] &&
+        out=$("$ex" "$Mk" 20 10 2>&1) && [[ "$out" == "20x10 -> 40x20, mean "* ]] &&
+        t_pass "init_info_upscale_$k" || t_fail "init_info_upscale_$k" "${info:-} ${out:-}"
+done
 # the same pixels through the library as through the CLI: the sample's npy data as raw floats
 "$ATTSR" upscale --bicubic --scale 2 -i samples/comic.png -o "$T/in.npy" 2>/dev/null  # any float image
 tail -c $((384 * 384 * 12)) "$T/in.npy" > "$T/in.f32"

@@ -15,7 +15,8 @@
 #define FIX "tests/fixtures/model/"
 
 // Every topology the model fixtures cover: scales, attention kinds, no fe groups, no blocks.
-static const char *CASES[] = {"x2_none", "x2_ca", "x3_sa1", "x4_sa4", "x4_ca", "x2_ca_nofe", "x3_sa4_noblocks"};
+static const char *CASES[] = {"x2_none",    "x2_ca",           "x3_sa1",    "x4_sa4",      "x4_ca",
+                              "x2_ca_nofe", "x3_sa4_noblocks", "x4_ca_sa4", "x2_ca_avgmax"};
 
 typedef struct {
     const model *m;

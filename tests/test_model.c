@@ -13,7 +13,8 @@
 
 static const char *CASES[] = {"x2_none", "x2_ca", "x2_sa1", "x2_sa4", "x3_none", "x3_ca",
                               "x3_sa1", "x3_sa4", "x4_none", "x4_ca", "x4_sa1", "x4_sa4",
-                              "x2_ca_nofe", "x3_sa4_noblocks"};
+                              "x2_ca_nofe", "x3_sa4_noblocks", "x4_ca_sa4", "x2_ca_avgmax",
+                              "x3_ca_avgmax"};
 
 // ATTSR_CONV=winograd forces Winograd F(4x4, 3x3) on every 3x3 layer (auto uses it on
 // none of these small fixtures): its rounding is ~10x direct's per layer (see

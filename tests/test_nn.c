@@ -356,6 +356,11 @@ FIXTURE_TEST(att_ca_20_r16)
 FIXTURE_TEST(att_ca_32_r16)
 FIXTURE_TEST(att_sa1_16)
 FIXTURE_TEST2(att_sa4_16)
+FIXTURE_TEST2(att_ca_sa4_16_r4)
+FIXTURE_TEST(att_ca_avgmax_20_r16)
+// inputs with tied maxima: PyTorch's adaptive_max_pool2d sends the gradient to the first
+FIXTURE_TEST(att_ca_avgmax_32_r8_ties)
+FIXTURE_TEST(att_ca_avgmax_8_r2_ties_12x12)
 
 // ---- conv against a naive loop ----------------------------------------------------------
 // out (N,H,W,co) = in (N,H,W,ci) * w (co,ci,k,k) + b, in double.
@@ -545,6 +550,8 @@ static void fd_wide_layout(conv_layout layout) {
         {.fam = L_ATT, .N = 2, .H = 6, .W = 5, .cin = 64, .kind = ATT_CA, .R = 4, .slope = 0.2f},
         {.fam = L_ATT, .N = 2, .H = 6, .W = 5, .cin = 64, .kind = ATT_SA1, .slope = 0.2f},
         {.fam = L_ATT, .N = 1, .H = 9, .W = 8, .cin = 64, .kind = ATT_SA4, .slope = 0.2f},
+        {.fam = L_ATT, .N = 2, .H = 6, .W = 5, .cin = 64, .kind = ATT_CA_SA4, .R = 4, .slope = 0.2f},
+        {.fam = L_ATT, .N = 2, .H = 6, .W = 5, .cin = 64, .kind = ATT_CA_AVGMAX, .R = 4, .slope = 0.2f},
         {.fam = L_SHUFFLE, .N = 2, .H = 3, .W = 4, .cin = 64 * 4, .cout = 64, .k = 2},
     };
     for (size_t li = 0; li < sizeof Ls / sizeof *Ls; li++) {
@@ -754,6 +761,13 @@ static void attention_table(void) {
          "conv1.weight 32x20x7x7, conv1.bias 32, conv2.weight 16x32x5x5, conv2.bias 16, "
          "conv3.weight 8x16x3x3, conv3.bias 8, conv4.weight 1x8x1x1, conv4.bias 1",
          2 * 30 * (32 * 20 * 49 + 16 * 32 * 25 + 8 * 16 * 9 + 8), 6, 0},
+        {ATT_CA_SA4,
+         "ca.fc1.weight 3x20, ca.fc1.bias 3, ca.fc2.weight 20x3, ca.fc2.bias 20, "
+         "sa.conv1.weight 32x20x7x7, sa.conv1.bias 32, sa.conv2.weight 16x32x5x5, sa.conv2.bias 16, "
+         "sa.conv3.weight 8x16x3x3, sa.conv3.bias 8, sa.conv4.weight 1x8x1x1, sa.conv4.bias 1",
+         2 * 120 + 2 * 30 * (32 * 20 * 49 + 16 * 32 * 25 + 8 * 16 * 9 + 8), 6, 1},
+        // the MLP runs twice: on the means and on the maxima
+        {ATT_CA_AVGMAX, "fc1.weight 3x20, fc1.bias 3, fc2.weight 20x3, fc2.bias 20", 2 * 2 * 120, 0, 1},
     };
     CHECK(ATT_COUNT == sizeof want / sizeof *want, "a kind without an expected description");
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
@@ -779,10 +793,15 @@ static void attention_misc(void) {
         CHECK(got == (attention_kind)k, "attention_parse(%s)", attention_name((attention_kind)k));
     }
     attention_kind got;
-    CHECK(attention_parse("sa2", &got) == -1 && strstr(as_error(), "sa2"), "bad name: %s",
-          as_error());
+    CHECK(attention_parse("sa2", &got) == -1 && strstr(as_error(), "sa2") &&
+              strstr(as_error(), "expected none, ca, sa1, sa4, ca+sa4 or ca-avgmax"),
+          "bad name: %s", as_error());
+    CHECK(attention_parse("ca+sa1", &got) == -1 && attention_parse("CA", &got) == -1 &&
+              attention_parse("", &got) == -1,
+          "near names must fail");
     CHECK(attention_num_params(ATT_NONE) == 0 && attention_num_params(ATT_CA) == 4 &&
-              attention_num_params(ATT_SA1) == 2 && attention_num_params(ATT_SA4) == 8,
+              attention_num_params(ATT_SA1) == 2 && attention_num_params(ATT_SA4) == 8 &&
+              attention_num_params(ATT_CA_SA4) == 12 && attention_num_params(ATT_CA_AVGMAX) == 4,
           "attention_num_params");
 
     // none: identity forward and backward
@@ -817,6 +836,15 @@ static void attention_misc(void) {
     free(saved), free(x), free(y), free(d);
 
     CHECK(attention_create(ATT_CA, N, H, W, C, 0, 0.2f, 1) == NULL, "CA with R=0 must fail");
+    CHECK(attention_create(ATT_CA_SA4, N, H, W, C, 0, 0.2f, 1) == NULL, "ca+sa4 with R=0 must fail");
+    CHECK(attention_create(ATT_CA_AVGMAX, N, H, W, C, 0, 0.2f, 1) == NULL, "ca-avgmax with R=0 must fail");
+    // its maxima's indices are floats: training stops at 2^24 pixels; inference keeps none
+    CHECK(attention_create(ATT_CA_AVGMAX, 1, 4096, 4097, C, 1, 0.2f, 1) == NULL &&
+              strstr(as_error(), "16777216") && strstr(as_error(), "4096x4097"),
+          "ca-avgmax training over 2^24 pixels: %s", as_error());
+    a = attention_create(ATT_CA_AVGMAX, 1, 4096, 4097, C, 1, 0.2f, 0);
+    CHECK(a, "ca-avgmax inference over 2^24 pixels: %s", as_error());
+    attention_destroy(a);
     CHECK(attention_create((attention_kind)7, N, H, W, C, 1, 0.2f, 1) == NULL, "kind 7 must fail");
 }
 
@@ -889,6 +917,10 @@ int main(void) {
     RUN(att_ca_32_r16);
     RUN(att_sa1_16);
     RUN(att_sa4_16);
+    RUN(att_ca_sa4_16_r4);
+    RUN(att_ca_avgmax_20_r16);
+    RUN(att_ca_avgmax_32_r8_ties);
+    RUN(att_ca_avgmax_8_r2_ties_12x12);
     RUN(conv_naive_64);
     RUN(fd_wide);
     RUN(conv_k3_5to3_nhwc);
@@ -900,6 +932,7 @@ int main(void) {
     RUN(conv_k3_16to3_nhwc);
     RUN(conv_k3_64to64_nhwc);
     RUN(att_sa4_16_nhwc);
+    RUN(att_ca_sa4_16_r4_nhwc);
     RUN(conv_naive_64_nhwc);
     RUN(fd_wide_nhwc);
     RUN(conv_bf16);

@@ -49,8 +49,8 @@ static void run_kind(const char *att) {
 }
 
 static void test_ten_steps_match_pytorch(void) {
-    static const char *kinds[] = {"none", "ca", "sa1", "sa4"};
-    for (int i = 0; i < 4; i++) run_kind(kinds[i]);
+    static const char *kinds[] = {"none", "ca", "sa1", "sa4", "ca-avgmax"};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) run_kind(kinds[i]);
 }
 
 static void test_l1_gradient(void) {

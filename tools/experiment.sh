@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The paper's experiment (its Table 2) at a size this project's CPU trains: five
+# The paper's experiment (its Table 2) at a size this project's CPU trains: seven
 # variants with the same data, steps, seed and schedule —
-#   Base (attention none), +CA, +SA1, +SA4, all with GradNorm on, and +SA4 with GradNorm off —
+#   Base (attention none), +CA, +SA1, +SA4, all with GradNorm on, and +SA4 with GradNorm off,
+#   as the paper; +CA+SA4 (ca+sa4) and +CA (avg+max) (ca-avgmax), the two directions its
+#   end names (docs/protocol.md), with GradNorm on —
 # then each variant's best validation checkpoint on the benchmarks (attsr eval --json),
 # its parameters, forward FLOPs and inference time (attsr info), the training curves of
 # all variants on one PNG (gnuplot), and the report docs/results.md.
@@ -67,7 +69,10 @@ VARIANTS=("base     none on  Base"
           "ca       ca   on  +CA"
           "sa1      sa1  on  +SA1"
           "sa4      sa4  on  +SA4"
+          "ca-sa4    ca+sa4    on  +CA+SA4"
+          "ca-avgmax ca-avgmax on  +CA (avg+max)"
           "sa4-nogn sa4  off +SA4, GradNorm off")
+# (a folder made before a variant was added resumes: its finished variants are skipped)
 
 # Everything but --steps (and --val-every) must match the runs already in OUT.
 abs() { realpath -m "$1"; }
@@ -234,7 +239,8 @@ bic_val=$(datasets "$out/bicubic.json" | tail -1 | awk '{ print $2 }')
 curves_note=
 if command -v gnuplot >/dev/null; then
     mkdir -p "$(dirname "$png")"
-    colors=("#1f77b4" "#2ca02c" "#9467bd" "#d62728" "#d62728") dashes=(1 1 1 1 2)  # +SA4: red, solid with GradNorm
+    # +SA4: red, solid with GradNorm, dashed without
+    colors=("#1f77b4" "#2ca02c" "#9467bd" "#d62728" "#ff7f0e" "#8c564b" "#d62728") dashes=(1 1 1 1 1 1 2)
     panel() {  # title ylabel file column [style [extra curve]]
         local p="" i
         for i in "${!names[@]}"; do

@@ -57,6 +57,11 @@ def main():
     # degenerate shapes: no groups in the extractor, and no blocks
     case("x2_ca_nofe", 2, "ca", feats=6, fe_groups=0, groups=2, blocks=1, N=1, H=4, W=6, seed=99)
     case("x3_sa4_noblocks", 3, "sa4", feats=4, fe_groups=1, groups=1, blocks=0, N=1, H=3, W=3, seed=98)
+    # the two kinds beyond the paper (docs/protocol.md); ca+sa4 carries SA4's weights,
+    # so one block per group keeps its files small
+    case("x4_ca_sa4", 4, "ca+sa4", feats=8, fe_groups=1, groups=1, blocks=1, N=2, H=7, W=5, seed=97)
+    case("x2_ca_avgmax", 2, "ca-avgmax", feats=8, fe_groups=1, groups=1, blocks=2, N=2, H=7, W=5, seed=96)
+    case("x3_ca_avgmax", 3, "ca-avgmax", feats=8, fe_groups=1, groups=1, blocks=2, N=2, H=7, W=5, seed=95)
 
 
 if __name__ == "__main__":

@@ -78,19 +78,46 @@ def shuffle_case(name, N, H, W, C, s, seed):
     run_case(name, lambda x: F.pixel_shuffle(x, s), x, [], dict(N=N, H=H, W=W, C=C, s=s), seed)
 
 
+def ca_params(g, C, R, prefix=""):
+    b1, b2 = 1 / C ** 0.5, 1 / R ** 0.5
+    return [(prefix + "fc1.weight", rand(g, R, C, scale=b1)), (prefix + "fc1.bias", rand(g, R, scale=b1)),
+            (prefix + "fc2.weight", rand(g, C, R, scale=b2)), (prefix + "fc2.bias", rand(g, C, scale=b2))]
+
+
+def ca_fn(x, w1, b1, w2, b2):
+    z = F.leaky_relu(F.linear(x.mean(dim=(2, 3)), w1, b1), SLOPE)
+    return x * torch.sigmoid(F.linear(z, w2, b2))[:, :, None, None]
+
+
 def ca_case(name, N, H, W, C, r, seed):
     g = torch.Generator().manual_seed(seed)
     R = max(1, C // r)
     x = rand(g, N, C, H, W)
-    b1, b2 = 1 / C ** 0.5, 1 / R ** 0.5
-    params = [("fc1.weight", rand(g, R, C, scale=b1)), ("fc1.bias", rand(g, R, scale=b1)),
-              ("fc2.weight", rand(g, C, R, scale=b2)), ("fc2.bias", rand(g, C, scale=b2))]
+    params = ca_params(g, C, R)
+    run_case(name, ca_fn, x, params, dict(kind="ca", N=N, H=H, W=W, C=C, R=R, slope=SLOPE), seed)
 
-    def fn(x, w1, bb1, w2, bb2):
-        z = F.leaky_relu(F.linear(x.mean(dim=(2, 3)), w1, bb1), SLOPE)
-        return x * torch.sigmoid(F.linear(z, w2, bb2))[:, :, None, None]
 
-    run_case(name, fn, x, params, dict(kind="ca", N=N, H=H, W=W, C=C, R=R, slope=SLOPE), seed)
+def ca_avgmax_case(name, N, H, W, C, r, seed, levels=0):
+    """CBAM's channel module. levels > 0: x rounded to multiples of 1/levels, so channels
+    have tied maxima, and the test sees where max's gradient goes (adaptive_max_pool2d:
+    the first maximum in raster order)."""
+    g = torch.Generator().manual_seed(seed)
+    R = max(1, C // r)
+    x = rand(g, N, C, H, W)
+    if levels:
+        x = torch.round(x * levels) / levels
+        top = x.amax(dim=(2, 3), keepdim=True)
+        ties = ((x == top).sum(dim=(2, 3)) > 1).sum().item()
+        assert ties >= N * C // 2, f"{name}: only {ties} channels with tied maxima"
+    params = ca_params(g, C, R)
+
+    def fn(x, w1, b1, w2, b2):
+        def mlp(v):
+            return F.linear(F.leaky_relu(F.linear(v, w1, b1), SLOPE), w2, b2)
+        z = mlp(x.mean(dim=(2, 3))) + mlp(F.adaptive_max_pool2d(x, 1).flatten(1))
+        return x * torch.sigmoid(z)[:, :, None, None]
+
+    run_case(name, fn, x, params, dict(kind="ca-avgmax", N=N, H=H, W=W, C=C, R=R, slope=SLOPE), seed)
 
 
 def sa1_case(name, N, H, W, C, seed):
@@ -102,23 +129,38 @@ def sa1_case(name, N, H, W, C, seed):
              dict(kind="sa1", N=N, H=H, W=W, C=C, R=0, slope=SLOPE), seed)
 
 
-def sa4_case(name, N, H, W, C, seed):
-    g = torch.Generator().manual_seed(seed)
-    x = rand(g, N, C, H, W)
+def sa4_params(g, C, prefix=""):
     params = []
     # 4x the default init range: hidden pre-activations of order 1, so LeakyReLU kinks
     # are sparse and the test's finite differences stay well conditioned
     for i, (cin, cout, k) in enumerate([(C, 32, 7), (32, 16, 5), (16, 8, 3), (8, 1, 1)], 1):
         w, b = conv_params(g, cin, cout, k, gain=4.0)
-        params += [(f"conv{i}.weight", w), (f"conv{i}.bias", b)]
+        params += [(f"{prefix}conv{i}.weight", w), (f"{prefix}conv{i}.bias", b)]
+    return params
 
-    def fn(x, w1, b1, w2, b2, w3, b3, w4, b4):
-        h = F.leaky_relu(F.conv2d(x, w1, b1, padding=3), SLOPE)
-        h = F.leaky_relu(F.conv2d(h, w2, b2, padding=2), SLOPE)
-        h = F.leaky_relu(F.conv2d(h, w3, b3, padding=1), SLOPE)
-        return x * torch.sigmoid(F.conv2d(h, w4, b4))
 
-    run_case(name, fn, x, params, dict(kind="sa4", N=N, H=H, W=W, C=C, R=0, slope=SLOPE), seed)
+def sa4_fn(x, w1, b1, w2, b2, w3, b3, w4, b4):
+    h = F.leaky_relu(F.conv2d(x, w1, b1, padding=3), SLOPE)
+    h = F.leaky_relu(F.conv2d(h, w2, b2, padding=2), SLOPE)
+    h = F.leaky_relu(F.conv2d(h, w3, b3, padding=1), SLOPE)
+    return x * torch.sigmoid(F.conv2d(h, w4, b4))
+
+
+def sa4_case(name, N, H, W, C, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = rand(g, N, C, H, W)
+    params = sa4_params(g, C)
+    run_case(name, sa4_fn, x, params, dict(kind="sa4", N=N, H=H, W=W, C=C, R=0, slope=SLOPE), seed)
+
+
+def ca_sa4_case(name, N, H, W, C, r, seed):
+    """CBAM's order: SA4 on CA's output."""
+    g = torch.Generator().manual_seed(seed)
+    R = max(1, C // r)
+    x = rand(g, N, C, H, W)
+    params = ca_params(g, C, R, "ca.") + sa4_params(g, C, "sa.")
+    run_case(name, lambda x, *p: sa4_fn(ca_fn(x, *p[:4]), *p[4:]), x, params,
+             dict(kind="ca+sa4", N=N, H=H, W=W, C=C, R=R, slope=SLOPE), seed)
 
 
 def main():
@@ -139,6 +181,11 @@ def main():
     ca_case("att_ca_32_r16", 2, 7, 5, 32, 16, seed=21)        # R = 2
     sa1_case("att_sa1_16", 2, 7, 5, 16, seed=22)
     sa4_case("att_sa4_16", 2, 7, 5, 16, seed=23)
+    ca_sa4_case("att_ca_sa4_16_r4", 2, 7, 5, 16, 4, seed=24)  # R = 4
+    ca_avgmax_case("att_ca_avgmax_20_r16", 2, 7, 5, 20, 16, seed=25)           # R = 1
+    ca_avgmax_case("att_ca_avgmax_32_r8_ties", 2, 7, 5, 32, 8, seed=26, levels=4)  # R = 4
+    # 144 pixels: attsr's max runs in 64 chunks of 2-3 pixels, ties within and across them
+    ca_avgmax_case("att_ca_avgmax_8_r2_ties_12x12", 2, 12, 12, 8, 2, seed=27, levels=2)
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"wrote {len(os.listdir(OUT))} files, {total} bytes, to {os.path.normpath(OUT)}")
 

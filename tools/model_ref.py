@@ -1,7 +1,9 @@
 """The SPEC section 3 network in PyTorch: the independent reference for attsr.
 
 Module and tensor names are exactly attsr's (SPEC section 3), so a state_dict moves
-between the two by name. Used by the fixture scripts in tools/ and by bench/.
+between the two by name. Used by the fixture scripts in tools/ and by bench/. Beside
+the SPEC's four attention kinds, the two of docs/protocol.md ("Attention beyond the
+paper"): ca+sa4 (CASA4) and ca-avgmax (CAAvgMax).
 """
 import torch
 import torch.nn as nn
@@ -18,6 +20,24 @@ class CA(nn.Module):
         g = x.mean(dim=(2, 3))
         g = torch.sigmoid(self.fc2(F.leaky_relu(self.fc1(g), self.slope)))
         return x * g[:, :, None, None]
+
+
+class CAAvgMax(nn.Module):
+    """CBAM's channel module: CA's MLP on the mean and on the max of each channel, the
+    logits summed. adaptive_max_pool2d's backward sends the gradient to the first
+    maximum in raster order, as attsr does (amax would share it among ties)."""
+
+    def __init__(self, C, r, slope):
+        super().__init__()
+        R = max(1, C // r)
+        self.fc1, self.fc2, self.slope = nn.Linear(C, R), nn.Linear(R, C), slope
+
+    def mlp(self, v):
+        return self.fc2(F.leaky_relu(self.fc1(v), self.slope))
+
+    def forward(self, x):
+        z = self.mlp(x.mean(dim=(2, 3))) + self.mlp(F.adaptive_max_pool2d(x, 1).flatten(1))
+        return x * torch.sigmoid(z)[:, :, None, None]
 
 
 class SA1(nn.Module):
@@ -45,6 +65,17 @@ class SA4(nn.Module):
         return x * torch.sigmoid(self.conv4(a))
 
 
+class CASA4(nn.Module):
+    """Channel, then spatial attention (CBAM's order): SA4 on CA's output."""
+
+    def __init__(self, C, r, slope):
+        super().__init__()
+        self.ca, self.sa = CA(C, r, slope), SA4(C, slope)
+
+    def forward(self, x):
+        return self.sa(self.ca(x))
+
+
 def conv3(cin, cout):
     return nn.Conv2d(cin, cout, 3, padding=1)
 
@@ -54,7 +85,9 @@ class RB(nn.Module):
         super().__init__()
         self.conv1, self.conv2, self.slope = conv3(C, C), conv3(C, C), slope
         self.att = {"none": lambda: None, "ca": lambda: CA(C, r, slope),
-                    "sa1": lambda: SA1(C, slope), "sa4": lambda: SA4(C, slope)}[att]()
+                    "sa1": lambda: SA1(C, slope), "sa4": lambda: SA4(C, slope),
+                    "ca+sa4": lambda: CASA4(C, r, slope),
+                    "ca-avgmax": lambda: CAAvgMax(C, r, slope)}[att]()
 
     def forward(self, x):
         y = self.conv2(F.leaky_relu(self.conv1(x), self.slope))

@@ -6,7 +6,8 @@
 
 static const char *HELP =
     "usage: attsr init --scale S --feats C --fe-groups G --groups G --blocks B\n"
-    "                  --attention none|ca|sa1|sa4 [--ca-reduction R] [--seed N] -o MODEL\n"
+    "                  --attention none|ca|sa1|sa4|ca+sa4|ca-avgmax [--ca-reduction R]\n"
+    "                  [--seed N] -o MODEL\n"
     "Writes a model whose weights and biases are uniform in +-1/sqrt(fan_in) (PyTorch's\n"
     "default for Conv2d and Linear) from the seed (default 0). Shape defaults are the\n"
     "paper's: x2, C=64, fe-groups 1, groups 3, blocks 20, attention none, r=16.\n";

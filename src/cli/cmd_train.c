@@ -20,7 +20,7 @@ static const char *HELP =
     "L1 on both branches balanced by GradNorm, Adam. RUN receives model.safetensors,\n"
     "best.safetensors, checkpoint.safetensors and log.jsonl.\n"
     "  model shape (as init):  --scale S --feats C --fe-groups G --groups G --blocks B\n"
-    "                          --attention none|ca|sa1|sa4 --ca-reduction R\n"
+    "                          --attention none|ca|sa1|sa4|ca+sa4|ca-avgmax --ca-reduction R\n"
     "  --init MODEL            start from these weights (tensors matching by name and shape)\n"
     "  --patch P               LR patch side (48)      --batch B    samples per step (16)\n"
     "  --steps N               total steps (1000)      --lr LR      learning rate (1e-4)\n"

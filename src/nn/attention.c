@@ -1,4 +1,6 @@
-// Attention modules of the residual blocks (SPEC section 3): none, CA, SA1, SA4.
+// Attention modules of the residual blocks (SPEC section 3): none, CA, SA1, SA4; and two
+// beyond the paper (docs/protocol.md): CA then SA4 (CBAM's order), and CA over the mean
+// and the max of each channel (CBAM's channel module).
 //
 // Both spatial kinds end in a per-pixel gate g = sigmoid(w . x + b) over a few channels
 // x and scale out = in * g; that 1x1 conv with one output channel is a dot product per
@@ -14,14 +16,16 @@
 #include "core/core.h"
 
 #define PAR_MIN 32768  // elements below which a parallel region does not pay
+// ca-avgmax keeps its maxima's pixel indices in float: exact up to 2^24
+#define MAX_INDEX_PIXELS (1 << 24)
 enum { SA4_C1 = 32, SA4_C2 = 16, SA4_C3 = 8 };
 
 struct nn_attention {
     attention_kind kind;
     int N, H, W, C, R, training;
     float slope;
-    nn_conv *c1, *c2, *c3;  // sa4: 7x7 C->32, 5x5 32->16, 3x3 16->8
-    size_t n1, n2;          // sa4: floats of c1's and c2's outputs in their own layout
+    nn_conv *c1, *c2, *c3;  // sa4, ca+sa4: 7x7 C->32, 5x5 32->16, 3x3 16->8
+    size_t n1, n2;          // sa4, ca+sa4: floats of c1's and c2's outputs in their own layout
     int in_blk;             // sa4: 0, `in` is (N,H,W,C); B, in oneDNN's layout of channel blocks of B
     int cuda;               // made while the process computes on CUDA: src/nn/cuda/attention.cu runs it
 };
@@ -36,7 +40,11 @@ static const struct {
     [ATT_CA] = {"ca", 0, 1, 0},
     [ATT_SA1] = {"sa1", 0, 0, 0},
     [ATT_SA4] = {"sa4", 7 / 2 + 5 / 2 + 3 / 2, 0, 1},
+    [ATT_CA_SA4] = {"ca+sa4", 7 / 2 + 5 / 2 + 3 / 2, 1, 0},  // CA, not a conv, reads `in`
+    [ATT_CA_AVGMAX] = {"ca-avgmax", 0, 1, 0},
 };
+
+static int has_sa4(attention_kind k) { return k == ATT_SA4 || k == ATT_CA_SA4; }
 
 static int kind_ok(attention_kind k) { return (unsigned)k < ATT_COUNT; }
 
@@ -48,7 +56,12 @@ int attention_parse(const char *s, attention_kind *k) {
             *k = (attention_kind)i;
             return 0;
         }
-    return as_errorf("unknown attention '%s' (expected none, ca, sa1 or sa4)", s ? s : "(null)");
+    char list[128];
+    int len = 0;
+    for (int i = 0; i < ATT_COUNT && len < (int)sizeof list; i++)
+        len += snprintf(list + len, sizeof list - len, "%s%s", i == 0 ? "" : i < ATT_COUNT - 1 ? ", " : " or ",
+                        g_kinds[i].name);
+    return as_errorf("unknown attention '%s' (expected %s)", s ? s : "(null)", list);
 }
 
 int attention_hidden(int C, int r) { return AS_MAX(1, C / r); }
@@ -93,12 +106,18 @@ int attention_params(attention_kind kind, int C, int R, attention_param *p) {
     static const char *const ca[4] = {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"};
     static const char *const sa4[8] = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
                                        "conv3.weight", "conv3.bias", "conv4.weight", "conv4.bias"};
+    static const char *const both_ca[4] = {"ca.fc1.weight", "ca.fc1.bias", "ca.fc2.weight", "ca.fc2.bias"};
+    static const char *const both_sa4[8] = {"sa.conv1.weight", "sa.conv1.bias", "sa.conv2.weight",
+                                            "sa.conv2.bias",   "sa.conv3.weight", "sa.conv3.bias",
+                                            "sa.conv4.weight", "sa.conv4.bias"};
     switch (kind) {
     case ATT_NONE: return 0;
     case ATT_CA: return ca_params(p, 0, ca, C, R, 1);
     case ATT_SA1:
         return param(p, param(p, 0, "conv.weight", 4, 1, C, 1, 1, 1, 1), "conv.bias", 1, 1, 0, 0, 0, 1, 1);
     case ATT_SA4: return sa4_params(p, 0, sa4, C);
+    case ATT_CA_SA4: return sa4_params(p, ca_params(p, 0, both_ca, C, R, 1), both_sa4, C);
+    case ATT_CA_AVGMAX: return ca_params(p, 0, ca, C, R, 2);  // the mean's pass and the max's
     default: return 0;
     }
 }
@@ -132,17 +151,22 @@ nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, in
         return NULL;
     }
     if (!kind_ok(kind) || N <= 0 || H <= 0 || W <= 0 || C <= 0 ||
-        (kind == ATT_CA && R <= 0)) {
+        (attention_uses_reduction(kind) && R <= 0)) {
         as_errorf("attention_create: invalid kind %d or shape N=%d H=%d W=%d C=%d R=%d", (int)kind,
                   N, H, W, C, R);
+        return NULL;
+    }
+    if (kind == ATT_CA_AVGMAX && training && (size_t)H * W > MAX_INDEX_PIXELS) {
+        as_errorf("attention_create: ca-avgmax trains on at most %d pixels per image, not %dx%d",
+                  MAX_INDEX_PIXELS, H, W);
         return NULL;
     }
     nn_attention *a = as_calloc(1, sizeof *a);
     if (!a) return NULL;
     *a = (nn_attention){.kind = kind, .N = N, .H = H, .W = W, .C = C,
-                        .R = kind == ATT_CA ? R : 0, .training = !!training, .slope = slope,
-                        .in_blk = blk, .cuda = nn_get_device() == NN_CUDA};
-    if (kind == ATT_SA4) {
+                        .R = attention_uses_reduction(kind) ? R : 0, .training = !!training,
+                        .slope = slope, .in_blk = blk, .cuda = nn_get_device() == NN_CUDA};
+    if (has_sa4(kind)) {  // ca+sa4: in_from is NULL (its SA4 reads CA's (N,H,W,C) output)
         // c1 -> c2 -> c3 hand their outputs on in oneDNN's layout, LeakyReLU fused; the
         // gate reads c3's output per pixel, so that one must be (P, 8) in memory
         conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = slope, .src_from = in_from};
@@ -176,40 +200,58 @@ void attention_destroy(nn_attention *a) {
     free(a);
 }
 
-// saved: ca   pooled (N,C), hidden pre-activation (N,R), gate (N,C)
-//        sa1  gate (N,H,W)
-//        sa4  a1 (n1: 32 channels), a2 (n2: 16 channels) in c1's and c2's output layouts,
-//             a3 (N,H,W,8), all after LeakyReLU; gate (N,H,W)
+// saved: ca         pooled (N,C), hidden pre-activation (N,R), gate (N,C)
+//        ca-avgmax  pooled (2N,C): means, then maxima; hidden pre-activations (2N,R);
+//                   gate (N,C); the maxima's pixel indices (N,C, as floats; training only)
+//        sa1        gate (N,H,W)
+//        sa4        a1 (n1: 32 channels), a2 (n2: 16 channels) in c1's and c2's output
+//                   layouts, a3 (N,H,W,8), all after LeakyReLU; gate (N,H,W)
+//        ca+sa4     ca's, then CA's output t (N,H,W,C), then sa4's
+static size_t ca_saved(const nn_attention *a) { return (size_t)a->N * (2 * (size_t)a->C + a->R); }
+static size_t sa4_saved(const nn_attention *a) {
+    return a->n1 + a->n2 + (size_t)a->N * a->H * a->W * (SA4_C3 + 1);
+}
+static size_t image_floats(const nn_attention *a) { return (size_t)a->N * a->H * a->W * a->C; }
+
 size_t attention_saved_floats(const nn_attention *a) {
-    size_t P = (size_t)a->N * a->H * a->W;
     switch (a->kind) {
-    case ATT_CA: return (size_t)a->N * (2 * (size_t)a->C + a->R);
-    case ATT_SA1: return P;
-    case ATT_SA4: return a->n1 + a->n2 + P * (SA4_C3 + 1);
+    case ATT_CA: return ca_saved(a);
+    case ATT_SA1: return (size_t)a->N * a->H * a->W;
+    case ATT_SA4: return sa4_saved(a);
+    case ATT_CA_SA4: return ca_saved(a) + image_floats(a) + sa4_saved(a);
+    case ATT_CA_AVGMAX: return (size_t)a->N * (4 * (size_t)a->C + 2 * (size_t)a->R);
     default: return 0;
     }
 }
 
-// scratch: ca   d_gate then d_z (N,C), d_hidden (N,R), d_pooled (N,C)
-//          sa4  A (n1): d_a3 then d_a1;  B (n2): d_z then d_a2
-size_t attention_scratch_floats(const nn_attention *a) {
+// scratch: ca         d_gate then d_z (N,C), d_hidden (N,R), d_pooled (N,C)
+//          ca-avgmax  the same over 2N rows (means', then maxima's)
+//          sa4        A (n1): d_a3 then d_a1;  B (n2): d_z then d_a2
+//          ca+sa4     d_t (N,H,W,C), then sa4's, which ca's reuses
+static size_t sa4_scratch(const nn_attention *a) {
     size_t P = (size_t)a->N * a->H * a->W;
+    return AS_MAX(a->n1, P * SA4_C3) + AS_MAX(a->n2, P);
+}
+
+size_t attention_scratch_floats(const nn_attention *a) {
     switch (a->kind) {
-    case ATT_CA: return (size_t)a->N * (2 * (size_t)a->C + a->R);
+    case ATT_CA: return ca_saved(a);
     case ATT_SA1: return 0;
-    case ATT_SA4: return AS_MAX(a->n1, P * SA4_C3) + AS_MAX(a->n2, P);
+    case ATT_SA4: return sa4_scratch(a);
+    case ATT_CA_SA4: return image_floats(a) + AS_MAX(ca_saved(a), sa4_scratch(a));
+    case ATT_CA_AVGMAX: return 2 * ca_saved(a);
     default: return 0;
     }
 }
 
 size_t attention_workspace_bytes(const nn_attention *a) {
-    if (a->kind != ATT_SA4) return 0;
+    if (!has_sa4(a->kind)) return 0;
     return AS_MAX(conv_workspace_bytes(a->c1),
                   AS_MAX(conv_workspace_bytes(a->c2), conv_workspace_bytes(a->c3)));
 }
 
 int attention_set_workspace(nn_attention *a, void *ws) {
-    if (a->kind != ATT_SA4) return 0;
+    if (!has_sa4(a->kind)) return 0;
     return conv_set_workspace(a->c1, ws) || conv_set_workspace(a->c2, ws) ||
                    conv_set_workspace(a->c3, ws)
                ? -1
@@ -316,31 +358,59 @@ static void channel_sum(double *sum, const float *x, const float *y, size_t P, i
     add_rows(sum, &part[0][0], C);
 }
 
-static void ca_forward(const nn_attention *a, float *out, float *saved, const float *in,
-                       const float *res, const float *const *params) {
-    const int N = a->N, C = a->C, R = a->R;
-    const size_t P = (size_t)a->H * a->W;
-    const float *w1 = params[0], *b1 = params[1], *w2 = params[2], *b2 = params[3];
-    float *pooled = saved, *hid = saved + (size_t)N * C, *gate = hid + (size_t)N * R;
-    double sum[C];
-    for (int n = 0; n < N; n++) {
-        channel_sum(sum, in + n * P * C, NULL, P, C);
-        float *pn = pooled + (size_t)n * C, *hn = hid + (size_t)n * R, *gn = gate + (size_t)n * C;
-        for (int c = 0; c < C; c++) pn[c] = (float)(sum[c] / P);
-        float act[R];
-        for (int r = 0; r < R; r++) {
-            float h = b1[r];
-            for (int c = 0; c < C; c++) h += w1[(size_t)r * C + c] * pn[c];
-            hn[r] = h;
-            act[r] = h > 0 ? h : a->slope * h;
-        }
-        for (int c = 0; c < C; c++) {
-            float z = b2[c];
-            for (int r = 0; r < R; r++) z += w2[(size_t)c * R + r] * act[r];
-            gn[c] = sigmoidf(z);
+// max (C) over P pixels of x (P,C), and idx (C, as floats; NULL: not wanted) the pixel
+// it came from: the first maximum in raster order, or the last NaN, as PyTorch's
+// adaptive_max_pool2d (a value replaces the running one when greater, or NaN). Chunks
+// as channel_sum's, merged in order by the same rule: the same result for any split.
+static void channel_max(float *mx, float *idx, const float *x, size_t P, int C) {
+    float part[SUM_CHUNKS][C];
+    size_t at[SUM_CHUNKS][C];
+#pragma omp parallel for if (P * C >= PAR_MIN)
+    for (int k = 0; k < SUM_CHUNKS; k++) {
+        float *m = part[k];
+        size_t *i = at[k];
+        for (int c = 0; c < C; c++) m[c] = -INFINITY, i[c] = 0;
+        for (size_t p = chunk_begin(P, k); p < chunk_begin(P, k + 1); p++) {
+            const float *xp = x + p * C;
+            for (int c = 0; c < C; c++)
+                if (xp[c] > m[c] || isnan(xp[c])) m[c] = xp[c], i[c] = p;
         }
     }
-    // out (N,P,C) = in * gate[n,c]
+    for (int c = 0; c < C; c++) {
+        float m = -INFINITY;
+        size_t i = 0;  // all -inf: the first pixel, as PyTorch
+        for (int k = 0; k < SUM_CHUNKS; k++)
+            if (part[k][c] > m || isnan(part[k][c])) m = part[k][c], i = at[k][c];
+        mx[c] = m;
+        if (idx) idx[c] = (float)i;
+    }
+}
+
+// CA's MLP on one vector v (C): hid (R), fc1's output before LeakyReLU, and z (C),
+// fc2's output (the gate's logits).
+static void mlp_row(const nn_attention *a, float *hid, float *z, const float *v,
+                    const float *const *params) {
+    const int C = a->C, R = a->R;
+    const float *w1 = params[0], *b1 = params[1], *w2 = params[2], *b2 = params[3];
+    float act[R];
+    for (int r = 0; r < R; r++) {
+        float h = b1[r];
+        for (int c = 0; c < C; c++) h += w1[(size_t)r * C + c] * v[c];
+        hid[r] = h;
+        act[r] = h > 0 ? h : a->slope * h;
+    }
+    for (int c = 0; c < C; c++) {
+        float s = b2[c];
+        for (int r = 0; r < R; r++) s += w2[(size_t)c * R + r] * act[r];
+        z[c] = s;
+    }
+}
+
+// out (N,P,C) = in * gate[n,c], plus res (N,P,C) when not NULL.
+static void channel_scale(const nn_attention *a, float *out, const float *in, const float *res,
+                          const float *gate) {
+    const int N = a->N, C = a->C;
+    const size_t P = (size_t)a->H * a->W;
 #pragma omp parallel for collapse(2) if (N * P * C >= PAR_MIN)
     for (int n = 0; n < N; n++)
         for (size_t p = 0; p < P; p++) {
@@ -357,71 +427,156 @@ static void ca_forward(const nn_attention *a, float *out, float *saved, const fl
         }
 }
 
-static void ca_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch,
-                        const float *d_out, const float *saved, const float *in,
-                        const float *const *params) {
+static void ca_forward(const nn_attention *a, float *out, float *saved, const float *in,
+                       const float *res, const float *const *params) {
     const int N = a->N, C = a->C, R = a->R;
     const size_t P = (size_t)a->H * a->W;
-    const float *w1 = params[0], *w2 = params[2];
-    float *dw1 = d_params[0], *db1 = d_params[1], *dw2 = d_params[2], *db2 = d_params[3];
-    const float *pooled = saved, *hid = saved + (size_t)N * C, *gate = hid + (size_t)N * R;
-    float *dz = scratch, *dh = scratch + (size_t)N * C, *dpool = dh + (size_t)N * R;
+    float *pooled = saved, *hid = saved + (size_t)N * C, *gate = hid + (size_t)N * R;
     double sum[C];
-    // d_z[n,c] = sigmoid' * sum_p d_out*in
     for (int n = 0; n < N; n++) {
+        channel_sum(sum, in + n * P * C, NULL, P, C);
+        float *pn = pooled + (size_t)n * C, *gn = gate + (size_t)n * C;
+        for (int c = 0; c < C; c++) pn[c] = (float)(sum[c] / P);
+        mlp_row(a, hid + (size_t)n * R, gn, pn, params);
+        for (int c = 0; c < C; c++) gn[c] = sigmoidf(gn[c]);
+    }
+    channel_scale(a, out, in, res, gate);
+}
+
+// The MLP over 2N rows: the N means, then the N maxima; each image's gate takes the sum
+// of its two rows' logits.
+static void ca_avgmax_forward(const nn_attention *a, float *out, float *saved, const float *in,
+                              const float *res, const float *const *params) {
+    const int N = a->N, C = a->C, R = a->R;
+    const size_t P = (size_t)a->H * a->W;
+    float *pooled = saved, *hid = pooled + 2 * (size_t)N * C, *gate = hid + 2 * (size_t)N * R;
+    float *idx = gate + (size_t)N * C;
+    double sum[C];
+    float z_max[C];
+    for (int n = 0; n < N; n++) {
+        const float *x = in + n * P * C;
+        float *mean = pooled + (size_t)n * C, *max = pooled + (size_t)(N + n) * C;
+        float *gn = gate + (size_t)n * C;
+        channel_sum(sum, x, NULL, P, C);
+        for (int c = 0; c < C; c++) mean[c] = (float)(sum[c] / P);
+        channel_max(max, a->training ? idx + (size_t)n * C : NULL, x, P, C);
+        mlp_row(a, hid + (size_t)n * R, gn, mean, params);
+        mlp_row(a, hid + (size_t)(N + n) * R, z_max, max, params);
+        for (int c = 0; c < C; c++) gn[c] = sigmoidf(gn[c] + z_max[c]);
+    }
+    channel_scale(a, out, in, res, gate);
+}
+
+// dz (N,C) = sigmoid'(z) * sum_p d_out*in: the gradient at the gate's logits.
+static void gate_logit_grad(const nn_attention *a, float *dz, const float *d_out, const float *in,
+                            const float *gate) {
+    const int C = a->C;
+    const size_t P = (size_t)a->H * a->W;
+    double sum[C];
+    for (int n = 0; n < a->N; n++) {
         channel_sum(sum, d_out + n * P * C, in + n * P * C, P, C);
         for (int c = 0; c < C; c++) {
             float g = gate[(size_t)n * C + c];
             dz[(size_t)n * C + c] = (float)sum[c] * g * (1 - g);
         }
     }
+}
+
+// The MLP's backward over `rows` rows of pooled vectors v (rows,C), fc1's outputs hid
+// (rows,R) and the gradients dz (rows,C) at fc2's: the weight gradients (summed over the
+// rows), dh (rows,R), and dv (rows,C), the gradient at v, divided by P in the first
+// mean_rows rows (a mean spreads it over P pixels).
+static void mlp_backward(const nn_attention *a, int rows, int mean_rows, float *const *d_params,
+                         float *dh, float *dv, const float *dz, const float *v, const float *hid,
+                         const float *const *params) {
+    const int C = a->C, R = a->R;
+    const size_t P = (size_t)a->H * a->W;
+    const float *w1 = params[0], *w2 = params[2];
+    float *dw1 = d_params[0], *db1 = d_params[1], *dw2 = d_params[2], *db2 = d_params[3];
     // fc2: d_b2, d_W2 (C,R), d_act -> d_hidden through LeakyReLU
     for (int c = 0; c < C; c++) {
         double s = 0;
-        for (int n = 0; n < N; n++) s += dz[(size_t)n * C + c];
+        for (int n = 0; n < rows; n++) s += dz[(size_t)n * C + c];
         db2[c] = (float)s;
         for (int r = 0; r < R; r++) {
             double t = 0;
-            for (int n = 0; n < N; n++) {
+            for (int n = 0; n < rows; n++) {
                 float h = hid[(size_t)n * R + r];
                 t += (double)dz[(size_t)n * C + c] * (h > 0 ? h : a->slope * h);
             }
             dw2[(size_t)c * R + r] = (float)t;
         }
     }
-    for (int n = 0; n < N; n++)
+    for (int n = 0; n < rows; n++)
         for (int r = 0; r < R; r++) {
             double t = 0;
             for (int c = 0; c < C; c++) t += (double)w2[(size_t)c * R + r] * dz[(size_t)n * C + c];
             dh[(size_t)n * R + r] = (float)(hid[(size_t)n * R + r] > 0 ? t : a->slope * t);
         }
-    // fc1: d_b1, d_W1 (R,C), d_pooled
+    // fc1: d_b1, d_W1 (R,C), d_v
     for (int r = 0; r < R; r++) {
         double s = 0;
-        for (int n = 0; n < N; n++) s += dh[(size_t)n * R + r];
+        for (int n = 0; n < rows; n++) s += dh[(size_t)n * R + r];
         db1[r] = (float)s;
         for (int c = 0; c < C; c++) {
             double t = 0;
-            for (int n = 0; n < N; n++)
-                t += (double)dh[(size_t)n * R + r] * pooled[(size_t)n * C + c];
+            for (int n = 0; n < rows; n++) t += (double)dh[(size_t)n * R + r] * v[(size_t)n * C + c];
             dw1[(size_t)r * C + c] = (float)t;
         }
     }
-    for (int n = 0; n < N; n++)
+    for (int n = 0; n < rows; n++)
         for (int c = 0; c < C; c++) {
             double t = 0;
             for (int r = 0; r < R; r++) t += (double)w1[(size_t)r * C + c] * dh[(size_t)n * R + r];
-            dpool[(size_t)n * C + c] = (float)(t / P);  // the mean spreads it over P pixels
+            dv[(size_t)n * C + c] = (float)(n < mean_rows ? t / P : t);
         }
-    // d_in = d_out * gate + d_pooled / P
+}
+
+// d_in (N,P,C) = d_out * gate[n,c] + d_mean[n,c] (the mean's share, already / P).
+static void channel_input_grad(const nn_attention *a, float *d_in, const float *d_out,
+                               const float *gate, const float *d_mean) {
+    const int N = a->N, C = a->C;
+    const size_t P = (size_t)a->H * a->W;
 #pragma omp parallel for collapse(2) if (N * P * C >= PAR_MIN)
     for (int n = 0; n < N; n++)
         for (size_t p = 0; p < P; p++) {
-            const float *gn = gate + (size_t)n * C, *dpn = dpool + (size_t)n * C;
+            const float *gn = gate + (size_t)n * C, *dmn = d_mean + (size_t)n * C;
             const float *dop = d_out + (n * P + p) * C;
             float *dip = d_in + (n * P + p) * C;
 #pragma omp simd
-            for (int c = 0; c < C; c++) dip[c] = dop[c] * gn[c] + dpn[c];
+            for (int c = 0; c < C; c++) dip[c] = dop[c] * gn[c] + dmn[c];
+        }
+}
+
+static void ca_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch,
+                        const float *d_out, const float *saved, const float *in,
+                        const float *const *params) {
+    const int N = a->N, C = a->C, R = a->R;
+    const float *pooled = saved, *hid = saved + (size_t)N * C, *gate = hid + (size_t)N * R;
+    float *dz = scratch, *dh = scratch + (size_t)N * C, *dpool = dh + (size_t)N * R;
+    gate_logit_grad(a, dz, d_out, in, gate);
+    mlp_backward(a, N, N, d_params, dh, dpool, dz, pooled, hid, params);
+    channel_input_grad(a, d_in, d_out, gate, dpool);
+}
+
+// Both rows of an image get the gate's logit gradient; the maxima's row's gradient goes
+// to the pixel each maximum came from.
+static void ca_avgmax_backward(const nn_attention *a, float *d_in, float *const *d_params,
+                               float *scratch, const float *d_out, const float *saved,
+                               const float *in, const float *const *params) {
+    const int N = a->N, C = a->C, R = a->R;
+    const size_t P = (size_t)a->H * a->W, NC = (size_t)N * C;
+    const float *pooled = saved, *hid = pooled + 2 * NC, *gate = hid + 2 * (size_t)N * R;
+    const float *idx = gate + NC;
+    float *dz = scratch, *dh = dz + 2 * NC, *dv = dh + 2 * (size_t)N * R;
+    gate_logit_grad(a, dz, d_out, in, gate);
+    memcpy(dz + NC, dz, NC * sizeof *dz);
+    mlp_backward(a, 2 * N, N, d_params, dh, dv, dz, pooled, hid, params);
+    channel_input_grad(a, d_in, d_out, gate, dv);
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            size_t p = (size_t)idx[(size_t)n * C + c];
+            d_in[(n * P + p) * C + c] += dv[NC + (size_t)n * C + c];
         }
 }
 
@@ -582,6 +737,25 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
     return 0;
 }
 
+// ---- CA, then SA4 on its output t -------------------------------------------------------
+static int ca_sa4_forward(const nn_attention *a, float *out, float *saved, const float *in,
+                          const float *res, const float *const *params) {
+    float *t = saved + ca_saved(a);
+    ca_forward(a, t, saved, in, NULL, params);
+    return sa4_forward(a, out, t + image_floats(a), t, res, params + 4);
+}
+
+static int ca_sa4_backward(const nn_attention *a, float *d_in, float *const *d_params,
+                           float *scratch, const float *d_out, const float *saved, const float *in,
+                           const float *const *params) {
+    const float *t = saved + ca_saved(a);
+    float *d_t = scratch, *rest = scratch + image_floats(a);
+    if (sa4_backward(a, d_t, d_params + 4, rest, d_out, t + image_floats(a), t, params + 4))
+        return -1;
+    ca_backward(a, d_in, d_params, rest, d_t, saved, in, params);
+    return 0;
+}
+
 // ---- dispatch ------------------------------------------------------------------------
 int attention_forward_add(nn_attention *a, float *out, float *saved, const float *in,
                           const float *res, const float *const *params) {
@@ -599,6 +773,8 @@ int attention_forward_add(nn_attention *a, float *out, float *saved, const float
         gate_forward(saved, out, res, in, in, params[0], params[1][0], n / a->C, a->C, a->C);
         return 0;
     case ATT_SA4: return sa4_forward(a, out, saved, in, res, params);
+    case ATT_CA_SA4: return ca_sa4_forward(a, out, saved, in, res, params);
+    case ATT_CA_AVGMAX: ca_avgmax_forward(a, out, saved, in, res, params); return 0;
     default: break;
     }
     return as_errorf("attention_forward: invalid kind %d", (int)a->kind);
@@ -615,8 +791,8 @@ int attention_backward(nn_attention *a, float *d_in, float *const *d_params, flo
     if (!a->training) return as_errorf("attention_backward: created for inference");
     const size_t n = (size_t)a->N * a->H * a->W * a->C;
     float *tmp = NULL;
-    // CA and SA1 compute d_in as part of their single pass; give them a buffer anyway
-    if (!d_in && (a->kind == ATT_CA || a->kind == ATT_SA1)) {
+    // all but SA4 compute d_in on the way to their weights' gradients: give them a buffer
+    if (!d_in && a->kind != ATT_NONE && a->kind != ATT_SA4) {
         if (!(tmp = as_malloc_array(n, sizeof *tmp))) return -1;
         d_in = tmp;
     }
@@ -628,6 +804,10 @@ int attention_backward(nn_attention *a, float *d_in, float *const *d_params, flo
     case ATT_CA: ca_backward(a, d_in, d_params, scratch, d_out, saved, in, params); break;
     case ATT_SA1: sa1_backward(a, d_in, d_params, d_out, saved, in, params); break;
     case ATT_SA4: rc = sa4_backward(a, d_in, d_params, scratch, d_out, saved, in, params); break;
+    case ATT_CA_SA4: rc = ca_sa4_backward(a, d_in, d_params, scratch, d_out, saved, in, params); break;
+    case ATT_CA_AVGMAX:
+        ca_avgmax_backward(a, d_in, d_params, scratch, d_out, saved, in, params);
+        break;
     default: rc = as_errorf("attention_backward: invalid kind %d", (int)a->kind);
     }
     free(tmp);

@@ -165,10 +165,16 @@ void pixel_shuffle_backward(float *d_in, const float *d_out, int N, int H, int W
 //   sa1:  out = in * sigmoid(conv1x1_{C->1}(in))
 //   sa4:  out = in * sigmoid(c4(lrelu(c3(lrelu(c2(lrelu(c1(in))))))))
 //         c1 7x7 C->32, c2 5x5 32->16, c3 3x3 16->8, c4 1x1 8->1
-typedef enum { ATT_NONE = 0, ATT_CA, ATT_SA1, ATT_SA4, ATT_COUNT } attention_kind;
+//   ca+sa4:    out = sa4(ca(in))   CBAM's order: CA's module, then SA4's on its output
+//   ca-avgmax: out = in * sigmoid(mlp(mean_hw(in)) + mlp(max_hw(in)))
+//              mlp = fc2(lrelu(fc1(.))), CA's layers applied twice (both biases each time);
+//              max_hw's gradient goes to the first maximum in raster order (the last NaN
+//              where there is one), as PyTorch's adaptive_max_pool2d
+typedef enum { ATT_NONE = 0, ATT_CA, ATT_SA1, ATT_SA4, ATT_CA_SA4, ATT_CA_AVGMAX, ATT_COUNT } attention_kind;
 
-const char *attention_name(attention_kind k);           // "none", "ca", "sa1", "sa4"
-int attention_parse(const char *s, attention_kind *k);  // 0 ok, -1 + error
+// "none", "ca", "sa1", "sa4", "ca+sa4", "ca-avgmax"
+const char *attention_name(attention_kind k);
+int attention_parse(const char *s, attention_kind *k);  // 0 ok, -1 + error naming the kinds
 
 // ---- what each kind is, in one place (the model's tensor table, its tensor count,
 // its FLOPs and receptive field, the loaders and the tests all read it from here) ----
@@ -178,7 +184,7 @@ typedef struct {
     int ndim;
     int64_t shape[4];    // PyTorch's: conv (cout, cin, k, k), linear (out, in), bias (n)
     int per_pixel;       // FLOPs: a weight applied at every pixel (conv) or once per image
-    int passes;          // times forward applies it (one for every kind so far)
+    int passes;          // times forward applies it (ca-avgmax's MLP: 2, else 1)
 } attention_param;
 // Parameters, in the SPEC's tensor order, for C channels and CA's hidden width R
 // (attention_hidden); returns how many (at most ATT_MAX_PARAMS); p may be NULL:
@@ -186,15 +192,17 @@ typedef struct {
 //   sa1: conv.weight (1,C,1,1), conv.bias (1)
 //   sa4: conv1.weight (32,C,7,7), conv1.bias, conv2.weight (16,32,5,5), conv2.bias,
 //        conv3.weight (8,16,3,3), conv3.bias, conv4.weight (1,8,1,1), conv4.bias
+//   ca+sa4:    ca.fc1.weight .. ca.fc2.bias (as ca), then sa.conv1.weight .. sa.conv4.bias (as sa4)
+//   ca-avgmax: as ca
 int attention_params(attention_kind kind, int C, int R, attention_param *p);
-int attention_num_params(attention_kind kind);  // 0, 4, 2, 8
+int attention_num_params(attention_kind kind);  // 0, 4, 2, 8, 12, 4
 int attention_hidden(int C, int r);             // CA's hidden width for reduction r: max(1, C / r)
 int attention_uses_reduction(attention_kind kind);  // 1 when R (CA's r) shapes the module
 // Forward multiply-adds x 2 of the module's weights for one H x W image (as conv_flops:
 // the gate's products and the pooling are not counted).
 size_t attention_flops(attention_kind kind, int C, int R, int H, int W);
 // How far (pixels along x and y) an output pixel's inputs reach through the module's
-// convolutions, apart from a global pooling (CA): 0, 0, 0, 3 + 2 + 1.
+// convolutions, apart from a global pooling (CA's): 0, 0, 0, 3 + 2 + 1, 3 + 2 + 1, 0.
 int attention_radius(attention_kind kind);
 // 1 when the module can read its input in a conv plan's own layout (attention_create's
 // in_from): SA4, whose first layer is a convolution.
@@ -214,6 +222,8 @@ nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, in
 void attention_destroy(nn_attention *a);
 
 // Floats of forward state kept for backward (gates, pooled vectors, hidden maps).
+// ca-avgmax keeps its maxima's pixel indices there as floats, exact below 2^24 pixels:
+// a training plan of more pixels per image is refused.
 size_t attention_saved_floats(const nn_attention *a);
 
 // out (N,H,W,C) may not alias in. saved: attention_saved_floats() floats, written by
@@ -230,6 +240,6 @@ int attention_backward(nn_attention *a, float *d_in, float *const *d_params, flo
                        const float *d_out, const float *saved, const float *in,
                        const float *const *params);
 size_t attention_scratch_floats(const nn_attention *a);
-// SA4's convolutions' workspace (see conv_set_workspace); 0 for the other kinds.
+// SA4's convolutions' workspace (see conv_set_workspace), sa4 and ca+sa4; 0 for the others.
 size_t attention_workspace_bytes(const nn_attention *a);
 int attention_set_workspace(nn_attention *a, void *ws);

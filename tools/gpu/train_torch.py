@@ -623,7 +623,7 @@ def parse(argv):
     add("--fe-groups", type=int, default=1)
     add("--groups", type=int, default=3)
     add("--blocks", type=int, default=20)
-    add("--attention", choices=("none", "ca", "sa1", "sa4"), default="none")
+    add("--attention", choices=("none", "ca", "sa1", "sa4", "ca+sa4", "ca-avgmax"), default="none")
     add("--ca-reduction", type=int, default=16)
     add("--leaky-slope", type=float, default=0.2)
     add("--patch", type=int, default=48)
