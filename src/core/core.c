@@ -448,7 +448,7 @@ uint32_t as_rng_below(as_rng *r, uint32_t n) { return (uint32_t)(as_rng_uniform(
 
 double as_sum_sq(const float *x, size_t n) {
     double part[AS_SUM_CHUNKS], sum = 0;
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n >= AS_PAR_MIN)
     for (int k = 0; k < AS_SUM_CHUNKS; k++) {
         double s = 0;
         for (size_t i = n * k / AS_SUM_CHUNKS; i < n * (k + 1) / AS_SUM_CHUNKS; i++) s += (double)x[i] * x[i];
@@ -460,7 +460,7 @@ double as_sum_sq(const float *x, size_t n) {
 
 size_t as_first_nonfinite(const float *x, size_t n) {
     size_t first = n;
-#pragma omp parallel for schedule(static) reduction(min : first) if (n > 65536)
+#pragma omp parallel for schedule(static) reduction(min : first) if (n >= AS_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]) && i < first) first = i;
     return first;

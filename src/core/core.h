@@ -10,6 +10,9 @@
 #include <stdio.h>
 
 // ---- errors ----------------------------------------------------------------------
+// fmt's arguments may include as_error() itself, to add context to a reason:
+// as_errorf("loading %s: %s", path, as_error()). Destroy/free functions never record a
+// reason, so a failed create may clean up first and then add its context.
 int as_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  // returns -1
 const char *as_error(void);       // the last reason recorded on this thread ("" if none)
 void as_clear_error(void);
@@ -76,6 +79,10 @@ void     as_rng_seed(as_rng *r, uint64_t seed);
 uint64_t as_rng_next(as_rng *r);
 double   as_rng_uniform(as_rng *r);              // [0, 1)
 uint32_t as_rng_below(as_rng *r, uint32_t n);    // [0, n)
+
+// Memory-bound loops over fewer elements than this run on one thread: an OpenMP
+// parallel region costs more than it saves below it. Every such loop uses this one value.
+#define AS_PAR_MIN 32768
 
 // Deterministic parallel sums: a fixed split into AS_SUM_CHUNKS pieces, each summed in
 // double, then added in order, so the result depends on neither the thread count nor

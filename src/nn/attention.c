@@ -15,7 +15,6 @@
 
 #include "core/core.h"
 
-#define PAR_MIN 32768  // elements below which a parallel region does not pay
 // ca-avgmax keeps its maxima's pixel indices in float: exact up to 2^24
 #define MAX_INDEX_PIXELS (1 << 24)
 enum { SA4_C1 = 32, SA4_C2 = 16, SA4_C3 = 8 };
@@ -182,10 +181,8 @@ nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, in
         }
         if (a->c3) a->n1 = conv_dst_floats(a->c1), a->n2 = conv_dst_floats(a->c2);
         if (!a->c3) {
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s", as_error());
             attention_destroy(a);
-            as_errorf("attention sa4: %s", msg);
+            as_errorf("attention sa4: %s", as_error());
             return NULL;
         }
     }
@@ -273,7 +270,7 @@ static inline float gate_value(const float *x, const float *w, float b, int Cx) 
 // out = res + in * g
 static void gate_forward(float *g, float *out, const float *res, const float *in, const float *x,
                          const float *w, float b, size_t P, int C, int Cx) {
-#pragma omp parallel for if (P * C >= PAR_MIN)
+#pragma omp parallel for if (P * C >= AS_PAR_MIN)
     for (size_t p = 0; p < P; p++) {
         const float gp = gate_value(x + p * Cx, w, b, Cx);
         g[p] = gp;
@@ -293,7 +290,7 @@ static void gate_forward(float *g, float *out, const float *res, const float *in
 // d_z (P) = sigmoid' * <d_out, in> per pixel: the gradient reaching the gate's logit.
 static void gate_backward_z(float *dz, const float *d_out, const float *in, const float *g,
                             size_t P, int C) {
-#pragma omp parallel for if (P * C >= PAR_MIN)
+#pragma omp parallel for if (P * C >= AS_PAR_MIN)
     for (size_t p = 0; p < P; p++) {
         const float *dp = d_out + p * C, *ip = in + p * C;
         float s = 0;
@@ -319,7 +316,7 @@ static void add_rows(double *out, const double *part, int len) {
 static void gate_backward_w(float *d_w, float *d_b, const float *dz, const float *x, size_t P,
                             int Cx) {
     double part[SUM_CHUNKS][Cx + 1], acc[Cx + 1];
-#pragma omp parallel for if (P * Cx >= PAR_MIN)
+#pragma omp parallel for if (P * Cx >= AS_PAR_MIN)
     for (int k = 0; k < SUM_CHUNKS; k++) {
         double *a = part[k];
         memset(a, 0, sizeof(double) * (Cx + 1));
@@ -340,7 +337,7 @@ static void gate_backward_w(float *d_w, float *d_b, const float *dz, const float
 // sum (C) = sum over P pixels of x (P,C)  [y NULL]  or of x*y  [y (P,C)]
 static void channel_sum(double *sum, const float *x, const float *y, size_t P, int C) {
     double part[SUM_CHUNKS][C];
-#pragma omp parallel for if (P * C >= PAR_MIN)
+#pragma omp parallel for if (P * C >= AS_PAR_MIN)
     for (int k = 0; k < SUM_CHUNKS; k++) {
         double *a = part[k];
         memset(a, 0, sizeof(double) * C);
@@ -365,7 +362,7 @@ static void channel_sum(double *sum, const float *x, const float *y, size_t P, i
 static void channel_max(float *mx, float *idx, const float *x, size_t P, int C) {
     float part[SUM_CHUNKS][C];
     size_t at[SUM_CHUNKS][C];
-#pragma omp parallel for if (P * C >= PAR_MIN)
+#pragma omp parallel for if (P * C >= AS_PAR_MIN)
     for (int k = 0; k < SUM_CHUNKS; k++) {
         float *m = part[k];
         size_t *i = at[k];
@@ -411,7 +408,7 @@ static void channel_scale(const nn_attention *a, float *out, const float *in, co
                           const float *gate) {
     const int N = a->N, C = a->C;
     const size_t P = (size_t)a->H * a->W;
-#pragma omp parallel for collapse(2) if (N * P * C >= PAR_MIN)
+#pragma omp parallel for collapse(2) if (N * P * C >= AS_PAR_MIN)
     for (int n = 0; n < N; n++)
         for (size_t p = 0; p < P; p++) {
             const float *gn = gate + (size_t)n * C, *ip = in + (n * P + p) * C;
@@ -537,7 +534,7 @@ static void channel_input_grad(const nn_attention *a, float *d_in, const float *
                                const float *gate, const float *d_mean) {
     const int N = a->N, C = a->C;
     const size_t P = (size_t)a->H * a->W;
-#pragma omp parallel for collapse(2) if (N * P * C >= PAR_MIN)
+#pragma omp parallel for collapse(2) if (N * P * C >= AS_PAR_MIN)
     for (int n = 0; n < N; n++)
         for (size_t p = 0; p < P; p++) {
             const float *gn = gate + (size_t)n * C, *dmn = d_mean + (size_t)n * C;
@@ -589,7 +586,7 @@ static void sa1_backward(const nn_attention *a, float *d_in, float *const *d_par
     const float *w = params[0];
     double part[SUM_CHUNKS][C + 1], acc[C + 1];
     // one pass: d_z per pixel, d_in = d_out*g + d_z*w, and the weight gradient
-#pragma omp parallel for if (P * C >= PAR_MIN)
+#pragma omp parallel for if (P * C >= AS_PAR_MIN)
     for (int k = 0; k < SUM_CHUNKS; k++) {
         double *ak = part[k];
         memset(ak, 0, sizeof(double) * (C + 1));
@@ -619,7 +616,7 @@ static void gate_forward_blk(float *g, float *out, const float *res, const float
                              const float *x, const float *w, float b, size_t N, size_t HW, int C,
                              int B, int Cx) {
     const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
-#pragma omp parallel for if (P * C >= PAR_MIN)
+#pragma omp parallel for if (P * C >= AS_PAR_MIN)
     for (size_t p = 0; p < P; p++) {
         const float gp = gate_value(x + p * Cx, w, b, Cx);
         g[p] = gp;
@@ -643,7 +640,7 @@ static void gate_forward_blk(float *g, float *out, const float *res, const float
 static void gate_backward_z_blk(float *dz, const float *d_out, const float *in, const float *g,
                                 size_t N, size_t HW, int C, int B) {
     const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
-#pragma omp parallel for if (P * C >= PAR_MIN)
+#pragma omp parallel for if (P * C >= AS_PAR_MIN)
     for (size_t p = 0; p < P; p++) {
         const float *dp = d_out + p * C, *ib = in + p / HW * Cp * HW + p % HW * B;
         float s = 0;
@@ -661,7 +658,7 @@ static void gate_backward_z_blk(float *dz, const float *d_out, const float *in, 
 static void gate_direct_blk(float *d_in, const float *d_out, const float *g, size_t N, size_t HW,
                             int C, int B) {
     const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
-#pragma omp parallel for if (P * C >= PAR_MIN)
+#pragma omp parallel for if (P * C >= AS_PAR_MIN)
     for (size_t p = 0; p < P; p++) {
         const float *dp = d_out + p * C;
         float *ib = d_in + p / HW * Cp * HW + p % HW * B;
@@ -706,7 +703,7 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
     else
         gate_backward_z(dz, d_out, in, gate, P, C);
     gate_backward_w(d_params[6], d_params[7], dz, a3, P, SA4_C3);
-#pragma omp parallel for if (P * SA4_C3 >= PAR_MIN)
+#pragma omp parallel for if (P * SA4_C3 >= AS_PAR_MIN)
     for (size_t p = 0; p < P; p++)
         for (int k = 0; k < SA4_C3; k++) {
             float d = dz[p] * w4[k];
@@ -725,7 +722,7 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
             gate_direct_blk(d_in, d_out, gate, a->N, (size_t)a->H * a->W, C, a->in_blk);
             return 0;
         }
-#pragma omp parallel for if (P * C >= PAR_MIN)
+#pragma omp parallel for if (P * C >= AS_PAR_MIN)
         for (size_t p = 0; p < P; p++) {
             const float g = gate[p];
 #pragma omp simd

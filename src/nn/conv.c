@@ -588,11 +588,8 @@ nn_conv *conv_create_opts(int N, int H, int W, int cin, int cout, int k, int tra
     }
     c->wino_m = wino_tile(c, algo);
     if (conv_plan(c) || (c->wino_m && wino_plan(c))) {
-        char msg[1024];  // destroy must not clobber the reason
-        snprintf(msg, sizeof msg, "%s", as_error());
         conv_destroy(c);
-        as_errorf("conv_create(N=%d H=%d W=%d cin=%d cout=%d k=%d): %s", N, H, W, cin, cout, k,
-                  msg);
+        as_errorf("conv_create(N=%d H=%d W=%d cin=%d cout=%d k=%d): %s", N, H, W, cin, cout, k, as_error());
         return NULL;
     }
     return c;

@@ -238,10 +238,7 @@ wino *wino_create(int N, int H, int W, int cin, int cout, int m) {
     }
     w->T = (int)T;
     if (plan(w)) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", as_error());
         wino_destroy(w);
-        as_errorf("%s", msg);
         return NULL;
     }
     return w;
