@@ -266,37 +266,68 @@ static inline float gate_value(const float *x, const float *w, float b, int Cx) 
     return sigmoidf(z);
 }
 
-// g (P), out (P,C) from in (P,C), gate input x (P,Cx), w (Cx), b; res (P,C) or NULL:
-// out = res + in * g
-static void gate_forward(float *g, float *out, const float *res, const float *in, const float *x,
-                         const float *w, float b, size_t P, int C, int Cx) {
+// `in` (and d_in) in channel blocks of B, element (n, hw, c) at
+// n*Cp*HW + (c/B)*HW*B + hw*B + c%B (Cp: C rounded up to B): oneDNN's blocked layouts,
+// and with B = C the plain (P, C) one, so one kernel serves both. out, res, d_out (P, C).
+// g (P), out from gate input x (P,Cx), w (Cx), b; res or NULL: out = res + in * g
+static void gate_forward(float *g, float *out, const float *res, const float *in,
+                             const float *x, const float *w, float b, size_t N, size_t HW, int C,
+                             int B, int Cx) {
+    const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
 #pragma omp parallel for if (P * C >= AS_PAR_MIN)
     for (size_t p = 0; p < P; p++) {
         const float gp = gate_value(x + p * Cx, w, b, Cx);
         g[p] = gp;
-        const float *ip = in + p * C;
+        const float *ib = in + p / HW * Cp * HW + p % HW * B;
+        const float *rp = res ? res + p * C : NULL;
         float *op = out + p * C;
-        if (res) {
-            const float *rp = res + p * C;
+        for (int c0 = 0; c0 < C; c0 += B) {
+            const float *ip = ib + (size_t)c0 * HW;
+            const int nb = AS_MIN(B, C - c0);
+            if (rp) {
 #pragma omp simd
-            for (int c = 0; c < C; c++) op[c] = rp[c] + ip[c] * gp;
-        } else {
+                for (int j = 0; j < nb; j++) op[c0 + j] = rp[c0 + j] + ip[j] * gp;
+            } else {
 #pragma omp simd
-            for (int c = 0; c < C; c++) op[c] = ip[c] * gp;
+                for (int j = 0; j < nb; j++) op[c0 + j] = ip[j] * gp;
+            }
         }
     }
 }
 
 // d_z (P) = sigmoid' * <d_out, in> per pixel: the gradient reaching the gate's logit.
 static void gate_backward_z(float *dz, const float *d_out, const float *in, const float *g,
-                            size_t P, int C) {
+                                size_t N, size_t HW, int C, int B) {
+    const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
 #pragma omp parallel for if (P * C >= AS_PAR_MIN)
     for (size_t p = 0; p < P; p++) {
-        const float *dp = d_out + p * C, *ip = in + p * C;
+        const float *dp = d_out + p * C, *ib = in + p / HW * Cp * HW + p % HW * B;
         float s = 0;
+        for (int c0 = 0; c0 < C; c0 += B) {
+            const float *ip = ib + (size_t)c0 * HW;
+            const int nb = AS_MIN(B, C - c0);
 #pragma omp simd reduction(+ : s)
-        for (int c = 0; c < C; c++) s += dp[c] * ip[c];
+            for (int j = 0; j < nb; j++) s += dp[c0 + j] * ip[j];
+        }
         dz[p] = s * g[p] * (1 - g[p]);
+    }
+}
+
+// d_in (blocks of B) += d_out (P, C) * g
+static void gate_direct(float *d_in, const float *d_out, const float *g, size_t N, size_t HW,
+                            int C, int B) {
+    const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
+#pragma omp parallel for if (P * C >= AS_PAR_MIN)
+    for (size_t p = 0; p < P; p++) {
+        const float *dp = d_out + p * C;
+        float *ib = d_in + p / HW * Cp * HW + p % HW * B;
+        const float gp = g[p];
+        for (int c0 = 0; c0 < C; c0 += B) {
+            float *ip = ib + (size_t)c0 * HW;
+            const int nb = AS_MIN(B, C - c0);
+#pragma omp simd
+            for (int j = 0; j < nb; j++) ip[j] += dp[c0 + j] * gp;
+        }
     }
 }
 
@@ -610,68 +641,6 @@ static void sa1_backward(const nn_attention *a, float *d_in, float *const *d_par
     d_params[1][0] = (float)acc[C];
 }
 
-// The gate with `in` (and d_in) in channel blocks of B (B > 0), element (n, hw, c) at
-// n*Cp*HW + (c/B)*HW*B + hw*B + c%B (Cp: C rounded up to B); out, res, d_out (P, C).
-static void gate_forward_blk(float *g, float *out, const float *res, const float *in,
-                             const float *x, const float *w, float b, size_t N, size_t HW, int C,
-                             int B, int Cx) {
-    const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
-#pragma omp parallel for if (P * C >= AS_PAR_MIN)
-    for (size_t p = 0; p < P; p++) {
-        const float gp = gate_value(x + p * Cx, w, b, Cx);
-        g[p] = gp;
-        const float *ib = in + p / HW * Cp * HW + p % HW * B;
-        const float *rp = res ? res + p * C : NULL;
-        float *op = out + p * C;
-        for (int c0 = 0; c0 < C; c0 += B) {
-            const float *ip = ib + (size_t)c0 * HW;
-            const int nb = AS_MIN(B, C - c0);
-            if (rp) {
-#pragma omp simd
-                for (int j = 0; j < nb; j++) op[c0 + j] = rp[c0 + j] + ip[j] * gp;
-            } else {
-#pragma omp simd
-                for (int j = 0; j < nb; j++) op[c0 + j] = ip[j] * gp;
-            }
-        }
-    }
-}
-
-static void gate_backward_z_blk(float *dz, const float *d_out, const float *in, const float *g,
-                                size_t N, size_t HW, int C, int B) {
-    const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
-#pragma omp parallel for if (P * C >= AS_PAR_MIN)
-    for (size_t p = 0; p < P; p++) {
-        const float *dp = d_out + p * C, *ib = in + p / HW * Cp * HW + p % HW * B;
-        float s = 0;
-        for (int c0 = 0; c0 < C; c0 += B) {
-            const float *ip = ib + (size_t)c0 * HW;
-            const int nb = AS_MIN(B, C - c0);
-#pragma omp simd reduction(+ : s)
-            for (int j = 0; j < nb; j++) s += dp[c0 + j] * ip[j];
-        }
-        dz[p] = s * g[p] * (1 - g[p]);
-    }
-}
-
-// d_in (blocks of B) += d_out (P, C) * g
-static void gate_direct_blk(float *d_in, const float *d_out, const float *g, size_t N, size_t HW,
-                            int C, int B) {
-    const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
-#pragma omp parallel for if (P * C >= AS_PAR_MIN)
-    for (size_t p = 0; p < P; p++) {
-        const float *dp = d_out + p * C;
-        float *ib = d_in + p / HW * Cp * HW + p % HW * B;
-        const float gp = g[p];
-        for (int c0 = 0; c0 < C; c0 += B) {
-            float *ip = ib + (size_t)c0 * HW;
-            const int nb = AS_MIN(B, C - c0);
-#pragma omp simd
-            for (int j = 0; j < nb; j++) ip[j] += dp[c0 + j] * gp;
-        }
-    }
-}
-
 static int sa4_forward(const nn_attention *a, float *out, float *saved, const float *in,
                        const float *res, const float *const *params) {
     const size_t P = (size_t)a->N * a->H * a->W;
@@ -681,11 +650,8 @@ static int sa4_forward(const nn_attention *a, float *out, float *saved, const fl
         conv_forward(a->c2, a2, a1, params[2], params[3]) ||
         conv_forward(a->c3, a3, a2, params[4], params[5]))
         return -1;
-    if (a->in_blk)
-        gate_forward_blk(gate, out, res, in, a3, params[6], params[7][0], a->N,
-                         (size_t)a->H * a->W, a->C, a->in_blk, SA4_C3);
-    else
-        gate_forward(gate, out, res, in, a3, params[6], params[7][0], P, a->C, SA4_C3);
+    gate_forward(gate, out, res, in, a3, params[6], params[7][0], a->N, (size_t)a->H * a->W, a->C,
+                 a->in_blk ? a->in_blk : a->C, SA4_C3);
     return 0;
 }
 
@@ -698,10 +664,7 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
     const float *w4 = params[6];
     float *A = scratch, *B = scratch + AS_MAX(a->n1, P * SA4_C3);
     float *dz = B, *d3 = A;  // d_z (P), then d_a3 -> d_h3 (P,8)
-    if (a->in_blk)
-        gate_backward_z_blk(dz, d_out, in, gate, a->N, (size_t)a->H * a->W, C, a->in_blk);
-    else
-        gate_backward_z(dz, d_out, in, gate, P, C);
+    gate_backward_z(dz, d_out, in, gate, a->N, (size_t)a->H * a->W, C, a->in_blk ? a->in_blk : C);
     gate_backward_w(d_params[6], d_params[7], dz, a3, P, SA4_C3);
 #pragma omp parallel for if (P * SA4_C3 >= AS_PAR_MIN)
     for (size_t p = 0; p < P; p++)
@@ -718,16 +681,7 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
     if (d_in) {
         if (conv_backward(a->c1, d_in, d_params[0], d_params[1], d1, in, params[0])) return -1;
         // plus the direct path through out = in * g
-        if (a->in_blk) {
-            gate_direct_blk(d_in, d_out, gate, a->N, (size_t)a->H * a->W, C, a->in_blk);
-            return 0;
-        }
-#pragma omp parallel for if (P * C >= AS_PAR_MIN)
-        for (size_t p = 0; p < P; p++) {
-            const float g = gate[p];
-#pragma omp simd
-            for (int c = 0; c < C; c++) d_in[p * C + c] += d_out[p * C + c] * g;
-        }
+        gate_direct(d_in, d_out, gate, a->N, (size_t)a->H * a->W, C, a->in_blk ? a->in_blk : C);
     } else if (conv_backward(a->c1, NULL, d_params[0], d_params[1], d1, in, params[0])) {
         return -1;
     }
@@ -767,7 +721,7 @@ int attention_forward_add(nn_attention *a, float *out, float *saved, const float
         return 0;
     case ATT_CA: ca_forward(a, out, saved, in, res, params); return 0;
     case ATT_SA1:
-        gate_forward(saved, out, res, in, in, params[0], params[1][0], n / a->C, a->C, a->C);
+        gate_forward(saved, out, res, in, in, params[0], params[1][0], 1, n / a->C, a->C, a->C, a->C);
         return 0;
     case ATT_SA4: return sa4_forward(a, out, saved, in, res, params);
     case ATT_CA_SA4: return ca_sa4_forward(a, out, saved, in, res, params);
