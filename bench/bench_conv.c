@@ -39,7 +39,7 @@ typedef struct {
 static void case_init(conv_case *k, int N, int H, int W, int cin, int cout, int ks, int training,
                       conv_layout layout) {
     conv_set_layout(layout);
-    if (!(k->c = conv_create(N, H, W, cin, cout, ks, training))) die();
+    if (!(k->c = conv_create(N, H, W, cin, cout, ks, training, NULL))) die();
     as_rng r;
     as_rng_seed(&r, 1);
     size_t nin = (size_t)N * H * W * cin, nout = (size_t)N * H * W * cout;
@@ -99,9 +99,9 @@ static void bench(int N, int H, int W, int cin, int cout, int ks, int training, 
 static void bench_block(attention_kind kind, int N, int H, int W, int C, int runs,
                         conv_layout layout) {
     conv_set_layout(layout);
-    nn_conv *c = conv_create(N, H, W, C, C, 3, 0);
+    nn_conv *c = conv_create(N, H, W, C, C, 3, 0, NULL);
     const int R = attention_hidden(C, 16);
-    nn_attention *a = attention_create(kind, N, H, W, C, R, 0.2f, 0);
+    nn_attention *a = attention_create(kind, N, H, W, C, R, 0.2f, 0, NULL);
     if (!c || !a) die();
     as_rng r;
     as_rng_seed(&r, 2);

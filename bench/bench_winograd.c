@@ -34,9 +34,9 @@ static void bench(int N, int H, int W, int cin, int cout, int training, int runs
     float *b = rand_buf(cout, &r), *d_out = rand_buf(nout, &r), *d_in = rand_buf(nin, &r);
     float *dw = rand_buf((size_t)cout * cin * 9, &r), *db = rand_buf(cout, &r);
     conv_set_algo(CONV_ALGO_DIRECT);
-    nn_conv *cd = conv_create(N, H, W, cin, cout, 3, training);
+    nn_conv *cd = conv_create(N, H, W, cin, cout, 3, training, NULL);
     conv_set_algo(CONV_ALGO_WINOGRAD);
-    nn_conv *cw = conv_create(N, H, W, cin, cout, 3, training);
+    nn_conv *cw = conv_create(N, H, W, cin, cout, 3, training, NULL);
     wino *w6 = wino_create(N, H, W, cin, cout, 6);
     wino *w6b = training ? wino_create(N, H, W, cout, cin, 6) : NULL;
     if (!cd || !cw || !w6 || (training && !w6b)) die();

@@ -217,15 +217,15 @@ static void test_cuda_conv(void) {
         float *dy = random_floats(no, 60 + t, -1, 1);
         float *y = malloc(no * 4), *y2 = malloc(no * 4), *dx = malloc(ni * 4), *dw = malloc(nw * 4), *db = malloc(co * 4);
         conv_opts o = {.lrelu = (int)(t % 2), .slope = 0.2f};
-        nn_conv *cc = conv_create_opts(N, H, W, ci, co, k, 1, &o);
+        nn_conv *cc = conv_create(N, H, W, ci, co, k, 1, &o);
         CHECK(cc, "%s", as_error());
         CHECK_OK(conv_forward(cc, y, x, w, b));
         conv_opts plain = {0};
-        nn_conv *ca = conv_create_opts(N, H, W, ci, co, k, 1, &plain);
+        nn_conv *ca = conv_create(N, H, W, ci, co, k, 1, &plain);
         CHECK_OK(conv_forward_add(ca, y2, x, w, b, r));
         CHECK_OK(conv_backward(ca, dx, dw, db, dy, x, w));
         CHECK_OK(nn_set_device(NN_CUDA));
-        nn_conv *gc = conv_create_opts(N, H, W, ci, co, k, 1, &o), *ga = conv_create_opts(N, H, W, ci, co, k, 1, &plain);
+        nn_conv *gc = conv_create(N, H, W, ci, co, k, 1, &o), *ga = conv_create(N, H, W, ci, co, k, 1, &plain);
         CHECK_OK(nn_set_device(NN_CPU));
         CHECK(gc && ga, "%s", as_error());
         float *gx = to_gpu(x, ni), *gw = to_gpu(w, nw), *gb = to_gpu(b, co), *gr = to_gpu(r, no), *gdy = to_gpu(dy, no);

@@ -58,9 +58,9 @@ static void hooks_case(const char *cs) {
     float *plain = calloc(m.n_floats, 4), *hooked = calloc(m.n_floats, 4);
     recorder r = {.m = &m, .grads = hooked, .snap = calloc(m.n_floats, 4), .seen = calloc(m.n_params, sizeof(int))};
     double n0[2], n1[2];
-    CHECK_OK(model_backward(p, &m, plain, g_s, g_t, n0));
+    CHECK_OK(model_backward(p, &m, plain, g_s, g_t, n0, NULL));
     model_backward_hooks h = {.ctx = &r, .ready = on_ready, .fe_tail_split = on_split};
-    CHECK_OK(model_backward_hooked(p, &m, hooked, g_s, g_t, n1, &h));
+    CHECK_OK(model_backward(p, &m, hooked, g_s, g_t, n1, &h));
 
     CHECK(!memcmp(plain, hooked, sizeof(float) * m.n_floats) && n0[0] == n1[0] && n0[1] == n1[1],
           "%s: hooks changed the results", cs);

@@ -55,7 +55,7 @@ static void run_case(const char *cs) {
 
     float *grads = as_calloc(m.n_floats, sizeof(float));
     double norms[2];
-    CHECK_OK(model_backward(tr, &m, grads, need(&io, "g_s")->data, need(&io, "g_t")->data, norms));
+    CHECK_OK(model_backward(tr, &m, grads, need(&io, "g_s")->data, need(&io, "g_t")->data, norms, NULL));
     for (int i = 0; i < m.n_params; i++) {
         char name[160];
         snprintf(name, sizeof name, "grad.%s", m.info[i].name);

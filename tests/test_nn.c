@@ -94,7 +94,7 @@ static void layer_init(layer *L) {
     L->np = 0;
     switch (L->fam) {
     case L_CONV:
-        L->conv = conv_create(L->N, L->H, L->W, L->cin, L->cout, L->k, 1);
+        L->conv = conv_create(L->N, L->H, L->W, L->cin, L->cout, L->k, 1, NULL);
         CHECK(L->conv, "%s", as_error());
         L->nin = px * L->cin, L->nout = px * L->cout, L->np = 2;
         L->psize[0] = (size_t)L->cout * L->cin * L->k * L->k, L->psize[1] = L->cout;
@@ -114,7 +114,7 @@ static void layer_init(layer *L) {
         break;
     case L_ATT: {
         int C = L->cin;
-        L->att = attention_create(L->kind, L->N, L->H, L->W, C, L->R, L->slope, 1);
+        L->att = attention_create(L->kind, L->N, L->H, L->W, C, L->R, L->slope, 1, NULL);
         CHECK(L->att, "%s", as_error());
         L->nin = L->nout = px * C;
         // names and shapes as nn describes them (attention_misc checks that table
@@ -582,10 +582,10 @@ static void ws_run(int shared, ws_results *res, float *const *in, float *const *
     static const int shapes[2][3] = {{64, 64, 3}, {64, 32, 7}};
     nn_conv *c[2];
     for (int i = 0; i < 2; i++) {
-        c[i] = conv_create(N, H, W, shapes[i][0], shapes[i][1], shapes[i][2], 1);
+        c[i] = conv_create(N, H, W, shapes[i][0], shapes[i][1], shapes[i][2], 1, NULL);
         CHECK(c[i], "%s", as_error());
     }
-    nn_attention *a = attention_create(ATT_SA4, N, H, W, 64, 0, 0.2f, 1);
+    nn_attention *a = attention_create(ATT_SA4, N, H, W, 64, 0, 0.2f, 1, NULL);
     CHECK(a, "%s", as_error());
     void *ws = NULL;
     if (shared) {
@@ -809,7 +809,7 @@ static void attention_misc(void) {
     size_t n = (size_t)N * H * W * C;
     as_rng r;
     as_rng_seed(&r, 9);
-    nn_attention *a = attention_create(ATT_NONE, N, H, W, C, 0, 0.2f, 1);
+    nn_attention *a = attention_create(ATT_NONE, N, H, W, C, 0, 0.2f, 1, NULL);
     CHECK(a, "%s", as_error());
     CHECK(attention_saved_floats(a) == 0 && attention_scratch_floats(a) == 0, "none keeps nothing");
     float *x = frand(n, &r, 1), *y = fnan(n), *d = fnan(n);
@@ -819,7 +819,7 @@ static void attention_misc(void) {
     attention_destroy(a);
 
     // inference plans: forward works, backward refuses
-    a = attention_create(ATT_SA4, N, H, W, C, 0, 0.2f, 0);
+    a = attention_create(ATT_SA4, N, H, W, C, 0, 0.2f, 0, NULL);
     CHECK(a, "%s", as_error());
     float *params[8], *saved = falloc(attention_saved_floats(a));
     const int io[5] = {C, 32, 16, 8, 1}, ks[4] = {7, 5, 3, 1};
@@ -835,25 +835,25 @@ static void attention_misc(void) {
     for (int i = 0; i < 8; i++) free(params[i]);
     free(saved), free(x), free(y), free(d);
 
-    CHECK(attention_create(ATT_CA, N, H, W, C, 0, 0.2f, 1) == NULL, "CA with R=0 must fail");
-    CHECK(attention_create(ATT_CA_SA4, N, H, W, C, 0, 0.2f, 1) == NULL, "ca+sa4 with R=0 must fail");
-    CHECK(attention_create(ATT_CA_AVGMAX, N, H, W, C, 0, 0.2f, 1) == NULL, "ca-avgmax with R=0 must fail");
+    CHECK(attention_create(ATT_CA, N, H, W, C, 0, 0.2f, 1, NULL) == NULL, "CA with R=0 must fail");
+    CHECK(attention_create(ATT_CA_SA4, N, H, W, C, 0, 0.2f, 1, NULL) == NULL, "ca+sa4 with R=0 must fail");
+    CHECK(attention_create(ATT_CA_AVGMAX, N, H, W, C, 0, 0.2f, 1, NULL) == NULL, "ca-avgmax with R=0 must fail");
     // its maxima's indices are floats: training stops at 2^24 pixels; inference keeps none
-    CHECK(attention_create(ATT_CA_AVGMAX, 1, 4096, 4097, C, 1, 0.2f, 1) == NULL &&
+    CHECK(attention_create(ATT_CA_AVGMAX, 1, 4096, 4097, C, 1, 0.2f, 1, NULL) == NULL &&
               strstr(as_error(), "16777216") && strstr(as_error(), "4096x4097"),
           "ca-avgmax training over 2^24 pixels: %s", as_error());
-    a = attention_create(ATT_CA_AVGMAX, 1, 4096, 4097, C, 1, 0.2f, 0);
+    a = attention_create(ATT_CA_AVGMAX, 1, 4096, 4097, C, 1, 0.2f, 0, NULL);
     CHECK(a, "ca-avgmax inference over 2^24 pixels: %s", as_error());
     attention_destroy(a);
-    CHECK(attention_create((attention_kind)7, N, H, W, C, 1, 0.2f, 1) == NULL, "kind 7 must fail");
+    CHECK(attention_create((attention_kind)7, N, H, W, C, 1, 0.2f, 1, NULL) == NULL, "kind 7 must fail");
 }
 
 static void conv_errors(void) {
-    CHECK(conv_create(1, 4, 4, 3, 3, 2, 0) == NULL && strstr(as_error(), "k=2"), "even k: %s",
+    CHECK(conv_create(1, 4, 4, 3, 3, 2, 0, NULL) == NULL && strstr(as_error(), "k=2"), "even k: %s",
           as_error());
-    CHECK(conv_create(0, 4, 4, 3, 3, 3, 0) == NULL, "N=0 must fail");
-    CHECK(conv_create(1, 4, -1, 3, 3, 3, 0) == NULL, "W<0 must fail");
-    nn_conv *c = conv_create(1, 4, 4, 3, 5, 3, 0);
+    CHECK(conv_create(0, 4, 4, 3, 3, 3, 0, NULL) == NULL, "N=0 must fail");
+    CHECK(conv_create(1, 4, -1, 3, 3, 3, 0, NULL) == NULL, "W<0 must fail");
+    nn_conv *c = conv_create(1, 4, 4, 3, 5, 3, 0, NULL);
     CHECK(c, "%s", as_error());
     CHECK(strcmp(conv_impl_name(c, 1), "none") == 0, "no backward pass planned for inference");
     CHECK(conv_flops(c) == 2.0 * 16 * 3 * 5 * 9, "conv_flops %g", conv_flops(c));
@@ -869,8 +869,8 @@ static void conv_errors(void) {
     as_limits.max_alloc = 4096;
     for (int layout = CONV_AUTO; layout <= CONV_NHWC; layout++) {
         conv_set_layout((conv_layout)layout);
-        c = conv_create(2, 32, 32, 64, 64, 3, 1);
-        nn_attention *a = attention_create(ATT_SA4, 2, 32, 32, 64, 0, 0.2f, 1);
+        c = conv_create(2, 32, 32, 64, 64, 3, 1, NULL);
+        nn_attention *a = attention_create(ATT_SA4, 2, 32, 32, 64, 0, 0.2f, 1, NULL);
         as_limits.max_alloc = limit;
         CHECK(!c && !a && strstr(as_error(), "attention sa4: conv_create(N=2 H=32 W=32 cin=64") &&
                   strstr(as_error(), "exceeds the limit"),
@@ -888,7 +888,7 @@ static void conv_impls(void) {
     for (int layout = CONV_AUTO; layout <= CONV_NHWC; layout++) {
         conv_set_layout((conv_layout)layout);
         for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
-            nn_conv *c = conv_create(16, 48, 48, shapes[i][0], shapes[i][1], shapes[i][2], 1);
+            nn_conv *c = conv_create(16, 48, 48, shapes[i][0], shapes[i][1], shapes[i][2], 1, NULL);
             CHECK(c, "%s", as_error());
             printf("# conv %s 16x48x48 %3d->%3d k=%d: fwd %s, bwd-data %s, bwd-weights %s%s\n",
                    layout == CONV_NHWC ? "nhwc" : "auto", shapes[i][0], shapes[i][1], shapes[i][2],

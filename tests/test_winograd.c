@@ -218,7 +218,7 @@ static void backward_data(void) {
 static nn_conv *plan(conv_algo a, int N, int H, int W, int cin, int cout, int k, int training,
                      const conv_opts *o) {
     conv_set_algo(a);
-    nn_conv *c = conv_create_opts(N, H, W, cin, cout, k, training, o);
+    nn_conv *c = conv_create(N, H, W, cin, cout, k, training, o);
     conv_set_algo(CONV_ALGO_AUTO);
     CHECK(c, "%s", as_error());
     return c;

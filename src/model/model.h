@@ -115,13 +115,15 @@ int model_forward(model_plan *p, const model *m);
 // (overwrites) every gradient into grads (m->n_floats floats, same table).
 // branch_norm[i] receives the L2 norm of the part of dL/dW, W = fe.tail.weight, that
 // comes through the structure (0) and texture (1) branch, i.e. w_i ||dL_i/dW||, which
-// is GradNorm's G_i (SPEC section 6).
+// is GradNorm's G_i (SPEC section 6). hooks (below) may be NULL; they change nothing in
+// the results.
+typedef struct model_backward_hooks model_backward_hooks;
 int model_backward(model_plan *p, const model *m, float *grads, const float *d_s,
-                   const float *d_t, double branch_norm[2]);
+                   const float *d_t, double branch_norm[2], const model_backward_hooks *hooks);
 
 // Hooks into backward, for data-parallel training (src/train/dist.c reduces gradients
 // across processes while backward runs on). NULL members are skipped.
-typedef struct {
+struct model_backward_hooks {
     void *ctx;
     // The gradients of parameters [first, last) (table indices) are final: backward will
     // not write them again. Called as backward proceeds, from the output layers towards
@@ -131,8 +133,4 @@ typedef struct {
     // fe.tail.weight's gradient through the structure (dw[0]) and the texture (dw[1])
     // branch, n floats each, before they are summed: what GradNorm's norms are taken of.
     void (*fe_tail_split)(void *ctx, const float *const dw[2], size_t n);
-} model_backward_hooks;
-
-// model_backward, calling `hooks` (may be NULL) on the way; the results are the same.
-int model_backward_hooked(model_plan *p, const model *m, float *grads, const float *d_s,
-                          const float *d_t, double branch_norm[2], const model_backward_hooks *hooks);
+};

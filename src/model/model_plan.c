@@ -184,17 +184,17 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     if (!p->rb || !p->g_out) goto fail;
     // how many layers each plan serves (conv.c caches Winograd kernels when all fit)
     int blocks = n_groups(m) * c->blocks;
-    if (!(p->c_head = conv_create(N, H, W, 3, C, 3, training))) goto fail;
+    if (!(p->c_head = conv_create(N, H, W, 3, C, 3, training, NULL))) goto fail;
     conv_opts tails = {.layers = n_groups(m) + 3};  // the groups', fe's and branches' tails
-    if (!(p->c_cc = conv_create_opts(N, H, W, C, C, 3, training, &tails))) goto fail;
+    if (!(p->c_cc = conv_create(N, H, W, C, C, 3, training, &tails))) goto fail;
     conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = c->leaky_slope, .layers = blocks};
-    if (!(p->c_rb1 = conv_create_opts(N, H, W, C, C, 3, training, &o1))) goto fail;
+    if (!(p->c_rb1 = conv_create(N, H, W, C, C, 3, training, &o1))) goto fail;
     conv_opts o2 = {.src_from = p->c_rb1, .native_dst = attention_reads_native(c->attention), .layers = blocks};
-    if (!(p->c_rb2 = conv_create_opts(N, H, W, C, C, 3, training, &o2))) goto fail;
+    if (!(p->c_rb2 = conv_create(N, H, W, C, C, 3, training, &o2))) goto fail;
     if (o2.native_dst && conv_dst_block(p->c_rb2) < 0) {  // a layout the attention module cannot read
         conv_destroy(p->c_rb2);
         o2.native_dst = 0;
-        if (!(p->c_rb2 = conv_create_opts(N, H, W, C, C, 3, training, &o2))) goto fail;
+        if (!(p->c_rb2 = conv_create(N, H, W, C, C, 3, training, &o2))) goto fail;
     }
     p->a1n = conv_dst_floats(p->c_rb1);
     p->a2n = conv_dst_floats(p->c_rb2);
@@ -202,11 +202,11 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     for (int k = 0, r = 1; k < m->n_up; r *= m->up_scale[k++]) {
         int sk = m->up_scale[k];
         p->up_in[k] = r;
-        if (!(p->c_up[k] = conv_create_opts(N, r * H, r * W, C, sk * sk * C, 3, training, &two))) goto fail;
+        if (!(p->c_up[k] = conv_create(N, r * H, r * W, C, sk * sk * C, 3, training, &two))) goto fail;
     }
-    if (!(p->c_out = conv_create_opts(N, s * H, s * W, C, 3, 3, training, &two))) goto fail;
+    if (!(p->c_out = conv_create(N, s * H, s * W, C, 3, 3, training, &two))) goto fail;
     if (c->attention != ATT_NONE &&
-        !(p->att = attention_create_from(c->attention, N, H, W, C, attention_hidden(C, c->ca_reduction),
+        !(p->att = attention_create(c->attention, N, H, W, C, attention_hidden(C, c->ca_reduction),
                                          c->leaky_slope, training, o2.native_dst ? p->c_rb2 : NULL)))
         goto fail;
     if (share_workspace(p)) goto fail;
@@ -469,8 +469,8 @@ static int backward(model_plan *p, const model *m, float *grads, const float *d_
     return 0;
 }
 
-int model_backward_hooked(model_plan *p, const model *m, float *grads, const float *d_s,
-                          const float *d_t, double branch_norm[2], const model_backward_hooks *hooks) {
+int model_backward(model_plan *p, const model *m, float *grads, const float *d_s,
+                   const float *d_t, double branch_norm[2], const model_backward_hooks *hooks) {
     if (!p->training) return as_errorf("model_backward needs a plan created for training");
     p->hooks = hooks;
     int rc = backward(p, m, grads, d_s, d_t, branch_norm);
@@ -478,7 +478,3 @@ int model_backward_hooked(model_plan *p, const model *m, float *grads, const flo
     return rc;
 }
 
-int model_backward(model_plan *p, const model *m, float *grads, const float *d_s,
-                   const float *d_t, double branch_norm[2]) {
-    return model_backward_hooked(p, m, grads, d_s, d_t, branch_norm, NULL);
-}

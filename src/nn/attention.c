@@ -136,12 +136,7 @@ size_t attention_flops(attention_kind kind, int C, int R, int H, int W) {
 }
 
 nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R,
-                               float slope, int training) {
-    return attention_create_from(kind, N, H, W, C, R, slope, training, NULL);
-}
-
-nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, int C, int R,
-                                    float slope, int training, const nn_conv *in_from) {
+                               float slope, int training, const nn_conv *in_from) {
     if (!attention_on_device(kind, nn_get_device(), training)) return NULL;
     int blk = in_from ? conv_dst_block(in_from) : 0;
     if (in_from && (!attention_reads_native(kind) || blk < 0)) {
@@ -169,15 +164,15 @@ nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, in
         // c1 -> c2 -> c3 hand their outputs on in oneDNN's layout, LeakyReLU fused; the
         // gate reads c3's output per pixel, so that one must be (P, 8) in memory
         conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = slope, .src_from = in_from};
-        a->c1 = conv_create_opts(N, H, W, C, SA4_C1, 7, training, &o1);
+        a->c1 = conv_create(N, H, W, C, SA4_C1, 7, training, &o1);
         conv_opts o2 = {.native_dst = 1, .lrelu = 1, .slope = slope, .src_from = a->c1};
-        a->c2 = a->c1 ? conv_create_opts(N, H, W, SA4_C1, SA4_C2, 5, training, &o2) : NULL;
+        a->c2 = a->c1 ? conv_create(N, H, W, SA4_C1, SA4_C2, 5, training, &o2) : NULL;
         conv_opts o3 = {.native_dst = 1, .lrelu = 1, .slope = slope, .src_from = a->c2};
-        a->c3 = a->c2 ? conv_create_opts(N, H, W, SA4_C2, SA4_C3, 3, training, &o3) : NULL;
+        a->c3 = a->c2 ? conv_create(N, H, W, SA4_C2, SA4_C3, 3, training, &o3) : NULL;
         if (a->c3 && !conv_dst_is_nhwc(a->c3)) {
             conv_destroy(a->c3);
             o3.native_dst = 0;
-            a->c3 = conv_create_opts(N, H, W, SA4_C2, SA4_C3, 3, training, &o3);
+            a->c3 = conv_create(N, H, W, SA4_C2, SA4_C3, 3, training, &o3);
         }
         if (a->c3) a->n1 = conv_dst_floats(a->c1), a->n2 = conv_dst_floats(a->c2);
         if (!a->c3) {

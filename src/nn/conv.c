@@ -548,12 +548,7 @@ static int conv_plan(nn_conv *c) {
     return mem_create(&c->scratch, &s_md);
 }
 
-nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training) {
-    return conv_create_opts(N, H, W, cin, cout, k, training, NULL);
-}
-
-nn_conv *conv_create_opts(int N, int H, int W, int cin, int cout, int k, int training,
-                          const conv_opts *opt) {
+nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training, const conv_opts *opt) {
     if (opt && opt->src_from &&
         (opt->src_from->N != N || opt->src_from->H != H || opt->src_from->W != W ||
          opt->src_from->cout != cin || !opt->src_from->opt.native_dst)) {

@@ -46,7 +46,7 @@ int nn_sync(nn_device d);
 // from two threads at once. Outputs may not alias inputs.
 typedef struct nn_conv nn_conv;
 
-nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training);
+// (conv_create is declared below, after its options.)
 void     conv_destroy(nn_conv *c);
 // out (N,H,W,cout) = in (N,H,W,cin) * weight (cout,cin,k,k) + bias (cout)
 int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias);
@@ -76,8 +76,8 @@ typedef struct {
     const nn_conv *src_from;
     int layers;
 } conv_opts;
-nn_conv *conv_create_opts(int N, int H, int W, int cin, int cout, int k, int training,
-                          const conv_opts *opt);  // opt NULL: conv_create
+// A plan for one shape; opt NULL: the defaults (all zero).
+nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training, const conv_opts *opt);
 size_t conv_dst_floats(const nn_conv *c);  // the output's floats in its layout (>= N*H*W*cout)
 int conv_dst_is_nhwc(const nn_conv *c);    // 1 when that layout is (N, H, W, cout) in memory
 // That layout as channel blocks: 0 nhwc; B for blocks of B channels, element (n, c, h, w)
@@ -212,13 +212,11 @@ int attention_on_device(attention_kind kind, nn_device d, int training);
 
 typedef struct nn_attention nn_attention;
 
-// R: CA's hidden width (attention_hidden); ignored by kinds without CA.
+// R: CA's hidden width (attention_hidden); ignored by kinds without CA. in_from: NULL,
+// or (SA4 only) `in` (and d_in in backward) in in_from's own output layout (in_from: a
+// plan with native_dst and conv_dst_block() >= 0); out, d_out stay (N,H,W,C).
 nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R,
-                               float slope, int training);
-// SA4 only: `in` (and d_in in backward) in in_from's own output layout (in_from: a plan
-// with native_dst and conv_dst_block() >= 0); out, d_out stay (N,H,W,C).
-nn_attention *attention_create_from(attention_kind kind, int N, int H, int W, int C, int R,
-                                    float slope, int training, const nn_conv *in_from);
+                               float slope, int training, const nn_conv *in_from);
 void attention_destroy(nn_attention *a);
 
 // Floats of forward state kept for backward (gates, pooled vectors, hidden maps).

@@ -49,7 +49,7 @@ double dist_share(const dist *d);  // local / global (1 for NULL)
 void dist_set_buckets(dist *d, size_t bytes, int overlap);
 
 // Begins a step: L_share[i] = this rank's task loss i times its share; their sums over
-// the ranks are the global losses. *hooks: what to pass to model_backward_hooked (NULL
+// the ranks are the global losses. *hooks: what to pass to model_backward (NULL
 // in a world of one: nothing to do).
 int dist_step_begin(dist *d, const model *m, float *grads, const double L_share[2],
                     const model_backward_hooks **hooks);

@@ -363,7 +363,7 @@ int train_step(trainer *t, dist *d, model_plan *p, const float *s_hr, const floa
     double L_share[2] = {L[0] * share, L[1] * share};
     const model_backward_hooks *hooks;
     if (dist_step_begin(d, m, t->grads, L_share, &hooks)) return -1;
-    if (model_backward_hooked(p, m, t->grads, d_s, d_t, G, hooks)) return -1;
+    if (model_backward(p, m, t->grads, d_s, d_t, G, hooks)) return -1;
     if (dist_step_end(d, L, G)) return -1;
     gradnorm_update(&t->gn, t->st.step, L, G);
     t->opt.lr = lr;
