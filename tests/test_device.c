@@ -245,13 +245,14 @@ static void test_cuda_conv(void) {
     }
 }
 
-// The whole network's inference on CUDA against the CPU, for the kinds the backend has,
+// The whole network's inference on CUDA against the CPU, for the kinds the backend has
+// (all but ca-avgmax),
 // at every scale; TF32 through ~10 convolutions in a row: 1e-2 of the largest output.
 static void test_cuda_model_inference(void) {
     need_cuda();
-    const attention_kind kinds[] = {ATT_NONE, ATT_CA, ATT_SA1};
+    const attention_kind kinds[] = {ATT_NONE, ATT_CA, ATT_SA1, ATT_SA4, ATT_CA_SA4};
     for (int s = 2; s <= 4; s++)
-        for (int ki = 0; ki < 3; ki++) {
+        for (int ki = 0; ki < 5; ki++) {
             model m;
             model_config c = model_config_default();
             c.scale = s, c.feats = 16, c.groups = 1, c.blocks = 2, c.attention = kinds[ki], c.ca_reduction = 4;
@@ -295,7 +296,7 @@ static void test_cuda_missing_layers_refused(void) {
     need_cuda();
     model m;
     model_config c = model_config_default();
-    c.feats = 8, c.groups = 1, c.blocks = 1, c.attention = ATT_SA4;
+    c.feats = 8, c.groups = 1, c.blocks = 1, c.attention = ATT_CA_AVGMAX, c.ca_reduction = 4;
     CHECK_OK(model_create(&m, &c));
     CHECK_OK(nn_set_device(NN_CUDA));
     model_plan *p = model_plan_create(&m, 1, 8, 8, 0), *t = model_plan_create(&m, 1, 8, 8, 1);

@@ -69,10 +69,11 @@ int attention_uses_reduction(attention_kind k) { return kind_ok(k) && g_kinds[k]
 int attention_reads_native(attention_kind k) { return kind_ok(k) && g_kinds[k].reads_native; }
 
 // The CUDA backend (src/nn/cuda/attention.cu) has CA's and SA1's forward so far.
+// The CUDA backend has the kernels of every kind's forward but ca-avgmax's; no backward yet.
 int attention_on_device(attention_kind k, nn_device d, int training) {
-    if (d == NN_CPU || k == ATT_NONE || (!training && (k == ATT_CA || k == ATT_SA1))) return 1;
-    as_errorf("%s %s on %s is not implemented yet (ca and sa1 inference are)", attention_name(k),
-              training ? "training" : "inference", nn_device_name(d));
+    if (d == NN_CPU || k == ATT_NONE || (!training && k != ATT_CA_AVGMAX)) return 1;
+    as_errorf("%s %s on %s is not implemented yet (inference of none, ca, sa1, sa4 and ca+sa4 is)",
+              attention_name(k), training ? "training" : "inference", nn_device_name(d));
     return 0;
 }
 
@@ -468,6 +469,31 @@ static void ca_forward(const nn_attention *a, float *out, float *saved, const fl
 
 // The MLP over 2N rows: the N means, then the N maxima; each image's gate takes the sum
 // of its two rows' logits.
+// The compositions (SA1, SA4, CA+SA4) are written once; their kernels run where the
+// module was made: these two, on the CPU above or on CUDA (src/nn/cuda/attention.cu).
+static void ca_any_forward(const nn_attention *a, float *out, float *saved, const float *in,
+                           const float *res, const float *const *params) {
+#ifdef ATTSR_CUDA
+    if (a->cuda) {
+        cuda_ca_forward(a->N, (size_t)a->H * a->W, a->C, a->R, a->slope, out, saved, in, res, params);
+        return;
+    }
+#endif
+    ca_forward(a, out, saved, in, res, params);
+}
+
+// g = sigmoid(w . x + b) per pixel, out = (res +) in * g; b: a one-float tensor
+static void pixel_gate(const nn_attention *a, float *g, float *out, const float *res, const float *in,
+                       const float *x, const float *w, const float *b, int Cx) {
+#ifdef ATTSR_CUDA
+    if (a->cuda) {  // NHWC only (CUDA's plans are)
+        cuda_gate_forward(g, out, res, in, x, w, b, (size_t)a->N * a->H * a->W, a->C, Cx);
+        return;
+    }
+#endif
+    gate_forward(g, out, res, in, x, w, b[0], a->N, (size_t)a->H * a->W, a->C, a->in_blk ? a->in_blk : a->C, Cx);
+}
+
 static void ca_avgmax_forward(const nn_attention *a, float *out, float *saved, const float *in,
                               const float *res, const float *const *params) {
     const int N = a->N, C = a->C, R = a->R;
@@ -645,8 +671,7 @@ static int sa4_forward(const nn_attention *a, float *out, float *saved, const fl
         conv_forward(a->c2, a2, a1, params[2], params[3]) ||
         conv_forward(a->c3, a3, a2, params[4], params[5]))
         return -1;
-    gate_forward(gate, out, res, in, a3, params[6], params[7][0], a->N, (size_t)a->H * a->W, a->C,
-                 a->in_blk ? a->in_blk : a->C, SA4_C3);
+    pixel_gate(a, gate, out, res, in, a3, params[6], params[7], SA4_C3);
     return 0;
 }
 
@@ -687,7 +712,7 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
 static int ca_sa4_forward(const nn_attention *a, float *out, float *saved, const float *in,
                           const float *res, const float *const *params) {
     float *t = saved + ca_saved(a);
-    ca_forward(a, t, saved, in, NULL, params);
+    ca_any_forward(a, t, saved, in, NULL, params);
     return sa4_forward(a, out, t + image_floats(a), t, res, params + 4);
 }
 
@@ -705,19 +730,15 @@ static int ca_sa4_backward(const nn_attention *a, float *d_in, float *const *d_p
 // ---- dispatch ------------------------------------------------------------------------
 int attention_forward_add(nn_attention *a, float *out, float *saved, const float *in,
                           const float *res, const float *const *params) {
-#ifdef ATTSR_CUDA
-    if (a->cuda) return cuda_attention_forward(a->kind, a->N, a->H, a->W, a->C, a->R, a->slope, out, saved, in, res, params);
-#endif
     const size_t n = (size_t)a->N * a->H * a->W * a->C;
     switch (a->kind) {
     case ATT_NONE:
         if (res) add_forward(out, res, in, n);
+        else if (a->cuda) return nn_copy(NN_CUDA, out, in, n * sizeof *out);
         else memcpy(out, in, n * sizeof *out);
         return 0;
-    case ATT_CA: ca_forward(a, out, saved, in, res, params); return 0;
-    case ATT_SA1:
-        gate_forward(saved, out, res, in, in, params[0], params[1][0], 1, n / a->C, a->C, a->C, a->C);
-        return 0;
+    case ATT_CA: ca_any_forward(a, out, saved, in, res, params); return 0;
+    case ATT_SA1: pixel_gate(a, saved, out, res, in, in, params[0], params[1], a->C); return 0;
     case ATT_SA4: return sa4_forward(a, out, saved, in, res, params);
     case ATT_CA_SA4: return ca_sa4_forward(a, out, saved, in, res, params);
     case ATT_CA_AVGMAX: ca_avgmax_forward(a, out, saved, in, res, params); return 0;

@@ -60,6 +60,14 @@ int nn_upload(nn_device d, void *dst, const void *src, size_t bytes) {
     return 0;
 }
 
+int nn_copy(nn_device d, void *dst, const void *src, size_t bytes) {
+#ifdef ATTSR_CUDA
+    if (d == NN_CUDA) return cuda_copy(dst, src, bytes);
+#endif
+    if (bytes) memmove(dst, src, bytes);
+    return 0;
+}
+
 int nn_sync(nn_device d) {
 #ifdef ATTSR_CUDA
     if (d == NN_CUDA) return cuda_sync();

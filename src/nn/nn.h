@@ -35,6 +35,7 @@ void nn_free(nn_device d, void *p);
 // Copies between host memory and device d's (memcpy on the CPU); 0 / -1 + error.
 int nn_upload(nn_device d, void *dst, const void *src, size_t bytes);
 int nn_download(nn_device d, void *dst, const void *src, size_t bytes);
+int nn_copy(nn_device d, void *dst, const void *src, size_t bytes);  // within d's memory
 // Waits for the work queued on d (CUDA runs asynchronously); 0, or -1 with the first
 // error of that work. A no-op on the CPU.
 int nn_sync(nn_device d);

@@ -1,8 +1,8 @@
-// The CUDA backend's attention modules, forward (inference) so far: CA's pooling, its two
-// fully connected layers and gate, and SA1's per-pixel gate, with the residual add of
-// attention_forward_add. The arithmetic is attention.c's: CA's mean in double over the
-// pixels, then the float FCs; SA1's dot product in float.
-// saved (attention_saved_floats): ca (N,C) pooled, (N,R) hidden, (N,C) gate; sa1 (P) gate.
+// The CUDA backend's attention kernels, forward (inference) so far: CA's pooling, its two
+// fully connected layers and gate, and the per-pixel gate of SA1 and SA4 (whose
+// convolutions are cuDNN plans made by attention.c, which composes the modules once for
+// both backends). The arithmetic is attention.c's: CA's mean in double over the pixels,
+// then the float FCs; the gate's dot product in float.
 #include <cuda_runtime.h>
 #include <math.h>
 
@@ -68,13 +68,13 @@ __global__ void k_ca_gate(float *out, const float *res, const float *in, const f
     }
 }
 
-// g[p] = sigmoid(b + w . in[p, :]); out = (res +) in * g[p]: one thread per pixel
-__global__ void k_sa1(float *g, float *out, const float *res, const float *in, const float *w, const float *b,
-                      size_t P, int C) {
+// g[p] = sigmoid(b + w . x[p, :]); out = (res +) in * g[p]: one thread per pixel
+__global__ void k_gate(float *g, float *out, const float *res, const float *in, const float *x, const float *w,
+                       const float *b, size_t P, int C, int Cx) {
     FOR_EACH(p, P) {
-        const float *ip = in + p * C;
+        const float *xp = x + p * Cx, *ip = in + p * C;
         float z = b[0];
-        for (int c = 0; c < C; c++) z += w[c] * ip[c];
+        for (int c = 0; c < Cx; c++) z += w[c] * xp[c];
         float gp = sigmoid(z);
         g[p] = gp;
         float *op = out + p * C;
@@ -82,22 +82,17 @@ __global__ void k_sa1(float *g, float *out, const float *res, const float *in, c
     }
 }
 
-extern "C" int cuda_attention_forward(attention_kind kind, int N, int H, int W, int C, int R, float slope,
-                                      float *out, float *saved, const float *in, const float *res,
-                                      const float *const *params) {
-    const size_t P = (size_t)H * W, n = (size_t)N * P * C;
-    switch (kind) {
-    case ATT_CA: {
-        float *pooled = saved, *hid = saved + (size_t)N * C, *gate = hid + (size_t)N * R;
-        k_pool<<<N * C, THREADS>>>(pooled, in, P, C);
-        k_fc1<<<blocks_for((size_t)N * R), THREADS>>>(hid, pooled, params[0], params[1], N, C, R);
-        k_fc2<<<blocks_for((size_t)N * C), THREADS>>>(gate, hid, params[2], params[3], N, C, R, slope);
-        k_ca_gate<<<blocks_for(n), THREADS>>>(out, res, in, gate, P, C, n);
-        return 0;
-    }
-    case ATT_SA1:
-        k_sa1<<<blocks_for((size_t)N * P), THREADS>>>(saved, out, res, in, params[0], params[1], (size_t)N * P, C);
-        return 0;
-    default: return -1;  // attention.c refuses the other kinds at creation
-    }
+extern "C" void cuda_ca_forward(int N, size_t P, int C, int R, float slope, float *out, float *saved,
+                                const float *in, const float *res, const float *const *params) {
+    const size_t n = (size_t)N * P * C;
+    float *pooled = saved, *hid = saved + (size_t)N * C, *gate = hid + (size_t)N * R;
+    k_pool<<<N * C, THREADS>>>(pooled, in, P, C);
+    k_fc1<<<blocks_for((size_t)N * R), THREADS>>>(hid, pooled, params[0], params[1], N, C, R);
+    k_fc2<<<blocks_for((size_t)N * C), THREADS>>>(gate, hid, params[2], params[3], N, C, R, slope);
+    k_ca_gate<<<blocks_for(n), THREADS>>>(out, res, in, gate, P, C, n);
+}
+
+extern "C" void cuda_gate_forward(float *g, float *out, const float *res, const float *in, const float *x,
+                                  const float *w, const float *b, size_t P, int C, int Cx) {
+    k_gate<<<blocks_for(P), THREADS>>>(g, out, res, in, x, w, b, P, C, Cx);
 }

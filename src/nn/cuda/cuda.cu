@@ -59,6 +59,11 @@ extern "C" int cuda_download(void *dst, const void *src, size_t bytes) {
     return e == cudaSuccess ? 0 : fail("download", e);
 }
 
+extern "C" int cuda_copy(void *dst, const void *src, size_t bytes) {
+    cudaError_t e = cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice);
+    return e == cudaSuccess ? 0 : fail("copy", e);
+}
+
 extern "C" int cuda_sync(void) {
     cudaError_t e = cudaDeviceSynchronize();
     return e == cudaSuccess ? 0 : fail("kernel", e);

@@ -16,6 +16,7 @@ void *cuda_alloc(size_t bytes);
 void cuda_free(void *p);
 int cuda_upload(void *dst, const void *src, size_t bytes);
 int cuda_download(void *dst, const void *src, size_t bytes);
+int cuda_copy(void *dst, const void *src, size_t bytes);  // device to device
 int cuda_sync(void);  // waits for the stream; 0, or -1 with the first error
 
 void cuda_lrelu_forward(float *out, const float *in, size_t n, float slope);
@@ -42,9 +43,13 @@ int cuda_conv_forward(cuda_conv *c, float *out, const float *in, const float *we
 int cuda_conv_backward(cuda_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out,
                        const float *in, const float *weight);
 
-// Attention modules (attention.cu), forward; attention.c's arguments and saved layout.
-int cuda_attention_forward(attention_kind kind, int N, int H, int W, int C, int R, float slope, float *out,
-                           float *saved, const float *in, const float *res, const float *const *params);
+// The attention modules' kernels (attention.cu), forward; attention.c composes them.
+// CA on (N, P, C) with hidden width R; saved as attention.c's: pooled (N,C), hidden (N,R), gate (N,C).
+void cuda_ca_forward(int N, size_t P, int C, int R, float slope, float *out, float *saved, const float *in,
+                     const float *res, const float *const *params);
+// The per-pixel gate: g (P) = sigmoid(w . x + b[0]) for x (P,Cx); out (P,C) = (res +) in * g.
+void cuda_gate_forward(float *g, float *out, const float *res, const float *in, const float *x, const float *w,
+                       const float *b, size_t P, int C, int Cx);
 
 #ifdef __cplusplus
 }
