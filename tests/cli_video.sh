@@ -78,13 +78,16 @@ p=$(psnr "$d/up.y4m" "$d/ref.y4m")
 
 # ffmpeg's other streams, straight as y4m: the output must be what ffmpeg reads back
 y4m() { local out=$1; shift; "${FF[@]}" -f lavfi -i testsrc=size=65x49:rate=10 -frames:v 3 "$@" -strict -1 -f yuv4mpegpipe "$out"; }
-# odd size (a half chroma row and column): ffmpeg's plane layout is attsr's
-y4m "$T/odd.y4m" -pix_fmt yuv420p
-"$ATTSR" upscale -m "$MODEL" -i - -o - <"$T/odd.y4m" 2>/dev/null >"$T/odd_up.y4m"
-got=$(probe "$T/odd_up.y4m")
-raw=$(ffmpeg -nostdin -v error -i "$T/odd_up.y4m" -f rawvideo - | wc -c)
-[ "$got" = "130,98,yuv420p,3" ] && [ "$raw" -eq $((3 * (130 * 98 + 2 * 65 * 49))) ] && t_pass odd_size ||
-    t_fail odd_size "$got, $raw bytes"
+# odd sizes (a half chroma column, and row in 4:2:0): ffmpeg's plane layout is attsr's
+for pf in yuv420p yuv422p; do
+    y4m "$T/odd.y4m" -pix_fmt $pf
+    "$ATTSR" upscale -m "$MODEL" -i - -o - <"$T/odd.y4m" 2>/dev/null >"$T/odd_up.y4m"
+    got=$(probe "$T/odd_up.y4m")
+    raw=$(ffmpeg -nostdin -v error -i "$T/odd_up.y4m" -f rawvideo - | wc -c)
+    chroma=$([ $pf = yuv420p ] && echo $((65 * 49)) || echo $((65 * 98)))  # Cb's size, Cr's the same
+    [ "$got" = "130,98,$pf,3" ] && [ "$raw" -eq $((3 * (130 * 98 + 2 * chroma))) ] && t_pass "odd_size_$pf" ||
+        t_fail "odd_size_$pf" "$got, $raw bytes"
+done
 # full range (yuvj420p: C420jpeg XCOLORRANGE=FULL) stays full range
 y4m "$T/full.y4m" -pix_fmt yuvj420p
 "$ATTSR" upscale -m "$MODEL" -i "$T/full.y4m" -o "$T/full_up.y4m" 2>/dev/null
