@@ -26,8 +26,9 @@
 #   --batch B (16) --patch P (48) --lr LR (2e-4) --seed N (1) --threads N (2)
 #   --time-size N (128) --time-runs R (5)   inference timing: R forward passes on an N x N LR image
 #   --cache DIR       SATV decomposition cache shared by the variants (OUT/satv-cache)
-#   --pages on|off    the variants' eval --html pages (on; about 0.25 MB per image at x2;
-#                     the comparison page, from the scores alone, is always written)
+#   --pages on|off    the variants' eval --html pages (on; some 40 MB per variant for
+#                     Set5 + Set14 + BSD100 at x2; the comparison page, from the scores
+#                     alone, is always written)
 #
 # It resumes where it stopped: a variant trained to --steps is skipped, an interrupted
 # one continues from its checkpoint (attsr train --resume), and evaluations, pages and

@@ -36,6 +36,9 @@ static const char *HELP =
     "Video: a YUV4MPEG2 stream (a .y4m file, or stdin: ffmpeg -f yuv4mpegpipe) is\n"
     "upscaled frame by frame into one (a .y4m file or -o -), same chroma format and\n"
     "range; --matrix sets the Y'CbCr matrix (default: 709 from 720 lines up, else 601).\n"
+    "Interlaced video is upscaled as progressive frames (deinterlace it first). With\n"
+    "ffmpeg: ffmpeg -i in.mp4 -f yuv4mpegpipe - | attsr upscale -i - -o - | ffmpeg -i -\n"
+    "out.mp4 (docs/formats.md).\n"
     CLI_KEEP_ORIENTATION_HELP CLI_PRECISION_HELP CLI_DEVICE_HELP;
 
 typedef struct {
