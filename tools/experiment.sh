@@ -336,9 +336,11 @@ echo
 echo "### Pages"
 echo
 echo "\`$out_shown/report/index.html\` (open it in a browser) compares the variants: sortable"
-echo "tables of the set means and of every image's PSNR, bicubic's included, the best in bold.$([ "$pages" = on ] && echo " Each"
-echo "variant links to its own \`attsr eval --html\` page, \`report/VARIANT/index.html\`: per image a slider between"
-echo "bicubic and the variant, zoomed crops, the structure and texture branches (docs/protocol.md).")"
+echo "tables of the set means and of every image's PSNR, bicubic's included, the best variant in bold."
+if [ "$pages" = on ]; then
+    echo "Each variant links to its own \`attsr eval --html\` page, \`report/VARIANT/index.html\`: per image a"
+    echo "slider between bicubic and the variant, zoomed crops, the structure and texture branches (docs/protocol.md)."
+fi
 echo "They are in the runs' folder, not in the repository (self-contained files, to copy or publish)."
 echo
 echo "### Training curves"
