@@ -7,8 +7,9 @@
 # where chroma resampling plays no part, it matches an independent colour path (ffmpeg
 # converts the frames to RGB PNGs, attsr upscales them, ffmpeg converts back) within
 # the rounding of those 8-bit RGB files; out.mp4 (lossy H.264) is within a PSNR bound
-# of attsr's stream. Also ffmpeg's other y4m streams: odd sizes, full range, gray,
-# interlaced, 10 bits (refused). Skipped without ffmpeg, ffprobe or libx264.
+# of attsr's stream; a stream cut upstream still gives a video of its complete frames.
+# Also ffmpeg's other y4m streams: odd sizes, full range, gray, interlaced, 10 bits
+# (refused). Skipped without ffmpeg, ffprobe or libx264.
 source "$(dirname "$0")/lib_cli.sh"
 if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
     t_skip video "ffmpeg or ffprobe is not installed"
@@ -62,6 +63,16 @@ for pf in yuv420p yuv422p yuv444p; do
     p=$(psnr "$d/up.y4m" "$d/out.mp4")
     above "$p" 33 && t_pass "mp4_close_to_stream_$pf" || t_fail "mp4_close_to_stream_$pf" "PSNR $p dB (33 expected)"
 done
+
+# a stream cut in its 5th frame (ffmpeg killed upstream): attsr fails after 4 complete
+# frames, and the encoding ffmpeg still makes a video of those 4
+d=$T/yuv420p
+head -c $(( $(head -1 "$d/in.y4m" | wc -c) + 4 * (6 + 64 * 48 * 3 / 2) + 100 )) "$d/in.y4m" |
+    "$ATTSR" upscale -m "$MODEL" -i - -o - 2>"$d/cut.err" | ffmpeg -nostdin -v error -y -i - "$d/cut.mp4"
+st=("${PIPESTATUS[@]}")
+got=$(probe "$d/cut.mp4")
+[ "${st[*]}" = "0 1 0" ] && [ "$got" = "128,96,yuv420p,4" ] && grep -q '(4 complete frames written)' "$d/cut.err" &&
+    t_pass cut_stream_keeps_frames || t_fail cut_stream_keeps_frames "statuses ${st[*]}, $got: $(cat "$d/cut.err")"
 
 # 4:4:4 against ffmpeg's own colour conversion (BT.601, limited range, as attsr chooses
 # below 720 lines): frames -> RGB PNG -> attsr -> PNG -> Y'CbCr by ffmpeg. The PNGs'
