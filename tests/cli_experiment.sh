@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # tools/experiment.sh (the paper's Table 2 at CPU scale) at a tiny size: the report has
-# the seven variants' rows and the bicubic row; a second run skips all finished work, and
-# trains only a variant its folder lacks (a folder from before a variant was added); a
+# the seven variants' rows and the bicubic row; the HTML pages (the comparison, each
+# variant's eval --html page) are written and their links lead to the right images
+# (tools/check_report.sh --experiment checks them in Chromium); a second run skips all
+# finished work, trains only a variant its folder lacks (a folder from before a variant
+# was added), and makes a missing page again without a new evaluation; a
 # run stopped with SIGTERM during training exits 130 and the next run resumes it and
 # keeps the finished variants. Also attsr info, which the script uses.
 source "$(dirname "$0")/lib_cli.sh"
@@ -35,23 +38,62 @@ else
     t_skip curves_png "gnuplot not installed"
 fi
 
+# the pages: the comparison (7 variants + bicubic; 2 images, each linked to its section
+# in every variant's page) and each variant's page (2 sections, images embedded)
+R=$T/run/report
+page_ok() {  # FILE: a whole page, nothing fetched from elsewhere
+    [ "$(head -c 15 "$1")" = "<!DOCTYPE html>" ] && tail -1 "$1" | grep -q '</body></html>' &&
+        ! grep -q 'src="http\|href="http' "$1"
+}
+bad=
+page_ok "$R/index.html" || bad="$bad comparison-page"
+[ "$(grep -c '^<tr><td><a href="[a-z0-9-]*/index.html">' "$R/index.html")" -eq 7 ] &&
+    grep -q '^<tr><td><i>bicubic</i></td>' "$R/index.html" || bad="$bad variant-rows"
+[ "$(grep -c '^<tr><td>b[12]</td><td>[a-z]*</td>' "$R/index.html")" -eq 2 ] || bad="$bad image-rows"
+for v in base ca sa1 sa4 ca-sa4 ca-avgmax sa4-nogn; do
+    page_ok "$R/$v/index.html" && [ "$(grep -c '^<section class="image"' "$R/$v/index.html")" -eq 2 ] &&
+        [ "$(grep -o 'src="data:image/[a-z]*;base64,' "$R/$v/index.html" | wc -l)" -eq 14 ] || bad="$bad $v-page"
+    # each link of the comparison's images table names the section of that image
+    for img in comic butterfly; do
+        a=$(grep "^<tr><td>b[12]</td><td>$img</td>" "$R/index.html" | grep -o "href=\"$v/index.html#i[0-9]*\"" | sed 's/.*#//; s/"//')
+        grep -A1 "^<section class=\"image\" id=\"$a\">" "$R/$v/index.html" | grep -q "^<h3>b[12] / $img " ||
+            bad="$bad $v#$img"
+    done
+done
+[ -z "$bad" ] && t_pass html_pages || t_fail html_pages "wrong:$bad"
+grep -q "run/report/index.html\` (open it in a browser)" "$T/doc/results.md" && t_pass report_names_pages ||
+    t_fail report_names_pages
+if command -v chromium >/dev/null && [ "${ATTSR_CHROMIUM:-0}" = 1 ]; then  # slow: on request
+    bash tools/check_report.sh --experiment "$T/run" "$T/chk" >"$T/chk.out" 2>&1 && t_pass pages_in_chromium ||
+        t_fail pages_in_chromium "$(tail -3 "$T/chk.out")"
+fi
+
 # a second run: nothing trained, evaluated or measured again
 before=$(state)
 echo "notes kept" >> "$T/doc/results.md"
 exp 4 >/dev/null 2>"$T/b.err"
 rc=$?
 skipped=$(grep -c 'skipped$' "$T/b.err")
-if [ $rc -eq 0 ] && [ "$(state)" = "$before" ] && [ "$skipped" -eq 22 ] && ! grep -q 'training' "$T/b.err"
+if [ $rc -eq 0 ] && [ "$(state)" = "$before" ] && [ "$skipped" -eq 29 ] && ! grep -q 'training' "$T/b.err"
 then t_pass rerun_skips_finished_work; else t_fail rerun_skips_finished_work "status $rc, $skipped skipped: $(cat "$T/b.err")"; fi
 # a folder without one variant (made before it was added): that one alone trains
 rm -rf "$T/run/ca-avgmax"
 exp 4 >/dev/null 2>"$T/n.err"
 rc=$?
 if [ $rc -eq 0 ] && [ "$(grep -c ': training' "$T/n.err")" -eq 1 ] && grep -q '^experiment: ca-avgmax: training' "$T/n.err" &&
-   [ "$(grep -c 'skipped$' "$T/n.err")" -eq 19 ] && [ "$(rows)" -eq 7 ]
+   [ "$(grep -c 'skipped$' "$T/n.err")" -eq 25 ] && [ "$(rows)" -eq 7 ] && [ -s "$T/run/report/ca-avgmax/index.html" ]
 then t_pass added_variant_trains_alone; else t_fail added_variant_trains_alone "status $rc: $(cat "$T/n.err")"; fi
 [ "$(rows)" -eq 7 ] && grep -q '^notes kept$' "$T/doc/results.md" && t_pass report_keeps_text_outside_markers ||
     t_fail report_keeps_text_outside_markers "$(rows) rows"
+# a page removed is made again from the same checkpoint, the scores kept
+before=$(state)
+mv "$R/sa1/index.html" "$T/sa1.html"
+exp 4 >/dev/null 2>"$T/p.err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(state)" = "$before" ] && grep -q '^experiment: sa1: HTML page of ' "$T/p.err" &&
+   [ "$(grep -c 'HTML page of' "$T/p.err")" -eq 1 ] && page_ok "$R/sa1/index.html" &&
+   [ "$(grep -c '^<section class="image"' "$R/sa1/index.html")" -eq 2 ]
+then t_pass missing_page_remade; else t_fail missing_page_remade "status $rc: $(grep sa1 "$T/p.err")"; fi
 # the CPU's name is cosmetic: an lscpu that fails (no /sys in a chroot) must not stop the report
 mkdir -p "$T/bin" && printf '#!/bin/sh\necho "lscpu: cannot open /sys" >&2\nexit 1\n' > "$T/bin/lscpu" && chmod +x "$T/bin/lscpu"
 PATH="$T/bin:$PATH" exp 4 >/dev/null 2>"$T/l.err"

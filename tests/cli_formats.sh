@@ -110,4 +110,10 @@ err=$(printf '%s\n' "$err" | grep -v '^attsr upscale: [0-9]* frames$')
 [ $rc -eq 1 ] && [[ "$err" == *"2 complete frames written"* ]] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
     [ "$(stat -c %s "$T/cut.y4m")" -eq $((full - frame)) ] && cmp -s -n $((full - frame)) "$T/cut.y4m" "$T/up.y4m" &&
     t_pass y4m_cut_stream || t_fail y4m_cut_stream "rc $rc, $(stat -c %s "$T/cut.y4m") bytes: $err"
+# a reader that has quit (ffmpeg stopped, `| head`): one error line and status 1, not a
+# death by SIGPIPE (the reader closes the pipe before attsr starts writing)
+{ sleep 0.3; "$ATTSR" upscale -i - -o - <"$T/clip.y4m" 2>"$T/pipe.err"; echo $? >"$T/pipe.rc"; } | (exec 0<&-; sleep 1.5)
+rc=$(cat "$T/pipe.rc"); err=$(cat "$T/pipe.err")
+[ "$rc" -eq 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && [[ "$err" == "attsr upscale: <stdout>: write failed: Broken pipe"* ]] &&
+    t_pass y4m_reader_quit || t_fail y4m_reader_quit "rc $rc: $err"
 expect_error y4m_to_image "$T/v.png" "$ATTSR" upscale --bicubic -i "$T/clip.y4m" -o "$T/v.png"

@@ -695,6 +695,42 @@ static void test_y4m_roundtrip(void) {
     fclose(fp);
 }
 
+// The headers ffmpeg's yuv4mpegpipe writes (XYSCSS, XCOLORRANGE, aspect, frame rate,
+// interlacing): read, and written back with the new size and the other fields as read,
+// except interlacing, which becomes Ip (the frames are upscaled whole).
+static void test_y4m_ffmpeg_headers(void) {
+    static const struct {
+        const char *in, *out;
+        int chroma, full, interlaced;
+    } cases[] = {
+        {"YUV4MPEG2 W64 H48 F25:1 Ip A1:1 C420mpeg2 XYSCSS=420MPEG2\n",
+         "YUV4MPEG2 W128 H96 F25:1 Ip A1:1 C420mpeg2 XYSCSS=420MPEG2\n", Y4M_420, 0, 0},
+        {"YUV4MPEG2 W64 H48 F30000:1001 It A0:0 C420jpeg XYSCSS=420JPEG XCOLORRANGE=FULL\n",
+         "YUV4MPEG2 W128 H96 F30000:1001 Ip A0:0 C420jpeg XYSCSS=420JPEG XCOLORRANGE=FULL\n", Y4M_420, 1, 1},
+        {"YUV4MPEG2 W64 H48 F10:1 Ib A16:15 C420paldv XYSCSS=420PALDV XCOLORRANGE=LIMITED\n",
+         "YUV4MPEG2 W128 H96 F10:1 Ip A16:15 C420paldv XYSCSS=420PALDV XCOLORRANGE=LIMITED\n", Y4M_420, 0, 1},
+        {"YUV4MPEG2 W64 H48 F10:1 Im A1:1 C422 XYSCSS=422\n", "YUV4MPEG2 W128 H96 F10:1 Ip A1:1 C422 XYSCSS=422\n",
+         Y4M_422, 0, 1},
+        {"YUV4MPEG2 W64 H48 C444 XYSCSS=444 Xlength=3\n", "YUV4MPEG2 W128 H96 C444 XYSCSS=444 Xlength=3\n", Y4M_444,
+         0, 0},
+        {"YUV4MPEG2 W64 H48 F10:1 Ip A1:1 Cmono XCOLORRANGE=FULL\n",
+         "YUV4MPEG2 W128 H96 F10:1 Ip A1:1 Cmono XCOLORRANGE=FULL\n", Y4M_MONO, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        y4m_stream s = stream_of(cases[i].in);
+        CHECK(s.w == 64 && s.h == 48 && s.chroma == cases[i].chroma && s.full_range == cases[i].full &&
+                  s.interlaced == cases[i].interlaced,
+              "%s: %dx%d chroma %d full %d interlaced %d", cases[i].in, s.w, s.h, s.chroma, s.full_range, s.interlaced);
+        char out[600] = {0};
+        FILE *fp = fmemopen(out, sizeof out - 1, "w");
+        CHECK(fp);
+        y4m_stream big = y4m_resized(&s, 128, 96);
+        CHECK_OK(y4m_write_header(fp, "mem", &big, 128, 96));
+        fclose(fp);
+        CHECK(!strcmp(out, cases[i].out), "%s written as %s", cases[i].in, out);
+    }
+}
+
 // ---- main ------------------------------------------------------------------------
 
 static int make_clip(const char *dir);
@@ -836,6 +872,7 @@ int main(int argc, char **argv) {
     RUN(test_meta_copy);
     RUN(test_y4m_conversion);
     RUN(test_y4m_roundtrip);
+    RUN(test_y4m_ffmpeg_headers);
     rmdir(tmpdir);
     return test_summary();
 }

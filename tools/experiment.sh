@@ -6,7 +6,10 @@
 #   end names (docs/protocol.md), with GradNorm on —
 # then each variant's best validation checkpoint on the benchmarks (attsr eval --json),
 # its parameters, forward FLOPs and inference time (attsr info), the training curves of
-# all variants on one PNG (gnuplot), and the report docs/results.md.
+# all variants on one PNG (gnuplot), the report docs/results.md, and HTML pages to open
+# in a browser: OUT/report/index.html compares the variants (sortable tables of the sets
+# and of every image's PSNR, linked to the variants' pages), OUT/report/VARIANT/index.html
+# is `attsr eval --html`'s page of each variant's checkpoint (sliders, crops, branches).
 #
 #   bash tools/experiment.sh [options]
 #
@@ -23,9 +26,12 @@
 #   --batch B (16) --patch P (48) --lr LR (2e-4) --seed N (1) --threads N (2)
 #   --time-size N (128) --time-runs R (5)   inference timing: R forward passes on an N x N LR image
 #   --cache DIR       SATV decomposition cache shared by the variants (OUT/satv-cache)
+#   --pages on|off    the variants' eval --html pages (on; some 40 MB per variant for
+#                     Set5 + Set14 + BSD100 at x2; the comparison page, from the scores
+#                     alone, is always written)
 #
 # It resumes where it stopped: a variant trained to --steps is skipped, an interrupted
-# one continues from its checkpoint (attsr train --resume), and evaluations and
+# one continues from its checkpoint (attsr train --resume), and evaluations, pages and
 # measurements already made are kept. A larger --steps continues the finished runs.
 # SIGINT or SIGTERM stops the running training with a checkpoint (exit status 130).
 # The report is rewritten between its <!-- experiment.sh --> markers; text outside them
@@ -39,7 +45,7 @@ cmdline="tools/experiment.sh $*"
 steps=1500 out=$root/runs/experiment val=$root/../shared/data/benchmark/Set5 val_every=
 doc=$root/docs/results.md png=$root/docs/results_curves.png cache=
 scale=2 feats=32 fe_groups=1 groups=2 blocks=4 batch=16 patch=48 lr=2e-4 seed=1 threads=2
-time_size=128 time_runs=5
+time_size=128 time_runs=5 pages=on
 data=() bench=()
 die() { echo "experiment: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
@@ -50,7 +56,7 @@ while [ $# -gt 0 ]; do
     --scale) scale=$2 ;;  --feats) feats=$2 ;;  --fe-groups) fe_groups=$2 ;;  --groups) groups=$2 ;;
     --blocks) blocks=$2 ;;  --batch) batch=$2 ;;  --patch) patch=$2 ;;  --lr) lr=$2 ;;
     --seed) seed=$2 ;;  --threads) threads=$2 ;;  --time-size) time_size=$2 ;;
-    --time-runs) time_runs=$2 ;;  --cache) cache=$2 ;;
+    --time-runs) time_runs=$2 ;;  --cache) cache=$2 ;;  --pages) pages=$2 ;;
     *) die "unknown option $1 (see the head of $0)" ;;
     esac
     shift 2
@@ -58,6 +64,7 @@ done
 [ ${#data[@]} -gt 0 ] || data=("$root/../shared/data/train/T91" "$root/../shared/data/train/BSD200")
 [ ${#bench[@]} -gt 0 ] || bench=("$root/../shared/data/benchmark/"{Set5,Set14,BSD100})
 [[ $steps =~ ^[1-9][0-9]*$ ]] || die "--steps: a positive integer"
+[[ $pages =~ ^(on|off)$ ]] || die "--pages: on or off"
 [ -n "$val_every" ] || val_every=$((steps / 15 > 0 ? steps / 15 : 1))
 cache=${cache:-$out/satv-cache}
 for d in "${data[@]}" "$val" "${bench[@]}"; do [ -d "$d" ] || die "$d: no such folder"; done
@@ -126,7 +133,7 @@ train() {  # name attention gradnorm
         exit $([ $rc -eq 130 ] || [ $stopped -ne 0 ] && echo 130 || echo 1)
     fi
     echo "${s0:-0} $(last_step "$dir") $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')" >> "$dir/train_time"
-    rm -f "$dir/eval.json" "$dir/info.json"  # the model changed
+    rm -rf "$dir/eval.json" "$dir/info.json" "$out/report/$1"  # the model changed
     echo "$steps" > "$dir/trained"
 }
 
@@ -134,10 +141,19 @@ train() {  # name attention gradnorm
 to_file() { local f=$1; shift; "$@" > "$f.tmp" && mv "$f.tmp" "$f"; }
 
 measure() {  # name
-    local dir=$out/$1 m=$out/$1/best.safetensors
+    local dir=$out/$1 m=$out/$1/best.safetensors html=()
     [ -f "$m" ] || m=$dir/model.safetensors
-    if [ -s "$dir/eval.json" ]; then log "$1: evaluated; skipped"
-    else log "$1: evaluating $(basename "$m")"; to_file "$dir/eval.json" "$ATTSR" eval -m "$m" --json "${bench[@]}"; fi
+    # the page comes with the scores (one evaluation), or alone for scores made without it
+    [ "$pages" = off ] || html=(--html "$out/report/$1")
+    if [ -s "$dir/eval.json" ]; then
+        log "$1: evaluated; skipped"
+        if [ "$pages" = off ]; then :
+        elif [ -s "$out/report/$1/index.html" ]; then log "$1: HTML page written; skipped"
+        else log "$1: HTML page of $(basename "$m")"; "$ATTSR" eval -m "$m" "${html[@]}" "${bench[@]}" >/dev/null; fi
+    else
+        log "$1: evaluating $(basename "$m")${html:+ (scores and HTML page)}"
+        to_file "$dir/eval.json" "$ATTSR" eval -m "$m" --json "${html[@]}" "${bench[@]}"
+    fi
     if [ -s "$dir/info.json" ]; then log "$1: measured; skipped"
     else
         log "$1: parameters, FLOPs, inference time"
@@ -277,6 +293,8 @@ for n in "${names[@]}"; do total_steps=$((total_steps + $(last_step "$out/$n")))
 train_h=$(cat "$out"/*/train_time | awk '{ s += $3 } END { printf(s >= 3600 ? "%.1f h" : "%.0f min", s >= 3600 ? s / 3600 : s / 60) }')
 rel_png=$(realpath -m --relative-to="$(dirname "$(abs "$doc")")" "$(abs "$png")")
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+out_shown=$(realpath -m --relative-to="$root" "$out")  # runs/experiment, or a path outside
+[[ $out_shown != ../* ]] || out_shown=$(abs "$out")
 thread_word=$([ "$threads" = 1 ] && echo thread || echo threads)
 # the CPU's name is cosmetic: lscpu fails without /sys (a chroot, a container), so it
 # falls back to /proc/cpuinfo, then to none, and never stops the report
@@ -315,12 +333,121 @@ echo "comparable with the table above, not the values."
 echo
 paper_table
 echo
+echo "### Pages"
+echo
+echo "\`$out_shown/report/index.html\` (open it in a browser) compares the variants: sortable"
+echo "tables of the set means and of every image's PSNR, bicubic's included, the best variant in bold."
+if [ "$pages" = on ]; then
+    echo "Each variant links to its own \`attsr eval --html\` page, \`report/VARIANT/index.html\`: per image a"
+    echo "slider between bicubic and the variant, zoomed crops, the structure and texture branches (docs/protocol.md)."
+fi
+echo "They are in the runs' folder, not in the repository (self-contained files, to copy or publish)."
+echo
 echo "### Training curves"
 echo
 echo "![validation PSNR and losses of every variant]($rel_png) $curves_note"
 echo
 echo "<!-- experiment.sh: end -->"
 } > "$tmp/gen"
+
+# ---- the comparison page, OUT/report/index.html ---------------------------------------
+# from the scores alone (eval.json, bicubic.json): one self-contained file (CSS and the
+# sorting script inline), linking each variant's eval --html page and its image sections
+images_tsv() {  # eval.json -> lines "set TAB image TAB psnr TAB ssim" (psnr null: identical)
+    grep -oE '"name": "[^"]*", "psnr": [^,]*, "ssim": [^,}]*(, "images"|\})' "$1" |
+        sed -E 's/"name": "([^"]*)", "psnr": ([^,]*), "ssim": ([^,}]*)(, "images"|\})/\1\t\2\t\3\t\4/' |
+        awk -F'\t' -v OFS='\t' '$4 == ", \"images\"" { set = $1; next } { print set, $1, $2, $3 }'
+}
+overview_page() {
+    local page=$out/report/index.html i
+    mkdir -p "$out/report"
+    images_tsv "$out/bicubic.json" > "$tmp/img_bicubic"
+    for i in "${!names[@]}"; do images_tsv "$out/${names[$i]}/eval.json" > "$tmp/img$i"; done
+    awk -F'\t' -v n="${#names[@]}" -v names="$(IFS=$'\t'; echo "${names[*]}")" \
+        -v labels="$(IFS=$'\t'; echo "${labels[*]}")" -v benches="$bench_names" -v pages="$pages" \
+        -v title="attsr x$scale: the paper's Table 2 at CPU scale, $steps steps per variant" \
+        -v meta="x$scale, C = $feats, fe_groups $fe_groups, groups $groups, blocks $blocks, batch $batch of ${patch}x$patch, seed $seed; made by $cmdline at commit $commit, $(date -u +%F)" \
+        -v tmp="$tmp" '
+    function esc(s) { gsub(/&/, "\\&amp;", s); gsub(/</, "\\&lt;", s); gsub(/>/, "\\&gt;", s); gsub(/"/, "\\&quot;", s); return s }
+    # a score cell: data-v sorts (null: PSNR of identical images, +inf), bold when best
+    function cell(v, fmt, best, link,   t) {
+        if (v == "") return "<td data-v=\"NaN\">&ndash;</td>"
+        t = v == "null" ? "inf" : sprintf(fmt, v)
+        if (link != "") t = "<a href=\"" link "\">" t "</a>"
+        return "<td data-v=\"" (v == "null" ? "Infinity" : v) "\"" (best ? " class=\"best\"" : "") ">" t "</td>"
+    }
+    function num(v) { return v == "null" ? 1e300 : v + 0 }
+    BEGIN {
+        split(names, nm, "\t"); split(labels, lb, "\t"); nb = split(benches, bn, " ")
+        for (b = 1; b <= nb; b++) inbench[bn[b]] = 1
+        while ((getline l < (tmp "/img_bicubic")) > 0) { split(l, f, "\t"); if (f[1] in inbench) { bic[f[1] SUBSEP f[2]] = f[3]; bics[f[1] SUBSEP f[2]] = f[4] } }
+        for (i = 1; i <= n; i++) {
+            k = 0
+            while ((getline l < (tmp "/img" (i - 1))) > 0) {
+                split(l, f, "\t"); key = f[1] SUBSEP f[2]
+                if (!(key in seen)) { seen[key] = 1; order[++ni] = key; iset[key] = f[1]; iname[key] = f[2] }
+                ps[i, key] = f[3]; anchor[i, key] = k++  # eval --html numbers its sections in this order
+                sum[i, f[1]] += (f[3] == "null" ? 0 : f[3]); ssum[i, f[1]] += f[4]; cnt[i, f[1]]++
+            }
+        }
+        for (key in bic) { split(key, kk, SUBSEP); bsum[kk[1]] += (bic[key] == "null" ? 0 : bic[key]); bssum[kk[1]] += bics[key]; bcnt[kk[1]]++ }
+        print "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        print "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n<title>" esc(title) "</title>"
+        print "<style>body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;padding:1em 2em 3em;max-width:1400px;color:#1d2330;background:#f6f7f9}"
+        print "h1{font-size:1.5em}table{border-collapse:collapse;background:#fff;box-shadow:0 1px 3px #0002;margin-bottom:1em}"
+        print "th,td{padding:.3em .8em;border-bottom:1px solid #e3e5e9;text-align:right;white-space:nowrap}"
+        print "th:first-child,td:first-child,#images th:nth-child(2),#images td:nth-child(2){text-align:left}"
+        print "thead th{background:#2b3445;color:#fff;cursor:pointer;user-select:none;position:sticky;top:0}"
+        print "th[aria-sort=ascending]::after{content:\" \\25B2\"}th[aria-sort=descending]::after{content:\" \\25BC\"}"
+        print "td.best,td.best a{font-weight:bold;color:#0a7d2c}tbody tr:hover{background:#eef3ff}a{color:#2456c7;text-decoration:none}"
+        print ".meta{color:#444}</style></head>\n<body>\n<h1>" esc(title) "</h1>"
+        print "<p class=\"meta\">" esc(meta) ". PSNR (dB) and SSIM on Y, each variant with its best validation checkpoint"
+        print "(docs/protocol.md)." (pages == "on" ? " A variant or a score links to that variant&#39;s own page: sliders between bicubic and the model, crops and branches." : "")
+        print "Click a column header to sort; the best variant of each column (first table) or row (second) is in bold.</p>"
+        print "<h2>Variants</h2>\n<table class=\"sortable\" id=\"variants\"><thead><tr><th>variant</th>"
+        for (b = 1; b <= nb; b++) printf "<th>%s PSNR</th><th>%s SSIM</th>", esc(bn[b]), esc(bn[b])
+        print "</tr></thead><tbody>"
+        for (b = 1; b <= nb; b++) for (i = 1; i <= n; i++) {
+            mp = sum[i, bn[b]] / cnt[i, bn[b]]; ms = ssum[i, bn[b]] / cnt[i, bn[b]]
+            mps[i, b] = sprintf("%.2f", mp); mss[i, b] = sprintf("%.4f", ms)
+            if (i == 1 || mps[i, b] + 0 > bp[b]) bp[b] = mps[i, b] + 0
+            if (i == 1 || mss[i, b] + 0 > bsv[b]) bsv[b] = mss[i, b] + 0
+        }
+        for (i = 1; i <= n; i++) {
+            printf "<tr><td>%s</td>", pages == "on" ? "<a href=\"" nm[i] "/index.html\">" esc(lb[i]) "</a>" : esc(lb[i])
+            for (b = 1; b <= nb; b++) printf "%s%s", cell(mps[i, b], "%.2f", mps[i, b] + 0 == bp[b], ""), cell(mss[i, b], "%.4f", mss[i, b] + 0 == bsv[b], "")
+            print "</tr>"
+        }
+        printf "<tr><td><i>bicubic</i></td>"
+        for (b = 1; b <= nb; b++)
+            printf "%s%s", cell(bcnt[bn[b]] ? sprintf("%.2f", bsum[bn[b]] / bcnt[bn[b]]) : "", "%.2f", 0, ""),
+                           cell(bcnt[bn[b]] ? sprintf("%.4f", bssum[bn[b]] / bcnt[bn[b]]) : "", "%.4f", 0, "")
+        print "</tr>\n</tbody></table>"
+        printf "<h2>Images</h2>\n<table class=\"sortable\" id=\"images\"><thead><tr><th>set</th><th>image</th><th>bicubic</th>"
+        for (i = 1; i <= n; i++) printf "<th>%s</th>", esc(lb[i])
+        print "</tr></thead><tbody>"
+        for (j = 1; j <= ni; j++) {
+            key = order[j]; best = -1e308
+            for (i = 1; i <= n; i++) if ((i, key) in ps && sprintf("%.3f", num(ps[i, key])) + 0 > best) best = sprintf("%.3f", num(ps[i, key])) + 0
+            printf "<tr><td>%s</td><td>%s</td>%s", esc(iset[key]), esc(iname[key]), cell(key in bic ? bic[key] : "", "%.3f", 0, "")
+            for (i = 1; i <= n; i++)
+                printf "%s", (i, key) in ps ? cell(ps[i, key], "%.3f", sprintf("%.3f", num(ps[i, key])) + 0 == best,
+                                                   pages == "on" ? nm[i] "/index.html#i" anchor[i, key] : "") : cell("", "", 0, "")
+            print "</tr>"
+        }
+        print "</tbody></table>"
+        print "<script>"
+        print "for(const t of document.querySelectorAll(\"table.sortable\")){const hs=[...t.tHead.rows[0].cells];"
+        print "hs.forEach((h,c)=>h.addEventListener(\"click\",()=>{const d=h.getAttribute(\"aria-sort\")==\"ascending\"?-1:1;"
+        print "hs.forEach(x=>x.removeAttribute(\"aria-sort\"));h.setAttribute(\"aria-sort\",d>0?\"ascending\":\"descending\");"
+        print "const key=r=>{const x=r.cells[c];return x.dataset.v!==undefined?parseFloat(x.dataset.v):x.textContent};"
+        print "const rs=[...t.tBodies[0].rows].sort((a,b)=>{const p=key(a),q=key(b);if(typeof p!==\"number\")return d*p.localeCompare(q);"
+        print "if(isNaN(p))return isNaN(q)?0:1;if(isNaN(q))return -1;return d*(p-q)});rs.forEach(r=>t.tBodies[0].appendChild(r))}))}"
+        print "</script>\n</body></html>"
+    }' > "$page.tmp"
+    mv "$page.tmp" "$page"
+}
+overview_page
 
 # keep what is outside the markers; a new report gets a title
 if [ -f "$doc" ] && grep -q '^<!-- experiment.sh: generated' "$doc" && grep -q '^<!-- experiment.sh: end' "$doc"; then

@@ -1,6 +1,7 @@
 // attsr upscale: one image or a folder of images, with a model or the bicubic baseline.
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +36,9 @@ static const char *HELP =
     "Video: a YUV4MPEG2 stream (a .y4m file, or stdin: ffmpeg -f yuv4mpegpipe) is\n"
     "upscaled frame by frame into one (a .y4m file or -o -), same chroma format and\n"
     "range; --matrix sets the Y'CbCr matrix (default: 709 from 720 lines up, else 601).\n"
+    "Interlaced video is upscaled as progressive frames (deinterlace it first). With\n"
+    "ffmpeg: ffmpeg -i in.mp4 -f yuv4mpegpipe - | attsr upscale -i - -o - | ffmpeg -i -\n"
+    "out.mp4 (docs/formats.md).\n"
     CLI_KEEP_ORIENTATION_HELP CLI_PRECISION_HELP CLI_DEVICE_HELP;
 
 typedef struct {
@@ -145,6 +149,9 @@ static int upscale_video(const job *j, FILE *in, const char *in_name, size_t mag
     if (!is_stdio(out) && !image_ext_video(as_ext(out)))
         return cli_error("%s: a YUV4MPEG2 input is written as .y4m or to -o -", out);
     if (y4m_read_header(in, in_name, magic_read, &v.in)) return cli_error("%s", as_error());
+    if (v.in.interlaced)
+        fprintf(stderr, "attsr upscale: %s: interlaced video is upscaled as progressive frames (the fields' "
+                        "lines mix); deinterlace it first for a clean result (ffmpeg -vf bwdif)\n", in_name);
     v.in.matrix = j->matrix ? j->matrix : y4m_default_matrix(&v.in);
     v.out = y4m_resized(&v.in, v.in.w * j->scale, v.in.h * j->scale);
     if (as_check_pixels(out_name, v.out.w, v.out.h) || !(v.in_frame = as_malloc(v.in.frame_bytes)) ||
@@ -168,6 +175,7 @@ static int upscale_video(const job *j, FILE *in, const char *in_name, size_t mag
         }
     }
     if (cut) cli_error("%s (%ld complete frames written)", as_error(), v.frames);
+    if (rc && !cut) as_errorf("%s (after %ld complete frames)", as_error(), v.frames);
     if (!rc && !cut) fprintf(stderr, "attsr upscale: %ld frames, %dx%d to %dx%d (BT.%d)\n", v.frames, v.in.w, v.in.h,
                      v.out.w, v.out.h, v.in.matrix);
     if (f.fp) rc = rc ? (as_outfile_abort(&f), -1) : as_outfile_commit(&f);
@@ -366,6 +374,9 @@ int cmd_upscale(int argc, char **argv) {
         attsr_model_free(j.model);
         return cli_error("-o - takes one image, not the folder %s", in);
     }
+    // A reader that quits (ffmpeg stopped, `| head`) is a write error reported in words,
+    // not a death by SIGPIPE with the frames' count unsaid.
+    if (is_stdio(out)) signal(SIGPIPE, SIG_IGN);
     int rc = folder ? upscale_folder(&j, in, out)
                             : (upscale_one(&j, in, out, j.structure, j.texture) ? 1 : 0);
     attsr_model_free(j.model);

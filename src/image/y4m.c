@@ -72,10 +72,17 @@ int y4m_read_header(FILE *fp, const char *name, size_t magic_read, y4m_stream *s
             continue;
         }
         if (tok[0] == 'C' && chroma_of(tok + 1, &s->chroma))
-            return as_errorf("%s: YUV4MPEG2 colour space '%s' is not supported (8-bit 420, 422, 444 or mono)",
-                             name, tok + 1);
+            return as_errorf("%s: YUV4MPEG2 colour space '%s' is not supported (8-bit 420, 422, 444 or mono; "
+                             "convert with ffmpeg -pix_fmt yuv420p)", name, tok + 1);
         if (!strcmp(tok, "XCOLORRANGE=FULL")) s->full_range = 1;
-        plen += snprintf(s->params + plen, sizeof s->params - plen, " %s", tok);
+        // t, b or m (per frame): the frames are upscaled whole, which mixes the fields'
+        // lines, so the output is progressive whatever the input was
+        const char *kept = tok;
+        if (tok[0] == 'I') {
+            s->interlaced = tok[1] == 't' || tok[1] == 'b' || tok[1] == 'm';
+            kept = "Ip";
+        }
+        plen += snprintf(s->params + plen, sizeof s->params - plen, " %s", kept);
     }
     if (!s->w || !s->h) return as_errorf("%s: YUV4MPEG2 header without W and H", name);
     if (as_check_pixels(name, s->w, s->h)) return -1;

@@ -3,7 +3,7 @@
 //
 // Read: 8-bit 4:2:0 (C420jpeg, C420paldv, C420mpeg2, C420, or no C), 4:2:2, 4:4:4 and
 // mono; other colour spaces (high bit depth, 4:1:1, alpha) are refused. Interlaced
-// streams are treated as progressive frames. The range is XCOLORRANGE's (ffmpeg's
+// streams are treated as progressive frames (and said to be progressive on output). The range is XCOLORRANGE's (ffmpeg's
 // extension; LIMITED when absent). Y4M has no field for the matrix, so the caller
 // chooses it (y4m_default_matrix: BT.709 from 720 lines up, else BT.601, as players
 // guess). Chroma is upsampled by repetition and downsampled by the mean of the block,
@@ -21,6 +21,7 @@ typedef struct {
     int chroma;          // Y4M_420, ...
     int cw, ch;          // chroma plane size (0 for mono)
     int full_range;      // XCOLORRANGE=FULL
+    int interlaced;      // It, Ib or Im; params holds Ip instead (see y4m_read_header)
     int matrix;          // 601 or 709: set by the caller after y4m_read_header
     char params[512];    // the header's parameters other than W and H, as read
     size_t frame_bytes;  // Y + Cb + Cr
