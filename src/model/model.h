@@ -98,8 +98,11 @@ int model_plan_get_output(const model_plan *p, int which, float *dst);  // which
 nn_device model_plan_device(const model_plan *p);
 // On a device other than the CPU the plan holds a copy of m's weights, made at creation:
 // after changing m->w, call this before the next forward. (On the CPU the layers read
-// m->w itself; this does nothing.) Training plans are CPU-only for now.
+// m->w itself; this does nothing.)
 int model_plan_sync_weights(model_plan *p, const model *m);
+// The weights p's layers read: m->w on the CPU, the plan's copy on another device (which
+// an optimiser running there updates in place).
+float *model_plan_weights(model_plan *p, const model *m);
 // 1 when device d can run cfg's network (training: forward and backward); 0 with the reason.
 int model_on_device(const model_config *cfg, nn_device d, int training);
 // The output in the plan's own memory: for nn's functions on the same device (the

@@ -243,11 +243,9 @@ int model_plan_get_output(const model_plan *p, int which, float *dst) {
 
 nn_device model_plan_device(const model_plan *p) { return p->dev; }
 
+float *model_plan_weights(model_plan *p, const model *m) { return p->w ? p->w : m->w; }
+
 int model_on_device(const model_config *cfg, nn_device d, int training) {
-    if (training && d != NN_CPU) {
-        as_errorf("training on %s is not implemented yet", nn_device_name(d));
-        return 0;
-    }
     return nn_device_available(d) && attention_on_device(cfg->attention, d, training);
 }
 

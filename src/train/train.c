@@ -262,6 +262,9 @@ static int setup(run *r) {
     size_t hr = (size_t)b * ps * ps * 3;
     if (!(r->plan = model_plan_create(&r->t.m, b, c->patch, c->patch, 1))) return -1;
     nn_device dev = model_plan_device(r->plan);
+    if (dev != NN_CPU && world > 1)
+        return as_errorf("data-parallel training on %s needs NCCL, which is not implemented yet", nn_device_name(dev));
+    if (trainer_bind(&r->t, r->plan)) return -1;
     if (hr > SIZE_MAX / sizeof(float)) return as_errorf("a batch of %d x %d x %d is too large", b, ps, ps);
     r->lr = as_malloc_array((size_t)b * c->patch * c->patch * 3, sizeof(float));
     r->host_s = as_malloc_array(hr, sizeof(float));
@@ -322,7 +325,8 @@ static int check_finite(const trainer *t) {
 // consistent on its own. Every rank first checks that the replicas are still
 // identical (they take identical steps); rank 0 writes.
 static int save(run *r) {
-    const trainer *t = &r->t;
+    trainer *t = &r->t;
+    if (trainer_to_host(t, r->plan)) return -1;
     if (dist_check_same(r->dist, t->m.w, sizeof(float) * t->m.n_floats, "the model weights")) return -1;
     if (!r->root) return 0;
     if (check_finite(t)) return -1;
@@ -352,6 +356,8 @@ static void progress(const run *r, double loss, double t0, long start) {
 int train_step(trainer *t, dist *d, model_plan *p, const float *s_hr, const float *t_hr, float *d_s,
                float *d_t, double lr, double out[3]) {
     model *m = &t->m;
+    // on a GPU (trainer_bind) the step's buffers are there, the weights in the plan's copy
+    float *weights = model_plan_weights(p, m), *grads = t->d_grads ? t->d_grads : t->grads;
     if (model_forward(p, m)) return -1;
     size_t n = model_plan_output_floats(p);
     // The loss is a mean over the global batch, of which this rank's samples are
@@ -362,13 +368,13 @@ int train_step(trainer *t, dist *d, model_plan *p, const float *s_hr, const floa
     L[1] = l1_loss(d_t, model_plan_output(p, OUT_T), t_hr, n, (float)(w[1] * share));
     double L_share[2] = {L[0] * share, L[1] * share};
     const model_backward_hooks *hooks;
-    if (dist_step_begin(d, m, t->grads, L_share, &hooks)) return -1;
-    if (model_backward(p, m, t->grads, d_s, d_t, G, hooks)) return -1;
+    if (dist_step_begin(d, m, grads, L_share, &hooks)) return -1;
+    if (model_backward(p, m, grads, d_s, d_t, G, hooks)) return -1;
     if (dist_step_end(d, L, G)) return -1;
     gradnorm_update(&t->gn, t->st.step, L, G);
     t->opt.lr = lr;
-    adam_step(&t->opt, m->w, t->grads, t->adam_m, t->adam_v, m->n_floats);
-    if (t->ema) ema_update(t->ema, m->w, m->n_floats, t->ema_decay);
+    adam_step(&t->opt, weights, grads, t->d_m ? t->d_m : t->adam_m, t->d_v ? t->d_v : t->adam_v, m->n_floats);
+    if (t->ema) ema_update(t->d_ema ? t->d_ema : t->ema, weights, m->n_floats, t->ema_decay);
     t->st.step++;
     out[0] = w[0] * L[0] + w[1] * L[1];
     out[1] = L[0];
@@ -402,6 +408,7 @@ static int maybe_validate(run *r) {
     train_state *st = &r->t.st;
     if (!r->root || !c->val_dir || !c->val_every || (st->step % c->val_every && st->step != c->steps)) return 0;
     double psnr = 0;
+    if (trainer_to_host(&r->t, r->plan)) return -1;
     model m = deployed(&r->t);
     if (check_finite(&r->t) || validate(&m, c->val_dir, &psnr)) return -1;
     int best = psnr > st->best_psnr;

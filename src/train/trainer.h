@@ -24,9 +24,20 @@ typedef struct {
     adam opt;
     gradnorm gn;
     train_state st;
+    // Where the steps compute (trainer_bind): on the CPU the arrays above themselves (these
+    // stay NULL); on a GPU their copies there, with the weights in the plan's own copy
+    // (model_plan_weights). The arrays above are then refreshed by trainer_to_host.
+    nn_device dev;
+    float *d_grads, *d_m, *d_v, *d_ema;
 } trainer;
 
 // The zeroed gradients and moments of t->m (created before); -1 + error.
 int trainer_alloc(trainer *t);
 // Frees everything t holds (the model too) and zeroes it; a zeroed trainer is a no-op.
 void trainer_free(trainer *t);
+// Makes p's device the one t's steps run on: on a device other than the CPU, copies the
+// moments and the moving average there (p holds the weights' copy). 0 / -1 + error.
+int trainer_bind(trainer *t, const model_plan *p);
+// Brings the state computed on p's device back into t's arrays (weights, moments, moving
+// average); a no-op on the CPU. Before anything reads them: a save, a validation.
+int trainer_to_host(trainer *t, model_plan *p);
