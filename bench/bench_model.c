@@ -8,7 +8,8 @@
 // run (plan creation, page faults) is a warm-up and not counted. cpu_s: the median of
 // the process's CPU time per run (all threads), a steadier measure of the work than the
 // wall clock on a loaded machine (with OMP_WAIT_POLICY=passive, idle threads burn none). bench/run.sh compares
-// this with PyTorch on the same weights in the same run.
+// this with PyTorch on the same weights in the same run. ATTSR_DEVICE=cuda runs it on
+// the GPU (a build with CUDA=1; bench/gpu.sh), each run timed to the end of its GPU work.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "core/core.h"
 #include "model/model.h"
 #include "train/train.h"
+#include "train/trainer.h"
 
 static double cpu_now(void) {
     struct timespec ts;
@@ -41,6 +43,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     int N = train ? a : 1, H = train ? b : a, W = b, s = m.cfg.scale;
+    const char *dev_name = getenv("ATTSR_DEVICE");
+    nn_device dev = NN_CPU;
+    if (dev_name && (nn_device_parse(dev_name, &dev) || nn_set_device(dev))) {
+        fprintf(stderr, "bench_model: ATTSR_DEVICE: %s\n", as_error());
+        return 1;
+    }
     model_plan *p = model_plan_create(&m, N, H, W, train);
     if (!p) {
         fprintf(stderr, "bench_model: %s\n", as_error());
@@ -58,6 +66,15 @@ int main(int argc, char **argv) {
     trainer tr = {.m = m, .grads = grads, .adam_m = am, .adam_v = av};  // borrows m and the buffers
     adam_init(&tr.opt, 1e-4);
     gradnorm_init(&tr.gn, 1, 1.5, 0.01);
+    if (train && dev != NN_CPU) {  // the targets and loss gradients where the step runs
+        float *host[2] = {s_hr, t_hr}, **on_dev[4] = {&s_hr, &t_hr, &ds, &dt};
+        for (int i = 0; i < 4; i++)
+            if (!(*on_dev[i] = nn_alloc(dev, 4 * out_n)) || (i < 2 && nn_upload(dev, *on_dev[i], host[i], 4 * out_n)) ||
+                (i == 3 && trainer_bind(&tr, p))) {
+                fprintf(stderr, "bench_model: %s\n", as_error());
+                return 1;
+            }
+    }
     double *t = malloc(sizeof(double) * (reps + 1)), *cpu = malloc(sizeof(double) * (reps + 1));
     for (int r = 0; r <= reps; r++) {
         if (model_plan_set_input(p, in)) {
@@ -66,6 +83,7 @@ int main(int argc, char **argv) {
         }
         double t0 = as_now(), c0 = cpu_now(), out[3];
         int rc = train ? train_step(&tr, NULL, p, s_hr, t_hr, ds, dt, 1e-4, out) : model_forward(p, &m);
+        if (!rc) rc = nn_sync(dev);
         if (rc) {
             fprintf(stderr, "bench_model: %s\n", as_error());
             return 1;

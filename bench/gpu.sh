@@ -12,8 +12,9 @@
 #                                    runs/gpu-bin/ (about 8 MiB, xz), to carry; used there
 #                                    only when the build there fails
 #
-# The check takes about 2 minutes (the build on 16 cores, the tests, the sanitizer); with
-# session.sh's MINUTES + 1.5 it must fit the device tool's 600 s: MINUTES <= 6.
+# The check takes about 3 minutes (the build on 16 cores, the tests, the scores, the
+# benchmarks against PyTorch, the sanitizer); with session.sh's MINUTES + 1.5 it must fit
+# the device tool's 600 s: MINUTES <= 5.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-runs/gpu-out}
@@ -33,7 +34,7 @@ if [ "${1:-}" = --pack ]; then
 fi
 
 minutes=${1:-0}
-[[ $minutes =~ ^[0-9]+$ ]] && [ "$minutes" -le 6 ] || { echo "gpu.sh: MINUTES must be 0 to 6" >&2; exit 2; }
+[[ $minutes =~ ^[0-9]+$ ]] && [ "$minutes" -le 5 ] || { echo "gpu.sh: MINUTES must be 0 to 5" >&2; exit 2; }
 mkdir -p "$out"
 log=$out/gpu_check.log
 
@@ -43,7 +44,7 @@ check() {
     command -v nvcc >/dev/null && nvcc --version | tail -1
     local t=build-cuda/tests/test_device
     echo "== build (make CUDA=1)"
-    if ! timeout 240 make -s -j"$(nproc)" CUDA=1 BUILD=build-cuda "$t" build-cuda/attsr 2>&1 | tail -15; then :; fi
+    if ! timeout 240 make -s -j"$(nproc)" CUDA=1 BUILD=build-cuda "$t" build-cuda/attsr build-cuda/bench/bench_model 2>&1 | tail -15; then :; fi
     if [ ! -x "$t" ] && [ -f "$bin/gpu-bin.tar.xz" ]; then
         echo "== the build failed here: the binary built before the lease, with its libraries"
         mkdir -p "$bin/x" && tar -C "$bin/x" -xJf "$bin/gpu-bin.tar.xz"
@@ -69,6 +70,14 @@ check() {
                 printf '%s %s: ' "$(basename "$m")" $size
                 timeout 120 "$A" info -m "$m" --device cuda --size $size --runs 5 2>&1 | tail -1
             done
+        done
+        echo "== against PyTorch on this GPU (tools/bench_torch.py --cuda --channels-last), medians of 10"
+        local B=build-cuda/bench/bench_model py=${PYTHON:-python3}
+        for run in "infer $out/paper_none.safetensors 1024 1024" "infer models/attsr_x2.safetensors 1024 1024" \
+                   "train $out/paper_none.safetensors 16 48"; do
+            echo "-- $run"
+            [ -x "$B" ] && ATTSR_DEVICE=cuda timeout 120 "$B" $run 10
+            timeout 120 "$py" tools/bench_torch.py $run 10 --cuda --channels-last
         done
         rm -f "$out/paper_none.safetensors"
     fi
