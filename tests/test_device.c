@@ -294,8 +294,8 @@ static void test_cuda_model_inference(void) {
         }
 }
 
-// Ten training steps (L1 + GradNorm + Adam + the moving average) of an attention-none
-// network on CUDA against the CPU trainer, from the same weights and batch. TF32
+// Ten training steps (L1 + GradNorm + Adam + the moving average) of a network of each
+// kind the backend has on CUDA against the CPU trainer, from the same weights and batch. TF32
 // convolutions: the losses within 2e-3 relative; the weights, after Adam's ten steps of
 // at most lr each, within 2 lr of the CPU's.
 static void train_cuda_or_cpu(nn_device d, const model *init, const float *in, const float *s_hr,
@@ -331,11 +331,10 @@ static void train_cuda_or_cpu(nn_device d, const model *init, const float *in, c
     trainer_free(&t);
 }
 
-static void test_cuda_training_steps(void) {
-    need_cuda();
+static void train_kind(attention_kind kind) {
     model m;
     model_config c = model_config_default();
-    c.feats = 16, c.groups = 1, c.blocks = 2;  // attention none: the kind CUDA trains so far
+    c.feats = 16, c.groups = 1, c.blocks = 2, c.attention = kind, c.ca_reduction = 4;
     CHECK_OK(model_create(&m, &c));
     model_init_params(&m, 11);
     const int N = 2, H = 12, s = c.scale;
@@ -347,13 +346,19 @@ static void test_cuda_training_steps(void) {
     train_cuda_or_cpu(NN_CPU, &m, in, sh, th, hr, N, H, l_cpu, w_cpu);
     train_cuda_or_cpu(NN_CUDA, &m, in, sh, th, hr, N, H, l_gpu, w_gpu);
     for (int k = 0; k < 10; k++)
-        CHECK(fabs(l_gpu[k] - l_cpu[k]) <= 2e-3 * l_cpu[k], "step %d: loss %.7g on CUDA, %.7g on the CPU", k,
-              l_gpu[k], l_cpu[k]);
+        CHECK(fabs(l_gpu[k] - l_cpu[k]) <= 2e-3 * l_cpu[k], "%s step %d: loss %.7g on CUDA, %.7g on the CPU",
+              attention_name(kind), k, l_gpu[k], l_cpu[k]);
     double e = 0;
     for (size_t i = 0; i < m.n_floats; i++) e = fmax(e, fabs((double)w_gpu[i] - w_cpu[i]));
-    CHECK(e <= 2e-3, "weights after 10 steps: max |CUDA - CPU| %.3g", e);
+    CHECK(e <= 2e-3, "%s weights after 10 steps: max |CUDA - CPU| %.3g", attention_name(kind), e);
     free(in), free(sh), free(th), free(w_cpu), free(w_gpu);
     model_free(&m);
+}
+
+static void test_cuda_training_steps(void) {
+    need_cuda();
+    const attention_kind kinds[] = {ATT_NONE, ATT_CA, ATT_SA1, ATT_SA4, ATT_CA_SA4};
+    for (int i = 0; i < 5; i++) train_kind(kinds[i]);
 }
 
 // What the backend lacks yet fails at plan creation, saying so, not silently on the CPU.
@@ -366,7 +371,6 @@ static void test_cuda_missing_layers_refused(void) {
     CHECK_OK(nn_set_device(NN_CUDA));
     model_plan *p = model_plan_create(&m, 1, 8, 8, 0);
     CHECK(!p && strstr(as_error(), "not implemented"), "%s", as_error());
-    m.cfg.attention = ATT_CA;  // (only the plan's kind matters here; the table is unused)
     model_plan *t = model_plan_create(&m, 1, 8, 8, 1);
     CHECK_OK(nn_set_device(NN_CPU));
     CHECK(!t && strstr(as_error(), "not implemented"), "%s", as_error());

@@ -69,11 +69,11 @@ int attention_uses_reduction(attention_kind k) { return kind_ok(k) && g_kinds[k]
 int attention_reads_native(attention_kind k) { return kind_ok(k) && g_kinds[k].reads_native; }
 
 // The CUDA backend (src/nn/cuda/attention.cu) has CA's and SA1's forward so far.
-// The CUDA backend has the kernels of every kind's forward but ca-avgmax's; no backward yet.
+// The CUDA backend has the kernels of every kind but ca-avgmax, forward and backward.
 int attention_on_device(attention_kind k, nn_device d, int training) {
-    if (d == NN_CPU || k == ATT_NONE || (!training && k != ATT_CA_AVGMAX)) return 1;
-    as_errorf("%s %s on %s is not implemented yet (inference of none, ca, sa1, sa4 and ca+sa4 is)",
-              attention_name(k), training ? "training" : "inference", nn_device_name(d));
+    if (d == NN_CPU || k != ATT_CA_AVGMAX) return 1;
+    as_errorf("%s %s on %s is not implemented yet (every other kind is)", attention_name(k),
+              training ? "training" : "inference", nn_device_name(d));
     return 0;
 }
 
@@ -229,7 +229,7 @@ static size_t sa4_scratch(const nn_attention *a) {
 size_t attention_scratch_floats(const nn_attention *a) {
     switch (a->kind) {
     case ATT_CA: return ca_saved(a);
-    case ATT_SA1: return 0;
+    case ATT_SA1: return a->cuda ? (size_t)a->N * a->H * a->W : 0;  // CUDA's dz
     case ATT_SA4: return sa4_scratch(a);
     case ATT_CA_SA4: return image_floats(a) + AS_MAX(ca_saved(a), sa4_scratch(a));
     case ATT_CA_AVGMAX: return 2 * ca_saved(a);
@@ -494,6 +494,22 @@ static void pixel_gate(const nn_attention *a, float *g, float *out, const float 
     gate_forward(g, out, res, in, x, w, b[0], a->N, (size_t)a->H * a->W, a->C, a->in_blk ? a->in_blk : a->C, Cx);
 }
 
+// The gate's logit gradient dz (P) and its weights' gradient (d_w (Cx), d_b) for gate
+// input x (P,Cx), where the module was made.
+static void pixel_gate_backward(const nn_attention *a, float *dz, float *d_w, float *d_b, const float *d_out,
+                                const float *in, const float *x, const float *g, int Cx) {
+    const size_t P = (size_t)a->N * a->H * a->W;
+#ifdef ATTSR_CUDA
+    if (a->cuda) {
+        cuda_gate_backward_z(dz, d_out, in, g, P, a->C);
+        cuda_gate_backward_w(d_w, d_b, dz, x, P, Cx);
+        return;
+    }
+#endif
+    gate_backward_z(dz, d_out, in, g, a->N, (size_t)a->H * a->W, a->C, a->in_blk ? a->in_blk : a->C);
+    gate_backward_w(d_w, d_b, dz, x, P, Cx);
+}
+
 static void ca_avgmax_forward(const nn_attention *a, float *out, float *saved, const float *in,
                               const float *res, const float *const *params) {
     const int N = a->N, C = a->C, R = a->R;
@@ -600,6 +616,13 @@ static void channel_input_grad(const nn_attention *a, float *d_in, const float *
 static void ca_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch,
                         const float *d_out, const float *saved, const float *in,
                         const float *const *params) {
+#ifdef ATTSR_CUDA
+    if (a->cuda) {
+        cuda_ca_backward(a->N, (size_t)a->H * a->W, a->C, a->R, a->slope, d_in, d_params, scratch, d_out, saved,
+                         in, params);
+        return;
+    }
+#endif
     const int N = a->N, C = a->C, R = a->R;
     const float *pooled = saved, *hid = saved + (size_t)N * C, *gate = hid + (size_t)N * R;
     float *dz = scratch, *dh = scratch + (size_t)N * C, *dpool = dh + (size_t)N * R;
@@ -630,12 +653,19 @@ static void ca_avgmax_backward(const nn_attention *a, float *d_in, float *const 
 }
 
 // ---- spatial attention --------------------------------------------------------------
-static void sa1_backward(const nn_attention *a, float *d_in, float *const *d_params,
+static void sa1_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch,
                          const float *d_out, const float *gate, const float *in,
                          const float *const *params) {
     const int C = a->C;
     const size_t P = (size_t)a->N * a->H * a->W;
     const float *w = params[0];
+#ifdef ATTSR_CUDA
+    if (a->cuda) {  // the CPU's one pass as three kernels; dz (P) in scratch
+        pixel_gate_backward(a, scratch, d_params[0], d_params[1], d_out, in, in, gate, C);
+        cuda_gate_backward_in(d_in, d_out, gate, scratch, w, P, C, 0);
+        return;
+    }
+#endif
     double part[SUM_CHUNKS][C + 1], acc[C + 1];
     // one pass: d_z per pixel, d_in = d_out*g + d_z*w, and the weight gradient
 #pragma omp parallel for if (P * C >= AS_PAR_MIN)
@@ -675,6 +705,23 @@ static int sa4_forward(const nn_attention *a, float *out, float *saved, const fl
     return 0;
 }
 
+// d3 (P,8) = lrelu'(a3) * dz[p] w4: the gradient through c4 to c3's pre-activation
+static void sa4_d3(const nn_attention *a, float *d3, const float *dz, const float *w4, const float *a3) {
+    const size_t P = (size_t)a->N * a->H * a->W;
+#ifdef ATTSR_CUDA
+    if (a->cuda) {
+        cuda_sa4_d3(d3, dz, w4, a3, P, SA4_C3, a->slope);
+        return;
+    }
+#endif
+#pragma omp parallel for if (P * SA4_C3 >= AS_PAR_MIN)
+    for (size_t p = 0; p < P; p++)
+        for (int k = 0; k < SA4_C3; k++) {
+            float d = dz[p] * w4[k];
+            d3[p * SA4_C3 + k] = a3[p * SA4_C3 + k] > 0 ? d : a->slope * d;
+        }
+}
+
 static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch,
                         const float *d_out, const float *saved, const float *in,
                         const float *const *params) {
@@ -684,14 +731,8 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
     const float *w4 = params[6];
     float *A = scratch, *B = scratch + AS_MAX(a->n1, P * SA4_C3);
     float *dz = B, *d3 = A;  // d_z (P), then d_a3 -> d_h3 (P,8)
-    gate_backward_z(dz, d_out, in, gate, a->N, (size_t)a->H * a->W, C, a->in_blk ? a->in_blk : C);
-    gate_backward_w(d_params[6], d_params[7], dz, a3, P, SA4_C3);
-#pragma omp parallel for if (P * SA4_C3 >= AS_PAR_MIN)
-    for (size_t p = 0; p < P; p++)
-        for (int k = 0; k < SA4_C3; k++) {
-            float d = dz[p] * w4[k];
-            d3[p * SA4_C3 + k] = a3[p * SA4_C3 + k] > 0 ? d : a->slope * d;
-        }
+    pixel_gate_backward(a, dz, d_params[6], d_params[7], d_out, in, a3, gate, SA4_C3);
+    sa4_d3(a, d3, dz, w4, a3);
     // d_a2, d_a1 in the layouts of a2, a1; LeakyReLU backward in place
     float *d2 = B, *d1 = A;
     if (conv_backward(a->c3, d2, d_params[4], d_params[5], d3, a2, params[4])) return -1;
@@ -701,6 +742,12 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
     if (d_in) {
         if (conv_backward(a->c1, d_in, d_params[0], d_params[1], d1, in, params[0])) return -1;
         // plus the direct path through out = in * g
+#ifdef ATTSR_CUDA
+        if (a->cuda) {
+            cuda_gate_backward_in(d_in, d_out, gate, NULL, NULL, P, C, 1);
+            return 0;
+        }
+#endif
         gate_direct(d_in, d_out, gate, a->N, (size_t)a->H * a->W, C, a->in_blk ? a->in_blk : C);
     } else if (conv_backward(a->c1, NULL, d_params[0], d_params[1], d1, in, params[0])) {
         return -1;
@@ -759,17 +806,18 @@ int attention_backward(nn_attention *a, float *d_in, float *const *d_params, flo
     const size_t n = (size_t)a->N * a->H * a->W * a->C;
     float *tmp = NULL;
     // all but SA4 compute d_in on the way to their weights' gradients: give them a buffer
+    const nn_device dev = a->cuda ? NN_CUDA : NN_CPU;
     if (!d_in && a->kind != ATT_NONE && a->kind != ATT_SA4) {
-        if (!(tmp = as_malloc_array(n, sizeof *tmp))) return -1;
+        if (n > SIZE_MAX / sizeof *tmp || !(tmp = nn_alloc(dev, n * sizeof *tmp))) return -1;
         d_in = tmp;
     }
     int rc = 0;
     switch (a->kind) {
     case ATT_NONE:
-        if (d_in) memcpy(d_in, d_out, n * sizeof *d_in);
+        if (d_in) rc = nn_copy(dev, d_in, d_out, n * sizeof *d_in);
         break;
     case ATT_CA: ca_backward(a, d_in, d_params, scratch, d_out, saved, in, params); break;
-    case ATT_SA1: sa1_backward(a, d_in, d_params, d_out, saved, in, params); break;
+    case ATT_SA1: sa1_backward(a, d_in, d_params, scratch, d_out, saved, in, params); break;
     case ATT_SA4: rc = sa4_backward(a, d_in, d_params, scratch, d_out, saved, in, params); break;
     case ATT_CA_SA4: rc = ca_sa4_backward(a, d_in, d_params, scratch, d_out, saved, in, params); break;
     case ATT_CA_AVGMAX:
@@ -777,6 +825,6 @@ int attention_backward(nn_attention *a, float *d_in, float *const *d_params, flo
         break;
     default: rc = as_errorf("attention_backward: invalid kind %d", (int)a->kind);
     }
-    free(tmp);
+    nn_free(dev, tmp);
     return rc;
 }

@@ -96,3 +96,150 @@ extern "C" void cuda_gate_forward(float *g, float *out, const float *res, const 
                                   const float *w, const float *b, size_t P, int C, int Cx) {
     k_gate<<<blocks_for(P), THREADS>>>(g, out, res, in, x, w, b, P, C, Cx);
 }
+
+// ---- backward ------------------------------------------------------------------------
+// Every sum over pixels is one block per output with a fixed tree, in double as the
+// CPU's chunked sums: deterministic, and equal to the CPU's up to the order of additions.
+
+__device__ double block_sum_d(double s) {
+    __shared__ double part[THREADS];
+    part[threadIdx.x] = s;
+    __syncthreads();
+    for (int h = THREADS / 2; h > 0; h /= 2) {
+        if (threadIdx.x < h) part[threadIdx.x] += part[threadIdx.x + h];
+        __syncthreads();
+    }
+    double r = part[0];
+    __syncthreads();  // part is reused by the next call
+    return r;
+}
+
+// CA: dz[n, c] = sum_p d_out * in, times g (1 - g): block (n, c)
+__global__ void k_ca_dz(float *dz, const float *d_out, const float *in, const float *gate, size_t P, int C) {
+    const int n = blockIdx.x / C, c = blockIdx.x % C;
+    double s = 0;
+    for (size_t p = threadIdx.x; p < P; p += THREADS) {
+        size_t i = ((size_t)n * P + p) * C + c;
+        s += (double)d_out[i] * in[i];
+    }
+    double t = block_sum_d(s);
+    if (threadIdx.x == 0) {
+        float g = gate[blockIdx.x];
+        dz[blockIdx.x] = (float)t * g * (1 - g);
+    }
+}
+
+__device__ float lrelu_d(float h, float slope) { return h > 0 ? h : slope * h; }
+
+// the MLP's backward, one thread per output; rows N (tiny), so sums run in order
+__global__ void k_fc2_grad(float *dw2, float *db2, const float *dz, const float *hid, int N, int C, int R,
+                           float slope) {
+    FOR_EACH(e, (size_t)C * (R + 1)) {
+        int c = e / (R + 1), r = e % (R + 1);
+        double t = 0;
+        for (int n = 0; n < N; n++)
+            t += (double)dz[(size_t)n * C + c] * (r < R ? lrelu_d(hid[(size_t)n * R + r], slope) : 1.0f);
+        if (r < R) dw2[(size_t)c * R + r] = (float)t;
+        else db2[c] = (float)t;
+    }
+}
+__global__ void k_dh(float *dh, const float *dz, const float *hid, const float *w2, int N, int C, int R,
+                     float slope) {
+    FOR_EACH(e, (size_t)N * R) {
+        int n = e / R, r = e % R;
+        double t = 0;
+        for (int c = 0; c < C; c++) t += (double)w2[(size_t)c * R + r] * dz[(size_t)n * C + c];
+        dh[e] = (float)(hid[e] > 0 ? t : slope * t);
+    }
+}
+__global__ void k_fc1_grad(float *dw1, float *db1, const float *dh, const float *v, int N, int C, int R) {
+    FOR_EACH(e, (size_t)R * (C + 1)) {
+        int r = e / (C + 1), c = e % (C + 1);
+        double t = 0;
+        for (int n = 0; n < N; n++) t += (double)dh[(size_t)n * R + r] * (c < C ? v[(size_t)n * C + c] : 1.0f);
+        if (c < C) dw1[(size_t)r * C + c] = (float)t;
+        else db1[r] = (float)t;
+    }
+}
+__global__ void k_dpool(float *dv, const float *dh, const float *w1, int N, int C, int R, size_t P) {
+    FOR_EACH(e, (size_t)N * C) {
+        int n = e / C, c = e % C;
+        double t = 0;
+        for (int r = 0; r < R; r++) t += (double)w1[(size_t)r * C + c] * dh[(size_t)n * R + r];
+        dv[e] = (float)(t / P);
+    }
+}
+// d_in = d_out * gate[n, c] + d_mean[n, c]
+__global__ void k_ca_din(float *d_in, const float *d_out, const float *gate, const float *dmean, size_t P, int C,
+                         size_t total) {
+    FOR_EACH(i, total) {
+        size_t nc = i / (P * C) * C + i % C;
+        d_in[i] = d_out[i] * gate[nc] + dmean[nc];
+    }
+}
+
+extern "C" void cuda_ca_backward(int N, size_t P, int C, int R, float slope, float *d_in, float *const *d_params,
+                                 float *scratch, const float *d_out, const float *saved, const float *in,
+                                 const float *const *params) {
+    const float *pooled = saved, *hid = saved + (size_t)N * C, *gate = hid + (size_t)N * R;
+    float *dz = scratch, *dh = scratch + (size_t)N * C, *dpool = dh + (size_t)N * R;
+    const size_t n = (size_t)N * P * C;
+    k_ca_dz<<<N * C, THREADS>>>(dz, d_out, in, gate, P, C);
+    k_fc2_grad<<<blocks_for((size_t)C * (R + 1)), THREADS>>>(d_params[2], d_params[3], dz, hid, N, C, R, slope);
+    k_dh<<<blocks_for((size_t)N * R), THREADS>>>(dh, dz, hid, params[2], N, C, R, slope);
+    k_fc1_grad<<<blocks_for((size_t)R * (C + 1)), THREADS>>>(d_params[0], d_params[1], dh, pooled, N, C, R);
+    k_dpool<<<blocks_for((size_t)N * C), THREADS>>>(dpool, dh, params[0], N, C, R, P);
+    k_ca_din<<<blocks_for(n), THREADS>>>(d_in, d_out, gate, dpool, P, C, n);
+}
+
+// the per-pixel gate: dz[p] = <d_out, in>_p g (1 - g), in float as the CPU's
+__global__ void k_gate_dz(float *dz, const float *d_out, const float *in, const float *g, size_t P, int C) {
+    FOR_EACH(p, P) {
+        float s = 0;
+        for (int c = 0; c < C; c++) s += d_out[p * C + c] * in[p * C + c];
+        dz[p] = s * g[p] * (1 - g[p]);
+    }
+}
+// d_w[c] = sum_p dz x[p, c] (c < Cx), d_b = sum_p dz (c == Cx): block c
+__global__ void k_gate_dw(float *d_w, float *d_b, const float *dz, const float *x, size_t P, int Cx) {
+    const int c = blockIdx.x;
+    double s = 0;
+    for (size_t p = threadIdx.x; p < P; p += THREADS) s += (double)dz[p] * (c < Cx ? x[p * Cx + c] : 1.0f);
+    double t = block_sum_d(s);
+    if (threadIdx.x == 0) {
+        if (c < Cx) d_w[c] = (float)t;
+        else *d_b = (float)t;
+    }
+}
+// d_in (=|+=) d_out * g[p] (+ dz[p] w[c] when w)
+__global__ void k_gate_din(float *d_in, const float *d_out, const float *g, const float *dz, const float *w,
+                           size_t P, int C, int accumulate) {
+    FOR_EACH(i, P * (size_t)C) {
+        size_t p = i / C;
+        float v = d_out[i] * g[p] + (w ? dz[p] * w[i % C] : 0.0f);
+        d_in[i] = accumulate ? d_in[i] + v : v;
+    }
+}
+// SA4's: d3[p, k] = lrelu'(a3) (dz[p] w4[k])
+__global__ void k_sa4_d3(float *d3, const float *dz, const float *w4, const float *a3, size_t P, int K,
+                         float slope) {
+    FOR_EACH(i, P * (size_t)K) {
+        float d = dz[i / K] * w4[i % K];
+        d3[i] = a3[i] > 0 ? d : slope * d;
+    }
+}
+
+extern "C" void cuda_gate_backward_z(float *dz, const float *d_out, const float *in, const float *g, size_t P, int C) {
+    k_gate_dz<<<blocks_for(P), THREADS>>>(dz, d_out, in, g, P, C);
+}
+extern "C" void cuda_gate_backward_w(float *d_w, float *d_b, const float *dz, const float *x, size_t P, int Cx) {
+    k_gate_dw<<<Cx + 1, THREADS>>>(d_w, d_b, dz, x, P, Cx);
+}
+extern "C" void cuda_gate_backward_in(float *d_in, const float *d_out, const float *g, const float *dz,
+                                      const float *w, size_t P, int C, int accumulate) {
+    k_gate_din<<<blocks_for(P * (size_t)C), THREADS>>>(d_in, d_out, g, dz, w, P, C, accumulate);
+}
+extern "C" void cuda_sa4_d3(float *d3, const float *dz, const float *w4, const float *a3, size_t P, int K,
+                            float slope) {
+    k_sa4_d3<<<blocks_for(P * (size_t)K), THREADS>>>(d3, dz, w4, a3, P, K, slope);
+}

@@ -50,6 +50,19 @@ void cuda_ca_forward(int N, size_t P, int C, int R, float slope, float *out, flo
 // The per-pixel gate: g (P) = sigmoid(w . x + b[0]) for x (P,Cx); out (P,C) = (res +) in * g.
 void cuda_gate_forward(float *g, float *out, const float *res, const float *in, const float *x, const float *w,
                        const float *b, size_t P, int C, int Cx);
+// Backward: CA's whole module (scratch as attention.c's: dz (N,C), dh (N,R), d_pool (N,C));
+// the per-pixel gate's pieces, which attention.c composes for SA1 and SA4:
+//   dz (P) = <d_out, in> g (1 - g);  d_w (Cx) = sum_p dz x, d_b = sum_p dz;
+//   d_in (=, or += when accumulate) d_out g (+ dz w when w is not NULL);
+//   SA4's d3 (P,K) = lrelu'(a3) dz w4.
+void cuda_ca_backward(int N, size_t P, int C, int R, float slope, float *d_in, float *const *d_params,
+                      float *scratch, const float *d_out, const float *saved, const float *in,
+                      const float *const *params);
+void cuda_gate_backward_z(float *dz, const float *d_out, const float *in, const float *g, size_t P, int C);
+void cuda_gate_backward_w(float *d_w, float *d_b, const float *dz, const float *x, size_t P, int Cx);
+void cuda_gate_backward_in(float *d_in, const float *d_out, const float *g, const float *dz, const float *w,
+                           size_t P, int C, int accumulate);
+void cuda_sa4_d3(float *d3, const float *dz, const float *w4, const float *a3, size_t P, int K, float slope);
 
 #ifdef __cplusplus
 }
