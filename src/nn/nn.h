@@ -47,7 +47,6 @@ int nn_sync(nn_device d);
 // from two threads at once. Outputs may not alias inputs.
 typedef struct nn_conv nn_conv;
 
-// (conv_create is declared below, after its options.)
 void     conv_destroy(nn_conv *c);
 // out (N,H,W,cout) = in (N,H,W,cin) * weight (cout,cin,k,k) + bias (cout)
 int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias);
