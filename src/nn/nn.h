@@ -40,7 +40,7 @@ int nn_copy(nn_device d, void *dst, const void *src, size_t bytes);  // within d
 // error of that work. A no-op on the CPU.
 int nn_sync(nn_device d);
 
-// ---- convolution (oneDNN or Winograd): k x k, stride 1, 'same' zero padding, bias ----
+// ---- convolution (oneDNN or Winograd; cuDNN on CUDA): k x k, stride 1, 'same' padding, bias ----
 // A plan for one shape; it may be reused by every layer of that shape (weights are
 // passed per call; direct plans reorder them each time, Winograd plans keep each
 // layer's transformed kernel, checked against the weights on every call). Not safe to execute
