@@ -106,7 +106,8 @@ static int options_of(const attsr_options *opt, attsr_options *o, upscale_option
     if (o->ensemble != 0 && o->ensemble != 1) return as_errorf("%s: ensemble is 0 or 1", fn);
     if (o->keep_orientation != 0 && o->keep_orientation != 1)
         return as_errorf("%s: keep_orientation is 0 or 1", fn);
-    *u = (upscale_options){o->tile, o->overlap, o->ensemble, o->progress, o->progress_user};
+    *u = (upscale_options){.tile = o->tile, .overlap = o->overlap, .ensemble = o->ensemble, .progress = o->progress,
+                           .user = o->progress_user};
     return 0;
 }
 
