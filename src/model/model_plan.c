@@ -143,7 +143,7 @@ void model_plan_free(model_plan *p) {
     free(p->workspace);
     free(p->rb);
     free(p->g_out);
-    free(p->arena);
+    as_pages_free(p->arena, p->arena_floats * sizeof(float));
     free(p);
 }
 
@@ -217,7 +217,7 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
         total += pl.slot_size[i];
         if (!training && i == S_SH + MODEL_MAX_UP - 1) total = AS_MAX(total, body_end);
     }
-    if (!(p->arena = as_aligned_alloc(sizeof(float) * total))) goto fail;
+    if (!(p->arena = as_pages_alloc(sizeof(float) * total))) goto fail;
     p->arena_floats = total;
     pl.base = p->arena;
     pl.used = 0;
