@@ -44,9 +44,10 @@ static model_plan *plan_for(const model *m, plan_cache *c, int w, int h) {
 
 // A plan's bytes are fixed + per_px * pixels (the maps scale with the pixels; conv
 // workspaces and kernel caches do not): two probe plans give both, to the rounding of
-// each buffer to 64 bytes, which `fixed` bounds. One probe alone
-// counted the fixed part as per-pixel (1.9x the bytes at 32x32). The probes have 1024+
-// pixels, so their convolutions use the algorithms of the real windows (conv.c's rule).
+// each buffer to 64 bytes, which `fixed` bounds. One probe alone counts the fixed part
+// as per-pixel (2x the bytes of the bundled x2's large plans from a 32x32 one). The
+// probes have 1024+ pixels, so their convolutions use the real windows' algorithms
+// (conv.c's rule).
 int upscale_plan_memory(const model *m, double *fixed, double *per_px) {
     model_plan *a = model_plan_create(m, 1, 32, 32, 0), *b = a ? model_plan_create(m, 1, 32, 64, 0) : NULL;
     int rc = b ? 0 : -1;
@@ -131,7 +132,7 @@ static layout layout_of_tile(int w, int h, int tile, int overlap) {
 }
 
 // The windows of at most max_px pixels each that compute the fewest pixels in all
-// (ties: the fewest windows), over every count of columns; 0 when none fit.
+// (ties: the fewest columns), over every count of columns; 0 when none fit.
 static int layout_auto(int w, int h, double max_px, int overlap, layout *best) {
     double best_cost = INFINITY;
     for (int kx = 1; kx <= w; kx++) {
