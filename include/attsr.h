@@ -78,9 +78,12 @@ ATTSR_API int attsr_device_supported(const attsr_model *model, int device);
 typedef void (*attsr_progress_fn)(int done, int total, void *user);
 
 typedef struct {
-    int tile;              /* LR tile side in pixels; 0: automatic (memory-bounded) */
-    int overlap;           /* LR pixels of context around each tile; 0: default (16);
-                              at most the network's receptive radius is used */
+    int tile;              /* LR tile side in pixels, at most; 0: automatic (the whole
+                              image when its plan fits about 1.1 GiB, else the fewest
+                              windows that do) */
+    int overlap;           /* LR pixels of context around each tile; 0: the network's
+                              receptive radius (tiles then exact but for CA's mean over
+                              the window); at most that radius is used */
     int threads;           /* 0: OpenMP's default */
     attsr_progress_fn progress;
     void *progress_user;

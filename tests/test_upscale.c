@@ -152,10 +152,10 @@ static void test_ensemble_tiled_and_branches(void) {
     img in = random_image(48, 40, 7);
     int W = in.w * 2, H = in.h * 2;
     size_t n = (size_t)W * H * 3;
-    // overlap 12 is clamped to the receptive radius, 11: windows of 30 < 40, 48, so 8
-    // passes of ceil(48/8) x ceil(40/8) tiles
+    // overlap 12 is clamped to the receptive radius, 11: windows of at most 30 < 40, 48,
+    // 6 x 4 of them (test_windows_minimal checks the counts), in each of 8 passes
     CHECK(model_receptive_radius(&m.cfg) == 11, "radius %d", model_receptive_radius(&m.cfg));
-    int prog[2] = {0, 8 * 6 * 5};
+    int prog[2] = {0, 8 * 6 * 4};
     upscale_options whole = {.ensemble = 1}, tiled = {.ensemble = 1, .tile = 8, .overlap = 12,
                                                       .progress = count_progress, .user = prog};
     img a = upscale(&m, &c, &in, &whole), b = img_new(W, H), s = img_new(W, H), t = img_new(W, H);
@@ -172,8 +172,9 @@ static void test_ensemble_tiled_and_branches(void) {
 }
 
 // model_receptive_radius is exact: tiles with that much context give the whole image's
-// output (to float rounding: the windows' plans differ), one pixel less does not. No
-// attention or SA4 (CA's mean over the window is global); x2 and x4 (its 2x stage).
+// output bit for bit (windows start at multiples of Winograd's 4-pixel tile, so every
+// pixel meets the same arithmetic), one pixel less does not. No attention or SA4 (CA's
+// mean over the window is global); x2 and x4 (its 2x stage).
 static void test_receptive_radius_exact(void) {
     static const struct { int scale; attention_kind att; } cases[] = {{2, ATT_NONE}, {4, ATT_NONE}, {2, ATT_SA4}};
     for (int k = 0; k < 3; k++) {
@@ -184,22 +185,24 @@ static void test_receptive_radius_exact(void) {
         plan_cache c = {0};
         img whole = upscale(&m, &c, &in, NULL);
         upscale_options exact = {.tile = 8, .overlap = r}, short_by_one = {.tile = 8, .overlap = r - 1};
-        img a = upscale(&m, &c, &in, &exact), b = upscale(&m, &c, &in, &short_by_one);
-        CHECK(c.w == 8 + 2 * (r - 1), "window %d: the image was not tiled", c.w);
+        img a = upscale(&m, &c, &in, &exact);
+        int aw = c.w, ah = c.h;
+        CHECK(aw < in.w && ah < in.h, "window %dx%d: the image was not tiled", aw, ah);
+        img b = upscale(&m, &c, &in, &short_by_one);
         size_t n = (size_t)in.w * s * in.h * s * 3;
-        double d_exact = max_diff(a.px, whole.px, n), d_short = max_diff(b.px, whole.px, n);
-        CHECK(d_exact <= 1e-5, "x%d %s: overlap %d (the radius): tiles differ from the whole by %g", s,
-              attention_name(m.cfg.attention), r, d_exact);
-        // One pixel short, the far edge's zero padding reaches the tile through the whole
-        // network (about 1e-5 here, against 0 with the radius; SA4's gates damp it to 3e-8,
-        // too close to rounding to test).
-        CHECK(cases[k].att != ATT_NONE || (d_short > 1e-6 && d_short > 10 * d_exact),
-              "x%d %s: overlap %d (radius - 1) is exact too (%g vs %g): the radius is not tight", s,
-              attention_name(m.cfg.attention), r - 1, d_short, d_exact);
+        double d_short = max_diff(b.px, whole.px, n);
+        CHECK(!memcmp(a.px, whole.px, n * sizeof(float)), "x%d %s: overlap %d (the radius): tiles differ from the whole by %g",
+              s, attention_name(m.cfg.attention), r, max_diff(a.px, whole.px, n));
+        // One pixel short, the far edge's zero padding reaches the kept pixels through the
+        // whole network (about 1e-5 here; SA4's gates damp it to 3e-8, too close to
+        // rounding to test).
+        CHECK(cases[k].att != ATT_NONE || d_short > 1e-6,
+              "x%d %s: overlap %d (radius - 1) is exact too (%g): the radius is not tight", s,
+              attention_name(m.cfg.attention), r - 1, d_short);
         // a larger overlap is clamped to the radius: the same windows, the same result
         upscale_options huge = {.tile = 8, .overlap = 4096};
         img h = upscale(&m, &c, &in, &huge);
-        CHECK(c.w == 8 + 2 * r && c.h == 8 + 2 * r, "overlap 4096: window %dx%d, expected %d", c.w, c.h, 8 + 2 * r);
+        CHECK(c.w == aw && c.h == ah, "overlap 4096: window %dx%d, expected %dx%d", c.w, c.h, aw, ah);
         CHECK(!memcmp(h.px, a.px, n * sizeof(float)), "overlap 4096 differs from overlap %d", r);
         free(in.px), free(whole.px), free(a.px), free(b.px), free(h.px);
         plan_cache_free(&c);
@@ -281,7 +284,7 @@ static void test_small_images_flat(void) {
             int w = sizes[i][0], h = sizes[i][1], thin_one = w == 64 || h == 64;
             img in = img_new(w, h);
             for (size_t j = 0; j < (size_t)w * h * 3; j++) in.px[j] = col[j % 3];
-            // an explicit tile spares auto_tile's trial plan per call
+            // an explicit tile spares the automatic layout's probe plans per call
             upscale_options plain = {.tile = 64}, tiled = {.tile = 8, .overlap = 4}, ens = {.tile = 64, .ensemble = 1};
             const upscale_options *opts[3] = {&plain, &tiled, &ens};
             static const char *names[3] = {"plain", "tiled", "ensemble"};
@@ -323,12 +326,128 @@ static void test_nonfinite_input_refused(void) {
     model_free(&m);
 }
 
+// The fewest windows, written another way: for each window size W (n - W a multiple of
+// 4, as the starts are), k windows need (n - W) / 4 units of 4 pixels in k - 1 steps of
+// at most (W - 2 overlap) / 4 units each. 0 when no size works.
+static int fewest_reference(int n, int max_win, int overlap) {
+    if (n <= max_win) return 1;
+    int best = 0;
+    for (int W = 1; W <= max_win && W < n; W++) {
+        int units = (W - 2 * overlap) / 4;
+        if ((n - W) % 4 || W - 2 * overlap < 4 || units < 1) continue;
+        int k = 1 + ((n - W) / 4 + units - 1) / units;
+        if (!best || k < best) best = k;
+    }
+    return best;
+}
+
+// Along one side: the windows are equal, inside the image, at multiples of 4; the kept
+// ranges partition the side, each kept pixel with `overlap` pixels of context on both
+// sides in its window (or the image's edge); and their count is the reference's fewest.
+static void check_axis(const upscale_axis *a, int n, int max_win, int overlap) {
+    CHECK(a->n == n && a->k >= 1 && a->win <= AS_MAX(max_win, 0) && a->win <= n, "n %d max %d overlap %d: %d windows of %d",
+          n, max_win, overlap, a->k, a->win);
+    CHECK(upscale_axis_keep(a, 0) == 0 && upscale_axis_keep(a, a->k) == n, "n %d: the kept ranges do not span it", n);
+    for (int i = 0; i < a->k; i++) {
+        int s = upscale_axis_start(a, i), lo = upscale_axis_keep(a, i), hi = upscale_axis_keep(a, i + 1);
+        CHECK(s >= 0 && s % 4 == 0 && s + a->win <= n, "n %d: window %d at %d (+%d)", n, i, s, a->win);
+        CHECK(lo < hi, "n %d: window %d keeps [%d, %d)", n, i, lo, hi);
+        CHECK((s == 0 || lo - s >= overlap) && (s + a->win == n || s + a->win - hi >= overlap),
+              "n %d max %d overlap %d: window %d [%d, %d) keeps [%d, %d): short of context", n, max_win, overlap, i, s,
+              s + a->win, lo, hi);
+    }
+    CHECK(upscale_axis_start(a, a->k - 1) + a->win == n, "n %d: the last window ends before the image", n);
+    int ref = fewest_reference(n, max_win, overlap);
+    CHECK(a->k == ref, "n %d max %d overlap %d: %d windows, the fewest is %d", n, max_win, overlap, a->k, ref);
+}
+
+static void test_windows_minimal(void) {
+    static const int overlaps[] = {0, 1, 4, 11, 16, 32};
+    int cases = 0;
+    for (int oi = 0; oi < 6; oi++)
+        for (int n = 32; n <= 300; n += 1 + n / 50)
+            for (int max_win = 2 * overlaps[oi] + 1; max_win <= n + 8; max_win += 1 + max_win / 8) {
+                upscale_axis a;
+                int found = upscale_axis_fewest(n, max_win, overlaps[oi], &a), ref = fewest_reference(n, max_win, overlaps[oi]);
+                CHECK(found == (ref > 0), "n %d max %d overlap %d: found %d, the reference %d windows", n, max_win,
+                      overlaps[oi], found, ref);
+                if (found) check_axis(&a, n, max_win, overlaps[oi]);
+                cases++;
+            }
+    // the sizes of docs/benchmarks.md, with the bundled models' radius
+    static const int big[][2] = {{1024, 800}, {2048, 1056}, {2048, 728}, {1920, 684}, {3840, 1008}, {65536, 1000}};
+    for (int i = 0; i < 6; i++) {
+        upscale_axis a;
+        CHECK(upscale_axis_fewest(big[i][0], big[i][1], 32, &a), "n %d: no windows", big[i][0]);
+        check_axis(&a, big[i][0], big[i][1], 32);
+    }
+    CHECK(cases > 1000, "%d cases", cases);
+}
+
+static void count_windows(int done, int total, void *user) {
+    int *p = user;
+    p[0] = done, p[1] = total;
+}
+
+// Automatic windows under a plan budget: the plan's bytes are fixed + per-pixel (to
+// 4 KiB, never under, for any shape), the image runs whole when it fits and otherwise in the windows that
+// compute the fewest pixels among all that fit, with the whole image's output bit for
+// bit (no CA), and the plan made stays within the budget.
+static void test_auto_windows(void) {
+    model m;
+    make_model(&m, 2, ATT_NONE);
+    double fixed, per_px;
+    CHECK_OK(upscale_plan_memory(&m, &fixed, &per_px));
+    static const int shapes[][2] = {{40, 70}, {150, 120}, {33, 200}};
+    for (int i = 0; i < 3; i++) {
+        model_plan *p = model_plan_create(&m, 1, shapes[i][1], shapes[i][0], 0);
+        CHECK(p, "%s", as_error());
+        double want = fixed + per_px * shapes[i][0] * shapes[i][1];
+        CHECK((double)model_plan_bytes(p) <= want && want - model_plan_bytes(p) <= 4096, "%dx%d: plan of %zu bytes, estimated %.0f", shapes[i][0],
+              shapes[i][1], model_plan_bytes(p), want);
+        model_plan_free(p);
+    }
+    int w = 150, h = 120, r = model_receptive_radius(&m.cfg), prog[2];
+    img in = random_image(w, h, 40);
+    plan_cache c = {0};
+    size_t whole_bytes = (size_t)(fixed + per_px * w * h);
+    upscale_options fits = {.plan_bytes = whole_bytes, .progress = count_windows, .user = prog};
+    img whole = upscale(&m, &c, &in, &fits);
+    CHECK(prog[1] == 1 && c.w == w && c.h == h, "the budget of the whole image's plan: %d windows of %dx%d", prog[1], c.w, c.h);
+    for (int div = 2; div <= 6; div += 2) {
+        upscale_options o = {.plan_bytes = whole_bytes / div, .progress = count_windows, .user = prog};
+        upscale_axis x, y;
+        CHECK_OK(upscale_layout(&m, w, h, &o, &x, &y));
+        img t = upscale(&m, &c, &in, &o);
+        CHECK(prog[1] == x.k * y.k && prog[1] > 1, "budget 1/%d: %d windows, layout %d x %d", div, prog[1], x.k, y.k);
+        CHECK(model_plan_bytes(c.plan) <= o.plan_bytes, "budget 1/%d: a plan of %zu bytes over %zu", div,
+              model_plan_bytes(c.plan), o.plan_bytes);
+        CHECK(!memcmp(t.px, whole.px, sizeof(float) * w * h * 12), "budget 1/%d: differs from the whole image by %g", div,
+              max_diff(t.px, whole.px, (size_t)w * h * 12));
+        // no pair of window sizes that fits computes fewer pixels
+        double max_px = (o.plan_bytes - fixed) / per_px, cost = (double)x.k * x.win * y.k * y.win, best = INFINITY;
+        for (int ww = 1; ww <= w; ww++)
+            for (int wh = 1; wh <= h && (double)ww * wh <= max_px; wh++) {
+                int kx = fewest_reference(w, ww, r), ky = fewest_reference(h, wh, r);
+                if (kx && ky) best = fmin(best, (double)kx * ww * ky * wh);
+            }
+        CHECK(cost == best, "budget 1/%d: %d x %d windows of %dx%d compute %.0f pixels, %.0f would do", div, x.k, y.k, x.win,
+              y.win, cost, best);
+        free(t.px);
+    }
+    free(in.px), free(whole.px);
+    plan_cache_free(&c);
+    model_free(&m);
+}
+
 int main(void) {
     RUN(test_ensemble_matches_reference);
     RUN(test_ensemble_equivariant);
     RUN(test_ensemble_tiled_and_branches);
     RUN(test_receptive_radius_exact);
     RUN(test_overlap_clamped);
+    RUN(test_windows_minimal);
+    RUN(test_auto_windows);
     RUN(test_small_images_flat);
     RUN(test_nonfinite_input_refused);
     return test_summary();

@@ -108,7 +108,8 @@ static int options_of(const attsr_options *opt, attsr_options *o, upscale_option
         return as_errorf("%s: keep_orientation is 0 or 1", fn);
     if (o->device < ATTSR_DEVICE_AUTO || o->device > ATTSR_DEVICE_CUDA)
         return as_errorf("%s: device %d is not one of ATTSR_DEVICE_AUTO, _CPU, _CUDA", fn, o->device);
-    *u = (upscale_options){o->tile, o->overlap, o->ensemble, o->progress, o->progress_user};
+    *u = (upscale_options){.tile = o->tile, .overlap = o->overlap, .ensemble = o->ensemble, .progress = o->progress,
+                           .user = o->progress_user};
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +65,23 @@ void *as_calloc(size_t count, size_t size) {
     void *p = as_malloc_array(count, size);
     if (p) memset(p, 0, count * size);
     return p;
+}
+
+void *as_pages_alloc(size_t n) {
+    if (n > as_limits.max_alloc) {
+        as_errorf("allocation of %zu bytes exceeds the limit of %zu", n, as_limits.max_alloc);
+        return NULL;
+    }
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) {
+        as_errorf("out of memory allocating %zu bytes", n);
+        return NULL;
+    }
+    return p;
+}
+
+void as_pages_free(void *p, size_t n) {
+    if (p) munmap(p, n ? n : 1);
 }
 
 void *as_aligned_alloc(size_t n) {

@@ -137,6 +137,9 @@ static int encode(png_structp png, png_infop info, png_ctx *ctx, FILE *fp, const
                      (png_uint_32)img->meta.icc_n);
     if (img->meta.exif && img->meta.exif_n <= PNG_UINT_31_MAX)
         png_set_eXIf_1(png, info, (png_uint_32)img->meta.exif_n, img->meta.exif);
+    // zlib's fastest level (OpenCV's default): at the default 6, deflate took a quarter
+    // of a 2048x2048 upscale's time (the network's included) for files 20-30% smaller
+    png_set_compression_level(png, 1);
     png_write_info(png, info);
     const uint16_t one = 1;
     if (e->depth == 16 && *(const uint8_t *)&one) png_set_swap(png);  // host order to PNG's big-endian

@@ -1,8 +1,9 @@
-// Tiled inference: every window has the same size, shifted inward at the borders, so
-// one plan serves the whole image; each window adds `overlap` pixels of context around
-// the tile whose output it keeps. The self-ensemble (EDSR's "+" models) runs the tiled
-// pass on each of the 8 flips/transposes of the input, maps each output back and
-// averages them.
+// Tiled inference. The image runs whole when its plan fits the memory budget; else in
+// the fewest windows per axis, all of one size (one plan serves the whole image), each
+// keeping the output of its middle and giving it `overlap` pixels of context on both
+// sides (the receptive radius by default: then tiles are exact but for CA's mean over
+// the window). The self-ensemble (EDSR's "+" models) runs the tiled pass on each of
+// the 8 flips/transposes of the input, maps each output back and averages them.
 #include "model/upscale.h"
 
 #include <math.h>
@@ -12,8 +13,10 @@
 #include "core/core.h"
 #include "image/resize.h"
 
-#define AUTO_PLAN_BYTES ((size_t)512 << 20)
-#define DEFAULT_OVERLAP 16
+// The automatic budget for one plan's memory (the image and its output come on top):
+// 3840x2160 LR at x2 then stays under 1.5 GB in all, and a 2048x2048 image needs 2x3
+// windows, 10% more pixels than one (docs/benchmarks.md).
+#define AUTO_PLAN_BYTES ((size_t)1152 << 20)
 // A side shorter than this is padded up to it by reflection (and the output cropped
 // back): on a few pixels the zero padding of every 'same' convolution outweighs the
 // image (a flat 1x64 image came out 80 levels off). Measured on flat images with the
@@ -21,6 +24,10 @@
 // side below it stays within 2 (x2, x3), the model's border rows aside. It costs
 // nothing on larger images, which are computed as before.
 #define MIN_SIDE 32
+// Windows start at multiples of the Winograd output tile (4; 8 at x2's HR stage), so
+// every pixel meets the same arithmetic as in the whole image's plan: tiles with the
+// radius as overlap are then bit-identical to it for models without CA.
+#define WINDOW_ALIGN 4
 
 void plan_cache_free(plan_cache *c) {
     model_plan_free(c->plan);
@@ -51,16 +58,135 @@ static const float *host_output(plan_cache *c, int k) {
     return model_plan_get_output(c->plan, k, c->result) ? NULL : c->result;
 }
 
-// The largest tile whose plan stays under AUTO_PLAN_BYTES (activations scale with
-// pixels, so a small plan gives the bytes per pixel); the whole image when it fits.
-static int auto_tile(const model *m, int w, int h, int overlap) {
-    model_plan *p = model_plan_create(m, 1, 32, 32, 0);
-    if (!p) return 256;
-    double per_px = (double)model_plan_bytes(p) / (32 * 32);
-    model_plan_free(p);
-    if (per_px * w * h <= AUTO_PLAN_BYTES) return AS_MAX(w, h);
-    int side = (int)sqrt(AUTO_PLAN_BYTES / per_px) - 2 * overlap;
-    return AS_MAX(side, 32);
+// A plan's bytes are fixed + per_px * pixels (the maps scale with the pixels; conv
+// workspaces and kernel caches do not): two probe plans give both, to the rounding of
+// each buffer to 64 bytes, which `fixed` bounds. One probe alone counts the fixed part
+// as per-pixel (2x the bytes of the bundled x2's large plans from a 32x32 one). The
+// probes have 1024+ pixels, so their convolutions use the real windows' algorithms
+// (conv.c's rule).
+int upscale_plan_memory(const model *m, double *fixed, double *per_px) {
+    model_plan *a = model_plan_create(m, 1, 32, 32, 0), *b = a ? model_plan_create(m, 1, 32, 64, 0) : NULL;
+    int rc = b ? 0 : -1;
+    if (b) {
+        *per_px = ((double)model_plan_bytes(b) - (double)model_plan_bytes(a)) / (32 * 32);
+        // + each buffer's rounding to 64 bytes, which other shapes may need (a few dozen)
+        *fixed = (double)model_plan_bytes(a) - *per_px * 32 * 32 + 4096;
+    }
+    model_plan_free(a);
+    model_plan_free(b);
+    return rc;
+}
+
+// How one image side of n pixels is cut: k windows of win pixels, window i starting at
+// axis_start(i) and keeping the output pixels [axis_keep(i), axis_keep(i + 1)). Each
+// kept pixel has `overlap` pixels of context on both sides inside its window, or the
+// image's edge. A side shorter than MIN_SIDE is one window of MIN_SIDE pixels, starting
+// `pad` pixels before the image: the side mirrored symmetrically ([0..n-1, n-1..0]
+// repeated, MATLAB's 'symmetric', as bicubic pads), which works for any n (a single
+// pixel is repeated) and puts real-looking content where the zero padding was.
+typedef upscale_axis axis;
+
+// The first pixel of window i (negative: padding): the windows spread evenly from 0 to
+// n - win, at multiples of WINDOW_ALIGN.
+static int axis_start(const axis *a, int i) {
+    if (a->pad) return -a->pad;
+    if (a->k == 1) return 0;
+    int steps = (a->n - a->win) / WINDOW_ALIGN;
+    return (int)((int64_t)i * steps / (a->k - 1)) * WINDOW_ALIGN;
+}
+
+// Where window i's kept pixels start: its first pixel with `overlap` pixels of context
+// before it (the window before has as much after it, or more).
+static int axis_keep(const axis *a, int i) {
+    if (i == 0) return 0;
+    if (i == a->k) return a->n;
+    return axis_start(a, i) + a->overlap;
+}
+
+// Whether consecutive windows leave no pixel without its context.
+static int axis_covers(const axis *a) {
+    for (int i = 1; i < a->k; i++)
+        if (axis_start(a, i) - axis_start(a, i - 1) > a->win - 2 * a->overlap) return 0;
+    return 1;
+}
+
+// k windows along n: the smallest window with n - win a multiple of WINDOW_ALIGN that
+// covers the side. k windows of win pixels keep at most k win - 2 overlap (k - 1).
+static axis axis_of_k(int n, int k, int overlap) {
+    if (n < MIN_SIDE) return (axis){n, 1, MIN_SIDE, 0, (MIN_SIDE - n) / 2};
+    int64_t least = ((int64_t)n + 2 * (int64_t)overlap * (k - 1) + k - 1) / k;
+    axis a = {n, k, (int)AS_MIN(least, n), overlap, 0};
+    if (k == 1 || a.win == n) return (axis){n, 1, n, overlap, 0};
+    a.win += (n - a.win) % WINDOW_ALIGN;
+    while (a.win + WINDOW_ALIGN < n && !axis_covers(&a)) a.win += WINDOW_ALIGN;
+    return axis_covers(&a) && a.win < n ? a : (axis){n, 1, n, overlap, 0};
+}
+
+// The fewest windows of at most max_win pixels along n; 0 when none are small enough.
+static int axis_fewest(int n, double max_win, int overlap, axis *out) {
+    *out = axis_of_k(n, 1, overlap);
+    if (out->win <= max_win) return 1;
+    if (max_win < 2 * overlap + WINDOW_ALIGN) return 0;
+    // k win - 2 overlap (k - 1) >= n: no fewer windows can do
+    int k = (int)AS_MAX(2, ceil((n - 2.0 * overlap) / (max_win - 2.0 * overlap)));
+    for (; k <= n; k++) {
+        *out = axis_of_k(n, k, overlap);
+        if (out->win <= max_win) return 1;
+        if (out->win <= 2 * overlap + WINDOW_ALIGN) return 0;  // cannot shrink further
+    }
+    return 0;
+}
+
+typedef struct { axis x, y; } layout;
+
+// An explicit tile: windows of at most tile + 2 overlap pixels along each side.
+static layout layout_of_tile(int w, int h, int tile, int overlap) {
+    layout l;
+    if (!axis_fewest(w, tile + 2.0 * overlap, overlap, &l.x)) l.x = axis_of_k(w, 1, overlap);
+    if (!axis_fewest(h, tile + 2.0 * overlap, overlap, &l.y)) l.y = axis_of_k(h, 1, overlap);
+    return l;
+}
+
+// The windows of at most max_px pixels each that compute the fewest pixels in all
+// (ties: the fewest columns), over every count of columns; 0 when none fit.
+static int layout_auto(int w, int h, double max_px, int overlap, layout *best) {
+    double best_cost = INFINITY;
+    for (int kx = 1; kx <= w; kx++) {
+        axis x = axis_of_k(w, kx, overlap), y;
+        double cols = (double)kx * x.win;
+        if (cols * h > best_cost) break;  // more columns only compute more
+        if (axis_fewest(h, max_px / x.win, overlap, &y)) {
+            double cost = cols * y.k * y.win;
+            if (cost < best_cost) best_cost = cost, best->x = x, best->y = y;
+        }
+        if (x.win <= 2 * overlap + WINDOW_ALIGN) break;
+    }
+    return best_cost < INFINITY;
+}
+
+int upscale_axis_fewest(int n, double max_win, int overlap, upscale_axis *a) { return axis_fewest(n, max_win, overlap, a); }
+int upscale_axis_start(const upscale_axis *a, int i) { return axis_start(a, i); }
+int upscale_axis_keep(const upscale_axis *a, int i) { return axis_keep(a, i); }
+
+int upscale_layout(const model *m, int w, int h, const upscale_options *o, upscale_axis *x, upscale_axis *y) {
+    // Context beyond the network's reach changes nothing but CA's mean over the window,
+    // and would cost (tile + 2 overlap)^2 per tile: --overlap 4096 with --tile 8
+    // computed the whole image once per tile.
+    int radius = model_receptive_radius(&m->cfg), overlap = o->overlap ? AS_MIN(o->overlap, radius) : radius;
+    layout l;
+    if (o->tile) {
+        l = layout_of_tile(w, h, o->tile, overlap);
+    } else {
+        double fixed, per_px, budget = o->plan_bytes ? (double)o->plan_bytes : (double)AUTO_PLAN_BYTES;
+        if (upscale_plan_memory(m, &fixed, &per_px)) return -1;
+        double max_px = AS_MAX((budget - fixed) / per_px, (double)MIN_SIDE * MIN_SIDE);
+        // A reach the budget's windows cannot hold (paper-size SA4: 649 pixels) gets
+        // less context: at most a quarter of the largest square window's side.
+        overlap = AS_MIN(overlap, (int)(sqrt(max_px) / 4));
+        if (!layout_auto(w, h, max_px, overlap, &l)) l = layout_of_tile(w, h, AS_MAX(8, (int)sqrt(max_px) - 2 * overlap), overlap);
+    }
+    *x = l.x, *y = l.y;
+    return 0;
 }
 
 // Copies LR rows [y0, y1) x cols [x0, x1) of a window's output (origin wx, wy; width
@@ -72,28 +198,6 @@ static void copy_core(float *dst, const float *src, int s, int w, int ww, int wx
     for (int y = y0 * s; y < y1 * s; y++)
         memcpy(dst + ((size_t)y * w * s + (size_t)x0 * s) * 3,
                src + ((size_t)(y - wy * s) * ww * s + (size_t)(x0 - wx) * s) * 3, row);
-}
-
-// How one image side of n pixels is cut: tiles of `tile` pixels, each computed in a
-// window of `win` pixels that adds up to `overlap` pixels of context on both sides.
-// A window as long as the side holds every tile along it: one tile then, not the
-// same window computed once per tile. A side shorter than MIN_SIDE is one window of
-// MIN_SIDE pixels, starting `pad` pixels before the image: the side mirrored
-// symmetrically ([0..n-1, n-1..0] repeated, MATLAB's 'symmetric', as bicubic pads),
-// which works for any n (a single pixel is repeated) and puts real-looking content
-// where the zero padding was, with no seam.
-typedef struct { int n, tile, win, overlap, pad; } axis;
-
-static axis axis_of(int n, const upscale_options *o) {
-    if (n < MIN_SIDE) return (axis){n, n, MIN_SIDE, 0, (MIN_SIDE - n) / 2};
-    int win = AS_MIN(n, o->tile + 2 * o->overlap);
-    return (axis){n, win == n ? n : o->tile, win, o->overlap, 0};
-}
-
-// The first pixel of the window of the tile starting at t0 (negative: padding).
-static int window_start(const axis *a, int t0) {
-    if (a->pad) return -a->pad;
-    return AS_MIN(AS_MAX(0, t0 - a->overlap), a->n - a->win);
 }
 
 // The window at (wx, wy), ww x wh, from the w x h image; outside it, mirrored pixels.
@@ -109,22 +213,20 @@ static void fill_window(float *pin, const float *in, int w, int h, int wx, int w
     }
 }
 
-// One pass over the image (o's tile and overlap resolved); `pass` of `passes` numbers
-// the progress calls across an ensemble's passes.
+// One pass over the image in the windows of l; `pass` of `passes` numbers the progress
+// calls across an ensemble's passes.
 static int upscale_tiled(const model *m, plan_cache *cache, const float *in, int w, int h,
                          float *out, float *structure, float *texture, const upscale_options *o,
-                         int pass, int passes) {
-    int s = m->cfg.scale;
-    axis ax = axis_of(w, o), ay = axis_of(h, o);
-    int ww = ax.win, wh = ay.win;
-    int tiles_x = (w + ax.tile - 1) / ax.tile, tiles_y = (h + ay.tile - 1) / ay.tile, done = 0;
+                         const layout *l, int pass, int passes) {
+    int s = m->cfg.scale, ww = l->x.win, wh = l->y.win, n = l->x.k * l->y.k, done = 0;
     model_plan *p = plan_for(m, cache, ww, wh);
     if (!p) return -1;
     float *dst[OUT_COUNT] = {[OUT_SR] = out, [OUT_S] = structure, [OUT_T] = texture};
-    for (int ty = 0; ty < tiles_y; ty++) {
-        for (int tx = 0; tx < tiles_x; tx++) {
-            int x0 = tx * ax.tile, x1 = AS_MIN(w, x0 + ax.tile), y0 = ty * ay.tile, y1 = AS_MIN(h, y0 + ay.tile);
-            int wx = window_start(&ax, x0), wy = window_start(&ay, y0);
+    for (int ty = 0; ty < l->y.k; ty++) {
+        for (int tx = 0; tx < l->x.k; tx++) {
+            int x0 = axis_keep(&l->x, tx), x1 = axis_keep(&l->x, tx + 1);
+            int y0 = axis_keep(&l->y, ty), y1 = axis_keep(&l->y, ty + 1);
+            int wx = axis_start(&l->x, tx), wy = axis_start(&l->y, ty);
             fill_window(cache->window, in, w, h, wx, wy, ww, wh);
             if (model_plan_set_input(p, cache->window) || model_forward(p, m)) return -1;
             for (int k = 0; k < OUT_COUNT; k++) {
@@ -134,7 +236,7 @@ static int upscale_tiled(const model *m, plan_cache *cache, const float *in, int
                 copy_core(dst[k], src, s, w, ww, wx, wy, x0, x1, y0, y1);
             }
             done++;
-            if (o->progress) o->progress(pass * tiles_x * tiles_y + done, passes * tiles_x * tiles_y, o->user);
+            if (o->progress) o->progress(pass * n + done, passes * n, o->user);
         }
     }
     return 0;
@@ -169,7 +271,7 @@ static void add_untransformed(float *acc, const float *t, int W, int H, int k) {
 }
 
 static int upscale_ensemble(const model *m, plan_cache *cache, const float *in, int w, int h,
-                            float *dst[3], const upscale_options *o) {
+                            float *dst[3], const upscale_options *o, const layout *ls) {
     int s = m->cfg.scale, W = w * s, H = h * s, rc = 0;
     size_t n_out = (size_t)W * H * 3;
     float *tin = as_malloc_array((size_t)w * h * 3, sizeof(float)), *t[3] = {0};
@@ -182,12 +284,13 @@ static int upscale_ensemble(const model *m, plan_cache *cache, const float *in, 
     // k = 0..3 keep the orientation, 4..7 transpose: at most two plans per image. The
     // half whose window the cache already holds goes first, so a run of same-sized
     // images (eval) plans once per image, not twice.
-    int tww = axis_of(h, o).win, twh = axis_of(w, o).win;  // the transposed window
-    int first = cache->plan && cache->w == tww && cache->h == twh && tww != twh ? 4 : 0;
+    const layout *l = ls;
+    layout lt = {l->y, l->x};  // the transposed image's windows
+    int first = cache->plan && cache->w == lt.x.win && cache->h == lt.y.win && lt.x.win != lt.y.win ? 4 : 0;
     for (int pass = 0; pass < 8 && !rc; pass++) {
         int k = pass ^ first, tw = k & 4 ? h : w, th = k & 4 ? w : h;
         transform_input(tin, in, w, h, k);
-        rc = upscale_tiled(m, cache, tin, tw, th, t[0], t[1], t[2], o, pass, 8);
+        rc = upscale_tiled(m, cache, tin, tw, th, t[0], t[1], t[2], o, k & 4 ? &lt : l, pass, 8);
         for (int i = 0; i < 3 && !rc; i++)
             if (dst[i]) add_untransformed(dst[i], t[i], W, H, k);
     }
@@ -206,13 +309,9 @@ int upscale_image(const model *m, plan_cache *cache, const float *in, int w, int
     if (bad < n_in)
         return as_errorf("input: pixel (x %zu, y %zu) holds a non-finite value (%g)", bad / 3 % w, bad / 3 / w, in[bad]);
     upscale_options o = opt ? *opt : (upscale_options){0};
-    if (!o.overlap) o.overlap = DEFAULT_OVERLAP;
-    // Context beyond the network's reach changes nothing but CA's mean over the window,
-    // and would cost (tile + 2 overlap)^2 per tile: --overlap 4096 with --tile 8
-    // computed the whole image once per tile.
-    o.overlap = AS_MIN(o.overlap, model_receptive_radius(&m->cfg));
-    if (!o.tile) o.tile = auto_tile(m, w, h, o.overlap);  // the same for every orientation
-    if (!o.ensemble) return upscale_tiled(m, cache, in, w, h, out, structure, texture, &o, 0, 1);
+    layout l;
+    if (upscale_layout(m, w, h, &o, &l.x, &l.y)) return -1;
+    if (!o.ensemble) return upscale_tiled(m, cache, in, w, h, out, structure, texture, &o, &l, 0, 1);
     float *dst[OUT_COUNT] = {[OUT_SR] = out, [OUT_S] = structure, [OUT_T] = texture};
-    return upscale_ensemble(m, cache, in, w, h, dst, &o);
+    return upscale_ensemble(m, cache, in, w, h, dst, &o, &l);
 }

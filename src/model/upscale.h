@@ -14,13 +14,33 @@ typedef struct {
 void plan_cache_free(plan_cache *c);
 
 typedef struct {
-    int tile;           // LR tile side; 0: automatic, keeping the plan under about 512 MiB
-    int overlap;        // LR pixels of context on each side of a tile; 0: 16. At most
+    int tile;           // LR tile side, at most; 0: automatic, the whole image when its
+                        // plan fits plan_bytes, else the fewest windows that do
+    int overlap;        // LR pixels of context on each side of a tile; 0: the receptive
+                        // radius (tiles then exact but for CA's mean). At most
                         // model_receptive_radius is used (more changes nothing but CA's mean)
     int ensemble;       // 1: the mean over the 8 flips/transposes of the input (8x the time)
     void (*progress)(int done, int total, void *user);  // after each tile; may be NULL
     void *user;
+    size_t plan_bytes;  // the automatic tiles' budget for the plan; 0: 1152 MiB
 } upscale_options;
+
+// How one image side of n pixels is cut: k windows of win pixels, window i starting
+// at upscale_axis_start(i) and keeping the output pixels [upscale_axis_keep(i),
+// upscale_axis_keep(i + 1)), each with `overlap` pixels of context on both sides inside
+// its window or the image's edge. Windows start at multiples of 4 (Winograd's tile). A
+// side under 32 pixels is one window of 32, `pad` pixels of it before the image.
+typedef struct { int n, k, win, overlap, pad; } upscale_axis;
+// The fewest windows of at most max_win pixels; 0 when none are small enough.
+int upscale_axis_fewest(int n, double max_win, int overlap, upscale_axis *a);
+int upscale_axis_start(const upscale_axis *a, int i);
+int upscale_axis_keep(const upscale_axis *a, int i);
+// The windows upscale_image uses for a w x h image under o (o's tile, overlap and
+// plan_bytes; not NULL).
+int upscale_layout(const model *m, int w, int h, const upscale_options *o, upscale_axis *x, upscale_axis *y);
+// A plan's bytes for W x H pixels are fixed + per_px W H (model_plan_bytes of two
+// probe plans, freed).
+int upscale_plan_memory(const model *m, double *fixed, double *per_px);
 
 // in (h, w, 3) -> out (h*s, w*s, 3); structure/texture (same shape) when non-NULL.
 // o may be NULL (automatic tiles, no ensemble). Every input value must be finite. A
