@@ -4,7 +4,7 @@
 // Threads: OMP_NUM_THREADS. Times are medians (the best run in brackets); the
 // backward-data time is (data + weights) - weights.
 // Cases: 3x3 64->64 forward at 1x128x128 (an inference tile) and forward, backward-data
-// and backward-weights at 16x48x48 (the SPEC's training batch of LR patches), each with
+// and backward-weights at 16x48x48 (docs/spec.md §7's training batch of LR patches), each with
 // NHWC activations (no copies) and with CONV_AUTO, oneDNN's own layout (blocked on AVX2;
 // copies in and out included in the time). Runs of the two alternate, so load from
 // other processes hits both alike. Then residual blocks, conv1 -> LeakyReLU -> conv2 ->

@@ -1,5 +1,5 @@
-// libFuzzer target: model_load_memory (src/model/model.h), a weights file (SPEC
-// section 4): safetensors whose metadata gives the network's shape.
+// libFuzzer target: model_load_memory (src/model/model.h), a weights file (docs/spec.md
+// §4): safetensors whose metadata gives the network's shape.
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 /* attsr: single-image super-resolution with attention, as a C library.
  *
  * A model restores a structure image and a texture image at s times the resolution
- * of its input and adds them (SPEC section 3). Typical use:
+ * of its input and adds them (docs/spec.md §3). Typical use:
  *
  *     attsr_model *m;
  *     if (attsr_model_load(&m, "models/attsr_x2.safetensors") != 0) {
@@ -41,7 +41,7 @@ extern "C" {
 
 typedef struct attsr_model attsr_model;
 
-/* Loads a weights file (safetensors, SPEC section 4) or the same bytes from memory. */
+/* Loads a weights file (safetensors, docs/spec.md §4) or the same bytes from memory. */
 ATTSR_API int attsr_model_load(attsr_model **model, const char *path);
 ATTSR_API int attsr_model_load_memory(attsr_model **model, const void *data, size_t size);
 ATTSR_API void attsr_model_free(attsr_model *model);
@@ -100,7 +100,7 @@ typedef struct {
 ATTSR_API int attsr_upscale(attsr_model *model, const float *in, int w, int h, float *out,
                             float *structure, float *texture, const attsr_options *options);
 
-/* The field's evaluation protocol (SPEC section 2) on one HR image file: crop to a
+/* The field's evaluation protocol (docs/spec.md §2) on one HR image file: crop to a
  * multiple of scale, LR by MATLAB-compatible bicubic 1/scale rounded to 8 bits, SR by
  * the model (bicubic when model is NULL), PSNR (dB) and SSIM on Y with scale pixels
  * shaved off each border. options (may be NULL) apply to the model's upscaling. */

@@ -2,7 +2,7 @@
 # The README's first command: install what is missing, build, and run the main job —
 # upscale the sample images with every bundled model (models/attsr_x{2,3,4}.safetensors,
 # those present) into out/x<S>/, then print one PSNR/SSIM table on the same samples:
-# each model against the bicubic baseline at its scale (SPEC section 2 protocol: the
+# each model against the bicubic baseline at its scale (docs/spec.md §2 protocol: the
 # samples are the HR images, their LR made by bicubic 1/S).
 set -euo pipefail
 cd "$(dirname "$0")/.."

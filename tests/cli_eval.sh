@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# attsr eval: the bundled model without -m; the published bicubic baselines (SPEC
-# section 2) and the JSON shape.
+# attsr eval: the bundled model without -m; the published bicubic baselines (docs/spec.md
+# §2) and the JSON shape.
 source "$(dirname "$0")/lib_cli.sh"
 # without -m: the bundled model for --scale (default 2), named in the report; the same
 # scores as -m with that file; $ATTSR_MODELS comes first

@@ -43,7 +43,7 @@ refused_naming fifo_train_init fifo.safetensors "" "$ATTSR" train -d data -o run
 refused_naming dev_zero_input /dev/zero f1out "$ATTSR" degrade --scale 2 -i /dev/zero -o f1out.png
 mkdir dir.png
 refused_naming folder_input dir.png f1out "$ATTSR" degrade --scale 2 -i dir.png -o f1out.png
-# in folders: a FIFO among the images is reported and skipped, the rest done (SPEC 8)
+# in folders: a FIFO among the images is reported and skipped, the rest done (docs/spec.md §8)
 mkdir fifodir && cp in.png fifodir/a.png && mkfifo fifodir/b.png
 timeout 10 "$ATTSR" upscale --bicubic --scale 2 -i fifodir -o fifo_out 2>err; rc=$?
 [ $rc -eq 1 ] && [ -f fifo_out/a.png ] && grep -q 'b.png: not a regular file' err && t_pass fifo_in_upscale_folder ||

@@ -177,7 +177,7 @@ static metrics bicubic_baseline(const char *path, int s) {
     return m;
 }
 
-// The whole SPEC 2 protocol on real data. `ref` is tools/fixtures_resize.py --baselines
+// The whole docs/spec.md §2 protocol on real data. `ref` is tools/fixtures_resize.py --baselines
 // (numpy, float64, MATLAB's uint8 resize path); `pub` the published numbers (2 decimals).
 static void test_published_bicubic_baselines(void) {
     const char *shared = test_shared_dir();

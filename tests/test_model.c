@@ -1,4 +1,4 @@
-// The whole SPEC network against PyTorch (fixtures from tools/fixtures_model.py):
+// The whole network (docs/spec.md §3) against PyTorch (fixtures from tools/fixtures_model.py):
 // forward outputs, every parameter gradient, GradNorm's per-branch norms; the weights
 // file round trip; initialisation.
 #include <omp.h>

@@ -118,7 +118,7 @@ static void layer_init(layer *L) {
         CHECK(L->att, "%s", as_error());
         L->nin = L->nout = px * C;
         // names and shapes as nn describes them (attention_misc checks that table
-        // against the SPEC's; the fixtures' tensors, found by name, check the sizes)
+        // against docs/spec.md §3's; the fixtures' tensors, found by name, check the sizes)
         attention_param ap[ATT_MAX_PARAMS];
         L->np = attention_params(L->kind, C, L->R, ap);
         CHECK(L->np == attention_num_params(L->kind), "attention_params and _num_params disagree");
@@ -734,7 +734,7 @@ static void elementwise(void) {
     CHECK(dz == 0.2f, "lrelu_backward at 0: %g", dz);
 }
 
-// "name shape, ..." of a kind's parameters, for comparison with the SPEC's table.
+// "name shape, ..." of a kind's parameters, for comparison with docs/spec.md §3's table.
 static void describe_params(char *out, size_t n, attention_kind kind, int C, int R) {
     attention_param p[ATT_MAX_PARAMS];
     int np = attention_params(kind, C, R, p), len = 0;
@@ -746,7 +746,7 @@ static void describe_params(char *out, size_t n, attention_kind kind, int C, int
     }
 }
 
-// The kinds' description (nn.h) against the SPEC's tensor table and the architecture.
+// The kinds' description (nn.h) against docs/spec.md §3's tensor table and the architecture.
 static void attention_table(void) {
     static const struct {
         attention_kind kind;

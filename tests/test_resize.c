@@ -1,5 +1,5 @@
 // Tests of src/image/resize.c: MATLAB imresize against tools/fixtures_resize.py, the
-// SPEC 2 degradation, and properties (constants, identity, sizes, channels, threads).
+// docs/spec.md §2 degradation, and properties (constants, identity, sizes, channels, threads).
 #include <omp.h>
 
 #include "core/core.h"

@@ -1,5 +1,5 @@
 // Tests for src/train/satv: the optimised float solver against a plain double-precision
-// transcription of SPEC section 5 (below), against the numpy solver's output for a real
+// transcription of docs/spec.md §5 (below), against the numpy solver's output for a real
 // crop (tools/fixtures_satv.py), and its properties: constants are fixed points, the
 // texture has a near-zero mean, more fidelity gives less texture, a flat lambda map equals the
 // scalar, the thread count changes nothing, bad input fails cleanly.
@@ -12,7 +12,7 @@
 #include "test.h"
 #include "train/satv.h"
 
-// ---- the reference: SPEC section 5 line by line, (h, w, c) interleaved, double ------
+// ---- the reference: docs/spec.md §5 line by line, (h, w, c) interleaved, double ------
 
 static int clampi(int x, int lo, int hi) { return x < lo ? lo : x > hi ? hi : x; }
 
@@ -304,7 +304,7 @@ static void test_lambda_order(void) {
     free_fixture(&fx);
 }
 
-// The texture's mean per channel is near 0. Not exactly: SPEC's clamped backward
+// The texture's mean per channel is near 0. Not exactly: docs/spec.md §5's clamped backward
 // difference makes sum_j (tx - tx[:, j-1]) = tx[:, w-1] - tx[:, 0], and tx[:, 0] is not
 // 0, so the first row and column leak a little mean (the MATLAB code does the same; the
 // numpy solver gives 3e-5, 7e-4, 3e-3 on this crop against a mean |T| of 0.043).

@@ -312,7 +312,7 @@ echo
 score_table
 echo
 echo "Each variant's checkpoint with the best validation PSNR on $(basename "$(abs "$val")") (every $val_every steps) is"
-echo "evaluated with \`attsr eval --json\` (SPEC section 2 protocol). Training data: $(for d in "${data[@]}"; do basename "$(abs "$d")"; done | paste -sd+ | sed 's/+/ + /g')"
+echo "evaluated with \`attsr eval --json\` (docs/spec.md §2 protocol). Training data: $(for d in "${data[@]}"; do basename "$(abs "$d")"; done | paste -sd+ | sed 's/+/ + /g')"
 echo "(seed $seed, Adam, lr $lr halved at steps $m1 and $m2, L1 on both branches)."
 echo
 echo "### Cost"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference fixtures for src/image/resize.c and src/image/metrics.c (SPEC section 2).
+"""Reference fixtures for src/image/resize.c and src/image/metrics.c (docs/spec.md §2).
 
 An independent numpy implementation of the field's protocol:
   * MATLAB's imresize(I, scale, 'bicubic') with antialiasing, written after MATLAB's
@@ -22,7 +22,7 @@ Usage (Debian's python3 with numpy, scipy and PIL; run from the repo root):
 Baselines this protocol gives (bicubic, Y PSNR dB / SSIM; published PSNR in brackets).
 Both resizes follow MATLAB's uint8 path (each 1-D pass rounded to 8 bits), which is
 how the published numbers were made; with float passes Set5 x2 would be 33.682, 0.022
-over. Y is not rounded (SPEC 2).
+over. Y is not rounded (docs/spec.md §2).
   x2  Set5 33.6736 / 0.9303 [33.66]  Set14 30.2302 / 0.8691 [30.24]  BSD100 29.5599 / 0.8434 [29.56]
   x3  Set5 30.4033 / 0.8689 [30.39]  Set14 27.5367 / 0.7745 [27.55]  BSD100 27.2079 / 0.7394 [27.21]
   x4  Set5 28.4290 / 0.8111 [28.42]  Set14 25.9940 / 0.7029 [26.00]  BSD100 25.9613 / 0.6681 [25.96]

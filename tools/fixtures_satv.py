@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fixtures for tests/test_satv.c: a real image crop and its SATV structure (SPEC 5).
+"""Fixtures for tests/test_satv.c: a real image crop and its SATV structure (docs/spec.md §5).
 
 Writes into tests/fixtures/ (raw little-endian float32, layout (h, w, 3), values [0, 1]):
   satv_butterfly.f32    a 48 x 40 (w x h) crop of Set5 butterfly, the input f
@@ -27,7 +27,7 @@ def shift(x, di, dj):
 
 
 def satv(f, lam=2.5, gamma1=5.0, tol=1e-3, max_iters=50):
-    """SPEC section 5, float64. Returns (S, iterations)."""
+    """docs/spec.md §5, float64. Returns (S, iterations)."""
     f = f.astype(np.float64)
     a = lam / gamma1
     u = f.copy()

@@ -1,7 +1,7 @@
 """Writes 10 training steps per attention kind for tests/test_train.c (outputs committed).
 
 A small model (x2, C=8, 1/1/2 groups/blocks) of each attention kind, a fixed batch,
-L1 on both branches, GradNorm (SPEC section 6: alpha 1.5, lr_w 0.01, floor 1e-3,
+L1 on both branches, GradNorm (docs/spec.md §6: alpha 1.5, lr_w 0.01, floor 1e-3,
 renormalised to sum 2) on fe.tail.weight, torch.optim.Adam (lr 2e-4). In float64, so
 that the reference's own rounding is negligible next to attsr's fp32.
 

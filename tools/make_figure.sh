@@ -2,7 +2,7 @@
 # Draws crops of a few benchmark images side by side — bicubic, attsr's SR, its
 # structure branch, its texture branch (shown as 0.5 + 4 T), HR — one row per image,
 # into one PNG (docs/examples_x2.png by default), labelled, with each image's whole-image
-# Y-PSNR for bicubic and the model (SPEC section 2 protocol).
+# Y-PSNR for bicubic and the model (docs/spec.md §2 protocol).
 #
 #   bash tools/make_figure.sh [-m MODEL] [-o OUT.png] [HR.png:X:Y ...]
 #

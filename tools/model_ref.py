@@ -1,8 +1,8 @@
-"""The SPEC section 3 network in PyTorch: the independent reference for attsr.
+"""The docs/spec.md §3 network in PyTorch: the independent reference for attsr.
 
-Module and tensor names are exactly attsr's (SPEC section 3), so a state_dict moves
+Module and tensor names are exactly attsr's (docs/spec.md §3), so a state_dict moves
 between the two by name. Used by the fixture scripts in tools/ and by bench/. Beside
-the SPEC's four attention kinds, the two of docs/protocol.md ("Attention beyond the
+the paper's four attention kinds (docs/spec.md §3), the two of docs/protocol.md ("Attention beyond the
 paper"): ca+sa4 (CASA4) and ca-avgmax (CAAvgMax).
 """
 import torch

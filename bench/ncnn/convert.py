@@ -2,7 +2,7 @@
 
     /usr/bin/python3 bench/ncnn/convert.py MODEL.safetensors OUT
 
-The graph is SPEC section 3 as tools/model_ref.py writes it (the same weights, by
+The graph is docs/spec.md §3 as tools/model_ref.py writes it (the same weights, by
 name), in ncnn's layers: Convolution (3x3, pad 1, bias; a residual block's first conv
 with its LeakyReLU fused, activation_type 2, as attsr fuses it), BinaryOp add for the
 skips, PixelShuffle (mode 0: PyTorch's channel order), and for CA: Pooling (global

@@ -104,7 +104,7 @@ void cli_report_skipped(const char *path, const char *why, void *count);
 // Progress on stderr: a bar when it is a terminal, otherwise plain lines now and then.
 void cli_progress(const char *label, long done, long total);
 
-// Model-shape flags shared by init and train (SPEC section 8).
+// Model-shape flags shared by init and train (docs/spec.md §8).
 #include "model/model.h"
 enum { OPT_SCALE = 1100, OPT_FEATS, OPT_FE_GROUPS, OPT_GROUPS, OPT_BLOCKS, OPT_ATTENTION, OPT_CA_REDUCTION };
 #define CLI_MODEL_OPTIONS                                                                    \
@@ -117,7 +117,7 @@ enum { OPT_SCALE = 1100, OPT_FEATS, OPT_FE_GROUPS, OPT_GROUPS, OPT_BLOCKS, OPT_A
 int cli_model_option(int opt, const char *arg, model_config *c);
 
 // Upscales lr by `scale` with the model, or with bicubic when model is NULL. Alpha (c
-// == 4) is upscaled separately with bicubic (SPEC section 1). st/tx (may be NULL)
+// == 4) is upscaled separately with bicubic (docs/spec.md §1). st/tx (may be NULL)
 // receive the structure and texture branches (model only).
 #include "attsr.h"
 int cli_upscale_image(attsr_model *model, int scale, const image *lr, image *sr, image *st,

@@ -1,4 +1,4 @@
-// attsr decompose: SATV structure/texture split of an image (SPEC section 5).
+// attsr decompose: SATV structure/texture split of an image (docs/spec.md §5).
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,7 +77,7 @@ int cmd_decompose(int argc, char **argv) {
         t = as_malloc_array(n, sizeof(float));
         rc = !s || !t || satv_decompose(s, t, &its, rgb.px, img.h, img.w, 3, &p);
     }
-    float t_offset = out_t && strcmp(as_ext(out_t), "npy") ? 0.5f : 0.0f;  // SPEC 1: T + 0.5 in 8-bit files
+    float t_offset = out_t && strcmp(as_ext(out_t), "npy") ? 0.5f : 0.0f;  // docs/spec.md §1: T + 0.5 in 8-bit files
     rc = rc || with_alpha(&s_img, s, &img, 0.0f) || image_write(out_s, &s_img) ||
          (out_t && (with_alpha(&t_img, t, &img, t_offset) || image_write(out_t, &t_img)));
     if (rc) cli_error("%s", as_error());

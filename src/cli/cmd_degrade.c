@@ -1,4 +1,4 @@
-// attsr degrade: SPEC section 2's LR image of an HR image.
+// attsr degrade: docs/spec.md §2's LR image of an HR image.
 #include <stdlib.h>
 
 #include "cli/cli.h"

@@ -1,4 +1,4 @@
-// attsr eval: PSNR/SSIM on folders of HR images, with the field's protocol (SPEC 2, 8).
+// attsr eval: PSNR/SSIM on folders of HR images, with the field's protocol (docs/spec.md §2, §8).
 #include <jansson.h>
 #include <libgen.h>
 #include <math.h>
@@ -193,7 +193,7 @@ int cmd_eval(int argc, char **argv) {
         model_free(&m);
         return cli_error("%s", as_error());
     }
-    // SPEC 8: a bad image (or folder) is reported and skipped, the rest scored; the exit
+    // docs/spec.md §8: a bad image (or folder) is reported and skipped, the rest scored; the exit
     // status is then 1, and the means are over the images scored.
     int failed = 0, total = 0, empty = 0, html_failed = 0;
     for (int d = first; d < argc; d++) {

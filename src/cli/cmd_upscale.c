@@ -71,7 +71,7 @@ static void tile_progress(int done, int total, void *user) {
     if (total > 1) cli_progress((const char *)user, done, total);
 }
 
-// Texture is signed: 8-bit files store T + 0.5 (SPEC section 1); .npy stays raw.
+// Texture is signed: 8-bit files store T + 0.5 (docs/spec.md §1); .npy stays raw.
 static int write_texture(const char *path, image *t, const image_write_options *o) {
     if (strcmp(as_ext(path), "npy")) {
         size_t n = (size_t)t->w * t->h * t->c;

@@ -11,7 +11,7 @@ static const struct {
     const char *summary;
 } COMMANDS[] = {
     {"upscale", cmd_upscale, "upscale images with a model (or the bicubic baseline)"},
-    {"eval", cmd_eval, "PSNR/SSIM on benchmark folders (SPEC section 2 protocol)"},
+    {"eval", cmd_eval, "PSNR/SSIM on benchmark folders (the field's protocol, docs/spec.md section 2)"},
     {"degrade", cmd_degrade, "make the LR image of an HR image (crop + bicubic 1/s)"},
     {"init", cmd_init, "write a freshly initialised model"},
     {"decompose", cmd_decompose, "split an image into structure and texture (SATV)"},

@@ -128,7 +128,7 @@ void image_to_samples(const image *img, void *dst, int out_c, int depth) {
         int m = 0;
         if (colour) {
             v[m++] = p[0], v[m++] = p[1], v[m++] = p[2];
-        } else {  // SPEC 2's full-range luma, in double so that R = G = B = v gives v
+        } else {  // docs/spec.md §2's full-range luma, in double so that R = G = B = v gives v
             v[m++] = (float)((65.481 * p[0] + 128.553 * p[1] + 24.966 * p[2]) / 219.0);
         }
         if (alpha) v[m++] = c == 4 ? p[3] : 1.0f;

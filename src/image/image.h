@@ -1,5 +1,5 @@
 // image: float RGB(A) images in memory, readers and writers for PNG, JPEG and .npy.
-// SPEC section 1. In memory: float32, values in [0, 1] (npy: raw), layout (h, w, c).
+// docs/spec.md §1. In memory: float32, values in [0, 1] (npy: raw), layout (h, w, c).
 // docs/formats.md: what each format keeps and loses.
 #pragma once
 #include <stddef.h>
@@ -18,7 +18,7 @@ typedef struct {
 typedef struct {
     int w, h;      // pixels
     int c;         // channels: 3 (RGB) or 4 (RGBA; alpha is the 4th)
-    int gray;      // 1 when the file held a single gray channel (SPEC 2's luma exception)
+    int gray;      // 1 when the file held a single gray channel (docs/spec.md §2's luma exception)
     float *px;     // (h, w, c)
     int depth;     // bits per sample of the file read (8 or 16); 0 when made in memory
                    // or read from .npy. Writers keep 16 bits where the format can.
@@ -81,7 +81,7 @@ const char *image_content_ext(const void *data, size_t n);
 // alpha is dropped), .webp (lossless, exact; RGB(A) only), .npy (float32 '<f4'
 // (h, w, c), version 1.0, unclamped). Values are clamped to [0,1] and rounded half up (image_to_u8;
 // v * 65535 likewise for 16 bits). A gray image (img->gray) is written as one gray
-// channel (plus alpha): its luma L = 0.299 R + 0.587 G + 0.114 B (SPEC 2's full-range
+// channel (plus alpha): its luma L = 0.299 R + 0.587 G + 0.114 B (docs/spec.md §2's full-range
 // luma; L = v when R = G = B = v); .npy and WebP keep 3 channels. img->meta is written
 // where the format holds it (PNG iCCP/eXIf, JPEG APP2/APP1, WebP ICCP/EXIF, TIFF's ICC
 // tag). Atomic: a temp file is renamed

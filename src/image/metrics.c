@@ -1,4 +1,4 @@
-// PSNR and SSIM on Y (SPEC section 2). See metrics.h.
+// PSNR and SSIM on Y (docs/spec.md §2). See metrics.h.
 #include "image/metrics.h"
 
 #include <math.h>

@@ -1,4 +1,4 @@
-// metrics: PSNR and SSIM on Y, the field's protocol (SPEC section 2).
+// metrics: PSNR and SSIM on Y, the field's protocol (docs/spec.md §2).
 // Both images are first rounded to 8 bits (image_to_u8, as if saved to PNG); then Y (or
 // full-range luma when the HR file was gray) is computed, s pixels shaved off every border.
 //

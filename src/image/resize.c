@@ -1,4 +1,4 @@
-// MATLAB-compatible bicubic imresize and the SPEC 2 degradation. See resize.h.
+// MATLAB-compatible bicubic imresize and the docs/spec.md §2 degradation. See resize.h.
 #include "image/resize.h"
 
 #include <limits.h>

@@ -1,4 +1,4 @@
-// resize: MATLAB-compatible bicubic imresize (SPEC section 2): cubic kernel a = -0.5,
+// resize: MATLAB-compatible bicubic imresize (docs/spec.md §2): cubic kernel a = -0.5,
 // antialiasing when shrinking (kernel widened by 1/scale), symmetric border handling.
 // Identical to MATLAB's imresize(I, scale, 'bicubic') and BasicSR's imresize.
 //
@@ -51,7 +51,7 @@ int resize_bicubic(image *out, const image *in, double scale);
 // about 1/255 per pixel.
 int resize_bicubic_u8(image *out, const image *in, double scale);
 
-// SPEC 2 degradation: crop HR to a multiple of s (top-left kept), then bicubic 1/s of
+// docs/spec.md §2 degradation: crop HR to a multiple of s (top-left kept), then bicubic 1/s of
 // all channels (alpha too) on MATLAB's uint8 path (each pass rounded to 8 bits). lr gets
 // (h/s, w/s) and hr's channel count and gray flag. hr_cropped (may be NULL) receives
 // the cropped HR. Neither may be hr itself. On failure both are left empty.

@@ -34,7 +34,7 @@ static int evaluate_one(const model *m, plan_cache *cache, const upscale_options
     if (rc) goto done;  // image_read's reason names the file; the others get its name here
     drop_alpha(&hr);
     rc = degrade(&lr, &hr_crop, &hr, scale);
-    if (!rc) hr_crop.gray = hr.gray;  // SPEC 2: gray HR files are compared on full-range luma
+    if (!rc) hr_crop.gray = hr.gray;  // docs/spec.md §2: gray HR files are compared on full-range luma
     if (!rc && m) {
         int w = lr.w * scale, h = lr.h * scale;
         rc = image_alloc(&sr, w, h, 3) || (v && (image_alloc(&st, w, h, 3) || image_alloc(&tx, w, h, 3))) ||

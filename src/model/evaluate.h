@@ -1,4 +1,4 @@
-// evaluate: one HR image through the field's protocol (SPEC section 2) — crop, LR by
+// evaluate: one HR image through the field's protocol (docs/spec.md §2) — crop, LR by
 // bicubic 1/s rounded to 8 bits, SR by the model (or bicubic when m is NULL), PSNR and
 // SSIM on Y with s pixels shaved — and a folder of them. Shared by `attsr eval` and
 // training's validation.
@@ -39,7 +39,7 @@ typedef struct {
     int scale;
     unsigned read_flags;             // image_read_flags' flags for the HR files
     // 0: the first image that fails ends the folder (-1, its reason); 1: it is passed to
-    // `each` with rc -1 and skipped, and the means are over the others (SPEC section 8)
+    // `each` with rc -1 and skipped, and the means are over the others (docs/spec.md §8)
     int keep_going;
     // the folder's entries that are no image files (image_list_folder_skips); may be NULL
     void (*skipped)(const char *path, const char *why, void *ctx);

@@ -1,4 +1,4 @@
-// model: the SPEC section 3 network — shape, parameters, forward and backward.
+// model: the docs/spec.md §3 network — shape, parameters, forward and backward.
 //
 //   x0 = fe.head(I_LR); f = fe.tail(RG...(x0)) + x0
 //   for br in (structure, texture): y = br.tail(RG...(f)) + f; OUT_br = br.out(up(y))
@@ -37,7 +37,7 @@ typedef struct {
     size_t numel;
 } param_info;
 
-// The upsampler (SPEC section 3): x2 and x3 one stage of their factor, x4 two x2
+// The upsampler (docs/spec.md §3): x2 and x3 one stage of their factor, x4 two x2
 // stages. Writes each stage's factor to s; returns how many stages.
 #define MODEL_MAX_UP 2
 int model_up_stages(int scale, int s[MODEL_MAX_UP]);
@@ -78,7 +78,7 @@ size_t model_flops(const model *m, int H, int W);       // forward, one LR image
 // from CA's mean over the whole input. Tiles with this much context are exact.
 int model_receptive_radius(const model_config *cfg);
 
-// Weights file (SPEC section 4): safetensors with attsr metadata.
+// Weights file (docs/spec.md §4): safetensors with attsr metadata.
 int model_save(const model *m, const char *path);
 int model_load(model *m, const char *path);
 int model_load_memory(model *m, const void *data, size_t n, const char *name);
@@ -118,7 +118,7 @@ int model_forward(model_plan *p, const model *m);
 // (overwrites) every gradient into grads (m->n_floats floats, same table).
 // branch_norm[i] receives the L2 norm of the part of dL/dW, W = fe.tail.weight, that
 // comes through the structure (0) and texture (1) branch, i.e. w_i ||dL_i/dW||, which
-// is GradNorm's G_i (SPEC section 6). hooks (below) may be NULL; they change nothing in
+// is GradNorm's G_i (docs/spec.md §6). hooks (below) may be NULL; they change nothing in
 // the results.
 typedef struct model_backward_hooks model_backward_hooks;
 int model_backward(model_plan *p, const model *m, float *grads, const float *d_s,

@@ -1,4 +1,4 @@
-// model_io: the weights file (SPEC section 4) — safetensors with attsr metadata.
+// model_io: the weights file (docs/spec.md §4) — safetensors with attsr metadata.
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

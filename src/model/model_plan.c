@@ -1,5 +1,5 @@
 // model_plan: activation buffers, convolution plans, and the forward and backward
-// passes of the SPEC network for one input shape (N, H, W).
+// passes of the network (docs/spec.md §3) for one input shape (N, H, W).
 //
 // Buffers are planned once. Each role asks `take` for memory: in training mode the
 // activations that backward needs ("kept") each get a slice of their own; everything

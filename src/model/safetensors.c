@@ -1,4 +1,4 @@
-// safetensors reader and writer (SPEC section 4), header parsed with jansson.
+// safetensors reader and writer (docs/spec.md §4), header parsed with jansson.
 #include "model/safetensors.h"
 
 #include <jansson.h>

@@ -1,4 +1,4 @@
-// safetensors: read and write the weights file format (SPEC section 4).
+// safetensors: read and write the weights file format (docs/spec.md §4).
 // 8-byte little-endian header length, a JSON header, then raw little-endian data.
 // Reading converts F32, BF16 and F16 tensors to float32.
 #pragma once

@@ -1,4 +1,4 @@
-// Attention modules of the residual blocks (SPEC section 3): none, CA, SA1, SA4; and two
+// Attention modules of the residual blocks (docs/spec.md §3): none, CA, SA1, SA4; and two
 // beyond the paper (docs/protocol.md): CA then SA4 (CBAM's order), and CA over the mean
 // and the max of each channel (CBAM's channel module).
 //

@@ -1,4 +1,4 @@
-// nn: the layers of the SPEC network, each a forward and a backward function.
+// nn: the layers of the network (docs/spec.md §3), each a forward and a backward function.
 //
 // Conventions (llm.c style):
 //   - activations are float32 NHWC: (N, H, W, C), contiguous;
@@ -159,7 +159,7 @@ void nn_ema_update(float *avg, const float *w, size_t n, double decay);  // avg 
 void pixel_shuffle_forward(float *out, const float *in, int N, int H, int W, int C, int s);
 void pixel_shuffle_backward(float *d_in, const float *d_out, int N, int H, int W, int C, int s);
 
-// ---- attention modules (SPEC section 3) --------------------------------------------
+// ---- attention modules (docs/spec.md §3) --------------------------------------------
 //   none: out = in
 //   ca:   out = in * sigmoid(fc2(lrelu(fc1(mean_hw(in)))))   fc1 C->R, fc2 R->C
 //   sa1:  out = in * sigmoid(conv1x1_{C->1}(in))
@@ -186,7 +186,7 @@ typedef struct {
     int per_pixel;       // FLOPs: a weight applied at every pixel (conv) or once per image
     int passes;          // times forward applies it (ca-avgmax's MLP: 2, else 1)
 } attention_param;
-// Parameters, in the SPEC's tensor order, for C channels and CA's hidden width R
+// Parameters, in docs/spec.md §3's tensor order, for C channels and CA's hidden width R
 // (attention_hidden); returns how many (at most ATT_MAX_PARAMS); p may be NULL:
 //   ca:  fc1.weight (R,C), fc1.bias (R), fc2.weight (C,R), fc2.bias (C)
 //   sa1: conv.weight (1,C,1,1), conv.bias (1)

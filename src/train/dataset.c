@@ -108,7 +108,7 @@ static int build_sample(const dataset *d, long t, int i, float *lr, float *s_hr,
                 t_hr[dst + k] = hr - im->s[src + k];
             }
         }
-    // LR by SPEC 2's degradation (the patch is already a multiple of the scale)
+    // LR by docs/spec.md §2's degradation (the patch is already a multiple of the scale)
     image hr = {.w = ps, .h = ps, .c = 3, .px = tmp}, small = {0};
     if (degrade(&small, NULL, &hr, d->c.scale)) return -1;
     memcpy(lr, small.px, sizeof(float) * d->c.patch * d->c.patch * 3);

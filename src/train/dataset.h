@@ -1,4 +1,4 @@
-// dataset: training batches from folders of HR images (SPEC section 7).
+// dataset: training batches from folders of HR images (docs/spec.md §7).
 //
 // Every HR image is loaded once, its SATV structure image computed once and cached on
 // disk (keyed by the file's content and the decomposition parameters). Sample i of

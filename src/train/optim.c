@@ -15,7 +15,7 @@ void gradnorm_init(gradnorm *g, int enabled, double alpha, double lr) {
     *g = (gradnorm){.enabled = enabled, .alpha = alpha, .lr = lr, .floor = 1e-3, .w = {1, 1}};
 }
 
-// SPEC section 6: targets from the relative inverse training rates; the loss
+// docs/spec.md §6: targets from the relative inverse training rates; the loss
 // sum_i |G_i - target_i| is minimised in w alone (targets are constants), then w is
 // renormalised to sum to T.
 void gradnorm_update(gradnorm *g, long step, const double L[2], const double G[2]) {

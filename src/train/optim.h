@@ -1,5 +1,5 @@
 // optim: the pieces of a training step that are not the network — L1 loss, GradNorm
-// (SPEC section 6) and Adam (PyTorch's semantics).
+// (docs/spec.md §6) and Adam (PyTorch's semantics).
 #pragma once
 #include <stddef.h>
 
@@ -16,7 +16,7 @@ typedef struct {
     double w[2];        // task weights, w(0) = 1
     double L0[2];       // the reference losses L_i(0): the first step's, or the warm-up's mean
     int has_L0;
-    long warmup;        // K: 0, L_i(0) is step 0's loss (the SPEC's GradNorm); K > 0, w = 1 for
+    long warmup;        // K: 0, L_i(0) is step 0's loss (docs/spec.md §6's GradNorm); K > 0, w = 1 for
                         // steps < 2K and L_i(0) is the mean loss of steps K..2K-1
     double L_sum[2];    // the warm-up's sum of the losses of steps K.. so far
 } gradnorm;

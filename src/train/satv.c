@@ -1,6 +1,6 @@
-// satv: the split-Bregman vectorial TV-L2 solver of SPEC section 5.
+// satv: the split-Bregman vectorial TV-L2 solver of docs/spec.md §5.
 //
-// The SPEC iteration, per channel k, with indices clamped at the borders:
+// The docs/spec.md §5 iteration, per channel k, with indices clamped at the borders:
 //   u'  = (a f - (tx - tx[:, j-1]) - (ty - ty[i-1, :])
 //          + u[i-1,:] + u[i+1,:] + u[:,j-1] + u[:,j+1] + 4u) / (a + 8)
 //   zx  = (u'[:, j+1] - u') + dx - tx         zy = (u'[i+1, :] - u') + dy - ty
@@ -352,7 +352,7 @@ int satv_decompose(float *structure, float *texture, int *iters_done, const floa
         return as_errorf("satv: the image holds non-finite values");
     }
     // The MATLAB loop counts iterations from 1 and tests after the u update, so at least
-    // two u updates are made (SPEC: "iteration >= 2"). f = 0 has ||f|| = 0: u stays 0,
+    // two u updates are made (docs/spec.md §5: "iteration >= 2"). f = 0 has ||f|| = 0: u stays 0,
     // and the unnormalised change (0) stands in for delta.
     int it = 0;
     while (++it <= p->max_iters) {

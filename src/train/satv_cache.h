@@ -1,5 +1,5 @@
 // satv_cache: the on-disk cache of SATV structure images that training keeps (one file
-// per image, named by its key), so that each image is decomposed once (SPEC section 7).
+// per image, named by its key), so that each image is decomposed once (docs/spec.md §7).
 //
 // A file: a 40-byte header, then the structure image as float32 (h, w, 3), host order.
 //   magic "ATSRSATV" | version u32 | w u32 | h u32 | c u32 (3) | key u64 | checksum u64

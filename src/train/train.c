@@ -72,7 +72,7 @@ static int validate_fp32(const model *m, const char *dir, double *psnr) {
     return rc;
 }
 
-// Mean Y-PSNR over the folder's images (SPEC section 2 protocol), in fp32 whatever
+// Mean Y-PSNR over the folder's images (docs/spec.md §2 protocol), in fp32 whatever
 // precision the training plans use, so it is the score `attsr eval` gives the file.
 static int validate(const model *m, const char *dir, double *psnr) {
     conv_precision train_precision = conv_get_precision();

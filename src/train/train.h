@@ -1,4 +1,4 @@
-// train: the training loop (SPEC sections 6 and 7) with checkpoints that survive a kill.
+// train: the training loop (docs/spec.md §6 and §7) with checkpoints that survive a kill.
 #pragma once
 #include <stdint.h>
 

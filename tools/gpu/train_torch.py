@@ -8,7 +8,7 @@ train_lr_at (steps or cosine, then the linear warm-up); the moving average of
 ema_update (avg = d avg + (1 - d) w after every step, starting as the weights); patches
 as dataset.c: an image uniformly at random, a uniform (48 s)^2 HR crop, one of the 8
 flips/transposes, LR = MATLAB bicubic 1/s of that patch rounded to 8 bits after each
-pass (resize.c's u8 path), targets S = SATV of the whole HR image (SPEC 5, computed
+pass (resize.c's u8 path), targets S = SATV of the whole HR image (docs/spec.md §5, computed
 here once per image on the device) and T = HR - S. The random draws are torch's, not
 attsr's generator: the same distribution, other samples.
 
@@ -62,7 +62,7 @@ def die(msg):
 # ---- images -------------------------------------------------------------------------
 
 def read_rgb8(path):
-    """(h, w, 3) uint8 and whether the file is gray (SPEC 2's luma exception). Pillow,
+    """(h, w, 3) uint8 and whether the file is gray (docs/spec.md §2's luma exception). Pillow,
     else OpenCV (either may lack WebP)."""
     try:
         from PIL import Image
@@ -105,7 +105,7 @@ def find_dir(path, pack):
     die(f"{path}: no such folder" + (f" (nor {pack}/{name})" if pack else ""))
 
 
-# ---- SPEC 2: MATLAB bicubic, 8-bit rounding, Y-PSNR --------------------------------------
+# ---- docs/spec.md §2: MATLAB bicubic, 8-bit rounding, Y-PSNR --------------------------------------
 
 class Degrader:
     """degrade() of resize.c on (N, 3, H, W) batches: each pass a float64 matrix product
@@ -142,7 +142,7 @@ def to_u8(x):
 
 
 def psnr_y(sr, hr_u8, s, gray):
-    """SPEC 2 (metrics.c): Y (full-range luma for gray files) of both 8-bit images,
+    """docs/spec.md §2 (metrics.c): Y (full-range luma for gray files) of both 8-bit images,
     s pixels shaved, peak 255. sr (3, H, W) float, hr_u8 (3, H, W) uint8."""
     def luma(v):
         v = v.double()
@@ -152,10 +152,10 @@ def psnr_y(sr, hr_u8, s, gray):
     return math.inf if mse == 0 else 10 * math.log10(255.0 * 255.0 / mse)
 
 
-# ---- SPEC 5: SATV -------------------------------------------------------------------------
+# ---- docs/spec.md §5: SATV -------------------------------------------------------------------------
 
 def satv(f, lam=2.5, gamma1=5.0, tol=1e-3, max_iters=50):
-    """Structure of f (c, h, w) float32 by satv.c's form of the SPEC 5 iteration (state z
+    """Structure of f (c, h, w) float32 by satv.c's form of the docs/spec.md §5 iteration (state z
     and m; u' = u + (a (f - u) + lap - div t) / (a + 8)), borders clamped. float32 as
     attsr; the stopping test's norms in float64."""
     def sh(x, axis, d):  # x[..., i + d, ...] with the index clamped
