@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# The paper's experiment (its Table 2) at a size this project's CPU trains: seven
-# variants with the same data, steps, seed and schedule —
+# The paper's experiment (its Table 2) at a size this project's CPU trains: eight
+# variants, each with --seeds seeds, with the same data, steps and schedule —
 #   Base (attention none), +CA, +SA1, +SA4, all with GradNorm on, and +SA4 with GradNorm off,
 #   as the paper; +CA+SA4 (ca+sa4) and +CA (avg+max) (ca-avgmax), the two directions its
-#   end names (docs/protocol.md), with GradNorm on —
-# then each variant's best validation checkpoint on the benchmarks (attsr eval --json),
-# its parameters, forward FLOPs and inference time (attsr info), the training curves of
-# all variants on one PNG (gnuplot), and the report docs/results.md.
+#   end names (docs/protocol.md), with GradNorm on; and +SA4 with GradNorm's warm-up
+#   (--gradnorm-warmup), the GradNorm comparison off / on / warm-up at one budget —
+# then each run's best validation checkpoint on the benchmarks (attsr eval --json),
+# each variant's parameters, forward FLOPs and inference time (attsr info, first seed),
+# the training curves of all variants (means over seeds) on one PNG (gnuplot), and the
+# report docs/results.md: mean and sample standard deviation over seeds per benchmark,
+# the best in bold only where its lead over the second exceeds the larger of the two
+# deviations, and the paper's claims judged by the same rule.
 #
 #   bash tools/experiment.sh [options]
 #
-#   --steps N         training steps of every variant (1500); learning rate halved at
+#   --steps N         training steps of every run (1500); learning rate halved at
 #                     5/8 and 7/8 of them
-#   --out DIR         the runs, one folder per variant (runs/experiment)
+#   --seeds N         runs per variant (3), with seeds SEED, SEED+1, ..., SEED+N-1
+#   --seed N          the first seed (1)
+#   --gn-warmup K     the warm-up variant's --gradnorm-warmup (steps / 20, at least 1)
+#   --report-only     train nothing: the report from the complete runs in OUT
+#   --out DIR         the runs, OUT/VARIANT/seedK (runs/experiment)
 #   --data DIR        a training folder, repeatable (../shared/data/train/T91 and BSD200)
 #   --val DIR         validation folder; it picks each variant's best checkpoint
 #                     (../shared/data/benchmark/Set5)
@@ -20,13 +28,16 @@
 #   --bench DIR       a benchmark folder, repeatable (../shared/data/benchmark/{Set5,Set14,BSD100})
 #   --doc FILE        the report (docs/results.md)     --png FILE   the curves (docs/results_curves.png)
 #   --scale S (2) --feats C (32) --fe-groups G (1) --groups G (2) --blocks B (4)
-#   --batch B (16) --patch P (48) --lr LR (2e-4) --seed N (1) --threads N (2)
+#   --batch B (16) --patch P (48) --lr LR (2e-4) --threads N (2)
 #   --time-size N (128) --time-runs R (5)   inference timing: R forward passes on an N x N LR image
 #   --cache DIR       SATV decomposition cache shared by the variants (OUT/satv-cache)
 #
-# It resumes where it stopped: a variant trained to --steps is skipped, an interrupted
-# one continues from its checkpoint (attsr train --resume), and evaluations and
-# measurements already made are kept. A larger --steps continues the finished runs.
+# It resumes where it stopped: a run trained to --steps is skipped, an interrupted one
+# continues from its checkpoint (attsr train --resume), and evaluations and measurements
+# already made are kept. A larger --steps continues the finished runs; a larger --seeds
+# adds runs. It trains seed by seed, so a run stopped early has every variant at its first
+# seeds. A folder of the single-seed layout (OUT/VARIANT holding the run) is moved to
+# OUT/VARIANT/seedSEED and kept.
 # SIGINT or SIGTERM stops the running training with a checkpoint (exit status 130).
 # The report is rewritten between its <!-- experiment.sh --> markers; text outside them
 # is kept. Paths are taken relative to the current folder; defaults to the repository.
