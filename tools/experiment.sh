@@ -394,7 +394,7 @@ if command -v gnuplot >/dev/null; then
     gnuplot <<GP
 set terminal pngcairo size 1400,1150 font ",10" noenhanced
 set output "$png.tmp"
-set multiplot layout 3,2 title "attsr x$scale, C=$feats, fe_groups $fe_groups, groups $groups, blocks $blocks, batch $batch of ${patch}x$patch: $steps steps, mean over seeds $seed..${SEEDS[-1]} (losses: means over $bin steps)"
+set multiplot layout 3,2 title "attsr x$scale, C=$feats, fe_groups $fe_groups, groups $groups, blocks $blocks, batch $batch of ${patch}x$patch: $steps steps, means over the complete runs of seeds $seed..${SEEDS[-1]} (losses: means over $bin steps)"
 set grid
 set xrange [0:$steps]
 set xlabel "step"
@@ -408,6 +408,10 @@ $(panel "L_S (structure)" "L1" loss 2)
 $(panel "L_T (texture)" "L1" loss 3)
 unset logscale y
 $(panel "GradNorm weight w_S (w_T = 2 - w_S)" "w_S" loss 5)
+# the first panel's end, where the variants part, at its own scale
+set xrange [$((steps / 2)):$steps]
+set key bottom right
+$(panel "validation Y-PSNR, second half of training" "dB" val 2 linespoints "$bic_val with lines ls 100 title \"bicubic\"")
 unset multiplot
 GP
     mv "$png.tmp" "$png"
