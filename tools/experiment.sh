@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
-# The paper's experiment (its Table 2) at a size this project's CPU trains: seven
-# variants with the same data, steps, seed and schedule —
+# The paper's experiment (its Table 2) at a size this project's CPU trains: eight
+# variants, each with --seeds seeds, with the same data, steps and schedule —
 #   Base (attention none), +CA, +SA1, +SA4, all with GradNorm on, and +SA4 with GradNorm off,
 #   as the paper; +CA+SA4 (ca+sa4) and +CA (avg+max) (ca-avgmax), the two directions its
-#   end names (docs/protocol.md), with GradNorm on —
-# then each variant's best validation checkpoint on the benchmarks (attsr eval --json),
-# its parameters, forward FLOPs and inference time (attsr info), the training curves of
-# all variants on one PNG (gnuplot), the report docs/results.md, and HTML pages to open
-# in a browser: OUT/report/index.html compares the variants (sortable tables of the sets
-# and of every image's PSNR, linked to the variants' pages), OUT/report/VARIANT/index.html
-# is `attsr eval --html`'s page of each variant's checkpoint (sliders, crops, branches).
+#   end names (docs/protocol.md), with GradNorm on; and +SA4 with GradNorm's warm-up
+#   (--gradnorm-warmup), the GradNorm comparison off / on / warm-up at one budget —
+# then each run's best validation checkpoint on the benchmarks (attsr eval --json),
+# each variant's parameters, forward FLOPs and inference time (attsr info, first seed),
+# the training curves of all variants (means over seeds) on one PNG (gnuplot), and the
+# report docs/results.md: mean and sample standard deviation over seeds per benchmark,
+# the best in bold only where its lead over the second exceeds the larger of the two
+# deviations, and the paper's claims judged by the same rule.
+# Each variant's HTML pages, to open in a browser: OUT/report/index.html compares the
+# variants (sortable tables of the sets and of every image's PSNR, the first seed's runs,
+# linked to the variants' pages), OUT/report/VARIANT/index.html is `attsr eval --html`'s
+# page of the variant's first-seed checkpoint (sliders, crops, branches).
 #
 #   bash tools/experiment.sh [options]
 #
-#   --steps N         training steps of every variant (1500); learning rate halved at
+#   --steps N         training steps of every run (1500); learning rate halved at
 #                     5/8 and 7/8 of them
-#   --out DIR         the runs, one folder per variant (runs/experiment)
+#   --seeds N         runs per variant (3), with seeds SEED, SEED+1, ..., SEED+N-1
+#   --seed N          the first seed (1)
+#   --gn-warmup K     the warm-up variant's --gradnorm-warmup (steps / 20, at least 1)
+#   --report-only     train nothing: the report from the complete runs in OUT
+#   --out DIR         the runs, OUT/VARIANT/seedK (runs/experiment)
 #   --data DIR        a training folder, repeatable (../shared/data/train/T91 and BSD200)
 #   --val DIR         validation folder; it picks each variant's best checkpoint
 #                     (../shared/data/benchmark/Set5)
@@ -23,16 +32,20 @@
 #   --bench DIR       a benchmark folder, repeatable (../shared/data/benchmark/{Set5,Set14,BSD100})
 #   --doc FILE        the report (docs/results.md)     --png FILE   the curves (docs/results_curves.png)
 #   --scale S (2) --feats C (32) --fe-groups G (1) --groups G (2) --blocks B (4)
-#   --batch B (16) --patch P (48) --lr LR (2e-4) --seed N (1) --threads N (2)
+#   --batch B (16) --patch P (48) --lr LR (2e-4) --threads N (2)
 #   --time-size N (128) --time-runs R (5)   inference timing: R forward passes on an N x N LR image
 #   --cache DIR       SATV decomposition cache shared by the variants (OUT/satv-cache)
 #   --pages on|off    the variants' eval --html pages (on; some 40 MB per variant for
 #                     Set5 + Set14 + BSD100 at x2; the comparison page, from the scores
 #                     alone, is always written)
 #
-# It resumes where it stopped: a variant trained to --steps is skipped, an interrupted
-# one continues from its checkpoint (attsr train --resume), and evaluations, pages and
-# measurements already made are kept. A larger --steps continues the finished runs.
+# It resumes where it stopped: a run trained to --steps is skipped, an interrupted one
+# continues from its checkpoint (attsr train --resume), and evaluations and measurements
+# already made are kept. A larger --steps continues the finished runs; a larger --seeds
+# adds runs. It trains seed by seed, so a run stopped early has every variant at its first
+# seeds. A folder of the single-seed layout (OUT/VARIANT holding the run) is moved to
+# OUT/VARIANT/seedSEED and kept.
+# HTML pages already written are kept until their run's model changes.
 # SIGINT or SIGTERM stops the running training with a checkpoint (exit status 130).
 # The report is rewritten between its <!-- experiment.sh --> markers; text outside them
 # is kept. Paths are taken relative to the current folder; defaults to the repository.
@@ -42,13 +55,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 ATTSR=${ATTSR_BIN:-$root/build/attsr}
 cmdline="tools/experiment.sh $*"
 
-steps=1500 out=$root/runs/experiment val=$root/../shared/data/benchmark/Set5 val_every=
+steps=1500 seeds=3 gn_warmup= report_only=0 out=$root/runs/experiment val=$root/../shared/data/benchmark/Set5 val_every=
 doc=$root/docs/results.md png=$root/docs/results_curves.png cache=
 scale=2 feats=32 fe_groups=1 groups=2 blocks=4 batch=16 patch=48 lr=2e-4 seed=1 threads=2
 time_size=128 time_runs=5 pages=on
 data=() bench=()
 die() { echo "experiment: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
+    if [ "$1" = --report-only ]; then report_only=1; shift; continue; fi
     [ $# -ge 2 ] || die "$1: a value is missing (see the head of $0)"
     case "$1" in
     --steps) steps=$2 ;;  --out) out=$2 ;;  --data) data+=("$2") ;;  --val) val=$2 ;;
@@ -56,7 +70,8 @@ while [ $# -gt 0 ]; do
     --scale) scale=$2 ;;  --feats) feats=$2 ;;  --fe-groups) fe_groups=$2 ;;  --groups) groups=$2 ;;
     --blocks) blocks=$2 ;;  --batch) batch=$2 ;;  --patch) patch=$2 ;;  --lr) lr=$2 ;;
     --seed) seed=$2 ;;  --threads) threads=$2 ;;  --time-size) time_size=$2 ;;
-    --time-runs) time_runs=$2 ;;  --cache) cache=$2 ;;  --pages) pages=$2 ;;
+    --time-runs) time_runs=$2 ;;  --cache) cache=$2 ;;  --pages) pages=$2 ;;  --seeds) seeds=$2 ;;
+    --gn-warmup) gn_warmup=$2 ;;
     *) die "unknown option $1 (see the head of $0)" ;;
     esac
     shift 2
@@ -65,6 +80,12 @@ done
 [ ${#bench[@]} -gt 0 ] || bench=("$root/../shared/data/benchmark/"{Set5,Set14,BSD100})
 [[ $steps =~ ^[1-9][0-9]*$ ]] || die "--steps: a positive integer"
 [[ $pages =~ ^(on|off)$ ]] || die "--pages: on or off"
+[[ $seeds =~ ^[1-9][0-9]*$ ]] || die "--seeds: a positive integer"
+[[ $seed =~ ^[0-9]+$ ]] || die "--seed: a non-negative integer"
+# the warm-up is a small fraction of the run: L_i(0) from steps K..2K-1, GradNorm from 2K
+[ -n "$gn_warmup" ] || gn_warmup=$((steps / 20 > 0 ? steps / 20 : 1))
+[[ $gn_warmup =~ ^[0-9]+$ ]] || die "--gn-warmup: a non-negative integer"
+SEEDS=($(seq "$seed" $((seed + seeds - 1))))
 [ -n "$val_every" ] || val_every=$((steps / 15 > 0 ? steps / 15 : 1))
 cache=${cache:-$out/satv-cache}
 for d in "${data[@]}" "$val" "${bench[@]}"; do [ -d "$d" ] || die "$d: no such folder"; done
@@ -78,8 +99,11 @@ VARIANTS=("base     none on  Base"
           "sa4      sa4  on  +SA4"
           "ca-sa4    ca+sa4    on  +CA+SA4"
           "ca-avgmax ca-avgmax on  +CA (avg+max)"
-          "sa4-nogn sa4  off +SA4, GradNorm off")
+          "sa4-nogn sa4  off +SA4, GradNorm off"
+          "sa4-gnwarm sa4 warm +SA4, GradNorm warm-up")
 # (a folder made before a variant was added resumes: its finished variants are skipped)
+# +SA4 is the GradNorm comparison at one budget: off, on as the paper (L_i(0) from step 0),
+# and on with --gradnorm-warmup (warm: L_i(0) from steps K..2K-1).
 
 # Everything but --steps (and --val-every) must match the runs already in OUT.
 abs() { realpath -m "$1"; }
@@ -87,6 +111,7 @@ config="scale=$scale feats=$feats fe_groups=$fe_groups groups=$groups blocks=$bl
 config+=" lr=$lr seed=$seed data=$(for d in "${data[@]}"; do printf '%s,' "$(abs "$d")"; done)"
 config+=" val=$(abs "$val") bench=$(for d in "${bench[@]}"; do printf '%s,' "$(abs "$d")"; done)"
 mkdir -p "$out"
+# --seeds, like --steps, may grow: the seeds are SEED, SEED+1, ..., so the config names the first
 if [ -f "$out/config" ]; then
     [ "$(cat "$out/config")" = "$config" ] ||
         die "$out holds runs made with other settings ($out/config); use another --out"
@@ -99,7 +124,7 @@ m1=$((steps * 5 / 8)) m2=$((steps * 7 / 8))
 [ $m1 -ge 1 ] || m1=1
 [ $m2 -gt $m1 ] || m2=$((m1 + 1))
 TRAIN=(--scale "$scale" --feats "$feats" --fe-groups "$fe_groups" --groups "$groups" --blocks "$blocks"
-       --batch "$batch" --patch "$patch" --steps "$steps" --lr "$lr" --milestones "$m1,$m2" --seed "$seed"
+       --batch "$batch" --patch "$patch" --steps "$steps" --lr "$lr" --milestones "$m1,$m2"
        --val "$val" --val-every "$val_every" --ckpt-every 50 --log-every 20 --threads "$threads" --cache "$cache")
 for d in "${data[@]}"; do TRAIN+=(-d "$d"); done
 
@@ -111,66 +136,96 @@ trap 'if [ -n "$launching" ]; then stopped=1; [ -z "$child" ] || kill -TERM "$ch
 stopped=0 launching=
 last_step() { { grep -o '"step":[0-9]*,"loss"' "$1/log.jsonl" 2>/dev/null || true; } | tail -1 | tr -dc 0-9; }
 
-train() {  # name attention gradnorm
-    local dir=$out/$1
+# One folder per variant and seed: OUT/NAME/seedK. A folder of the single-seed layout
+# (OUT/NAME holding the run itself, trained with the config's seed) becomes
+# OUT/NAME/seedSEED, in two renames that a run stopped between them completes.
+migrate() {  # name
+    local dir=$out/$1 tmp=$out/.migrate-$1
+    if [ -d "$tmp" ]; then
+        if [ -d "$dir" ]; then rmdir "$tmp"  # stopped before the first rename
+        else mv "$tmp" "$dir"; return 0; fi  # stopped between the two
+    fi
+    [ -f "$dir/log.jsonl" ] || [ -f "$dir/trained" ] || [ -f "$dir/checkpoint.safetensors" ] || return 0
+    log "$1: a single-seed folder; moved to $1/seed$seed"
+    mkdir "$tmp" && mv "$dir" "$tmp/seed$seed" && mv "$tmp" "$dir"
+}
+
+train() {  # name attention gradnorm seed
+    local dir=$out/$1/seed$4 what=$1/seed$4
     if [ "$(cat "$dir/trained" 2>/dev/null)" = "$steps" ]; then
-        log "$1: trained to step $steps; skipped"
+        log "$what: trained to step $steps; skipped"
         return 0
     fi
     mkdir -p "$dir"
-    local s0 t0 rc=0
+    local s0 t0 rc=0 gn=(--gradnorm "$3")
+    # a resume keeps the checkpoint's K (a larger --steps does not change it): the folder
+    # records the K it was started with, for the report
+    [ -s "$dir/gn_warmup" ] || [ "$3" != warm ] || echo "$gn_warmup" > "$dir/gn_warmup"
+    [ "$3" != warm ] || gn=(--gradnorm on --gradnorm-warmup "$(cat "$dir/gn_warmup")")
     s0=$(last_step "$dir"); t0=$(date +%s.%N)
-    log "$1: training (attention $2, GradNorm $3) from step ${s0:-0} to $steps"
+    log "$what: training (attention $2, GradNorm $3) from step ${s0:-0} to $steps"
     launching=1
-    "$ATTSR" train "${TRAIN[@]}" --attention "$2" --gradnorm "$3" -o "$dir" --resume 2>>"$dir/train.err" &
+    "$ATTSR" train "${TRAIN[@]}" --seed "$4" --attention "$2" "${gn[@]}" -o "$dir" --resume 2>>"$dir/train.err" &
     child=$!
     [ $stopped -eq 0 ] || kill -TERM $child 2>/dev/null  # the signal came before $! was known
     wait $child || rc=$?
     while kill -0 $child 2>/dev/null; do wait $child || rc=$?; done  # a signal interrupted wait
     child= launching=
     if [ $rc -ne 0 ] || [ $stopped -ne 0 ]; then
-        log "$1: training stopped (status $rc; $dir/train.err: $(tail -1 "$dir/train.err")); run again to resume"
+        log "$what: training stopped (status $rc; $dir/train.err: $(tail -1 "$dir/train.err")); run again to resume"
         exit $([ $rc -eq 130 ] || [ $stopped -ne 0 ] && echo 130 || echo 1)
     fi
     echo "${s0:-0} $(last_step "$dir") $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')" >> "$dir/train_time"
-    rm -rf "$dir/eval.json" "$dir/info.json" "$out/report/$1"  # the model changed
+    rm -rf "$dir/eval.json" "$dir/info.json"  # the model changed (and with the first seed's, the page)
+    [ "$4" != "$seed" ] || rm -rf "$out/report/$1"
     echo "$steps" > "$dir/trained"
 }
 
 # atomically: CMD > FILE
 to_file() { local f=$1; shift; "$@" > "$f.tmp" && mv "$f.tmp" "$f"; }
 
-measure() {  # name
-    local dir=$out/$1 m=$out/$1/best.safetensors html=()
+measure() {  # name seed
+    local dir=$out/$1/seed$2 what=$1/seed$2 m html=()
+    m=$dir/best.safetensors
     [ -f "$m" ] || m=$dir/model.safetensors
-    # the page comes with the scores (one evaluation), or alone for scores made without it
-    [ "$pages" = off ] || html=(--html "$out/report/$1")
+    # the first seed's run gets the variant's page: with its scores (one evaluation), or
+    # alone for scores made without it
+    [ "$pages" = off ] || [ "$2" != "$seed" ] || html=(--html "$out/report/$1")
     if [ -s "$dir/eval.json" ]; then
-        log "$1: evaluated; skipped"
-        if [ "$pages" = off ]; then :
+        log "$what: evaluated; skipped"
+        if [ ${#html[@]} -eq 0 ]; then :
         elif [ -s "$out/report/$1/index.html" ]; then log "$1: HTML page written; skipped"
-        else log "$1: HTML page of $(basename "$m")"; "$ATTSR" eval -m "$m" "${html[@]}" "${bench[@]}" >/dev/null; fi
+        else log "$1: HTML page of $what/$(basename "$m")"; "$ATTSR" eval -m "$m" "${html[@]}" "${bench[@]}" >/dev/null; fi
     else
-        log "$1: evaluating $(basename "$m")${html:+ (scores and HTML page)}"
+        log "$what: evaluating $(basename "$m")${html:+ (scores and HTML page)}"
         to_file "$dir/eval.json" "$ATTSR" eval -m "$m" --json "${html[@]}" "${bench[@]}"
     fi
-    if [ -s "$dir/info.json" ]; then log "$1: measured; skipped"
+    # parameters and FLOPs do not depend on the seed: the first seed's run is measured
+    [ "$2" = "$seed" ] || return 0
+    if [ -s "$dir/info.json" ]; then log "$what: measured; skipped"
     else
-        log "$1: parameters, FLOPs, inference time"
+        log "$what: parameters, FLOPs, inference time"
         to_file "$dir/info.json" "$ATTSR" info -m "$m" --size "$time_size" --runs "$time_runs" --json
     fi
 }
 
 t_start=$(date +%s)
-for v in "${VARIANTS[@]}"; do
-    read -r name att gn _ <<< "$v"
-    train "$name" "$att" "$gn"
-    measure "$name"
+for v in "${VARIANTS[@]}"; do read -r name _ <<< "$v"; migrate "$name"; done
+# seed by seed: a run stopped early has every variant at the first seeds
+[ $report_only -eq 1 ] || for s in "${SEEDS[@]}"; do
+    for v in "${VARIANTS[@]}"; do
+        read -r name att gn _ <<< "$v"
+        train "$name" "$att" "$gn" "$s"
+        measure "$name" "$s"
+    done
 done
 if [ -s "$out/bicubic.json" ]; then log "bicubic: evaluated; skipped"
 else to_file "$out/bicubic.json" "$ATTSR" eval --bicubic --scale "$scale" --json "${bench[@]}" "$val"; fi
 
+
 # ---- the report -------------------------------------------------------------------
+# It covers the complete runs (trained to --steps and evaluated) and names the others,
+# so --report-only after a stopped run reports what finished, honestly.
 # eval --json: the dataset-level objects are the ones followed by "images".
 datasets() {  # eval.json -> lines "name psnr ssim"
     grep -o '{"name": "[^"]*", "psnr": [^,]*, "ssim": [^,]*, "images"' "$1" |
@@ -185,44 +240,88 @@ for v in "${VARIANTS[@]}"; do
     read -r name att gn label <<< "$v"
     names+=("$name"); labels+=("$label")
 done
-
-# score rows: label, then psnr ssim per benchmark, in --bench order
-bench_names=$(datasets "$out/${names[0]}/eval.json" | awk '{ print $1 }' | tr '\n' ' ')
+complete() { [ "$(cat "$1/trained" 2>/dev/null)" = "$steps" ] && [ -s "$1/eval.json" ]; }  # a run folder
+runs=()  # "i dir" of every complete run
+missing=()
 for i in "${!names[@]}"; do
-    printf '%s\t%s\n' "${labels[$i]}" "$(datasets "$out/${names[$i]}/eval.json" | awk '{ printf "%s %s ", $2, $3 }')"
+    for s in "${SEEDS[@]}"; do
+        d=$out/${names[$i]}/seed$s
+        if complete "$d"; then runs+=("$i $d"); else missing+=("${names[$i]}/seed$s"); fi
+    done
+done
+[ ${#runs[@]} -gt 0 ] || die "no complete run in $out to report"
+first_eval=${runs[0]#* }/eval.json
+bench_names=$(datasets "$first_eval" | awk '{ print $1 }' | tr '\n' ' ')
+nbench=$(echo $bench_names | wc -w)
+
+# per run: "i psnr ssim psnr ssim ..." in --bench order
+for r in "${runs[@]}"; do
+    printf '%s %s\n' "${r%% *}" "$(datasets "${r#* }/eval.json" | awk '{ printf "%s %s ", $2, $3 }')"
 done > "$tmp/scores"
+# per variant: "i n mean sd mean sd ..." (sd: the sample standard deviation, n - 1; -1 for one seed)
+awk '{ i = $1; k = ++n[i]; for (j = 2; j <= NF; j++) v[i, k, j] = $j; cols = NF }
+     END { for (i in n) { printf "%s %d", i, n[i]
+             for (j = 2; j <= cols; j++) { m = 0; for (k = 1; k <= n[i]; k++) m += v[i, k, j]; m /= n[i]
+               q = 0; for (k = 1; k <= n[i]; k++) q += (v[i, k, j] - m) ^ 2
+               printf " %.6f %.6f", m, (n[i] > 1 ? sqrt(q / (n[i] - 1)) : -1) }
+             printf "\n" } }' "$tmp/scores" | sort -n > "$tmp/stats"
+
 score_table() {
-    printf '| Variant |'
+    printf '| Variant | Seeds |'
     for b in $bench_names; do printf ' %s PSNR | %s SSIM |' "$b" "$b"; done
-    printf '\n|---|'
+    printf '\n|---|---:|'
     for b in $bench_names; do printf -- '---:|---:|'; done
     printf '\n'
-    # best per column in bold (on the printed digits, so ties are all bold)
-    awk -F'\t' '{ lab[NR] = $1; n = split($2, v, " "); for (j = 1; j <= n; j++) {
-                     s = (j % 2 ? sprintf("%.2f", v[j]) : sprintf("%.4f", v[j])); cell[NR, j] = s
-                     if (NR == 1 || s + 0 > best[j]) best[j] = s + 0 } cols = n }
-                 END { for (i = 1; i <= NR; i++) { printf "| %s |", lab[i]
-                         for (j = 1; j <= cols; j++) { f = cell[i, j] + 0 == best[j] ? " **%s** |" : " %s |"; printf f, cell[i, j] }
-                         printf "\n" } }' "$tmp/scores"
-    printf '| *Bicubic* |'
-    datasets "$out/bicubic.json" | head -n "$(echo $bench_names | wc -w)" | awk '{ printf " *%.2f* | *%.4f* |", $2, $3 }'
+    # bold: the best mean of a column, only where its lead over the second exceeds the
+    # larger of the two standard deviations (and both have one, i.e. two seeds or more)
+    awk -v labs="$(printf '%s\n' "${labels[@]}")" '
+        BEGIN { split(labs, lab, "\n") }
+        { i = $1; row[NR] = i; n[i] = $2; for (j = 3; j <= NF; j += 2) { m[i, j] = $j; sd[i, j] = $(j + 1) }; cols = NF }
+        END {
+            for (j = 3; j <= cols; j += 2) {
+                b1 = b2 = ""
+                for (r = 1; r <= NR; r++) { i = row[r]
+                    if (b1 == "" || m[i, j] > m[b1, j]) { b2 = b1; b1 = i } else if (b2 == "" || m[i, j] > m[b2, j]) b2 = i }
+                bold[j] = ""
+                if (b2 != "" && sd[b1, j] >= 0 && sd[b2, j] >= 0 &&
+                    m[b1, j] - m[b2, j] > (sd[b1, j] > sd[b2, j] ? sd[b1, j] : sd[b2, j])) bold[j] = b1
+            }
+            for (r = 1; r <= NR; r++) { i = row[r]; printf "| %s | %d |", lab[i + 1], n[i]
+                for (j = 3; j <= cols; j += 2) {
+                    ssim = ((j - 3) / 2) % 2; f = ssim ? "%.4f" : "%.2f"
+                    c = sprintf(f, m[i, j]) (sd[i, j] >= 0 ? " ± " sprintf(f, sd[i, j]) : "")
+                    printf (bold[j] == i ? " **%s** |" : " %s |"), c }
+                printf "\n" } }' "$tmp/stats"
+    printf '| *Bicubic* | |'
+    datasets "$out/bicubic.json" | head -n "$nbench" | awk '{ printf " *%.2f* | *%.4f* |", $2, $3 }'
     printf '\n'
 }
 
 cost_table() {
-    printf '| Variant | Parameters | GFLOPs (%dx%d LR) | Inference (ms, %dx%d LR) | Training (s/step) | Training time | Best validation (dB @ step) |\n' \
+    printf '| Variant | Parameters | GFLOPs (%dx%d LR) | Inference (ms, %dx%d LR) | Training (s/step) | Training time, all seeds | Best validation (dB, mean ± sd) |\n' \
         "$time_size" "$time_size" "$time_size" "$time_size"
     printf '|---|---:|---:|---:|---:|---:|---:|\n'
+    local i info r dirs
     for i in "${!names[@]}"; do
-        local dir=$out/${names[$i]} bestv
-        bestv=$({ grep '"best":true' "$dir/log.jsonl" || true; } | tail -1 |
-                sed -n 's/.*"step":\([0-9]*\),"val_psnr":\([-0-9.]*\).*/\2 @ \1/p')
-        awk -v lab="${labels[$i]}" -v p="$(field "$dir/info.json" parameters)" -v g="$(field "$dir/info.json" gflop)" \
-            -v ms="$(field "$dir/info.json" median_ms)" -v bv="${bestv:-n/a}" '
+        dirs=()
+        for r in "${runs[@]}"; do [ "${r%% *}" != "$i" ] || dirs+=("${r#* }"); done
+        [ ${#dirs[@]} -gt 0 ] || continue
+        info=$out/${names[$i]}/seed$seed/info.json
+        [ -s "$info" ] || info=/dev/null
+        # each seed's best validation PSNR, then their mean and sample sd
+        bestv=$(for d in "${dirs[@]}"; do { grep '"best":true' "$d/log.jsonl" || true; } | tail -1 |
+                    sed -n 's/.*"val_psnr":\([-0-9.]*\).*/\1/p'; done |
+                awk '{ v[++n] = $1; s += $1 } END { if (!n) { print "n/a"; exit } m = s / n
+                       for (k = 1; k <= n; k++) q += (v[k] - m) ^ 2
+                       printf(n > 1 ? "%.2f ± %.2f" : "%.2f", m, n > 1 ? sqrt(q / (n - 1)) : 0) }')
+        cat "${dirs[@]/%//train_time}" |
+        awk -v lab="${labels[$i]}" -v p="$(field "$info" parameters)" -v g="$(field "$info" gflop)" \
+            -v ms="$(field "$info" median_ms)" -v bv="$bestv" '
             { st += $2 - $1; sec += $3 }
-            END { printf "| %s | %.3f M | %.2f | %.0f | %s | %s | %s |\n", lab, p / 1e6, g, ms,
-                         (st > 0 ? sprintf("%.2f", sec / st) : "n/a"),
-                         (sec >= 3600 ? sprintf("%.1f h", sec / 3600) : sprintf("%.0f s", sec)), bv }' "$dir/train_time"
+            END { printf "| %s | %s | %s | %s | %s | %s | %s |\n", lab,
+                         (p != "" ? sprintf("%.3f M", p / 1e6) : "n/a"), (g != "" ? sprintf("%.2f", g) : "n/a"),
+                         (ms != "" ? sprintf("%.0f", ms) : "n/a"), (st > 0 ? sprintf("%.2f", sec / st) : "n/a"),
+                         (sec >= 3600 ? sprintf("%.1f h", sec / 3600) : sprintf("%.0f s", sec)), bv }'
     done
 }
 
@@ -232,34 +331,83 @@ paper_table() {
     printf '\n|---|'
     for b in $bench_names; do printf -- '---:|'; done
     printf '\n'
-    for lab in "${labels[@]}"; do
-        printf '| %s |' "$lab"
-        for b in $bench_names; do printf ' (paper) |'; done
+    local i cell
+    for i in "${!names[@]}"; do
+        printf '| %s |' "${labels[$i]}"
+        case ${names[$i]} in ca-sa4|ca-avgmax|sa4-gnwarm) cell="not in the paper" ;; *) cell="(paper)" ;; esac
+        for b in $bench_names; do printf ' %s |' "$cell"; done
         printf '\n'
     done
 }
 
-# curves: validation PSNR per validation; losses and w_S as means over bins of steps
+# The claims, each "A B words": A's PSNR against B's on every benchmark. A lead larger
+# than the larger of the two standard deviations supports it, a deficit as large
+# contradicts it, anything between is within the spread.
+CLAIMS=("ca base The paper: channel attention improves on Base (+CA over Base)."
+        "sa1 base The paper: single-layer spatial attention improves on Base (+SA1 over Base)."
+        "sa4 base The paper: multi-layer spatial attention improves on Base (+SA4 over Base)."
+        "sa4 sa1 The paper: four layers of spatial attention beat one (+SA4 over +SA1)."
+        "sa4 ca The paper: spatial attention beats channel attention (+SA4 over +CA)."
+        "sa4 sa4-nogn The paper: GradNorm improves training (+SA4 over +SA4, GradNorm off)."
+        "ca-sa4 sa4 Beyond the paper: channel and spatial attention together beat spatial alone (+CA+SA4 over +SA4)."
+        "ca-avgmax ca Beyond the paper: a mean-and-max channel descriptor beats the mean alone (+CA (avg+max) over +CA)."
+        "sa4-gnwarm sa4 GradNorm's reference losses after a warm-up beat those of step 0 (+SA4, GradNorm warm-up over +SA4)."
+        "sa4-gnwarm sa4-nogn GradNorm with the warm-up beats no GradNorm (+SA4, GradNorm warm-up over +SA4, GradNorm off).")
+index_of() { local i; for i in "${!names[@]}"; do [ "${names[$i]}" != "$1" ] || { echo "$i"; return; }; done; }
+claims() {
+    local c a b words
+    for c in "${CLAIMS[@]}"; do
+        read -r a b words <<< "$c"
+        awk -v a="$(index_of "$a")" -v b="$(index_of "$b")" -v words="$words" -v bn="$bench_names" '
+            { n[$1] = $2; for (j = 3; j <= NF; j += 4) { k = (j - 3) / 4 + 1; m[$1, k] = $j; sd[$1, k] = $(j + 1) } }
+            END {
+                nb = split(bn, bname, " ")
+                if (!(a in n) || !(b in n)) { printf "- %s Not measured: a variant has no complete run.\n", words; exit }
+                if (n[a] < 2 || n[b] < 2) one = 1
+                for (k = 1; k <= nb; k++) {
+                    d = m[a, k] - m[b, k]; s = sd[a, k] > sd[b, k] ? sd[a, k] : sd[b, k]
+                    v = one ? "n" : d > s ? "s" : d < -s ? "c" : "n"
+                    cnt[v]++; who[v] = who[v] (who[v] == "" ? "" : ", ") bname[k]
+                    diffs = diffs (k > 1 ? ", " : "") sprintf("%s %+.2f", bname[k], d) (one ? "" : sprintf(" (sd %.2f)", s))
+                }
+                if (one) verdict = "one seed only, no spread to judge it by"
+                else if (cnt["s"] == nb) verdict = "**supported** on every benchmark"
+                else if (cnt["c"] == nb) verdict = "**contradicted** on every benchmark"
+                else if (cnt["n"] == nb) verdict = "**not resolved**: every difference is within the spread"
+                else verdict = (cnt["s"] ? "supported on " who["s"] : "") \
+                               (cnt["s"] && (cnt["c"] || cnt["n"]) ? "; " : "") \
+                               (cnt["c"] ? "contradicted on " who["c"] : "") (cnt["c"] && cnt["n"] ? "; " : "") \
+                               (cnt["n"] ? "within the spread on " who["n"] : "")
+                printf "- %s PSNR difference: %s dB; %s.\n", words, diffs, verdict
+            }' "$tmp/stats"
+    done
+}
+
+# curves, the mean over the complete seeds: validation PSNR per validation step; losses
+# and w_S as means over bins of steps
 bin=$((steps / 100 > 0 ? steps / 100 : 1))
-plot=""
 for i in "${!names[@]}"; do
-    f=$out/${names[$i]}/log.jsonl
-    { grep '"val_psnr"' "$f" || true; } | sed 's/.*"step":\([0-9]*\),"val_psnr":\([-0-9.]*\).*/\1 \2/' > "$tmp/val$i"
-    { grep '"loss"' "$f" || true; } | sed 's/[{}"]//g; s/,/ /g' |
+    : > "$tmp/log$i"
+    for r in "${runs[@]}"; do [ "${r%% *}" != "$i" ] || cat "${r#* }/log.jsonl" >> "$tmp/log$i"; done
+    { grep '"val_psnr"' "$tmp/log$i" || true; } | sed 's/.*"step":\([0-9]*\),"val_psnr":\([-0-9.]*\).*/\1 \2/' |
+        awk '{ s[$1] += $2; n[$1]++ } END { for (k in s) print k, s[k] / n[k] }' | sort -n > "$tmp/val$i"
+    { grep '"loss"' "$tmp/log$i" || true; } | sed 's/[{}"]//g; s/,/ /g' |
         awk -v bin=$bin '{ for (k = 1; k <= NF; k++) { split($k, kv, ":"); v[kv[1]] = kv[2] }
-                           n++; s += v["step"]; ls += v["loss_s"]; lt += v["loss_t"]; ws += v["w_s"]
-                           if (n == bin) { print s / n, ls / n, lt / n, (ls + lt) / n, ws / n; n = s = ls = lt = ws = 0 } }
-                         END { if (n) print s / n, ls / n, lt / n, (ls + lt) / n, ws / n }' > "$tmp/loss$i"
+                           b = int((v["step"] - 1) / bin); n[b]++; s[b] += v["step"]; ls[b] += v["loss_s"]
+                           lt[b] += v["loss_t"]; ws[b] += v["w_s"] }
+                         END { for (b in n) print s[b] / n[b], ls[b] / n[b], lt[b] / n[b], (ls[b] + lt[b]) / n[b], ws[b] / n[b] }' |
+        sort -g > "$tmp/loss$i"
 done
 bic_val=$(datasets "$out/bicubic.json" | tail -1 | awk '{ print $2 }')
 curves_note=
 if command -v gnuplot >/dev/null; then
     mkdir -p "$(dirname "$png")"
-    # +SA4: red, solid with GradNorm, dashed without
-    colors=("#1f77b4" "#2ca02c" "#9467bd" "#d62728" "#ff7f0e" "#8c564b" "#d62728") dashes=(1 1 1 1 1 1 2)
+    # the +SA4 family in red: solid with GradNorm as the paper, dashed without, dotted with the warm-up
+    colors=("#1f77b4" "#2ca02c" "#9467bd" "#d62728" "#ff7f0e" "#8c564b" "#d62728" "#d62728") dashes=(1 1 1 1 1 1 2 3)
     panel() {  # title ylabel file column [style [extra curve]]
         local p="" i
         for i in "${!names[@]}"; do
+            [ -s "$tmp/$3$i" ] || continue
             p+="${p:+, }\"$tmp/$3$i\" using 1:$4 with ${5:-lines} lc rgb \"${colors[$i]}\" dt ${dashes[$i]} lw 1.5 title \"${labels[$i]}\""
         done
         echo "set title \"$1\"; set ylabel \"$2\"; plot $p${6:+, $6}"
@@ -267,13 +415,13 @@ if command -v gnuplot >/dev/null; then
     gnuplot <<GP
 set terminal pngcairo size 1400,1150 font ",10" noenhanced
 set output "$png.tmp"
-set multiplot layout 3,2 title "attsr x$scale, C=$feats, fe_groups $fe_groups, groups $groups, blocks $blocks, batch $batch of ${patch}x$patch: $steps steps (losses: means over $bin steps)"
+set multiplot layout 3,2 title "attsr x$scale, C=$feats, fe_groups $fe_groups, groups $groups, blocks $blocks, batch $batch of ${patch}x$patch: $steps steps, means over the complete runs of seeds $seed..${SEEDS[-1]} (losses: means over $bin steps)"
 set grid
 set xrange [0:$steps]
 set xlabel "step"
 set key bottom right
 set style line 100 lc rgb "gray50" dt 2 lw 1.5
-$(panel "validation Y-PSNR ($(basename "$(abs "$val")"))" "dB" val 2 linespoints "$bic_val with lines ls 100 title \"bicubic\"")
+$(panel "validation Y-PSNR ($(basename "$(abs "$val")")), mean over seeds" "dB" val 2 linespoints "$bic_val with lines ls 100 title \"bicubic\"")
 set key top right
 set logscale y
 $(panel "L_S + L_T (unweighted)" "L1" loss 4)
@@ -281,6 +429,10 @@ $(panel "L_S (structure)" "L1" loss 2)
 $(panel "L_T (texture)" "L1" loss 3)
 unset logscale y
 $(panel "GradNorm weight w_S (w_T = 2 - w_S)" "w_S" loss 5)
+# the first panel's end, where the variants part, at its own scale
+set xrange [$((steps / 2)):$steps]
+set key bottom right
+$(panel "validation Y-PSNR, second half of training" "dB" val 2 linespoints "$bic_val with lines ls 100 title \"bicubic\"")
 unset multiplot
 GP
     mv "$png.tmp" "$png"
@@ -288,41 +440,73 @@ else
     curves_note="(gnuplot is not installed: no curves drawn)"
 fi
 
-total_steps=0
-for n in "${names[@]}"; do total_steps=$((total_steps + $(last_step "$out/$n"))); done
-train_h=$(cat "$out"/*/train_time | awk '{ s += $3 } END { printf(s >= 3600 ? "%.1f h" : "%.0f min", s >= 3600 ? s / 3600 : s / 60) }')
+total_steps=0 train_s=0
+for r in "${runs[@]}"; do total_steps=$((total_steps + $(last_step "${r#* }"))); done
+train_s=$(for r in "${runs[@]}"; do cat "${r#* }/train_time"; done | awk '{ s += $3 } END { print s + 0 }')
+train_h=$(awk -v s="$train_s" 'BEGIN { printf(s >= 3600 ? "%.1f h" : "%.0f min", s >= 3600 ? s / 3600 : s / 60) }')
+# the warm-up's K as the runs were started with it
+warm_k=$(for r in "${runs[@]}"; do cat "${r#* }/gn_warmup" 2>/dev/null || true; done | sort -nu | paste -sd/)
+warm_k=${warm_k:-$gn_warmup}
+cpu_h=$(awk -v s="$train_s" -v t="$threads" 'BEGIN { printf "%.2f", s * t / 3600 }')
 rel_png=$(realpath -m --relative-to="$(dirname "$(abs "$doc")")" "$(abs "$png")")
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 out_shown=$(realpath -m --relative-to="$root" "$out")  # runs/experiment, or a path outside
 [[ $out_shown != ../* ]] || out_shown=$(abs "$out")
 thread_word=$([ "$threads" = 1 ] && echo thread || echo threads)
+seed_words=$([ "$seeds" = 1 ] && echo "seed $seed" || echo "seeds $seed..${SEEDS[-1]}")
 # the CPU's name is cosmetic: lscpu fails without /sys (a chroot, a container), so it
 # falls back to /proc/cpuinfo, then to none, and never stops the report
 cpu=$({ lscpu 2>/dev/null || true; } | sed -n 's/^Model name: *//p' | head -1)
 [ -n "$cpu" ] || cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head -1) || cpu=
 {
 echo "<!-- experiment.sh: generated from here to the closing marker; edits outside are kept -->"
-echo "Scale of this run: **$steps training steps per variant** (batch $batch of ${patch}x$patch LR patches),"
-echo "x$scale, C = $feats, fe_groups $fe_groups, groups $groups, blocks $blocks; the paper trains C = 64, 3 groups x"
-echo "20 blocks for far longer. Total training time $train_h on ${cpu:-this machine}, $(getconf _NPROCESSORS_ONLN) cores,"
-echo "$threads $thread_word; made by \`$cmdline\` at commit $commit, $(date -u +%F)."
+echo "Scale of this run: **$steps training steps per variant and seed, $seeds seed$([ "$seeds" = 1 ] || echo s) ($seed_words)**"
+echo "(batch $batch of ${patch}x$patch LR patches), x$scale, C = $feats, fe_groups $fe_groups, groups $groups, blocks $blocks;"
+echo "the paper trains C = 64, 3 groups x 20 blocks for far longer, so at this scale differences"
+echo "may be within noise: the spreads below say how much. Training time $train_h in all"
+echo "($cpu_h CPU-hours at $threads $thread_word) on ${cpu:-this machine}, $(getconf _NPROCESSORS_ONLN) cores;"
+echo "made by \`$cmdline\` at commit $commit, $(date -u +%F)."
 echo
-echo "### PSNR (dB) / SSIM, Y channel, x$scale (best per column in bold)"
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "All ${#runs[@]} runs (${#names[@]} variants x $seeds seeds) are complete."
+else
+    echo "**Complete: ${#runs[@]} of $(( ${#runs[@]} + ${#missing[@]} )) runs.** Not complete, and left out of every number"
+    echo "below: $(printf '%s\n' "${missing[@]}" | paste -sd, | sed 's/,/, /g')."
+fi
+echo
+echo "### PSNR (dB) / SSIM, Y channel, x$scale: mean ± sample standard deviation over seeds"
 echo
 score_table
 echo
-echo "Each variant's checkpoint with the best validation PSNR on $(basename "$(abs "$val")") (every $val_every steps) is"
-echo "evaluated with \`attsr eval --json\` (docs/spec.md §2 protocol). Training data: $(for d in "${data[@]}"; do basename "$(abs "$d")"; done | paste -sd+ | sed 's/+/ + /g')"
-echo "(seed $seed, Adam, lr $lr halved at steps $m1 and $m2, L1 on both branches)."
+echo "A column's best mean is in bold only where its lead over the second exceeds the larger"
+echo "of the two standard deviations (n - 1 in the denominator); a column without bold has no"
+echo "variant clearly ahead. Each run's checkpoint with the best validation PSNR on"
+echo "$(basename "$(abs "$val")") (every $val_every steps) is evaluated with \`attsr eval --json\` (docs/spec.md §2"
+echo "protocol). Training data: $(for d in "${data[@]}"; do basename "$(abs "$d")"; done | paste -sd+ | sed 's/+/ + /g')"
+echo "(Adam, lr $lr halved at steps $m1 and $m2, L1 on both branches; the seed sets the"
+if [[ $warm_k =~ ^[0-9]+$ ]]; then
+    echo "initialisation and the patches). GradNorm warm-up: \`--gradnorm-warmup $warm_k\` (weights 1 for steps"
+    echo "0..$((2 * warm_k - 1)), L_i(0) the mean loss of steps $warm_k..$((2 * warm_k - 1)))."
+else
+    echo "initialisation and the patches). GradNorm warm-up: \`--gradnorm-warmup\` $warm_k in different seeds' runs"
+    echo "(each keeps the K it was started with)."
+fi
+echo
+echo "### What the numbers say"
+echo
+echo "Each claim compares two variants' mean PSNR per benchmark: a lead larger than the"
+echo "larger of their two standard deviations supports it, a deficit as large contradicts it."
+echo
+claims
 echo
 echo "### Cost"
 echo
 cost_table
 echo
 echo "Parameters and forward FLOPs (2 per multiply-add, convolutions and CA's fully connected layers)"
-echo "from \`attsr info\`; inference: median of $time_runs forward passes on a ${time_size}x$time_size LR image with"
-echo "$threads $thread_word; training s/step: wall time of \`attsr train\` (with its validations) over the steps it ran."
-echo "Times come from a shared machine and vary with its load."
+echo "from \`attsr info\` on seed $seed's model; inference: median of $time_runs forward passes on a"
+echo "${time_size}x$time_size LR image with $threads $thread_word; training s/step: wall time of \`attsr train\` (with its"
+echo "validations) over the steps it ran, all seeds. Times come from a shared machine and vary with its load."
 echo
 echo "### The paper's Table 2"
 echo
@@ -336,7 +520,7 @@ echo
 echo "### Pages"
 echo
 echo "\`$out_shown/report/index.html\` (open it in a browser) compares the variants: sortable"
-echo "tables of the set means and of every image's PSNR, bicubic's included, the best variant in bold."
+echo "tables of the set means and of every image's PSNR (the first seed's runs), bicubic's included, the best variant in bold."
 if [ "$pages" = on ]; then
     echo "Each variant links to its own \`attsr eval --html\` page, \`report/VARIANT/index.html\`: per image a"
     echo "slider between bicubic and the variant, zoomed crops, the structure and texture branches (docs/protocol.md)."
@@ -345,7 +529,7 @@ echo "They are in the runs' folder, not in the repository (self-contained files,
 echo
 echo "### Training curves"
 echo
-echo "![validation PSNR and losses of every variant]($rel_png) $curves_note"
+echo "![validation PSNR and losses of every variant, mean over seeds]($rel_png) $curves_note"
 echo
 echo "<!-- experiment.sh: end -->"
 } > "$tmp/gen"
@@ -362,10 +546,10 @@ overview_page() {
     local page=$out/report/index.html i
     mkdir -p "$out/report"
     images_tsv "$out/bicubic.json" > "$tmp/img_bicubic"
-    for i in "${!names[@]}"; do images_tsv "$out/${names[$i]}/eval.json" > "$tmp/img$i"; done
+    for i in "${!names[@]}"; do images_tsv "$out/${names[$i]}/seed$seed/eval.json" > "$tmp/img$i"; done
     awk -F'\t' -v n="${#names[@]}" -v names="$(IFS=$'\t'; echo "${names[*]}")" \
         -v labels="$(IFS=$'\t'; echo "${labels[*]}")" -v benches="$bench_names" -v pages="$pages" \
-        -v title="attsr x$scale: the paper's Table 2 at CPU scale, $steps steps per variant" \
+        -v title="attsr x$scale: the paper's Table 2 at CPU scale, $steps steps per variant (seed $seed's runs)" \
         -v meta="x$scale, C = $feats, fe_groups $fe_groups, groups $groups, blocks $blocks, batch $batch of ${patch}x$patch, seed $seed; made by $cmdline at commit $commit, $(date -u +%F)" \
         -v tmp="$tmp" '
     function esc(s) { gsub(/&/, "\\&amp;", s); gsub(/</, "\\&lt;", s); gsub(/>/, "\\&gt;", s); gsub(/"/, "\\&quot;", s); return s }
@@ -458,6 +642,6 @@ else
 fi
 mkdir -p "$(dirname "$doc")"
 cp "$tmp/doc" "$doc.tmp" && mv "$doc.tmp" "$doc"
-log "wrote $doc and $png in $(( $(date +%s) - t_start )) s ($total_steps steps trained in all)"
+log "wrote $doc and $png in $(( $(date +%s) - t_start )) s ($total_steps steps trained in all, ${#runs[@]} complete runs)"
 exit 0
 }
