@@ -410,24 +410,50 @@ static void channel_max(float *mx, float *idx, const float *x, size_t P, int C) 
     }
 }
 
+// CA's two fully connected layers: y (out) = W (out, in) x (in) + b, summed in float in
+// order, as PyTorch's reference does it for these few values.
+static void linear_forward(float *y, const float *x, const float *W, const float *b, int out, int in) {
+    for (int o = 0; o < out; o++) {
+        float s = b[o];
+        for (int i = 0; i < in; i++) s += W[(size_t)o * in + i] * x[i];
+        y[o] = s;
+    }
+}
+
+// Their gradients over `rows` rows, in double: dW (out, in) = sum_n dy[n] x[n]^T and
+// db (out) = sum_n dy[n]; and, one row, dx (in) = dy W, left in double for the caller to
+// carry through what comes before the layer.
+static void linear_backward_params(float *dW, float *db, const float *dy, const float *x, int rows, int out,
+                                   int in) {
+    for (int o = 0; o < out; o++) {
+        double s = 0;
+        for (int n = 0; n < rows; n++) s += dy[(size_t)n * out + o];
+        db[o] = (float)s;
+        for (int i = 0; i < in; i++) {
+            double t = 0;
+            for (int n = 0; n < rows; n++) t += (double)dy[(size_t)n * out + o] * x[(size_t)n * in + i];
+            dW[(size_t)o * in + i] = (float)t;
+        }
+    }
+}
+
+static void linear_backward_input(double *dx, const float *dy, const float *W, int out, int in) {
+    for (int i = 0; i < in; i++) {
+        double t = 0;
+        for (int o = 0; o < out; o++) t += (double)W[(size_t)o * in + i] * dy[o];
+        dx[i] = t;
+    }
+}
+
 // CA's MLP on one vector v (C): hid (R), fc1's output before LeakyReLU, and z (C),
 // fc2's output (the gate's logits).
 static void mlp_row(const nn_attention *a, float *hid, float *z, const float *v,
                     const float *const *params) {
     const int C = a->C, R = a->R;
-    const float *w1 = params[0], *b1 = params[1], *w2 = params[2], *b2 = params[3];
     float act[R];
-    for (int r = 0; r < R; r++) {
-        float h = b1[r];
-        for (int c = 0; c < C; c++) h += w1[(size_t)r * C + c] * v[c];
-        hid[r] = h;
-        act[r] = h > 0 ? h : a->slope * h;
-    }
-    for (int c = 0; c < C; c++) {
-        float s = b2[c];
-        for (int r = 0; r < R; r++) s += w2[(size_t)c * R + r] * act[r];
-        z[c] = s;
-    }
+    linear_forward(hid, v, params[0], params[1], R, C);
+    for (int r = 0; r < R; r++) act[r] = hid[r] > 0 ? hid[r] : a->slope * hid[r];
+    linear_forward(z, act, params[2], params[3], C, R);
 }
 
 // out (N,P,C) = in * gate[n,c], plus res (N,P,C) when not NULL.
@@ -556,45 +582,22 @@ static void mlp_backward(const nn_attention *a, int rows, int mean_rows, float *
                          const float *const *params) {
     const int C = a->C, R = a->R;
     const size_t P = (size_t)a->H * a->W;
-    const float *w1 = params[0], *w2 = params[2];
-    float *dw1 = d_params[0], *db1 = d_params[1], *dw2 = d_params[2], *db2 = d_params[3];
-    // fc2: d_b2, d_W2 (C,R), d_act -> d_hidden through LeakyReLU
-    for (int c = 0; c < C; c++) {
-        double s = 0;
-        for (int n = 0; n < rows; n++) s += dz[(size_t)n * C + c];
-        db2[c] = (float)s;
-        for (int r = 0; r < R; r++) {
-            double t = 0;
-            for (int n = 0; n < rows; n++) {
-                float h = hid[(size_t)n * R + r];
-                t += (double)dz[(size_t)n * C + c] * (h > 0 ? h : a->slope * h);
-            }
-            dw2[(size_t)c * R + r] = (float)t;
-        }
+    float act[(size_t)rows * R];  // fc2's input, LeakyReLU(hid)
+    double t[AS_MAX(C, R)];
+    for (size_t i = 0; i < (size_t)rows * R; i++) act[i] = hid[i] > 0 ? hid[i] : a->slope * hid[i];
+    // fc2, then back through LeakyReLU to d_hidden
+    linear_backward_params(d_params[2], d_params[3], dz, act, rows, C, R);
+    for (int n = 0; n < rows; n++) {
+        linear_backward_input(t, dz + (size_t)n * C, params[2], C, R);
+        for (int r = 0; r < R; r++)
+            dh[(size_t)n * R + r] = (float)(hid[(size_t)n * R + r] > 0 ? t[r] : a->slope * t[r]);
     }
-    for (int n = 0; n < rows; n++)
-        for (int r = 0; r < R; r++) {
-            double t = 0;
-            for (int c = 0; c < C; c++) t += (double)w2[(size_t)c * R + r] * dz[(size_t)n * C + c];
-            dh[(size_t)n * R + r] = (float)(hid[(size_t)n * R + r] > 0 ? t : a->slope * t);
-        }
-    // fc1: d_b1, d_W1 (R,C), d_v
-    for (int r = 0; r < R; r++) {
-        double s = 0;
-        for (int n = 0; n < rows; n++) s += dh[(size_t)n * R + r];
-        db1[r] = (float)s;
-        for (int c = 0; c < C; c++) {
-            double t = 0;
-            for (int n = 0; n < rows; n++) t += (double)dh[(size_t)n * R + r] * v[(size_t)n * C + c];
-            dw1[(size_t)r * C + c] = (float)t;
-        }
+    // fc1, then d_v (a mean spreads its gradient over the P pixels)
+    linear_backward_params(d_params[0], d_params[1], dh, v, rows, R, C);
+    for (int n = 0; n < rows; n++) {
+        linear_backward_input(t, dh + (size_t)n * R, params[0], R, C);
+        for (int c = 0; c < C; c++) dv[(size_t)n * C + c] = (float)(n < mean_rows ? t[c] / P : t[c]);
     }
-    for (int n = 0; n < rows; n++)
-        for (int c = 0; c < C; c++) {
-            double t = 0;
-            for (int r = 0; r < R; r++) t += (double)w1[(size_t)r * C + c] * dh[(size_t)n * R + r];
-            dv[(size_t)n * C + c] = (float)(n < mean_rows ? t / P : t);
-        }
 }
 
 // d_in (N,P,C) = d_out * gate[n,c] + d_mean[n,c] (the mean's share, already / P).
