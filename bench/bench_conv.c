@@ -36,8 +36,7 @@ typedef struct {
     float *in, *out, *w, *b, *d_out, *d_in, *dw, *db;
 } conv_case;
 
-static void case_init(conv_case *k, int N, int H, int W, int cin, int cout, int ks, int training,
-                      conv_layout layout) {
+static void case_init(conv_case *k, int N, int H, int W, int cin, int cout, int ks, int training, conv_layout layout) {
     conv_set_layout(layout);
     if (!(k->c = conv_create(N, H, W, cin, cout, ks, training, NULL))) die();
     as_rng r;
@@ -59,8 +58,7 @@ static void case_free(conv_case *k) {
 static double run_pass(conv_case *k, int pass) {
     double t0 = as_now();
     int rc = pass == 0 ? conv_forward(k->c, k->out, k->in, k->w, k->b)
-                       : conv_backward(k->c, pass == 1 ? k->d_in : NULL, k->dw, k->db, k->d_out,
-                                       k->in, k->w);
+                       : conv_backward(k->c, pass == 1 ? k->d_in : NULL, k->dw, k->db, k->d_out, k->in, k->w);
     if (rc) die();
     return as_now() - t0;
 }
@@ -87,8 +85,8 @@ static void bench(int N, int H, int W, int cin, int cout, int ks, int training, 
             double m = as_median(t[l], runs), best = t[l][0];
             if (p == 2) tw[l] = m, tw_best[l] = best;
             if (p == 1) m -= tw[l], best -= tw_best[l];
-            printf("%-22s %-8s %-4s %6.1f GFLOP/s %8.2f ms  (best %6.1f)  %s\n", shape, names[p],
-                   l ? "nhwc" : "auto", gf / m, m * 1e3, gf / best, conv_impl_name(k[l].c, p));
+            printf("%-22s %-8s %-4s %6.1f GFLOP/s %8.2f ms  (best %6.1f)  %s\n", shape, names[p], l ? "nhwc" : "auto",
+                   gf / m, m * 1e3, gf / best, conv_impl_name(k[l].c, p));
         }
         free(t[0]), free(t[1]);
     }
@@ -96,8 +94,7 @@ static void bench(int N, int H, int W, int cin, int cout, int ks, int training, 
 }
 
 // ---- residual blocks ------------------------------------------------------------------
-static void bench_block(attention_kind kind, int N, int H, int W, int C, int runs,
-                        conv_layout layout) {
+static void bench_block(attention_kind kind, int N, int H, int W, int C, int runs, conv_layout layout) {
     conv_set_layout(layout);
     nn_conv *c = conv_create(N, H, W, C, C, 3, 0, NULL);
     const int R = attention_hidden(C, 16);
@@ -147,8 +144,9 @@ static void bench_block(attention_kind kind, int N, int H, int W, int C, int run
     }
     double mb = as_median(tb, runs), mc = as_median(tc, runs), me = as_median(eff, runs);
     printf("block %-4s %dx%dx%d C=%d %-4s %6.1f GFLOP/s %8.2f ms  (conv alone %5.1f; ratio %3.0f%%)"
-           "\n", attention_name(kind), N, H, W, C, layout == CONV_NHWC ? "nhwc" : "auto",
-           flops / mb * 1e-9, mb * 1e3, conv_flops(c) / mc * 1e-9, 100 * me);
+           "\n",
+           attention_name(kind), N, H, W, C, layout == CONV_NHWC ? "nhwc" : "auto", flops / mb * 1e-9, mb * 1e3,
+           conv_flops(c) / mc * 1e-9, 100 * me);
     free(x), free(t), free(u), free(y), free(w1), free(w2), free(b), free(saved), free(pbuf);
     free(tb), free(tc), free(eff);
     conv_destroy(c);
@@ -165,8 +163,7 @@ int main(int argc, char **argv) {
     bench(16, 48, 48, 32, 32, 3, 1, runs);  // the bundled models' width
     bench(16, 48, 48, 64, 64, 3, 1, runs);
     for (int k = ATT_NONE; k < ATT_COUNT; k++)  // residual blocks, forward (inference plans)
-        for (int l = 0; l < 2; l++)
-            bench_block((attention_kind)k, 1, 128, 128, 64, runs, l ? CONV_NHWC : CONV_AUTO);
+        for (int l = 0; l < 2; l++) bench_block((attention_kind)k, 1, 128, 128, 64, runs, l ? CONV_NHWC : CONV_AUTO);
     if (all) {  // the network's other shapes: head, upsamplers, output, SA4's layers
         bench(16, 48, 48, 3, 64, 3, 1, runs);
         bench(16, 48, 48, 64, 256, 3, 1, runs);

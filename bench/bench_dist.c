@@ -77,8 +77,7 @@ int main(int argc, char **argv) {
         if (dist_barrier(d)) return fail(d, "barrier");  // every rank starts the step together
         dist_stats s0 = dist_get_stats(d);
         double t0 = as_now(), out[3];
-        if (train_step(&tr, d, p, s_hr, t_hr, ds, dt, 1e-4, out))
-            return fail(d, "step");
+        if (train_step(&tr, d, p, s_hr, t_hr, ds, dt, 1e-4, out)) return fail(d, "step");
         if (dist_barrier(d)) return fail(d, "barrier");  // the step ends when the slowest rank's does
         dist_stats s1 = dist_get_stats(d);
         double x[3] = {as_now() - t0, s1.wait_s - s0.wait_s, s1.hook_s - s0.hook_s};

@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
         rate[r] = 2.0 * WIDTH * CHAINS * (double)iters * nthr / dt / 1e9;
     }
     double median = as_median(rate, RUNS);  // sorts rate: the peak is the last
-    printf("{\"isa\":\"%s\",\"threads\":%d,\"peak_gflops\":%.1f,\"median_gflops\":%.1f}\n", ISA,
-           nthr, rate[RUNS - 1], median);
+    printf("{\"isa\":\"%s\",\"threads\":%d,\"peak_gflops\":%.1f,\"median_gflops\":%.1f}\n", ISA, nthr, rate[RUNS - 1],
+           median);
     return sink == 12345.0f;  // keeps the loops
 }

@@ -54,8 +54,7 @@ static float *synthetic(int h, int w) {
 }
 
 // Best time of `repeats` runs, in seconds.
-static double best_time(float *S, float *T, const float *f, int h, int w,
-                        const satv_params *p, int repeats, int *its) {
+static double best_time(float *S, float *T, const float *f, int h, int w, const satv_params *p, int repeats, int *its) {
     double best = 1e30;
     for (int r = 0; r < repeats; r++) {
         double t0 = as_now();
@@ -91,8 +90,8 @@ int main(int argc, char **argv) {
         double td = best_time(S, T, f, h, w, &p, repeats, &its);
         p.tol = 0;
         double t50 = best_time(S, T, f, h, w, &p, repeats, &its50);
-        printf("threads %d: default %d its %.2f ms = %.2f MP/s | 50 its %.2f ms = %.1f MP*it/s\n",
-               t, its, td * 1e3, mp / td, t50 * 1e3, mp * its50 / t50);
+        printf("threads %d: default %d its %.2f ms = %.2f MP/s | 50 its %.2f ms = %.1f MP*it/s\n", t, its, td * 1e3,
+               mp / td, t50 * 1e3, mp * its50 / t50);
     }
     free(f);
     free(S);

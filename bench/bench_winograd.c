@@ -75,8 +75,8 @@ static void bench(int N, int H, int W, int cin, int cout, int training, int runs
         for (int v = 0; v < 3; v++) m[v] = as_median(t[v], runs), best[v] = t[v][0], free(t[v]);
         printf("%-20s %-8s direct %6.1f  wino4 %6.1f  wino6 %6.1f GFLOP/s  (%7.2f / %7.2f / %7.2f ms)"
                "  direct/wino4 %.2f (best runs %.2f)  %s\n",
-               shape, pass ? "bwd-data" : "fwd", gf / m[0], gf / m[1], gf / m[2], m[0] * 1e3,
-               m[1] * 1e3, m[2] * 1e3, m[0] / m[1], best[0] / best[1], conv_impl_name(cd, pass));
+               shape, pass ? "bwd-data" : "fwd", gf / m[0], gf / m[1], gf / m[2], m[0] * 1e3, m[1] * 1e3, m[2] * 1e3,
+               m[0] / m[1], best[0] / best[1], conv_impl_name(cd, pass));
     }
     conv_destroy(cd), conv_destroy(cw), wino_destroy(w6), wino_destroy(w6b);
     free(in), free(out), free(w), free(b), free(d_out), free(d_in), free(dw), free(db);
@@ -87,20 +87,17 @@ int main(int argc, char **argv) {
     int runs = argc > 1 ? atoi(argv[1]) : 11;
     if (runs < 1) runs = 1;
     if (argc >= 7) {
-        bench(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
-              argc > 7, runs);
+        bench(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argc > 7, runs);
         return 0;
     }
     // the paper-size network's inference shapes (128x128, x2), the bundled model's
     // (C = 32, 512x512), training batches, small tiles and thin layers (auto's edges)
     static const int S[][6] = {
-        {1, 128, 128, 64, 64, 0}, {1, 128, 128, 64, 256, 0}, {1, 128, 128, 3, 64, 0},
-        {1, 256, 256, 64, 3, 0},  {1, 512, 512, 32, 32, 0},  {1, 512, 512, 32, 128, 0},
-        {16, 48, 48, 64, 64, 1},  {16, 48, 48, 32, 32, 1},   {16, 48, 48, 64, 256, 1},
-        {1, 32, 32, 64, 64, 0},   {1, 16, 16, 64, 64, 0},    {1, 8, 8, 32, 32, 0},
+        {1, 128, 128, 64, 64, 0}, {1, 128, 128, 64, 256, 0}, {1, 128, 128, 3, 64, 0}, {1, 256, 256, 64, 3, 0},
+        {1, 512, 512, 32, 32, 0}, {1, 512, 512, 32, 128, 0}, {16, 48, 48, 64, 64, 1}, {16, 48, 48, 32, 32, 1},
+        {16, 48, 48, 64, 256, 1}, {1, 32, 32, 64, 64, 0},    {1, 16, 16, 64, 64, 0},  {1, 8, 8, 32, 32, 0},
         {1, 128, 128, 16, 16, 0}, {1, 128, 128, 8, 8, 0},    {16, 48, 48, 16, 8, 1},
     };
-    for (size_t i = 0; i < sizeof S / sizeof *S; i++)
-        bench(S[i][0], S[i][1], S[i][2], S[i][3], S[i][4], S[i][5], runs);
+    for (size_t i = 0; i < sizeof S / sizeof *S; i++) bench(S[i][0], S[i][1], S[i][2], S[i][3], S[i][4], S[i][5], runs);
     return 0;
 }

@@ -108,8 +108,7 @@ static void check_inputs(void) {
     struct stat st;
     for (int i = 0; i < g_n_inputs; i++)
         if (lstat(g_inputs[i], &st) || st.st_size != g_input_st[i].st_size ||
-            st.st_mtim.tv_sec != g_input_st[i].st_mtim.tv_sec ||
-            st.st_mtim.tv_nsec != g_input_st[i].st_mtim.tv_nsec) {
+            st.st_mtim.tv_sec != g_input_st[i].st_mtim.tv_sec || st.st_mtim.tv_nsec != g_input_st[i].st_mtim.tv_nsec) {
             fprintf(stderr, "fuzz_cli: input %s was changed by the run\n", g_inputs[i]);
             __builtin_trap();
         }

@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     g_dir = argv[1];
-    const char *dirs[] = {"data", "corpus/model", "corpus/safetensors", "corpus/checkpoint", "corpus/satv_cache",
+    const char *dirs[] = {"data",      "corpus/model", "corpus/safetensors", "corpus/checkpoint", "corpus/satv_cache",
                           "corpus/cli"};
     for (int i = 0; i < 6; i++)
         if (as_mkdir_p(out(dirs[i]))) fail(dirs[i]);
@@ -206,8 +206,8 @@ int main(int argc, char **argv) {
     SEED("degrade_jpg", "degrade", "-s", "3", "-i", "%T/in/photo.jpg", "-o", "%T/out/c.npy");
     SEED("upscale_model", "upscale", "-m", "%T/in/x2.safetensors", "-i", "%T/in/rgb.png", "-o", "%T/out/a.png");
     SEED("upscale_bicubic_dir", "upscale", "--bicubic", "--scale", "3", "-i", "%T/in/set", "-o", "%T/out/run");
-    SEED("upscale_branches", "upscale", "-i", "%T/in/rgba.png", "-o", "%T/out/a.png", "--structure",
-         "%T/out/c.npy", "--texture", "%T/out/b.jpg", "--tile", "8", "--overlap", "2");
+    SEED("upscale_branches", "upscale", "-i", "%T/in/rgba.png", "-o", "%T/out/a.png", "--structure", "%T/out/c.npy",
+         "--texture", "%T/out/b.jpg", "--tile", "8", "--overlap", "2");
     SEED("upscale_x4_gray", "upscale", "--scale", "4", "-i", "%T/in/gray.png", "-o", "%T/out/b.jpg", "--threads", "1");
     SEED("upscale_ensemble", "upscale", "-m", "%T/in/x3.safetensors", "--ensemble", "-i", "%T/in/rgb.png", "-o",
          "%T/out/c.npy", "--tile", "8");
@@ -215,15 +215,15 @@ int main(int argc, char **argv) {
     SEED("eval_bicubic", "eval", "--bicubic", "--scale", "2", "@%T/in/set");
     SEED("eval_model_json", "eval", "-m", "%T/in/x3.safetensors", "--json", "@%T/in/bench");
     SEED("init", "init", "--scale", "3", "--attention", "ca", "-o", "%T/out/m.safetensors");
-    SEED("decompose", "decompose", "-i", "%T/in/photo.jpg", "--structure", "%T/out/a.png", "--texture",
-         "%T/out/c.npy", "--iters", "3");
+    SEED("decompose", "decompose", "-i", "%T/in/photo.jpg", "--structure", "%T/out/a.png", "--texture", "%T/out/c.npy",
+         "--iters", "3");
     SEED("decompose_npy", "decompose", "-i", "%T/in/img.npy", "--structure", "%T/out/c.npy", "--lambda", "0.5");
     SEED("train", "train", "-d", "%T/in/set", "-o", "%T/out/run");
     SEED("train_resume", "train", "-d", "%T/in/set", "-o", "%T/out/resume", "--resume", "--steps", "3");
-    SEED("train_val", "train", "-d", "%T/in/set", "-o", "%T/out/run", "--val", "%T/in/bench", "--attention",
-         "sa1", "--gradnorm", "off", "--milestones", "1,2");
-    SEED("train_init", "train", "-d", "%T/in/bench/HR", "-o", "%T/out/run", "--init", "%T/in/x2.safetensors",
-         "--cache", "%T/out/c.npy");
+    SEED("train_val", "train", "-d", "%T/in/set", "-o", "%T/out/run", "--val", "%T/in/bench", "--attention", "sa1",
+         "--gradnorm", "off", "--milestones", "1,2");
+    SEED("train_init", "train", "-d", "%T/in/bench/HR", "-o", "%T/out/run", "--init", "%T/in/x2.safetensors", "--cache",
+         "%T/out/c.npy");
     SEED("info", "info", "-m", "%T/in/x2.safetensors", "--size", "3", "--runs", "2", "--json");
     SEED("info_bad_model", "info", "-m", "%T/in/bad.safetensors");
     SEED("upscale_formats", "upscale", "--bicubic", "--scale", "2", "-i", "%T/in/scan.tif", "-o", "%T/out/f.webp",

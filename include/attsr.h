@@ -54,8 +54,8 @@ ATTSR_API void attsr_model_free(attsr_model *model);
 ATTSR_API int attsr_model_bundled(int scale, char *path, size_t n);
 
 typedef struct {
-    int scale;             /* 2, 3 or 4 */
-    int feats;             /* C */
+    int scale; /* 2, 3 or 4 */
+    int feats; /* C */
     int fe_groups, groups, blocks;
     const char *attention; /* "none", "ca", "sa1", "sa4", "ca+sa4", "ca-avgmax" */
     size_t parameters;     /* number of weights */
@@ -78,34 +78,34 @@ ATTSR_API int attsr_device_supported(const attsr_model *model, int device);
 typedef void (*attsr_progress_fn)(int done, int total, void *user);
 
 typedef struct {
-    int tile;              /* LR tile side in pixels, at most; 0: automatic (the whole
+    int tile;    /* LR tile side in pixels, at most; 0: automatic (the whole
                               image when its plan fits about 1.1 GiB, else the fewest
                               windows that do) */
-    int overlap;           /* LR pixels of context around each tile; 0: the network's
+    int overlap; /* LR pixels of context around each tile; 0: the network's
                               receptive radius (tiles then exact but for CA's mean over
                               the window); at most that radius is used */
-    int threads;           /* 0: OpenMP's default */
+    int threads; /* 0: OpenMP's default */
     attsr_progress_fn progress;
     void *progress_user;
-    int ensemble;          /* 1: x8 self-ensemble, the mean of the outputs for the 8 flips
+    int ensemble;         /* 1: x8 self-ensemble, the mean of the outputs for the 8 flips
                               and transposes of the input (EDSR's "+"): 8x the time */
-    int keep_orientation;  /* attsr_evaluate: 1 reads the file's pixels in their stored
+    int keep_orientation; /* attsr_evaluate: 1 reads the file's pixels in their stored
                               order; 0 applies its EXIF Orientation, as browsers do */
-    int device;            /* ATTSR_DEVICE_*: 0 (AUTO) by default */
+    int device;           /* ATTSR_DEVICE_*: 0 (AUTO) by default */
 } attsr_options;
 
 /* Upscales in (h, w, 3) to out (h*s, w*s, 3). structure and texture (same shape as
  * out) receive the two branches when non-NULL. options may be NULL. NaN or Inf in
  * `in` is an error. */
-ATTSR_API int attsr_upscale(attsr_model *model, const float *in, int w, int h, float *out,
-                            float *structure, float *texture, const attsr_options *options);
+ATTSR_API int attsr_upscale(attsr_model *model, const float *in, int w, int h, float *out, float *structure,
+                            float *texture, const attsr_options *options);
 
 /* The field's evaluation protocol (docs/spec.md §2) on one HR image file: crop to a
  * multiple of scale, LR by MATLAB-compatible bicubic 1/scale rounded to 8 bits, SR by
  * the model (bicubic when model is NULL), PSNR (dB) and SSIM on Y with scale pixels
  * shaved off each border. options (may be NULL) apply to the model's upscaling. */
-ATTSR_API int attsr_evaluate(attsr_model *model, int scale, const char *hr_path,
-                             const attsr_options *options, double *psnr, double *ssim);
+ATTSR_API int attsr_evaluate(attsr_model *model, int scale, const char *hr_path, const attsr_options *options,
+                             double *psnr, double *ssim);
 
 /* The reason for the last failure on this thread. */
 ATTSR_API const char *attsr_error(void);

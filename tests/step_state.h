@@ -11,8 +11,8 @@
 #include "train/trainer.h"
 
 typedef struct {
-    trainer t;                       // t.m: a copy of the test's model struct, sharing its buffers
-    float *d_s, *d_t;                // (output size)
+    trainer t;         // t.m: a copy of the test's model struct, sharing its buffers
+    float *d_s, *d_t;  // (output size)
 } step_state;
 
 static inline void step_state_init(step_state *s, const model *m, size_t out_n, double lr) {

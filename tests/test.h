@@ -16,44 +16,44 @@ static jmp_buf t_jmp;
 static const char *t_name;
 static int t_skipped;
 
-#define CHECK(cond, ...)                                                         \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
+#define CHECK(cond, ...)                                                                  \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
             printf("FAIL %s:%s: %s:%d: %s", __FILE__, t_name, __FILE__, __LINE__, #cond); \
-            printf(" -- " __VA_ARGS__);                                          \
-            printf("\n");                                                        \
-            fflush(stdout);                                                      \
-            longjmp(t_jmp, 1);                                                   \
-        }                                                                        \
+            printf(" -- " __VA_ARGS__);                                                   \
+            printf("\n");                                                                 \
+            fflush(stdout);                                                               \
+            longjmp(t_jmp, 1);                                                            \
+        }                                                                                 \
     } while (0)
 
 // Calls that return 0/-1 with as_error(): print the library's reason on failure.
 #define CHECK_OK(call) CHECK((call) == 0, "%s", as_error())
 
-#define SKIP(...)                                                                \
-    do {                                                                         \
-        printf("SKIP %s:%s: ", __FILE__, t_name);                                \
-        printf(__VA_ARGS__);                                                     \
-        printf("\n");                                                            \
-        t_skipped = 1;                                                           \
-        longjmp(t_jmp, 2);                                                       \
+#define SKIP(...)                                 \
+    do {                                          \
+        printf("SKIP %s:%s: ", __FILE__, t_name); \
+        printf(__VA_ARGS__);                      \
+        printf("\n");                             \
+        t_skipped = 1;                            \
+        longjmp(t_jmp, 2);                        \
     } while (0)
 
-#define RUN(fn)                                                                  \
-    do {                                                                         \
-        t_name = #fn;                                                            \
-        t_skipped = 0;                                                           \
-        int r_ = setjmp(t_jmp);                                                  \
-        if (r_ == 0) {                                                           \
-            fn();                                                                \
-            printf("PASS %s:%s\n", __FILE__, t_name);                            \
-            t_pass++;                                                            \
-        } else if (r_ == 1) {                                                    \
-            t_fail++;                                                            \
-        } else {                                                                 \
-            t_skip++;                                                            \
-        }                                                                        \
-        fflush(stdout);                                                          \
+#define RUN(fn)                                       \
+    do {                                              \
+        t_name = #fn;                                 \
+        t_skipped = 0;                                \
+        int r_ = setjmp(t_jmp);                       \
+        if (r_ == 0) {                                \
+            fn();                                     \
+            printf("PASS %s:%s\n", __FILE__, t_name); \
+            t_pass++;                                 \
+        } else if (r_ == 1) {                         \
+            t_fail++;                                 \
+        } else {                                      \
+            t_skip++;                                 \
+        }                                             \
+        fflush(stdout);                               \
     } while (0)
 
 static inline int test_summary(void) { return t_fail ? 1 : 0; }
@@ -71,8 +71,7 @@ static inline const char *test_shared_dir(void) {
 
 // Magnitude-aware comparison: |a-b| <= atol + rtol*|b| for every element.
 // Returns the index of the first violation, or -1.
-static inline long test_allclose(const float *a, const float *b, size_t n, double rtol,
-                                 double atol) {
+static inline long test_allclose(const float *a, const float *b, size_t n, double rtol, double atol) {
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)a[i] - b[i]);
         if (!(d <= atol + rtol * fabs((double)b[i]))) return (long)i;

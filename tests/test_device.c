@@ -106,7 +106,9 @@ static void test_cuda_elementwise(void) {
     a[7] = 0.0f, a[8] = -0.0f;  // LeakyReLU's gradient at 0 takes the negative side
     float *ga = to_gpu(a, n), *gb = to_gpu(b, n), *gout = nn_alloc(NN_CUDA, n * sizeof(float));
     CHECK(gout, "%s", as_error());
-    struct { const char *name; } cases[] = {{"lrelu_forward"}, {"lrelu_backward"}, {"add_forward"}, {"scale_add_inplace"}};
+    struct {
+        const char *name;
+    } cases[] = {{"lrelu_forward"}, {"lrelu_backward"}, {"add_forward"}, {"scale_add_inplace"}};
     for (int c = 0; c < 4; c++) {
         memcpy(ref, b, n * sizeof(float));
         CHECK_OK(nn_upload(NN_CUDA, gout, b, n * sizeof(float)));
@@ -143,7 +145,8 @@ static void test_cuda_pixel_shuffle(void) {
     for (int s = 2; s <= 3; s++) {
         size_t n = (size_t)N * H * W * C * s * s;
         float *x = random_floats(n, 6, -1, 1), *ref = malloc(n * sizeof(float)), *ref2 = malloc(n * sizeof(float));
-        float *gx = to_gpu(x, n), *gy = nn_alloc(NN_CUDA, n * sizeof(float)), *gz = nn_alloc(NN_CUDA, n * sizeof(float));
+        float *gx = to_gpu(x, n), *gy = nn_alloc(NN_CUDA, n * sizeof(float)),
+              *gz = nn_alloc(NN_CUDA, n * sizeof(float));
         pixel_shuffle_forward(ref, x, N, H, W, C, s);
         pixel_shuffle_backward(ref2, x, N, H, W, C, s);
         CHECK_OK(nn_set_device(NN_CUDA));
@@ -187,7 +190,8 @@ static void test_cuda_reductions_and_updates(void) {
     nn_adam_update(gw, gg, gm, gv, n, &k);
     nn_ema_update(ga, gw, n, 0.999);
     CHECK_OK(nn_set_device(NN_CPU));
-    double ew = gpu_err(gw, w, n, 1), em = gpu_err(gm, m, n, 1e-3), ev = gpu_err(gv, v, n, 1e-5), ea = gpu_err(ga, t, n, 1);
+    double ew = gpu_err(gw, w, n, 1), em = gpu_err(gm, m, n, 1e-3), ev = gpu_err(gv, v, n, 1e-5),
+           ea = gpu_err(ga, t, n, 1);
     CHECK(ew <= 1e-6 && em <= 1e-6 && ev <= 1e-6 && ea <= 1e-6, "Adam w %.3g m %.3g v %.3g, EMA %.3g", ew, em, ev, ea);
     float *bufs[] = {gp, gt, gd, gw, gg, gm, gv, ga};
     for (int i = 0; i < 8; i++) nn_free(NN_CUDA, bufs[i]);
@@ -218,7 +222,8 @@ static void test_cuda_conv(void) {
         float *x = random_floats(ni, 20 + t, -1, 1), *w = random_floats(nw, 30 + t, -0.3f, 0.3f);
         float *b = random_floats(co, 40 + t, -0.1f, 0.1f), *r = random_floats(no, 50 + t, -1, 1);
         float *dy = random_floats(no, 60 + t, -1, 1);
-        float *y = malloc(no * 4), *y2 = malloc(no * 4), *dx = malloc(ni * 4), *dw = malloc(nw * 4), *db = malloc(co * 4);
+        float *y = malloc(no * 4), *y2 = malloc(no * 4), *dx = malloc(ni * 4), *dw = malloc(nw * 4),
+              *db = malloc(co * 4);
         conv_opts o = {.lrelu = (int)(t % 2), .slope = 0.2f};
         nn_conv *cc = conv_create(N, H, W, ci, co, k, 1, &o);
         CHECK(cc, "%s", as_error());
@@ -232,11 +237,13 @@ static void test_cuda_conv(void) {
         CHECK_OK(nn_set_device(NN_CPU));
         CHECK(gc && ga, "%s", as_error());
         float *gx = to_gpu(x, ni), *gw = to_gpu(w, nw), *gb = to_gpu(b, co), *gr = to_gpu(r, no), *gdy = to_gpu(dy, no);
-        float *gy = to_gpu(y, no), *gy2 = to_gpu(y, no), *gdx = to_gpu(dx, ni), *gdw = to_gpu(dw, nw), *gdb = to_gpu(db, co);
+        float *gy = to_gpu(y, no), *gy2 = to_gpu(y, no), *gdx = to_gpu(dx, ni), *gdw = to_gpu(dw, nw),
+              *gdb = to_gpu(db, co);
         CHECK_OK(conv_forward(gc, gy, gx, gw, gb));
         CHECK_OK(conv_forward_add(ga, gy2, gx, gw, gb, gr));
         CHECK_OK(conv_backward(ga, gdx, gdw, gdb, gdy, gx, gw));
-        double e[5] = {gpu_vs(gy, y, no), gpu_vs(gy2, y2, no), gpu_vs(gdx, dx, ni), gpu_vs(gdw, dw, nw), gpu_vs(gdb, db, co)};
+        double e[5] = {gpu_vs(gy, y, no), gpu_vs(gy2, y2, no), gpu_vs(gdx, dx, ni), gpu_vs(gdw, dw, nw),
+                       gpu_vs(gdb, db, co)};
         for (int i = 0; i < 5; i++)
             CHECK(e[i] <= 5e-3, "shape %zu: %s error %.3g of the largest value", t,
                   (const char *[]){"forward", "forward_add", "d_in", "d_weight", "d_bias"}[i], e[i]);
@@ -283,8 +290,8 @@ static void test_cuda_model_inference(void) {
                 const float *ref = model_plan_output(cp, k);
                 double mx = max_abs(ref, n), e = 0;
                 for (size_t i = 0; i < n; i++) e = fmax(e, fabs((double)out[i] - ref[i]));
-                CHECK(e <= 1e-2 * mx, "x%d %s output %d: max |diff| %.3g, largest %.3g", s,
-                      attention_name(kinds[ki]), k, e, mx);
+                CHECK(e <= 1e-2 * mx, "x%d %s output %d: max |diff| %.3g, largest %.3g", s, attention_name(kinds[ki]),
+                      k, e, mx);
             }
             free(out);
             free(in);
@@ -298,8 +305,8 @@ static void test_cuda_model_inference(void) {
 // kind the backend has on CUDA against the CPU trainer, from the same weights and batch. TF32
 // convolutions: the losses within 2e-3 relative; the weights, after Adam's ten steps of
 // at most lr each, within 2 lr of the CPU's.
-static void train_cuda_or_cpu(nn_device d, const model *init, const float *in, const float *s_hr,
-                              const float *t_hr, size_t hr, int N, int H, double losses[10], float *w_out) {
+static void train_cuda_or_cpu(nn_device d, const model *init, const float *in, const float *s_hr, const float *t_hr,
+                              size_t hr, int N, int H, double losses[10], float *w_out) {
     trainer t = {0};
     CHECK_OK(model_create(&t.m, &init->cfg));
     memcpy(t.m.w, init->w, sizeof(float) * init->n_floats);

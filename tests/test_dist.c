@@ -20,10 +20,10 @@ static const char *CASES[] = {"x2_none",    "x2_ca",           "x3_sa1",    "x4_
 
 typedef struct {
     const model *m;
-    const float *grads;   // the gradients backward is writing
-    float *snap;          // (n_floats) each range's gradients as they were when reported
-    int *seen;            // (n_params) times each parameter was reported
-    float *split;         // (2, n) the per-branch fe.tail.weight gradients
+    const float *grads;  // the gradients backward is writing
+    float *snap;         // (n_floats) each range's gradients as they were when reported
+    int *seen;           // (n_params) times each parameter was reported
+    float *split;        // (2, n) the per-branch fe.tail.weight gradients
     size_t split_n;
     int calls, split_calls;
 } recorder;
@@ -122,7 +122,8 @@ static void test_world_of_one(void) {
         step_state_free(&st);
         model_plan_free(p);
     }
-    CHECK(!memcmp(m[0].w, m[1].w, sizeof(float) * m[0].n_floats), "train_step with a world of one differs from train_step alone");
+    CHECK(!memcmp(m[0].w, m[1].w, sizeof(float) * m[0].n_floats),
+          "train_step with a world of one differs from train_step alone");
     CHECK(dist_get_stats(d).steps == 0, "a world of one counted reductions");
     model_free(&m[0]);
     model_free(&m[1]);

@@ -39,8 +39,8 @@ static void checkpoint_refused(const char *name, const char *want) {
     CHECK(rc != 0, "%s: accepted", name);
     CHECK(strstr(as_error(), want), "%s: error '%s' lacks '%s'", name, as_error(), want);
     CHECK(!strchr(as_error(), '\n'), "%s: error is more than one line", name);
-    CHECK(t.adam_m == NULL && t.adam_v == NULL && t.ema == NULL && t.grads == NULL && t.m.w == NULL &&
-              t.m.info == NULL, "%s: failure left allocations", name);
+    CHECK(t.adam_m == NULL && t.adam_v == NULL && t.ema == NULL && t.grads == NULL && t.m.w == NULL && t.m.info == NULL,
+          "%s: failure left allocations", name);
 }
 
 static void model_refused(const char *name, const char *want) {

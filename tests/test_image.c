@@ -39,19 +39,16 @@ static void clear_dir(const char *dir) {
     closedir(d);
 }
 
-static void save(const char *path, const void *data, size_t n) {
-    CHECK_OK(as_write_file_atomic(path, data, n));
-}
+static void save(const char *path, const void *data, size_t n) { CHECK_OK(as_write_file_atomic(path, data, n)); }
 
 // A read that must fail: -1, an empty image, one line naming the file.
-#define CHECK_FAILS(call, name, img)                                                         \
-    do {                                                                                     \
-        int rc_ = (call);                                                                    \
-        CHECK(rc_ == -1, "%s: read succeeded", name);                                        \
-        CHECK((img).px == NULL && (img).w == 0, "image not left empty");                     \
-        CHECK(strstr(as_error(), name) == as_error(), "error '%s' does not start with '%s'", \
-              as_error(), name);                                                             \
-        CHECK(!strchr(as_error(), '\n'), "multi-line error '%s'", as_error());               \
+#define CHECK_FAILS(call, name, img)                                                                            \
+    do {                                                                                                        \
+        int rc_ = (call);                                                                                       \
+        CHECK(rc_ == -1, "%s: read succeeded", name);                                                           \
+        CHECK((img).px == NULL && (img).w == 0, "image not left empty");                                        \
+        CHECK(strstr(as_error(), name) == as_error(), "error '%s' does not start with '%s'", as_error(), name); \
+        CHECK(!strchr(as_error(), '\n'), "multi-line error '%s'", as_error());                                  \
     } while (0)
 
 // Writes the bytes to tmpdir/name and checks that reading the file fails.
@@ -74,12 +71,11 @@ static void check_memory_fails(const char *name, const void *data, size_t n, con
 static void read_ref(const char *path, image *ref) { CHECK_OK(image_read(path, ref)); }
 
 static void check_same_floats(const image *a, const image *b, double tol) {
-    CHECK(a->w == b->w && a->h == b->h && a->c == b->c, "size %dx%dx%d vs %dx%dx%d", a->w, a->h,
-          a->c, b->w, b->h, b->c);
+    CHECK(a->w == b->w && a->h == b->h && a->c == b->c, "size %dx%dx%d vs %dx%dx%d", a->w, a->h, a->c, b->w, b->h,
+          b->c);
     size_t n = (size_t)a->w * a->h * a->c;
     long bad = test_allclose(a->px, b->px, n, 0, tol);
-    CHECK(bad < 0, "element %ld: %.9g vs %.9g", bad, bad < 0 ? 0 : a->px[bad],
-          bad < 0 ? 0 : b->px[bad]);
+    CHECK(bad < 0, "element %ld: %.9g vs %.9g", bad, bad < 0 ? 0 : a->px[bad], bad < 0 ? 0 : b->px[bad]);
 }
 
 static void fill_random(image *img, uint64_t seed, float lo, float hi) {
@@ -96,11 +92,10 @@ static void test_png_every_type(void) {
         const char *name;
         int c, gray;
     } cases[] = {
-        {"gray1", 3, 1},       {"gray2", 3, 1},        {"gray4", 3, 1},      {"gray8", 3, 1},
-        {"gray16", 3, 1},      {"graya8", 4, 1},       {"graya16", 4, 1},    {"rgb8", 3, 0},
-        {"rgb16", 3, 0},       {"rgba8", 4, 0},        {"rgba16", 4, 0},     {"pal8_trns", 4, 0},
-        {"pal2", 3, 0},        {"gray8_trns", 4, 1},   {"rgb16_trns", 4, 0}, {"rgb8_adam7", 3, 0},
-        {"gray2_adam7", 3, 1}, {"rgba16_adam7", 4, 0},
+        {"gray1", 3, 1},      {"gray2", 3, 1},       {"gray4", 3, 1},        {"gray8", 3, 1},      {"gray16", 3, 1},
+        {"graya8", 4, 1},     {"graya16", 4, 1},     {"rgb8", 3, 0},         {"rgb16", 3, 0},      {"rgba8", 4, 0},
+        {"rgba16", 4, 0},     {"pal8_trns", 4, 0},   {"pal2", 3, 0},         {"gray8_trns", 4, 1}, {"rgb16_trns", 4, 0},
+        {"rgb8_adam7", 3, 0}, {"gray2_adam7", 3, 1}, {"rgba16_adam7", 4, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char path[256], ref_path[256];
@@ -109,8 +104,7 @@ static void test_png_every_type(void) {
         image img, ref;
         CHECK(image_read(path, &img) == 0, "%s: %s", path, as_error());
         read_ref(ref_path, &ref);
-        CHECK(img.c == cases[i].c && img.gray == cases[i].gray, "%s: c=%d gray=%d", path, img.c,
-              img.gray);
+        CHECK(img.c == cases[i].c && img.gray == cases[i].gray, "%s: c=%d gray=%d", path, img.c, img.gray);
         check_same_floats(&img, &ref, 0);  // exact
         image_free(&img);
         image_free(&ref);
@@ -138,19 +132,15 @@ static void test_npy_versions(void) {
     static const struct {
         const char *path;
         int file_c, c;
-    } cases[] = {
-        {FIX "npy_v1_rgb.npy", 3, 3}, {FIX "npy_v2_rgba.npy", 4, 4}, {FIX "npy_v3_gray.npy", 1, 3}};
+    } cases[] = {{FIX "npy_v1_rgb.npy", 3, 3}, {FIX "npy_v2_rgba.npy", 4, 4}, {FIX "npy_v3_gray.npy", 1, 3}};
     for (int i = 0; i < 3; i++) {
         image img;
         CHECK(image_read(cases[i].path, &img) == 0, "%s", as_error());
-        CHECK(img.w == 7 && img.h == 5 && img.c == cases[i].c &&
-              img.gray == (cases[i].file_c == 1));
+        CHECK(img.w == 7 && img.h == 5 && img.c == cases[i].c && img.gray == (cases[i].file_c == 1));
         for (int p = 0; p < 35; p++)
             for (int k = 0; k < img.c; k++) {
-                float want =
-                    ((float)(p * cases[i].file_c + (cases[i].file_c == 1 ? 0 : k)) - 50) * 0.25f;
-                CHECK(img.px[p * img.c + k] == want, "%s: pixel %d channel %d", cases[i].path, p,
-                      k);
+                float want = ((float)(p * cases[i].file_c + (cases[i].file_c == 1 ? 0 : k)) - 50) * 0.25f;
+                CHECK(img.px[p * img.c + k] == want, "%s: pixel %d channel %d", cases[i].path, p, k);
             }
         image_free(&img);
     }
@@ -233,8 +223,7 @@ static void test_roundtrip_npy_bit_exact(void) {
         CHECK(raw[6] == 1 && raw[7] == 0 && off % 64 == 0 && raw[off - 1] == '\n');
         CHECK(n == off + sizeof(float) * 9 * 6 * c);
         char want[128];
-        snprintf(want, sizeof want,
-                 "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 9, %d), }", c);
+        snprintf(want, sizeof want, "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 9, %d), }", c);
         CHECK(!memcmp(raw + 10, want, strlen(want)), "header '%.60s'", raw + 10);
         free(raw);
         image_free(&img);
@@ -258,8 +247,7 @@ static void test_roundtrip_jpeg(void) {
     for (int y = 0; y < 29; y++)
         for (int x = 0; x < 37; x++) {
             float *p = &img.px[(y * 37 + x) * 4];
-            p[0] = x / 36.0f, p[1] = y / 28.0f, p[2] = 0.5f + 0.3f * sinf(x * 0.3f + y * 0.2f),
-            p[3] = 0.1f;
+            p[0] = x / 36.0f, p[1] = y / 28.0f, p[2] = 0.5f + 0.3f * sinf(x * 0.3f + y * 0.2f), p[3] = 0.1f;
         }
     const char *path = tmp_path("rt.jpeg");
     CHECK_OK(image_write(path, &img));
@@ -272,8 +260,7 @@ static void test_roundtrip_jpeg(void) {
             max = fmax(max, d);
             sum += d;
         }
-    CHECK(max < 10.0 / 255 && sum / (37 * 29 * 3) < 1.5 / 255, "max %.4f mean %.5f", max,
-          sum / (37 * 29 * 3));
+    CHECK(max < 10.0 / 255 && sum / (37 * 29 * 3) < 1.5 / 255, "max %.4f mean %.5f", max, sum / (37 * 29 * 3));
     size_t n;
     uint8_t *raw = load(path, &n);
     size_t sof = find_marker(raw, n, 0xc0);
@@ -332,8 +319,7 @@ static void test_directory(void) {
 
 // Every cut of a valid PNG must fail: inside the signature, IHDR, IDAT or IEND.
 static void test_truncated_png(void) {
-    static const char *files[] = {FIX "png_rgb8.png", FIX "png_gray2_adam7.png",
-                                  FIX "png_pal8_trns.png"};
+    static const char *files[] = {FIX "png_rgb8.png", FIX "png_gray2_adam7.png", FIX "png_pal8_trns.png"};
     for (int f = 0; f < 3; f++) {
         size_t n;
         uint8_t *data = load(files[f], &n);
@@ -388,8 +374,7 @@ static void test_corrupt_png_deflate(void) {
 // IHDR claims 100000 x 100000: refused from the header, before any pixel allocation.
 // (An empty IDAT follows, as libpng reads chunks up to the first IDAT before returning.)
 static void test_png_huge_header(void) {
-    uint8_t png[8 + 25 + 12 + 12] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
-                                     0,    0,   0,   13,  'I',  'H',  'D',  'R'};
+    uint8_t png[8 + 25 + 12 + 12] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
     put_be32(png + 16, 100000);
     put_be32(png + 20, 100000);
     png[24] = 8, png[25] = 2;  // 8-bit RGB, no interlace
@@ -415,8 +400,7 @@ static void test_over_pixel_limit(void) {
 }
 
 static void test_truncated_jpeg(void) {
-    static const char *files[] = {FIX "jpeg_rgb.jpg", FIX "jpeg_rgb_progressive.jpg",
-                                  FIX "jpeg_gray.jpg"};
+    static const char *files[] = {FIX "jpeg_rgb.jpg", FIX "jpeg_rgb_progressive.jpg", FIX "jpeg_gray.jpg"};
     for (int f = 0; f < 3; f++) {
         size_t n;
         uint8_t *data = load(files[f], &n);
@@ -499,13 +483,11 @@ static void test_npy_wrong_dtype(void) {
                     "dtype '<f8' is not supported (float32 '<f4' required)");
     check_npy_fails("{'descr': '>f4', 'fortran_order': False, " SHAPE_OK ", }\n", 72, "'>f4'");
     check_npy_fails("{'descr': '|u1', 'fortran_order': False, " SHAPE_OK ", }\n", 18, "'|u1'");
-    check_npy_fails("{'descr': [('a', '<f4')], 'fortran_order': False, " SHAPE_OK "}\n", 72,
-                    "malformed");
+    check_npy_fails("{'descr': [('a', '<f4')], 'fortran_order': False, " SHAPE_OK "}\n", 72, "malformed");
 }
 
 static void test_npy_fortran_order(void) {
-    check_npy_fails("{'descr': '<f4', 'fortran_order': True, " SHAPE_OK ", }\n", 72,
-                    "fortran_order");
+    check_npy_fails("{'descr': '<f4', 'fortran_order': True, " SHAPE_OK ", }\n", 72, "fortran_order");
 }
 
 static void test_npy_data_length(void) {
@@ -525,20 +507,14 @@ static void test_npy_absurd_shape(void) {
         "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4611686018427387904), }",
     };
     for (int i = 0; i < 3; i++) check_npy_fails(dicts[i], 72, "limit");
-    check_npy_fails(
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 2, 3), }", 72,
-        "too large");
-    check_npy_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4, 3), }", 0,
-                    "invalid image size");
-    check_npy_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 2), }", 48,
-                    "shape must be");
-    check_npy_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", 24,
-                    "shape must be");
+    check_npy_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 2, 3), }", 72,
+                    "too large");
+    check_npy_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4, 3), }", 0, "invalid image size");
+    check_npy_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 2), }", 48, "shape must be");
+    check_npy_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", 24, "shape must be");
     check_npy_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", 4, "shape must be");
-    check_npy_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 3, 1), }", 24,
-                    "dimensions");
-    check_npy_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3, 3), }", 72,
-                    "malformed");
+    check_npy_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 3, 1), }", 24, "dimensions");
+    check_npy_fails("{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3, 3), }", 72, "malformed");
 }
 
 static void test_npy_malformed_header(void) {
@@ -566,8 +542,7 @@ static void test_npy_malformed_header(void) {
         "{'descr': '<\\f4', 'fortran_order': False, " SHAPE_OK "}",
         "{'': '<f4', 'fortran_order': False, " SHAPE_OK "}",
     };
-    for (size_t i = 0; i < sizeof dicts / sizeof *dicts; i++)
-        check_npy_fails(dicts[i], 72, "malformed");
+    for (size_t i = 0; i < sizeof dicts / sizeof *dicts; i++) check_npy_fails(dicts[i], 72, "malformed");
     // The same dict in both quote styles, spaced oddly, no trailing comma: accepted.
     const char *ok = "{ \"descr\":'<f4' ,'fortran_order' : False,\"shape\":(2,3,3)}  \n";
     uint8_t buf[200] = "\x93NUMPY\x01\x00";
@@ -661,8 +636,7 @@ static void test_image_alloc_limits(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "%s/attsr-test-image-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(tmpdir, sizeof tmpdir, "%s/attsr-test-image-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
         return 2;

@@ -32,14 +32,15 @@ static void known_image(image *img, int w, int h) {
 static size_t exif_blob(uint8_t *b, int orientation, int le) {
     memset(b, 0, 48);
     uint8_t *p = b;
-#define W16(v) (le ? (p[0] = (uint8_t)(v), p[1] = (uint8_t)((v) >> 8)) : (p[0] = (uint8_t)((v) >> 8), p[1] = (uint8_t)(v)), p += 2)
-#define W32(v) (le ? (W16((v) & 0xffff), W16((v) >> 16)) : (W16((v) >> 16), W16((v) & 0xffff)))
+#define W16(v) \
+    (le ? (p[0] = (uint8_t)(v), p[1] = (uint8_t)((v) >> 8)) : (p[0] = (uint8_t)((v) >> 8), p[1] = (uint8_t)(v)), p += 2)
+#define W32(v) (le ? (W16((v)&0xffff), W16((v) >> 16)) : (W16((v) >> 16), W16((v)&0xffff)))
     memcpy(p, le ? "II*\0" : "MM\0*", 4), p += 4;
-    W32(8);                    // IFD0 at 8
-    W16(2);                    // two entries
+    W32(8);                                // IFD0 at 8
+    W16(2);                                // two entries
     W16(0x010e), W16(2), W32(6), W32(38);  // ImageDescription, ASCII, 6 bytes at 38
     W16(0x0112), W16(3), W32(1), W16(orientation), W16(0);
-    W32(0);                    // no next IFD
+    W32(0);  // no next IFD
     memcpy(p, "attsr", 6), p += 6;
 #undef W16
 #undef W32
@@ -113,8 +114,8 @@ static void upright_reference(image *dst, const image *raw, int o) {
 }
 
 static void check_same(const image *a, const image *b, const char *what) {
-    CHECK(a->w == b->w && a->h == b->h && a->c == b->c, "%s: %dx%dx%d vs %dx%dx%d", what, a->w, a->h, a->c,
-          b->w, b->h, b->c);
+    CHECK(a->w == b->w && a->h == b->h && a->c == b->c, "%s: %dx%dx%d vs %dx%dx%d", what, a->w, a->h, a->c, b->w, b->h,
+          b->c);
     size_t n = (size_t)a->w * a->h * a->c;
     for (size_t i = 0; i < n; i++) CHECK(a->px[i] == b->px[i], "%s: value %zu: %g vs %g", what, i, a->px[i], b->px[i]);
 }
@@ -181,7 +182,7 @@ static void test_orientation_malformed(void) {
     uint8_t b[48];
     size_t n = exif_blob(b, 6, 1);
     CHECK(image_exif_orientation(b, n, NULL) == 6);
-    for (size_t m = 0; m < 34; m++) {  // the Orientation entry ends at byte 34
+    for (size_t m = 0; m < 34; m++) {      // the Orientation entry ends at byte 34
         uint8_t *cut = malloc(m ? m : 1);  // exactly m bytes, so ASan sees any overread
         memcpy(cut, b, m);
         CHECK(image_exif_orientation(cut, m, NULL) == 0, "cut at %zu", m);
@@ -248,8 +249,7 @@ static void roundtrip16(int c, int gray) {
     CHECK(depth == 8 && type == want);
     CHECK_OK(image_read(path, &back));
     CHECK(back.depth == 8);
-    for (size_t i = 0; i < (size_t)9 * 4 * c; i++)
-        CHECK(back.px[i] == image_to_u8(img.px[i]) / 255.0f, "value %zu", i);
+    for (size_t i = 0; i < (size_t)9 * 4 * c; i++) CHECK(back.px[i] == image_to_u8(img.px[i]) / 255.0f, "value %zu", i);
     image_free(&back);
     image_free(&img);
     unlink(path);
@@ -514,7 +514,7 @@ static void test_metadata_roundtrip(void) {
     static const struct {
         const char *name;
         int exif, gray;
-    } cases[] = {{"m.png", 1, 0}, {"m.jpg", 1, 0}, {"m.webp", 1, 0}, {"m.tif", 0, 0},
+    } cases[] = {{"m.png", 1, 0},  {"m.jpg", 1, 0},  {"m.webp", 1, 0}, {"m.tif", 0, 0},
                  {"mg.png", 1, 1}, {"mg.jpg", 1, 1}, {"mg.tif", 0, 1}};
     uint8_t icc_rgb[ICC_N], icc_gray[ICC_N], exif[48];
     icc_profile(icc_rgb, "RGB ", 1), icc_profile(icc_gray, "GRAY", 2);
@@ -650,7 +650,8 @@ static void test_y4m_conversion(void) {
         CHECK(f[0] == cases[i].y && f[4] == cases[i].cb && f[s.chroma == Y4M_444 ? 8 : 5] == cases[i].cr,
               "BT.%d red: Y %d Cb %d Cr %d", s.matrix, f[0], f[4], f[s.chroma == Y4M_444 ? 8 : 5]);
         CHECK_OK(y4m_to_rgb(&s, f, &back));
-        for (int k = 0; k < 12; k++) CHECK(fabs(back.px[k] - red.px[k]) < 0.02, "BT.%d red back: %g", s.matrix, back.px[k]);
+        for (int k = 0; k < 12; k++)
+            CHECK(fabs(back.px[k] - red.px[k]) < 0.02, "BT.%d red back: %g", s.matrix, back.px[k]);
         image_free(&back);
         memset(f, 128, sizeof f), memset(f, 235, 4);  // white
         CHECK_OK(y4m_to_rgb(&s, f, &back));
@@ -711,8 +712,8 @@ static void test_y4m_ffmpeg_headers(void) {
          "YUV4MPEG2 W128 H96 F10:1 Ip A16:15 C420paldv XYSCSS=420PALDV XCOLORRANGE=LIMITED\n", Y4M_420, 0, 1},
         {"YUV4MPEG2 W64 H48 F10:1 Im A1:1 C422 XYSCSS=422\n", "YUV4MPEG2 W128 H96 F10:1 Ip A1:1 C422 XYSCSS=422\n",
          Y4M_422, 0, 1},
-        {"YUV4MPEG2 W64 H48 C444 XYSCSS=444 Xlength=3\n", "YUV4MPEG2 W128 H96 C444 XYSCSS=444 Xlength=3\n", Y4M_444,
-         0, 0},
+        {"YUV4MPEG2 W64 H48 C444 XYSCSS=444 Xlength=3\n", "YUV4MPEG2 W128 H96 C444 XYSCSS=444 Xlength=3\n", Y4M_444, 0,
+         0},
         {"YUV4MPEG2 W64 H48 F10:1 Ip A1:1 Cmono XCOLORRANGE=FULL\n",
          "YUV4MPEG2 W128 H96 F10:1 Ip A1:1 Cmono XCOLORRANGE=FULL\n", Y4M_MONO, 1, 0},
     };

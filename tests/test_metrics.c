@@ -34,8 +34,9 @@ static void test_fixtures_metrics(void) {
     while (fx_next(f, "metrics", line, sizeof line)) {
         int h, w, c, gray, shave;
         double psnr, ssim;
-        CHECK(sscanf(line, "metrics %127s %127s %d %d %d %d %d %lf %lf", srn, hrn, &h, &w, &c,
-                     &gray, &shave, &psnr, &ssim) == 9, "bad line: %s", line);
+        CHECK(sscanf(line, "metrics %127s %127s %d %d %d %d %d %lf %lf", srn, hrn, &h, &w, &c, &gray, &shave, &psnr,
+                     &ssim) == 9,
+              "bad line: %s", line);
         float *a = fx_read(srn, (size_t)h * w * c), *b = fx_read(hrn, (size_t)h * w * c);
         CHECK(a && b, "%s", line);
         image sr, hr;
@@ -46,8 +47,8 @@ static void test_fixtures_metrics(void) {
         CHECK_OK(metrics_compute(&m, &sr, &hr, shave));
         // Both sides are double precision; only the summation order differs.
         CHECK(fabs(m.psnr - psnr) <= 1e-9 * psnr && fabs(m.ssim - ssim) <= 1e-10,
-              "%s vs %s gray %d shave %d: psnr %.12f want %.12f, ssim %.12f want %.12f", srn,
-              hrn, gray, shave, m.psnr, psnr, m.ssim, ssim);
+              "%s vs %s gray %d shave %d: psnr %.12f want %.12f, ssim %.12f want %.12f", srn, hrn, gray, shave, m.psnr,
+              psnr, m.ssim, ssim);
         image_free(&sr), image_free(&hr), free(a), free(b);
         cases++;
     }
@@ -75,8 +76,8 @@ static void test_symmetric(void) {
     metrics ab, ba;
     CHECK_OK(metrics_compute(&ab, &a, &b, 2));
     CHECK_OK(metrics_compute(&ba, &b, &a, 2));
-    CHECK(ab.psnr == ba.psnr && fabs(ab.ssim - ba.ssim) <= 1e-15, "%.17g %.17g / %.17g %.17g",
-          ab.psnr, ba.psnr, ab.ssim, ba.ssim);
+    CHECK(ab.psnr == ba.psnr && fabs(ab.ssim - ba.ssim) <= 1e-15, "%.17g %.17g / %.17g %.17g", ab.psnr, ba.psnr,
+          ab.ssim, ba.ssim);
     CHECK(ab.ssim < 0.2 && ab.psnr < 15, "unrelated noise: psnr %g ssim %g", ab.psnr, ab.ssim);
     image_free(&a), image_free(&b);
 }
@@ -104,8 +105,7 @@ static void test_constant_images(void) {
 static void test_rounds_to_8_bits(void) {
     image a, b;
     image_random(&a, 24, 30, 4, 4);
-    for (size_t i = 0; i < (size_t)24 * 30 * 4; i++)
-        a.px[i] = image_to_u8(a.px[i] * 1.4f - 0.2f) / 255.0f;
+    for (size_t i = 0; i < (size_t)24 * 30 * 4; i++) a.px[i] = image_to_u8(a.px[i] * 1.4f - 0.2f) / 255.0f;
     CHECK_OK(image_alloc(&b, 30, 24, 4));
     as_rng r;
     as_rng_seed(&r, 5);
@@ -145,8 +145,7 @@ static void test_small_and_errors(void) {
     CHECK(metrics_compute(&m, &a, &b, -1) == -1, "negative shave");
     image c;
     image_random(&c, 14, 13, 3, 9);
-    CHECK(metrics_compute(&m, &a, &c, 0) == -1 && strstr(as_error(), "mismatch"), "%s",
-          as_error());
+    CHECK(metrics_compute(&m, &a, &c, 0) == -1 && strstr(as_error(), "mismatch"), "%s", as_error());
     image_free(&a), image_free(&b), image_free(&c);
 }
 
@@ -182,27 +181,30 @@ static metrics bicubic_baseline(const char *path, int s) {
 static void test_published_bicubic_baselines(void) {
     const char *shared = test_shared_dir();
     if (!shared) SKIP("no shared folder (set ATTSR_SHARED)");
-    static const char *names[2][14] = {
-        {"baby", "bird", "butterfly", "head", "woman"},
-        {"baboon", "barbara", "bridge", "coastguard", "comic", "face", "flowers", "foreman",
-         "lenna", "man", "monarch", "pepper", "ppt3", "zebra"}};
-    static const struct { int set, s, n; double ref_psnr, ref_ssim, pub_psnr; } cases[] = {
-        {0, 2, 5, 33.673571, 0.930290, 33.66},  {0, 4, 5, 28.429041, 0.811137, 28.42},
-        {1, 2, 14, 30.230204, 0.869052, 30.24}, {1, 4, 14, 25.993988, 0.702917, 26.00}};
+    static const char *names[2][14] = {{"baby", "bird", "butterfly", "head", "woman"},
+                                       {"baboon", "barbara", "bridge", "coastguard", "comic", "face", "flowers",
+                                        "foreman", "lenna", "man", "monarch", "pepper", "ppt3", "zebra"}};
+    static const struct {
+        int set, s, n;
+        double ref_psnr, ref_ssim, pub_psnr;
+    } cases[] = {{0, 2, 5, 33.673571, 0.930290, 33.66},
+                 {0, 4, 5, 28.429041, 0.811137, 28.42},
+                 {1, 2, 14, 30.230204, 0.869052, 30.24},
+                 {1, 4, 14, 25.993988, 0.702917, 26.00}};
     for (int k = 0; k < 4; k++) {
         double p = 0, q = 0;
         for (int i = 0; i < cases[k].n; i++) {
             char path[1024];
-            snprintf(path, sizeof path, "%s/data/benchmark/%s/HR/%s.png", shared,
-                     cases[k].set ? "Set14" : "Set5", names[cases[k].set][i]);
+            snprintf(path, sizeof path, "%s/data/benchmark/%s/HR/%s.png", shared, cases[k].set ? "Set14" : "Set5",
+                     names[cases[k].set][i]);
             metrics m = bicubic_baseline(path, cases[k].s);
             p += m.psnr / cases[k].n;
             q += m.ssim / cases[k].n;
         }
-        printf("# %s x%d bicubic: PSNR %.4f SSIM %.4f (published %.2f)\n",
-               cases[k].set ? "Set14" : "Set5", cases[k].s, p, q, cases[k].pub_psnr);
-        CHECK(fabs(p - cases[k].ref_psnr) < 1e-4 && fabs(q - cases[k].ref_ssim) < 1e-5,
-              "reference %.6f %.6f", cases[k].ref_psnr, cases[k].ref_ssim);
+        printf("# %s x%d bicubic: PSNR %.4f SSIM %.4f (published %.2f)\n", cases[k].set ? "Set14" : "Set5", cases[k].s,
+               p, q, cases[k].pub_psnr);
+        CHECK(fabs(p - cases[k].ref_psnr) < 1e-4 && fabs(q - cases[k].ref_ssim) < 1e-5, "reference %.6f %.6f",
+              cases[k].ref_psnr, cases[k].ref_ssim);
         CHECK(fabs(p - cases[k].pub_psnr) <= 0.02, "published %.2f", cases[k].pub_psnr);
     }
 }

@@ -11,10 +11,9 @@
 
 #define FIX "tests/fixtures/model/"
 
-static const char *CASES[] = {"x2_none", "x2_ca", "x2_sa1", "x2_sa4", "x3_none", "x3_ca",
-                              "x3_sa1", "x3_sa4", "x4_none", "x4_ca", "x4_sa1", "x4_sa4",
-                              "x2_ca_nofe", "x3_sa4_noblocks", "x4_ca_sa4", "x2_ca_avgmax",
-                              "x3_ca_avgmax"};
+static const char *CASES[] = {"x2_none",    "x2_ca",           "x2_sa1",    "x2_sa4",       "x3_none",     "x3_ca",
+                              "x3_sa1",     "x3_sa4",          "x4_none",   "x4_ca",        "x4_sa1",      "x4_sa4",
+                              "x2_ca_nofe", "x3_sa4_noblocks", "x4_ca_sa4", "x2_ca_avgmax", "x3_ca_avgmax"};
 
 // ATTSR_CONV=winograd forces Winograd F(4x4, 3x3) on every 3x3 layer (auto uses it on
 // none of these small fixtures): its rounding is ~10x direct's per layer (see
@@ -25,8 +24,7 @@ static double tol_scale(void) {
     return a && !strcmp(a, "winograd") ? WINO_FACTOR : 1;
 }
 
-static void check_close(const char *what, const char *cs, const float *got, const st_tensor *ref,
-                        double tol) {
+static void check_close(const char *what, const char *cs, const float *got, const st_tensor *ref, double tol) {
     tol *= tol_scale();
     double e = test_max_rel(got, ref->data, ref->numel);
     CHECK(e <= tol, "%s %s: max error %.3g of the reference's scale (tolerance %.1g)", cs, what, e, tol);
@@ -149,7 +147,8 @@ static void test_load_errors(void) {
     CHECK_OK(st_read(&f, FIX "x2_none.weights.safetensors"));
     // rewrite with one tensor renamed and one with a wrong shape
     st_out_tensor *t = calloc(f.n, sizeof *t);
-    for (int i = 0; i < f.n; i++) t[i] = (st_out_tensor){f.tensors[i].name, f.tensors[i].ndim, f.tensors[i].shape, f.tensors[i].data};
+    for (int i = 0; i < f.n; i++)
+        t[i] = (st_out_tensor){f.tensors[i].name, f.tensors[i].ndim, f.tensors[i].shape, f.tensors[i].data};
     int hi = -1;
     for (int i = 0; i < f.n; i++)
         if (!strcmp(f.tensors[i].name, "fe.head.bias")) hi = i;
@@ -200,8 +199,10 @@ static int st_try(const char *header, size_t data_len, const char *want) {
     as_clear_error();
     int rc = st_read_memory(&f, p, n, "t.safetensors");
     free(p);
-    if (rc == 0) st_free(&f);
-    else CHECK(want && strstr(as_error(), want), "error '%s' lacks '%s'", as_error(), want ? want : "(none)");
+    if (rc == 0)
+        st_free(&f);
+    else
+        CHECK(want && strstr(as_error(), want), "error '%s' lacks '%s'", as_error(), want ? want : "(none)");
     return rc;
 }
 
@@ -218,7 +219,8 @@ static void test_safetensors_ranges(void) {
           "overlapping ranges accepted");
     CHECK(st_try("{" T_F32("a", 2, 0, 8) "," T_F32("b", 2, 0, 8) "}", 8, "overlaps"), "a shared range accepted");
     CHECK(st_try("{" T_F32("a", 2, 0, 8) "," T_F32("b", 2, 12, 20) "}", 20,
-                 "bytes 8 to 12 of the data belong to no tensor (before tensor 'b')"), "a gap accepted");
+                 "bytes 8 to 12 of the data belong to no tensor (before tensor 'b')"),
+          "a gap accepted");
     CHECK(st_try("{" T_F32("a", 2, 4, 12) "}", 12, "bytes 0 to 4"), "a gap at the start accepted");
     CHECK(st_try("{" T_F32("a", 2, 0, 8) "}", 12, "bytes 8 to 12 of the data belong to no tensor (after the last)"),
           "trailing bytes accepted");
@@ -268,7 +270,8 @@ static void test_nonfinite_weights_refused(void) {
         CHECK_OK(model_save(&a, path));
         CHECK(model_load(&b, path) != 0, "weight %g accepted", bad[k]);
         CHECK(strstr(as_error(), "tensor 'structure.tail.weight' holds a non-finite value") &&
-              strstr(as_error(), "at element 5"), "%s", as_error());
+                  strstr(as_error(), "at element 5"),
+              "%s", as_error());
         CHECK(b.w == NULL && b.info == NULL, "failure left allocations");
     }
     unlink(path);
@@ -292,7 +295,8 @@ static void test_header_messages(void) {
     st_file f;
     CHECK_OK(st_read(&f, path));
     st_out_tensor *t = calloc(f.n, sizeof *t);
-    for (int k = 0; k < f.n; k++) t[k] = (st_out_tensor){f.tensors[k].name, f.tensors[k].ndim, f.tensors[k].shape, f.tensors[k].data};
+    for (int k = 0; k < f.n; k++)
+        t[k] = (st_out_tensor){f.tensors[k].name, f.tensors[k].ndim, f.tensors[k].shape, f.tensors[k].data};
     static const char *vals[][2] = {{"1000000000", "feats 1000000000 out of range (1..1024)"},
                                     {"99999999999", "metadata feats = '99999999999' is out of range"},
                                     {"12x", "metadata feats = '12x' is not an integer"},
@@ -304,7 +308,8 @@ static void test_header_messages(void) {
     const char *saved = f.meta_values[fi];
     for (int v = 0; v < 4; v++) {
         f.meta_values[fi] = (char *)vals[v][0];
-        CHECK_OK(st_write(path, t, f.n, (const char *const *)f.meta_keys, (const char *const *)f.meta_values, f.n_meta));
+        CHECK_OK(
+            st_write(path, t, f.n, (const char *const *)f.meta_keys, (const char *const *)f.meta_values, f.n_meta));
         CHECK(model_load(&b, path) != 0, "feats '%s' accepted", vals[v][0]);
         CHECK(strstr(as_error(), vals[v][1]), "feats '%s': '%s' lacks '%s'", vals[v][0], as_error(), vals[v][1]);
     }

@@ -16,8 +16,8 @@
 #include "nn/nn.h"
 
 #define FIXTURES "tests/fixtures/nn/"
-#define FIX_RTOL 1e-5   // vs PyTorch, relative to the tensor's largest magnitude
-#define FD_RTOL 1e-2    // finite differences, relative to the gradient's largest magnitude
+#define FIX_RTOL 1e-5  // vs PyTorch, relative to the tensor's largest magnitude
+#define FD_RTOL 1e-2   // finite differences, relative to the gradient's largest magnitude
 
 // ATTSR_TEST_VERBOSE=1: error margins; 2: also every finite-difference step.
 static int verbose(void) {
@@ -61,14 +61,13 @@ static void check_finite(const float *x, size_t n, const char *what, const char 
         CHECK(isfinite(x[i]), "%s: %s[%zu] = %g is not finite (%s)", desc, what, i, x[i], desc);
 }
 
-static void check_close(const float *got, const float *ref, size_t n, double rtol, const char *what,
-                        const char *desc) {
+static void check_close(const float *got, const float *ref, size_t n, double rtol, const char *what, const char *desc) {
     check_finite(got, n, what, desc);
     double e = test_max_rel(got, ref, n);
     if (verbose()) printf("# %-28s %-12s max rel err %.2e\n", desc, what, e);
     long i = test_allclose(got, ref, n, 0, rtol * max_abs(ref, n));
-    CHECK(e <= rtol, "%s: %s max rel err %.3g > %.0e; first at [%ld]: %.8g vs %.8g", desc, what,
-          e, rtol, i, i >= 0 ? got[i] : 0.0, i >= 0 ? ref[i] : 0.0);
+    CHECK(e <= rtol, "%s: %s max rel err %.3g > %.0e; first at [%ld]: %.8g vs %.8g", desc, what, e, rtol, i,
+          i >= 0 ? got[i] : 0.0, i >= 0 ? ref[i] : 0.0);
 }
 
 // ---- a layer under test: the nn families behind one call shape ---------------------
@@ -99,9 +98,9 @@ static void layer_init(layer *L) {
         L->nin = px * L->cin, L->nout = px * L->cout, L->np = 2;
         L->psize[0] = (size_t)L->cout * L->cin * L->k * L->k, L->psize[1] = L->cout;
         L->pname[0] = "weight", L->pname[1] = "bias";
-        snprintf(L->desc, sizeof L->desc, "conv N=%d H=%d W=%d cin=%d cout=%d k=%d [%s/%s/%s]",
-                 L->N, L->H, L->W, L->cin, L->cout, L->k, conv_impl_name(L->conv, 0),
-                 conv_impl_name(L->conv, 1), conv_impl_name(L->conv, 2));
+        snprintf(L->desc, sizeof L->desc, "conv N=%d H=%d W=%d cin=%d cout=%d k=%d [%s/%s/%s]", L->N, L->H, L->W,
+                 L->cin, L->cout, L->k, conv_impl_name(L->conv, 0), conv_impl_name(L->conv, 1),
+                 conv_impl_name(L->conv, 2));
         break;
     case L_LRELU:
         L->nin = L->nout = px * L->cin;
@@ -109,8 +108,7 @@ static void layer_init(layer *L) {
         break;
     case L_SHUFFLE:
         L->nin = px * L->cin, L->nout = L->nin;
-        snprintf(L->desc, sizeof L->desc, "pixel_shuffle N=%d H=%d W=%d C=%d s=%d", L->N, L->H,
-                 L->W, L->cout, L->k);
+        snprintf(L->desc, sizeof L->desc, "pixel_shuffle N=%d H=%d W=%d C=%d s=%d", L->N, L->H, L->W, L->cout, L->k);
         break;
     case L_ATT: {
         int C = L->cin;
@@ -129,8 +127,8 @@ static void layer_init(layer *L) {
         }
         L->saved = fnan(attention_saved_floats(L->att) + 1);
         L->scratch = fnan(attention_scratch_floats(L->att) + 1);
-        snprintf(L->desc, sizeof L->desc, "attention %s N=%d H=%d W=%d C=%d R=%d slope=%g",
-                 attention_name(L->kind), L->N, L->H, L->W, C, L->R, L->slope);
+        snprintf(L->desc, sizeof L->desc, "attention %s N=%d H=%d W=%d C=%d R=%d slope=%g", attention_name(L->kind),
+                 L->N, L->H, L->W, C, L->R, L->slope);
         break;
     }
     }
@@ -149,32 +147,27 @@ static void layer_forward(layer *L, float *out, const float *in, float *const *p
     case L_CONV: CHECK_OK(conv_forward(L->conv, out, in, params[0], params[1])); break;
     case L_LRELU: lrelu_forward(out, in, L->nin, L->slope); break;
     case L_SHUFFLE: pixel_shuffle_forward(out, in, L->N, L->H, L->W, L->cout, L->k); break;
-    case L_ATT:
-        CHECK_OK(attention_forward(L->att, out, L->saved, in, (const float *const *)params));
-        break;
+    case L_ATT: CHECK_OK(attention_forward(L->att, out, L->saved, in, (const float *const *)params)); break;
     }
 }
 
 // Needs the forward of the same `in` just before (attention reads its `saved`).
-static void layer_backward(layer *L, float *d_in, float *const *d_params, const float *d_out,
-                           const float *in, float *const *params) {
+static void layer_backward(layer *L, float *d_in, float *const *d_params, const float *d_out, const float *in,
+                           float *const *params) {
     switch (L->fam) {
-    case L_CONV:
-        CHECK_OK(conv_backward(L->conv, d_in, d_params[0], d_params[1], d_out, in, params[0]));
-        break;
+    case L_CONV: CHECK_OK(conv_backward(L->conv, d_in, d_params[0], d_params[1], d_out, in, params[0])); break;
     case L_LRELU: lrelu_backward(d_in, d_out, in, L->nin, L->slope); break;
     case L_SHUFFLE: pixel_shuffle_backward(d_in, d_out, L->N, L->H, L->W, L->cout, L->k); break;
     case L_ATT:
-        CHECK_OK(attention_backward(L->att, d_in, d_params, L->scratch, d_out, L->saved, in,
-                                    (const float *const *)params));
+        CHECK_OK(
+            attention_backward(L->att, d_in, d_params, L->scratch, d_out, L->saved, in, (const float *const *)params));
         break;
     }
 }
 
 // ---- finite differences -------------------------------------------------------------
 // L = <d_out, f(in, params)>, in double.
-static double project(layer *L, float *out, const float *in, float *const *params,
-                      const float *d_out) {
+static double project(layer *L, float *out, const float *in, float *const *params, const float *d_out) {
     layer_forward(L, out, in, params);
     double s = 0;
     for (size_t i = 0; i < L->nout; i++) s += (double)d_out[i] * out[i];
@@ -190,8 +183,8 @@ static double project(layer *L, float *out, const float *in, float *const *param
 // ones, (L(t+e) - L(t)) / e or (L(t) - L(t-e)) / e, may still be clean, and smaller
 // steps, down to 1e-4, are tried. A wrong gradient fails all of them.
 // kinks: skip entries within 2e of 0, where a pure LeakyReLU has no derivative.
-static void fd_check(layer *L, const char *what, float *t, size_t n, const float *grad,
-                     const float *in, float *const *params, const float *d_out, int kinks) {
+static void fd_check(layer *L, const char *what, float *t, size_t n, const float *grad, const float *in,
+                     float *const *params, const float *d_out, int kinks) {
     static const float steps[] = {1e-2f, 3e-3f, 1e-3f, 3e-4f, 1e-4f};
     float *out = falloc(L->nout);
     const double l0 = project(L, out, in, params, d_out);
@@ -204,10 +197,7 @@ static void fd_check(layer *L, const char *what, float *t, size_t n, const float
     double worst = 0;
     for (int s = 0; s < samples; s++) {
         // every entry of a small tensor; else the first, the last and random ones
-        size_t i = n <= 40 ? (size_t)s
-                   : s == 0 ? 0
-                   : s == 1 ? n - 1
-                            : as_rng_below(&r, (uint32_t)n);
+        size_t i = n <= 40 ? (size_t)s : s == 0 ? 0 : s == 1 ? n - 1 : as_rng_below(&r, (uint32_t)n);
         const float v = t[i];
         if (kinks && fabsf(v) < 2 * steps[0]) continue;
         double fd0 = 0, err0 = 0, tol0 = 0, ratio = INFINITY;
@@ -225,9 +215,11 @@ static void fd_check(layer *L, const char *what, float *t, size_t n, const float
                 double err = fabs(fd[d] - grad[i]), tol = FD_RTOL * gmax + noise / h[d];
                 if (k == 0 && d == 0) fd0 = fd[d], err0 = err, tol0 = tol;
                 if (verbose() > 1)
-                    printf("#   %s[%zu] step %g %s: fd %.8g backward %.8g err/tol %.3f\n", what, i,
-                           eps, d == 0 ? "central" : d == 1 ? "forward" : "backward", fd[d],
-                           grad[i], err / tol);
+                    printf("#   %s[%zu] step %g %s: fd %.8g backward %.8g err/tol %.3f\n", what, i, eps,
+                           d == 0   ? "central"
+                           : d == 1 ? "forward"
+                                    : "backward",
+                           fd[d], grad[i], err / tol);
                 ratio = fmin(ratio, err / tol);
             }
             retried += k > 0;
@@ -239,15 +231,14 @@ static void fd_check(layer *L, const char *what, float *t, size_t n, const float
               L->desc, what, i, fd0, grad[i], err0, tol0);
     }
     if (verbose())
-        printf("# %-28s fd %-12s gmax %.3g worst err/tol %.3f, %d retried\n", L->desc, what, gmax,
-               worst, retried);
+        printf("# %-28s fd %-12s gmax %.3g worst err/tol %.3f, %d retried\n", L->desc, what, gmax, worst, retried);
     free(out);
 }
 
 // Forward, then backward into NaN-filled buffers; returns out, d_in and d_params (the
 // caller frees them).
-static void run_layer(layer *L, const float *in_ref, float *const *params_ref, const float *d_out,
-                      float **out_o, float **d_in_o, float **d_params_o) {
+static void run_layer(layer *L, const float *in_ref, float *const *params_ref, const float *d_out, float **out_o,
+                      float **d_in_o, float **d_params_o) {
     float *in = fcopy(in_ref, L->nin), *params[ATT_MAX_PARAMS], *d_params[ATT_MAX_PARAMS];
     for (int i = 0; i < L->np; i++) {
         params[i] = fcopy(params_ref[i], L->psize[i]);
@@ -267,13 +258,12 @@ static void run_layer(layer *L, const float *in_ref, float *const *params_ref, c
 }
 
 // Finite differences of the input and of every parameter; grads from run_layer.
-static void fd_all(layer *L, const float *in_ref, float *const *params_ref, const float *d_out,
-                   const float *d_in, float *const *d_params) {
+static void fd_all(layer *L, const float *in_ref, float *const *params_ref, const float *d_out, const float *d_in,
+                   float *const *d_params) {
     float *in = fcopy(in_ref, L->nin), *params[ATT_MAX_PARAMS];
     for (int i = 0; i < L->np; i++) params[i] = fcopy(params_ref[i], L->psize[i]);
     fd_check(L, "in", in, L->nin, d_in, in, params, d_out, L->fam == L_LRELU);
-    for (int i = 0; i < L->np; i++)
-        fd_check(L, L->pname[i], params[i], L->psize[i], d_params[i], in, params, d_out, 0);
+    for (int i = 0; i < L->np; i++) fd_check(L, L->pname[i], params[i], L->psize[i], d_params[i], in, params, d_out, 0);
     free(in);
     for (int i = 0; i < L->np; i++) free(params[i]);
 }
@@ -364,8 +354,8 @@ FIXTURE_TEST(att_ca_avgmax_8_r2_ties_12x12)
 
 // ---- conv against a naive loop ----------------------------------------------------------
 // out (N,H,W,co) = in (N,H,W,ci) * w (co,ci,k,k) + b, in double.
-static void naive_conv(double *out, const float *in, const float *w, const float *b, int N, int H,
-                       int W, int ci, int co, int k) {
+static void naive_conv(double *out, const float *in, const float *w, const float *b, int N, int H, int W, int ci,
+                       int co, int k) {
     int p = k / 2;
     for (int n = 0; n < N; n++)
         for (int y = 0; y < H; y++)
@@ -377,8 +367,7 @@ static void naive_conv(double *out, const float *in, const float *w, const float
                             int yy = y + i - p, xx = x + j - p;
                             if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
                             const float *ip = in + (((size_t)n * H + yy) * W + xx) * ci;
-                            for (int c = 0; c < ci; c++)
-                                s += (double)ip[c] * w[(((size_t)o * ci + c) * k + i) * k + j];
+                            for (int c = 0; c < ci; c++) s += (double)ip[c] * w[(((size_t)o * ci + c) * k + i) * k + j];
                         }
                     out[(((size_t)n * H + y) * W + x) * co + o] = s;
                 }
@@ -429,8 +418,7 @@ static void naive_case_p(int N, int H, int W, int ci, int co, int k, int bf16) {
     for (int o = 0; o < co; o++)
         for (int c = 0; c < ci; c++)
             for (int i = 0; i < k * k; i++)
-                wt[((size_t)c * co + o) * k * k + (k * k - 1 - i)] =
-                    rw[((size_t)o * ci + c) * k * k + i];
+                wt[((size_t)c * co + o) * k * k + (k * k - 1 - i)] = rw[((size_t)o * ci + c) * k * k + i];
     naive_conv(ref, rd, wt, zero, N, H, W, co, ci, k);
     for (size_t i = 0; i < L.nin; i++) reff[i] = (float)ref[i];
     check_close(d_in, reff, L.nin, FIX_RTOL, "d_in", L.desc);
@@ -470,8 +458,7 @@ static void naive_case_p(int N, int H, int W, int ci, int co, int k, int bf16) {
     for (size_t i = 0; i < L.nout; i++) reff[i] = (float)ref[i];
     check_close(out2, reff, L.nout, FIX_RTOL, "out (second weights)", L.desc);
     CHECK_OK(conv_backward(L.conv, NULL, dw2, db2, d_out, in, w2));
-    CHECK(memcmp(dw2, dw, L.psize[0] * sizeof *dw) == 0, "%s: d_weight differs with d_in NULL",
-          L.desc);
+    CHECK(memcmp(dw2, dw, L.psize[0] * sizeof *dw) == 0, "%s: d_weight differs with d_in NULL", L.desc);
     CHECK(memcmp(db2, db, co * sizeof *db) == 0, "%s: d_bias differs with d_in NULL", L.desc);
 
     free(in), free(w), free(b), free(d_out), free(out), free(d_in), free(dw), free(db);
@@ -576,8 +563,8 @@ typedef struct {
     float *out[3], *d_in[3], *dw[3], *db[3];
 } ws_results;
 
-static void ws_run(int shared, ws_results *res, float *const *in, float *const *d_out,
-                   float *const *w, float *const *b, float *const *sa4_params) {
+static void ws_run(int shared, ws_results *res, float *const *in, float *const *d_out, float *const *w, float *const *b,
+                   float *const *sa4_params) {
     const int N = 2, H = 9, W = 7;
     static const int shapes[2][3] = {{64, 64, 3}, {64, 32, 7}};
     nn_conv *c[2];
@@ -589,8 +576,7 @@ static void ws_run(int shared, ws_results *res, float *const *in, float *const *
     CHECK(a, "%s", as_error());
     void *ws = NULL;
     if (shared) {
-        size_t n = AS_MAX(attention_workspace_bytes(a),
-                          AS_MAX(conv_workspace_bytes(c[0]), conv_workspace_bytes(c[1])));
+        size_t n = AS_MAX(attention_workspace_bytes(a), AS_MAX(conv_workspace_bytes(c[0]), conv_workspace_bytes(c[1])));
         float *odd = falloc(64);
         CHECK(conv_set_workspace(c[0], odd + 1) == -1, "unaligned workspace accepted");
         free(odd);
@@ -679,10 +665,9 @@ static void pixel_shuffle_roundtrip(void) {
                 for (int w = 0; w < W * s; w++)
                     for (int c = 0; c < C; c++) {
                         size_t o = (((size_t)b * H * s + h) * W * s + w) * C + c;
-                        size_t i = (((size_t)b * H + h / s) * W + w / s) * C * s * s +
-                                   (size_t)c * s * s + (h % s) * s + (w % s);
-                        CHECK(y[o] == x[i], "pixel_shuffle s=%d N=%d H=%d W=%d C=%d: out[%zu]",
-                              s, N, H, W, C, o);
+                        size_t i = (((size_t)b * H + h / s) * W + w / s) * C * s * s + (size_t)c * s * s + (h % s) * s +
+                                   (w % s);
+                        CHECK(y[o] == x[i], "pixel_shuffle s=%d N=%d H=%d W=%d C=%d: out[%zu]", s, N, H, W, C, o);
                     }
         pixel_shuffle_backward(z, y, N, H, W, C, s);
         CHECK(memcmp(z, x, n * sizeof *x) == 0, "pixel_shuffle s=%d: backward is no inverse", s);
@@ -695,8 +680,7 @@ static void pixel_shuffle_roundtrip(void) {
     for (size_t i = 0; i < n; i++) x[i] = (float)i;
     pixel_shuffle_forward(y, x, N, H, W, C, s);
     pixel_shuffle_backward(z, y, N, H, W, C, s);
-    CHECK(memcmp(z, x, n * sizeof *x) == 0, "pixel_shuffle s=%d N=%d H=%d W=%d C=%d roundtrip",
-          s, N, H, W, C);
+    CHECK(memcmp(z, x, n * sizeof *x) == 0, "pixel_shuffle s=%d N=%d H=%d W=%d C=%d roundtrip", s, N, H, W, C);
     free(x), free(y), free(z);
 }
 
@@ -714,19 +698,16 @@ static void elementwise(void) {
         CHECK(memcmp(y, y2, n * sizeof *y) == 0, "add_inplace n=%zu", n);
         memcpy(y2, a, n * sizeof *a);
         scale_add_inplace(y2, -0.75f, b, n);
-        for (size_t i = 0; i < n; i++)
-            CHECK(y2[i] == a[i] + -0.75f * b[i], "scale_add_inplace n=%zu [%zu]", n, i);
+        for (size_t i = 0; i < n; i++) CHECK(y2[i] == a[i] + -0.75f * b[i], "scale_add_inplace n=%zu [%zu]", n, i);
         lrelu_forward(y, a, n, 0.2f);
         memcpy(y2, a, n * sizeof *a);
         lrelu_forward(y2, y2, n, 0.2f);  // in place
         for (size_t i = 0; i < n; i++)
-            CHECK(y[i] == (a[i] > 0 ? a[i] : 0.2f * a[i]) && y2[i] == y[i], "lrelu n=%zu [%zu]", n,
-                  i);
+            CHECK(y[i] == (a[i] > 0 ? a[i] : 0.2f * a[i]) && y2[i] == y[i], "lrelu n=%zu [%zu]", n, i);
         lrelu_backward(y, b, a, n, 0.2f);
         lrelu_backward(y2, b, y2, n, 0.2f);  // from the output: same result
         for (size_t i = 0; i < n; i++)
-            CHECK(y[i] == (a[i] > 0 ? b[i] : 0.2f * b[i]) && y2[i] == y[i],
-                  "lrelu_backward n=%zu [%zu]", n, i);
+            CHECK(y[i] == (a[i] > 0 ? b[i] : 0.2f * b[i]) && y2[i] == y[i], "lrelu_backward n=%zu [%zu]", n, i);
         free(a), free(b), free(y), free(y2);
     }
     float z = 0, g = 1, dz;  // PyTorch: the derivative at 0 is the slope
@@ -775,8 +756,8 @@ static void attention_table(void) {
         describe_params(got, sizeof got, want[i].kind, 20, 3);
         const char *name = attention_name(want[i].kind);
         CHECK(strcmp(got, want[i].params) == 0, "%s: params '%s', expected '%s'", name, got, want[i].params);
-        CHECK(attention_flops(want[i].kind, 20, 3, 6, 5) == want[i].flops, "%s: flops %zu, expected %zu",
-              name, attention_flops(want[i].kind, 20, 3, 6, 5), want[i].flops);
+        CHECK(attention_flops(want[i].kind, 20, 3, 6, 5) == want[i].flops, "%s: flops %zu, expected %zu", name,
+              attention_flops(want[i].kind, 20, 3, 6, 5), want[i].flops);
         CHECK(attention_radius(want[i].kind) == want[i].radius, "%s: radius", name);
         CHECK(attention_uses_reduction(want[i].kind) == want[i].uses_r, "%s: uses r", name);
         CHECK(attention_reads_native(want[i].kind) == (want[i].kind == ATT_SA4), "%s: reads native", name);
@@ -796,8 +777,7 @@ static void attention_misc(void) {
     CHECK(attention_parse("sa2", &got) == -1 && strstr(as_error(), "sa2") &&
               strstr(as_error(), "expected none, ca, sa1, sa4, ca+sa4 or ca-avgmax"),
           "bad name: %s", as_error());
-    CHECK(attention_parse("ca+sa1", &got) == -1 && attention_parse("CA", &got) == -1 &&
-              attention_parse("", &got) == -1,
+    CHECK(attention_parse("ca+sa1", &got) == -1 && attention_parse("CA", &got) == -1 && attention_parse("", &got) == -1,
           "near names must fail");
     CHECK(attention_num_params(ATT_NONE) == 0 && attention_num_params(ATT_CA) == 4 &&
               attention_num_params(ATT_SA1) == 2 && attention_num_params(ATT_SA4) == 8 &&
@@ -849,8 +829,7 @@ static void attention_misc(void) {
 }
 
 static void conv_errors(void) {
-    CHECK(conv_create(1, 4, 4, 3, 3, 2, 0, NULL) == NULL && strstr(as_error(), "k=2"), "even k: %s",
-          as_error());
+    CHECK(conv_create(1, 4, 4, 3, 3, 2, 0, NULL) == NULL && strstr(as_error(), "k=2"), "even k: %s", as_error());
     CHECK(conv_create(0, 4, 4, 3, 3, 3, 0, NULL) == NULL, "N=0 must fail");
     CHECK(conv_create(1, 4, -1, 3, 3, 3, 0, NULL) == NULL, "W<0 must fail");
     nn_conv *c = conv_create(1, 4, 4, 3, 5, 3, 0, NULL);
@@ -883,7 +862,7 @@ static void conv_errors(void) {
 
 // Names the kernels oneDNN chose for the network's shapes (shows up in the test log).
 static void conv_impls(void) {
-    static const int shapes[][3] = {{64, 64, 3}, {3, 64, 3}, {64, 256, 3}, {64, 3, 3},
+    static const int shapes[][3] = {{64, 64, 3}, {3, 64, 3},  {64, 256, 3}, {64, 3, 3},
                                     {64, 32, 7}, {32, 16, 5}, {16, 8, 3}};
     for (int layout = CONV_AUTO; layout <= CONV_NHWC; layout++) {
         conv_set_layout((conv_layout)layout);

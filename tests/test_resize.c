@@ -35,8 +35,8 @@ static void test_fixtures_resize(void) {
     while (fx_next(f, "resize", line, sizeof line)) {
         int h, w, c, oh, ow;
         double s;
-        CHECK(sscanf(line, "resize %127s %127s %d %d %d %lf %d %d", src, dst, &h, &w, &c, &s,
-                     &oh, &ow) == 8, "bad line: %s", line);
+        CHECK(sscanf(line, "resize %127s %127s %d %d %d %lf %d %d", src, dst, &h, &w, &c, &s, &oh, &ow) == 8,
+              "bad line: %s", line);
         CHECK(resize_out_len(h, s) == oh && resize_out_len(w, s) == ow, "size of %s", dst);
         float *in = fx_read(src, (size_t)h * w * c), *ref = fx_read(dst, (size_t)oh * ow * c);
         CHECK(in && ref, "%s", dst);
@@ -47,8 +47,8 @@ static void test_fixtures_resize(void) {
         // bound plus a relative one covers float rounding of the double computation.
         long bad = test_allclose(out, ref, n, 1e-6, 1e-6);
         double e = fx_max_abs(out, ref, n);
-        CHECK(bad < 0, "%s (%dx%dx%d scale %g): element %ld is %.9g, want %.9g (max err %g)",
-              dst, h, w, c, s, bad, out[bad], ref[bad], e);
+        CHECK(bad < 0, "%s (%dx%dx%d scale %g): element %ld is %.9g, want %.9g (max err %g)", dst, h, w, c, s, bad,
+              out[bad], ref[bad], e);
         if (e > worst) worst = e;
         free(in), free(ref), free(out);
         cases++;
@@ -70,24 +70,22 @@ static void test_fixtures_degrade(void) {
     int cases = 0;
     while (fx_next(f, "degrade", line, sizeof line)) {
         int h, w, c, s, lh, lw;
-        CHECK(sscanf(line, "degrade %127s %127s %d %d %d %d %d %d", src, dst, &h, &w, &c, &s,
-                     &lh, &lw) == 8, "bad line: %s", line);
+        CHECK(sscanf(line, "degrade %127s %127s %d %d %d %d %d %d", src, dst, &h, &w, &c, &s, &lh, &lw) == 8,
+              "bad line: %s", line);
         float *hrpx = fx_read(src, (size_t)h * w * c), *ref = fx_read(dst, (size_t)lh * lw * c);
         CHECK(hrpx && ref, "%s", dst);
         image hr, lr, hc;
         image_from(&hr, hrpx, h, w, c);
         hr.gray = 1;  // must be passed on
         CHECK_OK(degrade(&lr, &hc, &hr, s));
-        CHECK(lr.h == lh && lr.w == lw && lr.c == c && lr.gray == 1, "%s: %dx%dx%d", dst,
-              lr.h, lr.w, lr.c);
+        CHECK(lr.h == lh && lr.w == lw && lr.c == c && lr.gray == 1, "%s: %dx%dx%d", dst, lr.h, lr.w, lr.c);
         CHECK(hc.h == lh * s && hc.w == lw * s && hc.c == c && hc.gray == 1, "crop of %s", dst);
         for (int y = 0; y < hc.h; y++)  // the crop keeps the top-left
-            CHECK(memcmp(hc.px + (size_t)y * hc.w * c, hrpx + (size_t)y * w * c,
-                         sizeof(float) * hc.w * c) == 0, "crop row %d", y);
+            CHECK(memcmp(hc.px + (size_t)y * hc.w * c, hrpx + (size_t)y * w * c, sizeof(float) * hc.w * c) == 0,
+                  "crop row %d", y);
         // 8-bit results: every value must be the very same k/255.
         for (size_t i = 0; i < (size_t)lh * lw * c; i++)
-            CHECK(image_to_u8(lr.px[i]) == image_to_u8(ref[i]) &&
-                  lr.px[i] == image_to_u8(lr.px[i]) / 255.0f,
+            CHECK(image_to_u8(lr.px[i]) == image_to_u8(ref[i]) && lr.px[i] == image_to_u8(lr.px[i]) / 255.0f,
                   "%s: element %zu is %.9g, want %.9g", dst, i, lr.px[i], ref[i]);
         image_free(&hr), image_free(&lr), image_free(&hc);
         free(hrpx), free(ref);
@@ -112,8 +110,7 @@ static void test_constant_stays_constant(void) {
             float *out = resized(in, h, w, c, SCALES[k], &n);
             CHECK(out, "%s", as_error());
             for (size_t i = 0; i < n; i++)
-                CHECK(fabsf(out[i] - 0.37f) <= 1e-6f, "%dx%d scale %g: %.9g", h, w,
-                      SCALES[k], out[i]);
+                CHECK(fabsf(out[i] - 0.37f) <= 1e-6f, "%dx%d scale %g: %.9g", h, w, SCALES[k], out[i]);
             free(out);
         }
         free(in);
@@ -153,8 +150,7 @@ static void test_channels_independent(void) {
             float *o1 = resized(one, h, w, 1, SCALES[k], &n1);
             CHECK(o1 && n1 * c == n, "%s", as_error());
             for (size_t i = 0; i < n1; i++)
-                CHECK(fabsf(o1[i] - all[i * c + ch]) <= 1e-7f, "scale %g channel %d",
-                      SCALES[k], ch);
+                CHECK(fabsf(o1[i] - all[i * c + ch]) <= 1e-7f, "scale %g channel %d", SCALES[k], ch);
             free(o1);
         }
         free(all);
@@ -188,8 +184,7 @@ static void test_resize_image(void) {
     CHECK_OK(image_alloc(&in, 7, 5, 4));  // w 7, h 5, RGBA
     in.gray = 1;
     CHECK_OK(resize_bicubic(&out, &in, 3));
-    CHECK(out.w == 21 && out.h == 15 && out.c == 4 && out.gray == 1, "%dx%dx%d gray %d", out.w,
-          out.h, out.c, out.gray);
+    CHECK(out.w == 21 && out.h == 15 && out.c == 4 && out.gray == 1, "%dx%dx%d gray %d", out.w, out.h, out.c, out.gray);
     image_free(&out);
     CHECK(resize_bicubic(&out, &in, 0) == -1 && out.px == NULL, "scale 0 accepted");
     image_free(&in);
@@ -200,8 +195,7 @@ static void test_errors(void) {
     double bad[] = {0, -2, NAN, INFINITY};
     for (int k = 0; k < 4; k++) {
         as_clear_error();
-        CHECK(resize_bicubic_into(out, in, 2, 2, 3, bad[k]) == -1 && *as_error(),
-              "scale %g accepted", bad[k]);
+        CHECK(resize_bicubic_into(out, in, 2, 2, 3, bad[k]) == -1 && *as_error(), "scale %g accepted", bad[k]);
     }
     CHECK(resize_bicubic_into(out, in, 0, 2, 3, 2) == -1, "h 0 accepted");
     CHECK(resize_bicubic_into(out, in, 2, 2, 0, 2) == -1, "c 0 accepted");

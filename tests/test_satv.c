@@ -20,8 +20,8 @@ static int clampi(int x, int lo, int hi) { return x < lo ? lo : x > hi ? hi : x;
 #define AT(x, i, j, k) (x)[((size_t)clampi(i, 0, h - 1) * w + clampi(j, 0, w - 1)) * c + (k)]
 
 // S (h, w, c) from f; lmap (h, w) or NULL. Returns the number of u updates made.
-static int ref_satv(double *S, const float *f, const float *lmap, int h, int w, int c,
-                    double lambda, double gamma1, double tol, int max_iters) {
+static int ref_satv(double *S, const float *f, const float *lmap, int h, int w, int c, double lambda, double gamma1,
+                    double tol, int max_iters) {
     const size_t n = (size_t)h * w * c;
     double *u = S, *un = malloc(n * sizeof *un);
     double *dx = calloc(n, sizeof *dx), *dy = calloc(n, sizeof *dy);
@@ -40,13 +40,11 @@ static int ref_satv(double *S, const float *f, const float *lmap, int h, int w, 
             for (int j = 0; j < w; j++)
                 for (int k = 0; k < c; k++) {
                     double a = (lmap ? lmap[(size_t)i * w + j] : lambda) / gamma1;
-                    AT(un, i, j, k) = (a * AT(f, i, j, k) -
-                                       (AT(tx, i, j, k) - AT(tx, i, j - 1, k)) -
-                                       (AT(ty, i, j, k) - AT(ty, i - 1, j, k)) +
-                                       AT(u, i - 1, j, k) + AT(u, i + 1, j, k) +
-                                       AT(u, i, j - 1, k) + AT(u, i, j + 1, k) +
-                                       4 * AT(u, i, j, k)) /
-                                      (a + 8);
+                    AT(un, i, j, k) =
+                        (a * AT(f, i, j, k) - (AT(tx, i, j, k) - AT(tx, i, j - 1, k)) -
+                         (AT(ty, i, j, k) - AT(ty, i - 1, j, k)) + AT(u, i - 1, j, k) + AT(u, i + 1, j, k) +
+                         AT(u, i, j - 1, k) + AT(u, i, j + 1, k) + 4 * AT(u, i, j, k)) /
+                        (a + 8);
                 }
         // delta = ||u' - u|| / ||f||; u = u'; stop from the second iteration on
         double du = 0;
@@ -58,16 +56,13 @@ static int ref_satv(double *S, const float *f, const float *lmap, int h, int w, 
         for (int i = 0; i < h; i++)
             for (int j = 0; j < w; j++)
                 for (int k = 0; k < c; k++) {
-                    AT(zx, i, j, k) = (AT(u, i, j + 1, k) - AT(u, i, j, k)) + AT(dx, i, j, k) -
-                                      AT(tx, i, j, k);
-                    AT(zy, i, j, k) = (AT(u, i + 1, j, k) - AT(u, i, j, k)) + AT(dy, i, j, k) -
-                                      AT(ty, i, j, k);
+                    AT(zx, i, j, k) = (AT(u, i, j + 1, k) - AT(u, i, j, k)) + AT(dx, i, j, k) - AT(tx, i, j, k);
+                    AT(zy, i, j, k) = (AT(u, i + 1, j, k) - AT(u, i, j, k)) + AT(dy, i, j, k) - AT(ty, i, j, k);
                 }
         for (int i = 0; i < h; i++)
             for (int j = 0; j < w; j++) {
                 double s = 0;
-                for (int k = 0; k < c; k++)
-                    s += AT(zx, i, j, k) * AT(zx, i, j, k) + AT(zy, i, j, k) * AT(zy, i, j, k);
+                for (int k = 0; k < c; k++) s += AT(zx, i, j, k) * AT(zx, i, j, k) + AT(zy, i, j, k) * AT(zy, i, j, k);
                 s = sqrt(s);
                 double m = fmax(0, s - 1 / gamma1) / fmax(1e-12, s);
                 for (int k = 0; k < c; k++) {
@@ -108,8 +103,7 @@ static double max_abs_diff_d(const float *a, const double *b, size_t n) {
 }
 
 // Runs the library and the reference on f with parameters p; checks agreement.
-static void check_vs_ref(const char *what, const float *f, int h, int w, int c,
-                         const satv_params *p) {
+static void check_vs_ref(const char *what, const float *f, int h, int w, int c, const satv_params *p) {
     const size_t n = (size_t)h * w * c;
     float *S = malloc(n * sizeof *S), *T = malloc(n * sizeof *T);
     double *R = malloc(n * sizeof *R);
@@ -121,8 +115,7 @@ static void check_vs_ref(const char *what, const float *f, int h, int w, int c,
         printf("  %s %dx%dx%d: %d iterations, max |S - ref| %.3g\n", what, h, w, c, its, d);
     CHECK(its == rits, "%s %dx%dx%d: %d iterations, reference %d", what, h, w, c, its, rits);
     CHECK(d <= 1e-5, "%s %dx%dx%d: max |S - ref| = %g", what, h, w, c, d);
-    for (size_t e = 0; e < n; e++)
-        CHECK(T[e] == f[e] - S[e], "%s: T != f - S at %zu", what, e);
+    for (size_t e = 0; e < n; e++) CHECK(T[e] == f[e] - S[e], "%s: T != f - S at %zu", what, e);
     free(S);
     free(T);
     free(R);
@@ -168,9 +161,8 @@ static void free_fixture(fixture *fx) {
 // ---- tests -----------------------------------------------------------------------
 
 static void test_noise_shapes(void) {
-    static const int shapes[][3] = {{17, 13, 3}, {13, 17, 3}, {1, 37, 3}, {37, 1, 3},
-                                    {2, 2, 3},   {1, 1, 3},   {1, 2, 3},  {23, 19, 1},
-                                    {16, 16, 4}, {9, 11, 5},  {64, 48, 3}};
+    static const int shapes[][3] = {{17, 13, 3}, {13, 17, 3}, {1, 37, 3},  {37, 1, 3}, {2, 2, 3},  {1, 1, 3},
+                                    {1, 2, 3},   {23, 19, 1}, {16, 16, 4}, {9, 11, 5}, {64, 48, 3}};
     satv_params p = satv_defaults();
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int h = shapes[s][0], w = shapes[s][1], c = shapes[s][2];
@@ -335,8 +327,10 @@ static void test_texture_mean(void) {
 static void test_threads(void) {
     fixture fx;
     load_fixture(&fx);
-    struct { int h, w, c; float *f; } cases[] = {
-        {fx.h, fx.w, fx.c, fx.f}, {17, 13, 3, NULL}, {1, 37, 3, NULL}, {2, 5, 1, NULL}};
+    struct {
+        int h, w, c;
+        float *f;
+    } cases[] = {{fx.h, fx.w, fx.c, fx.f}, {17, 13, 3, NULL}, {1, 37, 3, NULL}, {2, 5, 1, NULL}};
     const int saved = omp_get_max_threads();
     satv_params p = satv_defaults();
     for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++) {
@@ -353,8 +347,8 @@ static void test_threads(void) {
             CHECK_OK(rc);
         }
         for (int t = 1; t < 3; t++)
-            CHECK(its[t] == its[0] && memcmp(S[t], S[0], n * sizeof *S[0]) == 0,
-                  "%dx%dx%d: %d threads differ from 1", h, w, c, t + 1);
+            CHECK(its[t] == its[0] && memcmp(S[t], S[0], n * sizeof *S[0]) == 0, "%dx%dx%d: %d threads differ from 1",
+                  h, w, c, t + 1);
         for (int t = 0; t < 3; t++) free(S[t]);
         if (!cases[s].f) free(f);
     }

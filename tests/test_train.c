@@ -67,8 +67,8 @@ static void test_adam_first_step(void) {
     adam a;
     adam_init(&a, 0.1);
     adam_step(&a, w, g, m, v, 3);
-    CHECK(fabsf(w[0] - 0.9f) < 1e-6f && fabsf(w[1] - 1.1f) < 1e-6f && fabsf(w[2] - 0.9f) < 1e-4f,
-          "w = %g %g %g", w[0], w[1], w[2]);
+    CHECK(fabsf(w[0] - 0.9f) < 1e-6f && fabsf(w[1] - 1.1f) < 1e-6f && fabsf(w[2] - 0.9f) < 1e-4f, "w = %g %g %g", w[0],
+          w[1], w[2]);
 }
 
 // GradNorm keeps sum w = 2 and w >= floor; off keeps w = 1; a task whose loss falls
@@ -85,8 +85,8 @@ static void test_gradnorm_invariants(void) {
         CHECK(fabs(g.w[0] + g.w[1] - 2) < 1e-12 && g.w[0] >= g.floor && g.w[1] >= g.floor, "w %g %g", g.w[0], g.w[1]);
     }
     // targets 0.6 and 1.46 (Gbar = 1, r = 0.71, 1.29): 20 steps of 0.01 each way
-    CHECK(fabs(g.w[0] - 0.8) < 1e-9 && fabs(g.w[1] - 1.2) < 1e-9, "the slower task should gain weight: w %g %g",
-          g.w[0], g.w[1]);
+    CHECK(fabs(g.w[0] - 0.8) < 1e-9 && fabs(g.w[1] - 1.2) < 1e-9, "the slower task should gain weight: w %g %g", g.w[0],
+          g.w[1]);
     gradnorm_init(&g, 0, 1.5, 0.5);
     double L[2] = {0.5, 0.9};
     gradnorm_update(&g, 0, L0, G);
@@ -102,21 +102,25 @@ static void test_lr_schedules(void) {
     train_config c;
     train_config_default(&c);
     c.lr = 1e-3, c.steps = 600, c.n_milestones = 2, c.milestones[0] = 100, c.milestones[1] = 400;
-    struct { long step; double want; } step_cases[] = {{0, 1e-3}, {99, 1e-3}, {100, 5e-4}, {399, 5e-4},
-                                                       {400, 2.5e-4}, {599, 2.5e-4}};
+    struct {
+        long step;
+        double want;
+    } step_cases[] = {{0, 1e-3}, {99, 1e-3}, {100, 5e-4}, {399, 5e-4}, {400, 2.5e-4}, {599, 2.5e-4}};
     for (int i = 0; i < 6; i++) {
         double got = train_lr_at(&c, step_cases[i].step);
-        CHECK(fabs(got - step_cases[i].want) < 1e-15, "milestones, step %ld: %g, want %g", step_cases[i].step,
-              got, step_cases[i].want);
+        CHECK(fabs(got - step_cases[i].want) < 1e-15, "milestones, step %ld: %g, want %g", step_cases[i].step, got,
+              step_cases[i].want);
     }
     c.n_milestones = 0, c.lr_cosine = 1, c.lr_min = 1e-5;
-    struct { long step; double want; } cos_cases[] = {{0, 1e-3}, {300, (1e-3 + 1e-5) / 2},
-                                                      {400, 1e-5 + (1e-3 - 1e-5) / 4}, {600, 1e-5}};
+    struct {
+        long step;
+        double want;
+    } cos_cases[] = {{0, 1e-3}, {300, (1e-3 + 1e-5) / 2}, {400, 1e-5 + (1e-3 - 1e-5) / 4}, {600, 1e-5}};
     double prev = INFINITY;
     for (int i = 0; i < 4; i++) {
         double got = train_lr_at(&c, cos_cases[i].step);
-        CHECK(fabs(got - cos_cases[i].want) < 1e-15, "cosine, step %ld: %.17g, want %.17g", cos_cases[i].step,
-              got, cos_cases[i].want);
+        CHECK(fabs(got - cos_cases[i].want) < 1e-15, "cosine, step %ld: %.17g, want %.17g", cos_cases[i].step, got,
+              cos_cases[i].want);
     }
     for (long t = 0; t < c.steps; t++) {
         double got = train_lr_at(&c, t);
@@ -126,7 +130,10 @@ static void test_lr_schedules(void) {
     c.warmup = 50;
     CHECK(fabs(train_lr_at(&c, 0) - 1e-3 / 50) < 1e-15, "cosine warm-up, step 0: %g", train_lr_at(&c, 0));
     c.lr_cosine = 0;
-    struct { long step; double want; } warm_cases[] = {{0, 1e-3 / 50}, {24, 5e-4}, {49, 1e-3}, {50, 1e-3}};
+    struct {
+        long step;
+        double want;
+    } warm_cases[] = {{0, 1e-3 / 50}, {24, 5e-4}, {49, 1e-3}, {50, 1e-3}};
     for (int i = 0; i < 4; i++) {
         double got = train_lr_at(&c, warm_cases[i].step);
         CHECK(fabs(got - warm_cases[i].want) < 1e-15, "warm-up, step %ld: %g, want %g", warm_cases[i].step, got,

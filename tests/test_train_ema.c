@@ -146,8 +146,10 @@ static void test_checkpoint_ema_tensor(void) {
     for (int k = 0; k < 2; k++) {
         trainer t;
         CHECK_OK(checkpoint_load(files[k], &t));
-        if (k == 0) CHECK(t.ema && !memcmp(t.ema, t.m.w, t.m.n_floats * sizeof(float)), "%s: average not read", files[k]);
-        else CHECK(!t.ema, "%s: an average from a file without one", files[k]);
+        if (k == 0)
+            CHECK(t.ema && !memcmp(t.ema, t.m.w, t.m.n_floats * sizeof(float)), "%s: average not read", files[k]);
+        else
+            CHECK(!t.ema, "%s: an average from a file without one", files[k]);
         trainer_free(&t);
     }
 }

@@ -52,8 +52,7 @@ static void test_warmup_definition(void) {
             if (step == 2 * K - 1) {
                 L0[0] = sum[0] / K, L0[1] = sum[1] / K;
                 CHECK(fabs(g.L0[0] - L0[0]) <= 1e-15 * L0[0] && fabs(g.L0[1] - L0[1]) <= 1e-15 * L0[1],
-                      "L_i(0) %.17g %.17g, the mean of steps K..2K-1 is %.17g %.17g", g.L0[0], g.L0[1], L0[0],
-                      L0[1]);
+                      "L_i(0) %.17g %.17g, the mean of steps K..2K-1 is %.17g %.17g", g.L0[0], g.L0[1], L0[0], L0[1]);
             }
             continue;
         }
@@ -72,8 +71,10 @@ static void test_warmup_definition(void) {
         double G[2] = {g.w[0] * norm[0], g.w[1] * norm[1]};
         gradnorm_update(&g, step, L, G);
         reference_step(w0, L0, L, norm);
-        CHECK(fabs(g.w[0] - w0[0]) <= 1e-12 && fabs(g.w[1] - w0[1]) <= 1e-12, "no warm-up, step %ld: w %.15g %.15g, "
-              "want %.15g %.15g", step, g.w[0], g.w[1], w0[0], w0[1]);
+        CHECK(fabs(g.w[0] - w0[0]) <= 1e-12 && fabs(g.w[1] - w0[1]) <= 1e-12,
+              "no warm-up, step %ld: w %.15g %.15g, "
+              "want %.15g %.15g",
+              step, g.w[0], g.w[1], w0[0], w0[1]);
     }
     CHECK(g.L0[0] == L0[0] && g.L0[1] == L0[1], "no warm-up: L_i(0) is not step 0's loss");
 }
@@ -116,8 +117,9 @@ static void read_log(const char *run, int n, double (*L)[2], double (*w)[2]) {
     while (f && fgets(line, sizeof line, f)) {
         long step;
         double loss, ls, lt, ws, wt;
-        if (sscanf(line, "{\"step\":%ld,\"loss\":%lf,\"loss_s\":%lf,\"loss_t\":%lf,\"w_s\":%lf,\"w_t\":%lf", &step, &loss,
-                   &ls, &lt, &ws, &wt) != 6 || step < 1 || step > n)
+        if (sscanf(line, "{\"step\":%ld,\"loss\":%lf,\"loss_s\":%lf,\"loss_t\":%lf,\"w_s\":%lf,\"w_t\":%lf", &step,
+                   &loss, &ls, &lt, &ws, &wt) != 6 ||
+            step < 1 || step > n)
             continue;
         L[step - 1][0] = ls, L[step - 1][1] = lt, w[step - 1][0] = ws, w[step - 1][1] = wt;
         got++;
@@ -177,9 +179,9 @@ static void test_warmup_checkpoint_fields(void) {
     path_of(path, sizeof path, "straight", "checkpoint.safetensors");
     CHECK_OK(st_read(&f, path));
     CHECK(st_meta(&f, "gn_warmup") && st_meta(&f, "gn_L_sum"), "the warm-up's fields are missing");
-    static const char *bad[][3] = {{"gn_warmup", "0", "out of range"},      {"gn_warmup", "-2", "out of range"},
-                                   {"gn_warmup", "x", "is not a number"},   {"gn_L_sum", "nan 1", "not a finite"},
-                                   {"gn_L_sum", "0.5", "is not a number"},  {"gn_L_sum", NULL, "'gn_L_sum' is missing"}};
+    static const char *bad[][3] = {{"gn_warmup", "0", "out of range"},     {"gn_warmup", "-2", "out of range"},
+                                   {"gn_warmup", "x", "is not a number"},  {"gn_L_sum", "nan 1", "not a finite"},
+                                   {"gn_L_sum", "0.5", "is not a number"}, {"gn_L_sum", NULL, "'gn_L_sum' is missing"}};
     st_out_tensor t[4];
     for (int i = 0; i < f.n; i++)
         t[i] = (st_out_tensor){f.tensors[i].name, f.tensors[i].ndim, f.tensors[i].shape, f.tensors[i].data};

@@ -45,8 +45,7 @@ static void damage(const char *path, const char *name, float v, const char *key,
         if (name && !strcmp(name, f.tensors[i].name)) f.tensors[i].data[3] = v;
     }
     const char *vals[32];
-    for (int i = 0; i < f.n_meta && i < 32; i++)
-        vals[i] = key && !strcmp(f.meta_keys[i], key) ? val : f.meta_values[i];
+    for (int i = 0; i < f.n_meta && i < 32; i++) vals[i] = key && !strcmp(f.meta_keys[i], key) ? val : f.meta_values[i];
     CHECK_OK(st_write(path, t, f.n, (const char *const *)f.meta_keys, vals, f.n_meta));
     st_free(&f);
 }
@@ -108,8 +107,10 @@ static void test_nonfinite_checkpoint_refused(void) {
         CHECK_OK(as_write_file_atomic(ck, orig, n));
         damage(ck, NULL, 0, meta[i][0], meta[i][1]);
         int rc = try_load(ck);
-        if (!meta[i][2]) CHECK(rc == 0, "%s = %s refused: %s", meta[i][0], meta[i][1], as_error());
-        else CHECK(rc != 0 && strstr(as_error(), meta[i][2]), "%s = %s: '%s'", meta[i][0], meta[i][1], as_error());
+        if (!meta[i][2])
+            CHECK(rc == 0, "%s = %s refused: %s", meta[i][0], meta[i][1], as_error());
+        else
+            CHECK(rc != 0 && strstr(as_error(), meta[i][2]), "%s = %s: '%s'", meta[i][0], meta[i][1], as_error());
     }
     free(orig), free(model_before);
 }
@@ -143,11 +144,16 @@ static void test_resume_shape_flags(void) {
     train_config c;
     config(&c, "shape", 2);
     CHECK(train_run(&c) == 0, "%s", as_error());
-    static const struct { unsigned bit; const char *want; } cases[] = {
-        {TRAIN_GIVEN_SCALE, "has --scale 2, not 3"},     {TRAIN_GIVEN_FEATS, "has --feats 8, not 16"},
-        {TRAIN_GIVEN_FE_GROUPS, "has --fe-groups 1, not 2"}, {TRAIN_GIVEN_GROUPS, "has --groups 1, not 2"},
-        {TRAIN_GIVEN_BLOCKS, "has --blocks 1, not 2"},   {TRAIN_GIVEN_ATTENTION, "has --attention ca, not sa4"},
-        {TRAIN_GIVEN_CA_REDUCTION, "has --ca-reduction 16, not 4"}};
+    static const struct {
+        unsigned bit;
+        const char *want;
+    } cases[] = {{TRAIN_GIVEN_SCALE, "has --scale 2, not 3"},
+                 {TRAIN_GIVEN_FEATS, "has --feats 8, not 16"},
+                 {TRAIN_GIVEN_FE_GROUPS, "has --fe-groups 1, not 2"},
+                 {TRAIN_GIVEN_GROUPS, "has --groups 1, not 2"},
+                 {TRAIN_GIVEN_BLOCKS, "has --blocks 1, not 2"},
+                 {TRAIN_GIVEN_ATTENTION, "has --attention ca, not sa4"},
+                 {TRAIN_GIVEN_CA_REDUCTION, "has --ca-reduction 16, not 4"}};
     for (int i = 0; i < 7; i++) {
         config(&c, "shape", 3);
         model_config *mc = &c.model;

@@ -156,8 +156,8 @@ static void test_ensemble_tiled_and_branches(void) {
     // 6 x 4 of them (test_windows_minimal checks the counts), in each of 8 passes
     CHECK(model_receptive_radius(&m.cfg) == 11, "radius %d", model_receptive_radius(&m.cfg));
     int prog[2] = {0, 8 * 6 * 4};
-    upscale_options whole = {.ensemble = 1}, tiled = {.ensemble = 1, .tile = 8, .overlap = 12,
-                                                      .progress = count_progress, .user = prog};
+    upscale_options whole = {.ensemble = 1},
+                    tiled = {.ensemble = 1, .tile = 8, .overlap = 12, .progress = count_progress, .user = prog};
     img a = upscale(&m, &c, &in, &whole), b = img_new(W, H), s = img_new(W, H), t = img_new(W, H);
     CHECK_OK(upscale_image(&m, &c, in.px, in.w, in.h, b.px, s.px, t.px, &tiled));
     CHECK(prog[0] == prog[1], "%d progress calls, expected %d", prog[0], prog[1]);
@@ -176,7 +176,10 @@ static void test_ensemble_tiled_and_branches(void) {
 // pixel meets the same arithmetic), one pixel less does not. No attention or SA4 (CA's
 // mean over the window is global); x2 and x4 (its 2x stage).
 static void test_receptive_radius_exact(void) {
-    static const struct { int scale; attention_kind att; } cases[] = {{2, ATT_NONE}, {4, ATT_NONE}, {2, ATT_SA4}};
+    static const struct {
+        int scale;
+        attention_kind att;
+    } cases[] = {{2, ATT_NONE}, {4, ATT_NONE}, {2, ATT_SA4}};
     for (int k = 0; k < 3; k++) {
         model m;
         make_model(&m, cases[k].scale, cases[k].att);
@@ -191,8 +194,9 @@ static void test_receptive_radius_exact(void) {
         img b = upscale(&m, &c, &in, &short_by_one);
         size_t n = (size_t)in.w * s * in.h * s * 3;
         double d_short = max_diff(b.px, whole.px, n);
-        CHECK(!memcmp(a.px, whole.px, n * sizeof(float)), "x%d %s: overlap %d (the radius): tiles differ from the whole by %g",
-              s, attention_name(m.cfg.attention), r, max_diff(a.px, whole.px, n));
+        CHECK(!memcmp(a.px, whole.px, n * sizeof(float)),
+              "x%d %s: overlap %d (the radius): tiles differ from the whole by %g", s, attention_name(m.cfg.attention),
+              r, max_diff(a.px, whole.px, n));
         // One pixel short, the far edge's zero padding reaches the kept pixels through the
         // whole network (about 1e-5 here; SA4's gates damp it to 3e-8, too close to
         // rounding to test).
@@ -290,7 +294,8 @@ static void test_small_images_flat(void) {
             static const char *names[3] = {"plain", "tiled", "ensemble"};
             for (int k = 0; k < 3; k++) {
                 // tiles only matter along a side of 64; the ensemble (8 passes) on a few
-                if ((k == 1 && !thin_one) || (k == 2 && !(scale == 2 && (w * h == 1 || w * h == 6 || w == 1)))) continue;
+                if ((k == 1 && !thin_one) || (k == 2 && !(scale == 2 && (w * h == 1 || w * h == 6 || w == 1))))
+                    continue;
                 img out = upscale(&m, &c, &in, opts[k]);
                 double mean[3], mx;
                 flat_error(&out, col, mean, &mx);
@@ -345,8 +350,8 @@ static int fewest_reference(int n, int max_win, int overlap) {
 // ranges partition the side, each kept pixel with `overlap` pixels of context on both
 // sides in its window (or the image's edge); and their count is the reference's fewest.
 static void check_axis(const upscale_axis *a, int n, int max_win, int overlap) {
-    CHECK(a->n == n && a->k >= 1 && a->win <= AS_MAX(max_win, 0) && a->win <= n, "n %d max %d overlap %d: %d windows of %d",
-          n, max_win, overlap, a->k, a->win);
+    CHECK(a->n == n && a->k >= 1 && a->win <= AS_MAX(max_win, 0) && a->win <= n,
+          "n %d max %d overlap %d: %d windows of %d", n, max_win, overlap, a->k, a->win);
     CHECK(upscale_axis_keep(a, 0) == 0 && upscale_axis_keep(a, a->k) == n, "n %d: the kept ranges do not span it", n);
     for (int i = 0; i < a->k; i++) {
         int s = upscale_axis_start(a, i), lo = upscale_axis_keep(a, i), hi = upscale_axis_keep(a, i + 1);
@@ -368,7 +373,8 @@ static void test_windows_minimal(void) {
         for (int n = 32; n <= 300; n += 1 + n / 50)
             for (int max_win = 2 * overlaps[oi] + 1; max_win <= n + 8; max_win += 1 + max_win / 8) {
                 upscale_axis a;
-                int found = upscale_axis_fewest(n, max_win, overlaps[oi], &a), ref = fewest_reference(n, max_win, overlaps[oi]);
+                int found = upscale_axis_fewest(n, max_win, overlaps[oi], &a),
+                    ref = fewest_reference(n, max_win, overlaps[oi]);
                 CHECK(found == (ref > 0), "n %d max %d overlap %d: found %d, the reference %d windows", n, max_win,
                       overlaps[oi], found, ref);
                 if (found) check_axis(&a, n, max_win, overlaps[oi]);
@@ -403,8 +409,8 @@ static void test_auto_windows(void) {
         model_plan *p = model_plan_create(&m, 1, shapes[i][1], shapes[i][0], 0);
         CHECK(p, "%s", as_error());
         double want = fixed + per_px * shapes[i][0] * shapes[i][1];
-        CHECK((double)model_plan_bytes(p) <= want && want - model_plan_bytes(p) <= 4096, "%dx%d: plan of %zu bytes, estimated %.0f", shapes[i][0],
-              shapes[i][1], model_plan_bytes(p), want);
+        CHECK((double)model_plan_bytes(p) <= want && want - model_plan_bytes(p) <= 4096,
+              "%dx%d: plan of %zu bytes, estimated %.0f", shapes[i][0], shapes[i][1], model_plan_bytes(p), want);
         model_plan_free(p);
     }
     int w = 150, h = 120, r = model_receptive_radius(&m.cfg), prog[2];
@@ -413,7 +419,8 @@ static void test_auto_windows(void) {
     size_t whole_bytes = (size_t)(fixed + per_px * w * h);
     upscale_options fits = {.plan_bytes = whole_bytes, .progress = count_windows, .user = prog};
     img whole = upscale(&m, &c, &in, &fits);
-    CHECK(prog[1] == 1 && c.w == w && c.h == h, "the budget of the whole image's plan: %d windows of %dx%d", prog[1], c.w, c.h);
+    CHECK(prog[1] == 1 && c.w == w && c.h == h, "the budget of the whole image's plan: %d windows of %dx%d", prog[1],
+          c.w, c.h);
     for (int div = 2; div <= 6; div += 2) {
         upscale_options o = {.plan_bytes = whole_bytes / div, .progress = count_windows, .user = prog};
         upscale_axis x, y;
@@ -422,8 +429,8 @@ static void test_auto_windows(void) {
         CHECK(prog[1] == x.k * y.k && prog[1] > 1, "budget 1/%d: %d windows, layout %d x %d", div, prog[1], x.k, y.k);
         CHECK(model_plan_bytes(c.plan) <= o.plan_bytes, "budget 1/%d: a plan of %zu bytes over %zu", div,
               model_plan_bytes(c.plan), o.plan_bytes);
-        CHECK(!memcmp(t.px, whole.px, sizeof(float) * w * h * 12), "budget 1/%d: differs from the whole image by %g", div,
-              max_diff(t.px, whole.px, (size_t)w * h * 12));
+        CHECK(!memcmp(t.px, whole.px, sizeof(float) * w * h * 12), "budget 1/%d: differs from the whole image by %g",
+              div, max_diff(t.px, whole.px, (size_t)w * h * 12));
         // no pair of window sizes that fits computes fewer pixels
         double max_px = (o.plan_bytes - fixed) / per_px, cost = (double)x.k * x.win * y.k * y.win, best = INFINITY;
         for (int ww = 1; ww <= w; ww++)
@@ -431,8 +438,8 @@ static void test_auto_windows(void) {
                 int kx = fewest_reference(w, ww, r), ky = fewest_reference(h, wh, r);
                 if (kx && ky) best = fmin(best, (double)kx * ww * ky * wh);
             }
-        CHECK(cost == best, "budget 1/%d: %d x %d windows of %dx%d compute %.0f pixels, %.0f would do", div, x.k, y.k, x.win,
-              y.win, cost, best);
+        CHECK(cost == best, "budget 1/%d: %d x %d windows of %dx%d compute %.0f pixels, %.0f would do", div, x.k, y.k,
+              x.win, y.win, cost, best);
         free(t.px);
     }
     free(in.px), free(whole.px);

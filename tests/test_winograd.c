@@ -50,8 +50,8 @@ static float *fnan(size_t n) {
 
 // out (N,H,W,cout) in double: the truth. flip: weight is (cin, cout, 3, 3) and the
 // kernel is its flipped transpose (backward-data).
-static void naive(double *out, const float *in, const float *weight, const float *bias, int N,
-                  int H, int W, int cin, int cout, int flip) {
+static void naive(double *out, const float *in, const float *weight, const float *bias, int N, int H, int W, int cin,
+                  int cout, int flip) {
     for (int n = 0; n < N; n++)
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++)
@@ -83,15 +83,16 @@ static double rel_err(const float *got, const double *ref, size_t n) {
     return m > 0 ? e / m : e;
 }
 
-typedef struct { int N, H, W, cin, cout; } shape;
+typedef struct {
+    int N, H, W, cin, cout;
+} shape;
 
 // Odd sizes, 1-pixel and 2x2 images, channels not a multiple of 8, batches, and the
 // network's widths.
 static const shape SWEEP[] = {
-    {1, 1, 1, 1, 1},   {1, 1, 1, 8, 8},    {1, 2, 2, 3, 5},     {2, 5, 7, 3, 16},
-    {1, 7, 5, 13, 9},  {3, 9, 11, 16, 16}, {1, 4, 4, 8, 24},    {2, 13, 6, 17, 31},
-    {1, 17, 19, 32, 3}, {1, 12, 12, 64, 64}, {4, 10, 9, 64, 32}, {1, 33, 31, 32, 128},
-    {2, 1, 40, 20, 12}, {1, 40, 1, 12, 20},
+    {1, 1, 1, 1, 1},    {1, 1, 1, 8, 8},      {1, 2, 2, 3, 5},    {2, 5, 7, 3, 16},   {1, 7, 5, 13, 9},
+    {3, 9, 11, 16, 16}, {1, 4, 4, 8, 24},     {2, 13, 6, 17, 31}, {1, 17, 19, 32, 3}, {1, 12, 12, 64, 64},
+    {4, 10, 9, 64, 32}, {1, 33, 31, 32, 128}, {2, 1, 40, 20, 12}, {1, 40, 1, 12, 20},
 };
 #define NSWEEP (int)(sizeof SWEEP / sizeof *SWEEP)
 
@@ -105,7 +106,8 @@ typedef struct {
 static tcase tcase_make(shape s, uint64_t seed) {
     as_rng r;
     as_rng_seed(&r, seed);
-    tcase t = {.nin = (size_t)s.N * s.H * s.W * s.cin, .nout = (size_t)s.N * s.H * s.W * s.cout,
+    tcase t = {.nin = (size_t)s.N * s.H * s.W * s.cin,
+               .nout = (size_t)s.N * s.H * s.W * s.cout,
                .nw = (size_t)s.cout * s.cin * 9};
     t.in = frand(t.nin, &r, 1), t.w = frand(t.nw, &r, 0.3f), t.b = frand(s.cout, &r, 0.5f);
     t.d_out = frand(t.nout, &r, 1);
@@ -139,8 +141,8 @@ static void sweep(int m, int use_ref) {
         double e = rel_err(out, ref, nout);
         worst = fmax(worst, e);
         if (verbose())
-            printf("# m=%d %s %dx%dx%dx%d %d->%d rel err %.2e\n", m, use_ref ? "ref " : "avx2", s.N, s.H,
-                   s.W, s.cin, s.cin, s.cout, e);
+            printf("# m=%d %s %dx%dx%dx%d %d->%d rel err %.2e\n", m, use_ref ? "ref " : "avx2", s.N, s.H, s.W, s.cin,
+                   s.cin, s.cout, e);
         CHECK(e <= tol, "m=%d %dx%dx%d %d->%d: rel err %.3g > %.0e", m, s.N, s.H, s.W, s.cin, s.cout, e, tol);
         tcase_free(&tc), free(out), free(ref);
     }
@@ -182,8 +184,8 @@ static void avx2_vs_ref(void) {
                 CHECK(isfinite(out[i]), "[%zu]", i);
                 e = fmax(e, fabs(out[i] - ref[i]));
             }
-            CHECK(e <= 1e-5 * mx, "%dx%dx%d %d->%d, %d threads: |avx2 - ref| %.3g > 1e-5 x %.3g", s.N,
-                  s.H, s.W, s.cin, s.cout, thr, e, mx);
+            CHECK(e <= 1e-5 * mx, "%dx%dx%d %d->%d, %d threads: |avx2 - ref| %.3g > 1e-5 x %.3g", s.N, s.H, s.W, s.cin,
+                  s.cout, thr, e, mx);
         }
         omp_set_num_threads(saved);
         tcase_free(&tc), free(out), free(ref);
@@ -215,8 +217,7 @@ static void backward_data(void) {
 }
 
 // ---- through conv (conv_set_algo), against oneDNN direct -----------------------------
-static nn_conv *plan(conv_algo a, int N, int H, int W, int cin, int cout, int k, int training,
-                     const conv_opts *o) {
+static nn_conv *plan(conv_algo a, int N, int H, int W, int cin, int cout, int k, int training, const conv_opts *o) {
     conv_set_algo(a);
     nn_conv *c = conv_create(N, H, W, cin, cout, k, training, o);
     conv_set_algo(CONV_ALGO_AUTO);
@@ -238,14 +239,11 @@ static double max_diff(const float *a, const float *b, size_t n, double *scale) 
 // Which plans are Winograd: forced, every 3x3 reading NHWC; auto, 32+ input channels
 // on maps of 1024+ pixels (conv.c's table); never 5x5 or direct.
 static void algo_choice(void) {
-    nn_conv *c[8] = {plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 3, 0, NULL),
-                     plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 5, 0, NULL),
-                     plan(CONV_ALGO_DIRECT, 1, 64, 64, 64, 64, 3, 0, NULL),
-                     plan(CONV_ALGO_AUTO, 1, 64, 64, 64, 64, 3, 1, NULL),
-                     plan(CONV_ALGO_AUTO, 1, 64, 64, 3, 64, 3, 0, NULL),
-                     plan(CONV_ALGO_AUTO, 1, 64, 64, 64, 3, 3, 0, NULL),
-                     plan(CONV_ALGO_AUTO, 1, 64, 64, 16, 16, 3, 0, NULL),
-                     plan(CONV_ALGO_AUTO, 1, 16, 16, 64, 64, 3, 0, NULL)};
+    nn_conv *c[8] = {
+        plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 3, 0, NULL),   plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 5, 0, NULL),
+        plan(CONV_ALGO_DIRECT, 1, 64, 64, 64, 64, 3, 0, NULL), plan(CONV_ALGO_AUTO, 1, 64, 64, 64, 64, 3, 1, NULL),
+        plan(CONV_ALGO_AUTO, 1, 64, 64, 3, 64, 3, 0, NULL),    plan(CONV_ALGO_AUTO, 1, 64, 64, 64, 3, 3, 0, NULL),
+        plan(CONV_ALGO_AUTO, 1, 64, 64, 16, 16, 3, 0, NULL),   plan(CONV_ALGO_AUTO, 1, 16, 16, 64, 64, 3, 0, NULL)};
     const int want[8] = {1, 0, 0, 1, 0, 1, 0, 0};
     for (int i = 0; i < 8; i++) {
         CHECK(conv_is_winograd(c[i]) == want[i], "plan %d: winograd %d", i, conv_is_winograd(c[i]));
@@ -294,8 +292,8 @@ static void conv_layer(void) {
         for (int i = 0; i < 6; i++) {
             double sc, e = max_diff(res[1][i], res[0][i], i < 4 ? n : i == 4 ? nw : (size_t)C, &sc);
             // two Winograd layers in a row (and their backward) against two direct ones
-            CHECK(e <= 2 * TOL4 * sc, "%dx%dx%d C=%d %s: |wino - direct| %.3g > %.0e x %.3g", N, H, W,
-                  C, names[i], e, 2 * TOL4, sc);
+            CHECK(e <= 2 * TOL4 * sc, "%dx%dx%d C=%d %s: |wino - direct| %.3g > %.0e x %.3g", N, H, W, C, names[i], e,
+                  2 * TOL4, sc);
         }
         for (int v = 0; v < 2; v++)
             for (int i = 0; i < 6; i++) free(res[v][i]);
@@ -306,8 +304,7 @@ static void conv_layer(void) {
 // Central finite differences of L = <r, conv(x)> (accumulated in double) for a sample of
 // input entries, against the Winograd backward's d_in. L is linear in x, so a large step
 // h = 0.5 costs no truncation error and keeps the difference well above the rounding.
-static double loss(nn_conv *c, float *out, const float *x, const float *w, const float *b,
-                   const float *r, size_t n) {
+static double loss(nn_conv *c, float *out, const float *x, const float *w, const float *b, const float *r, size_t n) {
     CHECK_OK(conv_forward(c, out, x, w, b));
     double l = 0;
     for (size_t i = 0; i < n; i++) l += (double)r[i] * out[i];
@@ -338,8 +335,8 @@ static void finite_differences(void) {
             double lm = loss(c, out, x, w, b, rr, nout);
             x[i] = x0;
             double fd = (lp - lm) / (2 * h);
-            CHECK(fabs(fd - d_in[i]) <= 1e-3 * gmax, "%dx%dx%d %d->%d: d_in[%zu] %.6g vs fd %.6g", s.N,
-                  s.H, s.W, s.cin, s.cout, i, d_in[i], fd);
+            CHECK(fabs(fd - d_in[i]) <= 1e-3 * gmax, "%dx%dx%d %d->%d: d_in[%zu] %.6g vs fd %.6g", s.N, s.H, s.W, s.cin,
+                  s.cout, i, d_in[i], fd);
         }
         conv_destroy(c);
         tcase_free(&tc), free(out), free(d_in), free(dw), free(db);
@@ -449,14 +446,14 @@ static void bundled_set5(void) {
         double px = 0;
         for (size_t j = 0; j < np; j++) px = fmax(px, fabs(sr[0].px[j] - sr[1].px[j]));
         double db = fabs(mt[0].psnr - mt[1].psnr);
-        printf("# Set5 %-9s direct %.4f dB  winograd %.4f dB  max |SR diff| %.2e (%.4f of 255)\n",
-               names[i], mt[0].psnr, mt[1].psnr, px, px * 255);
+        printf("# Set5 %-9s direct %.4f dB  winograd %.4f dB  max |SR diff| %.2e (%.4f of 255)\n", names[i], mt[0].psnr,
+               mt[1].psnr, px, px * 255);
         worst_db = fmax(worst_db, db), worst_px = fmax(worst_px, px);
         CHECK(db <= 0.01, "%s: PSNR %.4f vs %.4f dB", names[i], mt[1].psnr, mt[0].psnr);
         image_free(&hr), image_free(&hrc), image_free(&lr), image_free(&sr[0]), image_free(&sr[1]);
     }
-    printf("# Set5 mean direct %.4f dB, winograd %.4f dB; worst |dPSNR| %.5f dB, max |SR diff| %.2e\n",
-           sum[0] / 5, sum[1] / 5, worst_db, worst_px);
+    printf("# Set5 mean direct %.4f dB, winograd %.4f dB; worst |dPSNR| %.5f dB, max |SR diff| %.2e\n", sum[0] / 5,
+           sum[1] / 5, worst_db, worst_px);
     model_free(&m);
 }
 

@@ -87,16 +87,16 @@ int attsr_model_bundled(int scale, char *path, size_t n) {
         if (model_in(dir, scale, path, n)) return 0;
     }
     if (model_in(ATTSR_MODEL_DIR, scale, path, n)) return 0;
-    return as_errorf("no bundled model for x%d (looked in $ATTSR_MODELS, models/ above the program, "
-                     ATTSR_MODEL_DIR ")", scale);
+    return as_errorf(
+        "no bundled model for x%d (looked in $ATTSR_MODELS, models/ above the program, " ATTSR_MODEL_DIR ")", scale);
 }
 
 int attsr_model_scale(const attsr_model *a) { return a->m.cfg.scale; }
 
 void attsr_model_get_info(const attsr_model *a, attsr_model_info *info) {
     const model_config *c = &a->m.cfg;
-    *info = (attsr_model_info){c->scale, c->feats, c->fe_groups, c->groups, c->blocks,
-                               attention_name(c->attention), a->m.n_floats};
+    *info = (attsr_model_info){c->scale,     c->feats, c->fe_groups, c->groups, c->blocks, attention_name(c->attention),
+                               a->m.n_floats};
 }
 
 // The public options as the library's; -1 with a reason when one is out of range.
@@ -104,11 +104,13 @@ static int options_of(const attsr_options *opt, attsr_options *o, upscale_option
     *o = opt ? *opt : (attsr_options){0};
     if (o->tile < 0 || o->overlap < 0 || o->threads < 0) return as_errorf("%s: negative option", fn);
     if (o->ensemble != 0 && o->ensemble != 1) return as_errorf("%s: ensemble is 0 or 1", fn);
-    if (o->keep_orientation != 0 && o->keep_orientation != 1)
-        return as_errorf("%s: keep_orientation is 0 or 1", fn);
+    if (o->keep_orientation != 0 && o->keep_orientation != 1) return as_errorf("%s: keep_orientation is 0 or 1", fn);
     if (o->device < ATTSR_DEVICE_AUTO || o->device > ATTSR_DEVICE_CUDA)
         return as_errorf("%s: device %d is not one of ATTSR_DEVICE_AUTO, _CPU, _CUDA", fn, o->device);
-    *u = (upscale_options){.tile = o->tile, .overlap = o->overlap, .ensemble = o->ensemble, .progress = o->progress,
+    *u = (upscale_options){.tile = o->tile,
+                           .overlap = o->overlap,
+                           .ensemble = o->ensemble,
+                           .progress = o->progress,
                            .user = o->progress_user};
     return 0;
 }
@@ -145,8 +147,8 @@ static int device_set(const model *m, int request, nn_device *saved) {
     return nn_set_device(d);
 }
 
-int attsr_upscale(attsr_model *a, const float *in, int w, int h, float *out, float *structure,
-                  float *texture, const attsr_options *opt) {
+int attsr_upscale(attsr_model *a, const float *in, int w, int h, float *out, float *structure, float *texture,
+                  const attsr_options *opt) {
     attsr_options o;
     upscale_options u;
     if (!a || !in || !out) return as_errorf("attsr_upscale: NULL argument");
@@ -160,8 +162,8 @@ int attsr_upscale(attsr_model *a, const float *in, int w, int h, float *out, flo
     return rc;
 }
 
-int attsr_evaluate(attsr_model *a, int scale, const char *hr_path, const attsr_options *opt,
-                   double *psnr, double *ssim) {
+int attsr_evaluate(attsr_model *a, int scale, const char *hr_path, const attsr_options *opt, double *psnr,
+                   double *ssim) {
     attsr_options o;
     upscale_options u;
     metrics m;

@@ -67,8 +67,10 @@ int cli_select_device(const model_config *cfg, int training) {
 static int common_option(int opt, const char *arg) {
     long v;
     if (opt == OPT_DEVICE) {
-        static const struct { const char *name; int device; } names[] = {
-            {"auto", ATTSR_DEVICE_AUTO}, {"cpu", ATTSR_DEVICE_CPU}, {"cuda", ATTSR_DEVICE_CUDA}};
+        static const struct {
+            const char *name;
+            int device;
+        } names[] = {{"auto", ATTSR_DEVICE_AUTO}, {"cpu", ATTSR_DEVICE_CPU}, {"cuda", ATTSR_DEVICE_CUDA}};
         for (int i = 0; i < 3; i++)
             if (!strcmp(arg, names[i].name)) {
                 cli_device = names[i].device;
@@ -101,8 +103,8 @@ static int bad_option(char **argv) {
     return cli_error("unknown option or missing value: %s (see --help)", optind > 0 ? argv[optind - 1] : "?");
 }
 
-int cli_parse(int argc, char **argv, const char *shortopts, const struct option *opts,
-              const char *help, cli_option_fn handle, void *args, int *first_positional) {
+int cli_parse(int argc, char **argv, const char *shortopts, const struct option *opts, const char *help,
+              cli_option_fn handle, void *args, int *first_positional) {
     int opt;
     while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         if (opt == OPT_HELP) {
@@ -113,8 +115,8 @@ int cli_parse(int argc, char **argv, const char *shortopts, const struct option 
             bad_option(argv);
             return CLI_EXIT_ERROR;
         }
-        int common = opt == OPT_MAX_PIXELS || opt == OPT_THREADS || opt == OPT_PRECISION || opt == OPT_CONV ||
-                     opt == OPT_DEVICE;
+        int common =
+            opt == OPT_MAX_PIXELS || opt == OPT_THREADS || opt == OPT_PRECISION || opt == OPT_CONV || opt == OPT_DEVICE;
         int rc = common ? common_option(opt, optarg) : handle(opt, optarg, args);
         if (rc) return CLI_EXIT_ERROR;
     }
@@ -179,8 +181,8 @@ int cli_check_paths(const cli_path *in, int n_in, const cli_path *out, int n_out
         for (int k = 0; k < n_in; k++)
             if (in[k].path && as_same_path(in[k].path, o->path)) {
                 if (o->kind == CLI_FOLDER)
-                    cli_error("%s %s is the input folder %s %s: outputs would be written among the inputs",
-                              o->flag, o->path, in[k].flag, in[k].path);
+                    cli_error("%s %s is the input folder %s %s: outputs would be written among the inputs", o->flag,
+                              o->path, in[k].flag, in[k].path);
                 else
                     cli_error("%s %s would write over the input %s %s", o->flag, o->path, in[k].flag, in[k].path);
                 return -1;
@@ -199,8 +201,8 @@ void cli_progress(const char *label, long done, long total) {
     double now = as_now();
     if (isatty(fileno(stderr))) {
         int width = 30, fill = total ? (int)(width * done / total) : width;
-        fprintf(stderr, "\r%s [%.*s%*s] %ld/%ld", label, fill, "==============================",
-                width - fill, "", done, total);
+        fprintf(stderr, "\r%s [%.*s%*s] %ld/%ld", label, fill, "==============================", width - fill, "", done,
+                total);
         if (done >= total) fputc('\n', stderr);
     } else if (done >= total || now - last >= 5.0) {
         fprintf(stderr, "%s: %ld/%ld\n", label, done, total);

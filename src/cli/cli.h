@@ -29,24 +29,28 @@ int cli_float(const char *s, double lo, double hi, const char *flag, double *out
 // --conv auto|direct|winograd: the convolution algorithm (nn.h's conv_set_algo; the
 // default follows ATTSR_CONV, then auto).
 enum { OPT_HELP = 1000, OPT_MAX_PIXELS, OPT_THREADS, OPT_PRECISION, OPT_CONV, OPT_FIRST_FREE };
-#define CLI_COMMON_OPTIONS                                                   \
+#define CLI_COMMON_OPTIONS                                                                    \
     {"help", no_argument, 0, OPT_HELP}, {"max-pixels", required_argument, 0, OPT_MAX_PIXELS}, \
-        {"threads", required_argument, 0, OPT_THREADS}, {"conv", required_argument, 0, OPT_CONV}
+        {"threads", required_argument, 0, OPT_THREADS}, {                                     \
+        "conv", required_argument, 0, OPT_CONV                                                \
+    }
 // The commands that run the network add --precision fp32|bf16|auto (conv_set_precision;
 // auto: bf16 where the CPU has it, else fp32). CLI_PRECISION_HELP is its help line.
-#define CLI_PRECISION_OPTION {"precision", required_argument, 0, OPT_PRECISION}
-#define CLI_PRECISION_HELP                                                                   \
+#define CLI_PRECISION_OPTION \
+    { "precision", required_argument, 0, OPT_PRECISION }
+#define CLI_PRECISION_HELP                                                                     \
     "  --precision P           convolution arithmetic: fp32 (default); bf16 (bf16 products,\n" \
-    "                          f32 sums and weights; AMX or AVX512-BF16 CPUs only); auto\n"     \
+    "                          f32 sums and weights; AMX or AVX512-BF16 CPUs only); auto\n"    \
     "                          (bf16 where the CPU has it, else fp32)\n"
 
 // The commands that run the network add --device auto|cpu|cuda (CLI_DEVICE_OPTION,
 // recorded in cli_device); after loading their model they call cli_select_device.
 enum { OPT_DEVICE = 1300 };
-#define CLI_DEVICE_OPTION {"device", required_argument, 0, OPT_DEVICE}
+#define CLI_DEVICE_OPTION \
+    { "device", required_argument, 0, OPT_DEVICE }
 #define CLI_DEVICE_HELP                                                                       \
     "  --device D              where the network runs: auto (default: cuda when this build\n" \
-    "                          has CUDA, a GPU is present and the CUDA backend has the\n"    \
+    "                          has CUDA, a GPU is present and the CUDA backend has the\n"     \
     "                          model's layers; else cpu), cpu, cuda (docs/cuda.md)\n"
 extern int cli_device;  // the request: ATTSR_DEVICE_AUTO (default), _CPU or _CUDA
 // Makes the request for cfg's network (training or not) the process's device; 0, or -1
@@ -56,8 +60,9 @@ int cli_select_device(const model_config *cfg, int training);
 // Reading images: --keep-orientation (IMAGE_KEEP_ORIENTATION) in every command that
 // reads them. Written as one line of --help: CLI_KEEP_ORIENTATION_HELP.
 enum { OPT_KEEP_ORIENTATION = 1200 };
-#define CLI_KEEP_ORIENTATION_OPTION {"keep-orientation", no_argument, 0, OPT_KEEP_ORIENTATION}
-#define CLI_KEEP_ORIENTATION_HELP \
+#define CLI_KEEP_ORIENTATION_OPTION \
+    { "keep-orientation", no_argument, 0, OPT_KEEP_ORIENTATION }
+#define CLI_KEEP_ORIENTATION_HELP                                                         \
     "--keep-orientation keeps the stored pixel order of files with an EXIF Orientation\n" \
     "(which is otherwise applied, as browsers do).\n"
 
@@ -70,8 +75,8 @@ typedef int (*cli_option_fn)(int opt, const char *arg, void *args);
 // *first_positional = the index of the first non-option argument), CLI_EXIT_OK after
 // --help, or CLI_EXIT_ERROR.
 enum { CLI_EXIT_OK = 1, CLI_EXIT_ERROR = -1 };
-int cli_parse(int argc, char **argv, const char *shortopts, const struct option *opts,
-              const char *help, cli_option_fn handle, void *args, int *first_positional);
+int cli_parse(int argc, char **argv, const char *shortopts, const struct option *opts, const char *help,
+              cli_option_fn handle, void *args, int *first_positional);
 // The exit status for a non-zero cli_parse result.
 static inline int cli_parse_status(int r) { return r == CLI_EXIT_OK ? 0 : 1; }
 
@@ -107,12 +112,12 @@ void cli_progress(const char *label, long done, long total);
 // Model-shape flags shared by init and train (docs/spec.md §8).
 #include "model/model.h"
 enum { OPT_SCALE = 1100, OPT_FEATS, OPT_FE_GROUPS, OPT_GROUPS, OPT_BLOCKS, OPT_ATTENTION, OPT_CA_REDUCTION };
-#define CLI_MODEL_OPTIONS                                                                    \
-    {"scale", required_argument, 0, OPT_SCALE}, {"feats", required_argument, 0, OPT_FEATS},  \
-        {"fe-groups", required_argument, 0, OPT_FE_GROUPS},                                  \
-        {"groups", required_argument, 0, OPT_GROUPS}, {"blocks", required_argument, 0, OPT_BLOCKS}, \
-        {"attention", required_argument, 0, OPT_ATTENTION},                                  \
-        {"ca-reduction", required_argument, 0, OPT_CA_REDUCTION}
+#define CLI_MODEL_OPTIONS                                                                                   \
+    {"scale", required_argument, 0, OPT_SCALE}, {"feats", required_argument, 0, OPT_FEATS},                 \
+        {"fe-groups", required_argument, 0, OPT_FE_GROUPS}, {"groups", required_argument, 0, OPT_GROUPS},   \
+        {"blocks", required_argument, 0, OPT_BLOCKS}, {"attention", required_argument, 0, OPT_ATTENTION}, { \
+        "ca-reduction", required_argument, 0, OPT_CA_REDUCTION                                              \
+    }
 // Returns 1 when opt was a model flag (applied to c), 0 when not, -1 on a bad value.
 int cli_model_option(int opt, const char *arg, model_config *c);
 
@@ -120,5 +125,5 @@ int cli_model_option(int opt, const char *arg, model_config *c);
 // == 4) is upscaled separately with bicubic (docs/spec.md §1). st/tx (may be NULL)
 // receive the structure and texture branches (model only).
 #include "attsr.h"
-int cli_upscale_image(attsr_model *model, int scale, const image *lr, image *sr, image *st,
-                      image *tx, const attsr_options *opt);
+int cli_upscale_image(attsr_model *model, int scale, const image *lr, image *sr, image *st, image *tx,
+                      const attsr_options *opt);

@@ -6,12 +6,11 @@
 #include "core/core.h"
 #include "train/satv.h"
 
-static const char *HELP =
-    "usage: attsr decompose -i IN --structure OUT [--texture OUT] [--lambda L] [--iters N]\n"
-    "Splits IN into structure S (vectorial TV-L2 by the SATV authors' split-Bregman\n"
-    "iteration, lambda 2.5, at most 50 iterations) and texture T = IN - S. The texture,\n"
-    "which is signed, is written as T + 0.5 to 8-bit files (raw in .npy). Alpha is kept\n"
-    "as it is in both outputs.\n" CLI_KEEP_ORIENTATION_HELP;
+static const char *HELP = "usage: attsr decompose -i IN --structure OUT [--texture OUT] [--lambda L] [--iters N]\n"
+                          "Splits IN into structure S (vectorial TV-L2 by the SATV authors' split-Bregman\n"
+                          "iteration, lambda 2.5, at most 50 iterations) and texture T = IN - S. The texture,\n"
+                          "which is signed, is written as T + 0.5 to 8-bit files (raw in .npy). Alpha is kept\n"
+                          "as it is in both outputs.\n" CLI_KEEP_ORIENTATION_HELP;
 
 static int with_alpha(image *out, const float *rgb, const image *in, float offset) {
     if (image_alloc(out, in->w, in->h, in->c)) return -1;
@@ -53,12 +52,14 @@ static int decompose_option(int opt, const char *arg, void *args) {
 }
 
 int cmd_decompose(int argc, char **argv) {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, {"input", required_argument, 0, 'i'},
+    static const struct option opts[] = {CLI_COMMON_OPTIONS,
+                                         {"input", required_argument, 0, 'i'},
                                          {"structure", required_argument, 0, OPT_STRUCTURE},
                                          {"texture", required_argument, 0, OPT_TEXTURE},
                                          {"lambda", required_argument, 0, OPT_LAMBDA},
                                          {"iters", required_argument, 0, OPT_ITERS},
-                                         CLI_KEEP_ORIENTATION_OPTION, {0, 0, 0, 0}};
+                                         CLI_KEEP_ORIENTATION_OPTION,
+                                         {0, 0, 0, 0}};
     decompose_args a = {.p = satv_defaults()};
     int r = cli_parse(argc, argv, ":i:", opts, HELP, decompose_option, &a, NULL);
     if (r) return cli_parse_status(r);
@@ -70,7 +71,8 @@ int cmd_decompose(int argc, char **argv) {
     if (cli_check_paths(ins, CLI_N(ins), outs, CLI_N(outs))) return 1;
     image img = {0}, rgb = {0}, s_img = {0}, t_img = {0};
     float *s = NULL, *t = NULL;
-    int its = 0, rc = image_read_flags(in, &img, a.read_flags) || image_take_channels(&rgb, &img, 0, 3);  // alpha stays out of the TV norm
+    int its = 0, rc = image_read_flags(in, &img, a.read_flags) ||
+                      image_take_channels(&rgb, &img, 0, 3);  // alpha stays out of the TV norm
     if (!rc) {
         size_t n = (size_t)img.w * img.h * 3;
         s = as_malloc_array(n, sizeof(float));
@@ -80,8 +82,10 @@ int cmd_decompose(int argc, char **argv) {
     float t_offset = out_t && strcmp(as_ext(out_t), "npy") ? 0.5f : 0.0f;  // docs/spec.md §1: T + 0.5 in 8-bit files
     rc = rc || with_alpha(&s_img, s, &img, 0.0f) || image_write(out_s, &s_img) ||
          (out_t && (with_alpha(&t_img, t, &img, t_offset) || image_write(out_t, &t_img)));
-    if (rc) cli_error("%s", as_error());
-    else printf("%s: %d iterations\n", in, its);
+    if (rc)
+        cli_error("%s", as_error());
+    else
+        printf("%s: %d iterations\n", in, its);
     image_free(&img);
     image_free(&rgb);
     image_free(&s_img);

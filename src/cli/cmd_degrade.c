@@ -28,10 +28,12 @@ static int degrade_option(int opt, const char *arg, void *p) {
 }
 
 int cmd_degrade(int argc, char **argv) {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, {"scale", required_argument, 0, 's'},
+    static const struct option opts[] = {CLI_COMMON_OPTIONS,
+                                         {"scale", required_argument, 0, 's'},
                                          {"input", required_argument, 0, 'i'},
                                          {"output", required_argument, 0, 'o'},
-                                         CLI_KEEP_ORIENTATION_OPTION, {0, 0, 0, 0}};
+                                         CLI_KEEP_ORIENTATION_OPTION,
+                                         {0, 0, 0, 0}};
     degrade_args a = {0};
     int r = cli_parse(argc, argv, ":s:i:o:", opts, HELP, degrade_option, &a, NULL);
     if (r) return cli_parse_status(r);

@@ -28,8 +28,7 @@ static const char *HELP =
     "tables of the sets and images (PSNR/SSIM of bicubic and the model) and, per image,\n"
     "a slider between bicubic and the model's output, HR/bicubic/model crops at pixel\n"
     "zoom where the model differs most from bicubic, and the structure and texture\n"
-    "branches. Views are 640x640 windows at most, as JPEG; crops are PNG. Needs a model.\n"
-    CLI_KEEP_ORIENTATION_HELP
+    "branches. Views are 640x640 windows at most, as JPEG; crops are PNG. Needs a model.\n" CLI_KEEP_ORIENTATION_HELP
     "Scores are fp32's unless --precision asks otherwise.\n" CLI_PRECISION_HELP CLI_DEVICE_HELP;
 
 // The dataset's name: the name of DIR, or of its parent when DIR itself is called HR.
@@ -73,8 +72,8 @@ static int image_done(const evaluate_item *it, void *user) {
     } else {
         char im[512];
         stem(it->path, im, sizeof im);
-        json_array_append_new(f->images, json_pack("{s:s, s:o, s:o}", "name", im, "psnr", number(it->m.psnr),
-                                                   "ssim", number(it->m.ssim)));
+        json_array_append_new(f->images, json_pack("{s:s, s:o, s:o}", "name", im, "psnr", number(it->m.psnr), "ssim",
+                                                   number(it->m.ssim)));
         if (f->print) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f\n", f->name, im, it->m.psnr, it->m.ssim);
         if (*f->html && report_add(*f->html, f->name, im, &it->m, it->views)) {  // no page, the scores go on
             cli_error("--html: %s (no page is written)", as_error());
@@ -136,14 +135,17 @@ static int eval_option(int opt, const char *arg, void *p) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION, CLI_DEVICE_OPTION,
+    static const struct option opts[] = {CLI_COMMON_OPTIONS,
+                                         CLI_PRECISION_OPTION,
+                                         CLI_DEVICE_OPTION,
                                          {"model", required_argument, 0, 'm'},
                                          {"bicubic", no_argument, 0, OPT_BICUBIC},
                                          {"scale", required_argument, 0, 's'},
                                          {"json", no_argument, 0, OPT_JSON},
                                          {"ensemble", no_argument, 0, OPT_ENSEMBLE},
                                          {"html", required_argument, 0, OPT_HTML},
-                                         CLI_KEEP_ORIENTATION_OPTION, {0, 0, 0, 0}};
+                                         CLI_KEEP_ORIENTATION_OPTION,
+                                         {0, 0, 0, 0}};
     eval_args a = {0};
     int first, r = cli_parse(argc, argv, ":m:s:", opts, HELP, eval_option, &a, &first);
     if (r) return cli_parse_status(r);
@@ -184,8 +186,8 @@ int cmd_eval(int argc, char **argv) {
     if (!scale) {
         return cli_error("--scale S is required with --bicubic");
     }
-    json_t *root = json_pack("{s:i, s:s, s:b, s:[]}", "scale", (int)scale, "model",
-                             model_path ? model_path : "bicubic", "ensemble", a.ensemble, "datasets");
+    json_t *root = json_pack("{s:i, s:s, s:b, s:[]}", "scale", (int)scale, "model", model_path ? model_path : "bicubic",
+                             "ensemble", a.ensemble, "datasets");
     json_t *datasets = json_object_get(root, "datasets");
     report *html = NULL;
     if (a.html && !(html = report_new(model_path, (int)scale, a.ensemble))) {
@@ -199,13 +201,17 @@ int cmd_eval(int argc, char **argv) {
     for (int d = first; d < argc; d++) {
         char name[1024];
         dataset_name(argv[d], name, sizeof name);
-        folder f = {.name = name, .print = !json, .images = json_array(), .html = &html,
-                    .html_failed = &html_failed};
-        evaluate_folder_options o = {.m = model_path ? &m : NULL, .cache = &cache, .upscale = &up,
+        folder f = {.name = name, .print = !json, .images = json_array(), .html = &html, .html_failed = &html_failed};
+        evaluate_folder_options o = {.m = model_path ? &m : NULL,
+                                     .cache = &cache,
+                                     .upscale = &up,
                                      .scale = (int)scale,
                                      .read_flags = a.keep_orientation ? IMAGE_KEEP_ORIENTATION : 0,
-                                     .keep_going = 1, .skipped = cli_report_skipped, .views = html != NULL,
-                                     .each = image_done, .user = &f};
+                                     .keep_going = 1,
+                                     .skipped = cli_report_skipped,
+                                     .views = html != NULL,
+                                     .each = image_done,
+                                     .user = &f};
         evaluate_means mean;
         int frc = evaluate_folder(argv[d], &o, &mean);
         total += mean.n;
@@ -220,9 +226,10 @@ int cmd_eval(int argc, char **argv) {
         }
         json_array_append_new(datasets, json_pack("{s:s, s:o, s:o, s:o}", "name", name, "psnr", number(mean.psnr),
                                                   "ssim", number(mean.ssim), "images", f.images));
-        if (!json) printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f  (x%ld, %d images, %s%s%s)\n", name, "mean",
-                          mean.psnr, mean.ssim, scale, mean.done, model_path ? model_path : "bicubic",
-                          a.ensemble ? ", x8 self-ensemble" : "", mean.done < mean.n ? ", some skipped" : "");
+        if (!json)
+            printf("%-10s %-24s PSNR %7.3f dB  SSIM %.4f  (x%ld, %d images, %s%s%s)\n", name, "mean", mean.psnr,
+                   mean.ssim, scale, mean.done, model_path ? model_path : "bicubic",
+                   a.ensemble ? ", x8 self-ensemble" : "", mean.done < mean.n ? ", some skipped" : "");
     }
     int rc = html_failed;
     if (failed || empty)

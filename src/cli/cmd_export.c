@@ -7,12 +7,11 @@
 #include "core/core.h"
 #include "train/checkpoint.h"
 
-static const char *HELP =
-    "usage: attsr export -c CHECKPOINT -o MODEL [--weights ema|raw]\n"
-    "Writes the weights of a training checkpoint (RUN/checkpoint.safetensors) as a model\n"
-    "file for upscale, eval and --init. --weights ema: the moving average of a run with\n"
-    "--ema (what the run's model.safetensors holds; the default when the checkpoint has\n"
-    "one); raw: the optimiser's own weights at the checkpoint's step (the default otherwise).\n";
+static const char *HELP = "usage: attsr export -c CHECKPOINT -o MODEL [--weights ema|raw]\n"
+                          "Writes the weights of a training checkpoint (RUN/checkpoint.safetensors) as a model\n"
+                          "file for upscale, eval and --init. --weights ema: the moving average of a run with\n"
+                          "--ema (what the run's model.safetensors holds; the default when the checkpoint has\n"
+                          "one); raw: the optimiser's own weights at the checkpoint's step (the default otherwise).\n";
 
 typedef struct {
     const char *in, *out, *weights;
@@ -35,7 +34,8 @@ int cmd_export(int argc, char **argv) {
     static const struct option opts[] = {CLI_COMMON_OPTIONS,
                                          {"checkpoint", required_argument, 0, 'c'},
                                          {"output", required_argument, 0, 'o'},
-                                         {"weights", required_argument, 0, 'w'}, {0, 0, 0, 0}};
+                                         {"weights", required_argument, 0, 'w'},
+                                         {0, 0, 0, 0}};
     export_args a = {0};
     int r = cli_parse(argc, argv, ":c:o:", opts, HELP, export_option, &a, NULL);
     if (r) return cli_parse_status(r);
@@ -46,7 +46,8 @@ int cmd_export(int argc, char **argv) {
     if (checkpoint_load(a.in, &t)) return cli_error("%s", as_error());
     model *m = &t.m;
     int want_ema = a.weights ? !strcmp(a.weights, "ema") : t.ema != NULL, rc = 0;
-    if (want_ema && !t.ema) rc = cli_error("%s: the run kept no moving average (trained without --ema); use --weights raw", a.in);
+    if (want_ema && !t.ema)
+        rc = cli_error("%s: the run kept no moving average (trained without --ema); use --weights raw", a.in);
     if (!rc && want_ema) memcpy(m->w, t.ema, sizeof(float) * m->n_floats);
     if (!rc && model_save(m, a.out)) rc = cli_error("%s", as_error());
     if (!rc)

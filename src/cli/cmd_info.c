@@ -14,8 +14,7 @@ static const char *HELP =
     "pass on an N x N LR image (default 128; convolutions and CA's fully connected\n"
     "layers, 2 FLOPs per multiply-add). --runs R also times R forward passes on such an\n"
     "image (after one warm-up that plans the network) and prints their median and best\n"
-    "in milliseconds. --json prints one JSON object instead.\n"
-    CLI_PRECISION_HELP CLI_DEVICE_HELP;
+    "in milliseconds. --json prints one JSON object instead.\n" CLI_PRECISION_HELP CLI_DEVICE_HELP;
 
 enum { OPT_SIZE = OPT_FIRST_FREE, OPT_RUNS, OPT_JSON };
 
@@ -60,11 +59,14 @@ static int time_forward(const model *m, int size, int runs, double *t) {
 }
 
 int cmd_info(int argc, char **argv) {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION, CLI_DEVICE_OPTION,
+    static const struct option opts[] = {CLI_COMMON_OPTIONS,
+                                         CLI_PRECISION_OPTION,
+                                         CLI_DEVICE_OPTION,
                                          {"model", required_argument, 0, 'm'},
                                          {"size", required_argument, 0, OPT_SIZE},
                                          {"runs", required_argument, 0, OPT_RUNS},
-                                         {"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
+                                         {"json", no_argument, 0, OPT_JSON},
+                                         {0, 0, 0, 0}};
     info_args a = {.size = 128};
     int r = cli_parse(argc, argv, ":m:", opts, HELP, info_option, &a, NULL);
     if (r) return cli_parse_status(r);
@@ -91,10 +93,10 @@ int cmd_info(int argc, char **argv) {
     }
     const char *att = attention_name(c->attention);
     if (a.json) {
-        json_t *o = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:I, s:i, s:f}", "model", a.model_path,
-                              "scale", c->scale, "feats", c->feats, "fe_groups", c->fe_groups, "groups", c->groups,
-                              "blocks", c->blocks, "attention", att, "ca_reduction", c->ca_reduction,
-                              "parameters", (json_int_t)m.n_floats, "size", size, "gflop", gflop);
+        json_t *o = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:I, s:i, s:f}", "model", a.model_path, "scale",
+                              c->scale, "feats", c->feats, "fe_groups", c->fe_groups, "groups", c->groups, "blocks",
+                              c->blocks, "attention", att, "ca_reduction", c->ca_reduction, "parameters",
+                              (json_int_t)m.n_floats, "size", size, "gflop", gflop);
         if (runs) {
             json_object_set_new(o, "runs", json_integer(runs));
             json_object_set_new(o, "threads", json_integer(omp_get_max_threads()));
@@ -106,13 +108,13 @@ int cmd_info(int argc, char **argv) {
         free(s);
         json_decref(o);
     } else {
-        printf("%s: x%d, feats %d, fe-groups %d, groups %d, blocks %d, attention %s", a.model_path, c->scale,
-               c->feats, c->fe_groups, c->groups, c->blocks, att);
+        printf("%s: x%d, feats %d, fe-groups %d, groups %d, blocks %d, attention %s", a.model_path, c->scale, c->feats,
+               c->fe_groups, c->groups, c->blocks, att);
         if (attention_uses_reduction(c->attention)) printf(" (r %d)", c->ca_reduction);
         printf("\nparameters %zu\nforward %.3f GFLOP on a %dx%d LR image\n", m.n_floats, gflop, size, size);
         if (runs)
-            printf("inference %.1f ms median of %d (best %.1f ms), %dx%d LR, %d threads\n", med, runs, best, size,
-                   size, omp_get_max_threads());
+            printf("inference %.1f ms median of %d (best %.1f ms), %dx%d LR, %d threads\n", med, runs, best, size, size,
+                   omp_get_max_threads());
     }
     free(t);
     model_free(&m);

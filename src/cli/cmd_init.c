@@ -4,13 +4,12 @@
 #include "cli/cli.h"
 #include "core/core.h"
 
-static const char *HELP =
-    "usage: attsr init --scale S --feats C --fe-groups G --groups G --blocks B\n"
-    "                  --attention none|ca|sa1|sa4|ca+sa4|ca-avgmax [--ca-reduction R]\n"
-    "                  [--seed N] -o MODEL\n"
-    "Writes a model whose weights and biases are uniform in +-1/sqrt(fan_in) (PyTorch's\n"
-    "default for Conv2d and Linear) from the seed (default 0). Shape defaults are the\n"
-    "paper's: x2, C=64, fe-groups 1, groups 3, blocks 20, attention none, r=16.\n";
+static const char *HELP = "usage: attsr init --scale S --feats C --fe-groups G --groups G --blocks B\n"
+                          "                  --attention none|ca|sa1|sa4|ca+sa4|ca-avgmax [--ca-reduction R]\n"
+                          "                  [--seed N] -o MODEL\n"
+                          "Writes a model whose weights and biases are uniform in +-1/sqrt(fan_in) (PyTorch's\n"
+                          "default for Conv2d and Linear) from the seed (default 0). Shape defaults are the\n"
+                          "paper's: x2, C=64, fe-groups 1, groups 3, blocks 20, attention none, r=16.\n";
 
 typedef struct {
     model_config cfg;
@@ -30,9 +29,11 @@ static int init_option(int opt, const char *arg, void *p) {
 }
 
 int cmd_init(int argc, char **argv) {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS, CLI_MODEL_OPTIONS,
+    static const struct option opts[] = {CLI_COMMON_OPTIONS,
+                                         CLI_MODEL_OPTIONS,
                                          {"seed", required_argument, 0, 's'},
-                                         {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+                                         {"output", required_argument, 0, 'o'},
+                                         {0, 0, 0, 0}};
     init_args a = {.cfg = model_config_default()};
     int r = cli_parse(argc, argv, ":o:", opts, HELP, init_option, &a, NULL);
     if (r) return cli_parse_status(r);
@@ -43,8 +44,11 @@ int cmd_init(int argc, char **argv) {
     if (model_create(&m, &a.cfg)) return cli_error("%s", as_error());
     model_init_params(&m, (uint64_t)a.seed);
     int rc = model_save(&m, a.out);
-    if (rc) cli_error("%s", as_error());
-    else printf("%s: %zu parameters, x%d, attention %s\n", a.out, m.n_floats, a.cfg.scale, attention_name(a.cfg.attention));
+    if (rc)
+        cli_error("%s", as_error());
+    else
+        printf("%s: %zu parameters, x%d, attention %s\n", a.out, m.n_floats, a.cfg.scale,
+               attention_name(a.cfg.attention));
     model_free(&m);
     return rc ? 1 : 0;
 }

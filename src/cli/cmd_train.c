@@ -40,8 +40,7 @@ static const char *HELP =
     "  --val-every N (500)     --ckpt-every N (100)    --log-every N (10)\n"
     "  --cache DIR             decomposition cache (default RUN/.satv-cache)\n"
     "  --resume                continue RUN from its checkpoint (same seed)\n"
-    "  --threads N\n"
-    CLI_PRECISION_HELP CLI_DEVICE_HELP
+    "  --threads N\n" CLI_PRECISION_HELP CLI_DEVICE_HELP
     "SIGINT or SIGTERM saves a checkpoint and exits with status 130.\n"
     "Data-parallel: mpirun -np N attsr train ... splits each --batch over N ranks; rank 0\n"
     "writes RUN (docs/distributed.md).\n";
@@ -60,9 +59,30 @@ static int parse_milestones(const char *s, train_config *c) {
     return 0;
 }
 
-enum { OPT_INIT = OPT_FIRST_FREE, OPT_PATCH, OPT_BATCH, OPT_STEPS, OPT_LR, OPT_MILESTONES, OPT_LR_GAMMA,
-       OPT_LR_SCHEDULE, OPT_LR_MIN, OPT_WARMUP, OPT_EMA, OPT_SEED, OPT_GRADNORM, OPT_GN_ALPHA, OPT_GN_LR,
-       OPT_GN_WARMUP, OPT_VAL, OPT_VAL_EVERY, OPT_CKPT_EVERY, OPT_LOG_EVERY, OPT_CACHE, OPT_RESUME };
+enum {
+    OPT_INIT = OPT_FIRST_FREE,
+    OPT_PATCH,
+    OPT_BATCH,
+    OPT_STEPS,
+    OPT_LR,
+    OPT_MILESTONES,
+    OPT_LR_GAMMA,
+    OPT_LR_SCHEDULE,
+    OPT_LR_MIN,
+    OPT_WARMUP,
+    OPT_EMA,
+    OPT_SEED,
+    OPT_GRADNORM,
+    OPT_GN_ALPHA,
+    OPT_GN_LR,
+    OPT_GN_WARMUP,
+    OPT_VAL,
+    OPT_VAL_EVERY,
+    OPT_CKPT_EVERY,
+    OPT_LOG_EVERY,
+    OPT_CACHE,
+    OPT_RESUME
+};
 
 typedef struct {
     train_config c;
@@ -76,10 +96,16 @@ static int train_option(int opt, const char *arg, void *p) {
     long v;
     int r = cli_model_option(opt, arg, &c->model);
     // what the user gave, apart from the defaults: a resume checks it against the checkpoint
-    static const struct { int opt; unsigned bit; } given[] = {
-        {OPT_SCALE, TRAIN_GIVEN_SCALE},   {OPT_FEATS, TRAIN_GIVEN_FEATS},         {OPT_FE_GROUPS, TRAIN_GIVEN_FE_GROUPS},
-        {OPT_GROUPS, TRAIN_GIVEN_GROUPS}, {OPT_BLOCKS, TRAIN_GIVEN_BLOCKS},       {OPT_ATTENTION, TRAIN_GIVEN_ATTENTION},
-        {OPT_CA_REDUCTION, TRAIN_GIVEN_CA_REDUCTION}};
+    static const struct {
+        int opt;
+        unsigned bit;
+    } given[] = {{OPT_SCALE, TRAIN_GIVEN_SCALE},
+                 {OPT_FEATS, TRAIN_GIVEN_FEATS},
+                 {OPT_FE_GROUPS, TRAIN_GIVEN_FE_GROUPS},
+                 {OPT_GROUPS, TRAIN_GIVEN_GROUPS},
+                 {OPT_BLOCKS, TRAIN_GIVEN_BLOCKS},
+                 {OPT_ATTENTION, TRAIN_GIVEN_ATTENTION},
+                 {OPT_CA_REDUCTION, TRAIN_GIVEN_CA_REDUCTION}};
     for (size_t i = 0; r > 0 && i < sizeof given / sizeof *given; i++)
         if (given[i].opt == opt) c->model_given |= given[i].bit;
     if (r) return r < 0 ? -1 : 0;
@@ -157,21 +183,35 @@ static int check_paths(const train_config *c, const char **dirs, int n_dirs) {
 }
 
 int cmd_train(int argc, char **argv) {
-    static const struct option opts[] = {
-        CLI_COMMON_OPTIONS, CLI_MODEL_OPTIONS, CLI_PRECISION_OPTION, CLI_DEVICE_OPTION,
-        {"data", required_argument, 0, 'd'}, {"output", required_argument, 0, 'o'},
-        {"init", required_argument, 0, OPT_INIT}, {"patch", required_argument, 0, OPT_PATCH},
-        {"batch", required_argument, 0, OPT_BATCH}, {"steps", required_argument, 0, OPT_STEPS},
-        {"lr", required_argument, 0, OPT_LR}, {"milestones", required_argument, 0, OPT_MILESTONES},
-        {"lr-gamma", required_argument, 0, OPT_LR_GAMMA}, {"lr-schedule", required_argument, 0, OPT_LR_SCHEDULE},
-        {"lr-min", required_argument, 0, OPT_LR_MIN}, {"warmup", required_argument, 0, OPT_WARMUP},
-        {"ema", required_argument, 0, OPT_EMA}, {"seed", required_argument, 0, OPT_SEED},
-        {"gradnorm", required_argument, 0, OPT_GRADNORM}, {"gn-alpha", required_argument, 0, OPT_GN_ALPHA},
-        {"gn-lr", required_argument, 0, OPT_GN_LR}, {"gradnorm-warmup", required_argument, 0, OPT_GN_WARMUP},
-        {"val", required_argument, 0, OPT_VAL},
-        {"val-every", required_argument, 0, OPT_VAL_EVERY}, {"ckpt-every", required_argument, 0, OPT_CKPT_EVERY},
-        {"log-every", required_argument, 0, OPT_LOG_EVERY}, {"cache", required_argument, 0, OPT_CACHE},
-        {"resume", no_argument, 0, OPT_RESUME}, {0, 0, 0, 0}};
+    static const struct option opts[] = {CLI_COMMON_OPTIONS,
+                                         CLI_MODEL_OPTIONS,
+                                         CLI_PRECISION_OPTION,
+                                         CLI_DEVICE_OPTION,
+                                         {"data", required_argument, 0, 'd'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"init", required_argument, 0, OPT_INIT},
+                                         {"patch", required_argument, 0, OPT_PATCH},
+                                         {"batch", required_argument, 0, OPT_BATCH},
+                                         {"steps", required_argument, 0, OPT_STEPS},
+                                         {"lr", required_argument, 0, OPT_LR},
+                                         {"milestones", required_argument, 0, OPT_MILESTONES},
+                                         {"lr-gamma", required_argument, 0, OPT_LR_GAMMA},
+                                         {"lr-schedule", required_argument, 0, OPT_LR_SCHEDULE},
+                                         {"lr-min", required_argument, 0, OPT_LR_MIN},
+                                         {"warmup", required_argument, 0, OPT_WARMUP},
+                                         {"ema", required_argument, 0, OPT_EMA},
+                                         {"seed", required_argument, 0, OPT_SEED},
+                                         {"gradnorm", required_argument, 0, OPT_GRADNORM},
+                                         {"gn-alpha", required_argument, 0, OPT_GN_ALPHA},
+                                         {"gn-lr", required_argument, 0, OPT_GN_LR},
+                                         {"gradnorm-warmup", required_argument, 0, OPT_GN_WARMUP},
+                                         {"val", required_argument, 0, OPT_VAL},
+                                         {"val-every", required_argument, 0, OPT_VAL_EVERY},
+                                         {"ckpt-every", required_argument, 0, OPT_CKPT_EVERY},
+                                         {"log-every", required_argument, 0, OPT_LOG_EVERY},
+                                         {"cache", required_argument, 0, OPT_CACHE},
+                                         {"resume", no_argument, 0, OPT_RESUME},
+                                         {0, 0, 0, 0}};
     static train_args a;  // large (paths, milestones); one command per process
     train_config_default(&a.c);
     int r = cli_parse(argc, argv, ":d:o:", opts, HELP, train_option, &a, NULL);

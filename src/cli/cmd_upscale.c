@@ -10,38 +10,36 @@
 #include "core/core.h"
 #include "image/y4m.h"
 
-static const char *HELP =
-    "usage: attsr upscale [-m MODEL | --bicubic] [--scale S] -i IN -o OUT\n"
-    "                     [--structure OUT_S] [--texture OUT_T] [--tile N] [--overlap N]\n"
-    "                     [--ensemble] [--threads N] [--max-pixels N]\n"
-    "                     [--keep-orientation] [--depth 8|16] [--rgb] [--quality Q]\n"
-    "                     [--format EXT] [--matrix 601|709]\n"
-    "IN and OUT are files (.png, .jpg, .webp, .tif, .npy; .bmp is read only) or, when IN\n"
-    "is a folder, folders: every image in IN is upscaled into OUT under the same name\n"
-    "(x.bmp as x.bmp.png); a bad file is reported and skipped, and the exit status is\n"
-    "then 1 (also when IN holds no image; other files are named as skipped). No output\n"
-    "may name an input or another output, by any path. Without -m, the bundled model\n"
-    "for the scale (default 2) is used. --structure/--texture write the two branches\n"
-    "(the texture, which is signed, as T + 0.5 in 8-bit files). --tile N processes\n"
-    "LR tiles of at most N x N with --overlap pixels of context (default: the network's\n"
-    "receptive radius); without it, the whole image when its plan fits about 1.1 GiB,\n"
-    "else the fewest windows that do.\n"
-    "--ensemble averages the outputs for the 8 flips and transposes of the input (x8\n"
-    "self-ensemble, as EDSR's \"+\" results): usually a little higher PSNR, 8x the time.\n"
-    "Outputs keep what the input had where the format can hold it (docs/formats.md):\n"
-    "16 bits, gray (written as the luma 0.299 R + 0.587 G + 0.114 B), the ICC profile\n"
-    "and EXIF. --depth writes PNG with 8 or 16 bits whatever the input; --rgb writes a\n"
-    "gray input's output as RGB; --quality sets JPEG's quality (default 95) and makes\n"
-    "WebP lossy at that quality (WebP is otherwise lossless).\n"
-    "-i - reads one image from stdin (its format from its bytes); -o - writes one to\n"
-    "stdout, in the format --format names (png, jpg, webp, tif, npy) or else the input's.\n"
-    "Video: a YUV4MPEG2 stream (a .y4m file, or stdin: ffmpeg -f yuv4mpegpipe) is\n"
-    "upscaled frame by frame into one (a .y4m file or -o -), same chroma format and\n"
-    "range; --matrix sets the Y'CbCr matrix (default: 709 from 720 lines up, else 601).\n"
-    "Interlaced video is upscaled as progressive frames (deinterlace it first). With\n"
-    "ffmpeg: ffmpeg -i in.mp4 -f yuv4mpegpipe - | attsr upscale -i - -o - | ffmpeg -i -\n"
-    "out.mp4 (docs/formats.md).\n"
-    CLI_KEEP_ORIENTATION_HELP CLI_PRECISION_HELP CLI_DEVICE_HELP;
+static const char *HELP = "usage: attsr upscale [-m MODEL | --bicubic] [--scale S] -i IN -o OUT\n"
+                          "                     [--structure OUT_S] [--texture OUT_T] [--tile N] [--overlap N]\n"
+                          "                     [--ensemble] [--threads N] [--max-pixels N]\n"
+                          "                     [--keep-orientation] [--depth 8|16] [--rgb] [--quality Q]\n"
+                          "                     [--format EXT] [--matrix 601|709]\n"
+                          "IN and OUT are files (.png, .jpg, .webp, .tif, .npy; .bmp is read only) or, when IN\n"
+                          "is a folder, folders: every image in IN is upscaled into OUT under the same name\n"
+                          "(x.bmp as x.bmp.png); a bad file is reported and skipped, and the exit status is\n"
+                          "then 1 (also when IN holds no image; other files are named as skipped). No output\n"
+                          "may name an input or another output, by any path. Without -m, the bundled model\n"
+                          "for the scale (default 2) is used. --structure/--texture write the two branches\n"
+                          "(the texture, which is signed, as T + 0.5 in 8-bit files). --tile N processes\n"
+                          "LR tiles of at most N x N with --overlap pixels of context (default: the network's\n"
+                          "receptive radius); without it, the whole image when its plan fits about 1.1 GiB,\n"
+                          "else the fewest windows that do.\n"
+                          "--ensemble averages the outputs for the 8 flips and transposes of the input (x8\n"
+                          "self-ensemble, as EDSR's \"+\" results): usually a little higher PSNR, 8x the time.\n"
+                          "Outputs keep what the input had where the format can hold it (docs/formats.md):\n"
+                          "16 bits, gray (written as the luma 0.299 R + 0.587 G + 0.114 B), the ICC profile\n"
+                          "and EXIF. --depth writes PNG with 8 or 16 bits whatever the input; --rgb writes a\n"
+                          "gray input's output as RGB; --quality sets JPEG's quality (default 95) and makes\n"
+                          "WebP lossy at that quality (WebP is otherwise lossless).\n"
+                          "-i - reads one image from stdin (its format from its bytes); -o - writes one to\n"
+                          "stdout, in the format --format names (png, jpg, webp, tif, npy) or else the input's.\n"
+                          "Video: a YUV4MPEG2 stream (a .y4m file, or stdin: ffmpeg -f yuv4mpegpipe) is\n"
+                          "upscaled frame by frame into one (a .y4m file or -o -), same chroma format and\n"
+                          "range; --matrix sets the Y'CbCr matrix (default: 709 from 720 lines up, else 601).\n"
+                          "Interlaced video is upscaled as progressive frames (deinterlace it first). With\n"
+                          "ffmpeg: ffmpeg -i in.mp4 -f yuv4mpegpipe - | attsr upscale -i - -o - | ffmpeg -i -\n"
+                          "out.mp4 (docs/formats.md).\n" CLI_KEEP_ORIENTATION_HELP CLI_PRECISION_HELP CLI_DEVICE_HELP;
 
 typedef struct {
     attsr_model *model;  // NULL: bicubic
@@ -58,9 +56,9 @@ typedef struct {
 // Every path of one image's upscale, checked together (cli_check_paths); folders: the
 // three outputs are folders, before the folder's images are listed.
 // "-" (stdin, stdout) is no path to check, and a .y4m video no image file.
-static int check_paths(const job *j, const char *in, const char *out, const char *out_s, const char *out_t,
-                       int kind) {
-#define PATH(flag, p) {flag, p && strcmp(p, "-") ? p : NULL, kind == CLI_IMAGE && p && image_ext_video(as_ext(p)) ? CLI_FILE : kind}
+static int check_paths(const job *j, const char *in, const char *out, const char *out_s, const char *out_t, int kind) {
+#define PATH(flag, p) \
+    { flag, p &&strcmp(p, "-") ? p : NULL, kind == CLI_IMAGE &&p &&image_ext_video(as_ext(p)) ? CLI_FILE : kind }
     const cli_path ins[] = {PATH("-i", in), {j->model_flag, j->model_path, CLI_FILE}},
                    outs[] = {PATH("-o", out), PATH("--structure", out_s), PATH("--texture", out_t)};
 #undef PATH
@@ -152,8 +150,10 @@ static int upscale_video(const job *j, FILE *in, const char *in_name, size_t mag
         return cli_error("%s: a YUV4MPEG2 input is written as .y4m or to -o -", out);
     if (y4m_read_header(in, in_name, magic_read, &v.in)) return cli_error("%s", as_error());
     if (v.in.interlaced)
-        fprintf(stderr, "attsr upscale: %s: interlaced video is upscaled as progressive frames (the fields' "
-                        "lines mix); deinterlace it first for a clean result (ffmpeg -vf bwdif)\n", in_name);
+        fprintf(stderr,
+                "attsr upscale: %s: interlaced video is upscaled as progressive frames (the fields' "
+                "lines mix); deinterlace it first for a clean result (ffmpeg -vf bwdif)\n",
+                in_name);
     v.in.matrix = j->matrix ? j->matrix : y4m_default_matrix(&v.in);
     v.out = y4m_resized(&v.in, v.in.w * j->scale, v.in.h * j->scale);
     if (as_check_pixels(out_name, v.out.w, v.out.h) || !(v.in_frame = as_malloc(v.in.frame_bytes)) ||
@@ -178,8 +178,9 @@ static int upscale_video(const job *j, FILE *in, const char *in_name, size_t mag
     }
     if (cut) cli_error("%s (%ld complete frames written)", as_error(), v.frames);
     if (rc && !cut) as_errorf("%s (after %ld complete frames)", as_error(), v.frames);
-    if (!rc && !cut) fprintf(stderr, "attsr upscale: %ld frames, %dx%d to %dx%d (BT.%d)\n", v.frames, v.in.w, v.in.h,
-                     v.out.w, v.out.h, v.in.matrix);
+    if (!rc && !cut)
+        fprintf(stderr, "attsr upscale: %ld frames, %dx%d to %dx%d (BT.%d)\n", v.frames, v.in.w, v.in.h, v.out.w,
+                v.out.h, v.in.matrix);
     if (f.fp) rc = rc ? (as_outfile_abort(&f), -1) : as_outfile_commit(&f);
 done:
     if (rc) cli_error("%s", as_error());
@@ -188,8 +189,7 @@ done:
     return rc || cut ? -1 : 0;
 }
 
-static int upscale_one(const job *j, const char *in, const char *out, const char *out_s,
-                       const char *out_t) {
+static int upscale_one(const job *j, const char *in, const char *out, const char *out_s, const char *out_t) {
     if (check_paths(j, in, out, out_s, out_t, CLI_IMAGE)) return -1;
     uint8_t head[9];
     size_t head_n = 0;
@@ -248,8 +248,7 @@ static int upscale_folder(const job *j, const char *in, const char *out) {
     if (!list) return cli_error("%s", as_error());
     if (!n) {  // nothing to do is a failure, not a silent success
         image_free_list(list);
-        return cli_error("%s: no images in the folder%s", in,
-                         skipped ? ", only the skipped files above" : "");
+        return cli_error("%s: no images in the folder%s", in, skipped ? ", only the skipped files above" : "");
     }
     if (as_mkdir_p(out) || (j->structure && as_mkdir_p(j->structure)) || (j->texture && as_mkdir_p(j->texture))) {
         image_free_list(list);
@@ -269,8 +268,19 @@ static int upscale_folder(const job *j, const char *in, const char *out) {
     return failed ? 1 : 0;
 }
 
-enum { OPT_BICUBIC = OPT_FIRST_FREE, OPT_STRUCTURE, OPT_TEXTURE, OPT_TILE, OPT_OVERLAP, OPT_ENSEMBLE,
-       OPT_DEPTH, OPT_RGB, OPT_QUALITY, OPT_FORMAT, OPT_MATRIX };
+enum {
+    OPT_BICUBIC = OPT_FIRST_FREE,
+    OPT_STRUCTURE,
+    OPT_TEXTURE,
+    OPT_TILE,
+    OPT_OVERLAP,
+    OPT_ENSEMBLE,
+    OPT_DEPTH,
+    OPT_RGB,
+    OPT_QUALITY,
+    OPT_FORMAT,
+    OPT_MATRIX
+};
 
 typedef struct {
     job j;
@@ -311,7 +321,8 @@ static int upscale_option(int opt, const char *arg, void *p) {
         a->j.matrix = atoi(arg);
         return 0;
     case OPT_FORMAT:
-        if (!image_ext_writable(arg)) return cli_error("--format: '%s' is not one of png, jpg, jpeg, webp, tif, tiff, npy", arg);
+        if (!image_ext_writable(arg))
+            return cli_error("--format: '%s' is not one of png, jpg, jpeg, webp, tif, tiff, npy", arg);
         a->j.format = arg;
         return 0;
     case OPT_QUALITY:
@@ -323,17 +334,26 @@ static int upscale_option(int opt, const char *arg, void *p) {
 }
 
 int cmd_upscale(int argc, char **argv) {
-    static const struct option opts[] = {
-        CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION, CLI_DEVICE_OPTION,
-        {"model", required_argument, 0, 'm'},         {"bicubic", no_argument, 0, OPT_BICUBIC},
-        {"scale", required_argument, 0, 's'},         {"input", required_argument, 0, 'i'},
-        {"output", required_argument, 0, 'o'},        {"structure", required_argument, 0, OPT_STRUCTURE},
-        {"texture", required_argument, 0, OPT_TEXTURE}, {"tile", required_argument, 0, OPT_TILE},
-        {"overlap", required_argument, 0, OPT_OVERLAP}, {"ensemble", no_argument, 0, OPT_ENSEMBLE},
-        CLI_KEEP_ORIENTATION_OPTION,                  {"depth", required_argument, 0, OPT_DEPTH},
-        {"rgb", no_argument, 0, OPT_RGB},             {"quality", required_argument, 0, OPT_QUALITY},
-        {"format", required_argument, 0, OPT_FORMAT}, {"matrix", required_argument, 0, OPT_MATRIX},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {CLI_COMMON_OPTIONS,
+                                         CLI_PRECISION_OPTION,
+                                         CLI_DEVICE_OPTION,
+                                         {"model", required_argument, 0, 'm'},
+                                         {"bicubic", no_argument, 0, OPT_BICUBIC},
+                                         {"scale", required_argument, 0, 's'},
+                                         {"input", required_argument, 0, 'i'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"structure", required_argument, 0, OPT_STRUCTURE},
+                                         {"texture", required_argument, 0, OPT_TEXTURE},
+                                         {"tile", required_argument, 0, OPT_TILE},
+                                         {"overlap", required_argument, 0, OPT_OVERLAP},
+                                         {"ensemble", no_argument, 0, OPT_ENSEMBLE},
+                                         CLI_KEEP_ORIENTATION_OPTION,
+                                         {"depth", required_argument, 0, OPT_DEPTH},
+                                         {"rgb", no_argument, 0, OPT_RGB},
+                                         {"quality", required_argument, 0, OPT_QUALITY},
+                                         {"format", required_argument, 0, OPT_FORMAT},
+                                         {"matrix", required_argument, 0, OPT_MATRIX},
+                                         {0, 0, 0, 0}};
     upscale_args a = {0};
     int r = cli_parse(argc, argv, ":m:s:i:o:", opts, HELP, upscale_option, &a, NULL);
     if (r) return cli_parse_status(r);
@@ -379,8 +399,7 @@ int cmd_upscale(int argc, char **argv) {
     // A reader that quits (ffmpeg stopped, `| head`) is a write error reported in words,
     // not a death by SIGPIPE with the frames' count unsaid.
     if (is_stdio(out)) signal(SIGPIPE, SIG_IGN);
-    int rc = folder ? upscale_folder(&j, in, out)
-                            : (upscale_one(&j, in, out, j.structure, j.texture) ? 1 : 0);
+    int rc = folder ? upscale_folder(&j, in, out) : (upscale_one(&j, in, out, j.structure, j.texture) ? 1 : 0);
     attsr_model_free(j.model);
     return rc;
 }

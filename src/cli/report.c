@@ -168,8 +168,10 @@ static int window_start(int c, int k, int n, int side) {
 static int figure(FILE *f, const char *caption, const image *src, int x0, int y0, int w, int h, float gain,
                   float offset, const char *ext, int zoom) {
     fputs("<figure><img", f);
-    if (zoom > 1) fprintf(f, " class=\"px\" width=\"%d\" height=\"%d\"", w * zoom, h * zoom);
-    else fprintf(f, " width=\"%d\" height=\"%d\"", w, h);
+    if (zoom > 1)
+        fprintf(f, " class=\"px\" width=\"%d\" height=\"%d\"", w * zoom, h * zoom);
+    else
+        fprintf(f, " width=\"%d\" height=\"%d\"", w, h);
     fputs(" alt=\"", f);
     put_escaped(f, caption);
     fputs("\" src=\"", f);
@@ -189,23 +191,30 @@ static int section(FILE *f, const report *r, int id, const entry *e, const evalu
     put_escaped(f, e->set);
     fputs(" / ", f);
     put_escaped(f, e->name);
-    fprintf(f, " <small>%d&times;%d &middot; bicubic %.3f dB, %.4f &middot; attsr %.3f dB, %.4f (%+.3f dB)</small></h3>\n",
+    fprintf(f,
+            " <small>%d&times;%d &middot; bicubic %.3f dB, %.4f &middot; attsr %.3f dB, %.4f (%+.3f dB)</small></h3>\n",
             w, h, e->bicubic.psnr, e->bicubic.ssim, e->sr.psnr, e->sr.ssim, e->sr.psnr - e->bicubic.psnr);
     // the slider: attsr below, bicubic above it clipped to the left of the handle
-    fprintf(f, "<div class=\"row\"><figure class=\"compare\" style=\"width:%dpx\"><div class=\"slider\">"
-               "<img alt=\"attsr\" width=\"%d\" height=\"%d\" src=\"", vw, vw, vh);
+    fprintf(f,
+            "<div class=\"row\"><figure class=\"compare\" style=\"width:%dpx\"><div class=\"slider\">"
+            "<img alt=\"attsr\" width=\"%d\" height=\"%d\" src=\"",
+            vw, vw, vh);
     if (put_image(f, &v->sr, vx, vy, vw, vh, 1, 0, "jpg")) return -1;
     fprintf(f, "\"><img class=\"before\" alt=\"bicubic\" width=\"%d\" height=\"%d\" src=\"", vw, vh);
     if (put_image(f, &v->bicubic, vx, vy, vw, vh, 1, 0, "jpg")) return -1;
-    fprintf(f, "\"><div class=\"bar\"></div><div class=\"mark\" style=\"left:%.3f%%;top:%.3f%%;width:%.3f%%;height:%.3f%%\">"
-               "</div><input type=\"range\" min=\"0\" max=\"100\" value=\"50\" step=\"0.1\" "
-               "aria-label=\"bicubic | attsr\"><span class=\"tag l\">bicubic</span><span class=\"tag r\">attsr</span></div>",
-            100.0 * (cx - vx) / vw, 100.0 * (cy - vy) / vh, 100.0 * k / vw, 100.0 * k / vh);
+    fprintf(
+        f,
+        "\"><div class=\"bar\"></div><div class=\"mark\" style=\"left:%.3f%%;top:%.3f%%;width:%.3f%%;height:%.3f%%\">"
+        "</div><input type=\"range\" min=\"0\" max=\"100\" value=\"50\" step=\"0.1\" "
+        "aria-label=\"bicubic | attsr\"><span class=\"tag l\">bicubic</span><span class=\"tag r\">attsr</span></div>",
+        100.0 * (cx - vx) / vw, 100.0 * (cy - vy) / vh, 100.0 * k / vw, 100.0 * k / vh);
     fputs("<figcaption>drag: bicubic on the left, attsr on the right; the box is the zoomed crop", f);
     if (vw < w || vh < h) fprintf(f, " (a %d&times;%d window at (%d, %d) of the image, at 1:1)", vw, vh, vx, vy);
     fputs("</figcaption></figure>\n", f);
-    fprintf(f, "<div class=\"zoom\"><p>%d&times;%d crop at (%d, %d), %d&times;: where attsr differs most from "
-               "bicubic</p><div class=\"crops\">", k, k, cx, cy, zoom);
+    fprintf(f,
+            "<div class=\"zoom\"><p>%d&times;%d crop at (%d, %d), %d&times;: where attsr differs most from "
+            "bicubic</p><div class=\"crops\">",
+            k, k, cx, cy, zoom);
     if (figure(f, "HR", &v->hr, cx, cy, k, k, 1, 0, "png", zoom) ||
         figure(f, "bicubic", &v->bicubic, cx, cy, k, k, 1, 0, "png", zoom) ||
         figure(f, "attsr", &v->sr, cx, cy, k, k, 1, 0, "png", zoom))
@@ -298,8 +307,10 @@ static const char JS[] =
 
 // The tables' header: the leading columns (nlead of them), then the scores.
 static void head_row(FILE *f, const char *const *lead, int nlead) {
-    fprintf(f, "<thead><tr class=\"group\"><th colspan=\"%d\"></th><th colspan=\"2\">bicubic</th>"
-               "<th colspan=\"2\">attsr</th><th></th></tr>\n<tr>", nlead);
+    fprintf(f,
+            "<thead><tr class=\"group\"><th colspan=\"%d\"></th><th colspan=\"2\">bicubic</th>"
+            "<th colspan=\"2\">attsr</th><th></th></tr>\n<tr>",
+            nlead);
     for (int i = 0; i < nlead; i++) fprintf(f, "<th>%s</th>", lead[i]);
     fputs("<th>PSNR (dB)</th><th>SSIM</th><th>PSNR (dB)</th><th>SSIM</th><th>&Delta;PSNR (dB)</th></tr></thead>\n", f);
 }
@@ -311,8 +322,10 @@ static void score_cells(FILE *f, const metrics *b, const metrics *s) {
     put_number(f, s->ssim, "%.4f");
     double d = s->psnr - b->psnr;
     fputs(d > 0 ? "<td class=\"up\"" : d < 0 ? "<td class=\"down\"" : "<td", f);
-    if (isfinite(d)) fprintf(f, " data-v=\"%.17g\">%+.3f</td>", d, d);
-    else fputs(" data-v=\"NaN\">&ndash;</td>", f);
+    if (isfinite(d))
+        fprintf(f, " data-v=\"%.17g\">%+.3f</td>", d, d);
+    else
+        fputs(" data-v=\"NaN\">&ndash;</td>", f);
 }
 
 static void put_page(FILE *f, const report *r) {
@@ -326,9 +339,10 @@ static void put_page(FILE *f, const report *r) {
     put_escaped(f, base);
     fprintf(f, " x%d%s</h1>\n<p class=\"meta\">model <code>", r->scale, r->ensemble ? ", x8 self-ensemble" : "");
     put_escaped(f, r->model);
-    fprintf(f, "</code> &middot; attsr " ATTSR_VERSION " &middot; %d images. The field's protocol: HR cropped to a "
-               "multiple of %d, LR by bicubic 1/%d rounded to 8 bits, PSNR and SSIM on Y with %d pixels shaved "
-               "off each border (docs/protocol.md). Click a column header to sort.</p>\n",
+    fprintf(f,
+            "</code> &middot; attsr " ATTSR_VERSION " &middot; %d images. The field's protocol: HR cropped to a "
+            "multiple of %d, LR by bicubic 1/%d rounded to 8 bits, PSNR and SSIM on Y with %d pixels shaved "
+            "off each border (docs/protocol.md). Click a column header to sort.</p>\n",
             r->n, r->scale, r->scale, r->scale);
     // the sets, in the order first seen; means over their images in order (sum / n, as
     // the text report's)

@@ -20,8 +20,8 @@ static int add_alpha(image *rgb, const image *alpha) {
     return 0;
 }
 
-int cli_upscale_image(attsr_model *model, int scale, const image *lr, image *sr, image *st,
-                      image *tx, const attsr_options *opt) {
+int cli_upscale_image(attsr_model *model, int scale, const image *lr, image *sr, image *st, image *tx,
+                      const attsr_options *opt) {
     memset(sr, 0, sizeof *sr);
     if (!model) return resize_bicubic(sr, lr, scale);
     image rgb = {0}, alpha = {0}, alpha_up = {0};
@@ -34,8 +34,7 @@ int cli_upscale_image(attsr_model *model, int scale, const image *lr, image *sr,
     if (image_alloc(sr, W, H, 3)) goto done;
     if (st && image_alloc(st, W, H, 3)) goto done;
     if (tx && image_alloc(tx, W, H, 3)) goto done;
-    if (attsr_upscale(model, in->px, in->w, in->h, sr->px, st ? st->px : NULL, tx ? tx->px : NULL, opt))
-        goto done;
+    if (attsr_upscale(model, in->px, in->w, in->h, sr->px, st ? st->px : NULL, tx ? tx->px : NULL, opt)) goto done;
     sr->gray = lr->gray;
     if (lr->c == 4 && (resize_bicubic(&alpha_up, &alpha, scale) || add_alpha(sr, &alpha_up))) goto done;
     rc = 0;

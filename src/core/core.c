@@ -131,7 +131,8 @@ int as_check_output(const char *path) {
     if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
         return as_errorf("%s: exists and is not a regular file", path);  // renaming over /dev/null, say
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return as_errorf("%s: no folder %s", path, dir);
-    if (access(dir, W_OK | X_OK) != 0) return as_errorf("%s: folder %s is not writable: %s", path, dir, strerror(errno));
+    if (access(dir, W_OK | X_OK) != 0)
+        return as_errorf("%s: folder %s is not writable: %s", path, dir, strerror(errno));
     long name_max = name_max_of(dir);
     if (base_n > (size_t)name_max)
         return as_errorf("%s: file name of %zu bytes is longer than the limit of %ld", path, base_n, name_max);
@@ -152,9 +153,12 @@ int as_check_output_folder(const char *path) {
     for (;;) {
         char *slash = strrchr(buf, '/');
         while (slash && slash > buf && slash[-1] == '/') slash--;
-        if (!slash) strcpy(buf, ".");
-        else if (slash == buf) strcpy(buf, "/");
-        else *slash = 0;
+        if (!slash)
+            strcpy(buf, ".");
+        else if (slash == buf)
+            strcpy(buf, "/");
+        else
+            *slash = 0;
         if (stat(buf, &st) == 0) break;
         if (!strcmp(buf, ".") || !strcmp(buf, "/")) return as_errorf("%s: cannot create folder", path);
     }
@@ -222,7 +226,7 @@ void as_outfile_abort(as_outfile *f) {
 
 int as_outfile_remove_stale(const char *dir, int (*owned)(const char *name, size_t n, void *ctx), void *ctx,
                             double min_age) {
-    static const char SUFFIX[] = ".tmp-XXXXXX";  // as as_outfile_open names it
+    static const char SUFFIX[] = ".tmp-XXXXXX";             // as as_outfile_open names it
     const size_t suffix_n = sizeof SUFFIX - 1, mark_n = 5;  // ".tmp-", then mkstemp's 6 characters
     DIR *d = opendir(dir);
     if (!d) return 0;
@@ -286,8 +290,8 @@ int as_read_file(const char *path, void **data, size_t *n, size_t max_bytes) {
     }
     if ((uint64_t)st.st_size > max_bytes) {
         fclose(fp);
-        return as_errorf("%s: file of %lld bytes is larger than the limit of %zu", path,
-                         (long long)st.st_size, max_bytes);
+        return as_errorf("%s: file of %lld bytes is larger than the limit of %zu", path, (long long)st.st_size,
+                         max_bytes);
     }
     size_t size = (size_t)st.st_size;
     char *buf = as_malloc(size + 1);
@@ -358,8 +362,10 @@ static int canonical_path(const char *path, char *out, size_t n) {
         size_t len = strlen(out);
         if (!strcmp(c, "..")) {
             char *slash = strrchr(out, '/');
-            if (slash == out) out[1] = 0;
-            else *slash = 0;
+            if (slash == out)
+                out[1] = 0;
+            else
+                *slash = 0;
             continue;
         }
         if (snprintf(part, sizeof part, "%s%s%s", out, len > 1 ? "/" : "", c) >= (int)sizeof part) return -1;

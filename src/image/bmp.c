@@ -36,7 +36,7 @@ static int bmp_complete(const uint8_t *p, size_t n) {
     int64_t h = core ? (int16_t)le16(p + 20) : (int32_t)le32(p + 22);
     int64_t bpp = le16(p + (core ? 24 : 28));
     uint32_t compression = core ? 0 : le32(p + 30);
-    if (compression != 0 && compression != 3) return 1;  // stb refuses these itself
+    if (compression != 0 && compression != 3) return 1;                                  // stb refuses these itself
     if (w <= 0 || h == 0 || w > (1 << 30) || h > (1 << 30) || h < -(1 << 30)) return 1;  // stb or the limit refuse
     uint64_t stride = ((uint64_t)w * (uint64_t)bpp + 31) / 32 * 4, rows = (uint64_t)(h < 0 ? -h : h);
     return (uint64_t)le32(p + 10) + stride * rows <= n;
@@ -54,7 +54,7 @@ int image_bmp_decode(const uint8_t *data, size_t n, const char *name, image *img
     int w2, h2, got;
     uint8_t *px = stbi_load_from_memory(data, (int)n, &w2, &h2, &got, c);
     if (!px) return as_errorf("%s: corrupt BMP (%s)", name, stbi_failure_reason());
-    int rc = w2 != w || h2 != h ? as_errorf("%s: corrupt BMP (size changed while decoding)", name)
+    int rc = w2 != w || h2 != h          ? as_errorf("%s: corrupt BMP (size changed while decoding)", name)
              : image_alloc(img, w, h, c) ? as_errorf("%s: %s", name, as_error())
                                          : 0;
     if (!rc) {

@@ -133,8 +133,10 @@ void image_to_samples(const image *img, void *dst, int out_c, int depth) {
         }
         if (alpha) v[m++] = c == 4 ? p[3] : 1.0f;
         for (int k = 0; k < m; k++) {
-            if (depth == 16) d16[i * out_c + k] = to_u16(v[k]);
-            else d8[i * out_c + k] = image_to_u8(v[k]);
+            if (depth == 16)
+                d16[i * out_c + k] = to_u16(v[k]);
+            else
+                d8[i * out_c + k] = image_to_u8(v[k]);
         }
     }
 }
@@ -174,9 +176,9 @@ static const struct {
     format fmt;
     int writable, video;
 } extensions[] = {
-    {"png", FMT_PNG, 1, 0},   {"jpg", FMT_JPEG, 1, 0}, {"jpeg", FMT_JPEG, 1, 0}, {"npy", FMT_NPY, 1, 0},
-    {"webp", FMT_WEBP, 1, 0}, {"tif", FMT_TIFF, 1, 0}, {"tiff", FMT_TIFF, 1, 0}, {"bmp", FMT_BMP, 0, 0},
-    {"y4m", FMT_NONE, 0, 1},
+    {"png", FMT_PNG, 1, 0},   {"jpg", FMT_JPEG, 1, 0},  {"jpeg", FMT_JPEG, 1, 0},
+    {"npy", FMT_NPY, 1, 0},   {"webp", FMT_WEBP, 1, 0}, {"tif", FMT_TIFF, 1, 0},
+    {"tiff", FMT_TIFF, 1, 0}, {"bmp", FMT_BMP, 0, 0},   {"y4m", FMT_NONE, 0, 1},
 };
 #define N_EXTENSIONS (sizeof extensions / sizeof *extensions)
 
@@ -205,7 +207,8 @@ static format format_of_content(const uint8_t *data, size_t n) {
     for (size_t i = 0; i < N_SIGNATURES; i++) {
         const size_t end2 = signatures[i].at2 + signatures[i].len2;
         if (n >= signatures[i].len && !memcmp(data, signatures[i].magic, signatures[i].len) &&
-            (!signatures[i].magic2 || (n >= end2 && !memcmp(data + signatures[i].at2, signatures[i].magic2, signatures[i].len2))))
+            (!signatures[i].magic2 ||
+             (n >= end2 && !memcmp(data + signatures[i].at2, signatures[i].magic2, signatures[i].len2))))
             return signatures[i].fmt;
     }
     return FMT_NONE;
@@ -266,13 +269,11 @@ static int decode(const uint8_t *data, size_t n, const char *name, format fmt, i
 
 // The file's content decides the format. A known extension must agree with it; no
 // extension at all (a memory buffer's name, say) leaves the content to decide alone.
-int image_read_memory_flags(const void *data, size_t n, const char *name, image *img,
-                            unsigned flags) {
+int image_read_memory_flags(const void *data, size_t n, const char *name, image *img, unsigned flags) {
     return image_read_memory_as(data, n, name, NULL, img, flags);
 }
 
-int image_read_memory_as(const void *data, size_t n, const char *name, const char *ext, image *img,
-                         unsigned flags) {
+int image_read_memory_as(const void *data, size_t n, const char *name, const char *ext, image *img, unsigned flags) {
     memset(img, 0, sizeof *img);
     if (!name) name = "<memory>";
     if (!ext) ext = as_ext(name);
@@ -287,8 +288,7 @@ int image_read_memory_as(const void *data, size_t n, const char *name, const cha
         return as_errorf("%s: unsupported format (not PNG, JPEG, WebP, TIFF, BMP or .npy)", name);
     }
     if (want != FMT_NONE && want != got)
-        return as_errorf("%s: mislabelled: extension .%s but content is %s", name, ext,
-                         format_names[got]);
+        return as_errorf("%s: mislabelled: extension .%s but content is %s", name, ext, format_names[got]);
     if (decode(data, n, name, got, img, flags)) return -1;
     if (apply_orientation(img, name, flags)) {
         image_free(img);
@@ -317,18 +317,16 @@ int image_read(const char *path, image *img) { return image_read_flags(path, img
 
 static int check_writable(const char *path, const image *img) {
     if (!img->px || img->w <= 0 || img->h <= 0 || (img->c != 3 && img->c != 4))
-        return as_errorf("%s: cannot write an empty or malformed image (%dx%dx%d)", path, img->w,
-                         img->h, img->c);
+        return as_errorf("%s: cannot write an empty or malformed image (%dx%dx%d)", path, img->w, img->h, img->c);
     return 0;
 }
 
 // The choices image_write's comment promises, overridden by o.
-static int resolve_encoding(const char *path, format fmt, const image *img,
-                            const image_write_options *o, image_encoding *e) {
+static int resolve_encoding(const char *path, format fmt, const image *img, const image_write_options *o,
+                            image_encoding *e) {
     if (o->quality && (o->quality < 1 || o->quality > 100))
         return as_errorf("%s: quality %d is not in 1..100", path, o->quality);
-    if (o->depth && o->depth != 8 && o->depth != 16)
-        return as_errorf("%s: depth %d is not 8 or 16", path, o->depth);
+    if (o->depth && o->depth != 8 && o->depth != 16) return as_errorf("%s: depth %d is not 8 or 16", path, o->depth);
     e->quality = o->quality ? o->quality : 95;
     e->lossless = !o->quality;
     e->depth = fmt == FMT_PNG || fmt == FMT_TIFF ? (o->depth ? o->depth : img->depth == 16 ? 16 : 8) : 8;
@@ -343,7 +341,8 @@ static int check_ext(const char *name, const char *ext, format *fmt) {
     char list[256];
     if (!ext[0]) return as_errorf("%s: no extension (use %s)", name, ext_list(list, sizeof list, 1));
     if (*fmt != FMT_NONE)
-        return as_errorf("%s: %s is read, not written (use %s)", name, format_names[*fmt], ext_list(list, sizeof list, 1));
+        return as_errorf("%s: %s is read, not written (use %s)", name, format_names[*fmt],
+                         ext_list(list, sizeof list, 1));
     return unsupported_ext(name, ext, 1);
 }
 
@@ -353,8 +352,8 @@ int image_check_output(const char *path) {
 }
 
 // What can be refused before a byte is written: the extension, the image, the options.
-static int prepare_write(const char *name, const char *ext, const image *img, const image_write_options *o,
-                         format *fmt, image_encoding *e) {
+static int prepare_write(const char *name, const char *ext, const image *img, const image_write_options *o, format *fmt,
+                         image_encoding *e) {
     static const image_write_options none;
     if (check_ext(name, ext, fmt)) return -1;
     return check_writable(name, img) || resolve_encoding(name, *fmt, img, o ? o : &none, e) ? -1 : 0;
@@ -387,8 +386,7 @@ int image_write_with(const char *path, const image *img, const image_write_optio
 
 // Encoded whole into an anonymous temp file first (TIFF seeks; a pipe cannot), then
 // copied: a failed encoder writes nothing to the stream.
-int image_write_stream(FILE *out, const char *name, const char *ext, const image *img,
-                       const image_write_options *o) {
+int image_write_stream(FILE *out, const char *name, const char *ext, const image *img, const image_write_options *o) {
     format fmt;
     image_encoding e;
     if (prepare_write(name, ext, img, o, &fmt, &e)) return -1;

@@ -9,29 +9,29 @@
 // What a file carries besides its pixels, for the files written from it. Both blobs are
 // owned by the image (image_free frees them) and NULL when absent.
 typedef struct {
-    uint8_t *icc;   // ICC profile, as stored in the file
+    uint8_t *icc;  // ICC profile, as stored in the file
     size_t icc_n;
     uint8_t *exif;  // EXIF as a TIFF structure ("II*\0" or "MM\0*"), without JPEG's
     size_t exif_n;  // "Exif\0\0" prefix; Orientation reset to 1 once applied on reading
 } image_meta;
 
 typedef struct {
-    int w, h;      // pixels
-    int c;         // channels: 3 (RGB) or 4 (RGBA; alpha is the 4th)
-    int gray;      // 1 when the file held a single gray channel (docs/spec.md §2's luma exception)
-    float *px;     // (h, w, c)
-    int depth;     // bits per sample of the file read (8 or 16); 0 when made in memory
-                   // or read from .npy. Writers keep 16 bits where the format can.
+    int w, h;   // pixels
+    int c;      // channels: 3 (RGB) or 4 (RGBA; alpha is the 4th)
+    int gray;   // 1 when the file held a single gray channel (docs/spec.md §2's luma exception)
+    float *px;  // (h, w, c)
+    int depth;  // bits per sample of the file read (8 or 16); 0 when made in memory
+                // or read from .npy. Writers keep 16 bits where the format can.
     image_meta meta;
 } image;
 
 // Allocates img->px for w x h x c, c = 3 or 4 (checks the pixel limit). Fills with
 // zeros; gray = 0, depth = 0, no metadata. On failure img is left empty.
-int  image_alloc(image *img, int w, int h, int c);
+int image_alloc(image *img, int w, int h, int c);
 void image_free(image *img);  // pixels and metadata
 
 // Replaces dst's metadata with a copy of src's (0, or -1 with dst's left empty).
-int  image_meta_copy(image *dst, const image *src);
+int image_meta_copy(image *dst, const image *src);
 void image_meta_free(image *img);
 
 // Reads PNG (any colour type, 1..16 bit, interlaced or not), JPEG, WebP, TIFF, BMP or
@@ -66,12 +66,10 @@ int image_read_memory(const void *data, size_t n, const char *name, image *img);
 // EXIF Orientation tag as they are.
 enum { IMAGE_KEEP_ORIENTATION = 1 };
 int image_read_flags(const char *path, image *img, unsigned flags);
-int image_read_memory_flags(const void *data, size_t n, const char *name, image *img,
-                            unsigned flags);
+int image_read_memory_flags(const void *data, size_t n, const char *name, image *img, unsigned flags);
 // The same with the extension the content must agree with given apart from the name
 // (ext NULL: the name's; "": the content decides): a stream's bytes ("<stdin>", "png").
-int image_read_memory_as(const void *data, size_t n, const char *name, const char *ext, image *img,
-                         unsigned flags);
+int image_read_memory_as(const void *data, size_t n, const char *name, const char *ext, image *img, unsigned flags);
 // The extension of the format the bytes are in ("png", "jpg", "webp", "tif", "bmp",
 // "npy"), "" when none.
 const char *image_content_ext(const void *data, size_t n);
@@ -101,8 +99,7 @@ typedef struct {
 int image_write_with(const char *path, const image *img, const image_write_options *o);
 // Writes to a stream (stdout) in the format of extension ext; name heads the errors.
 // The file is made whole before its first byte goes out, so a failure writes nothing.
-int image_write_stream(FILE *out, const char *name, const char *ext, const image *img,
-                       const image_write_options *o);
+int image_write_stream(FILE *out, const char *name, const char *ext, const image *img, const image_write_options *o);
 
 // 8-bit quantisation as PNG writing does it: clamp to [0,1], round half up.
 static inline uint8_t image_to_u8(float v) {

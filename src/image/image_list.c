@@ -8,9 +8,7 @@
 #include "core/core.h"
 #include "image/image.h"
 
-static int is_image_name(const char *name) {
-    return name[0] != '.' && image_ext_supported(as_ext(name));
-}
+static int is_image_name(const char *name) { return name[0] != '.' && image_ext_supported(as_ext(name)); }
 
 static int is_folder(const char *path) {
     struct stat st;
@@ -48,7 +46,8 @@ char **image_list_folder_skips(const char *dir, int *n, void (*skipped)(const ch
     char **list = NULL, **other = NULL;
     int cap = 0, n_other = 0, cap_other = 0, bad = 0;
     for (struct dirent *e; !bad && (e = readdir(d));) {
-        if (is_image_name(e->d_name)) bad = push(&list, n, &cap, dir, e->d_name);
+        if (is_image_name(e->d_name))
+            bad = push(&list, n, &cap, dir, e->d_name);
         else if (skipped && e->d_name[0] != '.')  // hidden files (and . and ..) are nobody's images
             bad = push(&other, &n_other, &cap_other, dir, e->d_name);
     }
@@ -65,7 +64,10 @@ char **image_list_folder_skips(const char *dir, int *n, void (*skipped)(const ch
     if (n_other) {
         qsort(other, n_other, sizeof(char *), cmp_str);
         for (int i = 0; i < n_other; i++)
-            skipped(other[i], is_folder(other[i]) ? "a folder (folders are not searched)" : "not an image file attsr reads (docs/formats.md)", ctx);
+            skipped(other[i],
+                    is_folder(other[i]) ? "a folder (folders are not searched)"
+                                        : "not an image file attsr reads (docs/formats.md)",
+                    ctx);
     }
     image_free_list(other);
     return list;
@@ -76,7 +78,6 @@ void image_free_list(char **list) {
     for (char **p = list; *p; p++) free(*p);
     free(list);
 }
-
 
 const char *image_hr_folder(const char *dir, char *buf, size_t n) {
     struct stat st;

@@ -75,8 +75,7 @@ static int set_output(struct jpeg_decompress_struct *cinfo, jpeg_ctx *ctx) {
         ctx->gray = 1;
         return 0;
     case JCS_CMYK:
-    case JCS_YCCK:
-        return as_errorf("%s: CMYK JPEG is not supported (convert it to RGB)", ctx->name);
+    case JCS_YCCK: return as_errorf("%s: CMYK JPEG is not supported (convert it to RGB)", ctx->name);
     default:
         cinfo->out_color_space = JCS_RGB;
         ctx->gray = 0;
@@ -105,8 +104,7 @@ static int read_meta(struct jpeg_decompress_struct *cinfo, jpeg_ctx *ctx, image 
     return 0;
 }
 
-static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx *ctx, const uint8_t *data,
-                  size_t n, image *img) {
+static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx *ctx, const uint8_t *data, size_t n, image *img) {
     if (setjmp(ctx->jmp)) return as_errorf("%s: corrupt JPEG (%s)", ctx->name, ctx->msg);
     jpeg_create_decompress(cinfo);
     jpeg_mem_src(cinfo, data, (unsigned long)n);
@@ -119,8 +117,7 @@ static int decode(struct jpeg_decompress_struct *cinfo, jpeg_ctx *ctx, const uin
     jpeg_start_decompress(cinfo);  // progressive files are decoded whole here
 
     int src_c = cinfo->output_components, w = cinfo->output_width, h = cinfo->output_height;
-    if (src_c != (ctx->gray ? 1 : 3))
-        return as_errorf("%s: unexpected JPEG output (%d channels)", ctx->name, src_c);
+    if (src_c != (ctx->gray ? 1 : 3)) return as_errorf("%s: unexpected JPEG output (%d channels)", ctx->name, src_c);
     size_t stride = (size_t)w * src_c;
     if (image_alloc(img, w, h, 3) || !(ctx->samples = as_malloc_array(h, stride)))
         return as_errorf("%s: %s", ctx->name, as_error());
@@ -178,8 +175,7 @@ static int encode(struct jpeg_compress_struct *cinfo, jpeg_ctx *ctx, FILE *fp, c
     if (setjmp(ctx->jmp)) return as_errorf("%s: cannot write JPEG (%s)", ctx->name, ctx->msg);
     int c = e->gray ? 1 : 3;
     size_t stride = (size_t)img->w * c;
-    if (!(ctx->samples = as_malloc_array(img->h, stride)))
-        return as_errorf("%s: %s", ctx->name, as_error());
+    if (!(ctx->samples = as_malloc_array(img->h, stride))) return as_errorf("%s: %s", ctx->name, as_error());
     image_to_samples(img, ctx->samples, c, 8);  // JPEG has no alpha: it is dropped
     jpeg_create_compress(cinfo);
     jpeg_stdio_dest(cinfo, fp);

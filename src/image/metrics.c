@@ -7,8 +7,8 @@
 
 #include "core/core.h"
 
-#define WIN 11      // SSIM window side
-#define HALF 5      // WIN / 2
+#define WIN 11  // SSIM window side
+#define HALF 5  // WIN / 2
 #define SIGMA 1.5
 
 // Y (or full-range L when gray) of the 8-bit version of img, shaved: plane (h, w).
@@ -58,8 +58,7 @@ static void gaussian(double g[WIN]) {
 
 // The five window moments of SSIM, filtered vertically for valid output row i:
 // v[q*w + x] for q = a, b, a*a, b*b, a*b.
-static void moments_column(double *v, const double *a, const double *b, int w, int i,
-                           const double g[WIN]) {
+static void moments_column(double *v, const double *a, const double *b, int w, int i, const double g[WIN]) {
     for (int x = 0; x < 5 * w; x++) v[x] = 0;
     for (int k = 0; k < WIN; k++) {
         const double *ra = a + (size_t)(i + k) * w, *rb = b + (size_t)(i + k) * w;
@@ -91,8 +90,7 @@ static double ssim_row(double *hm, const double *v, int w, const double g[WIN]) 
         double mu1 = hm[x], mu2 = hm[w + x];
         double s11 = hm[2 * w + x] - mu1 * mu1, s22 = hm[3 * w + x] - mu2 * mu2;
         double s12 = hm[4 * w + x] - mu1 * mu2;
-        s += ((2 * mu1 * mu2 + c1) * (2 * s12 + c2)) /
-             ((mu1 * mu1 + mu2 * mu2 + c1) * (s11 + s22 + c2));
+        s += ((2 * mu1 * mu2 + c1) * (2 * s12 + c2)) / ((mu1 * mu1 + mu2 * mu2 + c1) * (s11 + s22 + c2));
     }
     return s;
 }
@@ -125,8 +123,7 @@ int metrics_compute(metrics *m, const image *sr, const image *hr, int shave) {
     if (sr->c < 3 || hr->c < 3) return as_errorf("metrics: images need 3 colour channels");
     int h = hr->h - 2 * shave, w = hr->w - 2 * shave;
     if (shave < 0 || h < 1 || w < 1)
-        return as_errorf("metrics: shaving %d pixels leaves nothing of %dx%d", shave, hr->w,
-                         hr->h);
+        return as_errorf("metrics: shaving %d pixels leaves nothing of %dx%d", shave, hr->w, hr->h);
     double *a = as_malloc_array((size_t)h * w, sizeof *a);
     double *b = a ? as_malloc_array((size_t)h * w, sizeof *b) : NULL;
     double *rows = b ? as_malloc_array((size_t)h, sizeof *rows) : NULL;

@@ -48,8 +48,7 @@ static int accept(npy_header *hd, char c) {
 // A '...' or "..." string without escapes (none of the keys or dtypes needs one).
 static int parse_string(npy_header *hd, char *out, size_t size) {
     skip_space(hd);
-    if (hd->p >= hd->end || (*hd->p != '\'' && *hd->p != '"'))
-        return malformed(hd, "expected a string");
+    if (hd->p >= hd->end || (*hd->p != '\'' && *hd->p != '"')) return malformed(hd, "expected a string");
     char quote = *hd->p++;
     size_t len = 0;
     for (; hd->p < hd->end && *hd->p != quote; hd->p++) {
@@ -101,8 +100,7 @@ static int parse_shape(npy_header *hd) {
     if (!accept(hd, '(')) return malformed(hd, "expected a shape tuple");
     hd->ndim = 0;
     while (!accept(hd, ')')) {
-        if (hd->ndim == MAX_DIMS)
-            return as_errorf("%s: shape has more than %d dimensions", hd->name, MAX_DIMS);
+        if (hd->ndim == MAX_DIMS) return as_errorf("%s: shape has more than %d dimensions", hd->name, MAX_DIMS);
         if (parse_int(hd, &hd->shape[hd->ndim++])) return -1;
         if (!accept(hd, ',')) {
             if (!accept(hd, ')')) return malformed(hd, "expected ',' or ')' in the shape");
@@ -117,8 +115,7 @@ static int parse_entry(npy_header *hd) {
     char key[32];
     if (parse_string(hd, key, sizeof key)) return -1;
     if (!accept(hd, ':')) return malformed(hd, "expected ':'");
-    if (!strcmp(key, "descr") && !hd->descr[0])
-        return parse_string(hd, hd->descr, sizeof hd->descr);
+    if (!strcmp(key, "descr") && !hd->descr[0]) return parse_string(hd, hd->descr, sizeof hd->descr);
     if (!strcmp(key, "fortran_order") && hd->fortran < 0) return parse_bool(hd, &hd->fortran);
     if (!strcmp(key, "shape") && hd->ndim < 0) return parse_shape(hd);
     return as_errorf("%s: malformed .npy header (unexpected or repeated key '%s')", hd->name, key);
@@ -168,10 +165,8 @@ static int split_file(const uint8_t *data, size_t n, npy_header *hd, size_t *dat
 // dtype, order and shape must describe an image; gives its size and channel count.
 static int check_header(const npy_header *hd, int *w, int *h, int *c) {
     if (strcmp(hd->descr, "<f4"))
-        return as_errorf("%s: dtype '%s' is not supported (float32 '<f4' required)", hd->name,
-                         hd->descr);
-    if (hd->fortran)
-        return as_errorf("%s: fortran_order True is not supported (C order required)", hd->name);
+        return as_errorf("%s: dtype '%s' is not supported (float32 '<f4' required)", hd->name, hd->descr);
+    if (hd->fortran) return as_errorf("%s: fortran_order True is not supported (C order required)", hd->name);
     int64_t ch = hd->ndim == 3 ? hd->shape[2] : 1;
     if (hd->ndim < 2 || (ch != 1 && ch != 3 && ch != 4))
         return as_errorf("%s: shape must be (h, w), (h, w, 1), (h, w, 3) or (h, w, 4)", hd->name);
@@ -206,20 +201,18 @@ int image_npy_decode(const uint8_t *data, size_t n, const char *name, image *img
     npy_header hd = {.name = name, .fortran = -1, .ndim = -1};
     size_t off = 0;
     int w = 0, h = 0, c = 0;
-    if (split_file(data, n, &hd, &off) || parse_dict(&hd) || check_header(&hd, &w, &h, &c))
-        return -1;
+    if (split_file(data, n, &hd, &off) || parse_dict(&hd) || check_header(&hd, &w, &h, &c)) return -1;
     size_t want = (size_t)w * h * c * 4;  // no overflow: w * h is within the pixel limit
     if (n - off != want)
-        return as_errorf("%s: data is %zu bytes but shape (%d, %d, %d) needs %zu", name, n - off, h,
-                         w, c, want);
+        return as_errorf("%s: data is %zu bytes but shape (%d, %d, %d) needs %zu", name, n - off, h, w, c, want);
     if (image_alloc(img, w, h, c == 1 ? 3 : c)) return as_errorf("%s: %s", name, as_error());
     img->gray = c == 1;
     copy_floats(img, data + off, c);
     // NaN or Inf would spread through every filter and network into the whole output
     size_t n_val = (size_t)img->w * img->h * img->c, bad = as_first_nonfinite(img->px, n_val);
     if (bad < n_val) {
-        as_errorf("%s: pixel (x %zu, y %zu) channel %zu holds a non-finite value (%g); values must be finite",
-                  name, bad / img->c % img->w, bad / img->c / img->w, bad % img->c, img->px[bad]);
+        as_errorf("%s: pixel (x %zu, y %zu) channel %zu holds a non-finite value (%g); values must be finite", name,
+                  bad / img->c % img->w, bad / img->c / img->w, bad % img->c, img->px[bad]);
         image_free(img);
         return -1;
     }
@@ -232,13 +225,11 @@ int image_npy_decode(const uint8_t *data, size_t n, const char *name, image *img
 // bytes, as numpy writes it.
 static int write_header(FILE *fp, const image *img) {
     char dict[128];
-    int len = snprintf(dict, sizeof dict,
-                       "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d), }", img->h,
+    int len = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d), }", img->h,
                        img->w, img->c);
     int total = (10 + len + 1 + 63) / 64 * 64;  // + 1 for the closing newline
     int hlen = total - 10;
-    uint8_t pre[10] = {
-        0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (uint8_t)(hlen & 0xff), (uint8_t)(hlen >> 8)};
+    uint8_t pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (uint8_t)(hlen & 0xff), (uint8_t)(hlen >> 8)};
     if (fwrite(pre, 1, sizeof pre, fp) != sizeof pre || fputs(dict, fp) < 0) return -1;
     for (int i = len; i < hlen - 1; i++)
         if (fputc(' ', fp) == EOF) return -1;

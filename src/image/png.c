@@ -56,8 +56,7 @@ static int alloc_rows(png_ctx *ctx, int h, size_t stride) {
 static void set_transforms(png_structp png, png_infop info) {
     int type = png_get_color_type(png, info);
     if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
-    if (type == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) < 8)
-        png_set_expand_gray_1_2_4_to_8(png);
+    if (type == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
     if (!(type & PNG_COLOR_MASK_COLOR)) png_set_gray_to_rgb(png);
     png_set_interlace_handling(png);  // Adam7: png_read_image runs every pass
@@ -73,8 +72,7 @@ static int read_meta(png_structp png, png_infop info, png_ctx *ctx, image *img) 
     if (png_get_iCCP(png, info, &icc_name, &compression, &icc, &icc_n) &&
         image_blob_copy(&img->meta.icc, &img->meta.icc_n, icc, icc_n))
         return as_errorf("%s: %s", ctx->name, as_error());
-    if (png_get_eXIf_1(png, info, &exif_n, &exif) &&
-        image_blob_copy(&img->meta.exif, &img->meta.exif_n, exif, exif_n))
+    if (png_get_eXIf_1(png, info, &exif_n, &exif) && image_blob_copy(&img->meta.exif, &img->meta.exif_n, exif, exif_n))
         return as_errorf("%s: %s", ctx->name, as_error());
     return 0;
 }
@@ -94,8 +92,7 @@ static int decode(png_structp png, png_infop info, png_ctx *ctx, image *img) {
     int c = png_get_channels(png, info), depth = png_get_bit_depth(png, info);
     size_t stride = png_get_rowbytes(png, info);
     if ((c != 3 && c != 4) || (depth != 8 && depth != 16) || stride != (size_t)w * c * depth / 8)
-        return as_errorf("%s: unexpected PNG row layout (%d channels, %d bits)", ctx->name, c,
-                         depth);
+        return as_errorf("%s: unexpected PNG row layout (%d channels, %d bits)", ctx->name, c, depth);
     if (image_alloc(img, (int)w, (int)h, c)) return as_errorf("%s: %s", ctx->name, as_error());
     img->gray = gray;
     if (alloc_rows(ctx, (int)h, stride)) return -1;
@@ -118,8 +115,7 @@ int image_png_decode(const uint8_t *data, size_t n, const char *name, image *img
     return rc;
 }
 
-static int encode(png_structp png, png_infop info, png_ctx *ctx, FILE *fp, const image *img,
-                  const image_encoding *e) {
+static int encode(png_structp png, png_infop info, png_ctx *ctx, FILE *fp, const image *img, const image_encoding *e) {
     if (setjmp(png_jmpbuf(png))) return as_errorf("%s: %s", ctx->name, ctx->msg);
     int alpha = img->c == 4, c = e->gray ? 1 + alpha : 3 + alpha;
     if (alloc_rows(ctx, img->h, (size_t)img->w * c * (e->depth / 8))) return -1;
@@ -128,13 +124,12 @@ static int encode(png_structp png, png_infop info, png_ctx *ctx, FILE *fp, const
     png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);  // as in decode()
     int type = e->gray ? (alpha ? PNG_COLOR_TYPE_GRAY_ALPHA : PNG_COLOR_TYPE_GRAY)
                        : (alpha ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB);
-    png_set_IHDR(png, info, img->w, img->h, e->depth, type, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, img->w, img->h, e->depth, type, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
     // A profile libpng finds malformed is dropped with a (silent) warning, not an error.
     png_set_benign_errors(png, 1);
     if (image_icc_fits(img, e->gray))
-        png_set_iCCP(png, info, "ICC profile", PNG_COMPRESSION_TYPE_BASE, img->meta.icc,
-                     (png_uint_32)img->meta.icc_n);
+        png_set_iCCP(png, info, "ICC profile", PNG_COMPRESSION_TYPE_BASE, img->meta.icc, (png_uint_32)img->meta.icc_n);
     if (img->meta.exif && img->meta.exif_n <= PNG_UINT_31_MAX)
         png_set_eXIf_1(png, info, (png_uint_32)img->meta.exif_n, img->meta.exif);
     // zlib's fastest level (OpenCV's default): at the default 6, deflate took a quarter

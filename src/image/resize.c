@@ -94,8 +94,7 @@ static double round_u8(double v) {
 }
 
 // Height pass for output row i: col (w*c) = sum_k w_k * in row idx_k.
-static void pass_rows(double *col, const float *in, size_t in_stride, size_t wc,
-                      const taps *th, int i, int u8) {
+static void pass_rows(double *col, const float *in, size_t in_stride, size_t wc, const taps *th, int i, int u8) {
     const int *idx = th->idx + (size_t)i * th->stride;
     const double *wt = th->w + (size_t)i * th->stride;
     for (size_t x = 0; x < wc; x++) col[x] = 0;
@@ -123,8 +122,8 @@ static void pass_cols(float *out, const double *col, int c, const taps *tw, int 
 
 // The resize proper, with explicit output size and an input row stride (in floats) so
 // that degrade() can read a crop in place.
-static int resize_core(float *out, int oh, int ow, const float *in, size_t in_stride, int h,
-                       int w, int c, double scale, int u8) {
+static int resize_core(float *out, int oh, int ow, const float *in, size_t in_stride, int h, int w, int c, double scale,
+                       int u8) {
     taps th, tw;
     if (taps_init(&th, h, oh, scale)) return -1;
     if (taps_init(&tw, w, ow, scale)) {
@@ -157,8 +156,7 @@ int64_t resize_out_len(int n, double scale) { return (int64_t)ceil((double)n * s
 
 // Validates arguments and gives the output size.
 static int resize_check(int h, int w, int c, double scale, int *oh, int *ow) {
-    if (h <= 0 || w <= 0 || c <= 0)
-        return as_errorf("resize: invalid input size %dx%dx%d", h, w, c);
+    if (h <= 0 || w <= 0 || c <= 0) return as_errorf("resize: invalid input size %dx%dx%d", h, w, c);
     if (!(scale > 0) || !isfinite(scale)) return as_errorf("resize: invalid scale %g", scale);
     int64_t oh64 = resize_out_len(h, scale), ow64 = resize_out_len(w, scale);
     if (as_check_pixels("resize output", ow64, oh64)) return -1;
@@ -205,8 +203,7 @@ static int crop_copy(image *dst, const image *src, int h, int w) {
     if (image_alloc(dst, w, h, src->c)) return -1;
     dst->gray = src->gray;
     size_t row = (size_t)w * src->c;
-    for (int y = 0; y < h; y++)
-        memcpy(dst->px + y * row, src->px + (size_t)y * src->w * src->c, row * sizeof(float));
+    for (int y = 0; y < h; y++) memcpy(dst->px + y * row, src->px + (size_t)y * src->w * src->c, row * sizeof(float));
     return 0;
 }
 
@@ -225,9 +222,7 @@ int degrade(image *lr, image *hr_cropped, const image *hr, int s) {
     l.gray = hr->gray;
     // The crop is read in place (row stride of the full image). The output size is
     // h/s exactly, which is also ceil((h/s*s) * (1.0/s)) for s = 2..8.
-    if (resize_core(l.px, lh, lw, hr->px, (size_t)hr->w * hr->c, lh * s, lw * s, hr->c,
-                    1.0 / s, 1))
-        goto fail;
+    if (resize_core(l.px, lh, lw, hr->px, (size_t)hr->w * hr->c, lh * s, lw * s, hr->c, 1.0 / s, 1)) goto fail;
     if (hr_cropped && crop_copy(&hc, hr, lh * s, lw * s)) goto fail;
     *lr = l;
     if (hr_cropped) *hr_cropped = hc;

@@ -100,11 +100,10 @@ static TIFF *open_tiff(tiff_io *io, const char *mode) {
     TIFFOpenOptionsSetMaxSingleMemAlloc(o, (tmsize_t)AS_MIN(as_limits.max_alloc, (size_t)INT64_MAX));
     TIFFOpenOptionsSetErrorHandlerExtR(o, on_error, io);
     TIFFOpenOptionsSetWarningHandlerExtR(o, on_warning, io);
-    TIFF *tif = mode[0] == 'r'
-                    ? TIFFClientOpenExt(io->name, mode, (thandle_t)io, mem_read, no_write, mem_seek, no_close,
-                                        mem_size, mem_map, no_unmap, o)
-                    : TIFFClientOpenExt(io->name, mode, (thandle_t)io, file_read, file_write, file_seek, no_close,
-                                        file_size, no_map, no_unmap, o);
+    TIFF *tif = mode[0] == 'r' ? TIFFClientOpenExt(io->name, mode, (thandle_t)io, mem_read, no_write, mem_seek,
+                                                   no_close, mem_size, mem_map, no_unmap, o)
+                               : TIFFClientOpenExt(io->name, mode, (thandle_t)io, file_read, file_write, file_seek,
+                                                   no_close, file_size, no_map, no_unmap, o);
     TIFFOpenOptionsFree(o);
     return tif;
 }
@@ -124,10 +123,11 @@ static void unpremultiply(image *img) {
 }
 
 // The common layouts, read as stored: 8/16-bit contiguous strips.
-static int read_strips(TIFF *tif, tiff_io *io, image *img, uint32_t w, uint32_t h, int spp, int bps,
-                       int gray, int assoc) {
+static int read_strips(TIFF *tif, tiff_io *io, image *img, uint32_t w, uint32_t h, int spp, int bps, int gray,
+                       int assoc) {
     tmsize_t line = TIFFScanlineSize(tif);
-    if (line <= 0 || (uint64_t)line != (uint64_t)w * spp * (bps / 8)) return tiff_error(io, "unexpected TIFF row layout");
+    if (line <= 0 || (uint64_t)line != (uint64_t)w * spp * (bps / 8))
+        return tiff_error(io, "unexpected TIFF row layout");
     uint8_t *buf = as_malloc_array(h, (size_t)line);
     int rc = 0;
     if (!buf || image_alloc(img, (int)w, (int)h, spp % 2 == 0 ? 4 : 3)) {
@@ -155,8 +155,7 @@ static int read_strips(TIFF *tif, tiff_io *io, image *img, uint32_t w, uint32_t 
 
 // Everything else libtiff can turn into 8-bit RGBA, in the stored pixel order (asking
 // for the file's own orientation means no flips), for image_orient to turn.
-static int read_rgba(TIFF *tif, tiff_io *io, image *img, uint32_t w, uint32_t h, int orientation, int alpha,
-                     int gray) {
+static int read_rgba(TIFF *tif, tiff_io *io, image *img, uint32_t w, uint32_t h, int orientation, int alpha, int gray) {
     char emsg[1024] = "";
     if (!TIFFRGBAImageOK(tif, emsg)) return as_errorf("%s: unsupported TIFF (%s)", io->name, emsg);
     uint32_t *raster = as_malloc_array((size_t)w * h, sizeof *raster);

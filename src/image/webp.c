@@ -122,9 +122,9 @@ int image_webp_encode(FILE *fp, const char *name, const image *img, const image_
     pic.custom_ptr = &wr;
     int ok = c == 4 ? WebPPictureImportRGBA(&pic, buf, (int)stride) : WebPPictureImportRGB(&pic, buf, (int)stride);
     free(buf);
-    int rc = !ok                         ? as_errorf("%s: cannot write WebP (out of memory)", name)
-             : !WebPEncode(&cfg, &pic)   ? as_errorf("%s: cannot write WebP (%s)", name, encode_error(pic.error_code))
-                                         : write_with_meta(fp, name, img, &wr);
+    int rc = !ok                       ? as_errorf("%s: cannot write WebP (out of memory)", name)
+             : !WebPEncode(&cfg, &pic) ? as_errorf("%s: cannot write WebP (%s)", name, encode_error(pic.error_code))
+                                       : write_with_meta(fp, name, img, &wr);
     WebPPictureFree(&pic);
     WebPMemoryWriterClear(&wr);
     return rc;

@@ -73,7 +73,8 @@ int y4m_read_header(FILE *fp, const char *name, size_t magic_read, y4m_stream *s
         }
         if (tok[0] == 'C' && chroma_of(tok + 1, &s->chroma))
             return as_errorf("%s: YUV4MPEG2 colour space '%s' is not supported (8-bit 420, 422, 444 or mono; "
-                             "convert with ffmpeg -pix_fmt yuv420p)", name, tok + 1);
+                             "convert with ffmpeg -pix_fmt yuv420p)",
+                             name, tok + 1);
         if (!strcmp(tok, "XCOLORRANGE=FULL")) s->full_range = 1;
         // t, b or m (per frame): the frames are upscaled whole, which mixes the fields'
         // lines, so the output is progressive whatever the input was

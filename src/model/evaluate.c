@@ -24,8 +24,8 @@ void evaluate_views_free(evaluate_views *v) {
 
 // One image; with v (emptied first), its images are kept there, and bicubic is scored
 // beside the model.
-static int evaluate_one(const model *m, plan_cache *cache, const upscale_options *o, int scale,
-                        const char *hr_path, unsigned read_flags, metrics *out, evaluate_views *v) {
+static int evaluate_one(const model *m, plan_cache *cache, const upscale_options *o, int scale, const char *hr_path,
+                        unsigned read_flags, metrics *out, evaluate_views *v) {
     image hr = {0}, hr_crop = {0}, lr = {0}, sr = {0}, bic = {0}, st = {0}, tx = {0};
     plan_cache local = {0};
     if (v) *v = (evaluate_views){0};
@@ -69,13 +69,13 @@ done:
     return rc ? -1 : 0;
 }
 
-int evaluate_image(const model *m, plan_cache *cache, const upscale_options *o, int scale,
-                   const char *hr_path, metrics *out) {
+int evaluate_image(const model *m, plan_cache *cache, const upscale_options *o, int scale, const char *hr_path,
+                   metrics *out) {
     return evaluate_one(m, cache, o, scale, hr_path, 0, out, NULL);
 }
 
-int evaluate_image_flags(const model *m, plan_cache *cache, const upscale_options *o, int scale,
-                         const char *hr_path, unsigned read_flags, metrics *out) {
+int evaluate_image_flags(const model *m, plan_cache *cache, const upscale_options *o, int scale, const char *hr_path,
+                         unsigned read_flags, metrics *out) {
     return evaluate_one(m, cache, o, scale, hr_path, read_flags, out, NULL);
 }
 
@@ -90,8 +90,8 @@ int evaluate_folder(const char *dir, const evaluate_folder_options *o, evaluate_
     for (int i = 0; i < n && !rc; i++) {
         evaluate_views views;
         evaluate_item it = {.path = list[i], .index = i, .n = n};
-        it.rc = evaluate_one(o->m, o->cache, o->upscale, o->scale, list[i], o->read_flags, &it.m,
-                             o->views ? &views : NULL);
+        it.rc =
+            evaluate_one(o->m, o->cache, o->upscale, o->scale, list[i], o->read_flags, &it.m, o->views ? &views : NULL);
         if (!it.rc) {
             it.views = o->views ? &views : NULL;
             sum_p += it.m.psnr;

@@ -7,11 +7,11 @@
 #include "model/upscale.h"
 
 // cache may be NULL (a plan is then made and freed per image); o may be NULL (defaults).
-int evaluate_image(const model *m, plan_cache *cache, const upscale_options *o, int scale,
-                   const char *hr_path, metrics *out);
+int evaluate_image(const model *m, plan_cache *cache, const upscale_options *o, int scale, const char *hr_path,
+                   metrics *out);
 // The same with image_read_flags' flags for reading the HR file.
-int evaluate_image_flags(const model *m, plan_cache *cache, const upscale_options *o, int scale,
-                         const char *hr_path, unsigned read_flags, metrics *out);
+int evaluate_image_flags(const model *m, plan_cache *cache, const upscale_options *o, int scale, const char *hr_path,
+                         unsigned read_flags, metrics *out);
 
 // The protocol's images of one evaluation, for a report: all of the cropped HR's size,
 // RGB (alpha dropped), float. The model's three are empty (px NULL) without a model.
@@ -25,11 +25,11 @@ void evaluate_views_free(evaluate_views *v);
 
 // What evaluate_folder reports after each image.
 typedef struct {
-    const char *path;        // the HR file
-    int index, n;            // its place in the folder's sorted list (from 0), the list's length
-    int rc;                  // 0: scored; -1: failed, the reason (naming the file) in as_error()
-    metrics m;               // the model's scores (bicubic's without a model) when rc is 0
-    evaluate_views *views;   // with .views and rc 0; the callback may take (move) its images
+    const char *path;       // the HR file
+    int index, n;           // its place in the folder's sorted list (from 0), the list's length
+    int rc;                 // 0: scored; -1: failed, the reason (naming the file) in as_error()
+    metrics m;              // the model's scores (bicubic's without a model) when rc is 0
+    evaluate_views *views;  // with .views and rc 0; the callback may take (move) its images
 } evaluate_item;
 
 typedef struct {
@@ -37,14 +37,14 @@ typedef struct {
     plan_cache *cache;               // may be NULL
     const upscale_options *upscale;  // may be NULL
     int scale;
-    unsigned read_flags;             // image_read_flags' flags for the HR files
+    unsigned read_flags;  // image_read_flags' flags for the HR files
     // 0: the first image that fails ends the folder (-1, its reason); 1: it is passed to
     // `each` with rc -1 and skipped, and the means are over the others (docs/spec.md §8)
     int keep_going;
     // the folder's entries that are no image files (image_list_folder_skips); may be NULL
     void (*skipped)(const char *path, const char *why, void *ctx);
     void *skipped_ctx;
-    int views;                       // 1: each item carries the protocol's images
+    int views;                                         // 1: each item carries the protocol's images
     int (*each)(const evaluate_item *it, void *user);  // after every image; may be NULL;
     void *user;                                        // non-zero ends the folder with -1
 } evaluate_folder_options;

@@ -10,8 +10,14 @@
 #include "core/core.h"
 
 model_config model_config_default(void) {
-    return (model_config){.scale = 2, .feats = 64, .fe_groups = 1, .groups = 3, .blocks = 20,
-                          .attention = ATT_NONE, .ca_reduction = 16, .leaky_slope = 0.2f};
+    return (model_config){.scale = 2,
+                          .feats = 64,
+                          .fe_groups = 1,
+                          .groups = 3,
+                          .blocks = 20,
+                          .attention = ATT_NONE,
+                          .ca_reduction = 16,
+                          .leaky_slope = 0.2f};
 }
 
 int model_config_check(const model_config *c) {
@@ -34,8 +40,7 @@ typedef struct {
     int cap;
 } table_builder;
 
-static int add_tensor(table_builder *tb, const char *name, int ndim, int64_t s0, int64_t s1,
-                      int64_t s2, int64_t s3) {
+static int add_tensor(table_builder *tb, const char *name, int ndim, int64_t s0, int64_t s1, int64_t s2, int64_t s3) {
     model *m = tb->m;
     if (m->n_params == tb->cap) {
         tb->cap = tb->cap ? 2 * tb->cap : 256;
@@ -118,10 +123,11 @@ static const char *const BRANCH_NAME[2] = {"structure", "texture"};
 static int total_groups(const model_config *c) { return c->fe_groups + 2 * c->groups; }
 
 int model_tensor_count(const model_config *c) {
-    if ((unsigned)c->attention >= ATT_COUNT) return -1;  // not a valid cfg
+    if ((unsigned)c->attention >= ATT_COUNT) return -1;                    // not a valid cfg
     int group = c->blocks * (4 + attention_num_params(c->attention)) + 2;  // blocks (2 convs + attention), tail
-    int up[MODEL_MAX_UP], branch = c->groups * group + 2 + 2 * model_up_stages(c->scale, up) + 2;  // groups, tail, up, out
-    return 2 + c->fe_groups * group + 2 + 2 * branch;  // head, groups, tail, the two branches
+    int up[MODEL_MAX_UP],
+        branch = c->groups * group + 2 + 2 * model_up_stages(c->scale, up) + 2;  // groups, tail, up, out
+    return 2 + c->fe_groups * group + 2 + 2 * branch;                            // head, groups, tail, the two branches
 }
 
 int model_create(model *m, const model_config *cfg) {

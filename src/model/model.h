@@ -16,24 +16,24 @@
 #include "nn/nn.h"
 
 typedef struct {
-    int scale;            // 2, 3, 4
-    int feats;            // C
-    int fe_groups;        // residual groups in the feature extractor
-    int groups;           // residual groups per branch
-    int blocks;           // residual blocks per group
+    int scale;      // 2, 3, 4
+    int feats;      // C
+    int fe_groups;  // residual groups in the feature extractor
+    int groups;     // residual groups per branch
+    int blocks;     // residual blocks per group
     attention_kind attention;
-    int ca_reduction;     // r: CA's hidden width is max(1, C / r)
-    float leaky_slope;    // LeakyReLU negative slope
+    int ca_reduction;   // r: CA's hidden width is max(1, C / r)
+    float leaky_slope;  // LeakyReLU negative slope
 } model_config;
 
-model_config model_config_default(void);  // the paper's: x2, C=64, 1/3/20, none, r=16, 0.2
+model_config model_config_default(void);          // the paper's: x2, C=64, 1/3/20, none, r=16, 0.2
 int model_config_check(const model_config *cfg);  // 0 or -1 with a reason
 
 typedef struct {
     char name[128];
     int ndim;
     int64_t shape[4];
-    size_t offset;        // in floats, into the parameter array
+    size_t offset;  // in floats, into the parameter array
     size_t numel;
 } param_info;
 
@@ -44,35 +44,37 @@ int model_up_stages(int scale, int s[MODEL_MAX_UP]);
 
 // Indices into the parameter table (a conv's bias is its weight index + 1; an
 // attention module's tensors follow `att` in nn.h's order).
-typedef struct { int conv1, conv2, att; } rb_index;
+typedef struct {
+    int conv1, conv2, att;
+} rb_index;
 
 typedef struct {
     model_config cfg;
     int n_params;
-    param_info *info;     // (n_params)
+    param_info *info;  // (n_params)
     size_t n_floats;
-    float *w;             // (n_floats) all parameters, one allocation
+    float *w;                          // (n_floats) all parameters, one allocation
     int n_up, up_scale[MODEL_MAX_UP];  // model_up_stages(cfg.scale)
     // architecture -> parameter indices (up: per branch, per stage)
     int head, fe_tail, br_tail[2], up[2][MODEL_MAX_UP], out[2];
-    int *group_tail;      // (fe_groups + 2*groups): fe groups, then structure, then texture
-    rb_index *blocks;     // (groups_total * blocks), same order
+    int *group_tail;   // (fe_groups + 2*groups): fe groups, then structure, then texture
+    rb_index *blocks;  // (groups_total * blocks), same order
 } model;
 
-int  model_create(model *m, const model_config *cfg);  // table + zeroed parameters
+int model_create(model *m, const model_config *cfg);  // table + zeroed parameters
 // model_create in two steps, for loaders: the table alone (m->w NULL), then the zeroed
 // parameters. A loader checks a file's tensors against the table in between, so that
 // what it allocates is bounded by the file's size, not by what its metadata claims.
-int  model_create_table(model *m, const model_config *cfg);
-int  model_alloc_params(model *m);
+int model_create_table(model *m, const model_config *cfg);
+int model_alloc_params(model *m);
 // How many tensors the table of a valid cfg has, counted without building it (a loader
 // compares it with the file's first: the largest table has 590k entries).
-int  model_tensor_count(const model_config *cfg);
+int model_tensor_count(const model_config *cfg);
 void model_free(model *m);
-void model_init_params(model *m, uint64_t seed);        // PyTorch default init, seeded
-int  model_find(const model *m, const char *name);      // index or -1
+void model_init_params(model *m, uint64_t seed);   // PyTorch default init, seeded
+int model_find(const model *m, const char *name);  // index or -1
 float *model_tensor(const model *m, int index);
-size_t model_flops(const model *m, int H, int W);       // forward, one LR image H x W
+size_t model_flops(const model *m, int H, int W);  // forward, one LR image H x W
 // The network's reach in LR pixels: each output pixel depends on input pixels at most
 // this far away along x and y (the convolutions' radii along the longest path), apart
 // from CA's mean over the whole input. Tiles with this much context are exact.
@@ -121,8 +123,8 @@ int model_forward(model_plan *p, const model *m);
 // is GradNorm's G_i (docs/spec.md §6). hooks (below) may be NULL; they change nothing in
 // the results.
 typedef struct model_backward_hooks model_backward_hooks;
-int model_backward(model_plan *p, const model *m, float *grads, const float *d_s,
-                   const float *d_t, double branch_norm[2], const model_backward_hooks *hooks);
+int model_backward(model_plan *p, const model *m, float *grads, const float *d_s, const float *d_t,
+                   double branch_norm[2], const model_backward_hooks *hooks);
 
 // Hooks into backward, for data-parallel training (src/train/dist.c reduces gradients
 // across processes while backward runs on). NULL members are skipped.

@@ -19,10 +19,9 @@ int model_save(const model *m, const char *path) {
     snprintf(v[4], 32, "%d", c->blocks);
     snprintf(v[5], 32, "%d", c->ca_reduction);
     snprintf(v[6], 32, "%g", c->leaky_slope);
-    const char *keys[] = {"format", "scale", "feats", "fe_groups", "groups", "blocks",
-                          "attention", "ca_reduction", "leaky_slope"};
-    const char *vals[] = {"attsr", v[0], v[1], v[2], v[3], v[4],
-                          attention_name(c->attention), v[5], v[6]};
+    const char *keys[] = {"format", "scale",     "feats",        "fe_groups",  "groups",
+                          "blocks", "attention", "ca_reduction", "leaky_slope"};
+    const char *vals[] = {"attsr", v[0], v[1], v[2], v[3], v[4], attention_name(c->attention), v[5], v[6]};
     st_out_tensor *t = as_calloc(m->n_params, sizeof *t);
     if (!t) return -1;
     for (int i = 0; i < m->n_params; i++)
@@ -51,8 +50,7 @@ static int config_from_meta(model_config *c, const st_file *f, const char *name)
     *c = model_config_default();
     const char *fmt = st_meta(f, "format");
     if (!fmt || strcmp(fmt, "attsr"))
-        return as_errorf("%s: not an attsr model (metadata format = %s; expected attsr)", name,
-                         fmt ? fmt : "missing");
+        return as_errorf("%s: not an attsr model (metadata format = %s; expected attsr)", name, fmt ? fmt : "missing");
     if (!st_meta(f, "scale")) return as_errorf("%s: metadata scale is missing", name);
     if (meta_int(f, "scale", &c->scale, name) || meta_int(f, "feats", &c->feats, name) ||
         meta_int(f, "fe_groups", &c->fe_groups, name) || meta_int(f, "groups", &c->groups, name) ||

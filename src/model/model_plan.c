@@ -13,31 +13,52 @@
 #include "model/model.h"
 
 enum slot {
-    S_X0, S_F, S_G0, S_G1, S_B0, S_B1, S_A1, S_A2, S_ATT,  // LR maps
-    S_UP, S_SH = S_UP + MODEL_MAX_UP,                       // upsampling, per stage
-    S_D0 = S_SH + MODEL_MAX_UP, S_D1, S_D2, S_D3, S_D4, S_DF_S, S_DF_T, S_D_UP, S_D_HR0, S_D_HR1,
-    S_ATT_SCRATCH, S_DW_TMP,                                         // backward only
+    S_X0,
+    S_F,
+    S_G0,
+    S_G1,
+    S_B0,
+    S_B1,
+    S_A1,
+    S_A2,
+    S_ATT,  // LR maps
+    S_UP,
+    S_SH = S_UP + MODEL_MAX_UP,  // upsampling, per stage
+    S_D0 = S_SH + MODEL_MAX_UP,
+    S_D1,
+    S_D2,
+    S_D3,
+    S_D4,
+    S_DF_S,
+    S_DF_T,
+    S_D_UP,
+    S_D_HR0,
+    S_D_HR1,
+    S_ATT_SCRATCH,
+    S_DW_TMP,  // backward only
     S_COUNT
 };
 
-typedef struct { float *a1, *a2, *att, *out; } rb_acts;  // per residual block
+typedef struct {
+    float *a1, *a2, *att, *out;
+} rb_acts;  // per residual block
 
 struct model_plan {
     int N, H, W, s, training;
-    nn_device dev;               // where the buffers below live (the process's device at creation)
-    float *w;                    // on a device other than the CPU, its copy of the model's weights
-    size_t map;                  // N*H*W*C floats: one LR feature map
-    nn_conv *c_head;             // 3 -> C            at H x W
-    nn_conv *c_cc;               // C -> C 3x3        at H x W
+    nn_device dev;    // where the buffers below live (the process's device at creation)
+    float *w;         // on a device other than the CPU, its copy of the model's weights
+    size_t map;       // N*H*W*C floats: one LR feature map
+    nn_conv *c_head;  // 3 -> C            at H x W
+    nn_conv *c_cc;    // C -> C 3x3        at H x W
     // a residual block's conv1 (+ LeakyReLU, fused) and conv2: a1 passes between them in
     // oneDNN's layout (a1n floats), without copies
     // (SA4: conv2 hands a2 to the attention module the same way, a2n floats)
     nn_conv *c_rb1, *c_rb2;
     size_t a1n, a2n;
-    nn_conv *c_up[MODEL_MAX_UP]; // stage k: C -> s_k^2 C at its input's size (up_in[k] H x up_in[k] W)
-    int up_in[MODEL_MAX_UP];     // stage k's input size in LR pixels per pixel: 1, then s_0, ...
-    nn_conv *c_out;              // C -> 3            at sH x sW
-    nn_attention *att;           // at H x W (NULL for none)
+    nn_conv *c_up[MODEL_MAX_UP];  // stage k: C -> s_k^2 C at its input's size (up_in[k] H x up_in[k] W)
+    int up_in[MODEL_MAX_UP];      // stage k's input size in LR pixels per pixel: 1, then s_0, ...
+    nn_conv *c_out;               // C -> 3            at sH x sW
+    nn_attention *att;            // at H x W (NULL for none)
 
     float *input;                // (N, H, W, 3)
     float *x0, *f;               // (N, H, W, C)
@@ -50,19 +71,19 @@ struct model_plan {
     // backward scratch (training only)
     float *d[5], *df[2], *d_up, *d_hr[2], *att_scratch, *dw_tmp;
 
-    float *arena;                // every buffer above, on dev
+    float *arena;  // every buffer above, on dev
     size_t arena_floats;
-    void *workspace;             // shared by every conv plan (they run in turn), on dev
+    void *workspace;  // shared by every conv plan (they run in turn), on dev
     size_t workspace_bytes;
     const model_backward_hooks *hooks;  // set for the duration of one backward, or NULL
 };
 
 typedef struct {
     int training;
-    float *base;                 // NULL while sizing
-    size_t used;                 // private floats handed out so far
-    size_t slot_size[S_COUNT];   // sizing pass: the largest request per slot
-    size_t slot_off[S_COUNT];    // pointer pass: where each slot starts
+    float *base;                // NULL while sizing
+    size_t used;                // private floats handed out so far
+    size_t slot_size[S_COUNT];  // sizing pass: the largest request per slot
+    size_t slot_off[S_COUNT];   // pointer pass: where each slot starts
 } planner;
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }  // 64-byte alignment
@@ -146,8 +167,10 @@ void model_plan_free(model_plan *p) {
     nn_free(p->dev, p->w);
     free(p->rb);
     free(p->g_out);
-    if (p->dev == NN_CPU) as_pages_free(p->arena, p->arena_floats * sizeof(float));
-    else nn_free(p->dev, p->arena);
+    if (p->dev == NN_CPU)
+        as_pages_free(p->arena, p->arena_floats * sizeof(float));
+    else
+        nn_free(p->dev, p->arena);
     free(p);
 }
 
@@ -207,8 +230,8 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     }
     if (!(p->c_out = conv_create(N, s * H, s * W, C, 3, 3, training, &two))) goto fail;
     if (c->attention != ATT_NONE &&
-        !(p->att = attention_create(c->attention, N, H, W, C, attention_hidden(C, c->ca_reduction),
-                                         c->leaky_slope, training, o2.native_dst ? p->c_rb2 : NULL)))
+        !(p->att = attention_create(c->attention, N, H, W, C, attention_hidden(C, c->ca_reduction), c->leaky_slope,
+                                    training, o2.native_dst ? p->c_rb2 : NULL)))
         goto fail;
     if (share_workspace(p)) goto fail;
     planner pl = {.training = training};
@@ -266,16 +289,15 @@ size_t model_plan_output_floats(const model_plan *p) { return (size_t)p->N * p->
 
 // the weights the layers read: the model's own on the CPU, the plan's copy elsewhere
 static const float *weights(const model_plan *p, const model *m) { return p->w ? p->w : m->w; }
-#define W_(i) (weights(p, m) + m->info[(i)].offset)        // a tensor of the model
-#define B_(i) (weights(p, m) + m->info[(i) + 1].offset)    // the bias after a conv weight
+#define W_(i) (weights(p, m) + m->info[(i)].offset)      // a tensor of the model
+#define B_(i) (weights(p, m) + m->info[(i) + 1].offset)  // the bias after a conv weight
 
 static void att_params(const model_plan *p, const model *m, int first, const float *out[ATT_MAX_PARAMS]) {
     for (int i = 0; i < attention_num_params(m->cfg.attention); i++) out[i] = W_(first + i);
 }
 
 // RB(x) = x + att(conv2(lrelu(conv1(x))))
-static int rb_forward(model_plan *p, const model *m, const rb_index *ri, const rb_acts *a,
-                      const float *in) {
+static int rb_forward(model_plan *p, const model *m, const rb_index *ri, const rb_acts *a, const float *in) {
     if (conv_forward(p->c_rb1, a->a1, in, W_(ri->conv1), B_(ri->conv1))) return -1;  // + LeakyReLU
     if (!p->att) {  // out = conv2(a1) + in: a2 is not needed by backward, never stored
         return conv_forward_add(p->c_rb2, a->out, a->a1, W_(ri->conv2), B_(ri->conv2), in);
@@ -298,8 +320,7 @@ static int rg_forward(model_plan *p, const model *m, int g, const float *in) {
 }
 
 // out = tail(RG[first+n-1](...RG[first](in))) + in
-static int body_forward(model_plan *p, const model *m, int first, int n, int tail,
-                        const float *in, float *out) {
+static int body_forward(model_plan *p, const model *m, int first, int n, int tail, const float *in, float *out) {
     const float *x = in;
     for (int g = first; g < first + n; g++) {
         if (rg_forward(p, m, g, x)) return -1;
@@ -311,8 +332,7 @@ static int body_forward(model_plan *p, const model *m, int first, int n, int tai
 // y = tail(groups(f)) + f; then each upsampler stage (conv, PixelShuffle); then out.
 static int branch_forward(model_plan *p, const model *m, int br) {
     const model_config *c = &m->cfg;
-    if (body_forward(p, m, c->fe_groups + br * c->groups, c->groups, m->br_tail[br], p->f, p->y[br]))
-        return -1;
+    if (body_forward(p, m, c->fe_groups + br * c->groups, c->groups, m->br_tail[br], p->f, p->y[br])) return -1;
     const float *x = p->y[br];
     for (int k = 0; k < m->n_up; k++) {
         const int w = m->up[br][k], r = p->up_in[k];
@@ -354,8 +374,8 @@ static int block_end(const model *m, const rb_index *ri) {
 // A conv layer's weight and bias are final.
 static void conv_ready(const model_plan *p, int weight) { ready(p, weight, weight + 2); }
 
-static int rb_backward(model_plan *p, const model *m, float *grads, int gb, const float *in,
-                       float *d_out, float *t1, float *t2) {
+static int rb_backward(model_plan *p, const model *m, float *grads, int gb, const float *in, float *d_out, float *t1,
+                       float *t2) {
     const rb_index *ri = &m->blocks[gb];
     const rb_acts *a = &p->rb[gb];
     const float *d_a2 = d_out;  // att none: out = in + a2
@@ -364,12 +384,10 @@ static int rb_backward(model_plan *p, const model *m, float *grads, int gb, cons
         float *d_params[ATT_MAX_PARAMS];
         att_params(p, m, ri->att, params);
         for (int i = 0; i < attention_num_params(m->cfg.attention); i++) d_params[i] = GW_(ri->att + i);
-        if (attention_backward(p->att, t1, d_params, p->att_scratch, d_out, a->att, a->a2, params))
-            return -1;
+        if (attention_backward(p->att, t1, d_params, p->att_scratch, d_out, a->att, a->a2, params)) return -1;
         d_a2 = t1;
     }
-    if (conv_backward(p->c_rb2, t2, GW_(ri->conv2), GB_(ri->conv2), d_a2, a->a1, W_(ri->conv2)))
-        return -1;
+    if (conv_backward(p->c_rb2, t2, GW_(ri->conv2), GB_(ri->conv2), d_a2, a->a1, W_(ri->conv2))) return -1;
     // a1 is post-activation (same sign); t2 and a1 share c_rb1's output layout
     lrelu_backward(t2, t2, a->a1, p->a1n, m->cfg.leaky_slope);
     if (conv_backward(p->c_rb1, t1, GW_(ri->conv1), GB_(ri->conv1), t2, in, W_(ri->conv1))) return -1;
@@ -379,12 +397,10 @@ static int rb_backward(model_plan *p, const model *m, float *grads, int gb, cons
 }
 
 // d (in/out): gradient of g_out[g] -> gradient of the group's input. t: 3 scratch maps.
-static int rg_backward(model_plan *p, const model *m, float *grads, int g, const float *in,
-                       float *d, float **t) {
+static int rg_backward(model_plan *p, const model *m, float *grads, int g, const float *in, float *d, float **t) {
     int B = m->cfg.blocks, gb0 = g * B;
     const float *last = B ? p->rb[gb0 + B - 1].out : in;
-    if (conv_backward(p->c_cc, t[0], GW_(m->group_tail[g]), GB_(m->group_tail[g]), d, last,
-                      W_(m->group_tail[g])))
+    if (conv_backward(p->c_cc, t[0], GW_(m->group_tail[g]), GB_(m->group_tail[g]), d, last, W_(m->group_tail[g])))
         return -1;
     conv_ready(p, m->group_tail[g]);
     for (int b = B - 1; b >= 0; b--) {
@@ -397,8 +413,7 @@ static int rg_backward(model_plan *p, const model *m, float *grads, int g, const
 
 // Backward through groups first..first+n-1 given the gradient of the last group's
 // output in d; leaves the gradient of `in` (their input) accumulated into d_in.
-static int groups_backward(model_plan *p, const model *m, float *grads, int first, int n,
-                           const float *in, float *d) {
+static int groups_backward(model_plan *p, const model *m, float *grads, int first, int n, const float *in, float *d) {
     float *t[3] = {p->d[2], p->d[3], p->d[4]};
     for (int g = first + n - 1; g >= first; g--) {
         const float *x = g > first ? p->g_out[g - 1] : in;
@@ -408,8 +423,7 @@ static int groups_backward(model_plan *p, const model *m, float *grads, int firs
 }
 
 // From d_out (N, sH, sW, 3) of branch br to its contribution to d_f (written to df).
-static int branch_backward(model_plan *p, const model *m, float *grads, int br,
-                           const float *d_out, float *df) {
+static int branch_backward(model_plan *p, const model *m, float *grads, int br, const float *d_out, float *df) {
     const model_config *c = &m->cfg;
     const int n = m->n_up, N = p->N, H = p->H, W = p->W, C = c->feats;
     float *d = p->d_hr[0];  // the gradient of the current stage's output
@@ -422,16 +436,13 @@ static int branch_backward(model_plan *p, const model *m, float *grads, int br,
         const int w = m->up[br][k], r = p->up_in[k];
         pixel_shuffle_backward(p->d_up, d, N, r * H, r * W, C, m->up_scale[k]);
         float *dx = k ? p->d_hr[(n - k) % 2] : df;
-        if (conv_backward(p->c_up[k], dx, GW_(w), GB_(w), p->d_up, k ? p->sh[k - 1][br] : p->y[br], W_(w)))
-            return -1;
+        if (conv_backward(p->c_up[k], dx, GW_(w), GB_(w), p->d_up, k ? p->sh[k - 1][br] : p->y[br], W_(w))) return -1;
         conv_ready(p, w);
         d = dx;
     }
     int first = c->fe_groups + br * c->groups;
     const float *x = c->groups ? p->g_out[first + c->groups - 1] : p->f;
-    if (conv_backward(p->c_cc, p->d[1], GW_(m->br_tail[br]), GB_(m->br_tail[br]), df, x,
-                      W_(m->br_tail[br])))
-        return -1;
+    if (conv_backward(p->c_cc, p->d[1], GW_(m->br_tail[br]), GB_(m->br_tail[br]), df, x, W_(m->br_tail[br]))) return -1;
     conv_ready(p, m->br_tail[br]);
     if (groups_backward(p, m, grads, first, c->groups, p->f, p->d[1])) return -1;
     add_inplace(df, p->d[1], p->map);
@@ -441,8 +452,7 @@ static int branch_backward(model_plan *p, const model *m, float *grads, int br,
 static int backward(model_plan *p, const model *m, float *grads, const float *d_s, const float *d_t,
                     double branch_norm[2]) {
     const model_config *c = &m->cfg;
-    if (branch_backward(p, m, grads, 0, d_s, p->df[0]) || branch_backward(p, m, grads, 1, d_t, p->df[1]))
-        return -1;
+    if (branch_backward(p, m, grads, 0, d_s, p->df[0]) || branch_backward(p, m, grads, 1, d_t, p->df[1])) return -1;
     // f = fe.tail(groups(x0)) + x0. fe.tail's weight gradient is taken per branch so
     // that GradNorm sees each task's share; the two are then summed.
     const float *x = c->fe_groups ? p->g_out[c->fe_groups - 1] : p->x0;
@@ -464,18 +474,17 @@ static int backward(model_plan *p, const model *m, float *grads, const float *d_
     add_inplace(p->d[0], p->d[1], p->map);    // gradient of the fe groups' output
     add_inplace(p->df[0], p->df[1], p->map);  // gradient of f, which is also x0's skip share
     if (groups_backward(p, m, grads, 0, c->fe_groups, p->x0, p->d[0])) return -1;
-    add_inplace(p->df[0], p->d[0], p->map);   // gradient of x0
+    add_inplace(p->df[0], p->d[0], p->map);  // gradient of x0
     if (conv_backward(p->c_head, NULL, GW_(m->head), GB_(m->head), p->df[0], p->input, W_(m->head))) return -1;
     conv_ready(p, m->head);
     return 0;
 }
 
-int model_backward(model_plan *p, const model *m, float *grads, const float *d_s,
-                   const float *d_t, double branch_norm[2], const model_backward_hooks *hooks) {
+int model_backward(model_plan *p, const model *m, float *grads, const float *d_s, const float *d_t,
+                   double branch_norm[2], const model_backward_hooks *hooks) {
     if (!p->training) return as_errorf("model_backward needs a plan created for training");
     p->hooks = hooks;
     int rc = backward(p, m, grads, d_s, d_t, branch_norm);
     p->hooks = NULL;
     return rc;
 }
-

@@ -99,8 +99,7 @@ static int parse_meta(st_file *f, json_t *meta, const char *name) {
 static int parse_tensor(st_tensor *t, const char *key, json_t *info, size_t data_len, const char *name) {
     json_t *jdt = json_object_get(info, "dtype"), *jshape = json_object_get(info, "shape"),
            *joff = json_object_get(info, "data_offsets");
-    if (!json_is_string(jdt) || !json_is_array(jshape) || !json_is_array(joff) ||
-        json_array_size(joff) != 2)
+    if (!json_is_string(jdt) || !json_is_array(jshape) || !json_is_array(joff) || json_array_size(joff) != 2)
         return as_errorf("%s: tensor '%s': malformed header entry", name, key);
     const char *dt = json_string_value(jdt);
     int esize = dtype_size(dt);
@@ -117,14 +116,12 @@ static int parse_tensor(st_tensor *t, const char *key, json_t *info, size_t data
             return as_errorf("%s: tensor '%s': shape overflows", name, key);
     }
     json_t *jb = json_array_get(joff, 0), *je = json_array_get(joff, 1);
-    if (!json_is_integer(jb) || !json_is_integer(je))
-        return as_errorf("%s: tensor '%s': bad data_offsets", name, key);
+    if (!json_is_integer(jb) || !json_is_integer(je)) return as_errorf("%s: tensor '%s': bad data_offsets", name, key);
     json_int_t b = json_integer_value(jb), e = json_integer_value(je);
     size_t bytes;
-    if (as_mul_size(numel, (size_t)esize, &bytes) || b < 0 || e < b || (size_t)e > data_len ||
-        (size_t)(e - b) != bytes)
-        return as_errorf("%s: tensor '%s': data_offsets [%lld, %lld] do not match its shape or the file size",
-                         name, key, (long long)b, (long long)e);
+    if (as_mul_size(numel, (size_t)esize, &bytes) || b < 0 || e < b || (size_t)e > data_len || (size_t)(e - b) != bytes)
+        return as_errorf("%s: tensor '%s': data_offsets [%lld, %lld] do not match its shape or the file size", name,
+                         key, (long long)b, (long long)e);
     t->name = strdup(key);
     t->numel = numel;
     t->offset = (size_t)b;
@@ -141,8 +138,8 @@ static int load_data(st_tensor *t, const uint8_t *data, const char *name) {
     convert(t->data, data + t->offset, t->numel, t->dtype);
     size_t bad = as_first_nonfinite(t->data, t->numel);
     if (bad < t->numel)
-        return as_errorf("%s: tensor '%s' holds a non-finite value (%g) at element %zu", name, t->name,
-                         t->data[bad], bad);
+        return as_errorf("%s: tensor '%s' holds a non-finite value (%g) at element %zu", name, t->name, t->data[bad],
+                         bad);
     return 0;
 }
 
@@ -189,8 +186,8 @@ int st_read_memory(st_file *f, const void *buf, size_t n, const char *name) {
         return as_errorf("%s: not a safetensors file (header length %llu)", name, (unsigned long long)hlen);
     json_error_t jerr;
     json_t *root = json_loadb((const char *)p + 8, hlen, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) return as_errorf("%s: bad safetensors header: %s (at byte %d of the header)", name, jerr.text,
-                                jerr.position);
+    if (!root)
+        return as_errorf("%s: bad safetensors header: %s (at byte %d of the header)", name, jerr.text, jerr.position);
     if (!json_is_object(root)) {
         // jansson's default decoding takes an object or an array at the top
         as_errorf("%s: bad safetensors header: it is an array, not a JSON object", name);
@@ -256,8 +253,10 @@ const st_tensor *st_find(const st_file *f, const char *name) {
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2, c = strcmp(f->tensors[f->by_name[mid]].name, name);
         if (c == 0) return &f->tensors[f->by_name[mid]];
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -289,7 +288,8 @@ int st_write(const char *path, const st_out_tensor *t, int n, const char *const 
         json_t *info = json_object();
         json_object_set_new(info, "dtype", json_string("F32"));
         json_object_set_new(info, "shape", shape);
-        json_object_set_new(info, "data_offsets", json_pack("[II]", (json_int_t)offset, (json_int_t)(offset + 4 * numel)));
+        json_object_set_new(info, "data_offsets",
+                            json_pack("[II]", (json_int_t)offset, (json_int_t)(offset + 4 * numel)));
         json_object_set_new(root, t[i].name, info);
         offset += 4 * numel;
     }

@@ -10,16 +10,16 @@ typedef struct {
     int ndim;
     int64_t shape[8];
     size_t numel;
-    size_t offset;        // byte offset in the data block (file order)
-    size_t nbytes;        // bytes it takes there (numel x the dtype's size)
-    char dtype[8];        // as in the file: F32, BF16 or F16
-    float *data;          // float32 copy (owned by the st_file)
+    size_t offset;  // byte offset in the data block (file order)
+    size_t nbytes;  // bytes it takes there (numel x the dtype's size)
+    char dtype[8];  // as in the file: F32, BF16 or F16
+    float *data;    // float32 copy (owned by the st_file)
 } st_tensor;
 
 typedef struct {
     int n;
-    st_tensor *tensors;   // in file order of data offsets
-    int *by_name;         // (n) indices into tensors, sorted by name: st_find's index
+    st_tensor *tensors;  // in file order of data offsets
+    int *by_name;        // (n) indices into tensors, sorted by name: st_find's index
     int n_meta;
     char **meta_keys, **meta_values;
 } st_file;
@@ -28,8 +28,8 @@ typedef struct {
 // format requires, the tensors' data ranges must tile the data block exactly: no
 // overlap, no gap, nothing after the last. Every value must be finite (no NaN or Inf):
 // no weights file or checkpoint of attsr holds any other.
-int  st_read(st_file *f, const char *path);
-int  st_read_memory(st_file *f, const void *data, size_t n, const char *name);
+int st_read(st_file *f, const char *path);
+int st_read_memory(st_file *f, const void *data, size_t n, const char *name);
 void st_free(st_file *f);
 const st_tensor *st_find(const st_file *f, const char *name);
 const char *st_meta(const st_file *f, const char *key);  // NULL when absent

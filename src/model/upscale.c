@@ -137,7 +137,9 @@ static int axis_fewest(int n, double max_win, int overlap, axis *out) {
     return 0;
 }
 
-typedef struct { axis x, y; } layout;
+typedef struct {
+    axis x, y;
+} layout;
 
 // An explicit tile: windows of at most tile + 2 overlap pixels along each side.
 static layout layout_of_tile(int w, int h, int tile, int overlap) {
@@ -164,7 +166,9 @@ static int layout_auto(int w, int h, double max_px, int overlap, layout *best) {
     return best_cost < INFINITY;
 }
 
-int upscale_axis_fewest(int n, double max_win, int overlap, upscale_axis *a) { return axis_fewest(n, max_win, overlap, a); }
+int upscale_axis_fewest(int n, double max_win, int overlap, upscale_axis *a) {
+    return axis_fewest(n, max_win, overlap, a);
+}
 int upscale_axis_start(const upscale_axis *a, int i) { return axis_start(a, i); }
 int upscale_axis_keep(const upscale_axis *a, int i) { return axis_keep(a, i); }
 
@@ -183,7 +187,8 @@ int upscale_layout(const model *m, int w, int h, const upscale_options *o, upsca
         // A reach the budget's windows cannot hold (paper-size SA4: 649 pixels) gets
         // less context: at most a quarter of the largest square window's side.
         overlap = AS_MIN(overlap, (int)(sqrt(max_px) / 4));
-        if (!layout_auto(w, h, max_px, overlap, &l)) l = layout_of_tile(w, h, AS_MAX(8, (int)sqrt(max_px) - 2 * overlap), overlap);
+        if (!layout_auto(w, h, max_px, overlap, &l))
+            l = layout_of_tile(w, h, AS_MAX(8, (int)sqrt(max_px) - 2 * overlap), overlap);
     }
     *x = l.x, *y = l.y;
     return 0;
@@ -191,8 +196,8 @@ int upscale_layout(const model *m, int w, int h, const upscale_options *o, upsca
 
 // Copies LR rows [y0, y1) x cols [x0, x1) of a window's output (origin wx, wy; width
 // ww) into the whole output (width w); all coordinates in LR pixels.
-static void copy_core(float *dst, const float *src, int s, int w, int ww, int wx, int wy,
-                      int x0, int x1, int y0, int y1) {
+static void copy_core(float *dst, const float *src, int s, int w, int ww, int wx, int wy, int x0, int x1, int y0,
+                      int y1) {
     size_t row = (size_t)(x1 - x0) * s * 3 * sizeof(float);
 #pragma omp parallel for schedule(static)
     for (int y = y0 * s; y < y1 * s; y++)
@@ -208,16 +213,16 @@ static void fill_window(float *pin, const float *in, int w, int h, int wx, int w
         if (wx >= 0 && wx + ww <= w) {
             memcpy(dst, row + (size_t)wx * 3, sizeof(float) * ww * 3);
         } else {
-            for (int x = 0; x < ww; x++) memcpy(dst + 3 * x, row + (size_t)resize_mirror(wx + x, w) * 3, 3 * sizeof(float));
+            for (int x = 0; x < ww; x++)
+                memcpy(dst + 3 * x, row + (size_t)resize_mirror(wx + x, w) * 3, 3 * sizeof(float));
         }
     }
 }
 
 // One pass over the image in the windows of l; `pass` of `passes` numbers the progress
 // calls across an ensemble's passes.
-static int upscale_tiled(const model *m, plan_cache *cache, const float *in, int w, int h,
-                         float *out, float *structure, float *texture, const upscale_options *o,
-                         const layout *l, int pass, int passes) {
+static int upscale_tiled(const model *m, plan_cache *cache, const float *in, int w, int h, float *out, float *structure,
+                         float *texture, const upscale_options *o, const layout *l, int pass, int passes) {
     int s = m->cfg.scale, ww = l->x.win, wh = l->y.win, n = l->x.k * l->y.k, done = 0;
     model_plan *p = plan_for(m, cache, ww, wh);
     if (!p) return -1;
@@ -270,16 +275,18 @@ static void add_untransformed(float *acc, const float *t, int W, int H, int k) {
         }
 }
 
-static int upscale_ensemble(const model *m, plan_cache *cache, const float *in, int w, int h,
-                            float *dst[3], const upscale_options *o, const layout *ls) {
+static int upscale_ensemble(const model *m, plan_cache *cache, const float *in, int w, int h, float *dst[3],
+                            const upscale_options *o, const layout *ls) {
     int s = m->cfg.scale, W = w * s, H = h * s, rc = 0;
     size_t n_out = (size_t)W * H * 3;
     float *tin = as_malloc_array((size_t)w * h * 3, sizeof(float)), *t[3] = {0};
     rc = tin ? 0 : -1;
     for (int i = 0; i < 3 && !rc; i++) {
         if (!dst[i]) continue;
-        if (!(t[i] = as_malloc_array(n_out, sizeof(float)))) rc = -1;
-        else memset(dst[i], 0, n_out * sizeof(float));
+        if (!(t[i] = as_malloc_array(n_out, sizeof(float))))
+            rc = -1;
+        else
+            memset(dst[i], 0, n_out * sizeof(float));
     }
     // k = 0..3 keep the orientation, 4..7 transpose: at most two plans per image. The
     // half whose window the cache already holds goes first, so a run of same-sized
@@ -302,12 +309,13 @@ static int upscale_ensemble(const model *m, plan_cache *cache, const float *in, 
     return rc;
 }
 
-int upscale_image(const model *m, plan_cache *cache, const float *in, int w, int h,
-                  float *out, float *structure, float *texture, const upscale_options *opt) {
+int upscale_image(const model *m, plan_cache *cache, const float *in, int w, int h, float *out, float *structure,
+                  float *texture, const upscale_options *opt) {
     if (as_check_pixels("input", w, h)) return -1;
     size_t n_in = (size_t)w * h * 3, bad = as_first_nonfinite(in, n_in);
     if (bad < n_in)
-        return as_errorf("input: pixel (x %zu, y %zu) holds a non-finite value (%g)", bad / 3 % w, bad / 3 / w, in[bad]);
+        return as_errorf("input: pixel (x %zu, y %zu) holds a non-finite value (%g)", bad / 3 % w, bad / 3 / w,
+                         in[bad]);
     upscale_options o = opt ? *opt : (upscale_options){0};
     layout l;
     if (upscale_layout(m, w, h, &o, &l.x, &l.y)) return -1;

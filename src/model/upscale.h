@@ -5,21 +5,21 @@
 #include "model/model.h"
 
 typedef struct {
-    model_plan *plan;   // reused while the window size stays the same
+    model_plan *plan;  // reused while the window size stays the same
     int w, h;
-    float *window;      // the window's input, assembled here, then given to the plan (w x h x 3)
-    float *result;      // an output copied back from a plan whose device is not the CPU
+    float *window;  // the window's input, assembled here, then given to the plan (w x h x 3)
+    float *result;  // an output copied back from a plan whose device is not the CPU
 } plan_cache;
 
 void plan_cache_free(plan_cache *c);
 
 typedef struct {
-    int tile;           // LR tile side, at most; 0: automatic, the whole image when its
-                        // plan fits plan_bytes, else the fewest windows that do
-    int overlap;        // LR pixels of context on each side of a tile; 0: the receptive
-                        // radius (tiles then exact but for CA's mean). At most
-                        // model_receptive_radius is used (more changes nothing but CA's mean)
-    int ensemble;       // 1: the mean over the 8 flips/transposes of the input (8x the time)
+    int tile;      // LR tile side, at most; 0: automatic, the whole image when its
+                   // plan fits plan_bytes, else the fewest windows that do
+    int overlap;   // LR pixels of context on each side of a tile; 0: the receptive
+                   // radius (tiles then exact but for CA's mean). At most
+                   // model_receptive_radius is used (more changes nothing but CA's mean)
+    int ensemble;  // 1: the mean over the 8 flips/transposes of the input (8x the time)
     void (*progress)(int done, int total, void *user);  // after each tile; may be NULL
     void *user;
     size_t plan_bytes;  // the automatic tiles' budget for the plan; 0: 1152 MiB
@@ -30,7 +30,9 @@ typedef struct {
 // upscale_axis_keep(i + 1)), each with `overlap` pixels of context on both sides inside
 // its window or the image's edge. Windows start at multiples of 4 (Winograd's tile). A
 // side under 32 pixels is one window of 32, `pad` pixels of it before the image.
-typedef struct { int n, k, win, overlap, pad; } upscale_axis;
+typedef struct {
+    int n, k, win, overlap, pad;
+} upscale_axis;
 // The fewest windows of at most max_win pixels; 0 when none are small enough.
 int upscale_axis_fewest(int n, double max_win, int overlap, upscale_axis *a);
 int upscale_axis_start(const upscale_axis *a, int i);
@@ -45,5 +47,5 @@ int upscale_plan_memory(const model *m, double *fixed, double *per_px);
 // in (h, w, 3) -> out (h*s, w*s, 3); structure/texture (same shape) when non-NULL.
 // o may be NULL (automatic tiles, no ensemble). Every input value must be finite. A
 // side under 32 pixels is padded to 32 by symmetric reflection and cropped back.
-int upscale_image(const model *m, plan_cache *cache, const float *in, int w, int h,
-                  float *out, float *structure, float *texture, const upscale_options *o);
+int upscale_image(const model *m, plan_cache *cache, const float *in, int w, int h, float *out, float *structure,
+                  float *texture, const upscale_options *o);

@@ -58,7 +58,10 @@ int attention_parse(const char *s, attention_kind *k) {
     char list[128];
     int len = 0;
     for (int i = 0; i < ATT_COUNT && len < (int)sizeof list; i++)
-        len += snprintf(list + len, sizeof list - len, "%s%s", i == 0 ? "" : i < ATT_COUNT - 1 ? ", " : " or ",
+        len += snprintf(list + len, sizeof list - len, "%s%s",
+                        i == 0              ? ""
+                        : i < ATT_COUNT - 1 ? ", "
+                                            : " or ",
                         g_kinds[i].name);
     return as_errorf("unknown attention '%s' (expected %s)", s ? s : "(null)", list);
 }
@@ -78,8 +81,8 @@ int attention_on_device(attention_kind k, nn_device d, int training) {
 }
 
 // Appends one tensor to p (when p is not NULL); returns the new count.
-static int param(attention_param *p, int n, const char *name, int ndim, int64_t s0, int64_t s1,
-                 int64_t s2, int64_t s3, int per_pixel, int passes) {
+static int param(attention_param *p, int n, const char *name, int ndim, int64_t s0, int64_t s1, int64_t s2, int64_t s3,
+                 int per_pixel, int passes) {
     if (p) p[n] = (attention_param){name, ndim, {s0, s1, s2, s3}, per_pixel, passes};
     return n + 1;
 }
@@ -107,14 +110,12 @@ int attention_params(attention_kind kind, int C, int R, attention_param *p) {
     static const char *const sa4[8] = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
                                        "conv3.weight", "conv3.bias", "conv4.weight", "conv4.bias"};
     static const char *const both_ca[4] = {"ca.fc1.weight", "ca.fc1.bias", "ca.fc2.weight", "ca.fc2.bias"};
-    static const char *const both_sa4[8] = {"sa.conv1.weight", "sa.conv1.bias", "sa.conv2.weight",
-                                            "sa.conv2.bias",   "sa.conv3.weight", "sa.conv3.bias",
-                                            "sa.conv4.weight", "sa.conv4.bias"};
+    static const char *const both_sa4[8] = {"sa.conv1.weight", "sa.conv1.bias", "sa.conv2.weight", "sa.conv2.bias",
+                                            "sa.conv3.weight", "sa.conv3.bias", "sa.conv4.weight", "sa.conv4.bias"};
     switch (kind) {
     case ATT_NONE: return 0;
     case ATT_CA: return ca_params(p, 0, ca, C, R, 1);
-    case ATT_SA1:
-        return param(p, param(p, 0, "conv.weight", 4, 1, C, 1, 1, 1, 1), "conv.bias", 1, 1, 0, 0, 0, 1, 1);
+    case ATT_SA1: return param(p, param(p, 0, "conv.weight", 4, 1, C, 1, 1, 1, 1), "conv.bias", 1, 1, 0, 0, 0, 1, 1);
     case ATT_SA4: return sa4_params(p, 0, sa4, C);
     case ATT_CA_SA4: return sa4_params(p, ca_params(p, 0, both_ca, C, R, 1), both_sa4, C);
     case ATT_CA_AVGMAX: return ca_params(p, 0, ca, C, R, 2);  // the mean's pass and the max's
@@ -136,31 +137,35 @@ size_t attention_flops(attention_kind kind, int C, int R, int H, int W) {
     return flops;
 }
 
-nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R,
-                               float slope, int training, const nn_conv *in_from) {
+nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R, float slope, int training,
+                               const nn_conv *in_from) {
     if (!attention_on_device(kind, nn_get_device(), training)) return NULL;
     int blk = in_from ? conv_dst_block(in_from) : 0;
     if (in_from && (!attention_reads_native(kind) || blk < 0)) {
-        as_errorf("attention_create: %s takes no input in oneDNN's layout (block %d)",
-                  attention_name(kind), blk);
+        as_errorf("attention_create: %s takes no input in oneDNN's layout (block %d)", attention_name(kind), blk);
         return NULL;
     }
-    if (!kind_ok(kind) || N <= 0 || H <= 0 || W <= 0 || C <= 0 ||
-        (attention_uses_reduction(kind) && R <= 0)) {
-        as_errorf("attention_create: invalid kind %d or shape N=%d H=%d W=%d C=%d R=%d", (int)kind,
-                  N, H, W, C, R);
+    if (!kind_ok(kind) || N <= 0 || H <= 0 || W <= 0 || C <= 0 || (attention_uses_reduction(kind) && R <= 0)) {
+        as_errorf("attention_create: invalid kind %d or shape N=%d H=%d W=%d C=%d R=%d", (int)kind, N, H, W, C, R);
         return NULL;
     }
     if (kind == ATT_CA_AVGMAX && training && (size_t)H * W > MAX_INDEX_PIXELS) {
-        as_errorf("attention_create: ca-avgmax trains on at most %d pixels per image, not %dx%d",
-                  MAX_INDEX_PIXELS, H, W);
+        as_errorf("attention_create: ca-avgmax trains on at most %d pixels per image, not %dx%d", MAX_INDEX_PIXELS, H,
+                  W);
         return NULL;
     }
     nn_attention *a = as_calloc(1, sizeof *a);
     if (!a) return NULL;
-    *a = (nn_attention){.kind = kind, .N = N, .H = H, .W = W, .C = C,
-                        .R = attention_uses_reduction(kind) ? R : 0, .training = !!training,
-                        .slope = slope, .in_blk = blk, .cuda = nn_get_device() == NN_CUDA};
+    *a = (nn_attention){.kind = kind,
+                        .N = N,
+                        .H = H,
+                        .W = W,
+                        .C = C,
+                        .R = attention_uses_reduction(kind) ? R : 0,
+                        .training = !!training,
+                        .slope = slope,
+                        .in_blk = blk,
+                        .cuda = nn_get_device() == NN_CUDA};
     if (has_sa4(kind)) {  // ca+sa4: in_from is NULL (its SA4 reads CA's (N,H,W,C) output)
         // c1 -> c2 -> c3 hand their outputs on in oneDNN's layout, LeakyReLU fused; the
         // gate reads c3's output per pixel, so that one must be (P, 8) in memory
@@ -201,9 +206,7 @@ void attention_destroy(nn_attention *a) {
 //                   layouts, a3 (N,H,W,8), all after LeakyReLU; gate (N,H,W)
 //        ca+sa4     ca's, then CA's output t (N,H,W,C), then sa4's
 static size_t ca_saved(const nn_attention *a) { return (size_t)a->N * (2 * (size_t)a->C + a->R); }
-static size_t sa4_saved(const nn_attention *a) {
-    return a->n1 + a->n2 + (size_t)a->N * a->H * a->W * (SA4_C3 + 1);
-}
+static size_t sa4_saved(const nn_attention *a) { return a->n1 + a->n2 + (size_t)a->N * a->H * a->W * (SA4_C3 + 1); }
 static size_t image_floats(const nn_attention *a) { return (size_t)a->N * a->H * a->W * a->C; }
 
 size_t attention_saved_floats(const nn_attention *a) {
@@ -239,16 +242,12 @@ size_t attention_scratch_floats(const nn_attention *a) {
 
 size_t attention_workspace_bytes(const nn_attention *a) {
     if (!has_sa4(a->kind)) return 0;
-    return AS_MAX(conv_workspace_bytes(a->c1),
-                  AS_MAX(conv_workspace_bytes(a->c2), conv_workspace_bytes(a->c3)));
+    return AS_MAX(conv_workspace_bytes(a->c1), AS_MAX(conv_workspace_bytes(a->c2), conv_workspace_bytes(a->c3)));
 }
 
 int attention_set_workspace(nn_attention *a, void *ws) {
     if (!has_sa4(a->kind)) return 0;
-    return conv_set_workspace(a->c1, ws) || conv_set_workspace(a->c2, ws) ||
-                   conv_set_workspace(a->c3, ws)
-               ? -1
-               : 0;
+    return conv_set_workspace(a->c1, ws) || conv_set_workspace(a->c2, ws) || conv_set_workspace(a->c3, ws) ? -1 : 0;
 }
 
 static inline float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
@@ -266,9 +265,8 @@ static inline float gate_value(const float *x, const float *w, float b, int Cx) 
 // n*Cp*HW + (c/B)*HW*B + hw*B + c%B (Cp: C rounded up to B): oneDNN's blocked layouts,
 // and with B = C the plain (P, C) one, so one kernel serves both. out, res, d_out (P, C).
 // g (P), out from gate input x (P,Cx), w (Cx), b; res or NULL: out = res + in * g
-static void gate_forward(float *g, float *out, const float *res, const float *in,
-                             const float *x, const float *w, float b, size_t N, size_t HW, int C,
-                             int B, int Cx) {
+static void gate_forward(float *g, float *out, const float *res, const float *in, const float *x, const float *w,
+                         float b, size_t N, size_t HW, int C, int B, int Cx) {
     const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
 #pragma omp parallel for if (P * C >= AS_PAR_MIN)
     for (size_t p = 0; p < P; p++) {
@@ -292,8 +290,8 @@ static void gate_forward(float *g, float *out, const float *res, const float *in
 }
 
 // d_z (P) = sigmoid' * <d_out, in> per pixel: the gradient reaching the gate's logit.
-static void gate_backward_z(float *dz, const float *d_out, const float *in, const float *g,
-                                size_t N, size_t HW, int C, int B) {
+static void gate_backward_z(float *dz, const float *d_out, const float *in, const float *g, size_t N, size_t HW, int C,
+                            int B) {
     const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
 #pragma omp parallel for if (P * C >= AS_PAR_MIN)
     for (size_t p = 0; p < P; p++) {
@@ -310,8 +308,7 @@ static void gate_backward_z(float *dz, const float *d_out, const float *in, cons
 }
 
 // d_in (blocks of B) += d_out (P, C) * g
-static void gate_direct(float *d_in, const float *d_out, const float *g, size_t N, size_t HW,
-                            int C, int B) {
+static void gate_direct(float *d_in, const float *d_out, const float *g, size_t N, size_t HW, int C, int B) {
     const size_t Cp = (size_t)(C + B - 1) / B * B, P = N * HW;
 #pragma omp parallel for if (P * C >= AS_PAR_MIN)
     for (size_t p = 0; p < P; p++) {
@@ -340,8 +337,7 @@ static void add_rows(double *out, const double *part, int len) {
 }
 
 // d_w (Cx) = sum_p dz[p] x[p,:],  d_b = sum_p dz[p]
-static void gate_backward_w(float *d_w, float *d_b, const float *dz, const float *x, size_t P,
-                            int Cx) {
+static void gate_backward_w(float *d_w, float *d_b, const float *dz, const float *x, size_t P, int Cx) {
     double part[SUM_CHUNKS][Cx + 1], acc[Cx + 1];
 #pragma omp parallel for if (P * Cx >= AS_PAR_MIN)
     for (int k = 0; k < SUM_CHUNKS; k++) {
@@ -423,8 +419,7 @@ static void linear_forward(float *y, const float *x, const float *W, const float
 // Their gradients over `rows` rows, in double: dW (out, in) = sum_n dy[n] x[n]^T and
 // db (out) = sum_n dy[n]; and, one row, dx (in) = dy W, left in double for the caller to
 // carry through what comes before the layer.
-static void linear_backward_params(float *dW, float *db, const float *dy, const float *x, int rows, int out,
-                                   int in) {
+static void linear_backward_params(float *dW, float *db, const float *dy, const float *x, int rows, int out, int in) {
     for (int o = 0; o < out; o++) {
         double s = 0;
         for (int n = 0; n < rows; n++) s += dy[(size_t)n * out + o];
@@ -447,8 +442,7 @@ static void linear_backward_input(double *dx, const float *dy, const float *W, i
 
 // CA's MLP on one vector v (C): hid (R), fc1's output before LeakyReLU, and z (C),
 // fc2's output (the gate's logits).
-static void mlp_row(const nn_attention *a, float *hid, float *z, const float *v,
-                    const float *const *params) {
+static void mlp_row(const nn_attention *a, float *hid, float *z, const float *v, const float *const *params) {
     const int C = a->C, R = a->R;
     float act[R];
     linear_forward(hid, v, params[0], params[1], R, C);
@@ -457,8 +451,7 @@ static void mlp_row(const nn_attention *a, float *hid, float *z, const float *v,
 }
 
 // out (N,P,C) = in * gate[n,c], plus res (N,P,C) when not NULL.
-static void channel_scale(const nn_attention *a, float *out, const float *in, const float *res,
-                          const float *gate) {
+static void channel_scale(const nn_attention *a, float *out, const float *in, const float *res, const float *gate) {
     const int N = a->N, C = a->C;
     const size_t P = (size_t)a->H * a->W;
 #pragma omp parallel for collapse(2) if (N * P * C >= AS_PAR_MIN)
@@ -477,8 +470,8 @@ static void channel_scale(const nn_attention *a, float *out, const float *in, co
         }
 }
 
-static void ca_forward(const nn_attention *a, float *out, float *saved, const float *in,
-                       const float *res, const float *const *params) {
+static void ca_forward(const nn_attention *a, float *out, float *saved, const float *in, const float *res,
+                       const float *const *params) {
     const int N = a->N, C = a->C, R = a->R;
     const size_t P = (size_t)a->H * a->W;
     float *pooled = saved, *hid = saved + (size_t)N * C, *gate = hid + (size_t)N * R;
@@ -497,8 +490,8 @@ static void ca_forward(const nn_attention *a, float *out, float *saved, const fl
 // of its two rows' logits.
 // The compositions (SA1, SA4, CA+SA4) are written once; their kernels run where the
 // module was made: these two, on the CPU above or on CUDA (src/nn/cuda/attention.cu).
-static void ca_any_forward(const nn_attention *a, float *out, float *saved, const float *in,
-                           const float *res, const float *const *params) {
+static void ca_any_forward(const nn_attention *a, float *out, float *saved, const float *in, const float *res,
+                           const float *const *params) {
 #ifdef ATTSR_CUDA
     if (a->cuda) {
         cuda_ca_forward(a->N, (size_t)a->H * a->W, a->C, a->R, a->slope, out, saved, in, res, params);
@@ -509,8 +502,8 @@ static void ca_any_forward(const nn_attention *a, float *out, float *saved, cons
 }
 
 // g = sigmoid(w . x + b) per pixel, out = (res +) in * g; b: a one-float tensor
-static void pixel_gate(const nn_attention *a, float *g, float *out, const float *res, const float *in,
-                       const float *x, const float *w, const float *b, int Cx) {
+static void pixel_gate(const nn_attention *a, float *g, float *out, const float *res, const float *in, const float *x,
+                       const float *w, const float *b, int Cx) {
 #ifdef ATTSR_CUDA
     if (a->cuda) {  // NHWC only (CUDA's plans are)
         cuda_gate_forward(g, out, res, in, x, w, b, (size_t)a->N * a->H * a->W, a->C, Cx);
@@ -536,8 +529,8 @@ static void pixel_gate_backward(const nn_attention *a, float *dz, float *d_w, fl
     gate_backward_w(d_w, d_b, dz, x, P, Cx);
 }
 
-static void ca_avgmax_forward(const nn_attention *a, float *out, float *saved, const float *in,
-                              const float *res, const float *const *params) {
+static void ca_avgmax_forward(const nn_attention *a, float *out, float *saved, const float *in, const float *res,
+                              const float *const *params) {
     const int N = a->N, C = a->C, R = a->R;
     const size_t P = (size_t)a->H * a->W;
     float *pooled = saved, *hid = pooled + 2 * (size_t)N * C, *gate = hid + 2 * (size_t)N * R;
@@ -559,8 +552,7 @@ static void ca_avgmax_forward(const nn_attention *a, float *out, float *saved, c
 }
 
 // dz (N,C) = sigmoid'(z) * sum_p d_out*in: the gradient at the gate's logits.
-static void gate_logit_grad(const nn_attention *a, float *dz, const float *d_out, const float *in,
-                            const float *gate) {
+static void gate_logit_grad(const nn_attention *a, float *dz, const float *d_out, const float *in, const float *gate) {
     const int C = a->C;
     const size_t P = (size_t)a->H * a->W;
     double sum[C];
@@ -577,9 +569,8 @@ static void gate_logit_grad(const nn_attention *a, float *dz, const float *d_out
 // (rows,R) and the gradients dz (rows,C) at fc2's: the weight gradients (summed over the
 // rows), dh (rows,R), and dv (rows,C), the gradient at v, divided by P in the first
 // mean_rows rows (a mean spreads it over P pixels).
-static void mlp_backward(const nn_attention *a, int rows, int mean_rows, float *const *d_params,
-                         float *dh, float *dv, const float *dz, const float *v, const float *hid,
-                         const float *const *params) {
+static void mlp_backward(const nn_attention *a, int rows, int mean_rows, float *const *d_params, float *dh, float *dv,
+                         const float *dz, const float *v, const float *hid, const float *const *params) {
     const int C = a->C, R = a->R;
     const size_t P = (size_t)a->H * a->W;
     float act[(size_t)rows * R];  // fc2's input, LeakyReLU(hid)
@@ -601,8 +592,8 @@ static void mlp_backward(const nn_attention *a, int rows, int mean_rows, float *
 }
 
 // d_in (N,P,C) = d_out * gate[n,c] + d_mean[n,c] (the mean's share, already / P).
-static void channel_input_grad(const nn_attention *a, float *d_in, const float *d_out,
-                               const float *gate, const float *d_mean) {
+static void channel_input_grad(const nn_attention *a, float *d_in, const float *d_out, const float *gate,
+                               const float *d_mean) {
     const int N = a->N, C = a->C;
     const size_t P = (size_t)a->H * a->W;
 #pragma omp parallel for collapse(2) if (N * P * C >= AS_PAR_MIN)
@@ -616,13 +607,12 @@ static void channel_input_grad(const nn_attention *a, float *d_in, const float *
         }
 }
 
-static void ca_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch,
-                        const float *d_out, const float *saved, const float *in,
-                        const float *const *params) {
+static void ca_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch, const float *d_out,
+                        const float *saved, const float *in, const float *const *params) {
 #ifdef ATTSR_CUDA
     if (a->cuda) {
-        cuda_ca_backward(a->N, (size_t)a->H * a->W, a->C, a->R, a->slope, d_in, d_params, scratch, d_out, saved,
-                         in, params);
+        cuda_ca_backward(a->N, (size_t)a->H * a->W, a->C, a->R, a->slope, d_in, d_params, scratch, d_out, saved, in,
+                         params);
         return;
     }
 #endif
@@ -636,9 +626,8 @@ static void ca_backward(const nn_attention *a, float *d_in, float *const *d_para
 
 // Both rows of an image get the gate's logit gradient; the maxima's row's gradient goes
 // to the pixel each maximum came from.
-static void ca_avgmax_backward(const nn_attention *a, float *d_in, float *const *d_params,
-                               float *scratch, const float *d_out, const float *saved,
-                               const float *in, const float *const *params) {
+static void ca_avgmax_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch,
+                               const float *d_out, const float *saved, const float *in, const float *const *params) {
     const int N = a->N, C = a->C, R = a->R;
     const size_t P = (size_t)a->H * a->W, NC = (size_t)N * C;
     const float *pooled = saved, *hid = pooled + 2 * NC, *gate = hid + 2 * (size_t)N * R;
@@ -656,9 +645,8 @@ static void ca_avgmax_backward(const nn_attention *a, float *d_in, float *const 
 }
 
 // ---- spatial attention --------------------------------------------------------------
-static void sa1_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch,
-                         const float *d_out, const float *gate, const float *in,
-                         const float *const *params) {
+static void sa1_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch, const float *d_out,
+                         const float *gate, const float *in, const float *const *params) {
     const int C = a->C;
     const size_t P = (size_t)a->N * a->H * a->W;
     const float *w = params[0];
@@ -695,13 +683,12 @@ static void sa1_backward(const nn_attention *a, float *d_in, float *const *d_par
     d_params[1][0] = (float)acc[C];
 }
 
-static int sa4_forward(const nn_attention *a, float *out, float *saved, const float *in,
-                       const float *res, const float *const *params) {
+static int sa4_forward(const nn_attention *a, float *out, float *saved, const float *in, const float *res,
+                       const float *const *params) {
     const size_t P = (size_t)a->N * a->H * a->W;
     float *a1 = saved, *a2 = a1 + a->n1, *a3 = a2 + a->n2, *gate = a3 + P * SA4_C3;
     // each conv applies its LeakyReLU (a post-op)
-    if (conv_forward(a->c1, a1, in, params[0], params[1]) ||
-        conv_forward(a->c2, a2, a1, params[2], params[3]) ||
+    if (conv_forward(a->c1, a1, in, params[0], params[1]) || conv_forward(a->c2, a2, a1, params[2], params[3]) ||
         conv_forward(a->c3, a3, a2, params[4], params[5]))
         return -1;
     pixel_gate(a, gate, out, res, in, a3, params[6], params[7], SA4_C3);
@@ -725,9 +712,8 @@ static void sa4_d3(const nn_attention *a, float *d3, const float *dz, const floa
         }
 }
 
-static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch,
-                        const float *d_out, const float *saved, const float *in,
-                        const float *const *params) {
+static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch, const float *d_out,
+                        const float *saved, const float *in, const float *const *params) {
     const int C = a->C;
     const size_t P = (size_t)a->N * a->H * a->W;
     const float *a1 = saved, *a2 = a1 + a->n1, *a3 = a2 + a->n2, *gate = a3 + P * SA4_C3;
@@ -744,7 +730,7 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
     lrelu_backward(d1, d1, a1, a->n1, a->slope);
     if (d_in) {
         if (conv_backward(a->c1, d_in, d_params[0], d_params[1], d1, in, params[0])) return -1;
-        // plus the direct path through out = in * g
+            // plus the direct path through out = in * g
 #ifdef ATTSR_CUDA
         if (a->cuda) {
             cuda_gate_backward_in(d_in, d_out, gate, NULL, NULL, P, C, 1);
@@ -759,33 +745,34 @@ static int sa4_backward(const nn_attention *a, float *d_in, float *const *d_para
 }
 
 // ---- CA, then SA4 on its output t -------------------------------------------------------
-static int ca_sa4_forward(const nn_attention *a, float *out, float *saved, const float *in,
-                          const float *res, const float *const *params) {
+static int ca_sa4_forward(const nn_attention *a, float *out, float *saved, const float *in, const float *res,
+                          const float *const *params) {
     float *t = saved + ca_saved(a);
     ca_any_forward(a, t, saved, in, NULL, params);
     return sa4_forward(a, out, t + image_floats(a), t, res, params + 4);
 }
 
-static int ca_sa4_backward(const nn_attention *a, float *d_in, float *const *d_params,
-                           float *scratch, const float *d_out, const float *saved, const float *in,
-                           const float *const *params) {
+static int ca_sa4_backward(const nn_attention *a, float *d_in, float *const *d_params, float *scratch,
+                           const float *d_out, const float *saved, const float *in, const float *const *params) {
     const float *t = saved + ca_saved(a);
     float *d_t = scratch, *rest = scratch + image_floats(a);
-    if (sa4_backward(a, d_t, d_params + 4, rest, d_out, t + image_floats(a), t, params + 4))
-        return -1;
+    if (sa4_backward(a, d_t, d_params + 4, rest, d_out, t + image_floats(a), t, params + 4)) return -1;
     ca_backward(a, d_in, d_params, rest, d_t, saved, in, params);
     return 0;
 }
 
 // ---- dispatch ------------------------------------------------------------------------
-int attention_forward_add(nn_attention *a, float *out, float *saved, const float *in,
-                          const float *res, const float *const *params) {
+int attention_forward_add(nn_attention *a, float *out, float *saved, const float *in, const float *res,
+                          const float *const *params) {
     const size_t n = (size_t)a->N * a->H * a->W * a->C;
     switch (a->kind) {
     case ATT_NONE:
-        if (res) add_forward(out, res, in, n);
-        else if (a->cuda) return nn_copy(NN_CUDA, out, in, n * sizeof *out);
-        else memcpy(out, in, n * sizeof *out);
+        if (res)
+            add_forward(out, res, in, n);
+        else if (a->cuda)
+            return nn_copy(NN_CUDA, out, in, n * sizeof *out);
+        else
+            memcpy(out, in, n * sizeof *out);
         return 0;
     case ATT_CA: ca_any_forward(a, out, saved, in, res, params); return 0;
     case ATT_SA1: pixel_gate(a, saved, out, res, in, in, params[0], params[1], a->C); return 0;
@@ -797,14 +784,12 @@ int attention_forward_add(nn_attention *a, float *out, float *saved, const float
     return as_errorf("attention_forward: invalid kind %d", (int)a->kind);
 }
 
-int attention_forward(nn_attention *a, float *out, float *saved, const float *in,
-                      const float *const *params) {
+int attention_forward(nn_attention *a, float *out, float *saved, const float *in, const float *const *params) {
     return attention_forward_add(a, out, saved, in, NULL, params);
 }
 
-int attention_backward(nn_attention *a, float *d_in, float *const *d_params, float *scratch,
-                       const float *d_out, const float *saved, const float *in,
-                       const float *const *params) {
+int attention_backward(nn_attention *a, float *d_in, float *const *d_params, float *scratch, const float *d_out,
+                       const float *saved, const float *in, const float *const *params) {
     if (!a->training) return as_errorf("attention_backward: created for inference");
     const size_t n = (size_t)a->N * a->H * a->W * a->C;
     float *tmp = NULL;
@@ -823,9 +808,7 @@ int attention_backward(nn_attention *a, float *d_in, float *const *d_params, flo
     case ATT_SA1: sa1_backward(a, d_in, d_params, scratch, d_out, saved, in, params); break;
     case ATT_SA4: rc = sa4_backward(a, d_in, d_params, scratch, d_out, saved, in, params); break;
     case ATT_CA_SA4: rc = ca_sa4_backward(a, d_in, d_params, scratch, d_out, saved, in, params); break;
-    case ATT_CA_AVGMAX:
-        ca_avgmax_backward(a, d_in, d_params, scratch, d_out, saved, in, params);
-        break;
+    case ATT_CA_AVGMAX: ca_avgmax_backward(a, d_in, d_params, scratch, d_out, saved, in, params); break;
     default: rc = as_errorf("attention_backward: invalid kind %d", (int)a->kind);
     }
     nn_free(dev, tmp);

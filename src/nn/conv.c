@@ -33,12 +33,11 @@
 #include "nn/winograd.h"
 
 // Every oneDNN call goes through this: a failure records the call and returns -1.
-#define DNNL_CHECK(call)                                                                \
-    do {                                                                                \
-        dnnl_status_t s_ = (call);                                                      \
-        if (s_ != dnnl_success)                                                         \
-            return as_errorf("oneDNN: %s failed: status %d (%s)", #call, (int)s_,       \
-                             dnnl_status2str(s_));                                      \
+#define DNNL_CHECK(call)                                                                                \
+    do {                                                                                                \
+        dnnl_status_t s_ = (call);                                                                      \
+        if (s_ != dnnl_success)                                                                         \
+            return as_errorf("oneDNN: %s failed: status %d (%s)", #call, (int)s_, dnnl_status2str(s_)); \
     } while (0)
 
 // ---- process-wide engine and stream (created once, on first use) -------------------
@@ -90,8 +89,8 @@ static int bf16_probe(void) {
     if (dnnl_memory_desc_init_by_tag(&src, 4, a, dnnl_bf16, dnnl_nhwc) ||
         dnnl_memory_desc_init_by_tag(&wei, 4, w, dnnl_bf16, dnnl_format_tag_any) ||
         dnnl_memory_desc_init_by_tag(&dst, 4, a, dnnl_f32, dnnl_nhwc) ||
-        dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &src, &wei,
-                                           NULL, &dst, s, p, p) ||
+        dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, NULL, &dst,
+                                           s, p, p) ||
         dnnl_primitive_desc_create(&pd, &d, NULL, g_engine, NULL))
         return 0;
     const char *impl = "";
@@ -173,35 +172,35 @@ struct nn_conv {
     int N, H, W, cin, cout, k, training;
     int bf16;  // the primitives read bf16 copies (conv_set_precision at create time)
     conv_opts opt;
-    dnnl_memory_desc_t src_from;  // opt.src_from's dst layout (when given)
-    dnnl_memory_desc_t dst_user;  // the caller's dst layout: nhwc, or the native one
+    dnnl_memory_desc_t src_from;        // opt.src_from's dst layout (when given)
+    dnnl_memory_desc_t dst_user;        // the caller's dst layout: nhwc, or the native one
     dnnl_primitive_attr_t attr, fattr;  // backward passes; forward (+ post-ops)
     dnnl_primitive_desc_t pd[3];
     dnnl_primitive_t prim[3];
-    view src, weights, dst;                   // forward
+    view src, weights, dst;                     // forward
     view bd_diff_dst, bd_weights, bd_diff_src;  // backward-data
     view bw_src, bw_diff_dst, bw_diff_weights;  // backward-weights
-    int bw_diff_dst_shared;  // bw_diff_dst.inner is bd_diff_dst's region, same layout
+    int bw_diff_dst_shared;                     // bw_diff_dst.inner is bd_diff_dst's region, same layout
     dnnl_memory_t bias, diff_bias, scratch;
     size_t ws_bytes, scratch_off;  // workspace: activation regions, then the scratchpad
     char *ws, *ws_own;             // the workspace in use; the one this plan allocated
     // Winograd (winograd.c) for forward and backward-data when wino_m > 0 (m x m output
     // tiles); backward-weights stays direct. Transformed kernels, per weights pointer.
     int wino_m;
-    wino *wino[2];          // forward cin -> cout; backward-data cout -> cin
+    wino *wino[2];  // forward cin -> cout; backward-data cout -> cin
     kcache kc[2];
-    int kc_off;             // 1: no cache (opt.layers past the budget)
-    size_t kscr_off;        // the workspace's piece for a kernel transformed per call
+    int kc_off;       // 1: no cache (opt.layers past the budget)
+    size_t kscr_off;  // the workspace's piece for a kernel transformed per call
 #ifdef ATTSR_CUDA
-    cuda_conv *cu;          // a plan made while the process computes on CUDA: cuDNN's, NHWC
+    cuda_conv *cu;  // a plan made while the process computes on CUDA: cuDNN's, NHWC
 #endif
 };
 
 // A plan made on CUDA answers every call from its cuDNN plan (src/nn/cuda/conv.cu).
 #ifdef ATTSR_CUDA
-#define CUDA_PLAN_RETURN(c, call)      \
-    do {                               \
-        if ((c)->cu) return (call);    \
+#define CUDA_PLAN_RETURN(c, call)   \
+    do {                            \
+        if ((c)->cu) return (call); \
     } while (0)
 #else
 #define CUDA_PLAN_RETURN(c, call) ((void)0)
@@ -332,8 +331,8 @@ static size_t ws_take(size_t *ws_bytes, size_t n) {  // a 64-byte aligned piece
 
 // user_md: the caller's layout; want: the primitive's. reg: the workspace region for
 // this shape (NULL: a buffer of the view's own); ws_bytes: the workspace so far.
-static int view_init(view *v, const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *want,
-                     int is_input, region *reg, size_t *ws_bytes) {
+static int view_init(view *v, const dnnl_memory_desc_t *user_md, const dnnl_memory_desc_t *want, int is_input,
+                     region *reg, size_t *ws_bytes) {
     if (mem_create(&v->user, user_md)) return -1;
     if (dnnl_memory_desc_equal(user_md, want)) return 0;
     if (mem_create(&v->inner, want)) return -1;
@@ -347,8 +346,7 @@ static int view_init(view *v, const dnnl_memory_desc_t *user_md, const dnnl_memo
         if (!reg->md) reg->md = want, reg->off = v->ws_off;
     }
     const dnnl_memory_desc_t *from = is_input ? user_md : want, *to = is_input ? want : user_md;
-    DNNL_CHECK(
-        dnnl_reorder_primitive_desc_create(&v->reorder_pd, from, g_engine, to, g_engine, NULL));
+    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&v->reorder_pd, from, g_engine, to, g_engine, NULL));
     DNNL_CHECK(dnnl_primitive_create(&v->reorder, v->reorder_pd));
     return 0;
 }
@@ -371,9 +369,7 @@ static int view_copy(const view *v, int is_input) {
 }
 
 // Points the view at the caller's buffer; an input is then reordered in.
-static int view_in(const view *v, const float *p) {
-    return set_handle(v->user, p) || view_copy(v, 1) ? -1 : 0;
-}
+static int view_in(const view *v, const float *p) { return set_handle(v->user, p) || view_copy(v, 1) ? -1 : 0; }
 static int view_out(const view *v, float *p) { return set_handle(v->user, p); }
 static int view_out_done(const view *v) { return view_copy(v, 0); }
 
@@ -383,8 +379,7 @@ static const dnnl_memory_desc_t *query(dnnl_primitive_desc_t pd, dnnl_query_t wh
 
 // Points every workspace user at c->ws.
 static int bind_workspace(nn_conv *c) {
-    view *views[] = {&c->src,         &c->dst,    &c->bd_diff_dst,
-                     &c->bd_diff_src, &c->bw_src, &c->bw_diff_dst};
+    view *views[] = {&c->src, &c->dst, &c->bd_diff_dst, &c->bd_diff_src, &c->bw_src, &c->bw_diff_dst};
     for (size_t i = 0; i < sizeof views / sizeof *views; i++)
         if (views[i]->in_ws && set_handle(views[i]->inner, c->ws + views[i]->ws_off)) return -1;
     return set_handle(c->scratch, c->ws + c->scratch_off);
@@ -425,8 +420,7 @@ int conv_set_workspace(nn_conv *c, void *ws) {
 // than the direct passes that use it).
 static int wino_plan(nn_conv *c) {
     if (!(c->wino[0] = wino_create(c->N, c->H, c->W, c->cin, c->cout, c->wino_m))) return -1;
-    if (c->training && !(c->wino[1] = wino_create(c->N, c->H, c->W, c->cout, c->cin, c->wino_m)))
-        return -1;
+    if (c->training && !(c->wino[1] = wino_create(c->N, c->H, c->W, c->cout, c->cin, c->wino_m))) return -1;
     // the per-call kernel after the tiles; pages the plan never transforms into stay
     // untouched (not resident)
     size_t wb = 0, kb = 0;
@@ -476,8 +470,8 @@ static int conv_plan(nn_conv *c) {
     dnnl_convolution_desc_t fd, bd, wd;
     dnnl_prop_kind_t prop = c->training ? dnnl_forward_training : dnnl_forward_inference;
     dnnl_memory_desc_t src_lo = md_as(src_nhwc, lo), dst_lo = md_as(dst_nhwc, lo);
-    DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, &src_lo,
-                                                  &wlo_any, &b_md, &dst_nhwc, strides, pad, pad));
+    DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, &src_lo, &wlo_any, &b_md,
+                                                  &dst_nhwc, strides, pad, pad));
     DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[0], &fd, c->fattr, g_engine, NULL));
     // CONV_AUTO: oneDNN's layout, unless the nhwc kernel is a brgemm one (AVX-512 and
     // newer), as fast as any and without copies
@@ -490,8 +484,8 @@ static int conv_plan(nn_conv *c) {
     if (!nhwc) {
         dnnl_primitive_desc_destroy(c->pd[0]);
         c->pd[0] = NULL;
-        DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, &src_lo,
-                                                      &wlo_any, &b_md, &dst_md, strides, pad, pad));
+        DNNL_CHECK(dnnl_convolution_forward_desc_init(&fd, prop, dnnl_convolution_direct, &src_lo, &wlo_any, &b_md,
+                                                      &dst_md, strides, pad, pad));
         DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[0], &fd, c->fattr, g_engine, NULL));
     }
     // the caller's layouts: nhwc, or for a native side the primitive's own
@@ -499,11 +493,11 @@ static int conv_plan(nn_conv *c) {
     c->dst_user = c->opt.native_dst && !c->wino_m ? *query(c->pd[0], dnnl_query_dst_md) : dst_nhwc;
     const dnnl_memory_desc_t *dst_user = &c->dst_user;
     if (c->training) {  // the forward descriptor is the backward passes' hint
-        DNNL_CHECK(dnnl_convolution_backward_data_desc_init(
-            &bd, dnnl_convolution_direct, &src_md, &wlo_any, &dst_lo, strides, pad, pad));
+        DNNL_CHECK(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src_md, &wlo_any, &dst_lo,
+                                                            strides, pad, pad));
         DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[1], &bd, c->attr, g_engine, c->pd[0]));
-        DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(
-            &wd, dnnl_convolution_direct, &src_lo, &w_any, &b_md, &dst_lo, strides, pad, pad));
+        DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src_lo, &w_any, &b_md,
+                                                               &dst_lo, strides, pad, pad));
         DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[2], &wd, c->attr, g_engine, c->pd[0]));
     }
 
@@ -513,8 +507,7 @@ static int conv_plan(nn_conv *c) {
     DNNL_CHECK(dnnl_primitive_create(&c->prim[0], f));
     if (view_init(&c->src, src_user, query(f, dnnl_query_src_md), 1, &src_reg, wsb) ||
         view_init(&c->weights, &w_oihw, query(f, dnnl_query_weights_md), 1, NULL, wsb) ||
-        view_init(&c->dst, dst_user, query(f, dnnl_query_dst_md), 0, &dst_reg, wsb) ||
-        mem_create(&c->bias, &b_md))
+        view_init(&c->dst, dst_user, query(f, dnnl_query_dst_md), 0, &dst_reg, wsb) || mem_create(&c->bias, &b_md))
         return -1;
     if (c->training) {
         DNNL_CHECK(dnnl_primitive_create(&c->prim[1], d));
@@ -528,18 +521,16 @@ static int conv_plan(nn_conv *c) {
             view_init(&c->bd_diff_src, src_user, d_ds, 0, &src_reg, wsb) ||
             view_init(&c->bw_src, src_user, query(w, dnnl_query_src_md), 1, &src_reg, wsb) ||
             view_init(&c->bw_diff_dst, dst_user, w_dd, 1, &dst_reg, wsb) ||
-            view_init(&c->bw_diff_weights, &w_oihw, w_dw, 0, NULL, wsb) ||
-            mem_create(&c->diff_bias, &b_md))
+            view_init(&c->bw_diff_weights, &w_oihw, w_dw, 0, NULL, wsb) || mem_create(&c->diff_bias, &b_md))
             return -1;
         // both backward passes read d_out: reorder it once when they share the copy
-        c->bw_diff_dst_shared = c->bd_diff_dst.in_ws && c->bw_diff_dst.in_ws &&
-                                c->bd_diff_dst.ws_off == c->bw_diff_dst.ws_off;
+        c->bw_diff_dst_shared =
+            c->bd_diff_dst.in_ws && c->bw_diff_dst.in_ws && c->bd_diff_dst.ws_off == c->bw_diff_dst.ws_off;
     }
 
     size_t sb = 0;  // one scratchpad, in the workspace, for the three passes
     for (int i = 0; i < 3; i++)
-        if (c->pd[i])
-            sb = AS_MAX(sb, dnnl_memory_desc_get_size(query(c->pd[i], dnnl_query_scratchpad_md)));
+        if (c->pd[i]) sb = AS_MAX(sb, dnnl_memory_desc_get_size(query(c->pd[i], dnnl_query_scratchpad_md)));
     c->scratch_off = ws_take(wsb, sb);
     if (c->ws_bytes == 0) c->ws_bytes = 64;  // never a zero-byte allocation
     dnnl_dims_t sdims = {(dnnl_dim_t)(sb ? sb : 1)};
@@ -550,14 +541,13 @@ static int conv_plan(nn_conv *c) {
 
 nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training, const conv_opts *opt) {
     if (opt && opt->src_from &&
-        (opt->src_from->N != N || opt->src_from->H != H || opt->src_from->W != W ||
-         opt->src_from->cout != cin || !opt->src_from->opt.native_dst)) {
+        (opt->src_from->N != N || opt->src_from->H != H || opt->src_from->W != W || opt->src_from->cout != cin ||
+         !opt->src_from->opt.native_dst)) {
         as_errorf("conv_create: src_from does not produce this plan's input in its own layout");
         return NULL;
     }
     if (N <= 0 || H <= 0 || W <= 0 || cin <= 0 || cout <= 0 || k <= 0 || k % 2 == 0) {
-        as_errorf("conv_create: invalid shape N=%d H=%d W=%d cin=%d cout=%d k=%d", N, H, W, cin,
-                  cout, k);
+        as_errorf("conv_create: invalid shape N=%d H=%d W=%d cin=%d cout=%d k=%d", N, H, W, cin, cout, k);
         return NULL;
     }
     nn_conv *c = as_calloc(1, sizeof *c);
@@ -599,8 +589,8 @@ void conv_destroy(nn_conv *c) {
         if (c->prim[i]) dnnl_primitive_destroy(c->prim[i]);
         if (c->pd[i]) dnnl_primitive_desc_destroy(c->pd[i]);
     }
-    view *views[] = {&c->src, &c->weights, &c->dst, &c->bd_diff_dst, &c->bd_weights,
-                     &c->bd_diff_src, &c->bw_src, &c->bw_diff_dst, &c->bw_diff_weights};
+    view *views[] = {&c->src,         &c->weights, &c->dst,         &c->bd_diff_dst,    &c->bd_weights,
+                     &c->bd_diff_src, &c->bw_src,  &c->bw_diff_dst, &c->bw_diff_weights};
     for (size_t i = 0; i < sizeof views / sizeof *views; i++) view_free(views[i]);
     dnnl_memory_t mems[] = {c->bias, c->diff_bias, c->scratch};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
@@ -622,8 +612,8 @@ int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, c
         const float *U = workspace_ready(c) ? NULL : kernel_get(c, 0, weight);
         return U ? wino_run(c->wino[0], out, in, U, bias, c->opt.lrelu, c->opt.slope, NULL) : -1;
     }
-    if (workspace_ready(c) || view_in(&c->src, in) || view_in(&c->weights, weight) ||
-        view_out(&c->dst, out) || set_handle(c->bias, bias))
+    if (workspace_ready(c) || view_in(&c->src, in) || view_in(&c->weights, weight) || view_out(&c->dst, out) ||
+        set_handle(c->bias, bias))
         return -1;
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, view_mem(&c->src)},
                               {DNNL_ARG_WEIGHTS, view_mem(&c->weights)},
@@ -649,8 +639,8 @@ int conv_forward_add(nn_conv *c, float *out, const float *in, const float *weigh
     return 0;
 }
 
-int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out,
-                  const float *in, const float *weight) {
+int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
+                  const float *weight) {
     if (!c->training) return as_errorf("conv_backward: the plan was created for inference");
     CUDA_PLAN_RETURN(c, cuda_conv_backward(c->cu, d_in, d_weight, d_bias, d_out, in, weight));
     if (workspace_ready(c)) return -1;
@@ -658,8 +648,7 @@ int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const
         const float *U = kernel_get(c, 1, weight);
         if (!U || wino_run(c->wino[1], d_in, d_out, U, NULL, 0, 0, NULL)) return -1;
     } else if (d_in) {
-        if (view_in(&c->bd_diff_dst, d_out) || view_in(&c->bd_weights, weight) ||
-            view_out(&c->bd_diff_src, d_in))
+        if (view_in(&c->bd_diff_dst, d_out) || view_in(&c->bd_weights, weight) || view_out(&c->bd_diff_src, d_in))
             return -1;
         dnnl_exec_arg_t args[] = {{DNNL_ARG_DIFF_DST, view_mem(&c->bd_diff_dst)},
                                   {DNNL_ARG_WEIGHTS, view_mem(&c->bd_weights)},
@@ -669,10 +658,8 @@ int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const
     }
     // d_out is already in the shared buffer when backward-data just reordered it
     int have_diff_dst = d_in && c->bw_diff_dst_shared && !c->wino_m;
-    if (have_diff_dst ? set_handle(c->bw_diff_dst.user, d_out) : view_in(&c->bw_diff_dst, d_out))
-        return -1;
-    if (view_in(&c->bw_src, in) || view_out(&c->bw_diff_weights, d_weight) ||
-        set_handle(c->diff_bias, d_bias))
+    if (have_diff_dst ? set_handle(c->bw_diff_dst.user, d_out) : view_in(&c->bw_diff_dst, d_out)) return -1;
+    if (view_in(&c->bw_src, in) || view_out(&c->bw_diff_weights, d_weight) || set_handle(c->diff_bias, d_bias))
         return -1;
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, view_mem(&c->bw_src)},
                               {DNNL_ARG_DIFF_DST, view_mem(&c->bw_diff_dst)},
@@ -683,9 +670,7 @@ int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const
     return view_out_done(&c->bw_diff_weights);
 }
 
-double conv_flops(const nn_conv *c) {
-    return 2.0 * c->N * c->H * c->W * c->cin * c->cout * c->k * c->k;
-}
+double conv_flops(const nn_conv *c) { return 2.0 * c->N * c->H * c->W * c->cin * c->cout * c->k * c->k; }
 
 const char *conv_impl_name(const nn_conv *c, int pass) {
     const char *s = NULL;
@@ -699,8 +684,8 @@ const char *conv_impl_name(const nn_conv *c, int pass) {
 
 int conv_uses_reorders(const nn_conv *c) {
     CUDA_PLAN_RETURN(c, 0);
-    return c->src.reorder || c->dst.reorder || c->bd_diff_dst.reorder || c->bd_diff_src.reorder ||
-           c->bw_src.reorder || c->bw_diff_dst.reorder;
+    return c->src.reorder || c->dst.reorder || c->bd_diff_dst.reorder || c->bd_diff_src.reorder || c->bw_src.reorder ||
+           c->bw_diff_dst.reorder;
 }
 
 size_t conv_dst_floats(const nn_conv *c) {

@@ -10,9 +10,12 @@ static nn_device g_device = NN_CPU;
 const char *nn_device_name(nn_device d) { return d == NN_CUDA ? "cuda" : "cpu"; }
 
 int nn_device_parse(const char *s, nn_device *d) {
-    if (!strcmp(s, "cpu")) *d = NN_CPU;
-    else if (!strcmp(s, "cuda")) *d = NN_CUDA;
-    else return as_errorf("unknown device '%s' (cpu, cuda)", s);
+    if (!strcmp(s, "cpu"))
+        *d = NN_CPU;
+    else if (!strcmp(s, "cuda"))
+        *d = NN_CUDA;
+    else
+        return as_errorf("unknown device '%s' (cpu, cuda)", s);
     return 0;
 }
 

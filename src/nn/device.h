@@ -11,17 +11,17 @@
 #include "nn/cuda/cuda.h"
 #define NN_ON_CUDA() (nn_get_device() == NN_CUDA)
 // in a function returning void: run `call` on the GPU instead, then return
-#define NN_CUDA_DISPATCH(call)  \
-    do {                        \
-        if (NN_ON_CUDA()) {     \
-            call;               \
-            return;             \
-        }                       \
+#define NN_CUDA_DISPATCH(call) \
+    do {                       \
+        if (NN_ON_CUDA()) {    \
+            call;              \
+            return;            \
+        }                      \
     } while (0)
 // in a function returning a value: return `call`'s
-#define NN_CUDA_RETURN(call)                 \
-    do {                                     \
-        if (NN_ON_CUDA()) return (call);     \
+#define NN_CUDA_RETURN(call)             \
+    do {                                 \
+        if (NN_ON_CUDA()) return (call); \
     } while (0)
 #else
 #define NN_ON_CUDA() 0

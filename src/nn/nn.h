@@ -22,12 +22,12 @@
 // the memory, the element-wise layers and the training step's maths so far: layers it
 // lacks fail at plan creation with a message that says so, never silently on the CPU.
 typedef enum { NN_CPU = 0, NN_CUDA } nn_device;
-const char *nn_device_name(nn_device d);                  // "cpu", "cuda"
-int nn_device_parse(const char *s, nn_device *d);         // 0 ok, -1 + error
+const char *nn_device_name(nn_device d);           // "cpu", "cuda"
+int nn_device_parse(const char *s, nn_device *d);  // 0 ok, -1 + error
 // 1 when d can run in this process; 0 with the reason in as_error() (a build without
 // CUDA, no GPU, a driver older than the runtime).
 int nn_device_available(nn_device d);
-int nn_set_device(nn_device d);                           // -1 + reason when not available
+int nn_set_device(nn_device d);  // -1 + reason when not available
 nn_device nn_get_device(void);
 // Memory on device d: 64-byte aligned; NULL + as_error() on failure. nn_free(d, NULL) is a no-op.
 void *nn_alloc(nn_device d, size_t bytes);
@@ -47,17 +47,16 @@ int nn_sync(nn_device d);
 // from two threads at once. Outputs may not alias inputs.
 typedef struct nn_conv nn_conv;
 
-void     conv_destroy(nn_conv *c);
+void conv_destroy(nn_conv *c);
 // out (N,H,W,cout) = in (N,H,W,cin) * weight (cout,cin,k,k) + bias (cout)
 int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias);
 // out = conv_forward's result + res (N,H,W,cout): a residual connection's end, in the
 // same pass on Winograd plans. The plan's output must be NHWC; res may not alias out.
-int conv_forward_add(nn_conv *c, float *out, const float *in, const float *weight, const float *bias,
-                     const float *res);
+int conv_forward_add(nn_conv *c, float *out, const float *in, const float *weight, const float *bias, const float *res);
 // d_in (N,H,W,cin) [NULL: skipped], d_weight (cout,cin,k,k), d_bias (cout) from d_out
 // (N,H,W,cout). Needs `training` at create time.
-int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias,
-                  const float *d_out, const float *in, const float *weight);
+int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
+                  const float *weight);
 double conv_flops(const nn_conv *c);  // forward multiply-adds x 2
 // Plans that pass activations to each other in oneDNN's own layout (SA4's hidden maps),
 // without copies, and a LeakyReLU fused into the forward pass:
@@ -133,12 +132,12 @@ size_t conv_workspace_bytes(const nn_conv *c);
 int conv_set_workspace(nn_conv *c, void *ws);
 
 // ---- element-wise ----------------------------------------------------------------
-void lrelu_forward(float *out, const float *in, size_t n, float slope);           // out may == in
+void lrelu_forward(float *out, const float *in, size_t n, float slope);  // out may == in
 // d_in may == d_out. `in`: the forward input, or its output (same sign for slope > 0).
 void lrelu_backward(float *d_in, const float *d_out, const float *in, size_t n, float slope);
 void add_forward(float *out, const float *a, const float *b, size_t n);  // out may alias a, b
-void add_inplace(float *y, const float *x, size_t n);                              // y += x
-void scale_add_inplace(float *y, float a, const float *x, size_t n);               // y += a*x
+void add_inplace(float *y, const float *x, size_t n);                    // y += x
+void scale_add_inplace(float *y, float a, const float *x, size_t n);     // y += a*x
 
 // ---- the training step's maths on parameter- and activation-sized buffers ---------
 // Deterministic: sums in fixed chunks (AS_SUM_CHUNKS), so results do not depend on the
@@ -150,7 +149,9 @@ double nn_sum_sq(const float *x, size_t n);  // sum x^2, in double
 // One Adam update (torch.optim.Adam's arithmetic; the caller computes the step's
 // coefficients from lr and t): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
 // w -= step * m / (sqrt(v) / bc2_sqrt + eps).
-typedef struct { float step, beta1, beta2, eps, bc2_sqrt; } nn_adam_coef;
+typedef struct {
+    float step, beta1, beta2, eps, bc2_sqrt;
+} nn_adam_coef;
 void nn_adam_update(float *w, const float *g, float *m, float *v, size_t n, const nn_adam_coef *k);
 void nn_ema_update(float *avg, const float *w, size_t n, double decay);  // avg = d avg + (1-d) w
 
@@ -180,11 +181,11 @@ int attention_parse(const char *s, attention_kind *k);  // 0 ok, -1 + error nami
 // its FLOPs and receptive field, the loaders and the tests all read it from here) ----
 #define ATT_MAX_PARAMS 12
 typedef struct {
-    const char *name;    // under the module's prefix ("...blocks.B.att."): "fc1.weight"
+    const char *name;  // under the module's prefix ("...blocks.B.att."): "fc1.weight"
     int ndim;
-    int64_t shape[4];    // PyTorch's: conv (cout, cin, k, k), linear (out, in), bias (n)
-    int per_pixel;       // FLOPs: a weight applied at every pixel (conv) or once per image
-    int passes;          // times forward applies it (ca-avgmax's MLP: 2, else 1)
+    int64_t shape[4];  // PyTorch's: conv (cout, cin, k, k), linear (out, in), bias (n)
+    int per_pixel;     // FLOPs: a weight applied at every pixel (conv) or once per image
+    int passes;        // times forward applies it (ca-avgmax's MLP: 2, else 1)
 } attention_param;
 // Parameters, in docs/spec.md §3's tensor order, for C channels and CA's hidden width R
 // (attention_hidden); returns how many (at most ATT_MAX_PARAMS); p may be NULL:
@@ -195,8 +196,8 @@ typedef struct {
 //   ca+sa4:    ca.fc1.weight .. ca.fc2.bias (as ca), then sa.conv1.weight .. sa.conv4.bias (as sa4)
 //   ca-avgmax: as ca
 int attention_params(attention_kind kind, int C, int R, attention_param *p);
-int attention_num_params(attention_kind kind);  // 0, 4, 2, 8, 12, 4
-int attention_hidden(int C, int r);             // CA's hidden width for reduction r: max(1, C / r)
+int attention_num_params(attention_kind kind);      // 0, 4, 2, 8, 12, 4
+int attention_hidden(int C, int r);                 // CA's hidden width for reduction r: max(1, C / r)
 int attention_uses_reduction(attention_kind kind);  // 1 when R (CA's r) shapes the module
 // Forward multiply-adds x 2 of the module's weights for one H x W image (as conv_flops:
 // the gate's products and the pooling are not counted).
@@ -215,8 +216,8 @@ typedef struct nn_attention nn_attention;
 // R: CA's hidden width (attention_hidden); ignored by kinds without CA. in_from: NULL,
 // or (SA4 only) `in` (and d_in in backward) in in_from's own output layout (in_from: a
 // plan with native_dst and conv_dst_block() >= 0); out, d_out stay (N,H,W,C).
-nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R,
-                               float slope, int training, const nn_conv *in_from);
+nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R, float slope, int training,
+                               const nn_conv *in_from);
 void attention_destroy(nn_attention *a);
 
 // Floats of forward state kept for backward (gates, pooled vectors, hidden maps).
@@ -226,17 +227,15 @@ size_t attention_saved_floats(const nn_attention *a);
 
 // out (N,H,W,C) may not alias in. saved: attention_saved_floats() floats, written by
 // every forward (at inference too, where one buffer can serve all blocks).
-int attention_forward(nn_attention *a, float *out, float *saved, const float *in,
-                      const float *const *params);
+int attention_forward(nn_attention *a, float *out, float *saved, const float *in, const float *const *params);
 // out = res + att(in) in one pass (a residual block's end); res may not alias out.
-int attention_forward_add(nn_attention *a, float *out, float *saved, const float *in,
-                          const float *res, const float *const *params);
+int attention_forward_add(nn_attention *a, float *out, float *saved, const float *in, const float *res,
+                          const float *const *params);
 // d_in (N,H,W,C) overwritten; d_params[i] overwritten (same order as params).
 // `scratch` holds attention_scratch_floats() floats (NULL when that is 0). Needs
 // `training` at create time, and `saved` from the forward of this `in`.
-int attention_backward(nn_attention *a, float *d_in, float *const *d_params, float *scratch,
-                       const float *d_out, const float *saved, const float *in,
-                       const float *const *params);
+int attention_backward(nn_attention *a, float *d_in, float *const *d_params, float *scratch, const float *d_out,
+                       const float *saved, const float *in, const float *const *params);
 size_t attention_scratch_floats(const nn_attention *a);
 // SA4's convolutions' workspace (see conv_set_workspace), sa4 and ca+sa4; 0 for the others.
 size_t attention_workspace_bytes(const nn_attention *a);

@@ -10,8 +10,8 @@ void pixel_shuffle_forward(float *out, const float *in, int N, int H, int W, int
 #pragma omp parallel for collapse(2) if ((size_t)N * H * W * Cin >= AS_PAR_MIN)
     for (int n = 0; n < N; n++) {
         for (int h = 0; h < H; h++) {
-            const float *src = in + ((size_t)n * H + h) * W * Cin;           // (W, C*s*s)
-            float *dst = out + ((size_t)n * H + h) * s * Wo * C;             // (s, W*s, C)
+            const float *src = in + ((size_t)n * H + h) * W * Cin;  // (W, C*s*s)
+            float *dst = out + ((size_t)n * H + h) * s * Wo * C;    // (s, W*s, C)
             for (int i = 0; i < s; i++)
                 for (int w = 0; w < W; w++)
                     for (int j = 0; j < s; j++) {

@@ -33,11 +33,10 @@
 
 #include "core/core.h"
 
-#define DNNL_CHECK(call)                                                                \
-    do {                                                                                \
-        dnnl_status_t s_ = (call);                                                      \
-        if (s_ != dnnl_success)                                                         \
-            return as_errorf("oneDNN: %s failed: status %d", #call, (int)s_);          \
+#define DNNL_CHECK(call)                                                                          \
+    do {                                                                                          \
+        dnnl_status_t s_ = (call);                                                                \
+        if (s_ != dnnl_success) return as_errorf("oneDNN: %s failed: status %d", #call, (int)s_); \
     } while (0)
 
 // ---- the transforms -----------------------------------------------------------------
@@ -48,7 +47,8 @@ static const float BT4[6][6] = {
     {4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
     {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1},
 };
-static const double G4[6][3] = {  // double: 1/6 etc. are not floats
+static const double G4[6][3] = {
+    // double: 1/6 etc. are not floats
     {1.0 / 4, 0, 0},
     {-1.0 / 6, -1.0 / 6, -1.0 / 6},
     {-1.0 / 6, 1.0 / 6, -1.0 / 6},
@@ -57,13 +57,16 @@ static const double G4[6][3] = {  // double: 1/6 etc. are not floats
     {0, 0, 1},
 };
 static const float AT4[4][6] = {
-    {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1},
+    {1, 1, 1, 1, 1, 0},
+    {0, 1, -1, 2, -2, 0},
+    {0, 1, 1, 4, 4, 0},
+    {0, 1, -1, 8, -8, 1},
 };
 static const float BT6[8][8] = {
-    {1, 0, -5.25f, 0, 5.25f, 0, -1, 0},          {0, 1, 1, -4.25f, -4.25f, 1, 1, 0},
-    {0, -1, 1, 4.25f, -4.25f, -1, 1, 0},         {0, 0.5f, 0.25f, -2.5f, -1.25f, 2, 1, 0},
-    {0, -0.5f, 0.25f, 2.5f, -1.25f, -2, 1, 0},   {0, 2, 4, -2.5f, -5, 0.5f, 1, 0},
-    {0, -2, 4, 2.5f, -5, -0.5f, 1, 0},           {0, -1, 0, 5.25f, 0, -5.25f, 0, 1},
+    {1, 0, -5.25f, 0, 5.25f, 0, -1, 0},        {0, 1, 1, -4.25f, -4.25f, 1, 1, 0},
+    {0, -1, 1, 4.25f, -4.25f, -1, 1, 0},       {0, 0.5f, 0.25f, -2.5f, -1.25f, 2, 1, 0},
+    {0, -0.5f, 0.25f, 2.5f, -1.25f, -2, 1, 0}, {0, 2, 4, -2.5f, -5, 0.5f, 1, 0},
+    {0, -2, 4, 2.5f, -5, -0.5f, 1, 0},         {0, -1, 0, 5.25f, 0, -5.25f, 0, 1},
 };
 static const double G6[8][3] = {
     {1, 0, 0},
@@ -91,16 +94,19 @@ typedef struct {
 } mats;
 
 static int get_mats(int m, mats *t) {
-    if (m == 4) *t = (mats){4, 6, &BT4[0][0], &AT4[0][0], &G4[0][0]};
-    else if (m == 6) *t = (mats){6, 8, &BT6[0][0], &AT6[0][0], &G6[0][0]};
-    else return as_errorf("winograd: tile size m=%d (4 or 6)", m);
+    if (m == 4)
+        *t = (mats){4, 6, &BT4[0][0], &AT4[0][0], &G4[0][0]};
+    else if (m == 6)
+        *t = (mats){6, 8, &BT6[0][0], &AT6[0][0], &G6[0][0]};
+    else
+        return as_errorf("winograd: tile size m=%d (4 or 6)", m);
     return 0;
 }
 
 // y[i*ys] = sum_j M[i][j] x[j*xs], i < rows, j < cols, on 8 lanes. Inlined with constant
 // M, rows and cols and unrolled, so zero terms vanish and +-1 terms need no multiply.
-static inline __attribute__((always_inline)) void tr8(const float *M, int rows, int cols,
-                                                      const __m256 *x, int xs, __m256 *y, int ys) {
+static inline __attribute__((always_inline)) void tr8(const float *M, int rows, int cols, const __m256 *x, int xs,
+                                                      __m256 *y, int ys) {
 #pragma GCC unroll 8
     for (int i = 0; i < rows; i++) {
         __m256 acc = _mm256_setzero_ps();
@@ -110,10 +116,14 @@ static inline __attribute__((always_inline)) void tr8(const float *M, int rows, 
             float c = M[i * cols + j];
             if (c == 0.0f) continue;
             __m256 v = x[j * xs];
-            if (first) acc = c == 1.0f ? v : _mm256_mul_ps(_mm256_set1_ps(c), v);
-            else if (c == 1.0f) acc = _mm256_add_ps(acc, v);
-            else if (c == -1.0f) acc = _mm256_sub_ps(acc, v);
-            else acc = _mm256_fmadd_ps(_mm256_set1_ps(c), v, acc);
+            if (first)
+                acc = c == 1.0f ? v : _mm256_mul_ps(_mm256_set1_ps(c), v);
+            else if (c == 1.0f)
+                acc = _mm256_add_ps(acc, v);
+            else if (c == -1.0f)
+                acc = _mm256_sub_ps(acc, v);
+            else
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(c), v, acc);
             first = 0;
         }
         y[i * ys] = acc;
@@ -152,10 +162,10 @@ struct wino {
     mats t;
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
-    dnnl_stream_t *stream;                 // per thread
+    dnnl_stream_t *stream;                     // per thread
     dnnl_memory_t *msrc, *mwei, *mdst, *mscr;  // per thread (handles set per call)
     size_t v_floats, m_floats, scr_bytes, thr_bytes;
-    float *wt;              // the kernel transform's regrouped weights
+    float *wt;  // the kernel transform's regrouped weights
     char *ws, *ws_own;
     char impl[96];
 };
@@ -197,8 +207,7 @@ static int plan(wino *w) {
     snprintf(w->impl, sizeof w->impl, "winograd F(%dx%d,3x3) + %s", w->m, w->m, impl);
     scr_md = *dnnl_primitive_desc_query_md(w->pd, dnnl_query_scratchpad_md, 0);
     w->scr_bytes = dnnl_memory_desc_get_size(&scr_md);
-    w->thr_bytes = round64(w->v_floats * sizeof(float)) + round64(w->m_floats * sizeof(float)) +
-                   round64(w->scr_bytes);
+    w->thr_bytes = round64(w->v_floats * sizeof(float)) + round64(w->m_floats * sizeof(float)) + round64(w->scr_bytes);
 
     if (!(w->wt = as_aligned_alloc(sizeof(float) * w->cin * 9 * w->coutp))) return -1;
     int n = w->nthr;
@@ -227,8 +236,17 @@ wino *wino_create(int N, int H, int W, int cin, int cout, int m) {
     }
     wino *w = as_calloc(1, sizeof *w);
     if (!w) return NULL;
-    *w = (wino){.N = N, .H = H, .W = W, .cin = cin, .cout = cout, .m = m, .a = t.a,
-                .a2 = t.a * t.a, .cinp = (cin + 7) & ~7, .coutp = (cout + 7) & ~7, .t = t};
+    *w = (wino){.N = N,
+                .H = H,
+                .W = W,
+                .cin = cin,
+                .cout = cout,
+                .m = m,
+                .a = t.a,
+                .a2 = t.a * t.a,
+                .cinp = (cin + 7) & ~7,
+                .coutp = (cout + 7) & ~7,
+                .t = t};
     w->th = (H + m - 1) / m, w->tw = (W + m - 1) / m;
     int64_t T = (int64_t)N * w->th * w->tw;
     if (T > (1 << 30)) {
@@ -270,24 +288,21 @@ size_t wino_kernel_floats(const wino *w) { return (size_t)w->a2 * w->cinp * w->c
 // ---- kernel transform: U[p][ci][co] = (G g[co][ci] G^T)[p], once per model or step ----
 // In double (U's only rounding is the last one), 4 output channels per vector, from the
 // weights regrouped as wt[ci][k][co]; about 0.1 ms for a 64 -> 64 layer.
-static inline __attribute__((always_inline)) void kernel_quad(const double *G, int a, const float *wt,
-                                                              int coutp, float *U, size_t ps,
-                                                              int ci, int co) {
+static inline __attribute__((always_inline)) void kernel_quad(const double *G, int a, const float *wt, int coutp,
+                                                              float *U, size_t ps, int ci, int co) {
     __m256d g[9], tg[8 * 3];
     for (int k = 0; k < 9; k++) g[k] = _mm256_cvtps_pd(_mm_loadu_ps(wt + (size_t)k * coutp + co));
     for (int i = 0; i < a; i++)  // G g: a x 3
         for (int l = 0; l < 3; l++)
             tg[i * 3 + l] = _mm256_fmadd_pd(
                 _mm256_set1_pd(G[i * 3 + 2]), g[6 + l],
-                _mm256_fmadd_pd(_mm256_set1_pd(G[i * 3 + 1]), g[3 + l],
-                                _mm256_mul_pd(_mm256_set1_pd(G[i * 3]), g[l])));
+                _mm256_fmadd_pd(_mm256_set1_pd(G[i * 3 + 1]), g[3 + l], _mm256_mul_pd(_mm256_set1_pd(G[i * 3]), g[l])));
     float *u = U + (size_t)ci * coutp + co;
     for (int i = 0; i < a; i++)  // (.) G^T: a x a
         for (int j = 0; j < a; j++) {
-            __m256d v = _mm256_fmadd_pd(
-                tg[i * 3 + 2], _mm256_set1_pd(G[j * 3 + 2]),
-                _mm256_fmadd_pd(tg[i * 3 + 1], _mm256_set1_pd(G[j * 3 + 1]),
-                                _mm256_mul_pd(tg[i * 3], _mm256_set1_pd(G[j * 3]))));
+            __m256d v = _mm256_fmadd_pd(tg[i * 3 + 2], _mm256_set1_pd(G[j * 3 + 2]),
+                                        _mm256_fmadd_pd(tg[i * 3 + 1], _mm256_set1_pd(G[j * 3 + 1]),
+                                                        _mm256_mul_pd(tg[i * 3], _mm256_set1_pd(G[j * 3]))));
             _mm_storeu_ps(u + (size_t)(i * a + j) * ps, _mm256_cvtpd_ps(v));
         }
 }
@@ -301,14 +316,16 @@ void wino_kernel_transform(wino *w, float *U, const float *weight, int flip) {
         float *t = wt + (size_t)ci * 9 * coutp;
         for (int k = 0; k < 9; k++) {  // flip: g'[co][ci][k] = g[ci][co][8 - k]
             for (int co = 0; co < cout; co++)
-                t[k * coutp + co] = flip ? weight[((size_t)ci * cout + co) * 9 + 8 - k]
-                                         : weight[((size_t)co * cin + ci) * 9 + k];
+                t[k * coutp + co] =
+                    flip ? weight[((size_t)ci * cout + co) * 9 + 8 - k] : weight[((size_t)co * cin + ci) * 9 + k];
             for (int co = cout; co < coutp; co++) t[k * coutp + co] = 0;
         }
         const float *wc = t;
         for (int co = 0; co < coutp; co += 4) {
-            if (w->m == 4) kernel_quad(&G4[0][0], 6, wc, coutp, U, ps, ci, co);
-            else kernel_quad(&G6[0][0], 8, wc, coutp, U, ps, ci, co);
+            if (w->m == 4)
+                kernel_quad(&G4[0][0], 6, wc, coutp, U, ps, ci, co);
+            else
+                kernel_quad(&G6[0][0], 8, wc, coutp, U, ps, ci, co);
         }
     }
     for (int p = 0; p < w->a2; p++)  // the padded input channels' rows: zero
@@ -321,9 +338,8 @@ static inline __m256i lane_mask(int n) {  // the first n of 8 lanes
 }
 
 // d[p] = (B^T x B)[p] of one tile (origin y0, x0 in image n) of `in`, channels c..c+8.
-static inline __attribute__((always_inline)) void in_tile(const wino *w, int m, const float *BT,
-                                                          __m256 *d, const float *in, int n,
-                                                          int y0, int x0, int c) {
+static inline __attribute__((always_inline)) void in_tile(const wino *w, int m, const float *BT, __m256 *d,
+                                                          const float *in, int n, int y0, int x0, int c) {
     const int a = m + 2, H = w->H, W = w->W, C = w->cin;
     __m256 s[64];
     int full = c + 8 <= C;
@@ -350,11 +366,10 @@ static inline __attribute__((always_inline)) void in_tile(const wino *w, int m, 
 }
 
 // out at tile (n, y0, x0), channels c..c+8, from M[p][tt][c..c+8), + bias, LeakyReLU.
-static inline __attribute__((always_inline)) void out_tile(const wino *w, int m, const float *AT,
-                                                           float *out, const float *M, int tt,
-                                                           int n, int y0, int x0, int c,
-                                                           const float *bias, int lrelu,
-                                                           float slope, const float *res) {
+static inline __attribute__((always_inline)) void out_tile(const wino *w, int m, const float *AT, float *out,
+                                                           const float *M, int tt, int n, int y0, int x0, int c,
+                                                           const float *bias, int lrelu, float slope,
+                                                           const float *res) {
     const int a = m + 2, H = w->H, W = w->W, C = w->cout;
     __m256 x[64], s[64];
     size_t ps = (size_t)w->tc * w->coutp;
@@ -369,8 +384,7 @@ static inline __attribute__((always_inline)) void out_tile(const wino *w, int m,
     }
     int full = c + 8 <= C;
     __m256i mask = lane_mask(C - c);
-    __m256 b = !bias ? _mm256_setzero_ps()
-                     : full ? _mm256_loadu_ps(bias + c) : _mm256_maskload_ps(bias + c, mask);
+    __m256 b = !bias ? _mm256_setzero_ps() : full ? _mm256_loadu_ps(bias + c) : _mm256_maskload_ps(bias + c, mask);
     __m256 sl = _mm256_set1_ps(slope), zero = _mm256_setzero_ps();
     for (int i = 0; i < m && y0 + i < H; i++) {
         for (int j = 0; j < m && x0 + j < W; j++) {
@@ -380,8 +394,10 @@ static inline __attribute__((always_inline)) void out_tile(const wino *w, int m,
             size_t o = (((size_t)n * H + y0 + i) * W + x0 + j) * C + c;
             float *q = out + o;
             if (res) v = _mm256_add_ps(v, full ? _mm256_loadu_ps(res + o) : _mm256_maskload_ps(res + o, mask));
-            if (full) _mm256_storeu_ps(q, v);
-            else _mm256_maskstore_ps(q, mask, v);
+            if (full)
+                _mm256_storeu_ps(q, v);
+            else
+                _mm256_maskstore_ps(q, mask, v);
         }
     }
 }
@@ -390,75 +406,76 @@ static inline __attribute__((always_inline)) void out_tile(const wino *w, int m,
 // constants in the unrolled code (named inside the loop body: OpenMP outlines it, and a
 // pointer captured from outside would be a variable there); `par`: spread over the
 // threads (tiles x channels).
-#define DEFINE_TRANSFORMS(M_, BT_, AT_)                                                        \
-    static void in_chunk##M_(const wino *w, float *V, const float *in, int t0, int nt, int par) { \
-        int ncg = (w->cinp + 15) / 16, per = w->th * w->tw;                                    \
-        size_t ps = (size_t)w->tc * w->cinp;                                                   \
-        _Pragma("omp parallel for collapse(2) schedule(static) if (par)")                      \
-        for (int tt = 0; tt < nt; tt++)                                                        \
-            for (int cg = 0; cg < ncg; cg++) {                                                 \
-                int t = t0 + tt, n = t / per, r = t % per, y0 = (r / w->tw) * M_ - 1;          \
-                int x0 = (r % w->tw) * M_ - 1, c = cg * 16;                                    \
-                __m256 d0[(M_ + 2) * (M_ + 2)], d1[(M_ + 2) * (M_ + 2)];                       \
-                float *v = V + (size_t)tt * w->cinp + c;                                       \
-                in_tile(w, M_, &BT_[0][0], d0, in, n, y0, x0, c);                              \
-                if (c + 8 < w->cinp) {                                                         \
-                    in_tile(w, M_, &BT_[0][0], d1, in, n, y0, x0, c + 8);                      \
-                    for (int p = 0; p < (M_ + 2) * (M_ + 2); p++)                              \
-                        _mm256_storeu_ps(v + p * ps, d0[p]), _mm256_storeu_ps(v + p * ps + 8, d1[p]); \
-                } else {                                                                       \
-                    for (int p = 0; p < (M_ + 2) * (M_ + 2); p++) _mm256_storeu_ps(v + p * ps, d0[p]); \
-                }                                                                              \
-            }                                                                                  \
-    }                                                                                          \
-    static void out_chunk##M_(const wino *w, float *out, const float *Mb, int t0, int nt,      \
-                              const float *bias, int lrelu, float slope, const float *res,     \
-                              int par) {                                                       \
-        int ncg = (w->cout + 7) / 8, per = w->th * w->tw;                                      \
-        _Pragma("omp parallel for collapse(2) schedule(static) if (par)")                      \
-        for (int tt = 0; tt < nt; tt++)                                                        \
-            for (int cg = 0; cg < ncg; cg++) {                                                 \
-                int t = t0 + tt, n = t / per, r = t % per;                                     \
-                out_tile(w, M_, &AT_[0][0], out, Mb, tt, n, (r / w->tw) * M_, (r % w->tw) * M_, cg * 8, \
-                         bias, lrelu, slope, res);                                             \
-            }                                                                                  \
+#define DEFINE_TRANSFORMS(M_, BT_, AT_)                                                                          \
+    static void in_chunk##M_(const wino *w, float *V, const float *in, int t0, int nt, int par) {                \
+        int ncg = (w->cinp + 15) / 16, per = w->th * w->tw;                                                      \
+        size_t ps = (size_t)w->tc * w->cinp;                                                                     \
+        _Pragma("omp parallel for collapse(2) schedule(static) if (par)") for (int tt = 0; tt < nt;              \
+                                                                               tt++) for (int cg = 0; cg < ncg;  \
+                                                                                          cg++) {                \
+            int t = t0 + tt, n = t / per, r = t % per, y0 = (r / w->tw) * M_ - 1;                                \
+            int x0 = (r % w->tw) * M_ - 1, c = cg * 16;                                                          \
+            __m256 d0[(M_ + 2) * (M_ + 2)], d1[(M_ + 2) * (M_ + 2)];                                             \
+            float *v = V + (size_t)tt * w->cinp + c;                                                             \
+            in_tile(w, M_, &BT_[0][0], d0, in, n, y0, x0, c);                                                    \
+            if (c + 8 < w->cinp) {                                                                               \
+                in_tile(w, M_, &BT_[0][0], d1, in, n, y0, x0, c + 8);                                            \
+                for (int p = 0; p < (M_ + 2) * (M_ + 2); p++)                                                    \
+                    _mm256_storeu_ps(v + p * ps, d0[p]), _mm256_storeu_ps(v + p * ps + 8, d1[p]);                \
+            } else {                                                                                             \
+                for (int p = 0; p < (M_ + 2) * (M_ + 2); p++) _mm256_storeu_ps(v + p * ps, d0[p]);               \
+            }                                                                                                    \
+        }                                                                                                        \
+    }                                                                                                            \
+    static void out_chunk##M_(const wino *w, float *out, const float *Mb, int t0, int nt, const float *bias,     \
+                              int lrelu, float slope, const float *res, int par) {                               \
+        int ncg = (w->cout + 7) / 8, per = w->th * w->tw;                                                        \
+        _Pragma("omp parallel for collapse(2) schedule(static) if (par)") for (int tt = 0; tt < nt;              \
+                                                                               tt++) for (int cg = 0; cg < ncg;  \
+                                                                                          cg++) {                \
+            int t = t0 + tt, n = t / per, r = t % per;                                                           \
+            out_tile(w, M_, &AT_[0][0], out, Mb, tt, n, (r / w->tw) * M_, (r % w->tw) * M_, cg * 8, bias, lrelu, \
+                     slope, res);                                                                                \
+        }                                                                                                        \
     }
 DEFINE_TRANSFORMS(4, BT4, AT4)
 DEFINE_TRANSFORMS(6, BT6, AT6)
 
 // One chunk with thread tid's buffers; 0, or a oneDNN status.
-static dnnl_status_t chunk(wino *w, int tid, int ch, float *out, const float *in, const float *U,
-                           const float *bias, int lrelu, float slope, const float *res, int par) {
+static dnnl_status_t chunk(wino *w, int tid, int ch, float *out, const float *in, const float *U, const float *bias,
+                           int lrelu, float slope, const float *res, int par) {
     char *base = w->ws + (size_t)tid * w->thr_bytes;
     float *V = (float *)base;
     float *M = (float *)(base + round64(w->v_floats * sizeof(float)));
     void *scr = base + round64(w->v_floats * sizeof(float)) + round64(w->m_floats * sizeof(float));
     int t0 = ch * w->tc, nt = AS_MIN(w->tc, w->T - t0);
-    if (w->m == 4) in_chunk4(w, V, in, t0, nt, par);
-    else in_chunk6(w, V, in, t0, nt, par);
+    if (w->m == 4)
+        in_chunk4(w, V, in, t0, nt, par);
+    else
+        in_chunk6(w, V, in, t0, nt, par);
     if (nt < w->tc)  // the last chunk's unused rows: zeros, so the GEMM reads no garbage
         for (int p = 0; p < w->a2; p++)
             memset(V + ((size_t)p * w->tc + nt) * w->cinp, 0, sizeof(float) * (w->tc - nt) * w->cinp);
     dnnl_status_t s;
     if ((s = dnnl_memory_set_data_handle(w->msrc[tid], V)) ||
         (s = dnnl_memory_set_data_handle(w->mwei[tid], (void *)U)) ||
-        (s = dnnl_memory_set_data_handle(w->mdst[tid], M)) ||
-        (s = dnnl_memory_set_data_handle(w->mscr[tid], scr)))
+        (s = dnnl_memory_set_data_handle(w->mdst[tid], M)) || (s = dnnl_memory_set_data_handle(w->mscr[tid], scr)))
         return s;
     dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, w->msrc[tid]},
                               {DNNL_ARG_WEIGHTS, w->mwei[tid]},
                               {DNNL_ARG_DST, w->mdst[tid]},
                               {DNNL_ARG_SCRATCHPAD, w->mscr[tid]}};
-    if ((s = dnnl_primitive_execute(w->prim, w->stream[tid], 4, args)) ||
-        (s = dnnl_stream_wait(w->stream[tid])))
+    if ((s = dnnl_primitive_execute(w->prim, w->stream[tid], 4, args)) || (s = dnnl_stream_wait(w->stream[tid])))
         return s;
-    if (w->m == 4) out_chunk4(w, out, M, t0, nt, bias, lrelu, slope, res, par);
-    else out_chunk6(w, out, M, t0, nt, bias, lrelu, slope, res, par);
+    if (w->m == 4)
+        out_chunk4(w, out, M, t0, nt, bias, lrelu, slope, res, par);
+    else
+        out_chunk6(w, out, M, t0, nt, bias, lrelu, slope, res, par);
     return dnnl_success;
 }
 
-int wino_run(wino *w, float *out, const float *in, const float *U, const float *bias, int lrelu,
-             float slope, const float *res) {
+int wino_run(wino *w, float *out, const float *in, const float *U, const float *bias, int lrelu, float slope,
+             const float *res) {
     if (!w->ws && !(w->ws = w->ws_own = as_aligned_alloc(wino_workspace_bytes(w)))) return -1;
     int nthr = AS_MIN(omp_get_max_threads(), w->nthr);
     dnnl_status_t st = dnnl_success;
@@ -492,8 +509,8 @@ static void mat_apply(const float *Mx, int rows, int cols, const float *x, int x
     }
 }
 
-int wino_ref_conv(int m, float *out, const float *in, const float *weight, const float *bias,
-                  int N, int H, int W, int cin, int cout) {
+int wino_ref_conv(int m, float *out, const float *in, const float *weight, const float *bias, int N, int H, int W,
+                  int cin, int cout) {
     mats t = {0};
     if (get_mats(m, &t)) return -1;
     const int a = t.a, a2 = a * a;
@@ -523,8 +540,8 @@ int wino_ref_conv(int m, float *out, const float *in, const float *weight, const
                     for (int i = 0; i < a; i++)
                         for (int j = 0; j < a; j++) {
                             int y = ty - 1 + i, x = tx - 1 + j;
-                            d[i * a + j] = y < 0 || y >= H || x < 0 || x >= W ? 0
-                                           : in[(((size_t)n * H + y) * W + x) * cin + ci];
+                            d[i * a + j] =
+                                y < 0 || y >= H || x < 0 || x >= W ? 0 : in[(((size_t)n * H + y) * W + x) * cin + ci];
                         }
                     for (int j = 0; j < a; j++) mat_apply(t.BT, a, a, d + j, a, s + j, a);
                     for (int i = 0; i < a; i++) mat_apply(t.BT, a, a, s + i * a, 1, V + (size_t)ci * a2 + i * a, 1);

@@ -27,13 +27,13 @@ size_t wino_kernel_floats(const wino *w);
 void wino_kernel_transform(wino *w, float *U, const float *weight, int flip);
 // out = in * U + bias (NULL: none), then LeakyReLU(slope) when lrelu, then + res (NULL:
 // none; it may alias out). out, in, res: NHWC.
-int wino_run(wino *w, float *out, const float *in, const float *U, const float *bias, int lrelu,
-             float slope, const float *res);
+int wino_run(wino *w, float *out, const float *in, const float *U, const float *bias, int lrelu, float slope,
+             const float *res);
 // Workspace (per-thread transformed tiles and the GEMM's scratchpad), as conv.c's.
 size_t wino_workspace_bytes(const wino *w);
 void wino_set_workspace(wino *w, void *ws);
 const char *wino_impl_name(const wino *w);  // e.g. "winograd F(4x4,3x3) + brg:avx512_core"
 
 // The plain C reference (tests): the same algorithm, scalar, from OIHW weights.
-int wino_ref_conv(int m, float *out, const float *in, const float *weight, const float *bias,
-                  int N, int H, int W, int cin, int cout);
+int wino_ref_conv(int m, float *out, const float *in, const float *weight, const float *bias, int N, int H, int W,
+                  int cin, int cout);

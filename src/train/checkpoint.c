@@ -32,13 +32,14 @@ typedef enum { F_STATE, F_SHAPE, F_WARMUP } field_group;
 typedef struct {
     const char *key;
     field_kind kind;
-    size_t off;        // in trainer
-    double lo, hi;     // K_INT, K_LONG, K_FLOAT: the range a read value must lie in (the
-                       // conversion of one out of the type's range is undefined)
+    size_t off;     // in trainer
+    double lo, hi;  // K_INT, K_LONG, K_FLOAT: the range a read value must lie in (the
+                    // conversion of one out of the type's range is undefined)
     field_group group;
 } field;
 
-#define FLD(key, kind, member, lo, hi, group) {key, kind, offsetof(trainer, member), lo, hi, group}
+#define FLD(key, kind, member, lo, hi, group) \
+    { key, kind, offsetof(trainer, member), lo, hi, group }
 // In the order they are written. The shape's ranges only keep the casts defined:
 // model_config_check judges the values.
 static const field FIELDS[] = {
@@ -161,8 +162,8 @@ static int meta_u64(const st_file *f, const char *key, uint64_t *out, const char
 static int meta_ranged(const st_file *f, const char *key, double lo, double hi, double *out, const char *path) {
     if (meta_num(f, key, out, 1, path)) return -1;
     if (!(*out >= lo && *out <= hi))
-        return as_errorf("%s: checkpoint field '%s' = '%s' is out of range [%.17g, %.17g]", path, key,
-                         st_meta(f, key), lo, hi);
+        return as_errorf("%s: checkpoint field '%s' = '%s' is out of range [%.17g, %.17g]", path, key, st_meta(f, key),
+                         lo, hi);
     return 0;
 }
 
@@ -174,9 +175,12 @@ static int read_field(const field *f, const st_file *sf, const char *path, train
     case K_LONG:
     case K_FLOAT:
         if (meta_ranged(sf, f->key, f->lo, f->hi, d, path)) return -1;
-        if (f->kind == K_INT) *AT(t, f->off, int) = (int)d[0];
-        else if (f->kind == K_LONG) *AT(t, f->off, long) = (long)d[0];
-        else *AT(t, f->off, float) = (float)d[0];
+        if (f->kind == K_INT)
+            *AT(t, f->off, int) = (int)d[0];
+        else if (f->kind == K_LONG)
+            *AT(t, f->off, long) = (long)d[0];
+        else
+            *AT(t, f->off, float) = (float)d[0];
         return 0;
     case K_DOUBLE: return meta_finite(sf, f->key, AT(t, f->off, double), 1, path);
     case K_PAIR: return meta_finite(sf, f->key, AT(t, f->off, double), 2, path);

@@ -17,21 +17,21 @@
 
 typedef struct {
     int w, h;
-    uint8_t *hr;      // (h, w, 3)
-    float *s;         // (h, w, 3) SATV structure; texture = hr/255 - s
+    uint8_t *hr;  // (h, w, 3)
+    float *s;     // (h, w, 3) SATV structure; texture = hr/255 - s
 } train_image;
 
 struct dataset {
     dataset_config c;
     int n;
     train_image *img;
-    int local_b, ps;  // samples per step on this rank; HR patch side
-    float *lr, *s_hr, *t_hr;   // the worker's output for `ready`
+    int local_b, ps;          // samples per step on this rank; HR patch side
+    float *lr, *s_hr, *t_hr;  // the worker's output for `ready`
     pthread_t worker;
     int worker_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    long want, ready;          // steps asked for / built (-1: none)
+    long want, ready;  // steps asked for / built (-1: none)
     int quit, worker_rc;
     char worker_err[1024];
 };
@@ -69,7 +69,8 @@ static int load_image(dataset *d, const char *path, train_image *out, int *compu
         satv_params p = satv_defaults();
         p.lambda = d->c.satv_lambda;
         p.max_iters = d->c.satv_iters;
-        rc = satv_decompose(out->s, NULL, NULL, rgb, out->h, out->w, 3, &p) || satv_cache_write(cpath, key, out->w, out->h, out->s);
+        rc = satv_decompose(out->s, NULL, NULL, rgb, out->h, out->w, 3, &p) ||
+             satv_cache_write(cpath, key, out->w, out->h, out->s);
         if (rc) as_errorf("%s: %s", path, as_error());
         *computed += !rc;
     }
@@ -196,8 +197,10 @@ dataset *dataset_open(const dataset_config *c) {
                 image_free_list(list);
                 goto fail;
             }
-            if (r == 0) d->n++;
-            else skipped++;
+            if (r == 0)
+                d->n++;
+            else
+                skipped++;
             total++;
             if (c->verbose && (total % 50 == 0)) fprintf(stderr, "dataset: %d images read\n", total);
         }
@@ -209,7 +212,8 @@ dataset *dataset_open(const dataset_config *c) {
     }
     if (c->verbose) {
         char other[64] = "";  // what else the folders hold is said, not silently dropped
-        if (others) snprintf(other, sizeof other, "; %d other file%s, not images, ignored", others, others > 1 ? "s" : "");
+        if (others)
+            snprintf(other, sizeof other, "; %d other file%s, not images, ignored", others, others > 1 ? "s" : "");
         fprintf(stderr, "dataset: %d images (%d too small, skipped%s), %d decomposed now, %d from the cache, %.1fs\n",
                 d->n, skipped, other, computed, d->n - computed, as_now() - t0);
     }

@@ -12,21 +12,21 @@ typedef struct {
     const char *const *dirs;  // folders of HR images (png, jpg)
     int n_dirs;
     int scale;
-    int patch;                // LR patch side (HR patch = patch * scale)
-    int batch;                // samples per step (all ranks together)
+    int patch;  // LR patch side (HR patch = patch * scale)
+    int batch;  // samples per step (all ranks together)
     uint64_t seed;
-    const char *cache_dir;    // where decompositions are cached (created)
-    float satv_lambda;        // satv_defaults().lambda
-    int satv_iters;           // satv_defaults().max_iters
-    int rank, world;          // this process's share of each batch: samples rank, rank+world, ...
-    int verbose;              // progress lines on stderr while preparing
+    const char *cache_dir;  // where decompositions are cached (created)
+    float satv_lambda;      // satv_defaults().lambda
+    int satv_iters;         // satv_defaults().max_iters
+    int rank, world;        // this process's share of each batch: samples rank, rank+world, ...
+    int verbose;            // progress lines on stderr while preparing
 } dataset_config;
 
 typedef struct dataset dataset;
 
 dataset *dataset_open(const dataset_config *c);  // NULL + error
 void dataset_close(dataset *d);
-int dataset_local_batch(const dataset *d);       // samples this rank draws per step
+int dataset_local_batch(const dataset *d);  // samples this rank draws per step
 
 // This rank's samples of step t: lr (b, p, p, 3), s_hr and t_hr (b, ps, ps, 3) where
 // b = dataset_local_batch(). Blocks until ready; then starts building step t+1.

@@ -26,25 +26,25 @@
 
 struct dist {
     int rank, world;
-    int local, global;         // samples per step: this rank's, all ranks'
+    int local, global;  // samples per step: this rank's, all ranks'
     size_t bucket_floats;
     int overlap;
     dist_stats stats;
 #ifdef ATTSR_MPI
-    int owns_mpi;              // dist_open initialised MPI
-    MPI_Comm comm;             // a duplicate of MPI_COMM_WORLD that returns errors
+    int owns_mpi;   // dist_open initialised MPI
+    MPI_Comm comm;  // a duplicate of MPI_COMM_WORLD that returns errors
     model_backward_hooks hooks;
-    const model *m;            // this step's model and gradients
+    const model *m;  // this step's model and gradients
     float *grads;
-    int lo, hi;                // parameters ready but not yet sent: [lo, hi), empty when lo == hi
-    size_t sent;               // floats of grads sent this step
-    MPI_Request *req;          // (cap_req) this step's reductions, in start order
+    int lo, hi;        // parameters ready but not yet sent: [lo, hi), empty when lo == hi
+    size_t sent;       // floats of grads sent this step
+    MPI_Request *req;  // (cap_req) this step's reductions, in start order
     int n_req, cap_req, n_done;
-    float *split;              // (2, split_n) fe.tail.weight's gradient per branch
+    float *split;  // (2, split_n) fe.tail.weight's gradient per branch
     size_t split_n;
     int have_split;
-    double loss[2];            // the task losses times the share, summed in place
-    int failed;                // a hook failed (hooks cannot return errors); see as_error()
+    double loss[2];  // the task losses times the share, summed in place
+    int failed;      // a hook failed (hooks cannot return errors); see as_error()
 #endif
 };
 
@@ -116,8 +116,7 @@ static int open_mpi(dist *d) {
         if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
             return as_errorf("MPI_Init_thread failed");
         d->owns_mpi = 1;
-        if (provided < MPI_THREAD_FUNNELED)
-            return as_errorf("this MPI does not support threads (MPI_THREAD_FUNNELED)");
+        if (provided < MPI_THREAD_FUNNELED) return as_errorf("this MPI does not support threads (MPI_THREAD_FUNNELED)");
     }
     if (mpi_check(MPI_Comm_dup(MPI_COMM_WORLD, &d->comm), "MPI_Comm_dup")) return -1;
     MPI_Comm_set_errhandler(d->comm, MPI_ERRORS_RETURN);
@@ -155,7 +154,8 @@ dist *dist_open(void) {
     if (launched > 1) {
         free(d);
         as_errorf("started by an MPI launcher with %d ranks, but this attsr was built without MPI "
-                  "(rebuild with make MPI=1)", launched);
+                  "(rebuild with make MPI=1)",
+                  launched);
         return NULL;
     }
 #endif
@@ -229,8 +229,8 @@ int dist_check_same(dist *d, const void *buf, size_t bytes, const char *what) {
 #ifdef ATTSR_MPI
     uint64_t h = hash_bytes(buf, bytes), mm[2] = {h, ~h}, out[2];
     if (mpi_check(MPI_Allreduce(mm, out, 2, MPI_UINT64_T, MPI_MAX, d->comm), "MPI_Allreduce")) return -1;
-    if (out[0] != ~out[1]) return as_errorf("%s differ between the ranks (rank %d's hash %016llx)", what, d->rank,
-                                            (unsigned long long)h);
+    if (out[0] != ~out[1])
+        return as_errorf("%s differ between the ranks (rank %d's hash %016llx)", what, d->rank, (unsigned long long)h);
 #endif
     return 0;
 }

@@ -20,10 +20,10 @@ typedef struct dist dist;
 // world of one. A build without MPI started by a launcher with several ranks fails
 // with a hint, rather than training N unrelated copies. NULL + error.
 dist *dist_open(void);
-void dist_close(dist *d);          // finalises MPI when dist_open initialised it
-int dist_rank(const dist *d);      // 0 for NULL
-int dist_world(const dist *d);     // 1 for NULL
-int dist_has_mpi(void);            // 1 in a build with ATTSR_MPI
+void dist_close(dist *d);       // finalises MPI when dist_open initialised it
+int dist_rank(const dist *d);   // 0 for NULL
+int dist_world(const dist *d);  // 1 for NULL
+int dist_has_mpi(void);         // 1 in a build with ATTSR_MPI
 // This process's rank as its MPI launcher says (0 without one), known before
 // dist_open: for checks that only rank 0 needs (the files it alone reads).
 int dist_launcher_rank(void);
@@ -33,10 +33,10 @@ int dist_launcher_rank(void);
 void dist_abort(dist *d);
 
 // Small collectives (every rank calls them, in the same order).
-int dist_bcast(dist *d, void *buf, size_t bytes);         // rank 0's bytes to all
+int dist_bcast(dist *d, void *buf, size_t bytes);  // rank 0's bytes to all
 int dist_barrier(dist *d);
-int dist_any(dist *d, int flag, int *any);                // *any = flag on some rank
-int dist_sum(dist *d, double *x, int n);                   // x summed over the ranks, in place
+int dist_any(dist *d, int flag, int *any);  // *any = flag on some rank
+int dist_sum(dist *d, double *x, int n);    // x summed over the ranks, in place
 // Fails on every rank unless buf's bytes are the same on every rank ("what" names it).
 int dist_check_same(dist *d, const void *buf, size_t bytes, const char *what);
 
@@ -51,8 +51,7 @@ void dist_set_buckets(dist *d, size_t bytes, int overlap);
 // Begins a step: L_share[i] = this rank's task loss i times its share; their sums over
 // the ranks are the global losses. *hooks: what to pass to model_backward (NULL
 // in a world of one: nothing to do).
-int dist_step_begin(dist *d, const model *m, float *grads, const double L_share[2],
-                    const model_backward_hooks **hooks);
+int dist_step_begin(dist *d, const model *m, float *grads, const double L_share[2], const model_backward_hooks **hooks);
 // Ends it after backward: waits for every reduction; grads then hold the gradient of
 // the global loss, L the global task losses and G GradNorm's G_i from the summed
 // per-branch gradients. In a world of one L and G are left as they are.

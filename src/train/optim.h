@@ -9,16 +9,16 @@ double l1_loss(float *d_pred, const float *pred, const float *target, size_t n, 
 
 // GradNorm over T = 2 tasks (structure, texture), on W = fe.tail.weight.
 typedef struct {
-    int enabled;        // 0: fixed weights w = (1, 1)
-    double alpha;       // asymmetry, default 1.5
-    double lr;          // learning rate of the task weights, default 0.01
-    double floor;       // smallest task weight, default 1e-3
-    double w[2];        // task weights, w(0) = 1
-    double L0[2];       // the reference losses L_i(0): the first step's, or the warm-up's mean
+    int enabled;   // 0: fixed weights w = (1, 1)
+    double alpha;  // asymmetry, default 1.5
+    double lr;     // learning rate of the task weights, default 0.01
+    double floor;  // smallest task weight, default 1e-3
+    double w[2];   // task weights, w(0) = 1
+    double L0[2];  // the reference losses L_i(0): the first step's, or the warm-up's mean
     int has_L0;
-    long warmup;        // K: 0, L_i(0) is step 0's loss (docs/spec.md §6's GradNorm); K > 0, w = 1 for
-                        // steps < 2K and L_i(0) is the mean loss of steps K..2K-1
-    double L_sum[2];    // the warm-up's sum of the losses of steps K.. so far
+    long warmup;      // K: 0, L_i(0) is step 0's loss (docs/spec.md §6's GradNorm); K > 0, w = 1 for
+                      // steps < 2K and L_i(0) is the mean loss of steps K..2K-1
+    double L_sum[2];  // the warm-up's sum of the losses of steps K.. so far
 } gradnorm;
 
 void gradnorm_init(gradnorm *g, int enabled, double alpha, double lr);
@@ -28,7 +28,7 @@ void gradnorm_update(gradnorm *g, long step, const double L[2], const double G[2
 
 typedef struct {
     double lr, beta1, beta2, eps;
-    long t;             // steps taken
+    long t;  // steps taken
 } adam;
 
 void adam_init(adam *a, double lr);

@@ -46,25 +46,24 @@
 #include "core/core.h"
 
 satv_params satv_defaults(void) {
-    return (satv_params){.lambda = 2.5f, .gamma1 = 5.0f, .tol = 1e-3f, .max_iters = 50,
-                         .lambda_map = NULL};
+    return (satv_params){.lambda = 2.5f, .gamma1 = 5.0f, .tol = 1e-3f, .max_iters = 50, .lambda_map = NULL};
 }
 
 typedef struct {
     int h, w, c;
-    size_t plane;      // h * w
-    size_t cs;         // floats from one channel plane to the next (see block_floats)
-    float *u, *un;     // (c, h, w) current and next iterate
-    float *zx, *zy;    // (c, h, w) z of the last shrink (d = m z, t = (2m - 1) z)
-    float *m;          // (h, w) shrink factor of the last shrink
-    float *f;          // (c, h, w) the input
-    float *a, *r;      // (h, w) a = lambda / gamma1 and 1 / (a + 8) with a lambda map;
-                       // one row (w) each without
-    size_t rstride;    // w with a lambda map, 0 without (every row reads the same row)
-    float *scratch;    // (threads, 3, wpad): s^2 of the row being shrunk, 2m - 1 of two rows
-    size_t wpad;       // w rounded up to 16 floats (64 bytes) so threads share no line
-    double *rowsum;    // (h) sum over channels and columns of (u' - u)^2, per row
-    float thresh;      // 1 / gamma1
+    size_t plane;    // h * w
+    size_t cs;       // floats from one channel plane to the next (see block_floats)
+    float *u, *un;   // (c, h, w) current and next iterate
+    float *zx, *zy;  // (c, h, w) z of the last shrink (d = m z, t = (2m - 1) z)
+    float *m;        // (h, w) shrink factor of the last shrink
+    float *f;        // (c, h, w) the input
+    float *a, *r;    // (h, w) a = lambda / gamma1 and 1 / (a + 8) with a lambda map;
+                     // one row (w) each without
+    size_t rstride;  // w with a lambda map, 0 without (every row reads the same row)
+    float *scratch;  // (threads, 3, wpad): s^2 of the row being shrunk, 2m - 1 of two rows
+    size_t wpad;     // w rounded up to 16 floats (64 bytes) so threads share no line
+    double *rowsum;  // (h) sum over channels and columns of (u' - u)^2, per row
+    float thresh;    // 1 / gamma1
 } satv_work;
 
 static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }
@@ -93,19 +92,17 @@ static double sumsq_diff(const float *restrict x, const float *restrict y, int n
 // u, its rows above (up) and below (dn), zx, zy and zy of the row above (zyp), q = 2m - 1
 // of this row and the row above (qp), so that tx = q zx and ty = q zy; f, a, r.
 // restrict on the parameters, which the loop reads, is what lets it vectorise.
-static void u_row_plane(float *restrict out, const float *restrict uc,
-                        const float *restrict up, const float *restrict dn,
-                        const float *restrict zx, const float *restrict zy,
-                        const float *restrict zyp, const float *restrict q,
-                        const float *restrict qp, const float *restrict f,
-                        const float *restrict a, const float *restrict r, int w) {
+static void u_row_plane(float *restrict out, const float *restrict uc, const float *restrict up,
+                        const float *restrict dn, const float *restrict zx, const float *restrict zy,
+                        const float *restrict zyp, const float *restrict q, const float *restrict qp,
+                        const float *restrict f, const float *restrict a, const float *restrict r, int w) {
     // Element j with clamped neighbour columns jl, jr.
-#define U_ELEM(j, jl, jr)                                                                   \
-    do {                                                                                    \
-        const float u = uc[j];                                                              \
-        const float lap = ((up[j] - u) + (dn[j] - u)) + ((uc[jl] - u) + (uc[jr] - u));      \
+#define U_ELEM(j, jl, jr)                                                                    \
+    do {                                                                                     \
+        const float u = uc[j];                                                               \
+        const float lap = ((up[j] - u) + (dn[j] - u)) + ((uc[jl] - u) + (uc[jr] - u));       \
         const float div = (q[j] * zx[j] - q[jl] * zx[jl]) + (q[j] * zy[j] - qp[j] * zyp[j]); \
-        out[j] = u + (a[j] * (f[j] - u) + (lap - div)) * r[j];                              \
+        out[j] = u + (a[j] * (f[j] - u) + (lap - div)) * r[j];                               \
     } while (0)
     U_ELEM(0, 0, w > 1 ? 1 : 0);
     for (int j = 1; j < w - 1; j++) U_ELEM(j, j - 1, j + 1);
@@ -134,8 +131,8 @@ static double u_row(const satv_work *W, int i, float *restrict q) {
         const size_t o = (size_t)k * W->cs;
         const float *uc = W->u + o + ic;
         float *out = W->un + o + ic;
-        u_row_plane(out, uc, W->u + o + ip, W->u + o + in, W->zx + o + ic, W->zy + o + ic,
-                    W->zy + o + ip, qc, qp, W->f + o + ic, ar, rr, w);
+        u_row_plane(out, uc, W->u + o + ip, W->u + o + in, W->zx + o + ic, W->zy + o + ic, W->zy + o + ip, qc, qp,
+                    W->f + o + ic, ar, rr, w);
         sum += sumsq_diff(out, uc, w);
     }
     return sum;
@@ -148,8 +145,7 @@ static double u_row(const satv_work *W, int i, float *restrict q) {
 // a scalar square root and division per pixel cost a third of an iteration; so with AVX
 // the loop is written with intrinsics. They are the same IEEE operations (sqrt, sub,
 // max, div, correctly rounded), so both paths give the same bits.
-static void shrink_factors(float *restrict m, const float *restrict s2, int n,
-                           float thresh) {
+static void shrink_factors(float *restrict m, const float *restrict s2, int n, float thresh) {
     int j = 0;
 #ifdef __AVX__
     const __m256 t = _mm256_set1_ps(thresh), zero = _mm256_setzero_ps();
@@ -222,8 +218,7 @@ static void *work_alloc(satv_work *W, int h, int w, int c, int map, int nthreads
     const size_t nd = block_floats(2 * (size_t)h);                   // row sums (doubles)
     // 5 (c, h, w) arrays, m, a, r, scratch, row sums.
     size_t planes, bytes;
-    if (as_mul_size(cs, 5 * (size_t)c + 1, &planes) ||
-        as_mul_size(planes + 2 * nr + ns + nd, sizeof(float), &bytes)) {
+    if (as_mul_size(cs, 5 * (size_t)c + 1, &planes) || as_mul_size(planes + 2 * nr + ns + nd, sizeof(float), &bytes)) {
         as_errorf("satv: image of %d x %d x %d is too large", w, h, c);
         return NULL;
     }
@@ -252,8 +247,8 @@ static double sumsq(const float *restrict x, int n) {
 
 // a = lambda / gamma1 and r = 1 / (a + 8) for one row of a lambda map (or the scalar
 // when map is NULL). Returns how many lambdas were negative or not finite (taken as 0).
-static int fidelity_row(float *restrict a, float *restrict r, const float *restrict map,
-                        float lambda, float gamma1, int w) {
+static int fidelity_row(float *restrict a, float *restrict r, const float *restrict map, float lambda, float gamma1,
+                        int w) {
     int bad = 0;
     for (int j = 0; j < w; j++) {
         float lam = map ? map[j] : lambda;
@@ -269,8 +264,7 @@ static int fidelity_row(float *restrict a, float *restrict r, const float *restr
 
 // f and u = f planar, a and r, z = m = 0 (so d = t = 0), and the row sums of f^2 into
 // rowsum. Returns how many lambdas were negative or not finite (0 when all are good).
-static int work_init(const satv_work *W, const float *f, const satv_params *p,
-                     int nthreads) {
+static int work_init(const satv_work *W, const float *f, const satv_params *p, int nthreads) {
     const int h = W->h, w = W->w, c = W->c;
     const float *map = p->lambda_map;
     int bad = map ? 0 : fidelity_row(W->a, W->r, NULL, p->lambda, p->gamma1, w);
@@ -297,8 +291,7 @@ static int work_init(const satv_work *W, const float *f, const satv_params *p,
 
 // structure = u, texture = f - u, back to (h, w, c). f is read before either is written,
 // element by element, so either output may be f itself.
-static void work_output(const satv_work *W, float *structure, float *texture,
-                        const float *f, int nthreads) {
+static void work_output(const satv_work *W, float *structure, float *texture, const float *f, int nthreads) {
     const int h = W->h, w = W->w, c = W->c;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int i = 0; i < h; i++)
@@ -318,8 +311,8 @@ static double rows_total(const satv_work *W) {
     return s;
 }
 
-static int check_args(const float *structure, const float *texture, const float *f, int h,
-                      int w, int c, const satv_params *p) {
+static int check_args(const float *structure, const float *texture, const float *f, int h, int w, int c,
+                      const satv_params *p) {
     if (!structure || !f || !p) return as_errorf("satv: NULL image or parameters");
     if (structure == texture) return as_errorf("satv: structure and texture are one buffer");
     if (c < 1) return as_errorf("satv: %d channels", c);
@@ -333,12 +326,16 @@ static int check_args(const float *structure, const float *texture, const float 
     return 0;
 }
 
-int satv_decompose(float *structure, float *texture, int *iters_done, const float *f,
-                   int h, int w, int c, const satv_params *p) {
+int satv_decompose(float *structure, float *texture, int *iters_done, const float *f, int h, int w, int c,
+                   const satv_params *p) {
     if (check_args(structure, texture, f, h, w, c, p)) return -1;
     const int nthreads = omp_get_max_threads();
-    satv_work W = {.h = h, .w = w, .c = c, .plane = (size_t)h * w,
-                   .rstride = p->lambda_map ? (size_t)w : 0, .wpad = pad16((size_t)w),
+    satv_work W = {.h = h,
+                   .w = w,
+                   .c = c,
+                   .plane = (size_t)h * w,
+                   .rstride = p->lambda_map ? (size_t)w : 0,
+                   .wpad = pad16((size_t)w),
                    .thresh = 1.0f / p->gamma1};
     void *block = work_alloc(&W, h, w, c, p->lambda_map != NULL, nthreads);
     if (!block) return -1;

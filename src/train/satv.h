@@ -35,5 +35,5 @@ satv_params satv_defaults(void);
 // place); they must not be each other. iters_done (may be NULL) receives the number of
 // u updates made (2..max_iters, or 1 when max_iters is 1). Fails on bad sizes or
 // parameters, a negative or non-finite lambda (map), non-finite f, or out of memory.
-int satv_decompose(float *structure, float *texture, int *iters_done, const float *f,
-                   int h, int w, int c, const satv_params *p);
+int satv_decompose(float *structure, float *texture, int *iters_done, const float *f, int h, int w, int c,
+                   const satv_params *p);

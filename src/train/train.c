@@ -86,15 +86,15 @@ static int validate(const model *m, const char *dir, double *psnr) {
 
 typedef struct {
     const train_config *c;
-    dist *dist;                       // the ranks of a data-parallel run (a world of one alone)
-    int root;                         // rank 0: the one that writes the run folder and logs
-    trainer t;                        // the state; its moving average on rank 0 alone
+    dist *dist;  // the ranks of a data-parallel run (a world of one alone)
+    int root;    // rank 0: the one that writes the run folder and logs
+    trainer t;   // the state; its moving average on rank 0 alone
     dataset *data;
     model_plan *plan;
-    float *lr, *host_s, *host_t;      // the batch as the dataset writes it: (b, p, p, 3), (b, ps, ps, 3) x 2
-    float *s_hr, *t_hr, *d_s, *d_t;   // (b, ps, ps, 3) on the plan's device: the targets, the losses' gradients
-    FILE *log;                        // rank 0 only
-    char path[4][4096];               // model, best, checkpoint, log
+    float *lr, *host_s, *host_t;     // the batch as the dataset writes it: (b, p, p, 3), (b, ps, ps, 3) x 2
+    float *s_hr, *t_hr, *d_s, *d_t;  // (b, ps, ps, 3) on the plan's device: the targets, the losses' gradients
+    FILE *log;                       // rank 0 only
+    char path[4][4096];              // model, best, checkpoint, log
 } run;
 
 enum { P_MODEL, P_BEST, P_CKPT, P_LOG };
@@ -158,19 +158,22 @@ static int is_run_file(const char *name, size_t n, void *ctx) {
 // A resume continues the checkpoint's model: a shape flag that says otherwise is an
 // error, not silently ignored (as a changed seed is).
 static int check_given_shape(const train_config *c, const model_config *ck, const char *path) {
-    static const char *flag[7] = {"--scale", "--feats", "--fe-groups", "--groups", "--blocks", "--attention",
-                                  "--ca-reduction"};
+    static const char *flag[7] = {"--scale",  "--feats",     "--fe-groups",   "--groups",
+                                  "--blocks", "--attention", "--ca-reduction"};
     const model_config *u = &c->model;
     int have[7] = {ck->scale, ck->feats, ck->fe_groups, ck->groups, ck->blocks, ck->attention, ck->ca_reduction};
     int want[7] = {u->scale, u->feats, u->fe_groups, u->groups, u->blocks, u->attention, u->ca_reduction};
     for (int i = 0; i < 7; i++) {
         if (!(c->model_given & (1u << i)) || have[i] == want[i]) continue;
         char h[16], w[16];
-        if (i == 5) snprintf(h, sizeof h, "%s", attention_name(ck->attention)),
-                    snprintf(w, sizeof w, "%s", attention_name(u->attention));
-        else snprintf(h, sizeof h, "%d", have[i]), snprintf(w, sizeof w, "%d", want[i]);
+        if (i == 5)
+            snprintf(h, sizeof h, "%s", attention_name(ck->attention)),
+                snprintf(w, sizeof w, "%s", attention_name(u->attention));
+        else
+            snprintf(h, sizeof h, "%d", have[i]), snprintf(w, sizeof w, "%d", want[i]);
         return as_errorf("%s: the checkpoint's model has %s %s, not %s (a resume keeps the checkpoint's shape: "
-                         "leave the flag out, or start a new run)", path, flag[i], h, w);
+                         "leave the flag out, or start a new run)",
+                         path, flag[i], h, w);
     }
     return 0;
 }
@@ -184,9 +187,9 @@ static int load_or_init(run *r) {
     trainer *t = &r->t;
     if (c->resume && access(r->path[P_CKPT], R_OK) == 0) {
         if (checkpoint_load(r->path[P_CKPT], t)) return -1;
-        if (t->st.seed != c->seed) return as_errorf("%s: the checkpoint was made with --seed %llu, not %llu",
-                                                    r->path[P_CKPT], (unsigned long long)t->st.seed,
-                                                    (unsigned long long)c->seed);
+        if (t->st.seed != c->seed)
+            return as_errorf("%s: the checkpoint was made with --seed %llu, not %llu", r->path[P_CKPT],
+                             (unsigned long long)t->st.seed, (unsigned long long)c->seed);
         if (check_given_shape(c, &t->m.cfg, r->path[P_CKPT])) return -1;
         fprintf(stderr, "train: resuming %s at step %ld\n", r->path[P_CKPT], t->st.step);
     } else {
@@ -236,10 +239,18 @@ static int open_data(run *r) {
     char cache[4096];
     snprintf(cache, sizeof cache, "%s/.satv-cache", c->out_dir);
     satv_params satv = satv_defaults();
-    dataset_config dc = {.dirs = c->data_dirs, .n_dirs = c->n_data, .scale = mc->scale, .patch = c->patch,
-                         .batch = c->batch, .seed = c->seed, .cache_dir = c->cache_dir ? c->cache_dir : cache,
-                         .satv_lambda = satv.lambda, .satv_iters = satv.max_iters, .rank = dist_rank(r->dist),
-                         .world = dist_world(r->dist), .verbose = r->root};
+    dataset_config dc = {.dirs = c->data_dirs,
+                         .n_dirs = c->n_data,
+                         .scale = mc->scale,
+                         .patch = c->patch,
+                         .batch = c->batch,
+                         .seed = c->seed,
+                         .cache_dir = c->cache_dir ? c->cache_dir : cache,
+                         .satv_lambda = satv.lambda,
+                         .satv_iters = satv.max_iters,
+                         .rank = dist_rank(r->dist),
+                         .world = dist_world(r->dist),
+                         .verbose = r->root};
     if (!r->root && dist_barrier(r->dist)) return -1;
     if (!(r->data = dataset_open(&dc))) return -1;
     if (r->root && dist_barrier(r->dist)) return -1;
@@ -251,8 +262,7 @@ static int setup(run *r) {
     const train_config *c = r->c;
     int world = dist_world(r->dist);
     if (c->batch < world)
-        return as_errorf("--batch %d is smaller than the %d ranks: each rank needs a sample per step", c->batch,
-                         world);
+        return as_errorf("--batch %d is smaller than the %d ranks: each rank needs a sample per step", c->batch, world);
     static const char *names[4] = TRAIN_RUN_FILES;
     for (int i = 0; i < 4; i++) snprintf(r->path[i], sizeof r->path[i], "%s/%s", c->out_dir, names[i]);
     if (r->root && load_or_init(r)) return -1;
@@ -312,7 +322,8 @@ static int check_finite(const trainer *t) {
     for (int i = 0; i < 4; i++)
         if (buf[i] && as_first_nonfinite(buf[i], t->m.n_floats) < t->m.n_floats)
             return as_errorf("step %ld: %s hold NaN or Inf (the run diverged): stopped without saving; "
-                             "the run folder keeps its last good files", t->st.step, what[i]);
+                             "the run folder keeps its last good files",
+                             t->st.step, what[i]);
     if (!isfinite(t->gn.w[0]) || !isfinite(t->gn.w[1]))
         return as_errorf("step %ld: GradNorm's weights are not finite (%g, %g): stopped without saving", t->st.step,
                          t->gn.w[0], t->gn.w[1]);
@@ -345,16 +356,16 @@ static void progress(const run *r, double loss, double t0, long start) {
     if (c->progress_tty) {
         int width = 24, fill = (int)(width * st->step / c->steps);
         fprintf(stderr, "\rstep %ld/%ld [%.*s%*s] loss %.5f w_S %.3f w_T %.3f %.2f step/s ETA %02d:%02d:%02d ",
-                st->step, c->steps, fill, "========================", width - fill, "", loss, gn->w[0],
-                gn->w[1], rate, (int)(eta / 3600), (int)(eta / 60) % 60, (int)eta % 60);
+                st->step, c->steps, fill, "========================", width - fill, "", loss, gn->w[0], gn->w[1], rate,
+                (int)(eta / 3600), (int)(eta / 60) % 60, (int)eta % 60);
     } else {
-        fprintf(stderr, "step %ld/%ld loss %.5f w_S %.3f w_T %.3f %.2f step/s ETA %.0fs\n", st->step, c->steps,
-                loss, gn->w[0], gn->w[1], rate, eta);
+        fprintf(stderr, "step %ld/%ld loss %.5f w_S %.3f w_T %.3f %.2f step/s ETA %.0fs\n", st->step, c->steps, loss,
+                gn->w[0], gn->w[1], rate, eta);
     }
 }
 
-int train_step(trainer *t, dist *d, model_plan *p, const float *s_hr, const float *t_hr, float *d_s,
-               float *d_t, double lr, double out[3]) {
+int train_step(trainer *t, dist *d, model_plan *p, const float *s_hr, const float *t_hr, float *d_s, float *d_t,
+               double lr, double out[3]) {
     model *m = &t->m;
     // on a GPU (trainer_bind) the step's buffers are there, the weights in the plan's copy
     float *weights = model_plan_weights(p, m), *grads = t->d_grads ? t->d_grads : t->grads;
@@ -395,7 +406,8 @@ static int step(run *r, double out[3]) {
     // the losses are the global batch's, the same on every rank: all stop together
     if (!isfinite(out[0]) || !isfinite(out[1]) || !isfinite(out[2]))
         return as_errorf("step %ld: the loss is not finite (L_S %g, L_T %g; the run diverged): stopped without "
-                         "saving; the run folder keeps its last good files", t->st.step, out[1], out[2]);
+                         "saving; the run folder keeps its last good files",
+                         t->st.step, out[1], out[2]);
     if (r->log)
         fprintf(r->log,
                 "{\"step\":%ld,\"loss\":%.7g,\"loss_s\":%.7g,\"loss_t\":%.7g,\"w_s\":%.7g,\"w_t\":%.7g,\"lr\":%.4g}\n",

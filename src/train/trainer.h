@@ -9,7 +9,7 @@
 #include "train/optim.h"
 
 typedef struct {
-    long step;            // steps completed
+    long step;  // steps completed
     double best_psnr;
     long best_step;
     uint64_t seed;
@@ -17,10 +17,10 @@ typedef struct {
 
 typedef struct {
     model m;
-    float *grads;                 // (n_floats) scratch of every step
-    float *adam_m, *adam_v;       // (n_floats) Adam's moments
-    float *ema;                   // (n_floats) the weights' moving average, or NULL when the run keeps none
-    double ema_decay;             // its decay (train --ema; a setting of the run, not in the checkpoint)
+    float *grads;            // (n_floats) scratch of every step
+    float *adam_m, *adam_v;  // (n_floats) Adam's moments
+    float *ema;              // (n_floats) the weights' moving average, or NULL when the run keeps none
+    double ema_decay;        // its decay (train --ema; a setting of the run, not in the checkpoint)
     adam opt;
     gradnorm gn;
     train_state st;

@@ -10,7 +10,8 @@
 
 #define THREADS 256
 
-#define FOR_EACH(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+#define FOR_EACH(i, n) \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
 static unsigned blocks_for(size_t n) {
     size_t b = (n + THREADS - 1) / THREADS;
@@ -82,8 +83,8 @@ __global__ void k_gate(float *g, float *out, const float *res, const float *in, 
     }
 }
 
-extern "C" void cuda_ca_forward(int N, size_t P, int C, int R, float slope, float *out, float *saved,
-                                const float *in, const float *res, const float *const *params) {
+extern "C" void cuda_ca_forward(int N, size_t P, int C, int R, float slope, float *out, float *saved, const float *in,
+                                const float *res, const float *const *params) {
     const size_t n = (size_t)N * P * C;
     float *pooled = saved, *hid = saved + (size_t)N * C, *gate = hid + (size_t)N * R;
     k_pool<<<N * C, THREADS>>>(pooled, in, P, C);
@@ -139,12 +140,13 @@ __global__ void k_fc2_grad(float *dw2, float *db2, const float *dz, const float 
         double t = 0;
         for (int n = 0; n < N; n++)
             t += (double)dz[(size_t)n * C + c] * (r < R ? lrelu_d(hid[(size_t)n * R + r], slope) : 1.0f);
-        if (r < R) dw2[(size_t)c * R + r] = (float)t;
-        else db2[c] = (float)t;
+        if (r < R)
+            dw2[(size_t)c * R + r] = (float)t;
+        else
+            db2[c] = (float)t;
     }
 }
-__global__ void k_dh(float *dh, const float *dz, const float *hid, const float *w2, int N, int C, int R,
-                     float slope) {
+__global__ void k_dh(float *dh, const float *dz, const float *hid, const float *w2, int N, int C, int R, float slope) {
     FOR_EACH(e, (size_t)N * R) {
         int n = e / R, r = e % R;
         double t = 0;
@@ -157,8 +159,10 @@ __global__ void k_fc1_grad(float *dw1, float *db1, const float *dh, const float 
         int r = e / (C + 1), c = e % (C + 1);
         double t = 0;
         for (int n = 0; n < N; n++) t += (double)dh[(size_t)n * R + r] * (c < C ? v[(size_t)n * C + c] : 1.0f);
-        if (c < C) dw1[(size_t)r * C + c] = (float)t;
-        else db1[r] = (float)t;
+        if (c < C)
+            dw1[(size_t)r * C + c] = (float)t;
+        else
+            db1[r] = (float)t;
     }
 }
 __global__ void k_dpool(float *dv, const float *dh, const float *w1, int N, int C, int R, size_t P) {
@@ -207,13 +211,15 @@ __global__ void k_gate_dw(float *d_w, float *d_b, const float *dz, const float *
     for (size_t p = threadIdx.x; p < P; p += THREADS) s += (double)dz[p] * (c < Cx ? x[p * Cx + c] : 1.0f);
     double t = block_sum_d(s);
     if (threadIdx.x == 0) {
-        if (c < Cx) d_w[c] = (float)t;
-        else *d_b = (float)t;
+        if (c < Cx)
+            d_w[c] = (float)t;
+        else
+            *d_b = (float)t;
     }
 }
 // d_in (=|+=) d_out * g[p] (+ dz[p] w[c] when w)
-__global__ void k_gate_din(float *d_in, const float *d_out, const float *g, const float *dz, const float *w,
-                           size_t P, int C, int accumulate) {
+__global__ void k_gate_din(float *d_in, const float *d_out, const float *g, const float *dz, const float *w, size_t P,
+                           int C, int accumulate) {
     FOR_EACH(i, P * (size_t)C) {
         size_t p = i / C;
         float v = d_out[i] * g[p] + (w ? dz[p] * w[i % C] : 0.0f);
@@ -221,8 +227,7 @@ __global__ void k_gate_din(float *d_in, const float *d_out, const float *g, cons
     }
 }
 // SA4's: d3[p, k] = lrelu'(a3) (dz[p] w4[k])
-__global__ void k_sa4_d3(float *d3, const float *dz, const float *w4, const float *a3, size_t P, int K,
-                         float slope) {
+__global__ void k_sa4_d3(float *d3, const float *dz, const float *w4, const float *a3, size_t P, int K, float slope) {
     FOR_EACH(i, P * (size_t)K) {
         float d = dz[i / K] * w4[i % K];
         d3[i] = a3[i] > 0 ? d : slope * d;
@@ -235,8 +240,8 @@ extern "C" void cuda_gate_backward_z(float *dz, const float *d_out, const float 
 extern "C" void cuda_gate_backward_w(float *d_w, float *d_b, const float *dz, const float *x, size_t P, int Cx) {
     k_gate_dw<<<Cx + 1, THREADS>>>(d_w, d_b, dz, x, P, Cx);
 }
-extern "C" void cuda_gate_backward_in(float *d_in, const float *d_out, const float *g, const float *dz,
-                                      const float *w, size_t P, int C, int accumulate) {
+extern "C" void cuda_gate_backward_in(float *d_in, const float *d_out, const float *g, const float *dz, const float *w,
+                                      size_t P, int C, int accumulate) {
     k_gate_din<<<blocks_for(P * (size_t)C), THREADS>>>(d_in, d_out, g, dz, w, P, C, accumulate);
 }
 extern "C" void cuda_sa4_d3(float *d3, const float *dz, const float *w4, const float *a3, size_t P, int K,

@@ -24,9 +24,9 @@ static cudnnHandle_t g_cudnn;
 static int cudnn_fail(const char *what, cudnnStatus_t s) {
     return as_errorf("cuDNN %s: %s", what, cudnnGetErrorString(s));
 }
-#define CUDNN(call, what)                                \
-    do {                                                 \
-        cudnnStatus_t s_ = (call);                       \
+#define CUDNN(call, what)                                            \
+    do {                                                             \
+        cudnnStatus_t s_ = (call);                                   \
         if (s_ != CUDNN_STATUS_SUCCESS) return cudnn_fail(what, s_); \
     } while (0)
 
@@ -68,7 +68,8 @@ static int setup(cuda_conv *c) {
     CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(g_cudnn, c->x, c->w, c->conv, c->y, 8, &n, fp), "forward algorithm");
     int i = 0;
     while (i < n && (fp[i].status != CUDNN_STATUS_SUCCESS || fp[i].memory > WS_LIMIT)) i++;
-    if (i == n) return as_errorf("cuDNN: no forward algorithm for a %dx%d %d->%d convolution", c->k, c->k, c->cin, c->cout);
+    if (i == n)
+        return as_errorf("cuDNN: no forward algorithm for a %dx%d %d->%d convolution", c->k, c->k, c->cin, c->cout);
     c->fwd = fp[i].algo;
     size_t need = fp[i].memory;
     if (c->training) {
@@ -76,13 +77,15 @@ static int setup(cuda_conv *c) {
         cudnnConvolutionBwdFilterAlgoPerf_t wp[8];
         CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(g_cudnn, c->w, c->y, c->conv, c->x, 8, &n, dp),
               "backward-data algorithm");
-        for (i = 0; i < n && (dp[i].status != CUDNN_STATUS_SUCCESS || dp[i].memory > WS_LIMIT); i++) {}
+        for (i = 0; i < n && (dp[i].status != CUDNN_STATUS_SUCCESS || dp[i].memory > WS_LIMIT); i++) {
+        }
         if (i == n) return as_errorf("cuDNN: no backward-data algorithm");
         c->bwd_data = dp[i].algo;
         need = need > dp[i].memory ? need : dp[i].memory;
         CUDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(g_cudnn, c->x, c->y, c->conv, c->w, 8, &n, wp),
               "backward-weights algorithm");
-        for (i = 0; i < n && (wp[i].status != CUDNN_STATUS_SUCCESS || wp[i].memory > WS_LIMIT); i++) {}
+        for (i = 0; i < n && (wp[i].status != CUDNN_STATUS_SUCCESS || wp[i].memory > WS_LIMIT); i++) {
+        }
         if (i == n) return as_errorf("cuDNN: no backward-weights algorithm");
         c->bwd_filter = wp[i].algo;
         need = need > wp[i].memory ? need : wp[i].memory;
@@ -129,7 +132,8 @@ static int workspace(cuda_conv *c) {
     return 0;
 }
 
-#define FOR_EACH(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+#define FOR_EACH(i, n) \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
 static unsigned blocks_for(size_t n) {
     size_t b = (n + THREADS - 1) / THREADS;
@@ -141,8 +145,10 @@ __global__ void k_reorder(float *dst, const float *src, int O, int I, int KK, in
     FOR_EACH(e, (size_t)O * I * KK) {
         size_t o = e / ((size_t)I * KK), r = e % ((size_t)I * KK), i = r / KK, kk = r % KK;  // e indexes OIHW
         size_t ohwi = (o * KK + kk) * I + i;
-        if (to) dst[ohwi] = src[e];
-        else dst[e] = src[ohwi];
+        if (to)
+            dst[ohwi] = src[e];
+        else
+            dst[e] = src[ohwi];
     }
 }
 
@@ -164,8 +170,8 @@ extern "C" int cuda_conv_forward(cuda_conv *c, float *out, const float *in, cons
     size_t nw = wfloats(c), n = (size_t)c->N * c->H * c->W * c->cout;
     k_reorder<<<blocks_for(nw), THREADS>>>(krsc(c), weight, c->cout, c->cin, c->k * c->k, 1);
     const float one = 1.0f, zero = 0.0f;
-    CUDNN(cudnnConvolutionForward(g_cudnn, &one, c->x, in, c->w, krsc(c), c->conv, c->fwd, c->ws, c->algo_bytes,
-                                  &zero, c->y, out),
+    CUDNN(cudnnConvolutionForward(g_cudnn, &one, c->x, in, c->w, krsc(c), c->conv, c->fwd, c->ws, c->algo_bytes, &zero,
+                                  c->y, out),
           "forward");
     k_bias_act<<<blocks_for(n), THREADS>>>(out, bias, res, n, c->cout, c->lrelu, c->slope);
     return 0;

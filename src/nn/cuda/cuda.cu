@@ -14,12 +14,10 @@
 
 extern "C" int as_errorf(const char *fmt, ...);
 
-#define SUM_CHUNKS 64   // AS_SUM_CHUNKS (core.h), the CPU's split
+#define SUM_CHUNKS 64  // AS_SUM_CHUNKS (core.h), the CPU's split
 #define THREADS 256
 
-static int fail(const char *what, cudaError_t e) {
-    return as_errorf("CUDA %s: %s", what, cudaGetErrorString(e));
-}
+static int fail(const char *what, cudaError_t e) { return as_errorf("CUDA %s: %s", what, cudaGetErrorString(e)); }
 
 // ---- memory ---------------------------------------------------------------------------
 
@@ -76,7 +74,8 @@ static unsigned blocks_for(size_t n) {
     return (unsigned)(b < 65535u * 32u ? (b ? b : 1) : 65535u * 32u);  // grid-stride beyond
 }
 
-#define FOR_EACH(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+#define FOR_EACH(i, n) \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
 // x * (x > 0 ? 1 : slope), as the CPU's: the same values, NaN propagating
 __global__ void k_lrelu(float *out, const float *in, size_t n, float slope) {
@@ -85,9 +84,7 @@ __global__ void k_lrelu(float *out, const float *in, size_t n, float slope) {
 __global__ void k_lrelu_bwd(float *d_in, const float *d_out, const float *in, size_t n, float slope) {
     FOR_EACH(i, n) d_in[i] = d_out[i] * (in[i] > 0 ? 1.0f : slope);
 }
-__global__ void k_add(float *out, const float *a, const float *b, size_t n) {
-    FOR_EACH(i, n) out[i] = a[i] + b[i];
-}
+__global__ void k_add(float *out, const float *a, const float *b, size_t n) { FOR_EACH(i, n) out[i] = a[i] + b[i]; }
 __global__ void k_scale_add(float *y, float a, const float *x, size_t n) {
     FOR_EACH(i, n) y[i] += a * x[i];  // a = 1: exact, as the CPU's y += x
 }
@@ -113,8 +110,10 @@ __global__ void k_shuffle(float *out, const float *in, int N, int H, int W, int 
         size_t c = e % C, x = (e / C) % Wo, y = (e / C / Wo) % ((size_t)H * s), n = e / C / Wo / ((size_t)H * s);
         size_t h = y / s, i = y % s, w = x / s, j = x % s;
         size_t src = (((n * H + h) * W + w) * C + c) * s * s + i * s + j;
-        if (backward) out[src] = in[e];  // d_in[src] = d_out[e]: a permutation, no sums
-        else out[e] = in[src];
+        if (backward)
+            out[src] = in[e];  // d_in[src] = d_out[e]: a permutation, no sums
+        else
+            out[e] = in[src];
     }
 }
 

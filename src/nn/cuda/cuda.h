@@ -17,7 +17,7 @@ void cuda_free(void *p);
 int cuda_upload(void *dst, const void *src, size_t bytes);
 int cuda_download(void *dst, const void *src, size_t bytes);
 int cuda_copy(void *dst, const void *src, size_t bytes);  // device to device
-int cuda_sync(void);  // waits for the stream; 0, or -1 with the first error
+int cuda_sync(void);                                      // waits for the stream; 0, or -1 with the first error
 
 void cuda_lrelu_forward(float *out, const float *in, size_t n, float slope);
 void cuda_lrelu_backward(float *d_in, const float *d_out, const float *in, size_t n, float slope);
@@ -40,8 +40,8 @@ void cuda_conv_set_workspace(cuda_conv *c, void *ws);
 // out = act(conv(in) + bias (+ res)); res NULL or not aliasing out
 int cuda_conv_forward(cuda_conv *c, float *out, const float *in, const float *weight, const float *bias,
                       const float *res);
-int cuda_conv_backward(cuda_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out,
-                       const float *in, const float *weight);
+int cuda_conv_backward(cuda_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
+                       const float *weight);
 
 // The attention modules' kernels (attention.cu), forward; attention.c composes them.
 // CA on (N, P, C) with hidden width R; saved as attention.c's: pooled (N,C), hidden (N,R), gate (N,C).
@@ -55,13 +55,12 @@ void cuda_gate_forward(float *g, float *out, const float *res, const float *in, 
 //   dz (P) = <d_out, in> g (1 - g);  d_w (Cx) = sum_p dz x, d_b = sum_p dz;
 //   d_in (=, or += when accumulate) d_out g (+ dz w when w is not NULL);
 //   SA4's d3 (P,K) = lrelu'(a3) dz w4.
-void cuda_ca_backward(int N, size_t P, int C, int R, float slope, float *d_in, float *const *d_params,
-                      float *scratch, const float *d_out, const float *saved, const float *in,
-                      const float *const *params);
+void cuda_ca_backward(int N, size_t P, int C, int R, float slope, float *d_in, float *const *d_params, float *scratch,
+                      const float *d_out, const float *saved, const float *in, const float *const *params);
 void cuda_gate_backward_z(float *dz, const float *d_out, const float *in, const float *g, size_t P, int C);
 void cuda_gate_backward_w(float *d_w, float *d_b, const float *dz, const float *x, size_t P, int Cx);
-void cuda_gate_backward_in(float *d_in, const float *d_out, const float *g, const float *dz, const float *w,
-                           size_t P, int C, int accumulate);
+void cuda_gate_backward_in(float *d_in, const float *d_out, const float *g, const float *dz, const float *w, size_t P,
+                           int C, int accumulate);
 void cuda_sa4_d3(float *d3, const float *dz, const float *w4, const float *a3, size_t P, int K, float slope);
 
 #ifdef __cplusplus
