@@ -53,6 +53,8 @@ enum { OPT_DEVICE = 1300 };
     "                          has CUDA, a GPU is present and the CUDA backend has the\n"     \
     "                          model's layers; else cpu), cpu, cuda (docs/cuda.md)\n"
 extern int cli_device;  // the request: ATTSR_DEVICE_AUTO (default), _CPU or _CUDA
+// The options of every command that runs the network: the common ones, --precision, --device.
+#define CLI_NETWORK_OPTIONS CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION, CLI_DEVICE_OPTION
 // Makes the request for cfg's network (training or not) the process's device; 0, or -1
 // after printing why an explicit --device cuda cannot be met.
 int cli_select_device(const model_config *cfg, int training);

@@ -135,9 +135,7 @@ static int eval_option(int opt, const char *arg, void *p) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS,
-                                         CLI_PRECISION_OPTION,
-                                         CLI_DEVICE_OPTION,
+    static const struct option opts[] = {CLI_NETWORK_OPTIONS,
                                          {"model", required_argument, 0, 'm'},
                                          {"bicubic", no_argument, 0, OPT_BICUBIC},
                                          {"scale", required_argument, 0, 's'},

@@ -59,9 +59,7 @@ static int time_forward(const model *m, int size, int runs, double *t) {
 }
 
 int cmd_info(int argc, char **argv) {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS,
-                                         CLI_PRECISION_OPTION,
-                                         CLI_DEVICE_OPTION,
+    static const struct option opts[] = {CLI_NETWORK_OPTIONS,
                                          {"model", required_argument, 0, 'm'},
                                          {"size", required_argument, 0, OPT_SIZE},
                                          {"runs", required_argument, 0, OPT_RUNS},

@@ -183,10 +183,8 @@ static int check_paths(const train_config *c, const char **dirs, int n_dirs) {
 }
 
 int cmd_train(int argc, char **argv) {
-    static const struct option opts[] = {CLI_COMMON_OPTIONS,
+    static const struct option opts[] = {CLI_NETWORK_OPTIONS,
                                          CLI_MODEL_OPTIONS,
-                                         CLI_PRECISION_OPTION,
-                                         CLI_DEVICE_OPTION,
                                          {"data", required_argument, 0, 'd'},
                                          {"output", required_argument, 0, 'o'},
                                          {"init", required_argument, 0, OPT_INIT},

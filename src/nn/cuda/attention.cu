@@ -7,32 +7,17 @@
 #include <math.h>
 
 #include "nn/cuda/cuda.h"
-
-#define THREADS 256
-
-#define FOR_EACH(i, n) \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
-
-static unsigned blocks_for(size_t n) {
-    size_t b = (n + THREADS - 1) / THREADS;
-    return (unsigned)(b < 65535u * 32u ? (b ? b : 1) : 65535u * 32u);
-}
+#include "nn/cuda/kernels.cuh"
 
 __device__ float sigmoid(float z) { return 1.0f / (1.0f + expf(-z)); }
 
 // pooled[n, c] = mean over the P pixels of in[n, :, c]: block (n, c), a fixed tree
 __global__ void k_pool(float *pooled, const float *in, size_t P, int C) {
-    __shared__ double part[THREADS];
     const int n = blockIdx.x / C, c = blockIdx.x % C;
     double s = 0;
     for (size_t p = threadIdx.x; p < P; p += THREADS) s += in[((size_t)n * P + p) * C + c];
-    part[threadIdx.x] = s;
-    __syncthreads();
-    for (int h = THREADS / 2; h > 0; h /= 2) {
-        if (threadIdx.x < h) part[threadIdx.x] += part[threadIdx.x + h];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) pooled[blockIdx.x] = (float)(part[0] / (double)P);
+    double t = block_sum(s);
+    if (threadIdx.x == 0) pooled[blockIdx.x] = (float)(t / (double)P);
 }
 
 // hidden[n, r] = b1[r] + w1[r, :] . pooled[n, :]
@@ -102,19 +87,6 @@ extern "C" void cuda_gate_forward(float *g, float *out, const float *res, const 
 // Every sum over pixels is one block per output with a fixed tree, in double as the
 // CPU's chunked sums: deterministic, and equal to the CPU's up to the order of additions.
 
-__device__ double block_sum_d(double s) {
-    __shared__ double part[THREADS];
-    part[threadIdx.x] = s;
-    __syncthreads();
-    for (int h = THREADS / 2; h > 0; h /= 2) {
-        if (threadIdx.x < h) part[threadIdx.x] += part[threadIdx.x + h];
-        __syncthreads();
-    }
-    double r = part[0];
-    __syncthreads();  // part is reused by the next call
-    return r;
-}
-
 // CA: dz[n, c] = sum_p d_out * in, times g (1 - g): block (n, c)
 __global__ void k_ca_dz(float *dz, const float *d_out, const float *in, const float *gate, size_t P, int C) {
     const int n = blockIdx.x / C, c = blockIdx.x % C;
@@ -123,7 +95,7 @@ __global__ void k_ca_dz(float *dz, const float *d_out, const float *in, const fl
         size_t i = ((size_t)n * P + p) * C + c;
         s += (double)d_out[i] * in[i];
     }
-    double t = block_sum_d(s);
+    double t = block_sum(s);
     if (threadIdx.x == 0) {
         float g = gate[blockIdx.x];
         dz[blockIdx.x] = (float)t * g * (1 - g);
@@ -209,7 +181,7 @@ __global__ void k_gate_dw(float *d_w, float *d_b, const float *dz, const float *
     const int c = blockIdx.x;
     double s = 0;
     for (size_t p = threadIdx.x; p < P; p += THREADS) s += (double)dz[p] * (c < Cx ? x[p * Cx + c] : 1.0f);
-    double t = block_sum_d(s);
+    double t = block_sum(s);
     if (threadIdx.x == 0) {
         if (c < Cx)
             d_w[c] = (float)t;

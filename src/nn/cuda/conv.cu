@@ -13,10 +13,10 @@
 #include <stdlib.h>
 
 #include "nn/cuda/cuda.h"
+#include "nn/cuda/kernels.cuh"
 
 extern "C" int as_errorf(const char *fmt, ...);
 
-#define THREADS 256
 #define WS_LIMIT ((size_t)256 << 20)  // the most workspace an algorithm may ask for
 
 static cudnnHandle_t g_cudnn;
@@ -130,14 +130,6 @@ static int workspace(cuda_conv *c) {
     if (!(c->ws_own = (char *)cuda_alloc(c->ws_bytes))) return -1;
     c->ws = c->ws_own;
     return 0;
-}
-
-#define FOR_EACH(i, n) \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
-
-static unsigned blocks_for(size_t n) {
-    size_t b = (n + THREADS - 1) / THREADS;
-    return (unsigned)(b < 65535u * 32u ? (b ? b : 1) : 65535u * 32u);
 }
 
 // OIHW <-> OHWI: to = 1 reorders PyTorch's weights for cuDNN, to = 0 brings a gradient back

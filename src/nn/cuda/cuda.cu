@@ -11,11 +11,11 @@
 #include <stdint.h>
 
 #include "nn/cuda/cuda.h"
+#include "nn/cuda/kernels.cuh"
 
 extern "C" int as_errorf(const char *fmt, ...);
 
 #define SUM_CHUNKS 64  // AS_SUM_CHUNKS (core.h), the CPU's split
-#define THREADS 256
 
 static int fail(const char *what, cudaError_t e) { return as_errorf("CUDA %s: %s", what, cudaGetErrorString(e)); }
 
@@ -69,14 +69,6 @@ extern "C" int cuda_sync(void) {
 
 // ---- element-wise ------------------------------------------------------------------------
 
-static unsigned blocks_for(size_t n) {
-    size_t b = (n + THREADS - 1) / THREADS;
-    return (unsigned)(b < 65535u * 32u ? (b ? b : 1) : 65535u * 32u);  // grid-stride beyond
-}
-
-#define FOR_EACH(i, n) \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
-
 // x * (x > 0 ? 1 : slope), as the CPU's: the same values, NaN propagating
 __global__ void k_lrelu(float *out, const float *in, size_t n, float slope) {
     FOR_EACH(i, n) out[i] = in[i] * (in[i] > 0 ? 1.0f : slope);
@@ -122,17 +114,6 @@ extern "C" void cuda_pixel_shuffle(float *out, const float *in, int N, int H, in
 }
 
 // ---- reductions: chunk k of SUM_CHUNKS by block k, a fixed tree, summed on the host ----
-
-__device__ double block_sum(double s) {
-    __shared__ double part[THREADS];
-    part[threadIdx.x] = s;
-    __syncthreads();
-    for (int h = THREADS / 2; h > 0; h /= 2) {
-        if (threadIdx.x < h) part[threadIdx.x] += part[threadIdx.x + h];
-        __syncthreads();
-    }
-    return part[0];
-}
 
 __global__ void k_l1(double *chunk_sum, float *d_pred, const float *pred, const float *target, size_t n, float g) {
     size_t lo = n * blockIdx.x / SUM_CHUNKS, hi = n * (blockIdx.x + 1) / SUM_CHUNKS;
