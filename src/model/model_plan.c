@@ -12,32 +12,16 @@
 #include "core/core.h"
 #include "model/model.h"
 
+// (one line per kind of slot reads better than one per slot)
+// clang-format off
 enum slot {
-    S_X0,
-    S_F,
-    S_G0,
-    S_G1,
-    S_B0,
-    S_B1,
-    S_A1,
-    S_A2,
-    S_ATT,  // LR maps
-    S_UP,
-    S_SH = S_UP + MODEL_MAX_UP,  // upsampling, per stage
-    S_D0 = S_SH + MODEL_MAX_UP,
-    S_D1,
-    S_D2,
-    S_D3,
-    S_D4,
-    S_DF_S,
-    S_DF_T,
-    S_D_UP,
-    S_D_HR0,
-    S_D_HR1,
-    S_ATT_SCRATCH,
-    S_DW_TMP,  // backward only
+    S_X0, S_F, S_G0, S_G1, S_B0, S_B1, S_A1, S_A2, S_ATT,  // LR maps
+    S_UP, S_SH = S_UP + MODEL_MAX_UP,                       // upsampling, per stage
+    S_D0 = S_SH + MODEL_MAX_UP, S_D1, S_D2, S_D3, S_D4, S_DF_S, S_DF_T, S_D_UP, S_D_HR0, S_D_HR1,
+    S_ATT_SCRATCH, S_DW_TMP,                                         // backward only
     S_COUNT
 };
+// clang-format on
 
 typedef struct {
     float *a1, *a2, *att, *out;
