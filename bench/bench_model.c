@@ -68,12 +68,13 @@ int main(int argc, char **argv) {
     gradnorm_init(&tr.gn, 1, 1.5, 0.01);
     if (train && dev != NN_CPU) {  // the targets and loss gradients where the step runs
         float *host[2] = {s_hr, t_hr}, **on_dev[4] = {&s_hr, &t_hr, &ds, &dt};
-        for (int i = 0; i < 4; i++)
-            if (!(*on_dev[i] = nn_alloc(dev, 4 * out_n)) || (i < 2 && nn_upload(dev, *on_dev[i], host[i], 4 * out_n)) ||
-                (i == 3 && trainer_bind(&tr, p))) {
-                fprintf(stderr, "bench_model: %s\n", as_error());
-                return 1;
-            }
+        int rc = trainer_bind(&tr, p);
+        for (int i = 0; i < 4 && !rc; i++)
+            rc = !(*on_dev[i] = nn_alloc(dev, 4 * out_n)) || (i < 2 && nn_upload(dev, *on_dev[i], host[i], 4 * out_n));
+        if (rc) {
+            fprintf(stderr, "bench_model: %s\n", as_error());
+            return 1;
+        }
     }
     double *t = malloc(sizeof(double) * (reps + 1)), *cpu = malloc(sizeof(double) * (reps + 1));
     for (int r = 0; r <= reps; r++) {
