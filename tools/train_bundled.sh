@@ -21,7 +21,7 @@ mkdir -p runs/bundled models
 train() {  # scale steps lr milestones [--init MODEL]
     local s=$1 steps=$2 lr=$3 ms=$4; shift 4
     build/attsr train "${DATA[@]}" -o runs/bundled/x$s --cache runs/bundled/satv-cache --scale "$s" "${SHAPE[@]}" \
-        --batch 16 --patch 48 --steps "$steps" --lr "$lr" --milestones "$ms" --val-every 500 --ckpt-every 50 \
+        --batch 16 --patch 48 --steps "$steps" --lr "$lr" --milestones "$ms" --val ../shared/data/benchmark/Set5 --val-every 500 --ckpt-every 50 \
         --log-every 20 --seed 1 --gradnorm off --resume "$@"
     cp runs/bundled/x$s/best.safetensors models/attsr_x$s.safetensors
 }

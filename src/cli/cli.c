@@ -38,6 +38,13 @@ int cli_int(const char *s, long lo, long hi, const char *flag, long *out) {
     return 0;
 }
 
+int cli_int32(const char *s, int lo, int hi, const char *flag, int *out) {
+    long v;
+    if (cli_int(s, lo, hi, flag, &v)) return -1;
+    *out = (int)v;
+    return 0;
+}
+
 int cli_float(const char *s, double lo, double hi, const char *flag, double *out) {
     char *end;
     errno = 0;
@@ -211,38 +218,19 @@ void cli_progress(const char *label, long done, long total) {
 }
 
 int cli_model_option(int opt, const char *arg, model_config *c) {
-    long v;
     switch (opt) {
-    case OPT_SCALE:
-        if (cli_int(arg, 2, 4, "--scale", &v)) return -1;
-        c->scale = (int)v;
-        return 1;
-    case OPT_FEATS:
-        if (cli_int(arg, 1, 1024, "--feats", &v)) return -1;
-        c->feats = (int)v;
-        return 1;
-    case OPT_FE_GROUPS:
-        if (cli_int(arg, 0, 64, "--fe-groups", &v)) return -1;
-        c->fe_groups = (int)v;
-        return 1;
-    case OPT_GROUPS:
-        if (cli_int(arg, 0, 64, "--groups", &v)) return -1;
-        c->groups = (int)v;
-        return 1;
-    case OPT_BLOCKS:
-        if (cli_int(arg, 0, 256, "--blocks", &v)) return -1;
-        c->blocks = (int)v;
-        return 1;
+    case OPT_SCALE: return cli_int32(arg, 2, 4, "--scale", &c->scale) ? -1 : 1;
+    case OPT_FEATS: return cli_int32(arg, 1, 1024, "--feats", &c->feats) ? -1 : 1;
+    case OPT_FE_GROUPS: return cli_int32(arg, 0, 64, "--fe-groups", &c->fe_groups) ? -1 : 1;
+    case OPT_GROUPS: return cli_int32(arg, 0, 64, "--groups", &c->groups) ? -1 : 1;
+    case OPT_BLOCKS: return cli_int32(arg, 0, 256, "--blocks", &c->blocks) ? -1 : 1;
     case OPT_ATTENTION:
         if (attention_parse(arg, &c->attention)) {
             cli_error("--attention: %s", as_error());
             return -1;
         }
         return 1;
-    case OPT_CA_REDUCTION:
-        if (cli_int(arg, 1, 1024, "--ca-reduction", &v)) return -1;
-        c->ca_reduction = (int)v;
-        return 1;
+    case OPT_CA_REDUCTION: return cli_int32(arg, 1, 1024, "--ca-reduction", &c->ca_reduction) ? -1 : 1;
     }
     return 0;
 }

@@ -23,6 +23,7 @@ extern const char *cli_command;  // the running command's name, for messages
 
 // Parses a whole decimal integer in [lo, hi] for `flag`; 0 or -1 (error printed).
 int cli_int(const char *s, long lo, long hi, const char *flag, long *out);
+int cli_int32(const char *s, int lo, int hi, const char *flag, int *out);  // the same into an int
 int cli_float(const char *s, double lo, double hi, const char *flag, double *out);
 
 // Options every command shares; a command's own option codes start at OPT_FIRST_FREE.

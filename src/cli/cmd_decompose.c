@@ -33,7 +33,6 @@ typedef struct {
 static int decompose_option(int opt, const char *arg, void *args) {
     decompose_args *a = args;
     double v;
-    long iters;
     switch (opt) {
     case 'i': a->in = arg; return 0;
     case OPT_STRUCTURE: a->out_s = arg; return 0;
@@ -43,10 +42,7 @@ static int decompose_option(int opt, const char *arg, void *args) {
         if (cli_float(arg, 0, 1e6, "--lambda", &v)) return -1;
         a->p.lambda = (float)v;
         return 0;
-    case OPT_ITERS:
-        if (cli_int(arg, 1, 100000, "--iters", &iters)) return -1;
-        a->p.max_iters = (int)iters;
-        return 0;
+    case OPT_ITERS: return cli_int32(arg, 1, 100000, "--iters", &a->p.max_iters);
     }
     return cli_error("unhandled option %d", opt);
 }

@@ -8,11 +8,6 @@
 #include "core/core.h"
 #include "train/train.h"
 
-// Without --val, the validation folder when it exists relative to the working directory:
-// the layout of the project's own runs (its data beside the checkout, models/state/*.args
-// rely on it). Elsewhere a run without --val does not validate.
-#define DEFAULT_VAL "../shared/data/benchmark/Set5"
-
 static const char *HELP =
     "usage: attsr train -d DIR [-d DIR...] -o RUN [options]\n"
     "Trains on random (48 s)-pixel HR patches of the images in the DIRs (flips and\n"
@@ -35,8 +30,8 @@ static const char *HELP =
     "  --gradnorm-warmup K     GradNorm's reference losses L_i(0) from the mean of steps K..2K-1,\n"
     "                          weights fixed at 1 until step 2K (0, the default: step 0's losses;\n"
     "                          docs/spec.md section 6)\n"
-    "  --val DIR               validation folder of HR images ('' for none; without --val,\n"
-    "                          " DEFAULT_VAL " if that folder exists from here)\n"
+    "  --val DIR               validation folder of HR images: PSNR every --val-every steps,\n"
+    "                          best.safetensors the best of them (none without --val)\n"
     "  --val-every N (500)     --ckpt-every N (100)    --log-every N (10)\n"
     "  --cache DIR             decomposition cache (default RUN/.satv-cache)\n"
     "  --resume                continue RUN from its checkpoint (same seed)\n"
@@ -87,7 +82,7 @@ enum {
 typedef struct {
     train_config c;
     const char *dirs[64];
-    int n_dirs, val_set;
+    int n_dirs;
 } train_args;
 
 static int train_option(int opt, const char *arg, void *p) {
@@ -116,14 +111,8 @@ static int train_option(int opt, const char *arg, void *p) {
         return 0;
     case 'o': c->out_dir = arg; return 0;
     case OPT_INIT: c->init_from = arg; return 0;
-    case OPT_PATCH:
-        if (cli_int(arg, 4, 1024, "--patch", &v)) return -1;
-        c->patch = (int)v;
-        return 0;
-    case OPT_BATCH:
-        if (cli_int(arg, 1, 4096, "--batch", &v)) return -1;
-        c->batch = (int)v;
-        return 0;
+    case OPT_PATCH: return cli_int32(arg, 4, 1024, "--patch", &c->patch);
+    case OPT_BATCH: return cli_int32(arg, 1, 4096, "--batch", &c->batch);
     case OPT_STEPS: return cli_int(arg, 1, 1L << 40, "--steps", &c->steps);
     case OPT_LR: return cli_float(arg, 0, 10, "--lr", &c->lr);
     case OPT_MILESTONES: return parse_milestones(arg, c) ? -1 : 0;
@@ -150,8 +139,7 @@ static int train_option(int opt, const char *arg, void *p) {
     case OPT_GN_LR: return cli_float(arg, 0, 100, "--gn-lr", &c->gn_lr);
     case OPT_GN_WARMUP: return cli_int(arg, 0, 1L << 40, "--gradnorm-warmup", &c->gn_warmup);
     case OPT_VAL:
-        c->val_dir = *arg ? arg : NULL;
-        a->val_set = 1;
+        c->val_dir = *arg ? arg : NULL;  // '' as none, for scripts
         return 0;
     case OPT_VAL_EVERY: return cli_int(arg, 0, 1L << 40, "--val-every", &c->val_every);
     case OPT_CKPT_EVERY: return cli_int(arg, 1, 1L << 40, "--ckpt-every", &c->ckpt_every);
@@ -218,13 +206,12 @@ int cmd_train(int argc, char **argv) {
     if (r) return cli_parse_status(r);
     train_config c = a.c;
     const char **dirs = a.dirs;
-    int n_dirs = a.n_dirs, val_set = a.val_set;
+    int n_dirs = a.n_dirs;
     if (!n_dirs || !c.out_dir) return cli_error("-d DIR and -o RUN are required (see --help)");
     if (model_config_check(&c.model)) return cli_error("%s", as_error());
     if (c.lr_cosine && c.n_milestones) return cli_error("--milestones has no effect with --lr-schedule cosine");
     if (c.lr_min > c.lr) return cli_error("--lr-min %g exceeds --lr %g", c.lr_min, c.lr);
     if (c.gn_warmup && !c.gradnorm) return cli_error("--gradnorm-warmup needs --gradnorm on");
-    if (!val_set && cli_is_dir(DEFAULT_VAL)) c.val_dir = DEFAULT_VAL;
     if (check_paths(&c, dirs, n_dirs) || cli_select_device(&c.model, 1)) return 1;
     c.data_dirs = dirs;
     c.n_data = n_dirs;

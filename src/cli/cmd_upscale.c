@@ -300,14 +300,8 @@ static int upscale_option(int opt, const char *arg, void *p) {
     case 'o': a->out = arg; return 0;
     case OPT_STRUCTURE: a->j.structure = arg; return 0;
     case OPT_TEXTURE: a->j.texture = arg; return 0;
-    case OPT_TILE:
-        if (cli_int(arg, 8, 1 << 16, "--tile", &v)) return -1;
-        a->j.opt.tile = (int)v;
-        return 0;
-    case OPT_OVERLAP:
-        if (cli_int(arg, 1, 1 << 12, "--overlap", &v)) return -1;
-        a->j.opt.overlap = (int)v;
-        return 0;
+    case OPT_TILE: return cli_int32(arg, 8, 1 << 16, "--tile", &a->j.opt.tile);
+    case OPT_OVERLAP: return cli_int32(arg, 1, 1 << 12, "--overlap", &a->j.opt.overlap);
     case OPT_ENSEMBLE: a->j.opt.ensemble = 1; return 0;
     case OPT_KEEP_ORIENTATION: a->j.read_flags |= IMAGE_KEEP_ORIENTATION; return 0;
     case OPT_DEPTH:
@@ -325,10 +319,7 @@ static int upscale_option(int opt, const char *arg, void *p) {
             return cli_error("--format: '%s' is not one of png, jpg, jpeg, webp, tif, tiff, npy", arg);
         a->j.format = arg;
         return 0;
-    case OPT_QUALITY:
-        if (cli_int(arg, 1, 100, "--quality", &v)) return -1;
-        a->j.write.quality = (int)v;
-        return 0;
+    case OPT_QUALITY: return cli_int32(arg, 1, 100, "--quality", &a->j.write.quality);
     }
     return cli_error("unhandled option %d", opt);
 }

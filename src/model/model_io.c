@@ -68,7 +68,7 @@ static int config_from_meta(model_config *c, const st_file *f, const char *name)
     return 0;
 }
 
-static int load_from(model *m, const st_file *f, const char *name) {
+static int model_from(model *m, const st_file *f, const char *name) {
     model_config cfg;
     if (config_from_meta(&cfg, f, name)) return -1;
     // The file is checked against the metadata before anything of the model's size is
@@ -103,20 +103,20 @@ fail:
     return -1;
 }
 
+static int load_from(model *m, st_file *f, const char *name) {  // frees f
+    int rc = model_from(m, f, name);
+    st_free(f);
+    return rc;
+}
+
 int model_load_memory(model *m, const void *data, size_t n, const char *name) {
     st_file f;
     memset(m, 0, sizeof *m);
-    if (st_read_memory(&f, data, n, name)) return -1;
-    int rc = load_from(m, &f, name);
-    st_free(&f);
-    return rc;
+    return st_read_memory(&f, data, n, name) ? -1 : load_from(m, &f, name);
 }
 
 int model_load(model *m, const char *path) {
     st_file f;
     memset(m, 0, sizeof *m);
-    if (st_read(&f, path)) return -1;
-    int rc = load_from(m, &f, path);
-    st_free(&f);
-    return rc;
+    return st_read(&f, path) ? -1 : load_from(m, &f, path);
 }

@@ -42,10 +42,11 @@ static model_plan *plan_for(const model *m, plan_cache *c, int w, int h) {
     c->plan = model_plan_create(m, 1, h, w, 0);
     if (!c->plan) return NULL;
     c->w = w, c->h = h;
+    // a device plan's outputs are copied out through a host buffer
+    int on_host = model_plan_device(c->plan) == NN_CPU;
     c->window = as_malloc_array((size_t)w * h * 3, sizeof(float));
-    if (c->window && model_plan_device(c->plan) != NN_CPU)
-        c->result = as_malloc_array(model_plan_output_floats(c->plan), sizeof(float));
-    if (!c->window || (model_plan_device(c->plan) != NN_CPU && !c->result)) {
+    if (c->window && !on_host) c->result = as_malloc_array(model_plan_output_floats(c->plan), sizeof(float));
+    if (!c->window || (!on_host && !c->result)) {
         plan_cache_free(c);
         return NULL;
     }

@@ -767,12 +767,8 @@ int attention_forward_add(nn_attention *a, float *out, float *saved, const float
     const size_t n = (size_t)a->N * a->H * a->W * a->C;
     switch (a->kind) {
     case ATT_NONE:
-        if (res)
-            add_forward(out, res, in, n);
-        else if (a->cuda)
-            return nn_copy(NN_CUDA, out, in, n * sizeof *out);
-        else
-            memcpy(out, in, n * sizeof *out);
+        if (!res) return nn_copy(a->cuda ? NN_CUDA : NN_CPU, out, in, n * sizeof *out);
+        add_forward(out, res, in, n);
         return 0;
     case ATT_CA: ca_any_forward(a, out, saved, in, res, params); return 0;
     case ATT_SA1: pixel_gate(a, saved, out, res, in, in, params[0], params[1], a->C); return 0;

@@ -202,8 +202,10 @@ struct nn_conv {
     do {                            \
         if ((c)->cu) return (call); \
     } while (0)
+static int on_cuda(const nn_conv *c) { return c->cu != NULL; }
 #else
 #define CUDA_PLAN_RETURN(c, call) ((void)0)
+static int on_cuda(const nn_conv *c) { return 0; }
 #endif
 
 // ---- the algorithm: oneDNN direct or Winograd ------------------------------------------
@@ -606,11 +608,13 @@ void conv_destroy(nn_conv *c) {
     free(c);
 }
 
-int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias) {
-    CUDA_PLAN_RETURN(c, cuda_conv_forward(c->cu, out, in, weight, bias, NULL));
+// out = in * weight + bias (+ res, NULL: none): on Winograd and cuDNN plans the add is
+// in the output's own pass, on direct ones a pass after the primitive.
+static int forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias, const float *res) {
+    CUDA_PLAN_RETURN(c, cuda_conv_forward(c->cu, out, in, weight, bias, res));
     if (c->wino_m) {
         const float *U = workspace_ready(c) ? NULL : kernel_get(c, 0, weight);
-        return U ? wino_run(c->wino[0], out, in, U, bias, c->opt.lrelu, c->opt.slope, NULL) : -1;
+        return U ? wino_run(c->wino[0], out, in, U, bias, c->opt.lrelu, c->opt.slope, res) : -1;
     }
     if (workspace_ready(c) || view_in(&c->src, in) || view_in(&c->weights, weight) || view_out(&c->dst, out) ||
         set_handle(c->bias, bias))
@@ -620,23 +624,22 @@ int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, c
                               {DNNL_ARG_BIAS, c->bias},
                               {DNNL_ARG_DST, view_mem(&c->dst)},
                               {DNNL_ARG_SCRATCHPAD, c->scratch}};
-    if (execute(c->prim[0], 5, args)) return -1;
-    return view_out_done(&c->dst);
+    if (execute(c->prim[0], 5, args) || view_out_done(&c->dst)) return -1;
+    if (res) add_inplace(out, res, (size_t)c->N * c->H * c->W * c->cout);
+    return 0;
+}
+
+int conv_forward(nn_conv *c, float *out, const float *in, const float *weight, const float *bias) {
+    return forward(c, out, in, weight, bias, NULL);
 }
 
 int conv_forward_add(nn_conv *c, float *out, const float *in, const float *weight, const float *bias,
                      const float *res) {
-    CUDA_PLAN_RETURN(c, res == out ? as_errorf("conv_forward_add: res may not alias out on cuDNN")
-                                   : cuda_conv_forward(c->cu, out, in, weight, bias, res));
+    // Winograd's output transform reads each tile of res before it writes out's
+    if (res == out && (on_cuda(c) || !c->wino_m))
+        return as_errorf("conv_forward_add: res may not alias out on a %s plan", on_cuda(c) ? "cuDNN" : "direct");
     if (!conv_dst_is_nhwc(c)) return as_errorf("conv_forward_add: the plan's output is not NHWC");
-    if (c->wino_m) {  // the add in the output transform: no pass of its own
-        const float *U = workspace_ready(c) ? NULL : kernel_get(c, 0, weight);
-        return U ? wino_run(c->wino[0], out, in, U, bias, c->opt.lrelu, c->opt.slope, res) : -1;
-    }
-    if (res == out) return as_errorf("conv_forward_add: res may not alias out on a direct plan");
-    if (conv_forward(c, out, in, weight, bias)) return -1;
-    add_inplace(out, res, (size_t)c->N * c->H * c->W * c->cout);
-    return 0;
+    return forward(c, out, in, weight, bias, res);
 }
 
 int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,

@@ -219,28 +219,19 @@ static int read_meta(const st_file *sf, const char *path, trainer *t) {
     return st_meta(sf, "gn_warmup") ? read_fields(F_WARMUP, sf, path, t) : 0;
 }
 
-int checkpoint_load_memory(const void *data, size_t n, const char *path, trainer *t) {
-    st_file f;
-    memset(t, 0, sizeof *t);
-    if (st_read_memory(&f, data, n, path)) return -1;
-    const char *fmt = st_meta(&f, "format"), *ver = st_meta(&f, "version");
-    if (!fmt || strcmp(fmt, "attsr-checkpoint")) {
-        st_free(&f);
-        return as_errorf("%s: not an attsr checkpoint", path);
-    }
-    if (!ver || strcmp(ver, CKPT_VERSION)) {
-        // the message first: ver points into f
-        as_errorf("%s: checkpoint version %s, this attsr reads version %s (start a new run)", path,
-                  ver ? ver : "missing", CKPT_VERSION);
-        st_free(&f);
-        return -1;
-    }
-    int rc = read_meta(&f, path, t);
+// The trainer *t (zeroed by the caller) from a parsed file; on failure *t is freed.
+static int trainer_from(trainer *t, const st_file *f, const char *path) {
+    const char *fmt = st_meta(f, "format"), *ver = st_meta(f, "version");
+    if (!fmt || strcmp(fmt, "attsr-checkpoint")) return as_errorf("%s: not an attsr checkpoint", path);
+    if (!ver || strcmp(ver, CKPT_VERSION))
+        return as_errorf("%s: checkpoint version %s, this attsr reads version %s (start a new run)", path,
+                         ver ? ver : "missing", CKPT_VERSION);
+    int rc = read_meta(f, path, t);
     // The tensors are checked before anything of the model's size is allocated, so a
     // file's metadata cannot ask for more memory than the file holds.
     const st_tensor *src[N_TENSORS] = {NULL};
     for (int i = 0; !rc && i < N_TENSORS; i++) {
-        src[i] = st_find(&f, TENSORS[i].name);
+        src[i] = st_find(f, TENSORS[i].name);
         if ((src[i] || !TENSORS[i].optional) && (!src[i] || src[i]->numel != t->m.n_floats))
             rc = as_errorf("%s: checkpoint tensor '%s' is missing or has the wrong size", path, TENSORS[i].name);
     }
@@ -253,7 +244,6 @@ int checkpoint_load_memory(const void *data, size_t n, const char *path, trainer
     }
     for (int i = 0; !rc && i < N_TENSORS; i++)
         if (src[i]) memcpy(*AT(t, TENSORS[i].off, float *), src[i]->data, sizeof(float) * t->m.n_floats);
-    st_free(&f);
     if (rc) {
         trainer_free(t);
         return -1;
@@ -261,12 +251,20 @@ int checkpoint_load_memory(const void *data, size_t n, const char *path, trainer
     return 0;
 }
 
-int checkpoint_load(const char *path, trainer *t) {
-    void *data;
-    size_t n;
-    memset(t, 0, sizeof *t);
-    if (as_read_file(path, &data, &n, as_limits.max_alloc)) return -1;
-    int rc = checkpoint_load_memory(data, n, path, t);
-    free(data);
+static int load_from(trainer *t, st_file *f, const char *path) {  // frees f
+    int rc = trainer_from(t, f, path);
+    st_free(f);
     return rc;
+}
+
+int checkpoint_load_memory(const void *data, size_t n, const char *name, trainer *t) {
+    st_file f;
+    memset(t, 0, sizeof *t);
+    return st_read_memory(&f, data, n, name) ? -1 : load_from(t, &f, name);
+}
+
+int checkpoint_load(const char *path, trainer *t) {
+    st_file f;
+    memset(t, 0, sizeof *t);
+    return st_read(&f, path) ? -1 : load_from(t, &f, path);
 }
