@@ -13,9 +13,6 @@
 
 #include "image/image.h"
 
-// Below this many values a conversion loop is not worth waking the OpenMP team for.
-#define IMAGE_PAR_MIN ((size_t)1 << 18)
-
 int image_png_decode(const uint8_t *data, size_t n, const char *name, image *img);
 int image_jpeg_decode(const uint8_t *data, size_t n, const char *name, image *img);
 int image_npy_decode(const uint8_t *data, size_t n, const char *name, image *img);

@@ -58,7 +58,7 @@ int image_orient(image *img, int orientation) {
     const int k = symmetry[orientation], w = img->w, h = img->h, c = img->c;
     float *dst = as_malloc_array((size_t)w * h, (size_t)c * sizeof(float));
     if (!dst) return -1;
-#pragma omp parallel for schedule(static) if ((size_t)w * h * c >= IMAGE_PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)w * h * c >= AS_PAR_MIN)
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             int u = k & 1 ? w - 1 - x : x, v = k & 2 ? h - 1 - y : y;

@@ -72,7 +72,7 @@ int image_meta_copy(image *dst, const image *src) {
 void image_quantize_u8(image *img) {
     size_t n = (size_t)img->w * img->h * img->c;
     float *px = img->px;
-#pragma omp parallel for schedule(static) if (n >= IMAGE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (n >= AS_PAR_MIN)
     for (size_t i = 0; i < n; i++) px[i] = image_to_u8(px[i]) / 255.0f;
 }
 
@@ -95,7 +95,7 @@ void image_from_samples(image *img, const uint8_t *src, size_t stride, int src_c
     int map[4];
     for (int k = 0; k < img->c; k++) map[k] = source_channel(src_c, k);
     const int w = img->w, c = img->c, bytes = depth / 8;
-#pragma omp parallel for schedule(static) if ((size_t)w * img->h * c >= IMAGE_PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)w * img->h * c >= AS_PAR_MIN)
     for (int y = 0; y < img->h; y++) {
         const uint8_t *row = src + (size_t)y * stride;
         float *out = img->px + (size_t)y * w * c;
@@ -121,7 +121,7 @@ void image_to_samples(const image *img, void *dst, int out_c, int depth) {
     const int c = img->c, colour = out_c >= 3, alpha = out_c == 2 || out_c == 4;
     uint8_t *d8 = dst;
     uint16_t *d16 = dst;
-#pragma omp parallel for schedule(static) if (n * c >= IMAGE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (n * c >= AS_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         const float *p = img->px + i * c;
         float v[4];

@@ -190,7 +190,7 @@ static float get_f32(const uint8_t *p) {
 static void copy_floats(image *img, const uint8_t *src, int src_c) {
     const size_t n = (size_t)img->w * img->h;
     const int c = img->c;
-#pragma omp parallel for schedule(static) if (n * c >= IMAGE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (n * c >= AS_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         const uint8_t *s = src + i * src_c * 4;
         for (int k = 0; k < c; k++) img->px[i * c + k] = get_f32(s + (src_c == 1 ? 0 : 4 * k));

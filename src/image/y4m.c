@@ -147,7 +147,7 @@ int y4m_to_rgb(const y4m_stream *s, const uint8_t *frame, image *rgb) {
     coefficients(s, &kr, &kb, &ys, &yo, &cs);
     const double kg = 1 - kr - kb;
     const uint8_t *Y = frame, *U = frame + (size_t)s->w * s->h, *V = U + (size_t)s->cw * s->ch;
-#pragma omp parallel for schedule(static) if ((size_t)s->w * s->h >= IMAGE_PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)s->w * s->h >= AS_PAR_MIN)
     for (int y = 0; y < s->h; y++)
         for (int x = 0; x < s->w; x++) {
             size_t i = (size_t)y * s->w + x;
@@ -174,7 +174,7 @@ void y4m_from_rgb(const y4m_stream *s, const image *rgb, uint8_t *frame) {
     const double kg = 1 - kr - kb;
     uint8_t *Y = frame, *U = frame + (size_t)s->w * s->h, *V = U + (size_t)s->cw * s->ch;
     const int c = rgb->c;
-#pragma omp parallel for schedule(static) if ((size_t)s->w * s->h >= IMAGE_PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)s->w * s->h >= AS_PAR_MIN)
     for (int y = 0; y < s->h; y++)
         for (int x = 0; x < s->w; x++) {
             const float *p = rgb->px + ((size_t)y * s->w + x) * c;
@@ -184,7 +184,7 @@ void y4m_from_rgb(const y4m_stream *s, const image *rgb, uint8_t *frame) {
         }
     if (s->chroma == Y4M_MONO) return;
     const int bw = s->chroma == Y4M_444 ? 1 : 2, bh = s->chroma == Y4M_420 ? 2 : 1;
-#pragma omp parallel for schedule(static) if ((size_t)s->cw * s->ch >= IMAGE_PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)s->cw * s->ch >= AS_PAR_MIN)
     for (int cy = 0; cy < s->ch; cy++)
         for (int cx = 0; cx < s->cw; cx++) {
             double su = 0, sv = 0;
