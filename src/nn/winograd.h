@@ -34,6 +34,14 @@ size_t wino_workspace_bytes(const wino *w);
 void wino_set_workspace(wino *w, void *ws);
 const char *wino_impl_name(const wino *w);  // e.g. "winograd F(4x4,3x3) + brg:avx512_core"
 
-// The plain C reference (tests): the same algorithm, scalar, from OIHW weights.
+// Backward-weights of the layer cin -> cout, F(4x4, 3x3): a plan of its own (wino_run
+// refuses it; the workspace calls above serve it too). d_weight (OIHW) and d_bias (NULL:
+// none; the sum of d_out) from the layer's input and d_out, NHWC.
+wino *wino_create_bwd_weights(int N, int H, int W, int cin, int cout);
+int wino_backward_weights(wino *w, float *d_weight, float *d_bias, const float *in, const float *d_out);
+
+// The plain C references (tests): the same algorithms, scalar, with OIHW weights.
 int wino_ref_conv(int m, float *out, const float *in, const float *weight, const float *bias, int N, int H, int W,
                   int cin, int cout);
+int wino_ref_bwd_weights(int m, float *d_weight, float *d_bias, const float *in, const float *d_out, int N, int H,
+                         int W, int cin, int cout);
