@@ -21,6 +21,9 @@
 // Padding: channel counts are rounded up to 8 (one AVX2 vector) inside; the padded
 // input lanes are loaded as zeros and the padded kernel rows are zero, so they add
 // nothing. Tiles past the image's edge read zeros and their outputs are not stored.
+//
+// Backward-weights (wino_create_bwd_weights) reuses the input transform and the chunks;
+// its GEMM's K is the tiles (see "backward-weights" below).
 #include "nn/winograd.h"
 
 // The AVX2 + FMA code builds whatever -march says (the Makefile compiles this file

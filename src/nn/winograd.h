@@ -4,7 +4,8 @@
 // One `wino` is one direction of a layer: out (N,H,W,cout) = in (N,H,W,cin) * U + bias,
 // NHWC, where U is a kernel in the transformed domain (wino_kernel_transform). The
 // backward-data pass of a layer cin -> cout is the direction cout -> cin with the
-// flipped, transposed kernel (flip = 1).
+// flipped, transposed kernel (flip = 1). Backward-weights is a plan of its own
+// (wino_create_bwd_weights).
 #pragma once
 #include <stddef.h>
 
