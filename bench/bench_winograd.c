@@ -1,11 +1,14 @@
 // bench_winograd: 3x3 convolutions, oneDNN direct against Winograd F(4x4,3x3) and
 // F(6x6,3x3), per shape, in direct-equivalent GFLOP/s (the direct algorithm's FLOPs over
-// the time), forward and (training shapes) backward-data.
+// the time), forward and (training shapes) backward-data and backward-weights (m = 4
+// only: the wino6 column is nan there). The last columns name the direct and the
+// Winograd plans' kernels.
 //   build/bench/bench_winograd [runs] [N H W cin cout [train]]   (default 11 runs)
 // Threads: OMP_NUM_THREADS. Medians; the three variants alternate run by run, so load
 // from other processes hits them alike. The ratio column is direct / Winograd m=4 time
 // (above 1: Winograd faster), at the medians and at the best runs (on a loaded machine
 // the best runs are the steadier guide); conv.c's auto rule is checked against it.
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +51,7 @@ static void bench(int N, int H, int W, int cin, int cout, int training, int runs
     double gf = 2.0 * nin * cout * 9 * 1e-9;
     char shape[64];
     snprintf(shape, sizeof shape, "%dx%dx%d %d->%d", N, H, W, cin, cout);
-    for (int pass = 0; pass < (training ? 2 : 1); pass++) {
+    for (int pass = 0; pass < (training ? 3 : 1); pass++) {
         double *t[3];
         for (int v = 0; v < 3; v++) t[v] = malloc(runs * sizeof(double));
         for (int i = -2; i < runs; i++) {
@@ -57,6 +60,8 @@ static void bench(int N, int H, int W, int cin, int cout, int training, int runs
                 int rc;
                 if (pass == 0)
                     rc = v == 2 ? wino_run(w6, out, in, U6, b, 0, 0, NULL) : conv_forward(v ? cw : cd, out, in, w, b);
+                else if (pass == 2)  // backward-weights (and d_bias) alone; F(6x6) has none
+                    rc = v == 2 ? 0 : conv_backward(v ? cw : cd, NULL, dw, db, d_out, in, w);
                 else if (v == 2)
                     rc = wino_run(w6b, d_in, d_out, U6b, NULL, 0, 0, NULL);
                 else {  // backward-data alone: (data + weights) - weights
@@ -73,10 +78,15 @@ static void bench(int N, int H, int W, int cin, int cout, int training, int runs
         }
         double m[3], best[3];
         for (int v = 0; v < 3; v++) m[v] = as_median(t[v], runs), best[v] = t[v][0], free(t[v]);
+        if (pass == 2) m[2] = NAN;  // no F(6x6) backward-weights
         printf("%-20s %-8s direct %6.1f  wino4 %6.1f  wino6 %6.1f GFLOP/s  (%7.2f / %7.2f / %7.2f ms)"
-               "  direct/wino4 %.2f (best runs %.2f)  %s\n",
-               shape, pass ? "bwd-data" : "fwd", gf / m[0], gf / m[1], gf / m[2], m[0] * 1e3, m[1] * 1e3, m[2] * 1e3,
-               m[0] / m[1], best[0] / best[1], conv_impl_name(cd, pass));
+               "  direct/wino4 %.2f (best runs %.2f)  %s | %s\n",
+               shape,
+               pass == 2 ? "bwd-wts"
+               : pass    ? "bwd-data"
+                         : "fwd",
+               gf / m[0], gf / m[1], gf / m[2], m[0] * 1e3, m[1] * 1e3, m[2] * 1e3, m[0] / m[1], best[0] / best[1],
+               conv_impl_name(cd, pass), conv_impl_name(cw, pass));
     }
     conv_destroy(cd), conv_destroy(cw), wino_destroy(w6), wino_destroy(w6b);
     free(in), free(out), free(w), free(b), free(d_out), free(d_in), free(dw), free(db);

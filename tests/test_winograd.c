@@ -216,6 +216,115 @@ static void backward_data(void) {
     }
 }
 
+// Backward-weights' truth in double: dW[co][ci][ky][kx] = sum over pixels of
+// d_out[co] x in[ci] shifted by (ky - 1, kx - 1) (zero outside), db[co] = sum of d_out[co].
+static void naive_bwd_weights(double *dw, double *db, const float *in, const float *d_out, int N, int H, int W, int cin,
+                              int cout) {
+    for (size_t i = 0; i < (size_t)cout * cin * 9; i++) dw[i] = 0;
+    for (int co = 0; co < cout; co++) db[co] = 0;
+    for (int n = 0; n < N; n++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                const float *g = d_out + (((size_t)n * H + y) * W + x) * cout;
+                for (int co = 0; co < cout; co++) db[co] += g[co];
+                for (int ky = 0; ky < 3; ky++)
+                    for (int kx = 0; kx < 3; kx++) {
+                        int yy = y + ky - 1, xx = x + kx - 1;
+                        if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                        const float *p = in + (((size_t)n * H + yy) * W + xx) * cin;
+                        for (int co = 0; co < cout; co++)
+                            for (int ci = 0; ci < cin; ci++)
+                                dw[((size_t)co * cin + ci) * 9 + ky * 3 + kx] += (double)g[co] * p[ci];
+                    }
+            }
+}
+
+// Backward-weights, the reference (m = 4 and 6) and the AVX2 path (m = 4) against the
+// truth. dW is a sum over all N*H*W pixels instead of the forward's 9 cin terms, and the
+// transforms are the forward's B^T (row sums up to 10, 2D 100) on the input and A (row
+// sums up to 15, 2D 225) on d_out, so the relative error (of max|dW|) is of the
+// forward's order: F(4x4) measures 1e-8 to 2.7e-6 on this sweep (ATTSR_TEST_VERBOSE=1;
+// the reference, which sums the tiles in double, up to 1.7e-6), F(6x6) up to 3.8e-6;
+// bounds TOL4 and TOL6 as the forward's (11x the worst seen). d_bias is a plain sum
+// (up to 3e-7 of max|db|; bound 1e-5).
+static void bwd_weights_sweep(int m, int use_ref) {
+    double tol = m == 4 ? TOL4 : TOL6, worst = 0;
+    for (int k = 0; k < NSWEEP; k++) {
+        shape s = SWEEP[k];
+        tcase tc = tcase_make(s, 800 + k);
+        float *dw = fnan(tc.nw), *db = fnan(s.cout);
+        double *rw = malloc(tc.nw * sizeof(double)), *rb = malloc(s.cout * sizeof(double));
+        CHECK(rw && rb);
+        naive_bwd_weights(rw, rb, tc.in, tc.d_out, s.N, s.H, s.W, s.cin, s.cout);
+        if (use_ref) {
+            CHECK_OK(wino_ref_bwd_weights(m, dw, db, tc.in, tc.d_out, s.N, s.H, s.W, s.cin, s.cout));
+        } else {
+            wino *p = wino_create_bwd_weights(s.N, s.H, s.W, s.cin, s.cout);
+            CHECK(p, "%s", as_error());
+            CHECK_OK(wino_backward_weights(p, dw, db, tc.in, tc.d_out));
+            wino_destroy(p);
+        }
+        double e = rel_err(dw, rw, tc.nw), eb = rel_err(db, rb, s.cout);
+        worst = fmax(worst, e);
+        if (verbose())
+            printf("# bwd-weights m=%d %s %dx%dx%d %d->%d rel err %.2e, bias %.2e\n", m, use_ref ? "ref " : "avx2", s.N,
+                   s.H, s.W, s.cin, s.cout, e, eb);
+        CHECK(e <= tol, "m=%d %dx%dx%d %d->%d: dW rel err %.3g > %.0e", m, s.N, s.H, s.W, s.cin, s.cout, e, tol);
+        CHECK(eb <= 1e-5, "m=%d %dx%dx%d %d->%d: db rel err %.3g", m, s.N, s.H, s.W, s.cin, s.cout, eb);
+        tcase_free(&tc), free(dw), free(db), free(rw), free(rb);
+    }
+    if (verbose()) printf("# bwd-weights m=%d %s worst %.2e\n", m, use_ref ? "ref" : "avx2", worst);
+}
+
+static void bwd_weights_ref4(void) { bwd_weights_sweep(4, 1); }
+static void bwd_weights_ref6(void) { bwd_weights_sweep(6, 1); }
+static void bwd_weights_avx2(void) { bwd_weights_sweep(4, 0); }
+
+// The AVX2 path against the reference (the same algorithm; the GEMM sums in another
+// order), on 1, 2 and 3 threads, and bit for bit the same on a second run (the slots are
+// summed in order, whatever the timing). A batch of 8 50x50 images (1352 tiles) makes
+// 8 chunks, so several slots. The reference sums the tiles in double, so the difference
+// is the AVX2 path's own error: up to 5.4e-6 of max|dW| here (20000 pixels per sum),
+// bound TOL4; d_bias 8e-7, bound 1e-5.
+static void bwd_weights_vs_ref(void) {
+    const shape S[] = {{8, 50, 50, 16, 24}, {2, 13, 6, 17, 31}, {1, 1, 1, 3, 5}, {3, 30, 29, 40, 9}};
+    for (int k = 0; k < 4; k++) {
+        shape s = S[k];
+        tcase tc = tcase_make(s, 900 + k);
+        float *rw = fnan(tc.nw), *rb = fnan(s.cout), *dw = fnan(tc.nw), *db = fnan(s.cout);
+        float *dw2 = fnan(tc.nw), *db2 = fnan(s.cout);
+        CHECK_OK(wino_ref_bwd_weights(4, rw, rb, tc.in, tc.d_out, s.N, s.H, s.W, s.cin, s.cout));
+        double mw = 0, mb = 0;
+        for (size_t i = 0; i < tc.nw; i++) mw = fmax(mw, fabs(rw[i]));
+        for (int i = 0; i < s.cout; i++) mb = fmax(mb, fabs(rb[i]));
+        int saved = omp_get_max_threads();
+        for (int thr = 1; thr <= 3; thr++) {
+            omp_set_num_threads(thr);
+            wino *p = wino_create_bwd_weights(s.N, s.H, s.W, s.cin, s.cout);
+            CHECK(p, "%s", as_error());
+            CHECK_OK(wino_backward_weights(p, dw, db, tc.in, tc.d_out));
+            CHECK_OK(wino_backward_weights(p, dw2, db2, tc.in, tc.d_out));
+            wino_destroy(p);
+            CHECK(!memcmp(dw, dw2, tc.nw * sizeof(float)) && !memcmp(db, db2, s.cout * sizeof(float)),
+                  "%d threads: two runs differ", thr);
+            double ew = 0, eb = 0;
+            for (size_t i = 0; i < tc.nw; i++) ew = fmax(ew, fabs(dw[i] - rw[i]));
+            for (int i = 0; i < s.cout; i++) eb = fmax(eb, fabs(db[i] - rb[i]));
+            if (verbose())
+                printf("# bwd-weights %dx%dx%d %d->%d, %d threads: |avx2 - ref| %.2e of %.3g, bias %.2e of %.3g\n", s.N,
+                       s.H, s.W, s.cin, s.cout, thr, ew / mw, mw, eb / mb, mb);
+            CHECK(ew <= TOL4 * mw && eb <= 1e-5 * mb,
+                  "%dx%dx%d %d->%d, %d threads: |avx2 - ref| %.3g of %.3g, bias %.3g", s.N, s.H, s.W, s.cin, s.cout,
+                  thr, ew, mw, eb);
+        }
+        omp_set_num_threads(saved);
+        wino *p6 = wino_create_bwd_weights(s.N, s.H, s.W, s.cin, s.cout);
+        CHECK(p6 && wino_run(p6, dw, tc.in, rw, NULL, 0, 0, NULL) == -1);  // not a forward plan
+        wino_destroy(p6);
+        tcase_free(&tc), free(rw), free(rb), free(dw), free(db), free(dw2), free(db2);
+    }
+}
+
 // ---- through conv (conv_set_algo), against oneDNN direct -----------------------------
 static nn_conv *plan(conv_algo a, int N, int H, int W, int cin, int cout, int k, int training, const conv_opts *o) {
     conv_set_algo(a);
@@ -247,9 +356,20 @@ static void algo_choice(void) {
     const int want[8] = {1, 0, 0, 1, 0, 1, 0, 0};
     for (int i = 0; i < 8; i++) {
         CHECK(conv_is_winograd(c[i]) == want[i], "plan %d: winograd %d", i, conv_is_winograd(c[i]));
+        if (i == 3)  // the training plan: backward-weights by auto_winograd_bw's table
+            CHECK(strstr(conv_impl_name(c[i], 2), "bwd-weights"), "%s", conv_impl_name(c[i], 2));
         if (want[i]) CHECK(strstr(conv_impl_name(c[i], 0), "winograd"), "%s", conv_impl_name(c[i], 0));
         CHECK(conv_dst_is_nhwc(c[i]) || !want[i], "plan %d", i);
         conv_destroy(c[i]);
+    }
+    // backward-weights: forced on any 3x3 training plan, never direct, auto by its table
+    nn_conv *t[4] = {
+        plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 3, 1, NULL), plan(CONV_ALGO_DIRECT, 1, 64, 64, 64, 64, 3, 1, NULL),
+        plan(CONV_ALGO_AUTO, 1, 16, 16, 64, 64, 3, 1, NULL), plan(CONV_ALGO_AUTO, 1, 64, 64, 16, 16, 3, 1, NULL)};
+    for (int i = 0; i < 4; i++) {
+        CHECK(!!strstr(conv_impl_name(t[i], 2), "bwd-weights") == (i == 0), "training plan %d: %s", i,
+              conv_impl_name(t[i], 2));
+        conv_destroy(t[i]);
     }
     conv_algo a;
     CHECK(conv_algo_parse("winograd", &a) == 0 && a == CONV_ALGO_WINOGRAD);
@@ -259,8 +379,8 @@ static void algo_choice(void) {
 }
 
 // A residual block's pair: conv1 (+ LeakyReLU, native_dst) feeding conv2 (src_from), both
-// Winograd against both direct, forward and backward (d_in through Winograd, d_weight
-// and d_bias direct in both), on the sweep's multi-channel shapes.
+// Winograd against both direct, forward and backward (d_in, d_weight and d_bias through
+// Winograd), on the sweep's multi-channel shapes.
 static void conv_layer(void) {
     for (int k = 0; k < NSWEEP; k++) {
         shape s = SWEEP[k];
@@ -464,6 +584,10 @@ int main(void) {
     RUN(avx2_6);
     RUN(avx2_vs_ref);
     RUN(backward_data);
+    RUN(bwd_weights_ref4);
+    RUN(bwd_weights_ref6);
+    RUN(bwd_weights_avx2);
+    RUN(bwd_weights_vs_ref);
     RUN(algo_choice);
     RUN(conv_layer);
     RUN(finite_differences);

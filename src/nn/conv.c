@@ -2,8 +2,8 @@
 //
 // Algorithm: oneDNN's direct kernels, or for 3x3 plans that conv_set_algo / ATTSR_CONV
 // and the auto table (auto_winograd) send there, Winograd F(4x4, 3x3) from winograd.c
-// for forward and backward-data (NHWC in and out; backward-weights stays direct). The
-// caller sees the same plan either way.
+// for forward and backward-data (NHWC in and out), and by a table of its own
+// (auto_winograd_bw) for backward-weights. The caller sees the same plan either way.
 //
 // The caller's tensors are NHWC activations and PyTorch's OIHW weights. Each primitive
 // picks its own weights layout (`any`, a blocked one in practice) and we reorder into a
@@ -185,9 +185,9 @@ struct nn_conv {
     size_t ws_bytes, scratch_off;  // workspace: activation regions, then the scratchpad
     char *ws, *ws_own;             // the workspace in use; the one this plan allocated
     // Winograd (winograd.c) for forward and backward-data when wino_m > 0 (m x m output
-    // tiles); backward-weights stays direct. Transformed kernels, per weights pointer.
+    // tiles), for backward-weights when wino[2]. Transformed kernels, per weights pointer.
     int wino_m;
-    wino *wino[2];  // forward cin -> cout; backward-data cout -> cin
+    wino *wino[3];  // forward cin -> cout; backward-data cout -> cin; backward-weights
     kcache kc[2];
     int kc_off;       // 1: no cache (opt.layers past the budget)
     size_t kscr_off;  // the workspace's piece for a kernel transformed per call
@@ -254,6 +254,23 @@ static int wino_tile(const nn_conv *c, conv_algo a) {
     // bf16 direct on AMX is several times faster than any f32 path: auto takes it
     if (a == CONV_ALGO_AUTO && (c->bf16 || !auto_winograd(c->N, c->H, c->W, c->cin, c->cout))) return 0;
     return 4;  // m = 6 is no faster here and less accurate (docs/benchmarks.md)
+}
+
+// Where auto runs backward-weights through Winograd F(4x4, 3x3), from bench/bench_winograd's
+// bwd-wts rows (docs/benchmarks.md, 1 thread): the same edges as the forward's, 1.3-1.9x
+// faster than direct for 32 -> 32 to 64 -> 256 at 16x48x48 and for 64 -> 3; slower for
+// 3 -> 64 (0.35x), 16 -> 16 (0.8x) and a 16x16 map (0.6x).
+static int auto_winograd_bw(int N, int H, int W, int cin, int cout) {
+    (void)cout;
+    return cin >= 32 && (int64_t)N * H * W >= 1024;
+}
+
+// Whether this training plan runs backward-weights through Winograd: it reads the
+// forward's input and d_out as NHWC (after conv_plan, which settles the dst layout).
+static int wino_bw(const nn_conv *c, conv_algo a) {
+    if (!c->training || a == CONV_ALGO_DIRECT || c->k != 3 || !wino_cpu_ok() || !conv_dst_is_nhwc(c)) return 0;
+    if (c->opt.src_from && !conv_dst_is_nhwc(c->opt.src_from)) return 0;
+    return a == CONV_ALGO_WINOGRAD || (!c->bf16 && auto_winograd_bw(c->N, c->H, c->W, c->cin, c->cout));
 }
 
 // A 64-bit hash of the weights' bits, 4 independent lanes of FNV-1a over 32-bit words.
@@ -391,7 +408,7 @@ static int workspace_ready(nn_conv *c) {
     if (c->ws) return 0;
     if (!(c->ws_own = as_aligned_alloc(c->ws_bytes))) return -1;
     c->ws = c->ws_own;
-    for (int d = 0; d < 2; d++)
+    for (int d = 0; d < 3; d++)
         if (c->wino[d]) wino_set_workspace(c->wino[d], c->ws);
     return bind_workspace(c);
 }
@@ -413,24 +430,25 @@ int conv_set_workspace(nn_conv *c, void *ws) {
     free(c->ws_own);
     c->ws_own = NULL;
     c->ws = ws;
-    for (int d = 0; d < 2; d++)
+    for (int d = 0; d < 3; d++)
         if (c->wino[d]) wino_set_workspace(c->wino[d], ws);
     return bind_workspace(c);
 }
 
 // The Winograd directions, sharing the plan's workspace (they run at other times
 // than the direct passes that use it).
-static int wino_plan(nn_conv *c) {
-    if (!(c->wino[0] = wino_create(c->N, c->H, c->W, c->cin, c->cout, c->wino_m))) return -1;
-    if (c->training && !(c->wino[1] = wino_create(c->N, c->H, c->W, c->cout, c->cin, c->wino_m))) return -1;
+static int wino_plan(nn_conv *c, int bw) {
+    if (c->wino_m && !(c->wino[0] = wino_create(c->N, c->H, c->W, c->cin, c->cout, c->wino_m))) return -1;
+    if (c->wino_m && c->training && !(c->wino[1] = wino_create(c->N, c->H, c->W, c->cout, c->cin, c->wino_m)))
+        return -1;
+    if (bw && !(c->wino[2] = wino_create_bwd_weights(c->N, c->H, c->W, c->cin, c->cout))) return -1;
     // the per-call kernel after the tiles; pages the plan never transforms into stay
     // untouched (not resident)
     size_t wb = 0, kb = 0;
+    for (int d = 0; d < 3; d++)
+        if (c->wino[d]) wb = AS_MAX(wb, wino_workspace_bytes(c->wino[d]));
     for (int d = 0; d < 2; d++)
-        if (c->wino[d]) {
-            wb = AS_MAX(wb, wino_workspace_bytes(c->wino[d]));
-            kb = AS_MAX(kb, wino_kernel_floats(c->wino[d]) * sizeof(float));
-        }
+        if (c->wino[d]) kb = AS_MAX(kb, wino_kernel_floats(c->wino[d]) * sizeof(float));
     c->kscr_off = (wb + 63) & ~(size_t)63;
     c->ws_bytes = AS_MAX(c->ws_bytes, c->kscr_off + kb);
     c->kc_off = c->opt.layers > 0 && (size_t)c->opt.layers * kb > KCACHE_BYTES;
@@ -574,7 +592,8 @@ nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training
         return NULL;
     }
     c->wino_m = wino_tile(c, algo);
-    if (conv_plan(c) || (c->wino_m && wino_plan(c))) {
+    int rc = conv_plan(c), bw = !rc && wino_bw(c, algo);
+    if (rc || ((c->wino_m || bw) && wino_plan(c, bw))) {
         conv_destroy(c);
         as_errorf("conv_create(N=%d H=%d W=%d cin=%d cout=%d k=%d): %s", N, H, W, cin, cout, k, as_error());
         return NULL;
@@ -599,8 +618,8 @@ void conv_destroy(nn_conv *c) {
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     if (c->attr) dnnl_primitive_attr_destroy(c->attr);
     if (c->fattr) dnnl_primitive_attr_destroy(c->fattr);
+    for (int d = 0; d < 3; d++) wino_destroy(c->wino[d]);
     for (int d = 0; d < 2; d++) {
-        wino_destroy(c->wino[d]);
         for (int i = 0; i < c->kc[d].n; i++) free(c->kc[d].e[i].U);
         free(c->kc[d].e);
     }
@@ -659,6 +678,7 @@ int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const
                                   {DNNL_ARG_SCRATCHPAD, c->scratch}};
         if (execute(c->prim[1], 4, args) || view_out_done(&c->bd_diff_src)) return -1;
     }
+    if (c->wino[2]) return wino_backward_weights(c->wino[2], d_weight, d_bias, in, d_out);
     // d_out is already in the shared buffer when backward-data just reordered it
     int have_diff_dst = d_in && c->bw_diff_dst_shared && !c->wino_m;
     if (have_diff_dst ? set_handle(c->bw_diff_dst.user, d_out) : view_in(&c->bw_diff_dst, d_out)) return -1;
@@ -678,7 +698,7 @@ double conv_flops(const nn_conv *c) { return 2.0 * c->N * c->H * c->W * c->cin *
 const char *conv_impl_name(const nn_conv *c, int pass) {
     const char *s = NULL;
     CUDA_PLAN_RETURN(c, pass >= 0 && pass <= 2 && (pass == 0 || c->training) ? "cudnn" : "none");
-    if ((pass == 0 || pass == 1) && c->wino[pass]) return wino_impl_name(c->wino[pass]);
+    if (pass >= 0 && pass <= 2 && c->wino[pass]) return wino_impl_name(c->wino[pass]);
     if (pass < 0 || pass > 2 || !c->pd[pass] ||
         dnnl_primitive_desc_query(c->pd[pass], dnnl_query_impl_info_str, 0, &s) != dnnl_success)
         return "none";

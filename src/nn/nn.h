@@ -114,7 +114,8 @@ int conv_bf16_available(void);  // 1 when CONV_BF16 would be accepted
 //   CONV_ALGO_WINOGRAD  Winograd for every 3x3 plan that reads NHWC input.
 // (Winograd needs AVX2 and FMA; without them every plan is direct.)
 // Winograd plans run forward and backward-data through src/nn/winograd.c (their native
-// layout is NHWC) and backward-weights direct. Results agree with direct to a few 1e-6
+// layout is NHWC); backward-weights goes there too where auto's table for it (or
+// CONV_ALGO_WINOGRAD) says, for training plans reading and writing NHWC. Results agree with direct to a few 1e-6
 // of the output's magnitude (tests/test_winograd.c). Without conv_set_algo the
 // environment variable ATTSR_CONV=auto|direct|winograd decides (read on first use; an
 // invalid value makes conv_create fail).

@@ -21,6 +21,9 @@
 // Padding: channel counts are rounded up to 8 (one AVX2 vector) inside; the padded
 // input lanes are loaded as zeros and the padded kernel rows are zero, so they add
 // nothing. Tiles past the image's edge read zeros and their outputs are not stored.
+//
+// Backward-weights (wino_create_bwd_weights) reuses the input transform and the chunks;
+// its GEMM's K is the tiles (see "backward-weights" below).
 #include "nn/winograd.h"
 
 // The AVX2 + FMA code builds whatever -march says (the Makefile compiles this file
@@ -154,18 +157,34 @@ static inline __attribute__((always_inline)) void at4(const __m256 *x, int xs, _
     y[3 * ys] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8), d, b), x[5 * xs]);
 }
 
+// A x (4 -> 6, A = (A^T)^T of F(4x4, 3x3)), for backward-weights' d_out tiles: even and
+// odd terms shared (8 operations).
+static inline __attribute__((always_inline)) void a4(const __m256 *x, int xs, __m256 *y, int ys) {
+    __m256 x0 = x[0], x1 = x[xs], x2 = x[2 * xs], x3 = x[3 * xs];
+    __m256 e = _mm256_add_ps(x0, x2), o = _mm256_add_ps(x1, x3);
+    __m256 e4 = _mm256_fmadd_ps(_mm256_set1_ps(4), x2, x0);
+    __m256 o8 = _mm256_fmadd_ps(_mm256_set1_ps(8), x3, _mm256_add_ps(x1, x1));
+    y[0] = x0;
+    y[ys] = _mm256_add_ps(e, o);
+    y[2 * ys] = _mm256_sub_ps(e, o);
+    y[3 * ys] = _mm256_add_ps(e4, o8);
+    y[4 * ys] = _mm256_sub_ps(e4, o8);
+    y[5 * ys] = x3;
+}
+
 // ---- the plan -------------------------------------------------------------------------
 struct wino {
     int N, H, W, cin, cout, m, a, a2, cinp, coutp;
+    int bwdw;               // a backward-weights plan (wino_create_bwd_weights)
     int th, tw, T;          // tiles per column, per row, in all
     int tc, nchunks, nthr;  // tiles per chunk, chunks, threads planned for
     mats t;
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
-    dnnl_stream_t *stream;                     // per thread
-    dnnl_memory_t *msrc, *mwei, *mdst, *mscr;  // per thread (handles set per call)
-    size_t v_floats, m_floats, scr_bytes, thr_bytes;
-    float *wt;  // the kernel transform's regrouped weights
+    dnnl_stream_t *stream;                                      // per thread
+    dnnl_memory_t *msrc, *mwei, *mdst, *mscr;                   // per thread (handles set per call)
+    size_t v_floats, m_floats, u_floats, scr_bytes, thr_bytes;  // u: backward-weights' dU
+    float *wt;                                                  // the kernel transform's regrouped weights
     char *ws, *ws_own;
     char impl[96];
 };
@@ -188,28 +207,48 @@ static int plan(wino *w) {
     w->v_floats = (size_t)w->a2 * tc * w->cinp;
     w->m_floats = (size_t)w->a2 * tc * w->coutp;
 
-    dnnl_dims_t sd = {w->a2, tc, w->cinp}, wd = {w->a2, w->cinp, w->coutp}, dd = {w->a2, tc, w->coutp};
+    w->u_floats = w->bwdw ? (size_t)w->a2 * w->coutp * w->cinp : 0;
+
     dnnl_memory_desc_t smd, wmd, dmd, scr_md;
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&smd, 3, sd, dnnl_f32, dnnl_abc));
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&wmd, 3, wd, dnnl_f32, dnnl_abc));
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dmd, 3, dd, dnnl_f32, dnnl_abc));
+    if (!w->bwdw) {  // M[p] (tc x coutp) = V[p] (tc x cinp) x U[p] (cinp x coutp)
+        dnnl_dims_t sd = {w->a2, tc, w->cinp}, wd = {w->a2, w->cinp, w->coutp}, dd = {w->a2, tc, w->coutp};
+        DNNL_CHECK(dnnl_memory_desc_init_by_tag(&smd, 3, sd, dnnl_f32, dnnl_abc));
+        DNNL_CHECK(dnnl_memory_desc_init_by_tag(&wmd, 3, wd, dnnl_f32, dnnl_abc));
+        DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dmd, 3, dd, dnnl_f32, dnnl_abc));
+    } else {  // dU[p] (coutp x cinp) += dM[p]^T (coutp x tc, dM read transposed) x V[p] (tc x cinp)
+        dnnl_dims_t sd = {w->a2, w->coutp, tc}, ss = {(dnnl_dim_t)tc * w->coutp, 1, w->coutp};
+        dnnl_dims_t wd = {w->a2, tc, w->cinp}, dd = {w->a2, w->coutp, w->cinp};
+        DNNL_CHECK(dnnl_memory_desc_init_by_strides(&smd, 3, sd, dnnl_f32, ss));
+        DNNL_CHECK(dnnl_memory_desc_init_by_tag(&wmd, 3, wd, dnnl_f32, dnnl_abc));
+        DNNL_CHECK(dnnl_memory_desc_init_by_tag(&dmd, 3, dd, dnnl_f32, dnnl_abc));
+    }
     dnnl_matmul_desc_t md;
     DNNL_CHECK(dnnl_matmul_desc_init(&md, &smd, &wmd, NULL, &dmd));
     dnnl_primitive_attr_t attr;
     DNNL_CHECK(dnnl_primitive_attr_create(&attr));
     dnnl_status_t st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (st == dnnl_success && w->bwdw) {  // the chunks accumulate: dst += product
+        dnnl_post_ops_t po;
+        st = dnnl_post_ops_create(&po);
+        if (st == dnnl_success) {
+            st = dnnl_post_ops_append_sum(po, 1.0f);
+            if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(attr, po);
+            dnnl_post_ops_destroy(po);
+        }
+    }
     if (st == dnnl_success) st = dnnl_primitive_desc_create(&w->pd, &md, attr, eng, NULL);
     dnnl_primitive_attr_destroy(attr);
     DNNL_CHECK(st);
     DNNL_CHECK(dnnl_primitive_create(&w->prim, w->pd));
     const char *impl = "?";
     dnnl_primitive_desc_query(w->pd, dnnl_query_impl_info_str, 0, &impl);
-    snprintf(w->impl, sizeof w->impl, "winograd F(%dx%d,3x3) + %s", w->m, w->m, impl);
+    snprintf(w->impl, sizeof w->impl, "winograd F(%dx%d,3x3)%s + %s", w->m, w->m, w->bwdw ? " bwd-weights" : "", impl);
     scr_md = *dnnl_primitive_desc_query_md(w->pd, dnnl_query_scratchpad_md, 0);
     w->scr_bytes = dnnl_memory_desc_get_size(&scr_md);
     w->thr_bytes = round64(w->v_floats * sizeof(float)) + round64(w->m_floats * sizeof(float)) + round64(w->scr_bytes);
+    if (w->bwdw) w->thr_bytes += round64(w->u_floats * sizeof(float)) + round64(w->coutp * sizeof(float));
 
-    if (!(w->wt = as_aligned_alloc(sizeof(float) * w->cin * 9 * w->coutp))) return -1;
+    if (!w->bwdw && !(w->wt = as_aligned_alloc(sizeof(float) * w->cin * 9 * w->coutp))) return -1;
     int n = w->nthr;
     w->stream = as_calloc(n, sizeof *w->stream);
     w->msrc = as_calloc(n, sizeof *w->msrc);
@@ -227,9 +266,13 @@ static int plan(wino *w) {
     return 0;
 }
 
-wino *wino_create(int N, int H, int W, int cin, int cout, int m) {
+static wino *create(int N, int H, int W, int cin, int cout, int m, int bwdw) {
     mats t = {0};
     if (get_mats(m, &t)) return NULL;
+    if (bwdw && m != 4) {
+        as_errorf("winograd: backward-weights with m=%d (4 only)", m);
+        return NULL;
+    }
     if (N <= 0 || H <= 0 || W <= 0 || cin <= 0 || cout <= 0) {
         as_errorf("winograd: invalid shape N=%d H=%d W=%d cin=%d cout=%d", N, H, W, cin, cout);
         return NULL;
@@ -246,6 +289,7 @@ wino *wino_create(int N, int H, int W, int cin, int cout, int m) {
                 .a2 = t.a * t.a,
                 .cinp = (cin + 7) & ~7,
                 .coutp = (cout + 7) & ~7,
+                .bwdw = bwdw,
                 .t = t};
     w->th = (H + m - 1) / m, w->tw = (W + m - 1) / m;
     int64_t T = (int64_t)N * w->th * w->tw;
@@ -261,6 +305,9 @@ wino *wino_create(int N, int H, int W, int cin, int cout, int m) {
     }
     return w;
 }
+
+wino *wino_create(int N, int H, int W, int cin, int cout, int m) { return create(N, H, W, cin, cout, m, 0); }
+wino *wino_create_bwd_weights(int N, int H, int W, int cin, int cout) { return create(N, H, W, cin, cout, 4, 1); }
 
 void wino_destroy(wino *w) {
     if (!w) return;
@@ -476,6 +523,7 @@ static dnnl_status_t chunk(wino *w, int tid, int ch, float *out, const float *in
 
 int wino_run(wino *w, float *out, const float *in, const float *U, const float *bias, int lrelu, float slope,
              const float *res) {
+    if (w->bwdw) return as_errorf("winograd: wino_run on a backward-weights plan");
     if (!w->ws && !(w->ws = w->ws_own = as_aligned_alloc(wino_workspace_bytes(w)))) return -1;
     int nthr = AS_MIN(omp_get_max_threads(), w->nthr);
     dnnl_status_t st = dnnl_success;
@@ -497,6 +545,158 @@ int wino_run(wino *w, float *out, const float *in, const float *U, const float *
             st = chunk(w, 0, ch, out, in, U, bias, lrelu, slope, res, nthr > 1);
     }
     if (st != dnnl_success) return as_errorf("oneDNN: winograd matmul failed: status %d", (int)st);
+    return 0;
+}
+
+// ---- backward-weights -------------------------------------------------------------------
+// The forward is Y = A^T [sum_ci U[ci] (.) V[ci]] A per tile, with U = G g G^T, so
+//     dU[co][ci] = sum over tiles of (A dY[co] A^T) (.) V[ci],   dg = G^T dU G,
+// dY the tile's 4x4 of d_out (zeros past the edges: those outputs are not stored), V the
+// forward's input transform. Per transformed position p, dU[p] is a GEMM whose K is the
+// tiles: each chunk adds its product to a slot's dU (oneDNN's sum post-op).
+
+// dM[p][tt][c..c+8) = (A dY A^T)[p] of d_out's tiles [t0, t0 + nt), and each tile's pixels
+// summed into db (d_bias). Over channel groups, tiles in order inside: the bias sums do
+// not depend on the threads.
+static void dy_chunk4(const wino *w, float *dM, float *db, const float *dout, int t0, int nt, int par) {
+    const int ncg = w->coutp / 8, per = w->th * w->tw, C = w->cout, H = w->H, W = w->W;
+    const size_t ps = (size_t)w->tc * w->coutp;
+#pragma omp parallel for schedule(static) if (par)
+    for (int cg = 0; cg < ncg; cg++) {
+        int c = cg * 8, full = c + 8 <= C;
+        __m256i mask = lane_mask(C - c);
+        __m256 bsum = _mm256_loadu_ps(db + c);
+        for (int tt = 0; tt < nt; tt++) {
+            int t = t0 + tt, n = t / per, r = t % per, y0 = (r / w->tw) * 4, x0 = (r % w->tw) * 4;
+            __m256 x[16], s[24], d[36], tsum = _mm256_setzero_ps();
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) {
+                    if (y0 + i >= H || x0 + j >= W) {
+                        x[i * 4 + j] = _mm256_setzero_ps();
+                        continue;
+                    }
+                    const float *q = dout + (((size_t)n * H + y0 + i) * W + x0 + j) * C + c;
+                    x[i * 4 + j] = full ? _mm256_loadu_ps(q) : _mm256_maskload_ps(q, mask);
+                    tsum = _mm256_add_ps(tsum, x[i * 4 + j]);
+                }
+            bsum = _mm256_add_ps(bsum, tsum);
+            for (int j = 0; j < 4; j++) a4(x + j, 4, s + j, 4);          // A dY (columns): 6 x 4
+            for (int i = 0; i < 6; i++) a4(s + i * 4, 1, d + i * 6, 1);  // (.) A^T (rows): 6 x 6
+            float *o = dM + (size_t)tt * w->coutp + c;
+            for (int p = 0; p < 36; p++) _mm256_storeu_ps(o + p * ps, d[p]);
+        }
+        _mm256_storeu_ps(db + c, bsum);
+    }
+}
+
+// Thread tid's buffers: V, dM, the GEMM's scratchpad, dU, db.
+typedef struct {
+    float *V, *M, *U, *db;
+    void *scr;
+} bw_bufs;
+
+static bw_bufs bw_get(const wino *w, int tid) {
+    char *b = w->ws + (size_t)tid * w->thr_bytes;
+    size_t v = round64(w->v_floats * sizeof(float)), m = round64(w->m_floats * sizeof(float));
+    size_t u = round64(w->u_floats * sizeof(float));
+    return (bw_bufs){(float *)b, (float *)(b + v), (float *)(b + v + m + round64(w->scr_bytes)),
+                     (float *)(b + v + m + round64(w->scr_bytes) + u), b + v + m};
+}
+
+// Slot `slot`'s chunks [c0, c1) accumulated into its dU and db.
+static dnnl_status_t bw_slot(wino *w, int slot, int c0, int c1, const float *in, const float *d_out, int par) {
+    bw_bufs b = bw_get(w, slot);
+    memset(b.U, 0, w->u_floats * sizeof(float));
+    memset(b.db, 0, w->coutp * sizeof(float));
+    dnnl_status_t s;
+    if ((s = dnnl_memory_set_data_handle(w->msrc[slot], b.M)) ||
+        (s = dnnl_memory_set_data_handle(w->mwei[slot], b.V)) ||
+        (s = dnnl_memory_set_data_handle(w->mdst[slot], b.U)) ||
+        (s = dnnl_memory_set_data_handle(w->mscr[slot], b.scr)))
+        return s;
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, w->msrc[slot]},
+                              {DNNL_ARG_WEIGHTS, w->mwei[slot]},
+                              {DNNL_ARG_DST, w->mdst[slot]},
+                              {DNNL_ARG_SCRATCHPAD, w->mscr[slot]}};
+    for (int ch = c0; ch < c1; ch++) {
+        int t0 = ch * w->tc, nt = AS_MIN(w->tc, w->T - t0);
+        in_chunk4(w, b.V, in, t0, nt, par);
+        dy_chunk4(w, b.M, b.db, d_out, t0, nt, par);
+        if (nt < w->tc)  // the last chunk's unused rows: zeros in both (0 x garbage may be NaN)
+            for (int p = 0; p < w->a2; p++) {
+                memset(b.V + ((size_t)p * w->tc + nt) * w->cinp, 0, sizeof(float) * (w->tc - nt) * w->cinp);
+                memset(b.M + ((size_t)p * w->tc + nt) * w->coutp, 0, sizeof(float) * (w->tc - nt) * w->coutp);
+            }
+        if ((s = dnnl_primitive_execute(w->prim, w->stream[slot], 4, args)) || (s = dnnl_stream_wait(w->stream[slot])))
+            return s;
+    }
+    return dnnl_success;
+}
+
+// d_weight[co][ci] = G^T (sum over slots of dU[co][ci]) G, in double, 4 input channels per
+// vector; the slots summed in order.
+static void bw_finish(const wino *w, int nslots, float *d_weight, float *d_bias, int par) {
+    const int cin = w->cin, cout = w->cout, cinp = w->cinp;
+    const size_t ps = (size_t)w->coutp * cinp;
+#pragma omp parallel for schedule(static) if (par)
+    for (int co = 0; co < cout; co++)
+        for (int ci = 0; ci < cin; ci += 4) {
+            __m256d u[36], t[18];
+            for (int p = 0; p < 36; p++) {
+                u[p] = _mm256_setzero_pd();
+                for (int sl = 0; sl < nslots; sl++)
+                    u[p] = _mm256_add_pd(
+                        u[p], _mm256_cvtps_pd(_mm_loadu_ps(bw_get(w, sl).U + p * ps + (size_t)co * cinp + ci)));
+            }
+            for (int i = 0; i < 6; i++)  // dU G: 6 x 3
+                for (int l = 0; l < 3; l++) {
+                    __m256d acc = _mm256_setzero_pd();
+                    for (int j = 0; j < 6; j++)
+                        if (G4[j][l] != 0) acc = _mm256_fmadd_pd(u[i * 6 + j], _mm256_set1_pd(G4[j][l]), acc);
+                    t[i * 3 + l] = acc;
+                }
+            double r[9][4];
+            for (int k = 0; k < 3; k++)  // G^T (.): 3 x 3
+                for (int l = 0; l < 3; l++) {
+                    __m256d acc = _mm256_setzero_pd();
+                    for (int i = 0; i < 6; i++)
+                        if (G4[i][k] != 0) acc = _mm256_fmadd_pd(_mm256_set1_pd(G4[i][k]), t[i * 3 + l], acc);
+                    _mm256_storeu_pd(r[k * 3 + l], acc);
+                }
+            for (int q = 0; q < 4 && ci + q < cin; q++)
+                for (int k = 0; k < 9; k++) d_weight[((size_t)co * cin + ci + q) * 9 + k] = (float)r[k][q];
+        }
+    if (d_bias)
+        for (int co = 0; co < cout; co++) {
+            double acc = 0;
+            for (int sl = 0; sl < nslots; sl++) acc += bw_get(w, sl).db[co];
+            d_bias[co] = (float)acc;
+        }
+}
+
+int wino_backward_weights(wino *w, float *d_weight, float *d_bias, const float *in, const float *d_out) {
+    if (!w->bwdw) return as_errorf("winograd: not a backward-weights plan");
+    if (!w->ws && !(w->ws = w->ws_own = as_aligned_alloc(wino_workspace_bytes(w)))) return -1;
+    // Slots: a thread's share of the chunks (contiguous), each its own accumulator, added
+    // in slot order at the end, so the result depends on the thread count (in rounding)
+    // but not on timing.
+    int nthr = AS_MIN(omp_get_max_threads(), w->nthr), nslots = AS_MIN(nthr, w->nchunks);
+    dnnl_status_t st = dnnl_success;
+    if (nslots > 1) {
+#pragma omp parallel for schedule(static) num_threads(nslots)
+        for (int sl = 0; sl < nslots; sl++) {
+            dnnl_status_t s = bw_slot(w, sl, (int)((int64_t)w->nchunks * sl / nslots),
+                                      (int)((int64_t)w->nchunks * (sl + 1) / nslots), in, d_out, 0);
+            if (s != dnnl_success) {
+#pragma omp critical(wino_status)
+                st = s;
+            }
+        }
+    } else {  // one chunk: each step over all threads
+        st = bw_slot(w, 0, 0, w->nchunks, in, d_out, nthr > 1);
+    }
+    if (st != dnnl_success) return as_errorf("oneDNN: winograd backward-weights matmul failed: status %d", (int)st);
+    bw_finish(w, nslots, d_weight, d_bias, nthr > 1);
     return 0;
 }
 
@@ -563,5 +763,69 @@ int wino_ref_conv(int m, float *out, const float *in, const float *weight, const
                 }
             }
     free(U), free(V), free(Mx);
+    return 0;
+}
+
+int wino_ref_bwd_weights(int m, float *d_weight, float *d_bias, const float *in, const float *d_out, int N, int H,
+                         int W, int cin, int cout) {
+    mats t = {0};
+    if (get_mats(m, &t)) return -1;
+    const int a = t.a, a2 = a * a;
+    double *dU = as_calloc((size_t)a2 * cin * cout, sizeof(double));  // the sum over tiles, in double
+    float *V = as_malloc_array((size_t)a2 * cin, sizeof(float));
+    float *dM = as_malloc_array((size_t)a2 * cout, sizeof(float));
+    double *db = as_calloc(cout, sizeof(double));
+    if (!dU || !V || !dM || !db) {
+        free(dU), free(V), free(dM), free(db);
+        return -1;
+    }
+    float A[8 * 6];  // A = (A^T)^T: a x m
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < m; j++) A[i * m + j] = t.AT[j * a + i];
+    for (int n = 0; n < N; n++)
+        for (int ty = 0; ty < H; ty += m)
+            for (int tx = 0; tx < W; tx += m) {
+                for (int ci = 0; ci < cin; ci++) {  // V[ci] = B^T d B, as the forward
+                    float d[64], s[64];
+                    for (int i = 0; i < a; i++)
+                        for (int j = 0; j < a; j++) {
+                            int y = ty - 1 + i, x = tx - 1 + j;
+                            d[i * a + j] =
+                                y < 0 || y >= H || x < 0 || x >= W ? 0 : in[(((size_t)n * H + y) * W + x) * cin + ci];
+                        }
+                    for (int j = 0; j < a; j++) mat_apply(t.BT, a, a, d + j, a, s + j, a);
+                    for (int i = 0; i < a; i++) mat_apply(t.BT, a, a, s + i * a, 1, V + (size_t)ci * a2 + i * a, 1);
+                }
+                for (int co = 0; co < cout; co++) {  // dM[co] = A dY A^T, dY zero past the edges
+                    float y[36], s[64];
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < m; j++) {
+                            int yy = ty + i, xx = tx + j;
+                            y[i * m + j] = yy >= H || xx >= W ? 0 : d_out[(((size_t)n * H + yy) * W + xx) * cout + co];
+                            db[co] += y[i * m + j];
+                        }
+                    for (int j = 0; j < m; j++) mat_apply(A, a, m, y + j, m, s + j, m);
+                    for (int i = 0; i < a; i++) mat_apply(A, a, m, s + i * m, 1, dM + (size_t)co * a2 + i * a, 1);
+                }
+                for (int co = 0; co < cout; co++)
+                    for (int ci = 0; ci < cin; ci++)
+                        for (int p = 0; p < a2; p++)
+                            dU[((size_t)co * cin + ci) * a2 + p] +=
+                                (double)dM[(size_t)co * a2 + p] * V[(size_t)ci * a2 + p];
+            }
+    for (int co = 0; co < cout; co++)  // dg = G^T dU G
+        for (int ci = 0; ci < cin; ci++) {
+            const double *u = dU + ((size_t)co * cin + ci) * a2;
+            for (int k = 0; k < 3; k++)
+                for (int l = 0; l < 3; l++) {
+                    double acc = 0;
+                    for (int i = 0; i < a; i++)
+                        for (int j = 0; j < a; j++) acc += t.G[i * 3 + k] * u[i * a + j] * t.G[j * 3 + l];
+                    d_weight[((size_t)co * cin + ci) * 9 + k * 3 + l] = (float)acc;
+                }
+        }
+    if (d_bias)
+        for (int co = 0; co < cout; co++) d_bias[co] = (float)db[co];
+    free(dU), free(V), free(dM), free(db);
     return 0;
 }

@@ -4,7 +4,8 @@
 // One `wino` is one direction of a layer: out (N,H,W,cout) = in (N,H,W,cin) * U + bias,
 // NHWC, where U is a kernel in the transformed domain (wino_kernel_transform). The
 // backward-data pass of a layer cin -> cout is the direction cout -> cin with the
-// flipped, transposed kernel (flip = 1).
+// flipped, transposed kernel (flip = 1). Backward-weights is a plan of its own
+// (wino_create_bwd_weights).
 #pragma once
 #include <stddef.h>
 
@@ -34,6 +35,14 @@ size_t wino_workspace_bytes(const wino *w);
 void wino_set_workspace(wino *w, void *ws);
 const char *wino_impl_name(const wino *w);  // e.g. "winograd F(4x4,3x3) + brg:avx512_core"
 
-// The plain C reference (tests): the same algorithm, scalar, from OIHW weights.
+// Backward-weights of the layer cin -> cout, F(4x4, 3x3): a plan of its own (wino_run
+// refuses it; the workspace calls above serve it too). d_weight (OIHW) and d_bias (NULL:
+// none; the sum of d_out) from the layer's input and d_out, NHWC.
+wino *wino_create_bwd_weights(int N, int H, int W, int cin, int cout);
+int wino_backward_weights(wino *w, float *d_weight, float *d_bias, const float *in, const float *d_out);
+
+// The plain C references (tests): the same algorithms, scalar, with OIHW weights.
 int wino_ref_conv(int m, float *out, const float *in, const float *weight, const float *bias, int N, int H, int W,
                   int cin, int cout);
+int wino_ref_bwd_weights(int m, float *d_weight, float *d_bias, const float *in, const float *d_out, int N, int H,
+                         int W, int cin, int cout);
