@@ -709,6 +709,22 @@ static void mat_apply(const float *Mx, int rows, int cols, const float *x, int x
     }
 }
 
+// The references' input transform: V[ci] = B^T d B of image n's tile at (ty, tx) for
+// every channel, d read with the 'same' padding's zeros.
+static void ref_input_tiles(const mats *t, float *V, const float *in, int n, int ty, int tx, int H, int W, int cin) {
+    const int a = t->a, a2 = a * a;
+    for (int ci = 0; ci < cin; ci++) {
+        float d[64], s[64];
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < a; j++) {
+                int y = ty - 1 + i, x = tx - 1 + j;
+                d[i * a + j] = y < 0 || y >= H || x < 0 || x >= W ? 0 : in[(((size_t)n * H + y) * W + x) * cin + ci];
+            }
+        for (int j = 0; j < a; j++) mat_apply(t->BT, a, a, d + j, a, s + j, a);
+        for (int i = 0; i < a; i++) mat_apply(t->BT, a, a, s + i * a, 1, V + (size_t)ci * a2 + i * a, 1);
+    }
+}
+
 int wino_ref_conv(int m, float *out, const float *in, const float *weight, const float *bias, int N, int H, int W,
                   int cin, int cout) {
     mats t = {0};
@@ -735,17 +751,7 @@ int wino_ref_conv(int m, float *out, const float *in, const float *weight, const
     for (int n = 0; n < N; n++)
         for (int ty = 0; ty < H; ty += m)
             for (int tx = 0; tx < W; tx += m) {
-                for (int ci = 0; ci < cin; ci++) {  // V[ci] = B^T d B
-                    float d[64], s[64];
-                    for (int i = 0; i < a; i++)
-                        for (int j = 0; j < a; j++) {
-                            int y = ty - 1 + i, x = tx - 1 + j;
-                            d[i * a + j] =
-                                y < 0 || y >= H || x < 0 || x >= W ? 0 : in[(((size_t)n * H + y) * W + x) * cin + ci];
-                        }
-                    for (int j = 0; j < a; j++) mat_apply(t.BT, a, a, d + j, a, s + j, a);
-                    for (int i = 0; i < a; i++) mat_apply(t.BT, a, a, s + i * a, 1, V + (size_t)ci * a2 + i * a, 1);
-                }
+                ref_input_tiles(&t, V, in, n, ty, tx, H, W, cin);
                 for (int co = 0; co < cout; co++) {
                     for (int p = 0; p < a2; p++) {
                         float acc = 0;
@@ -785,17 +791,7 @@ int wino_ref_bwd_weights(int m, float *d_weight, float *d_bias, const float *in,
     for (int n = 0; n < N; n++)
         for (int ty = 0; ty < H; ty += m)
             for (int tx = 0; tx < W; tx += m) {
-                for (int ci = 0; ci < cin; ci++) {  // V[ci] = B^T d B, as the forward
-                    float d[64], s[64];
-                    for (int i = 0; i < a; i++)
-                        for (int j = 0; j < a; j++) {
-                            int y = ty - 1 + i, x = tx - 1 + j;
-                            d[i * a + j] =
-                                y < 0 || y >= H || x < 0 || x >= W ? 0 : in[(((size_t)n * H + y) * W + x) * cin + ci];
-                        }
-                    for (int j = 0; j < a; j++) mat_apply(t.BT, a, a, d + j, a, s + j, a);
-                    for (int i = 0; i < a; i++) mat_apply(t.BT, a, a, s + i * a, 1, V + (size_t)ci * a2 + i * a, 1);
-                }
+                ref_input_tiles(&t, V, in, n, ty, tx, H, W, cin);
                 for (int co = 0; co < cout; co++) {  // dM[co] = A dY A^T, dY zero past the edges
                     float y[36], s[64];
                     for (int i = 0; i < m; i++)
