@@ -174,7 +174,10 @@ static void test_ensemble_tiled_and_branches(void) {
 // model_receptive_radius is exact: tiles with that much context give the whole image's
 // output bit for bit (windows start at multiples of Winograd's 4-pixel tile, so every
 // pixel meets the same arithmetic), one pixel less does not. No attention or SA4 (CA's
-// mean over the window is global); x2 and x4 (its 2x stage).
+// mean over the window is global); x2 and x4 (its 2x stage). SA4's 5x5 runs F(4x4, 5x5),
+// whose 8 x 8 input tiles reach 2 pixels past the 5x5 window on each side: a pixel there
+// cancels out of the output exactly but not in rounding, so SA4's tiles agree with the
+// whole to rounding (5.96e-8 here), not bit for bit.
 static void test_receptive_radius_exact(void) {
     static const struct {
         int scale;
@@ -194,9 +197,14 @@ static void test_receptive_radius_exact(void) {
         img b = upscale(&m, &c, &in, &short_by_one);
         size_t n = (size_t)in.w * s * in.h * s * 3;
         double d_short = max_diff(b.px, whole.px, n);
-        CHECK(!memcmp(a.px, whole.px, n * sizeof(float)),
-              "x%d %s: overlap %d (the radius): tiles differ from the whole by %g", s, attention_name(m.cfg.attention),
-              r, max_diff(a.px, whole.px, n));
+        if (cases[k].att == ATT_SA4)
+            CHECK(max_diff(a.px, whole.px, n) <= 1e-6,
+                  "x%d sa4: overlap %d (the radius): tiles differ from the whole by %g", s, r,
+                  max_diff(a.px, whole.px, n));
+        else
+            CHECK(!memcmp(a.px, whole.px, n * sizeof(float)),
+                  "x%d %s: overlap %d (the radius): tiles differ from the whole by %g", s,
+                  attention_name(m.cfg.attention), r, max_diff(a.px, whole.px, n));
         // One pixel short, the far edge's zero padding reaches the kept pixels through the
         // whole network (about 1e-5 here; SA4's gates damp it to 3e-8, too close to
         // rounding to test).

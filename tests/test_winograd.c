@@ -1,6 +1,6 @@
-// test_winograd: the Winograd 3x3 convolutions (src/nn/winograd.c) and their use by
-// conv (ATTSR_CONV / conv_set_algo), against a naive double-precision convolution and
-// oneDNN's direct one.
+// test_winograd: the Winograd convolutions (src/nn/winograd.c: F(4x4, 3x3), F(6x6, 3x3),
+// and SA4's F(4x4, 5x5) and F(2x2, 7x7)) and their use by conv (ATTSR_CONV /
+// conv_set_algo), against a naive double-precision convolution and oneDNN's direct one.
 //
 // Error bound. The truth is the double-precision convolution; errors are taken relative
 // to the output's largest magnitude, max|y|. A direct fp32 convolution is a rounded dot
@@ -13,7 +13,10 @@
 // channels), against ~1e-7 for direct. The bound asserted, 3e-5 (3.5x the worst seen),
 // leaves room for 128 channels and fails for any wrong coefficient or index (a 1e-4
 // bias error already fails). F(6x6, 3x3) (points +-1/2, A^T up to 32) measures up to
-// 1.2e-5 here, bound 5e-5.
+// 1.2e-5 here, bound 5e-5 (TOL8). F(4x4, 5x5) and F(2x2, 7x7) share its 8 x 8 input
+// transform, with A^T's rows summing to 19 (m = 4) and 8 (m = 2) and G's entries up
+// to 32/45 over 25 and 49 taps: they measure up to 1.0e-5 and 1.5e-5 (sums of 25 and
+// 49 cin terms, against 9); the same bound TOL8.
 #include "test.h"
 
 #include <omp.h>
@@ -27,7 +30,11 @@
 #include "nn/winograd.h"
 
 #define TOL4 3e-5
-#define TOL6 5e-5
+#define TOL8 5e-5  // the 8 x 8 tiles: F(6x6, 3x3), F(4x4, 5x5), F(2x2, 7x7)
+
+// The algorithms winograd.c has, as (r, m): kernel r x r, output tiles m x m.
+static const int ALGOS[][2] = {{3, 4}, {3, 6}, {5, 4}, {7, 2}};
+static double tol_for(int r, int m) { return r == 3 && m == 4 ? TOL4 : TOL8; }
 
 static int verbose(void) {
     const char *v = getenv("ATTSR_TEST_VERBOSE");
@@ -48,24 +55,25 @@ static float *fnan(size_t n) {
     return p;
 }
 
-// out (N,H,W,cout) in double: the truth. flip: weight is (cin, cout, 3, 3) and the
-// kernel is its flipped transpose (backward-data).
+// out (N,H,W,cout) in double: the truth of an r x r 'same' convolution. flip: weight
+// is (cin, cout, r, r) and the kernel is its flipped transpose (backward-data).
 static void naive(double *out, const float *in, const float *weight, const float *bias, int N, int H, int W, int cin,
-                  int cout, int flip) {
+                  int cout, int r, int flip) {
+    const int kk = r * r, p = r / 2;
     for (int n = 0; n < N; n++)
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++)
                 for (int co = 0; co < cout; co++) {
                     double acc = bias ? bias[co] : 0;
-                    for (int ky = 0; ky < 3; ky++)
-                        for (int kx = 0; kx < 3; kx++) {
-                            int yy = y + ky - 1, xx = x + kx - 1;
+                    for (int ky = 0; ky < r; ky++)
+                        for (int kx = 0; kx < r; kx++) {
+                            int yy = y + ky - p, xx = x + kx - p;
                             if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
-                            const float *p = in + (((size_t)n * H + yy) * W + xx) * cin;
+                            const float *q = in + (((size_t)n * H + yy) * W + xx) * cin;
                             for (int ci = 0; ci < cin; ci++) {
-                                float g = flip ? weight[((size_t)ci * cout + co) * 9 + (2 - ky) * 3 + 2 - kx]
-                                               : weight[((size_t)co * cin + ci) * 9 + ky * 3 + kx];
-                                acc += (double)p[ci] * g;
+                                float g = flip ? weight[((size_t)ci * cout + co) * kk + kk - 1 - (ky * r + kx)]
+                                               : weight[((size_t)co * cin + ci) * kk + ky * r + kx];
+                                acc += (double)q[ci] * g;
                             }
                         }
                     out[(((size_t)n * H + y) * W + x) * cout + co] = acc;
@@ -97,40 +105,43 @@ static const shape SWEEP[] = {
 #define NSWEEP (int)(sizeof SWEEP / sizeof *SWEEP)
 
 // One case's data from its seed: an input (N,H,W,cin), an output-sized tensor (N,H,W,
-// cout) of the same kind (a gradient), OIHW weights and a bias.
+// cout) of the same kind (a gradient), OIHW weights (cout, cin, k, k) and a bias.
 typedef struct {
     size_t nin, nout, nw;
     float *in, *d_out, *w, *b;
 } tcase;
 
-static tcase tcase_make(shape s, uint64_t seed) {
+static tcase tcase_make_k(shape s, int k, uint64_t seed) {
     as_rng r;
     as_rng_seed(&r, seed);
     tcase t = {.nin = (size_t)s.N * s.H * s.W * s.cin,
                .nout = (size_t)s.N * s.H * s.W * s.cout,
-               .nw = (size_t)s.cout * s.cin * 9};
+               .nw = (size_t)s.cout * s.cin * k * k};
     t.in = frand(t.nin, &r, 1), t.w = frand(t.nw, &r, 0.3f), t.b = frand(s.cout, &r, 0.5f);
     t.d_out = frand(t.nout, &r, 1);
     return t;
 }
 
+static tcase tcase_make(shape s, uint64_t seed) { return tcase_make_k(s, 3, seed); }
+
 static void tcase_free(tcase *t) { free(t->in), free(t->d_out), free(t->w), free(t->b); }
 
-// The reference (plain C) and the AVX2 path, each against the truth, forward.
-static void sweep(int m, int use_ref) {
-    double tol = m == 4 ? TOL4 : TOL6, worst = 0;
+// The reference (plain C) and the AVX2 path, each against the truth, forward, for each
+// algorithm.
+static void sweep_one(int r, int m, int use_ref) {
+    double tol = tol_for(r, m), worst = 0;
     for (int k = 0; k < NSWEEP; k++) {
         shape s = SWEEP[k];
-        tcase tc = tcase_make(s, 100 + k);
+        tcase tc = tcase_make_k(s, r, 100 + k);
         size_t nout = tc.nout;
         float *in = tc.in, *w = tc.w, *b = tc.b, *out = fnan(nout);
         double *ref = malloc(nout * sizeof(double));
         CHECK(ref);
-        naive(ref, in, w, b, s.N, s.H, s.W, s.cin, s.cout, 0);
+        naive(ref, in, w, b, s.N, s.H, s.W, s.cin, s.cout, r, 0);
         if (use_ref) {
-            CHECK_OK(wino_ref_conv(m, out, in, w, b, s.N, s.H, s.W, s.cin, s.cout));
+            CHECK_OK(wino_ref_conv(r, m, out, in, w, b, s.N, s.H, s.W, s.cin, s.cout));
         } else {
-            wino *p = wino_create(s.N, s.H, s.W, s.cin, s.cout, m);
+            wino *p = wino_create(s.N, s.H, s.W, s.cin, s.cout, r, m);
             CHECK(p, "%s", as_error());
             float *U = fnan(wino_kernel_floats(p));
             wino_kernel_transform(p, U, w, 0);
@@ -141,79 +152,88 @@ static void sweep(int m, int use_ref) {
         double e = rel_err(out, ref, nout);
         worst = fmax(worst, e);
         if (verbose())
-            printf("# m=%d %s %dx%dx%dx%d %d->%d rel err %.2e\n", m, use_ref ? "ref " : "avx2", s.N, s.H, s.W, s.cin,
+            printf("# F(%d,%d) %s %dx%dx%d %d->%d rel err %.2e\n", m, r, use_ref ? "ref " : "avx2", s.N, s.H, s.W,
                    s.cin, s.cout, e);
-        CHECK(e <= tol, "m=%d %dx%dx%d %d->%d: rel err %.3g > %.0e", m, s.N, s.H, s.W, s.cin, s.cout, e, tol);
+        CHECK(e <= tol, "F(%d,%d) %dx%dx%d %d->%d: rel err %.3g > %.0e", m, r, s.N, s.H, s.W, s.cin, s.cout, e, tol);
         tcase_free(&tc), free(out), free(ref);
     }
-    if (verbose()) printf("# m=%d %s worst %.2e\n", m, use_ref ? "ref" : "avx2", worst);
+    if (verbose()) printf("# F(%d,%d) %s worst %.2e\n", m, r, use_ref ? "ref" : "avx2", worst);
 }
 
-static void ref4(void) { sweep(4, 1); }
-static void ref6(void) { sweep(6, 1); }
-static void avx2_4(void) { sweep(4, 0); }
-static void avx2_6(void) { sweep(6, 0); }
+static void sweep(int use_ref) {
+    for (int a = 0; a < 4; a++) sweep_one(ALGOS[a][0], ALGOS[a][1], use_ref);
+}
+
+static void reference(void) { sweep(1); }
+static void avx2(void) { sweep(0); }
 
 // The AVX2 path agrees with the plain C reference closely (the same algorithm; only
 // the GEMM's summation order differs), with LeakyReLU fused, on 1 and 2 threads.
 static void avx2_vs_ref(void) {
-    for (int k = 0; k < NSWEEP; k++) {
-        shape s = SWEEP[k];
-        tcase tc = tcase_make(s, 200 + k);
-        size_t nout = tc.nout;
-        float *in = tc.in, *w = tc.w, *b = tc.b, *ref = fnan(nout), *out = fnan(nout);
-        CHECK_OK(wino_ref_conv(4, ref, in, w, b, s.N, s.H, s.W, s.cin, s.cout));
-        double mx = 0;
-        for (size_t i = 0; i < nout; i++) {
-            mx = fmax(mx, fabs(ref[i]));
-            ref[i] = ref[i] > 0 ? ref[i] : 0.2f * ref[i];
-        }
-        int saved = omp_get_max_threads();
-        for (int thr = 1; thr <= 2; thr++) {
-            omp_set_num_threads(thr);
-            wino *p = wino_create(s.N, s.H, s.W, s.cin, s.cout, 4);
-            CHECK(p, "%s", as_error());
-            float *U = fnan(wino_kernel_floats(p));
-            wino_kernel_transform(p, U, w, 0);
-            for (size_t i = 0; i < nout; i++) out[i] = NAN;
-            CHECK_OK(wino_run(p, out, in, U, b, 1, 0.2f, NULL));
-            free(U);
-            wino_destroy(p);
-            double e = 0;
+    for (int a = 0; a < 4; a++)
+        for (int k = 0; k < NSWEEP; k++) {
+            int r = ALGOS[a][0], m = ALGOS[a][1];
+            shape s = SWEEP[k];
+            tcase tc = tcase_make_k(s, r, 200 + k);
+            size_t nout = tc.nout;
+            float *in = tc.in, *w = tc.w, *b = tc.b, *ref = fnan(nout), *out = fnan(nout);
+            CHECK_OK(wino_ref_conv(r, m, ref, in, w, b, s.N, s.H, s.W, s.cin, s.cout));
+            double mx = 0;
             for (size_t i = 0; i < nout; i++) {
-                CHECK(isfinite(out[i]), "[%zu]", i);
-                e = fmax(e, fabs(out[i] - ref[i]));
+                mx = fmax(mx, fabs(ref[i]));
+                ref[i] = ref[i] > 0 ? ref[i] : 0.2f * ref[i];
             }
-            CHECK(e <= 1e-5 * mx, "%dx%dx%d %d->%d, %d threads: |avx2 - ref| %.3g > 1e-5 x %.3g", s.N, s.H, s.W, s.cin,
-                  s.cout, thr, e, mx);
+            int saved = omp_get_max_threads();
+            for (int thr = 1; thr <= 2; thr++) {
+                omp_set_num_threads(thr);
+                wino *p = wino_create(s.N, s.H, s.W, s.cin, s.cout, r, m);
+                CHECK(p, "%s", as_error());
+                float *U = fnan(wino_kernel_floats(p));
+                wino_kernel_transform(p, U, w, 0);
+                for (size_t i = 0; i < nout; i++) out[i] = NAN;
+                CHECK_OK(wino_run(p, out, in, U, b, 1, 0.2f, NULL));
+                free(U);
+                wino_destroy(p);
+                double e = 0;
+                for (size_t i = 0; i < nout; i++) {
+                    CHECK(isfinite(out[i]), "[%zu]", i);
+                    e = fmax(e, fabs(out[i] - ref[i]));
+                }
+                CHECK(e <= 1e-5 * mx, "F(%d,%d) %dx%dx%d %d->%d, %d threads: |avx2 - ref| %.3g > 1e-5 x %.3g", m, r,
+                      s.N, s.H, s.W, s.cin, s.cout, thr, e, mx);
+            }
+            omp_set_num_threads(saved);
+            tcase_free(&tc), free(out), free(ref);
         }
-        omp_set_num_threads(saved);
-        tcase_free(&tc), free(out), free(ref);
-    }
 }
 
-// Backward-data: the direction cout -> cin with the flipped, transposed kernel.
+// Backward-data: the direction cout -> cin with the flipped, transposed kernel, for
+// the algorithms conv.c uses (m = 4 for 3x3 and 5x5, m = 2 for 7x7).
 static void backward_data(void) {
-    for (int k = 0; k < NSWEEP; k++) {
-        shape s = SWEEP[k];
-        tcase tc = tcase_make(s, 300 + k);
-        size_t nin = tc.nin;
-        float *d_out = tc.d_out, *w = tc.w, *d_in = fnan(nin);
-        double *ref = malloc(nin * sizeof(double));
-        CHECK(ref);
-        naive(ref, d_out, w, NULL, s.N, s.H, s.W, s.cout, s.cin, 1);
-        wino *p = wino_create(s.N, s.H, s.W, s.cout, s.cin, 4);
-        CHECK(p, "%s", as_error());
-        float *U = fnan(wino_kernel_floats(p));
-        wino_kernel_transform(p, U, w, 1);
-        CHECK_OK(wino_run(p, d_in, d_out, U, NULL, 0, 0, NULL));
-        double e = rel_err(d_in, ref, nin);
-        if (verbose()) printf("# bwd-data %dx%dx%d %d->%d rel err %.2e\n", s.N, s.H, s.W, s.cin, s.cout, e);
-        CHECK(e <= TOL4, "%dx%dx%d %d->%d: rel err %.3g", s.N, s.H, s.W, s.cin, s.cout, e);
-        free(U);
-        wino_destroy(p);
-        tcase_free(&tc), free(d_in), free(ref);
-    }
+    const int algos[][2] = {{3, 4}, {5, 4}, {7, 2}};
+    for (int a = 0; a < 3; a++)
+        for (int k = 0; k < NSWEEP; k++) {
+            int r = algos[a][0], m = algos[a][1];
+            shape s = SWEEP[k];
+            tcase tc = tcase_make_k(s, r, 300 + k);
+            size_t nin = tc.nin;
+            float *d_out = tc.d_out, *w = tc.w, *d_in = fnan(nin);
+            double *ref = malloc(nin * sizeof(double));
+            CHECK(ref);
+            naive(ref, d_out, w, NULL, s.N, s.H, s.W, s.cout, s.cin, r, 1);
+            wino *p = wino_create(s.N, s.H, s.W, s.cout, s.cin, r, m);
+            CHECK(p, "%s", as_error());
+            float *U = fnan(wino_kernel_floats(p));
+            wino_kernel_transform(p, U, w, 1);
+            CHECK_OK(wino_run(p, d_in, d_out, U, NULL, 0, 0, NULL));
+            double e = rel_err(d_in, ref, nin);
+            if (verbose())
+                printf("# bwd-data F(%d,%d) %dx%dx%d %d->%d rel err %.2e\n", m, r, s.N, s.H, s.W, s.cin, s.cout, e);
+            CHECK(e <= tol_for(r, m), "F(%d,%d) %dx%dx%d %d->%d: rel err %.3g", m, r, s.N, s.H, s.W, s.cin, s.cout, e);
+            free(U);
+            wino_destroy(p);
+            tcase_free(&tc), free(d_in), free(ref);
+        }
 }
 
 // Backward-weights' truth in double: dW[co][ci][ky][kx] = sum over pixels of
@@ -245,10 +265,10 @@ static void naive_bwd_weights(double *dw, double *db, const float *in, const flo
 // sums up to 15, 2D 225) on d_out, so the relative error (of max|dW|) is of the
 // forward's order: F(4x4) measures 1e-8 to 2.7e-6 on this sweep (ATTSR_TEST_VERBOSE=1;
 // the reference, which sums the tiles in double, up to 1.7e-6), F(6x6) up to 3.8e-6;
-// bounds TOL4 and TOL6 as the forward's (11x the worst seen). d_bias is a plain sum
+// bounds TOL4 and TOL8 as the forward's (11x the worst seen). d_bias is a plain sum
 // (up to 3e-7 of max|db|; bound 1e-5).
 static void bwd_weights_sweep(int m, int use_ref) {
-    double tol = m == 4 ? TOL4 : TOL6, worst = 0;
+    double tol = tol_for(3, m), worst = 0;
     for (int k = 0; k < NSWEEP; k++) {
         shape s = SWEEP[k];
         tcase tc = tcase_make(s, 800 + k);
@@ -345,20 +365,27 @@ static double max_diff(const float *a, const float *b, size_t n, double *scale) 
     return e;
 }
 
-// Which plans are Winograd: forced, every 3x3 reading NHWC; auto, 32+ input channels
-// on maps of 1024+ pixels (conv.c's table); never 5x5 or direct.
+// Which plans are Winograd: forced, every 3x3, 5x5 and 7x7 reading NHWC; auto, on maps of
+// 1024+ pixels, 3x3 with 32+ input channels and 5x5 and 7x7 with 16+ (conv.c's table);
+// never 1x1 or direct.
 static void algo_choice(void) {
-    nn_conv *c[8] = {
+    nn_conv *c[14] = {
         plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 3, 0, NULL),   plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 5, 0, NULL),
         plan(CONV_ALGO_DIRECT, 1, 64, 64, 64, 64, 3, 0, NULL), plan(CONV_ALGO_AUTO, 1, 64, 64, 64, 64, 3, 1, NULL),
         plan(CONV_ALGO_AUTO, 1, 64, 64, 3, 64, 3, 0, NULL),    plan(CONV_ALGO_AUTO, 1, 64, 64, 64, 3, 3, 0, NULL),
-        plan(CONV_ALGO_AUTO, 1, 64, 64, 16, 16, 3, 0, NULL),   plan(CONV_ALGO_AUTO, 1, 16, 16, 64, 64, 3, 0, NULL)};
-    const int want[8] = {1, 0, 0, 1, 0, 1, 0, 0};
-    for (int i = 0; i < 8; i++) {
+        plan(CONV_ALGO_AUTO, 1, 64, 64, 16, 16, 3, 0, NULL),   plan(CONV_ALGO_AUTO, 1, 16, 16, 64, 64, 3, 0, NULL),
+        plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 7, 0, NULL),   plan(CONV_ALGO_WINOGRAD, 1, 8, 8, 3, 5, 1, 0, NULL),
+        plan(CONV_ALGO_AUTO, 1, 64, 64, 64, 32, 7, 0, NULL),   plan(CONV_ALGO_AUTO, 1, 64, 64, 16, 16, 5, 1, NULL),
+        plan(CONV_ALGO_AUTO, 1, 64, 64, 8, 16, 5, 0, NULL),    plan(CONV_ALGO_AUTO, 1, 16, 16, 64, 32, 7, 0, NULL)};
+    const int want[14] = {1, 1, 0, 1, 0, 1, 0, 0, 1, 0, 1, 1, 0, 0};
+    for (int i = 0; i < 14; i++) {
         CHECK(conv_is_winograd(c[i]) == want[i], "plan %d: winograd %d", i, conv_is_winograd(c[i]));
         if (i == 3)  // the training plan: backward-weights by auto_winograd_bw's table
             CHECK(strstr(conv_impl_name(c[i], 2), "bwd-weights"), "%s", conv_impl_name(c[i], 2));
         if (want[i]) CHECK(strstr(conv_impl_name(c[i], 0), "winograd"), "%s", conv_impl_name(c[i], 0));
+        if (i == 11)  // 5x5 training: backward-data through Winograd, backward-weights direct
+            CHECK(strstr(conv_impl_name(c[i], 1), "F(4x4,5x5)") && !strstr(conv_impl_name(c[i], 2), "winograd"),
+                  "%s | %s", conv_impl_name(c[i], 1), conv_impl_name(c[i], 2));
         CHECK(conv_dst_is_nhwc(c[i]) || !want[i], "plan %d", i);
         conv_destroy(c[i]);
     }
@@ -578,10 +605,8 @@ static void bundled_set5(void) {
 }
 
 int main(void) {
-    RUN(ref4);
-    RUN(ref6);
-    RUN(avx2_4);
-    RUN(avx2_6);
+    RUN(reference);
+    RUN(avx2);
     RUN(avx2_vs_ref);
     RUN(backward_data);
     RUN(bwd_weights_ref4);

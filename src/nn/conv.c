@@ -1,9 +1,10 @@
 // conv: k x k 'same' convolution with bias on oneDNN (fp32), forward and backward.
 //
-// Algorithm: oneDNN's direct kernels, or for 3x3 plans that conv_set_algo / ATTSR_CONV
-// and the auto table (auto_winograd) send there, Winograd F(4x4, 3x3) from winograd.c
-// for forward and backward-data (NHWC in and out), and by a table of its own
-// (auto_winograd_bw) for backward-weights. The caller sees the same plan either way.
+// Algorithm: oneDNN's direct kernels, or for plans that conv_set_algo / ATTSR_CONV and
+// the auto table (auto_winograd) send there, Winograd from winograd.c for forward and
+// backward-data (NHWC in and out): F(4x4, 3x3), and F(4x4, 5x5) and F(2x2, 7x7) for
+// SA4's larger kernels; for 3x3 backward-weights too, by a table of its own
+// (auto_winograd_bw). The caller sees the same plan either way.
 //
 // The caller's tensors are NHWC activations and PyTorch's OIHW weights. Each primitive
 // picks its own weights layout (`any`, a blocked one in practice) and we reorder into a
@@ -237,23 +238,30 @@ static int algo_get(conv_algo *a) {
     return 0;
 }
 
-// Where auto takes Winograd F(4x4, 3x3), from bench/bench_winograd (docs/benchmarks.md):
-// 32 or more input channels (the transforms are paid back; 1.5-2.3x faster than direct
-// from 32 to 256 output channels, and for the 64 -> 3 output conv, whose direct kernel is
-// slow) on maps of 1024 pixels or more (a 16x16 map is faster direct). Thinner layers
-// (the 3-channel head, 16 -> 16) and small maps stay direct.
-static int auto_winograd(int N, int H, int W, int cin, int cout) {
+// Where auto takes Winograd, from bench/bench_winograd (docs/benchmarks.md), on maps of
+// 1024 pixels or more (a 16x16 map is faster direct):
+//   3x3, F(4x4, 3x3): 32 or more input channels (the transforms are paid back; 1.5-2.3x
+//     faster than direct from 32 to 256 output channels, and for the 64 -> 3 output
+//     conv, whose direct kernel is slow); thinner layers (the 3-channel head, 16 -> 16)
+//     stay direct;
+//   5x5 and 7x7 (SA4's c2 and c1), F(4x4, 5x5) and F(2x2, 7x7): 16 or more input
+//     channels (1.3-1.4x for 7x7 64 -> 32 and 16 -> 32, 1.5-2.2x for 5x5 32 -> 16 and
+//     16 -> 16, against oneDNN's AVX-512 direct kernels).
+static int auto_winograd(int N, int H, int W, int cin, int cout, int k) {
     (void)cout;
-    return cin >= 32 && (int64_t)N * H * W >= 1024;
+    return cin >= (k == 3 ? 32 : 16) && (int64_t)N * H * W >= 1024;
 }
 
 // The tile size when this plan is to run Winograd, 0 for direct.
 static int wino_tile(const nn_conv *c, conv_algo a) {
-    if (a == CONV_ALGO_DIRECT || c->k != 3 || !wino_cpu_ok()) return 0;
+    // m = 6 is no faster for 3x3 here and less accurate (docs/benchmarks.md); 5x5 and 7x7
+    // take the largest m with F(6x6, 3x3)'s 8 x 8 tiles
+    int m = c->k == 3 || c->k == 5 ? 4 : c->k == 7 ? 2 : 0;
+    if (a == CONV_ALGO_DIRECT || !m || !wino_cpu_ok()) return 0;
     if (c->opt.src_from && !conv_dst_is_nhwc(c->opt.src_from)) return 0;  // reads NHWC only
     // bf16 direct on AMX is several times faster than any f32 path: auto takes it
-    if (a == CONV_ALGO_AUTO && (c->bf16 || !auto_winograd(c->N, c->H, c->W, c->cin, c->cout))) return 0;
-    return 4;  // m = 6 is no faster here and less accurate (docs/benchmarks.md)
+    if (a == CONV_ALGO_AUTO && (c->bf16 || !auto_winograd(c->N, c->H, c->W, c->cin, c->cout, c->k))) return 0;
+    return m;
 }
 
 // Where auto runs backward-weights through Winograd F(4x4, 3x3), from bench/bench_winograd's
@@ -297,7 +305,7 @@ static uint64_t weights_hash(const float *w, size_t n) {
 static const float *kernel_get(nn_conv *c, int d, const float *weight) {
     kcache *k = &c->kc[d];
     size_t nf = wino_kernel_floats(c->wino[d]);
-    uint64_t h = weights_hash(weight, (size_t)c->cout * c->cin * 9);
+    uint64_t h = weights_hash(weight, (size_t)c->cout * c->cin * c->k * c->k);
     kentry *e = NULL;
     for (int i = 0; i < k->n && !e; i++)
         if (k->e[i].w == weight) e = &k->e[i];
@@ -438,8 +446,8 @@ int conv_set_workspace(nn_conv *c, void *ws) {
 // The Winograd directions, sharing the plan's workspace (they run at other times
 // than the direct passes that use it).
 static int wino_plan(nn_conv *c, int bw) {
-    if (c->wino_m && !(c->wino[0] = wino_create(c->N, c->H, c->W, c->cin, c->cout, c->wino_m))) return -1;
-    if (c->wino_m && c->training && !(c->wino[1] = wino_create(c->N, c->H, c->W, c->cout, c->cin, c->wino_m)))
+    if (c->wino_m && !(c->wino[0] = wino_create(c->N, c->H, c->W, c->cin, c->cout, c->k, c->wino_m))) return -1;
+    if (c->wino_m && c->training && !(c->wino[1] = wino_create(c->N, c->H, c->W, c->cout, c->cin, c->k, c->wino_m)))
         return -1;
     if (bw && !(c->wino[2] = wino_create_bwd_weights(c->N, c->H, c->W, c->cin, c->cout))) return -1;
     // the per-call kernel after the tiles; pages the plan never transforms into stay

@@ -1,5 +1,6 @@
-// winograd: 3x3 stride-1 'same' convolutions by Winograd's minimal filtering
-// F(m x m, 3 x 3), m = 4 or 6, for conv.c (src/nn's own; the model never sees it).
+// winograd: stride-1 'same' convolutions by Winograd's minimal filtering F(m x m, r x r):
+// F(4x4, 3x3) and F(6x6, 3x3), and for SA4's larger kernels F(4x4, 5x5) and
+// F(2x2, 7x7), for conv.c (src/nn's own; the model never sees it).
 //
 // One `wino` is one direction of a layer: out (N,H,W,cout) = in (N,H,W,cin) * U + bias,
 // NHWC, where U is a kernel in the transformed domain (wino_kernel_transform). The
@@ -18,11 +19,11 @@ typedef struct wino wino;
 
 int wino_cpu_ok(void);  // 1 when this CPU runs the AVX2 + FMA code
 
-// 0 and NULL with the reason on failure. m: 4 or 6.
-wino *wino_create(int N, int H, int W, int cin, int cout, int m);
+// NULL with the reason on failure. (r, m): (3, 4), (3, 6), (5, 4) or (7, 2).
+wino *wino_create(int N, int H, int W, int cin, int cout, int r, int m);
 void wino_destroy(wino *w);
 // The transformed kernel's size in floats, and the kernel itself from OIHW weights
-// (cout, cin, 3, 3) of the layer; flip: the layer's weights are (cin, cout, 3, 3) of the
+// (cout, cin, r, r) of the layer; flip: the layer's weights are (cin, cout, r, r) of the
 // forward layer this backward-data direction belongs to (w's cin is that layer's cout).
 size_t wino_kernel_floats(const wino *w);
 void wino_kernel_transform(wino *w, float *U, const float *weight, int flip);
@@ -42,7 +43,7 @@ wino *wino_create_bwd_weights(int N, int H, int W, int cin, int cout);
 int wino_backward_weights(wino *w, float *d_weight, float *d_bias, const float *in, const float *d_out);
 
 // The plain C references (tests): the same algorithms, scalar, with OIHW weights.
-int wino_ref_conv(int m, float *out, const float *in, const float *weight, const float *bias, int N, int H, int W,
-                  int cin, int cout);
+int wino_ref_conv(int r, int m, float *out, const float *in, const float *weight, const float *bias, int N, int H,
+                  int W, int cin, int cout);
 int wino_ref_bwd_weights(int m, float *d_weight, float *d_bias, const float *in, const float *d_out, int N, int H,
                          int W, int cin, int cout);
