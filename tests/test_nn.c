@@ -671,6 +671,14 @@ static void pixel_shuffle_roundtrip(void) {
                     }
         pixel_shuffle_backward(z, y, N, H, W, C, s);
         CHECK(memcmp(z, x, n * sizeof *x) == 0, "pixel_shuffle s=%d: backward is no inverse", s);
+        // in place, with 0 (its own row), 1 and 3 rows of scratch: the same as out of place
+        for (int rows = 0; rows <= 3; rows += rows ? 2 : 1) {
+            float *scratch = rows ? fnan((size_t)rows * W * C * s * s) : NULL;
+            memcpy(z, x, n * sizeof *x);
+            CHECK_OK(pixel_shuffle_forward_inplace(z, scratch, rows, N, H, W, C, s));
+            CHECK(memcmp(z, y, n * sizeof *x) == 0, "pixel_shuffle s=%d in place, %d rows of scratch", s, rows);
+            free(scratch);
+        }
         free(x), free(y), free(z);
     }
     // large enough for the parallel path
@@ -681,7 +689,11 @@ static void pixel_shuffle_roundtrip(void) {
     pixel_shuffle_forward(y, x, N, H, W, C, s);
     pixel_shuffle_backward(z, y, N, H, W, C, s);
     CHECK(memcmp(z, x, n * sizeof *x) == 0, "pixel_shuffle s=%d N=%d H=%d W=%d C=%d roundtrip", s, N, H, W, C);
-    free(x), free(y), free(z);
+    float *scratch = fnan((size_t)2 * W * C * s * s);  // two threads' rows
+    memcpy(z, x, n * sizeof *x);
+    CHECK_OK(pixel_shuffle_forward_inplace(z, scratch, 2, N, H, W, C, s));
+    CHECK(memcmp(z, y, n * sizeof *x) == 0, "pixel_shuffle s=%d N=%d H=%d W=%d C=%d in place", s, N, H, W, C);
+    free(x), free(y), free(z), free(scratch);
 }
 
 static void elementwise(void) {

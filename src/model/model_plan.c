@@ -6,6 +6,7 @@
 // else, and everything in inference mode, maps to one shared buffer per role (a slot).
 // `assign` runs twice: once to size the single arena, once to hand out pointers.
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,9 @@ struct model_plan {
     int up_in[MODEL_MAX_UP];      // stage k's input size in LR pixels per pixel: 1, then s_0, ...
     nn_conv *c_out;               // C -> 3            at sH x sW
     nn_attention *att;            // at H x W (NULL for none)
+    // inference on the CPU: each upsampler stage shuffles its conv's output in place
+    // (up[k] == sh[k][br]), with the branch's y, dead by then, as the rows' scratch
+    int shuffle_inplace;
 
     float *input;                // (N, H, W, 3)
     float *x0, *f;               // (N, H, W, C)
@@ -122,9 +126,9 @@ static void assign(model_plan *p, const model *m, planner *pl) {
     for (int k = 0; k < m->n_up; k++) {
         size_t out = map * up_out_area(p, m, k);  // the stage's output, before and after the shuffle
         // inference: each stage over the one before it (its input is dead once its conv ran)
-        int slot = p->training ? k : 0;
+        int slot = p->training ? k : p->shuffle_inplace ? k % 2 : 0;  // in place: over the last but one
         for (int br = 0; br < 2; br++) p->sh[k][br] = take(pl, S_SH + slot, out, 1);
-        p->up[k] = take(pl, S_UP + slot, out, 0);
+        p->up[k] = p->shuffle_inplace ? p->sh[k][0] : take(pl, S_UP + slot, out, 0);
     }
     if (!p->training) return;
     for (int i = 0; i < 5; i++) p->d[i] = take(pl, S_D0 + i, AS_MAX(map, AS_MAX(p->a1n, p->a2n)), 0);  // d_a1, d_a2
@@ -217,12 +221,14 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
         !(p->att = attention_create(c->attention, N, H, W, C, attention_hidden(C, c->ca_reduction), c->leaky_slope,
                                     training, o2.native_dst ? p->c_rb2 : NULL)))
         goto fail;
+    p->shuffle_inplace = !training && p->dev == NN_CPU;
     if (share_workspace(p)) goto fail;
     planner pl = {.training = training};
     assign(p, m, &pl);  // sizing
     // Inference: a branch's upsampling maps lie over the body's (groups, blocks), dead
     // once the branch's tail has run; the next branch's body starts after its output
-    // conv. x2: 551 -> 359 floats per LR pixel, so larger tiles fit the same memory.
+    // conv. x2: 551 -> 359 floats per LR pixel, so larger tiles fit the same memory; on
+    // the CPU, with each stage's shuffle in place (no S_UP), 231.
     size_t total = pl.used, body_end = 0;
     for (int i = 0; i < S_COUNT; i++) {
         if (!training && i == S_UP) body_end = total, total = pl.slot_off[S_G0];
@@ -321,7 +327,15 @@ static int branch_forward(model_plan *p, const model *m, int br) {
     for (int k = 0; k < m->n_up; k++) {
         const int w = m->up[br][k], r = p->up_in[k];
         if (conv_forward(p->c_up[k], p->up[k], x, W_(w), B_(w))) return -1;
-        pixel_shuffle_forward(p->sh[k][br], p->up[k], p->N, r * p->H, r * p->W, c->feats, m->up_scale[k]);
+        if (p->shuffle_inplace) {  // y (dead: stage 0's conv has read it) holds the scratch rows
+            size_t row = (size_t)r * p->W * c->feats * m->up_scale[k] * m->up_scale[k];
+            int rows = (int)AS_MIN((size_t)omp_get_max_threads(), p->map / row);
+            if (pixel_shuffle_forward_inplace(p->up[k], p->y[br], rows, p->N, r * p->H, r * p->W, c->feats,
+                                              m->up_scale[k]))
+                return -1;
+        } else {
+            pixel_shuffle_forward(p->sh[k][br], p->up[k], p->N, r * p->H, r * p->W, c->feats, m->up_scale[k]);
+        }
         x = p->sh[k][br];
     }
     return conv_forward(p->c_out, p->out[OUT_S + br], x, W_(m->out[br]), B_(m->out[br]));

@@ -159,6 +159,10 @@ void nn_ema_update(float *avg, const float *w, size_t n, double decay);  // avg 
 // ---- PixelShuffle (PyTorch's): out[c, h*s+i, w*s+j] = in[c*s*s + i*s + j, h, w] ---
 // in (N,H,W,C*s*s) -> out (N,H*s,W*s,C)
 void pixel_shuffle_forward(float *out, const float *in, int N, int H, int W, int C, int s);
+// In place on the CPU (buf holds in, then out: in NHWC they cover the same memory);
+// scratch: `rows` input rows of W*C*s*s floats, one per thread (at most `rows` threads;
+// rows 0: one row allocated for the call). 0, or -1 when that allocation fails.
+int pixel_shuffle_forward_inplace(float *buf, float *scratch, int rows, int N, int H, int W, int C, int s);
 void pixel_shuffle_backward(float *d_in, const float *d_out, int N, int H, int W, int C, int s);
 
 // ---- attention modules (docs/spec.md §3) --------------------------------------------
