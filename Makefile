@@ -16,7 +16,7 @@ PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 MODELDIR = $(PREFIX)/share/attsr/models
 # the library's version is attsr.h's; its soname carries the major number, and before
-# 1.0 the minor too (0.x releases may break the ABI: libattsr.so.0.4)
+# 1.0 the minor too (0.x releases may break the ABI: libattsr.so.0.5)
 VERSION := $(shell sed -n 's/^#define ATTSR_VERSION "\(.*\)"$$/\1/p' include/attsr.h)
 MAJOR   := $(firstword $(subst ., ,$(VERSION)))
 SOVER   := $(if $(filter 0,$(MAJOR)),$(MAJOR).$(word 2,$(subst ., ,$(VERSION))),$(MAJOR))

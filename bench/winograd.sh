@@ -15,6 +15,11 @@
 # CPU s per run: the process's CPU time per run (all threads), steadier than the wall
 # clock where other jobs share the cores. The rate is direct-equivalent: the direct algorithm's FLOPs over the time, also as a
 # share of the 2-core FMA peak that build/bench/bench_peak measures (256-bit FMAs).
+#
+# BUILD (default build) picks the build, e.g. an AVX2-only one on an AVX-512 machine:
+#   make BUILD=build-avx2 OPT="-O3 -march=haswell" bench build-avx2/attsr
+#   BUILD=build-avx2 DNNL_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 bash bench/winograd.sh
+# (the two variables hold oneDNN, attsr's and PyTorch's, and MKL to AVX2 kernels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-infer}
@@ -25,12 +30,13 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} ATTSR_THREADS=${OMP_NUM_THREADS:-2}
 # that works
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 PY=/usr/bin/python3
-make -s -j2 bench build/attsr >/dev/null
+B=${BUILD:-build}
+[ "$B" != build ] || make -s -j2 bench build/attsr >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p"; }
-peak=$(build/bench/bench_peak 1 | field peak_gflops)
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, OMP_NUM_THREADS=$OMP_NUM_THREADS; $(date -u '+%F %H:%M'); FMA peak $peak GFLOP/s"
+peak=$("$B"/bench/bench_peak 1 | field peak_gflops)
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, OMP_NUM_THREADS=$OMP_NUM_THREADS; $(date -u '+%F %H:%M'); FMA peak $peak GFLOP/s; build $B${DNNL_MAX_CPU_ISA:+, DNNL_MAX_CPU_ISA=$DNNL_MAX_CPU_ISA}"
 echo
 
 # one table: $1 title, $2 model, $3 mode (infer/train), $4 $5 sizes
@@ -42,7 +48,7 @@ table() {
     rate() { awk -v g="$gf" -v s="$1" -v p="$peak" 'BEGIN{printf "%.1f | %.0f%%", g/s, 100*g/s/p}'; }
     for conv in direct auto; do
         local r
-        r=$(ATTSR_CONV=$conv build/bench/bench_model "$mode" "$m" "$a" "$b" "$REPS")
+        r=$(ATTSR_CONV=$conv "$B"/bench/bench_model "$mode" "$m" "$a" "$b" "$REPS")
         t[$conv]=$(echo "$r" | field median_s) c[$conv]=$(echo "$r" | field cpu_s)
         gf=$(echo "$r" | field gflop)
         echo "| attsr, --conv $conv | ${t[$conv]} | ${c[$conv]} | $(rate "${t[$conv]}") | $(echo "$r" | field peak_rss_mib) |"
@@ -62,20 +68,20 @@ table() {
 }
 
 case "$what" in paper|infer|all)
-    build/attsr init --scale 2 --feats 64 --fe-groups 1 --groups 3 --blocks 20 --attention none --seed 1 -o "$tmp/paper.safetensors" >/dev/null
+    "$B"/attsr init --scale 2 --feats 64 --fe-groups 1 --groups 3 --blocks 20 --attention none --seed 1 -o "$tmp/paper.safetensors" >/dev/null
     table "paper-size none, 128x128 LR, x2" "$tmp/paper.safetensors" infer 128 128 ;;
 esac
 case "$what" in bundled|infer|all)
     table "bundled x2 (C=32 1/2/4 ca), 512x512 LR" models/attsr_x2.safetensors infer 512 512 ;;
 esac
 case "$what" in sa4|all)
-    build/attsr init --scale 2 --feats 64 --fe-groups 1 --groups 3 --blocks 20 --attention sa4 --seed 1 -o "$tmp/sa4.safetensors" >/dev/null
+    "$B"/attsr init --scale 2 --feats 64 --fe-groups 1 --groups 3 --blocks 20 --attention sa4 --seed 1 -o "$tmp/sa4.safetensors" >/dev/null
     table "paper-size sa4, 128x128 LR, x2" "$tmp/sa4.safetensors" infer 128 128 ;;
 esac
 case "$what" in train|all)
     table "training step, bundled shape, 16 x 48x48" models/attsr_x2.safetensors train 16 48 ;;
 esac
 case "$what" in train-paper)
-    build/attsr init --scale 2 --feats 64 --fe-groups 1 --groups 3 --blocks 20 --attention none --seed 1 -o "$tmp/paper.safetensors" >/dev/null
+    "$B"/attsr init --scale 2 --feats 64 --fe-groups 1 --groups 3 --blocks 20 --attention none --seed 1 -o "$tmp/paper.safetensors" >/dev/null
     table "training step, paper-size none, 16 x 48x48" "$tmp/paper.safetensors" train 16 48 ;;
 esac

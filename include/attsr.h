@@ -28,8 +28,9 @@
 extern "C" {
 #endif
 
-/* 0.4.0: attsr_options grew `device` (an ABI break; the soname is libattsr.so.0.4). */
-#define ATTSR_VERSION "0.4.0"
+/* 0.4.0: attsr_options grew `device` (an ABI break; the soname is libattsr.so.0.4).
+ * 0.5.0: attsr_options grew `memory_mib` (an ABI break; libattsr.so.0.5). */
+#define ATTSR_VERSION "0.5.0"
 
 /* What libattsr.so exports: the functions declared here, nothing else (the library's
  * objects are compiled with -fvisibility=hidden), as ggml's GGML_API. */
@@ -79,7 +80,7 @@ typedef void (*attsr_progress_fn)(int done, int total, void *user);
 
 typedef struct {
     int tile;    /* LR tile side in pixels, at most; 0: automatic (the whole
-                              image when its plan fits about 1.1 GiB, else the fewest
+                              image when its plan fits memory_mib, else the fewest
                               windows that do) */
     int overlap; /* LR pixels of context around each tile; 0: the network's
                               receptive radius (tiles then exact but for CA's mean over
@@ -92,6 +93,9 @@ typedef struct {
     int keep_orientation; /* attsr_evaluate: 1 reads the file's pixels in their stored
                               order; 0 applies its EXIF Orientation, as browsers do */
     int device;           /* ATTSR_DEVICE_*: 0 (AUTO) by default */
+    int memory_mib;       /* the automatic windows' budget for the network's buffers, in
+                              MiB (the image and its output come on top); 0: 1152.
+                              Smaller: less memory, more time (overlapping context) */
 } attsr_options;
 
 /* Upscales in (h, w, 3) to out (h*s, w*s, 3). structure and texture (same shape as

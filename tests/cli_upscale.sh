@@ -22,6 +22,17 @@ hdr=$(head -c 128 "$T/whole.npy" | tr -d '\0' | grep -ao "shape': ([0-9, ]*)")
 [ "$hdr" = "shape': (576, 576, 3)" ] && t_pass upscale_output_shape || t_fail upscale_output_shape "$hdr"
 d=$(cmp_npy "$T/whole.npy" "$T/tiled.npy")
 awk -v d="$d" 'BEGIN{exit !(d <= 1/255)}' && t_pass "tiled_equals_whole (max diff $d)" || t_fail tiled_equals_whole "max diff $d"
+# --memory: a budget too small for the whole image's plan runs it in windows (the
+# progress names them), with the whole image's output (SA4: to rounding); out-of-range
+# budgets are refused
+"$ATTSR" upscale -m "$M" -i samples/comic.png -o "$T/mem.npy" --memory 16 2>"$T/mem.err" \
+    && t_pass upscale_memory || t_fail upscale_memory "$(cat "$T/mem.err")"
+grep -q ': 1/[2-9]' "$T/mem.err" && t_pass upscale_memory_windows || t_fail upscale_memory_windows "$(cat "$T/mem.err")"
+d=$(cmp_npy "$T/whole.npy" "$T/mem.npy")
+awk -v d="$d" 'BEGIN{exit !(d <= 1e-5)}' && t_pass "memory_windows_equal_whole (max diff $d)" ||
+    t_fail memory_windows_equal_whole "max diff $d"
+expect_error upscale_memory_too_small "$T/mem2.npy" "$ATTSR" upscale -m "$M" -i samples/comic.png -o "$T/mem2.npy" --memory 8
+
 # I_SR = S_SR + T_SR
 for f in whole s t; do od -An -v -f -w4 -j128 "$T/$f.npy" >"$T/$f.f"; done
 d=$(paste "$T/whole.f" "$T/s.f" "$T/t.f" |

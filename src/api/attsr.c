@@ -102,7 +102,8 @@ void attsr_model_get_info(const attsr_model *a, attsr_model_info *info) {
 // The public options as the library's; -1 with a reason when one is out of range.
 static int options_of(const attsr_options *opt, attsr_options *o, upscale_options *u, const char *fn) {
     *o = opt ? *opt : (attsr_options){0};
-    if (o->tile < 0 || o->overlap < 0 || o->threads < 0) return as_errorf("%s: negative option", fn);
+    if (o->tile < 0 || o->overlap < 0 || o->threads < 0 || o->memory_mib < 0)
+        return as_errorf("%s: negative option", fn);
     if (o->ensemble != 0 && o->ensemble != 1) return as_errorf("%s: ensemble is 0 or 1", fn);
     if (o->keep_orientation != 0 && o->keep_orientation != 1) return as_errorf("%s: keep_orientation is 0 or 1", fn);
     if (o->device < ATTSR_DEVICE_AUTO || o->device > ATTSR_DEVICE_CUDA)
@@ -110,6 +111,7 @@ static int options_of(const attsr_options *opt, attsr_options *o, upscale_option
     *u = (upscale_options){.tile = o->tile,
                            .overlap = o->overlap,
                            .ensemble = o->ensemble,
+                           .plan_bytes = (size_t)o->memory_mib << 20,
                            .progress = o->progress,
                            .user = o->progress_user};
     return 0;

@@ -11,7 +11,7 @@
 #include "image/y4m.h"
 
 static const char *HELP = "usage: attsr upscale [-m MODEL | --bicubic] [--scale S] -i IN -o OUT\n"
-                          "                     [--structure OUT_S] [--texture OUT_T] [--tile N] [--overlap N]\n"
+                          "                     [--structure OUT_S] [--texture OUT_T] [--tile N] [--overlap N] [--memory MIB]\n"
                           "                     [--ensemble] [--threads N] [--max-pixels N]\n"
                           "                     [--keep-orientation] [--depth 8|16] [--rgb] [--quality Q]\n"
                           "                     [--format EXT] [--matrix 601|709]\n"
@@ -23,8 +23,9 @@ static const char *HELP = "usage: attsr upscale [-m MODEL | --bicubic] [--scale 
                           "for the scale (default 2) is used. --structure/--texture write the two branches\n"
                           "(the texture, which is signed, as T + 0.5 in 8-bit files). --tile N processes\n"
                           "LR tiles of at most N x N with --overlap pixels of context (default: the network's\n"
-                          "receptive radius); without it, the whole image when its plan fits about 1.1 GiB,\n"
-                          "else the fewest windows that do.\n"
+                          "receptive radius); without it, the whole image when its plan fits --memory MIB\n"
+                          "(default 1152), else the fewest windows that do: a smaller budget lowers the peak\n"
+                          "memory and costs time in the windows' overlapping context.\n"
                           "--ensemble averages the outputs for the 8 flips and transposes of the input (x8\n"
                           "self-ensemble, as EDSR's \"+\" results): usually a little higher PSNR, 8x the time.\n"
                           "Outputs keep what the input had where the format can hold it (docs/formats.md):\n"
@@ -274,6 +275,7 @@ enum {
     OPT_TEXTURE,
     OPT_TILE,
     OPT_OVERLAP,
+    OPT_MEMORY,
     OPT_ENSEMBLE,
     OPT_DEPTH,
     OPT_RGB,
@@ -302,6 +304,8 @@ static int upscale_option(int opt, const char *arg, void *p) {
     case OPT_TEXTURE: a->j.texture = arg; return 0;
     case OPT_TILE: return cli_int32(arg, 8, 1 << 16, "--tile", &a->j.opt.tile);
     case OPT_OVERLAP: return cli_int32(arg, 1, 1 << 12, "--overlap", &a->j.opt.overlap);
+    case OPT_MEMORY:
+        return cli_int32(arg, 16, 1 << 24, "--memory", &a->j.opt.memory_mib);
     case OPT_ENSEMBLE: a->j.opt.ensemble = 1; return 0;
     case OPT_KEEP_ORIENTATION: a->j.read_flags |= IMAGE_KEEP_ORIENTATION; return 0;
     case OPT_DEPTH:
@@ -335,6 +339,7 @@ int cmd_upscale(int argc, char **argv) {
                                          {"texture", required_argument, 0, OPT_TEXTURE},
                                          {"tile", required_argument, 0, OPT_TILE},
                                          {"overlap", required_argument, 0, OPT_OVERLAP},
+                                         {"memory", required_argument, 0, OPT_MEMORY},
                                          {"ensemble", no_argument, 0, OPT_ENSEMBLE},
                                          CLI_KEEP_ORIENTATION_OPTION,
                                          {"depth", required_argument, 0, OPT_DEPTH},
