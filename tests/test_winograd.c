@@ -15,8 +15,8 @@
 // bias error already fails). F(6x6, 3x3) (points +-1/2, A^T up to 32) measures up to
 // 1.2e-5 here, bound 5e-5 (TOL8). F(4x4, 5x5) and F(2x2, 7x7) share its 8 x 8 input
 // transform, with A^T's rows summing to 19 (m = 4) and 8 (m = 2) and G's entries up
-// to 32/45 over 25 and 49 taps: they measure up to 1.0e-5 and 1.5e-5 (sums of 25 and
-// 49 cin terms, against 9); the same bound TOL8.
+// to 32/45 over 25 and 49 taps: they measure up to 8.0e-6 and 6.2e-6 (forward; F(2x2,
+// 7x7)'s backward-data up to 7.9e-6), within the same bound TOL8.
 #include "test.h"
 
 #include <omp.h>
