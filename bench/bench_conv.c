@@ -98,7 +98,7 @@ static void bench_block(attention_kind kind, int N, int H, int W, int C, int run
     conv_set_layout(layout);
     nn_conv *c = conv_create(N, H, W, C, C, 3, 0, NULL);
     const int R = attention_hidden(C, 16);
-    nn_attention *a = attention_create(kind, N, H, W, C, R, 0.2f, 0, NULL);
+    nn_attention *a = attention_create(kind, N, H, W, C, R, 0.2f, 0, 0, NN_NHWC);
     if (!c || !a) die();
     as_rng r;
     as_rng_seed(&r, 2);

@@ -112,7 +112,7 @@ static void layer_init(layer *L) {
         break;
     case L_ATT: {
         int C = L->cin;
-        L->att = attention_create(L->kind, L->N, L->H, L->W, C, L->R, L->slope, 1, NULL);
+        L->att = attention_create(L->kind, L->N, L->H, L->W, C, L->R, L->slope, 1, 0, NN_NHWC);
         CHECK(L->att, "%s", as_error());
         L->nin = L->nout = px * C;
         // names and shapes as nn describes them (attention_misc checks that table
@@ -572,7 +572,7 @@ static void ws_run(int shared, ws_results *res, float *const *in, float *const *
         c[i] = conv_create(N, H, W, shapes[i][0], shapes[i][1], shapes[i][2], 1, NULL);
         CHECK(c[i], "%s", as_error());
     }
-    nn_attention *a = attention_create(ATT_SA4, N, H, W, 64, 0, 0.2f, 1, NULL);
+    nn_attention *a = attention_create(ATT_SA4, N, H, W, 64, 0, 0.2f, 1, 0, NN_NHWC);
     CHECK(a, "%s", as_error());
     void *ws = NULL;
     if (shared) {
@@ -801,7 +801,7 @@ static void attention_misc(void) {
     size_t n = (size_t)N * H * W * C;
     as_rng r;
     as_rng_seed(&r, 9);
-    nn_attention *a = attention_create(ATT_NONE, N, H, W, C, 0, 0.2f, 1, NULL);
+    nn_attention *a = attention_create(ATT_NONE, N, H, W, C, 0, 0.2f, 1, 0, NN_NHWC);
     CHECK(a, "%s", as_error());
     CHECK(attention_saved_floats(a) == 0 && attention_scratch_floats(a) == 0, "none keeps nothing");
     float *x = frand(n, &r, 1), *y = fnan(n), *d = fnan(n);
@@ -811,7 +811,7 @@ static void attention_misc(void) {
     attention_destroy(a);
 
     // inference plans: forward works, backward refuses
-    a = attention_create(ATT_SA4, N, H, W, C, 0, 0.2f, 0, NULL);
+    a = attention_create(ATT_SA4, N, H, W, C, 0, 0.2f, 0, 0, NN_NHWC);
     CHECK(a, "%s", as_error());
     float *params[8], *saved = falloc(attention_saved_floats(a));
     const int io[5] = {C, 32, 16, 8, 1}, ks[4] = {7, 5, 3, 1};
@@ -827,17 +827,17 @@ static void attention_misc(void) {
     for (int i = 0; i < 8; i++) free(params[i]);
     free(saved), free(x), free(y), free(d);
 
-    CHECK(attention_create(ATT_CA, N, H, W, C, 0, 0.2f, 1, NULL) == NULL, "CA with R=0 must fail");
-    CHECK(attention_create(ATT_CA_SA4, N, H, W, C, 0, 0.2f, 1, NULL) == NULL, "ca+sa4 with R=0 must fail");
-    CHECK(attention_create(ATT_CA_AVGMAX, N, H, W, C, 0, 0.2f, 1, NULL) == NULL, "ca-avgmax with R=0 must fail");
+    CHECK(attention_create(ATT_CA, N, H, W, C, 0, 0.2f, 1, 0, NN_NHWC) == NULL, "CA with R=0 must fail");
+    CHECK(attention_create(ATT_CA_SA4, N, H, W, C, 0, 0.2f, 1, 0, NN_NHWC) == NULL, "ca+sa4 with R=0 must fail");
+    CHECK(attention_create(ATT_CA_AVGMAX, N, H, W, C, 0, 0.2f, 1, 0, NN_NHWC) == NULL, "ca-avgmax with R=0 must fail");
     // its maxima's indices are floats: training stops at 2^24 pixels; inference keeps none
-    CHECK(attention_create(ATT_CA_AVGMAX, 1, 4096, 4097, C, 1, 0.2f, 1, NULL) == NULL &&
+    CHECK(attention_create(ATT_CA_AVGMAX, 1, 4096, 4097, C, 1, 0.2f, 1, 0, NN_NHWC) == NULL &&
               strstr(as_error(), "16777216") && strstr(as_error(), "4096x4097"),
           "ca-avgmax training over 2^24 pixels: %s", as_error());
-    a = attention_create(ATT_CA_AVGMAX, 1, 4096, 4097, C, 1, 0.2f, 0, NULL);
+    a = attention_create(ATT_CA_AVGMAX, 1, 4096, 4097, C, 1, 0.2f, 0, 0, NN_NHWC);
     CHECK(a, "ca-avgmax inference over 2^24 pixels: %s", as_error());
     attention_destroy(a);
-    CHECK(attention_create((attention_kind)7, N, H, W, C, 1, 0.2f, 1, NULL) == NULL, "kind 7 must fail");
+    CHECK(attention_create((attention_kind)7, N, H, W, C, 1, 0.2f, 1, 0, NN_NHWC) == NULL, "kind 7 must fail");
 }
 
 static void conv_errors(void) {
@@ -861,7 +861,7 @@ static void conv_errors(void) {
     for (int layout = CONV_AUTO; layout <= CONV_NHWC; layout++) {
         conv_set_layout((conv_layout)layout);
         c = conv_create(2, 32, 32, 64, 64, 3, 1, NULL);
-        nn_attention *a = attention_create(ATT_SA4, 2, 32, 32, 64, 0, 0.2f, 1, NULL);
+        nn_attention *a = attention_create(ATT_SA4, 2, 32, 32, 64, 0, 0.2f, 1, 0, NN_NHWC);
         as_limits.max_alloc = limit;
         CHECK(!c && !a && strstr(as_error(), "attention sa4: conv_create(N=2 H=32 W=32 cin=64") &&
                   strstr(as_error(), "exceeds the limit"),

@@ -405,7 +405,7 @@ static void algo_choice(void) {
     CHECK(conv_algo_parse("", &a) == -1);
 }
 
-// A residual block's pair: conv1 (+ LeakyReLU, native_dst) feeding conv2 (src_from), both
+// A residual block's pair: conv1 (+ LeakyReLU, native_dst) feeding conv2 (native_src), both
 // Winograd against both direct, forward and backward (d_in, d_weight and d_bias through
 // Winograd), on the sweep's multi-channel shapes.
 static void conv_layer(void) {
@@ -420,11 +420,13 @@ static void conv_layer(void) {
         float *res[2][6];  // a1, y, d_a1 (conv2's d_in), d_x (conv1's d_in), dw2, db2
         for (int v = 0; v < 2; v++) {
             conv_algo a = v ? CONV_ALGO_WINOGRAD : CONV_ALGO_DIRECT;
-            // Winograd: the model's chain (native_dst, src_from; NHWC in fact). Direct: NHWC
+            // Winograd: the model's chain (native_dst, native_src; NHWC in fact). Direct: NHWC
             // between the two, so that a1 and d_a1 compare element by element.
             conv_opts o1 = {.native_dst = v, .lrelu = 1, .slope = 0.2f};
             nn_conv *c1 = plan(a, N, H, W, C, C, 3, 1, &o1);
-            conv_opts o2 = {.src_from = v ? c1 : NULL};
+            conv_opts o2 = {.native_src = v, .src = conv_dst_layout(c1)};
+            CHECK(conv_dst_layout(c1).block == 0 || conv_dst_layout(c1).block == C, "block %d",
+                  conv_dst_layout(c1).block);
             nn_conv *c2 = plan(a, N, H, W, C, C, 3, 1, &o2);
             CHECK(conv_is_winograd(c1) == v && conv_is_winograd(c2) == v);
             CHECK(conv_dst_floats(c1) == n);

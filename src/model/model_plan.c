@@ -201,13 +201,11 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     if (!(p->c_cc = conv_create(N, H, W, C, C, 3, training, &tails))) goto fail;
     conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = c->leaky_slope, .layers = blocks};
     if (!(p->c_rb1 = conv_create(N, H, W, C, C, 3, training, &o1))) goto fail;
-    conv_opts o2 = {.src_from = p->c_rb1, .native_dst = attention_reads_native(c->attention), .layers = blocks};
+    conv_opts o2 = {.native_src = 1,
+                    .src = conv_dst_layout(p->c_rb1),
+                    .native_dst = attention_reads_native(c->attention),
+                    .layers = blocks};
     if (!(p->c_rb2 = conv_create(N, H, W, C, C, 3, training, &o2))) goto fail;
-    if (o2.native_dst && conv_dst_block(p->c_rb2) < 0) {  // a layout the attention module cannot read
-        conv_destroy(p->c_rb2);
-        o2.native_dst = 0;
-        if (!(p->c_rb2 = conv_create(N, H, W, C, C, 3, training, &o2))) goto fail;
-    }
     p->a1n = conv_dst_floats(p->c_rb1);
     p->a2n = conv_dst_floats(p->c_rb2);
     conv_opts two = {.layers = 2};  // one per branch
@@ -219,7 +217,7 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     if (!(p->c_out = conv_create(N, s * H, s * W, C, 3, 3, training, &two))) goto fail;
     if (c->attention != ATT_NONE &&
         !(p->att = attention_create(c->attention, N, H, W, C, attention_hidden(C, c->ca_reduction), c->leaky_slope,
-                                    training, o2.native_dst ? p->c_rb2 : NULL)))
+                                    training, o2.native_dst, conv_dst_layout(p->c_rb2))))
         goto fail;
     p->shuffle_inplace = !training && p->dev == NN_CPU;
     if (share_workspace(p)) goto fail;

@@ -138,11 +138,12 @@ size_t attention_flops(attention_kind kind, int C, int R, int H, int W) {
 }
 
 nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R, float slope, int training,
-                               const nn_conv *in_from) {
+                               int native_in, nn_layout in) {
     if (!attention_on_device(kind, nn_get_device(), training)) return NULL;
-    int blk = in_from ? conv_dst_block(in_from) : 0;
-    if (in_from && (!attention_reads_native(kind) || blk < 0)) {
-        as_errorf("attention_create: %s takes no input in oneDNN's layout (block %d)", attention_name(kind), blk);
+    int blk = native_in ? in.block : 0;
+    if (native_in && (!attention_reads_native(kind) || (blk != 0 && blk != 4 && blk != 8 && blk != 16))) {
+        as_errorf("attention_create: %s takes no input in a conv plan's layout (channel blocks of %d)",
+                  attention_name(kind), blk);
         return NULL;
     }
     if (!kind_ok(kind) || N <= 0 || H <= 0 || W <= 0 || C <= 0 || (attention_uses_reduction(kind) && R <= 0)) {
@@ -166,14 +167,16 @@ nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, 
                         .slope = slope,
                         .in_blk = blk,
                         .cuda = nn_get_device() == NN_CUDA};
-    if (has_sa4(kind)) {  // ca+sa4: in_from is NULL (its SA4 reads CA's (N,H,W,C) output)
-        // c1 -> c2 -> c3 hand their outputs on in oneDNN's layout, LeakyReLU fused; the
+    if (has_sa4(kind)) {  // ca+sa4: `in` is NHWC (its SA4 reads CA's (N,H,W,C) output)
+        // c1 -> c2 -> c3 hand their outputs on in their own layouts, LeakyReLU fused; the
         // gate reads c3's output per pixel, so that one must be (P, 8) in memory
-        conv_opts o1 = {.native_dst = 1, .lrelu = 1, .slope = slope, .src_from = in_from};
+        conv_opts o1 = {.native_dst = 1, .native_src = native_in, .lrelu = 1, .slope = slope, .src = in};
         a->c1 = conv_create(N, H, W, C, SA4_C1, 7, training, &o1);
-        conv_opts o2 = {.native_dst = 1, .lrelu = 1, .slope = slope, .src_from = a->c1};
+        conv_opts o2 = {.native_dst = 1, .native_src = 1, .lrelu = 1, .slope = slope};
+        if (a->c1) o2.src = conv_dst_layout(a->c1);
         a->c2 = a->c1 ? conv_create(N, H, W, SA4_C1, SA4_C2, 5, training, &o2) : NULL;
-        conv_opts o3 = {.native_dst = 1, .lrelu = 1, .slope = slope, .src_from = a->c2};
+        conv_opts o3 = {.native_dst = 1, .native_src = 1, .lrelu = 1, .slope = slope};
+        if (a->c2) o3.src = conv_dst_layout(a->c2);
         a->c3 = a->c2 ? conv_create(N, H, W, SA4_C2, SA4_C3, 3, training, &o3) : NULL;
         if (a->c3 && !conv_dst_is_nhwc(a->c3)) {
             conv_destroy(a->c3);

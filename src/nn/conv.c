@@ -173,7 +173,6 @@ struct nn_conv {
     int N, H, W, cin, cout, k, training;
     int bf16;  // the primitives read bf16 copies (conv_set_precision at create time)
     conv_opts opt;
-    dnnl_memory_desc_t src_from;        // opt.src_from's dst layout (when given)
     dnnl_memory_desc_t dst_user;        // the caller's dst layout: nhwc, or the native one
     dnnl_primitive_attr_t attr, fattr;  // backward passes; forward (+ post-ops)
     dnnl_primitive_desc_t pd[3];
@@ -258,7 +257,7 @@ static int wino_tile(const nn_conv *c, conv_algo a) {
     // take the largest m with F(6x6, 3x3)'s 8 x 8 tiles
     int m = c->k == 3 || c->k == 5 ? 4 : c->k == 7 ? 2 : 0;
     if (a == CONV_ALGO_DIRECT || !m || !wino_cpu_ok()) return 0;
-    if (c->opt.src_from && !conv_dst_is_nhwc(c->opt.src_from)) return 0;  // reads NHWC only
+    if (c->opt.native_src && !nn_layout_is_nhwc(c->opt.src, c->cin)) return 0;  // reads NHWC only
     // bf16 direct on AMX is several times faster than any f32 path: auto takes it
     if (a == CONV_ALGO_AUTO && (c->bf16 || !auto_winograd(c->N, c->H, c->W, c->cin, c->cout, c->k))) return 0;
     return m;
@@ -277,7 +276,7 @@ static int auto_winograd_bw(int N, int H, int W, int cin, int cout) {
 // forward's input and d_out as NHWC (after conv_plan, which settles the dst layout).
 static int wino_bw(const nn_conv *c, conv_algo a) {
     if (!c->training || a == CONV_ALGO_DIRECT || c->k != 3 || !wino_cpu_ok() || !conv_dst_is_nhwc(c)) return 0;
-    if (c->opt.src_from && !conv_dst_is_nhwc(c->opt.src_from)) return 0;
+    if (c->opt.native_src && !nn_layout_is_nhwc(c->opt.src, c->cin)) return 0;
     return a == CONV_ALGO_WINOGRAD || (!c->bf16 && auto_winograd_bw(c->N, c->H, c->W, c->cin, c->cout));
 }
 
@@ -333,6 +332,31 @@ static const float *kernel_get(nn_conv *c, int d, const float *weight) {
 }
 
 int conv_is_winograd(const nn_conv *c) { return c->wino_m > 0; }
+
+// ---- nn_layout <-> oneDNN memory descriptors -----------------------------------------
+static const dnnl_format_tag_t LAYOUT_TAGS[] = {dnnl_nhwc, dnnl_aBcd4b, dnnl_aBcd8b, dnnl_aBcd16b};
+static const int LAYOUT_BLOCKS[] = {0, 4, 8, 16};
+
+// The f32 descriptor of an (N, C, H, W) activation in layout l (block 0, 4, 8 or 16).
+static dnnl_status_t layout_md(dnnl_memory_desc_t *md, int N, int C, int H, int W, nn_layout l) {
+    dnnl_dims_t d = {N, C, H, W};
+    for (int i = 0; i < 4; i++)
+        if (l.block == LAYOUT_BLOCKS[i]) return dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, LAYOUT_TAGS[i]);
+    return dnnl_invalid_arguments;
+}
+
+// The layout a descriptor is, 0; -1 when it is none that nn_layout can say.
+static int md_layout(const dnnl_memory_desc_t *md, int N, int C, int H, int W, nn_layout *l) {
+    for (int i = 0; i < 4; i++) {
+        dnnl_memory_desc_t t;
+        nn_layout c = {LAYOUT_BLOCKS[i]};
+        if (layout_md(&t, N, C, H, W, c) == dnnl_success && dnnl_memory_desc_equal(&t, md)) {
+            *l = c;
+            return 0;
+        }
+    }
+    return -1;
+}
 
 static int mem_create(dnnl_memory_t *m, const dnnl_memory_desc_t *md) {
     DNNL_CHECK(dnnl_memory_create(m, md, g_engine, DNNL_MEMORY_NONE));
@@ -506,7 +530,11 @@ static int conv_plan(nn_conv *c) {
     const char *impl = conv_impl_name(c, 0);
     int nhwc = g_layout == CONV_NHWC || strstr(impl, "brg") != NULL;
     dnnl_memory_desc_t src_md = nhwc ? src_nhwc : src_any, dst_md = nhwc ? dst_nhwc : dst_any;
-    if (c->opt.src_from) src_md = c->src_from, nhwc = 0;  // the previous plan's output as it is
+    dnnl_memory_desc_t src_given;  // native_src: the previous plan's output as it lies
+    if (c->opt.native_src) {
+        DNNL_CHECK(layout_md(&src_given, c->N, c->cin, c->H, c->W, c->opt.src));
+        src_md = src_given, nhwc = 0;
+    }
     // f32 for what the primitives write (dst, d_in), `lo` for what they read
     src_lo = md_as(src_md, lo), dst_lo = md_as(dst_md, lo);
     if (!nhwc) {
@@ -517,8 +545,13 @@ static int conv_plan(nn_conv *c) {
         DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[0], &fd, c->fattr, g_engine, NULL));
     }
     // the caller's layouts: nhwc, or for a native side the primitive's own
-    const dnnl_memory_desc_t *src_user = c->opt.src_from ? &c->src_from : &src_nhwc;
-    c->dst_user = c->opt.native_dst && !c->wino_m ? *query(c->pd[0], dnnl_query_dst_md) : dst_nhwc;
+    const dnnl_memory_desc_t *src_user = c->opt.native_src ? &src_given : &src_nhwc;
+    c->dst_user = dst_nhwc;
+    if (c->opt.native_dst && !c->wino_m) {  // the primitive's own, where nn_layout can say it
+        const dnnl_memory_desc_t *d = query(c->pd[0], dnnl_query_dst_md);
+        nn_layout l;
+        if (!md_layout(d, c->N, c->cout, c->H, c->W, &l)) c->dst_user = *d;
+    }
     const dnnl_memory_desc_t *dst_user = &c->dst_user;
     if (c->training) {  // the forward descriptor is the backward passes' hint
         DNNL_CHECK(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src_md, &wlo_any, &dst_lo,
@@ -568,10 +601,9 @@ static int conv_plan(nn_conv *c) {
 }
 
 nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training, const conv_opts *opt) {
-    if (opt && opt->src_from &&
-        (opt->src_from->N != N || opt->src_from->H != H || opt->src_from->W != W || opt->src_from->cout != cin ||
-         !opt->src_from->opt.native_dst)) {
-        as_errorf("conv_create: src_from does not produce this plan's input in its own layout");
+    if (opt && opt->native_src && opt->src.block != 0 && opt->src.block != 4 && opt->src.block != 8 &&
+        opt->src.block != 16) {
+        as_errorf("conv_create: an input in channel blocks of %d (0: NHWC, 4, 8 or 16)", opt->src.block);
         return NULL;
     }
     if (N <= 0 || H <= 0 || W <= 0 || cin <= 0 || cout <= 0 || k <= 0 || k % 2 == 0) {
@@ -583,7 +615,7 @@ nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training
     *c = (nn_conv){.N = N, .H = H, .W = W, .cin = cin, .cout = cout, .k = k, .bf16 = g_precision == CONV_BF16};
     if (opt) c->opt = *opt;
 #ifdef ATTSR_CUDA
-    if (NN_ON_CUDA()) {  // cuDNN: every layout is NHWC, so native_dst and src_from change nothing
+    if (NN_ON_CUDA()) {  // cuDNN: every layout is NHWC, so native_dst and native_src change nothing
         c->training = !!training;
         if (!(c->cu = cuda_conv_create(N, H, W, cin, cout, k, training, c->opt.lrelu, c->opt.slope))) {
             free(c);
@@ -592,7 +624,6 @@ nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training
         return c;
     }
 #endif
-    if (opt && opt->src_from) c->src_from = opt->src_from->dst_user;
     c->training = !!training;
     conv_algo algo = CONV_ALGO_AUTO;
     if (algo_get(&algo)) {
@@ -724,24 +755,12 @@ size_t conv_dst_floats(const nn_conv *c) {
     return dnnl_memory_desc_get_size(&c->dst_user) / sizeof(float);
 }
 
-int conv_dst_block(const nn_conv *c) {
-    CUDA_PLAN_RETURN(c, 0);
-    dnnl_dims_t d = {c->N, c->cout, c->H, c->W};
-    dnnl_memory_desc_t md;
-    if (dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, dnnl_nhwc) == dnnl_success &&
-        dnnl_memory_desc_equal(&md, &c->dst_user))
-        return 0;
-    const dnnl_format_tag_t blocked[] = {dnnl_aBcd4b, dnnl_aBcd8b, dnnl_aBcd16b};
-    const int size[] = {4, 8, 16};
-    for (int i = 0; i < 3; i++)
-        if (dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, blocked[i]) == dnnl_success &&
-            dnnl_memory_desc_equal(&md, &c->dst_user))
-            return size[i];
-    return -1;
+nn_layout conv_dst_layout(const nn_conv *c) {
+    nn_layout l = NN_NHWC;
+    CUDA_PLAN_RETURN(c, l);
+    md_layout(&c->dst_user, c->N, c->cout, c->H, c->W, &l);  // dst_user is always one of them
+    return l;
 }
 
 // nhwc, or one block of all the channels (nChw8c with 8): both (N, H, W, C) in memory
-int conv_dst_is_nhwc(const nn_conv *c) {
-    int b = conv_dst_block(c);
-    return b == 0 || b == c->cout;
-}
+int conv_dst_is_nhwc(const nn_conv *c) { return nn_layout_is_nhwc(conv_dst_layout(c), c->cout); }

@@ -40,6 +40,18 @@ int nn_copy(nn_device d, void *dst, const void *src, size_t bytes);  // within d
 // error of that work. A no-op on the CPU.
 int nn_sync(nn_device d);
 
+// ---- activation layouts ------------------------------------------------------------
+// Where an activation (N, H, W, C) lies in memory: block 0 is NHWC; block B (4, 8 or 16)
+// is channel blocks of B (oneDNN's nChw8c for B = 8): element (n, c, h, w) at
+// ((n*Cp/B + c/B)*H*W + h*W + w)*B + c%B, with Cp = C rounded up to B (the padding
+// channels are zero). Every backend reads and writes NHWC; a CPU plan may hand its
+// output to the next layer in a blocked layout (conv_opts), without copies.
+typedef struct {
+    int block;
+} nn_layout;
+#define NN_NHWC ((nn_layout){0})
+static inline int nn_layout_is_nhwc(nn_layout l, int C) { return l.block == 0 || l.block == C; }  // same bytes
+
 // ---- convolution (oneDNN or Winograd; cuDNN on CUDA): k x k, stride 1, 'same' padding, bias ----
 // A plan for one shape; it may be reused by every layer of that shape (weights are
 // passed per call; direct plans reorder them each time, Winograd plans keep each
@@ -58,30 +70,30 @@ int conv_forward_add(nn_conv *c, float *out, const float *in, const float *weigh
 int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const float *d_out, const float *in,
                   const float *weight);
 double conv_flops(const nn_conv *c);  // forward multiply-adds x 2
-// Plans that pass activations to each other in oneDNN's own layout (SA4's hidden maps),
-// without copies, and a LeakyReLU fused into the forward pass:
-//   native_dst  the output, and d_out in backward, are in the layout the primitive chose
-//               (conv_dst_floats() floats; opaque, but element-wise maps of two tensors
-//               of that plan's output agree element by element);
-//   src_from    the input, and d_in in backward, are in src_from's native output layout
-//               (src_from must have native_dst and this plan's input shape);
+// Plans that pass activations to each other in a blocked layout (a residual block's a1,
+// SA4's hidden maps), without copies, and a LeakyReLU fused into the forward pass:
+//   native_dst  the output, and d_out in backward, are in the layout the plan runs
+//               fastest with, NHWC or blocked: conv_dst_layout() says which
+//               (conv_dst_floats() floats);
+//   native_src  the input, and d_in in backward, lie in layout `src` (the
+//               conv_dst_layout() of the native_dst plan that produces it) and are read
+//               and written as they lie; 0: NHWC, which the plan may copy into the
+//               layout it prefers;
 //   lrelu       forward returns LeakyReLU(conv, slope), as lrelu_forward would.
 //   layers      how many layers (weights pointers) the plan will serve; 0: unknown. A
 //               Winograd plan whose layers' transformed kernels would not all fit its
 //               cache transforms every kernel per call instead of caching the first few.
 typedef struct {
-    int native_dst, lrelu;
+    int native_dst, native_src, lrelu;
     float slope;
-    const nn_conv *src_from;
+    nn_layout src;
     int layers;
 } conv_opts;
 // A plan for one shape; opt NULL: the defaults (all zero).
 nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training, const conv_opts *opt);
-size_t conv_dst_floats(const nn_conv *c);  // the output's floats in its layout (>= N*H*W*cout)
-int conv_dst_is_nhwc(const nn_conv *c);    // 1 when that layout is (N, H, W, cout) in memory
-// That layout as channel blocks: 0 nhwc; B for blocks of B channels, element (n, c, h, w)
-// at ((n*Cp/B + c/B)*H*W + h*W + w)*B + c%B with Cp = cout rounded up to B; -1 other.
-int conv_dst_block(const nn_conv *c);
+size_t conv_dst_floats(const nn_conv *c);     // the output's floats in its layout (>= N*H*W*cout)
+nn_layout conv_dst_layout(const nn_conv *c);  // NHWC unless native_dst chose a blocked one
+int conv_dst_is_nhwc(const nn_conv *c);       // 1 when that layout is (N, H, W, cout) in memory
 // The oneDNN implementation behind a pass: 0 forward, 1 backward-data, 2 backward-weights
 // (e.g. "jit:avx2", "brg:avx512_core"); "none" for a pass that was not planned.
 const char *conv_impl_name(const nn_conv *c, int pass);
@@ -210,19 +222,19 @@ size_t attention_flops(attention_kind kind, int C, int R, int H, int W);
 // How far (pixels along x and y) an output pixel's inputs reach through the module's
 // convolutions, apart from a global pooling (CA's): 0, 0, 0, 3 + 2 + 1, 3 + 2 + 1, 0.
 int attention_radius(attention_kind kind);
-// 1 when the module can read its input in a conv plan's own layout (attention_create's
-// in_from): SA4, whose first layer is a convolution.
+// 1 when the module can read its input in a blocked layout (attention_create's `in`):
+// SA4, whose first layer is a convolution.
 int attention_reads_native(attention_kind kind);
 // 1 when device d has the module (for training: its backward too); 0 with a reason.
 int attention_on_device(attention_kind kind, nn_device d, int training);
 
 typedef struct nn_attention nn_attention;
 
-// R: CA's hidden width (attention_hidden); ignored by kinds without CA. in_from: NULL,
-// or (SA4 only) `in` (and d_in in backward) in in_from's own output layout (in_from: a
-// plan with native_dst and conv_dst_block() >= 0); out, d_out stay (N,H,W,C).
+// R: CA's hidden width (attention_hidden); ignored by kinds without CA. native_in 0:
+// `in` (and d_in in backward) is NHWC; 1 (SA4 only): it lies in layout `in`, a native_dst
+// conv plan's conv_dst_layout(), as conv_opts.native_src. out, d_out stay (N,H,W,C).
 nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, int R, float slope, int training,
-                               const nn_conv *in_from);
+                               int native_in, nn_layout in);
 void attention_destroy(nn_attention *a);
 
 // Floats of forward state kept for backward (gates, pooled vectors, hidden maps).
