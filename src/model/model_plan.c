@@ -110,16 +110,32 @@ static void assign(model_plan *p, const model *m, planner *pl) {
     p->input = take_private(pl, lr3);
     for (int k = 0; k < OUT_COUNT; k++) p->out[k] = take_private(pl, hr3);
     p->x0 = take(pl, S_X0, map, 1);
+    // Inference: a body's maps rotate among three slots: a group's input in one, its
+    // blocks' outputs alternating in the other two, its output in whichever holds
+    // neither its input nor the last block's output (and is the next group's input).
+    // Training: group and block outputs alternate in G0/G1 and B0/B1 (kept: private).
+    const int rot[3] = {S_G0, S_B0, S_B1};
+    int in_r = -1;  // the rotation slot with the group's input; -1: none (x0 or f)
     for (int g = 0, gb = 0; g < n_groups(m); g++) {
+        if (g == 0 || g == c->fe_groups || g == c->fe_groups + c->groups) in_r = -1;  // a body's first
+        int blk[2], nb = 0;  // the blocks' two slots: the rotation's others
+        for (int i = 0; i < 3; i++)
+            if (i != in_r && nb < 2) blk[nb++] = i;
         for (int b = 0; b < c->blocks; b++, gb++) {
             rb_acts *a = &p->rb[gb];
-            a->a1 = take(pl, S_A1, p->a1n, 1);
+            const int out_slot = p->training ? (b % 2 ? S_B1 : S_B0) : rot[blk[b % 2]];
+            // inference with attention: the block's output over its a1, dead once conv2
+            // has run (att none: conv2 writes the output from a1, so not there)
+            a->a1 = take(pl, !p->training && p->att ? out_slot : S_A1, p->a1n, 1);
             // att none: conv2 writes the block's output directly, so there is no a2
             a->a2 = p->att ? take(pl, S_A2, p->a2n, 1) : NULL;
             a->att = att_saved ? take(pl, S_ATT, att_saved, 1) : NULL;
-            a->out = take(pl, b % 2 ? S_B1 : S_B0, map, 1);
+            a->out = take(pl, out_slot, map, 1);
         }
-        p->g_out[g] = take(pl, g % 2 ? S_G1 : S_G0, map, 1);
+        const int last = blk[(c->blocks - 1) % 2];
+        const int g_r = in_r < 0 ? 3 - blk[0] - blk[1] : 3 - in_r - last;  // neither input nor last
+        p->g_out[g] = take(pl, p->training ? (g % 2 ? S_G1 : S_G0) : rot[g_r], map, 1);
+        in_r = g_r;
     }
     p->f = take(pl, S_F, map, 1);
     for (int br = 0; br < 2; br++) p->y[br] = take(pl, S_X0, map, 1);  // x0 is dead once f exists
@@ -226,7 +242,8 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     // Inference: a branch's upsampling maps lie over the body's (groups, blocks), dead
     // once the branch's tail has run; the next branch's body starts after its output
     // conv. x2: 551 -> 359 floats per LR pixel, so larger tiles fit the same memory; on
-    // the CPU, with each stage's shuffle in place (no S_UP), 231.
+    // the CPU, with each stage's shuffle in place (no S_UP), 295; with a block's output
+    // over its a1 and the bodies' three-slot rotation (no S_A1, S_G1; see assign), 231.
     size_t total = pl.used, body_end = 0;
     for (int i = 0; i < S_COUNT; i++) {
         if (!training && i == S_UP) body_end = total, total = pl.slot_off[S_G0];
