@@ -25,3 +25,8 @@ defined=$(nm $cu_objs 2>/dev/null | awk '$2 == "T" { print $3 }' | grep '^cuda_'
 missing=$(comm -23 <(echo "$declared") <(echo "$defined"))
 if [ -n "$declared" ] && [ -z "$missing" ]; then t_pass cuda_symbols
 else t_fail cuda_symbols "declared in cuda.h, not defined: ${missing:-(none declared?)}"; fi
+# what the .cu objects take from attsr's C code must be C symbols: a C++-mangled
+# reference (a C header included without extern "C") would only fail at link time, on
+# the GPU machine
+mangled=$(nm -u $cu_objs 2>/dev/null | awk '$2 ~ /^_Z/ { print $2 }' | sort -u)
+[ -z "$mangled" ] && t_pass cuda_c_linkage || t_fail cuda_c_linkage "C++-mangled references: $mangled"

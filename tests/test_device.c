@@ -368,6 +368,33 @@ static void test_cuda_training_steps(void) {
     for (int i = 0; i < 5; i++) train_kind(kinds[i]);
 }
 
+// Deterministic mode (nn_set_deterministic): two runs of the same ten CUDA training steps
+// give bit-identical losses and weights. The CPU is deterministic always: checked too.
+static void test_deterministic_training(void) {
+    model m;
+    model_config c = model_config_default();
+    c.feats = 16, c.groups = 1, c.blocks = 2, c.attention = ATT_SA4;
+    CHECK_OK(model_create(&m, &c));
+    model_init_params(&m, 12);
+    const int N = 2, H = 12, s = c.scale;
+    size_t hr = (size_t)N * H * s * H * s * 3;
+    float *in = random_floats((size_t)N * H * H * 3, 90, 0, 1), *sh = random_floats(hr, 91, 0, 1);
+    float *th = random_floats(hr, 92, -0.1f, 0.1f);
+    float *w[2] = {malloc(sizeof(float) * m.n_floats), malloc(sizeof(float) * m.n_floats)};
+    double l[2][10];
+    const nn_device devs[2] = {NN_CPU, NN_CUDA};
+    nn_set_deterministic(1);
+    for (int d = 0; d < 2; d++) {
+        if (devs[d] == NN_CUDA && !nn_device_available(NN_CUDA)) break;  // the CPU's half still ran
+        for (int r = 0; r < 2; r++) train_cuda_or_cpu(devs[d], &m, in, sh, th, hr, N, H, l[r], w[r]);
+        CHECK(!memcmp(l[0], l[1], sizeof l[0]) && !memcmp(w[0], w[1], sizeof(float) * m.n_floats),
+              "%s: two deterministic runs differ", nn_device_name(devs[d]));
+    }
+    nn_set_deterministic(0);
+    free(in), free(sh), free(th), free(w[0]), free(w[1]);
+    model_free(&m);
+}
+
 // What the backend lacks yet fails at plan creation, saying so, not silently on the CPU.
 static void test_cuda_missing_layers_refused(void) {
     need_cuda();
@@ -394,6 +421,7 @@ int main(void) {
     RUN(test_cuda_conv);
     RUN(test_cuda_model_inference);
     RUN(test_cuda_training_steps);
+    RUN(test_deterministic_training);
     RUN(test_cuda_missing_layers_refused);
     return test_summary();
 }

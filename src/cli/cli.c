@@ -85,6 +85,10 @@ static int common_option(int opt, const char *arg) {
             }
         return cli_error("--device: '%s' is not auto, cpu or cuda", arg);
     }
+    if (opt == OPT_DETERMINISTIC) {
+        nn_set_deterministic(1);
+        return 0;
+    }
     if (opt == OPT_MAX_PIXELS) {
         if (cli_int(arg, 1, 1L << 40, "--max-pixels", &v)) return -1;
         as_limits.max_pixels = v;
@@ -122,8 +126,8 @@ int cli_parse(int argc, char **argv, const char *shortopts, const struct option 
             bad_option(argv);
             return CLI_EXIT_ERROR;
         }
-        int common =
-            opt == OPT_MAX_PIXELS || opt == OPT_THREADS || opt == OPT_PRECISION || opt == OPT_CONV || opt == OPT_DEVICE;
+        int common = opt == OPT_MAX_PIXELS || opt == OPT_THREADS || opt == OPT_PRECISION || opt == OPT_CONV ||
+                     opt == OPT_DEVICE || opt == OPT_DETERMINISTIC;
         int rc = common ? common_option(opt, optarg) : handle(opt, optarg, args);
         if (rc) return CLI_EXIT_ERROR;
     }

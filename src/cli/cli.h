@@ -46,13 +46,15 @@ enum { OPT_HELP = 1000, OPT_MAX_PIXELS, OPT_THREADS, OPT_PRECISION, OPT_CONV, OP
 
 // The commands that run the network add --device auto|cpu|cuda (CLI_DEVICE_OPTION,
 // recorded in cli_device); after loading their model they call cli_select_device.
-enum { OPT_DEVICE = 1300 };
+enum { OPT_DEVICE = 1300, OPT_DETERMINISTIC };
 #define CLI_DEVICE_OPTION \
-    { "device", required_argument, 0, OPT_DEVICE }
-#define CLI_DEVICE_HELP                                                                       \
-    "  --device D              where the network runs: auto (default: cuda when this build\n" \
-    "                          has CUDA, a GPU is present and the CUDA backend has the\n"     \
-    "                          model's layers; else cpu), cpu, cuda (docs/cuda.md)\n"
+    {"device", required_argument, 0, OPT_DEVICE}, { "deterministic", no_argument, 0, OPT_DETERMINISTIC }
+#define CLI_DEVICE_HELP                                                                        \
+    "  --device D              where the network runs: auto (default: cuda when this build\n"  \
+    "                          has CUDA, a GPU is present and the CUDA backend has the\n"      \
+    "                          model's layers; else cpu), cpu, cuda (docs/cuda.md)\n"          \
+    "  --deterministic         bit-identical reruns on CUDA too (only cuDNN's deterministic\n" \
+    "                          algorithms; the CPU always is)\n"
 extern int cli_device;  // the request: ATTSR_DEVICE_AUTO (default), _CPU or _CUDA
 // The options of every command that runs the network: the common ones, --precision, --device.
 #define CLI_NETWORK_OPTIONS CLI_COMMON_OPTIONS, CLI_PRECISION_OPTION, CLI_DEVICE_OPTION

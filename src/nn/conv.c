@@ -617,7 +617,8 @@ nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training
 #ifdef ATTSR_CUDA
     if (NN_ON_CUDA()) {  // cuDNN: every layout is NHWC, so native_dst and native_src change nothing
         c->training = !!training;
-        if (!(c->cu = cuda_conv_create(N, H, W, cin, cout, k, training, c->opt.lrelu, c->opt.slope))) {
+        if (!(c->cu =
+                  cuda_conv_create(N, H, W, cin, cout, k, training, c->opt.lrelu, c->opt.slope, nn_deterministic()))) {
             free(c);
             return NULL;
         }

@@ -37,6 +37,10 @@ int nn_set_device(nn_device d) {
 
 nn_device nn_get_device(void) { return g_device; }
 
+static int g_deterministic;
+void nn_set_deterministic(int on) { g_deterministic = !!on; }
+int nn_deterministic(void) { return g_deterministic; }
+
 void *nn_alloc(nn_device d, size_t bytes) {
 #ifdef ATTSR_CUDA
     if (d == NN_CUDA) return cuda_alloc(bytes);

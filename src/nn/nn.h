@@ -29,6 +29,12 @@ int nn_device_parse(const char *s, nn_device *d);  // 0 ok, -1 + error
 int nn_device_available(nn_device d);
 int nn_set_device(nn_device d);  // -1 + reason when not available
 nn_device nn_get_device(void);
+// Deterministic mode, for plans created from now on (process-wide, at startup): on CUDA
+// only the cuDNN algorithms that cuDNN reports deterministic (a rerun, or a resumed
+// training, is then bit for bit the same); attsr's own kernels and the CPU always are
+// (every sum has a fixed order). Off by default.
+void nn_set_deterministic(int on);
+int nn_deterministic(void);
 // Memory on device d: 64-byte aligned; NULL + as_error() on failure. nn_free(d, NULL) is a no-op.
 void *nn_alloc(nn_device d, size_t bytes);
 void nn_free(nn_device d, void *p);

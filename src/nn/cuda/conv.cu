@@ -31,7 +31,7 @@ static int cudnn_fail(const char *what, cudnnStatus_t s) {
     } while (0)
 
 struct cuda_conv {
-    int N, H, W, cin, cout, k, training, lrelu;
+    int N, H, W, cin, cout, k, training, lrelu, deterministic;
     float slope;
     cudnnTensorDescriptor_t x, y, bias;
     cudnnFilterDescriptor_t w;
@@ -62,12 +62,15 @@ static int setup(cuda_conv *c) {
           "convolution");
     CUDNN(cudnnSetConvolutionMathType(c->conv, CUDNN_DEFAULT_MATH), "math type");  // TF32 allowed
 
-    // the heuristics' first choice that fits WS_LIMIT
+    // the heuristics' first choice that fits WS_LIMIT (and, in deterministic mode, is)
+    const int det = c->deterministic;
+#define UNFIT(p) \
+    ((p).status != CUDNN_STATUS_SUCCESS || (p).memory > WS_LIMIT || (det && (p).determinism != CUDNN_DETERMINISTIC))
     int n = 0;
     cudnnConvolutionFwdAlgoPerf_t fp[8];
     CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(g_cudnn, c->x, c->w, c->conv, c->y, 8, &n, fp), "forward algorithm");
     int i = 0;
-    while (i < n && (fp[i].status != CUDNN_STATUS_SUCCESS || fp[i].memory > WS_LIMIT)) i++;
+    while (i < n && UNFIT(fp[i])) i++;
     if (i == n)
         return as_errorf("cuDNN: no forward algorithm for a %dx%d %d->%d convolution", c->k, c->k, c->cin, c->cout);
     c->fwd = fp[i].algo;
@@ -77,19 +80,20 @@ static int setup(cuda_conv *c) {
         cudnnConvolutionBwdFilterAlgoPerf_t wp[8];
         CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(g_cudnn, c->w, c->y, c->conv, c->x, 8, &n, dp),
               "backward-data algorithm");
-        for (i = 0; i < n && (dp[i].status != CUDNN_STATUS_SUCCESS || dp[i].memory > WS_LIMIT); i++) {
+        for (i = 0; i < n && UNFIT(dp[i]); i++) {
         }
         if (i == n) return as_errorf("cuDNN: no backward-data algorithm");
         c->bwd_data = dp[i].algo;
         need = need > dp[i].memory ? need : dp[i].memory;
         CUDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(g_cudnn, c->x, c->y, c->conv, c->w, 8, &n, wp),
               "backward-weights algorithm");
-        for (i = 0; i < n && (wp[i].status != CUDNN_STATUS_SUCCESS || wp[i].memory > WS_LIMIT); i++) {
+        for (i = 0; i < n && UNFIT(wp[i]); i++) {
         }
         if (i == n) return as_errorf("cuDNN: no backward-weights algorithm");
         c->bwd_filter = wp[i].algo;
         need = need > wp[i].memory ? need : wp[i].memory;
     }
+#undef UNFIT
     c->algo_bytes = round256(need);
     c->ws_bytes = c->algo_bytes + 2 * round256(wfloats(c) * sizeof(float));  // the KRSC weights and their gradient
     return 0;
@@ -107,14 +111,14 @@ extern "C" void cuda_conv_destroy(cuda_conv *c) {
 }
 
 extern "C" cuda_conv *cuda_conv_create(int N, int H, int W, int cin, int cout, int k, int training, int lrelu,
-                                       float slope) {
+                                       float slope, int deterministic) {
     cuda_conv *c = (cuda_conv *)calloc(1, sizeof *c);
     if (!c) {
         as_errorf("out of memory");
         return NULL;
     }
     c->N = N, c->H = H, c->W = W, c->cin = cin, c->cout = cout, c->k = k;
-    c->training = training, c->lrelu = lrelu, c->slope = slope;
+    c->training = training, c->lrelu = lrelu, c->slope = slope, c->deterministic = deterministic;
     if (setup(c)) {
         cuda_conv_destroy(c);
         return NULL;

@@ -33,7 +33,9 @@ void cuda_ema_update(float *avg, const float *w, size_t n, float decay, float ke
 
 // cuDNN convolution plans (conv.cu): conv.c's nn_conv holds one when made on CUDA.
 typedef struct cuda_conv cuda_conv;
-cuda_conv *cuda_conv_create(int N, int H, int W, int cin, int cout, int k, int training, int lrelu, float slope);
+// deterministic: only algorithms cuDNN reports deterministic (nn_set_deterministic)
+cuda_conv *cuda_conv_create(int N, int H, int W, int cin, int cout, int k, int training, int lrelu, float slope,
+                            int deterministic);
 void cuda_conv_destroy(cuda_conv *c);  // NULL: no-op
 size_t cuda_conv_workspace_bytes(const cuda_conv *c);
 void cuda_conv_set_workspace(cuda_conv *c, void *ws);
