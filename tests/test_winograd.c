@@ -126,8 +126,8 @@ static tcase tcase_make(shape s, uint64_t seed) { return tcase_make_k(s, 3, seed
 
 static void tcase_free(tcase *t) { free(t->in), free(t->d_out), free(t->w), free(t->b); }
 
-// The reference (plain C) and the AVX2 path, each against the truth, forward, for each
-// algorithm.
+// The reference (plain C) and the SIMD path (AVX2 or AVX-512), each against the truth,
+// forward, for each algorithm.
 static void sweep_one(int r, int m, int use_ref) {
     double tol = tol_for(r, m), worst = 0;
     for (int k = 0; k < NSWEEP; k++) {
@@ -152,12 +152,12 @@ static void sweep_one(int r, int m, int use_ref) {
         double e = rel_err(out, ref, nout);
         worst = fmax(worst, e);
         if (verbose())
-            printf("# F(%d,%d) %s %dx%dx%d %d->%d rel err %.2e\n", m, r, use_ref ? "ref " : "avx2", s.N, s.H, s.W,
+            printf("# F(%d,%d) %s %dx%dx%d %d->%d rel err %.2e\n", m, r, use_ref ? "ref " : "simd", s.N, s.H, s.W,
                    s.cin, s.cout, e);
         CHECK(e <= tol, "F(%d,%d) %dx%dx%d %d->%d: rel err %.3g > %.0e", m, r, s.N, s.H, s.W, s.cin, s.cout, e, tol);
         tcase_free(&tc), free(out), free(ref);
     }
-    if (verbose()) printf("# F(%d,%d) %s worst %.2e\n", m, r, use_ref ? "ref" : "avx2", worst);
+    if (verbose()) printf("# F(%d,%d) %s worst %.2e\n", m, r, use_ref ? "ref" : "simd", worst);
 }
 
 static void sweep(int use_ref) {
@@ -165,11 +165,11 @@ static void sweep(int use_ref) {
 }
 
 static void reference(void) { sweep(1); }
-static void avx2(void) { sweep(0); }
+static void simd(void) { sweep(0); }
 
-// The AVX2 path agrees with the plain C reference closely (the same algorithm; only
+// The SIMD path agrees with the plain C reference closely (the same algorithm; only
 // the GEMM's summation order differs), with LeakyReLU fused, on 1 and 2 threads.
-static void avx2_vs_ref(void) {
+static void simd_vs_ref(void) {
     for (int a = 0; a < 4; a++)
         for (int k = 0; k < NSWEEP; k++) {
             int r = ALGOS[a][0], m = ALGOS[a][1];
@@ -199,7 +199,7 @@ static void avx2_vs_ref(void) {
                     CHECK(isfinite(out[i]), "[%zu]", i);
                     e = fmax(e, fabs(out[i] - ref[i]));
                 }
-                CHECK(e <= 1e-5 * mx, "F(%d,%d) %dx%dx%d %d->%d, %d threads: |avx2 - ref| %.3g > 1e-5 x %.3g", m, r,
+                CHECK(e <= 1e-5 * mx, "F(%d,%d) %dx%dx%d %d->%d, %d threads: |simd - ref| %.3g > 1e-5 x %.3g", m, r,
                       s.N, s.H, s.W, s.cin, s.cout, thr, e, mx);
             }
             omp_set_num_threads(saved);
@@ -259,7 +259,7 @@ static void naive_bwd_weights(double *dw, double *db, const float *in, const flo
             }
 }
 
-// Backward-weights, the reference (m = 4 and 6) and the AVX2 path (m = 4) against the
+// Backward-weights, the reference (m = 4 and 6) and the SIMD path (m = 4) against the
 // truth. dW is a sum over all N*H*W pixels instead of the forward's 9 cin terms, and the
 // transforms are the forward's B^T (row sums up to 10, 2D 100) on the input and A (row
 // sums up to 15, 2D 225) on d_out, so the relative error (of max|dW|) is of the
@@ -287,24 +287,24 @@ static void bwd_weights_sweep(int m, int use_ref) {
         double e = rel_err(dw, rw, tc.nw), eb = rel_err(db, rb, s.cout);
         worst = fmax(worst, e);
         if (verbose())
-            printf("# bwd-weights m=%d %s %dx%dx%d %d->%d rel err %.2e, bias %.2e\n", m, use_ref ? "ref " : "avx2", s.N,
+            printf("# bwd-weights m=%d %s %dx%dx%d %d->%d rel err %.2e, bias %.2e\n", m, use_ref ? "ref " : "simd", s.N,
                    s.H, s.W, s.cin, s.cout, e, eb);
         CHECK(e <= tol, "m=%d %dx%dx%d %d->%d: dW rel err %.3g > %.0e", m, s.N, s.H, s.W, s.cin, s.cout, e, tol);
         CHECK(eb <= 1e-5, "m=%d %dx%dx%d %d->%d: db rel err %.3g", m, s.N, s.H, s.W, s.cin, s.cout, eb);
         tcase_free(&tc), free(dw), free(db), free(rw), free(rb);
     }
-    if (verbose()) printf("# bwd-weights m=%d %s worst %.2e\n", m, use_ref ? "ref" : "avx2", worst);
+    if (verbose()) printf("# bwd-weights m=%d %s worst %.2e\n", m, use_ref ? "ref" : "simd", worst);
 }
 
 static void bwd_weights_ref4(void) { bwd_weights_sweep(4, 1); }
 static void bwd_weights_ref6(void) { bwd_weights_sweep(6, 1); }
-static void bwd_weights_avx2(void) { bwd_weights_sweep(4, 0); }
+static void bwd_weights_simd(void) { bwd_weights_sweep(4, 0); }
 
-// The AVX2 path against the reference (the same algorithm; the GEMM sums in another
+// The SIMD path against the reference (the same algorithm; the GEMM sums in another
 // order), on 1, 2 and 3 threads, and bit for bit the same on a second run (the slots are
 // summed in order, whatever the timing). A batch of 8 50x50 images (1352 tiles) makes
 // 8 chunks, so several slots. The reference sums the tiles in double, so the difference
-// is the AVX2 path's own error: up to 5.4e-6 of max|dW| here (20000 pixels per sum),
+// is the SIMD path's own error: up to 5.4e-6 of max|dW| here (20000 pixels per sum),
 // bound TOL4; d_bias 8e-7, bound 1e-5.
 static void bwd_weights_vs_ref(void) {
     const shape S[] = {{8, 50, 50, 16, 24}, {2, 13, 6, 17, 31}, {1, 1, 1, 3, 5}, {3, 30, 29, 40, 9}};
@@ -331,10 +331,10 @@ static void bwd_weights_vs_ref(void) {
             for (size_t i = 0; i < tc.nw; i++) ew = fmax(ew, fabs(dw[i] - rw[i]));
             for (int i = 0; i < s.cout; i++) eb = fmax(eb, fabs(db[i] - rb[i]));
             if (verbose())
-                printf("# bwd-weights %dx%dx%d %d->%d, %d threads: |avx2 - ref| %.2e of %.3g, bias %.2e of %.3g\n", s.N,
+                printf("# bwd-weights %dx%dx%d %d->%d, %d threads: |simd - ref| %.2e of %.3g, bias %.2e of %.3g\n", s.N,
                        s.H, s.W, s.cin, s.cout, thr, ew / mw, mw, eb / mb, mb);
             CHECK(ew <= TOL4 * mw && eb <= 1e-5 * mb,
-                  "%dx%dx%d %d->%d, %d threads: |avx2 - ref| %.3g of %.3g, bias %.3g", s.N, s.H, s.W, s.cin, s.cout,
+                  "%dx%dx%d %d->%d, %d threads: |simd - ref| %.3g of %.3g, bias %.3g", s.N, s.H, s.W, s.cin, s.cout,
                   thr, ew, mw, eb);
         }
         omp_set_num_threads(saved);
@@ -608,12 +608,12 @@ static void bundled_set5(void) {
 
 int main(void) {
     RUN(reference);
-    RUN(avx2);
-    RUN(avx2_vs_ref);
+    RUN(simd);
+    RUN(simd_vs_ref);
     RUN(backward_data);
     RUN(bwd_weights_ref4);
     RUN(bwd_weights_ref6);
-    RUN(bwd_weights_avx2);
+    RUN(bwd_weights_simd);
     RUN(bwd_weights_vs_ref);
     RUN(algo_choice);
     RUN(conv_layer);

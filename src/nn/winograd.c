@@ -29,7 +29,8 @@
 
 // The AVX2 + FMA code builds whatever -march says (the Makefile compiles this file
 // with -mavx2 -mfma, which both GCC and clang honour in OpenMP's outlined regions too);
-// conv.c uses it only where the CPU has both (wino_cpu_ok).
+// with -march on an AVX-512 CPU, the AVX-512 code. conv.c uses it only where the CPU has
+// what it was built for (wino_cpu_ok).
 #include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -465,7 +466,10 @@ void wino_destroy(wino *w) {
     free(w);
 }
 
-int wino_cpu_ok(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+int wino_cpu_ok(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           (VL == 8 || __builtin_cpu_supports("avx512f"));
+}
 
 size_t wino_workspace_bytes(const wino *w) { return w->thr_bytes * w->nthr; }
 void wino_set_workspace(wino *w, void *ws) { w->ws = ws; }

@@ -17,7 +17,7 @@ int nn_dnnl_engine(dnnl_engine_t *engine);
 
 typedef struct wino wino;
 
-int wino_cpu_ok(void);  // 1 when this CPU runs the AVX2 + FMA code
+int wino_cpu_ok(void);  // 1 when this CPU runs the SIMD code this build has (AVX2 + FMA, or AVX-512)
 
 // NULL with the reason on failure. (r, m): (3, 4), (3, 6), (5, 4) or (7, 2).
 wino *wino_create(int N, int H, int W, int cin, int cout, int r, int m);
