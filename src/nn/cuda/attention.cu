@@ -1,8 +1,8 @@
-// The CUDA backend's attention kernels, forward (inference) so far: CA's pooling, its two
-// fully connected layers and gate, and the per-pixel gate of SA1 and SA4 (whose
-// convolutions are cuDNN plans made by attention.c, which composes the modules once for
-// both backends). The arithmetic is attention.c's: CA's mean in double over the pixels,
-// then the float FCs; the gate's dot product in float.
+// The CUDA backend's attention kernels, forward and backward: CA's pooling (and
+// ca-avgmax's maxima), its two fully connected layers and gate, and the per-pixel gate of
+// SA1 and SA4 (whose convolutions are cuDNN plans made by attention.c, which composes the
+// modules once for both backends). The arithmetic is attention.c's: CA's mean in double
+// over the pixels, then the float FCs; the gate's dot product in float.
 #include <cuda_runtime.h>
 #include <math.h>
 
@@ -68,6 +68,53 @@ __global__ void k_gate(float *g, float *out, const float *res, const float *in, 
     }
 }
 
+// ca-avgmax's maximum of in[n, :, c] and the pixel it came from, PyTorch's rule as
+// attention.c's channel_max: the first maximum in raster order, or the last NaN. As a
+// reduction: NaN beats any number and a later NaN an earlier one; otherwise the larger
+// value wins, and of equal ones the earlier pixel (so all -inf gives pixel 0).
+struct vmax {
+    float m;
+    unsigned long long i;
+};
+__device__ vmax vmax_pick(vmax a, vmax b) {
+    int na = isnan(a.m), nb = isnan(b.m);
+    if (na || nb) return na && nb ? (a.i > b.i ? a : b) : na ? a : b;
+    if (a.m != b.m) return a.m > b.m ? a : b;
+    return a.i < b.i ? a : b;
+}
+// block (n, c): maxima[n, c] (row N + n of pooled) and, when idx, its pixel as a float
+__global__ void k_pool_max(float *maxima, float *idx, const float *in, size_t P, int C) {
+    const int n = blockIdx.x / C, c = blockIdx.x % C;
+    vmax v = {-INFINITY, ~0ull};
+    for (size_t p = threadIdx.x; p < P; p += THREADS) v = vmax_pick(v, vmax{in[((size_t)n * P + p) * C + c], p});
+    __shared__ vmax part[THREADS];
+    part[threadIdx.x] = v;
+    __syncthreads();
+    for (int h = THREADS / 2; h > 0; h /= 2) {
+        if (threadIdx.x < h) part[threadIdx.x] = vmax_pick(part[threadIdx.x], part[threadIdx.x + h]);
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        maxima[blockIdx.x] = part[0].m;
+        if (idx) idx[blockIdx.x] = (float)part[0].i;
+    }
+}
+
+// ca-avgmax: gate[n, c] = sigmoid(z(mean row n) + z(max row N + n)), each z as k_fc2's
+__global__ void k_fc2_pair(float *gate, const float *hid, const float *w2, const float *b2, int N, int C, int R,
+                           float slope) {
+    FOR_EACH(e, (size_t)N * C) {
+        int n = e / C, c = e % C;
+        float z[2];
+        for (int k = 0; k < 2; k++) {
+            const float *h = hid + ((size_t)k * N + n) * R;
+            z[k] = b2[c];
+            for (int r = 0; r < R; r++) z[k] += w2[(size_t)c * R + r] * (h[r] > 0 ? h[r] : slope * h[r]);
+        }
+        gate[e] = sigmoid(z[0] + z[1]);
+    }
+}
+
 extern "C" void cuda_ca_forward(int N, size_t P, int C, int R, float slope, float *out, float *saved, const float *in,
                                 const float *res, const float *const *params) {
     const size_t n = (size_t)N * P * C;
@@ -75,6 +122,19 @@ extern "C" void cuda_ca_forward(int N, size_t P, int C, int R, float slope, floa
     k_pool<<<N * C, THREADS>>>(pooled, in, P, C);
     k_fc1<<<blocks_for((size_t)N * R), THREADS>>>(hid, pooled, params[0], params[1], N, C, R);
     k_fc2<<<blocks_for((size_t)N * C), THREADS>>>(gate, hid, params[2], params[3], N, C, R, slope);
+    k_ca_gate<<<blocks_for(n), THREADS>>>(out, res, in, gate, P, C, n);
+}
+
+// saved: pooled (2N, C: the means, then the maxima), hidden (2N, R), gate (N, C), the
+// maxima's pixels (N, C; training only), as attention.c's
+extern "C" void cuda_ca_avgmax_forward(int N, size_t P, int C, int R, float slope, int training, float *out,
+                                       float *saved, const float *in, const float *res, const float *const *params) {
+    const size_t n = (size_t)N * P * C, NC = (size_t)N * C;
+    float *pooled = saved, *hid = pooled + 2 * NC, *gate = hid + 2 * (size_t)N * R, *idx = gate + NC;
+    k_pool<<<N * C, THREADS>>>(pooled, in, P, C);
+    k_pool_max<<<N * C, THREADS>>>(pooled + NC, training ? idx : NULL, in, P, C);
+    k_fc1<<<blocks_for(2 * (size_t)N * R), THREADS>>>(hid, pooled, params[0], params[1], 2 * N, C, R);
+    k_fc2_pair<<<blocks_for(NC), THREADS>>>(gate, hid, params[2], params[3], N, C, R, slope);
     k_ca_gate<<<blocks_for(n), THREADS>>>(out, res, in, gate, P, C, n);
 }
 
@@ -137,12 +197,13 @@ __global__ void k_fc1_grad(float *dw1, float *db1, const float *dh, const float 
             db1[r] = (float)t;
     }
 }
-__global__ void k_dpool(float *dv, const float *dh, const float *w1, int N, int C, int R, size_t P) {
-    FOR_EACH(e, (size_t)N * C) {
+// dv (rows, C) at the pooled vectors; the first mean_rows are means: / P
+__global__ void k_dpool(float *dv, const float *dh, const float *w1, int rows, int mean_rows, int C, int R, size_t P) {
+    FOR_EACH(e, (size_t)rows * C) {
         int n = e / C, c = e % C;
         double t = 0;
         for (int r = 0; r < R; r++) t += (double)w1[(size_t)r * C + c] * dh[(size_t)n * R + r];
-        dv[e] = (float)(t / P);
+        dv[e] = (float)(n < mean_rows ? t / P : t);
     }
 }
 // d_in = d_out * gate[n, c] + d_mean[n, c]
@@ -164,8 +225,35 @@ extern "C" void cuda_ca_backward(int N, size_t P, int C, int R, float slope, flo
     k_fc2_grad<<<blocks_for((size_t)C * (R + 1)), THREADS>>>(d_params[2], d_params[3], dz, hid, N, C, R, slope);
     k_dh<<<blocks_for((size_t)N * R), THREADS>>>(dh, dz, hid, params[2], N, C, R, slope);
     k_fc1_grad<<<blocks_for((size_t)R * (C + 1)), THREADS>>>(d_params[0], d_params[1], dh, pooled, N, C, R);
-    k_dpool<<<blocks_for((size_t)N * C), THREADS>>>(dpool, dh, params[0], N, C, R, P);
+    k_dpool<<<blocks_for((size_t)N * C), THREADS>>>(dpool, dh, params[0], N, N, C, R, P);
     k_ca_din<<<blocks_for(n), THREADS>>>(d_in, d_out, gate, dpool, P, C, n);
+}
+
+// ca-avgmax: the maxima's gradient to the pixel each came from (one per (n, c): no
+// two threads write one element)
+__global__ void k_max_scatter(float *d_in, const float *dmax, const float *idx, size_t P, int N, int C) {
+    FOR_EACH(e, (size_t)N * C) {
+        size_t n = e / C, c = e % C, p = (size_t)idx[e];
+        d_in[(n * P + p) * C + c] += dmax[e];
+    }
+}
+
+// Both rows of an image take the gate's logit gradient; scratch: dz (2N, C), dh (2N, R),
+// dv (2N, C), as attention.c's
+extern "C" void cuda_ca_avgmax_backward(int N, size_t P, int C, int R, float slope, float *d_in,
+                                        float *const *d_params, float *scratch, const float *d_out,
+                                        const float *saved, const float *in, const float *const *params) {
+    const size_t NC = (size_t)N * C, n = (size_t)N * P * C;
+    const float *pooled = saved, *hid = pooled + 2 * NC, *gate = hid + 2 * (size_t)N * R, *idx = gate + NC;
+    float *dz = scratch, *dh = dz + 2 * NC, *dv = dh + 2 * (size_t)N * R;
+    k_ca_dz<<<N * C, THREADS>>>(dz, d_out, in, gate, P, C);
+    cudaMemcpyAsync(dz + NC, dz, NC * sizeof(float), cudaMemcpyDeviceToDevice, 0);
+    k_fc2_grad<<<blocks_for((size_t)C * (R + 1)), THREADS>>>(d_params[2], d_params[3], dz, hid, 2 * N, C, R, slope);
+    k_dh<<<blocks_for(2 * (size_t)N * R), THREADS>>>(dh, dz, hid, params[2], 2 * N, C, R, slope);
+    k_fc1_grad<<<blocks_for((size_t)R * (C + 1)), THREADS>>>(d_params[0], d_params[1], dh, pooled, 2 * N, C, R);
+    k_dpool<<<blocks_for(2 * NC), THREADS>>>(dv, dh, params[0], 2 * N, N, C, R, P);
+    k_ca_din<<<blocks_for(n), THREADS>>>(d_in, d_out, gate, dv, P, C, n);
+    k_max_scatter<<<blocks_for(NC), THREADS>>>(d_in, dv + NC, idx, P, N, C);
 }
 
 // the per-pixel gate: dz[p] = <d_out, in>_p g (1 - g), in float as the CPU's

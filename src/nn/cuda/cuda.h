@@ -57,6 +57,12 @@ void cuda_gate_forward(float *g, float *out, const float *res, const float *in, 
 //   dz (P) = <d_out, in> g (1 - g);  d_w (Cx) = sum_p dz x, d_b = sum_p dz;
 //   d_in (=, or += when accumulate) d_out g (+ dz w when w is not NULL);
 //   SA4's d3 (P,K) = lrelu'(a3) dz w4.
+// ca-avgmax (saved and scratch laid out as attention.c's; training: keep the maxima's pixels)
+void cuda_ca_avgmax_forward(int N, size_t P, int C, int R, float slope, int training, float *out, float *saved,
+                            const float *in, const float *res, const float *const *params);
+void cuda_ca_avgmax_backward(int N, size_t P, int C, int R, float slope, float *d_in, float *const *d_params,
+                             float *scratch, const float *d_out, const float *saved, const float *in,
+                             const float *const *params);
 void cuda_ca_backward(int N, size_t P, int C, int R, float slope, float *d_in, float *const *d_params, float *scratch,
                       const float *d_out, const float *saved, const float *in, const float *const *params);
 void cuda_gate_backward_z(float *dz, const float *d_out, const float *in, const float *g, size_t P, int C);
