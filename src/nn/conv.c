@@ -530,8 +530,13 @@ static int conv_plan(nn_conv *c) {
     const char *impl = conv_impl_name(c, 0);
     int nhwc = g_layout == CONV_NHWC || strstr(impl, "brg") != NULL;
     dnnl_memory_desc_t src_md = nhwc ? src_nhwc : src_any, dst_md = nhwc ? dst_nhwc : dst_any;
-    dnnl_memory_desc_t src_given;  // native_src: the previous plan's output as it lies
-    if (c->opt.native_src) {
+    // native_src: the previous plan's output as it lies when blocked; NHWC (a Winograd
+    // producer's) is the default case, copied when the primitive prefers blocks (a
+    // primitive made to read nhwc can be oneDNN's reference code: ref:any for 3x3 16 -> 8
+    // on AVX2, 2x the time of all of SA4)
+    const int src_blocked = c->opt.native_src && c->opt.src.block != 0;
+    dnnl_memory_desc_t src_given = src_nhwc;
+    if (src_blocked) {
         DNNL_CHECK(layout_md(&src_given, c->N, c->cin, c->H, c->W, c->opt.src));
         src_md = src_given, nhwc = 0;
     }
@@ -545,7 +550,7 @@ static int conv_plan(nn_conv *c) {
         DNNL_CHECK(dnnl_primitive_desc_create(&c->pd[0], &fd, c->fattr, g_engine, NULL));
     }
     // the caller's layouts: nhwc, or for a native side the primitive's own
-    const dnnl_memory_desc_t *src_user = c->opt.native_src ? &src_given : &src_nhwc;
+    const dnnl_memory_desc_t *src_user = &src_given;
     c->dst_user = dst_nhwc;
     if (c->opt.native_dst && !c->wino_m) {  // the primitive's own, where nn_layout can say it
         const dnnl_memory_desc_t *d = query(c->pd[0], dnnl_query_dst_md);
