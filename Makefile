@@ -24,7 +24,7 @@ SOVER   := $(if $(filter 0,$(MAJOR)),$(MAJOR).$(word 2,$(subst ., ,$(VERSION))),
 # programs, tests included, link libattsr.a and see everything)
 CFLAGS  += -std=gnu11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -fopenmp -fPIC -fvisibility=hidden \
            -Iinclude -Isrc $(SAN)
-LDLIBS  += -ldnnl -lpng -ljpeg -lwebp -lwebpdemux -lwebpmux -ltiff -lstb -ljansson -lm -lpthread
+LDLIBS  += -ldnnl -lxsmm -lxsmmnoblas -lpng -ljpeg -lwebp -lwebpdemux -lwebpmux -ltiff -lstb -ljansson -lm -lpthread -ldl
 LDFLAGS += -fopenmp $(SAN)
 
 # MPI=1: data-parallel training under mpirun (src/train/dist.c), compiled and linked by

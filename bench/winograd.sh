@@ -18,8 +18,8 @@
 #
 # BUILD (default build) picks the build, e.g. an AVX2-only one on an AVX-512 machine:
 #   make BUILD=build-avx2 OPT="-O3 -march=haswell" bench build-avx2/attsr
-#   BUILD=build-avx2 DNNL_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 bash bench/winograd.sh
-# (the two variables hold oneDNN, attsr's and PyTorch's, and MKL to AVX2 kernels).
+#   BUILD=build-avx2 DNNL_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 LIBXSMM_TARGET=hsw bash bench/winograd.sh
+# (the variables hold oneDNN, attsr's and PyTorch's, MKL and libxsmm to AVX2 kernels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-infer}

@@ -6,8 +6,12 @@
 // being removed upstream); NNPACK and ncnn, which have AVX2 Winograd kernels, are not
 // packaged. What is generic stays a library's: the products in the transformed domain
 // are a batched GEMM, one [tiles x cin] x [cin x cout] product per transformed position
-// (36 for m = 4), done by oneDNN's matmul primitive (already a dependency; on AVX2 its
-// jit sgemm, on AVX-512 a brgemm kernel).
+// (36 for m = 4). Forward and backward-data run them through libxsmm's small-GEMM
+// kernels (JIT, one per plan shape, no allocation per call): for F(2x2, 7x7)'s
+// 40 x 64 x 32 products 1.6x oneDNN's matmul on AVX2 (whose jit sgemm allocates its
+// packing buffers on every call) and level with its AVX-512 brgemm (docs/benchmarks.md);
+// oneDNN's matmul where libxsmm has no kernel, and for backward-weights (its sum
+// post-op accumulates the chunks).
 //
 // Lavin & Gray's formulation: with d an a x a input tile, a = m + r - 1 ((r - 1) / 2
 // pixels of zero padding at the borders) and g an r x r kernel, the m x m output tile is
@@ -32,6 +36,7 @@
 // with -march on an AVX-512 CPU, the AVX-512 code. conv.c uses it only where the CPU has
 // what it was built for (wino_cpu_ok).
 #include <immintrin.h>
+#include <libxsmm.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,7 +324,8 @@ struct wino {
     mats t;
     in_chunk_fn *in_chunk;  // the transforms, instantiated per algorithm
     out_chunk_fn *out_chunk;
-    dnnl_primitive_desc_t pd;
+    libxsmm_smmfunction xmm;   // forward: M[p] = V[p] U[p] by libxsmm, when it has a kernel
+    dnnl_primitive_desc_t pd;  // else (and backward-weights) oneDNN's matmul
     dnnl_primitive_t prim;
     dnnl_stream_t *stream;                                      // per thread
     dnnl_memory_t *msrc, *mwei, *mdst, *mscr;                   // per thread (handles set per call)
@@ -331,24 +337,24 @@ struct wino {
 
 static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-static int plan(wino *w) {
+// The forward's products through libxsmm: one kernel M[p] = V[p] U[p] (row-major tc x
+// cinp times cinp x coutp; in libxsmm's column-major terms C = A B with A = U[p], m =
+// coutp, n = tc, k = cinp). 0 where libxsmm has no kernel for the shape or CPU.
+static int xsmm_plan(wino *w) {
+    libxsmm_init();  // once per process; later calls return at once
+    const libxsmm_blasint m = w->coutp, n = w->tc, k = w->cinp, lda = w->coutp, ldb = w->cinp, ldc = w->coutp;
+    const float alpha = 1, beta = 0;
+    const int flags = LIBXSMM_GEMM_FLAGS('N', 'N');
+    w->xmm = libxsmm_smmdispatch(m, n, k, &lda, &ldb, &ldc, &alpha, &beta, &flags, NULL);
+    return w->xmm != NULL;
+}
+
+// The products through oneDNN's matmul: the primitive, and per thread a stream and the
+// memory objects whose handles each call sets.
+static int dnnl_plan(wino *w) {
     dnnl_engine_t eng;
     if (nn_dnnl_engine(&eng)) return -1;
-    // tc: V and M of a chunk in about 1 MiB (half of L2 on the machines we measured),
-    // a multiple of 8 tiles; it depends on the shape only, so results do not depend
-    // on the thread count
-    size_t per_tile = (size_t)w->a2 * (w->cinp + w->coutp) * sizeof(float);
-    int tc = (int)((1u << 20) / per_tile) & ~7;
-    tc = AS_MAX(tc, 8);
-    tc = AS_MIN(tc, (w->T + 7) & ~7);
-    w->nchunks = (w->T + tc - 1) / tc;
-    w->tc = tc;
-    w->nthr = omp_get_max_threads();
-    w->v_floats = (size_t)w->a2 * tc * w->cinp;
-    w->m_floats = (size_t)w->a2 * tc * w->coutp;
-
-    w->u_floats = w->bwdw ? (size_t)w->a2 * w->coutp * w->cinp : 0;
-
+    const int tc = w->tc;
     dnnl_memory_desc_t smd, wmd, dmd, scr_md;
     if (!w->bwdw) {  // M[p] (tc x coutp) = V[p] (tc x cinp) x U[p] (cinp x coutp)
         dnnl_dims_t sd = {w->a2, tc, w->cinp}, wd = {w->a2, w->cinp, w->coutp}, dd = {w->a2, tc, w->coutp};
@@ -386,10 +392,6 @@ static int plan(wino *w) {
              w->bwdw ? " bwd-weights" : "", impl);
     scr_md = *dnnl_primitive_desc_query_md(w->pd, dnnl_query_scratchpad_md, 0);
     w->scr_bytes = dnnl_memory_desc_get_size(&scr_md);
-    w->thr_bytes = round64(w->v_floats * sizeof(float)) + round64(w->m_floats * sizeof(float)) + round64(w->scr_bytes);
-    if (w->bwdw) w->thr_bytes += round64(w->u_floats * sizeof(float)) + round64(w->coutp * sizeof(float));
-
-    if (!w->bwdw && !(w->wt = as_aligned_alloc(sizeof(float) * w->cin * w->r * w->r * w->coutp))) return -1;
     int n = w->nthr;
     w->stream = as_calloc(n, sizeof *w->stream);
     w->msrc = as_calloc(n, sizeof *w->msrc);
@@ -404,6 +406,33 @@ static int plan(wino *w) {
         DNNL_CHECK(dnnl_memory_create(&w->mdst[i], &dmd, eng, DNNL_MEMORY_NONE));
         DNNL_CHECK(dnnl_memory_create(&w->mscr[i], &scr_md, eng, DNNL_MEMORY_NONE));
     }
+    return 0;
+}
+
+static int plan(wino *w) {
+    // tc: V and M of a chunk in about 1 MiB (half of L2 on the machines we measured),
+    // a multiple of 8 tiles; it depends on the shape only, so results do not depend
+    // on the thread count
+    size_t per_tile = (size_t)w->a2 * (w->cinp + w->coutp) * sizeof(float);
+    int tc = (int)((1u << 20) / per_tile) & ~7;
+    tc = AS_MAX(tc, 8);
+    tc = AS_MIN(tc, (w->T + 7) & ~7);
+    w->nchunks = (w->T + tc - 1) / tc;
+    w->tc = tc;
+    w->nthr = omp_get_max_threads();
+    w->v_floats = (size_t)w->a2 * tc * w->cinp;
+    w->m_floats = (size_t)w->a2 * tc * w->coutp;
+
+    w->u_floats = w->bwdw ? (size_t)w->a2 * w->coutp * w->cinp : 0;
+
+    if (!w->bwdw && !(w->wt = as_aligned_alloc(sizeof(float) * w->cin * w->r * w->r * w->coutp))) return -1;
+    if (!w->bwdw && xsmm_plan(w)) {
+        snprintf(w->impl, sizeof w->impl, "winograd F(%dx%d,%dx%d) + libxsmm", w->m, w->m, w->r, w->r);
+    } else if (dnnl_plan(w)) {
+        return -1;
+    }
+    w->thr_bytes = round64(w->v_floats * sizeof(float)) + round64(w->m_floats * sizeof(float)) + round64(w->scr_bytes);
+    if (w->bwdw) w->thr_bytes += round64(w->u_floats * sizeof(float)) + round64(w->coutp * sizeof(float));
     return 0;
 }
 
@@ -659,17 +688,23 @@ static dnnl_status_t chunk(wino *w, int tid, int ch, float *out, const float *in
     if (nt < w->tc)  // the last chunk's unused rows: zeros, so the GEMM reads no garbage
         for (int p = 0; p < w->a2; p++)
             memset(V + ((size_t)p * w->tc + nt) * w->cinp, 0, sizeof(float) * (w->tc - nt) * w->cinp);
-    dnnl_status_t s;
-    if ((s = dnnl_memory_set_data_handle(w->msrc[tid], V)) ||
-        (s = dnnl_memory_set_data_handle(w->mwei[tid], (void *)U)) ||
-        (s = dnnl_memory_set_data_handle(w->mdst[tid], M)) || (s = dnnl_memory_set_data_handle(w->mscr[tid], scr)))
-        return s;
-    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, w->msrc[tid]},
-                              {DNNL_ARG_WEIGHTS, w->mwei[tid]},
-                              {DNNL_ARG_DST, w->mdst[tid]},
-                              {DNNL_ARG_SCRATCHPAD, w->mscr[tid]}};
-    if ((s = dnnl_primitive_execute(w->prim, w->stream[tid], 4, args)) || (s = dnnl_stream_wait(w->stream[tid])))
-        return s;
+    if (w->xmm) {  // the positions' products, over the threads when the chunk is theirs
+        const size_t vs = (size_t)w->tc * w->cinp, us = (size_t)w->cinp * w->coutp, ms = (size_t)w->tc * w->coutp;
+#pragma omp parallel for schedule(static) if (par)
+        for (int p = 0; p < w->a2; p++) w->xmm(U + p * us, V + p * vs, M + p * ms);
+    } else {
+        dnnl_status_t s;
+        if ((s = dnnl_memory_set_data_handle(w->msrc[tid], V)) ||
+            (s = dnnl_memory_set_data_handle(w->mwei[tid], (void *)U)) ||
+            (s = dnnl_memory_set_data_handle(w->mdst[tid], M)) || (s = dnnl_memory_set_data_handle(w->mscr[tid], scr)))
+            return s;
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, w->msrc[tid]},
+                                  {DNNL_ARG_WEIGHTS, w->mwei[tid]},
+                                  {DNNL_ARG_DST, w->mdst[tid]},
+                                  {DNNL_ARG_SCRATCHPAD, w->mscr[tid]}};
+        if ((s = dnnl_primitive_execute(w->prim, w->stream[tid], 4, args)) || (s = dnnl_stream_wait(w->stream[tid])))
+            return s;
+    }
     w->out_chunk(w, out, M, t0, nt, bias, lrelu, slope, res, par);
     return dnnl_success;
 }
