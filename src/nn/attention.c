@@ -139,7 +139,7 @@ nn_attention *attention_create(attention_kind kind, int N, int H, int W, int C, 
                                int native_in, nn_layout in) {
     if (!attention_on_device(kind, nn_get_device(), training)) return NULL;
     int blk = native_in ? in.block : 0;
-    if (native_in && (!attention_reads_native(kind) || (blk != 0 && blk != 4 && blk != 8 && blk != 16))) {
+    if (native_in && (!attention_reads_native(kind) || !nn_layout_ok(in))) {
         as_errorf("attention_create: %s takes no input in a conv plan's layout (channel blocks of %d)",
                   attention_name(kind), blk);
         return NULL;

@@ -606,8 +606,7 @@ static int conv_plan(nn_conv *c) {
 }
 
 nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training, const conv_opts *opt) {
-    if (opt && opt->native_src && opt->src.block != 0 && opt->src.block != 4 && opt->src.block != 8 &&
-        opt->src.block != 16) {
+    if (opt && opt->native_src && !nn_layout_ok(opt->src)) {
         as_errorf("conv_create: an input in channel blocks of %d (0: NHWC, 4, 8 or 16)", opt->src.block);
         return NULL;
     }

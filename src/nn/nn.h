@@ -57,6 +57,7 @@ typedef struct {
 } nn_layout;
 #define NN_NHWC ((nn_layout){0})
 static inline int nn_layout_is_nhwc(nn_layout l, int C) { return l.block == 0 || l.block == C; }  // same bytes
+static inline int nn_layout_ok(nn_layout l) { return l.block == 0 || l.block == 4 || l.block == 8 || l.block == 16; }
 
 // ---- convolution (oneDNN or Winograd; cuDNN on CUDA): k x k, stride 1, 'same' padding, bias ----
 // A plan for one shape; it may be reused by every layer of that shape (weights are
