@@ -98,8 +98,8 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"impl\":\"attsr\",\"mode\":\"%s\",\"median_s\":%.4f,\"min_s\":%.4f,\"max_s\":%.4f,\"gflop\":%.2f,"
-           "\"gflops\":%.1f,\"peak_rss_mib\":%.0f,\"cpu_s\":%.4f}\n",
-           argv[1], med, t[1], t[reps], gflop, gflop / med, ru.ru_maxrss / 1024.0, cpu_med);
+           "\"gflops\":%.1f,\"peak_rss_mib\":%.0f,\"cpu_s\":%.4f,\"first_s\":%.4f,\"first_cpu_s\":%.4f}\n",
+           argv[1], med, t[1], t[reps], gflop, gflop / med, ru.ru_maxrss / 1024.0, cpu_med, t[0], cpu[0]);
     model_plan_free(p);
     model_free(&m);
     return 0;

@@ -129,6 +129,7 @@ static dnnl_memory_desc_t md_as(dnnl_memory_desc_t md, dnnl_data_type_t dt) {
 // primitive wants another layout, `inner` holds the copy and `reorder` copies
 // user -> inner (inputs, before the primitive) or inner -> user (outputs, after).
 // Weights copies are the plan's own (small); activation copies live in the workspace.
+// The reorder primitive is made at its first copy (see `run`).
 typedef struct {
     dnnl_memory_t user, inner;
     dnnl_primitive_desc_t reorder_pd;
@@ -368,8 +369,12 @@ static int set_handle(dnnl_memory_t m, const void *p) {
     return 0;
 }
 
-static int execute(dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args) {
-    DNNL_CHECK(dnnl_primitive_execute(p, g_stream, nargs, args));
+// Primitives are made at their first call, not with the plan: oneDNN generates their
+// code then (one 256 KiB mapping per kernel), which a plan that never runs a pass does
+// not need: the automatic tiling's probe plans, a Winograd layer's direct passes.
+static int run(dnnl_primitive_t *p, const_dnnl_primitive_desc_t pd, int nargs, const dnnl_exec_arg_t *args) {
+    if (!*p) DNNL_CHECK(dnnl_primitive_create(p, pd));
+    DNNL_CHECK(dnnl_primitive_execute(*p, g_stream, nargs, args));
     DNNL_CHECK(dnnl_stream_wait(g_stream));
     return 0;
 }
@@ -398,7 +403,6 @@ static int view_init(view *v, const dnnl_memory_desc_t *user_md, const dnnl_memo
     }
     const dnnl_memory_desc_t *from = is_input ? user_md : want, *to = is_input ? want : user_md;
     DNNL_CHECK(dnnl_reorder_primitive_desc_create(&v->reorder_pd, from, g_engine, to, g_engine, NULL));
-    DNNL_CHECK(dnnl_primitive_create(&v->reorder, v->reorder_pd));
     return 0;
 }
 
@@ -412,17 +416,17 @@ static void view_free(view *v) {
 
 static dnnl_memory_t view_mem(const view *v) { return v->inner ? v->inner : v->user; }
 
-static int view_copy(const view *v, int is_input) {
-    if (!v->reorder) return 0;
+static int view_copy(view *v, int is_input) {
+    if (!v->reorder_pd) return 0;
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, is_input ? v->user : v->inner},
                                {DNNL_ARG_TO, is_input ? v->inner : v->user}};
-    return execute(v->reorder, 2, args);
+    return run(&v->reorder, v->reorder_pd, 2, args);
 }
 
 // Points the view at the caller's buffer; an input is then reordered in.
-static int view_in(const view *v, const float *p) { return set_handle(v->user, p) || view_copy(v, 1) ? -1 : 0; }
+static int view_in(view *v, const float *p) { return set_handle(v->user, p) || view_copy(v, 1) ? -1 : 0; }
 static int view_out(const view *v, float *p) { return set_handle(v->user, p); }
-static int view_out_done(const view *v) { return view_copy(v, 0); }
+static int view_out_done(view *v) { return view_copy(v, 0); }
 
 static const dnnl_memory_desc_t *query(dnnl_primitive_desc_t pd, dnnl_query_t what) {
     return dnnl_primitive_desc_query_md(pd, what, 0);
@@ -570,14 +574,11 @@ static int conv_plan(nn_conv *c) {
     dnnl_primitive_desc_t f = c->pd[0], d = c->pd[1], w = c->pd[2];
     region src_reg = {0}, dst_reg = {0};
     size_t *wsb = &c->ws_bytes;
-    DNNL_CHECK(dnnl_primitive_create(&c->prim[0], f));
     if (view_init(&c->src, src_user, query(f, dnnl_query_src_md), 1, &src_reg, wsb) ||
         view_init(&c->weights, &w_oihw, query(f, dnnl_query_weights_md), 1, NULL, wsb) ||
         view_init(&c->dst, dst_user, query(f, dnnl_query_dst_md), 0, &dst_reg, wsb) || mem_create(&c->bias, &b_md))
         return -1;
     if (c->training) {
-        DNNL_CHECK(dnnl_primitive_create(&c->prim[1], d));
-        DNNL_CHECK(dnnl_primitive_create(&c->prim[2], w));
         const dnnl_memory_desc_t *d_dd = query(d, dnnl_query_diff_dst_md);
         const dnnl_memory_desc_t *d_ds = query(d, dnnl_query_diff_src_md);
         const dnnl_memory_desc_t *w_dd = query(w, dnnl_query_diff_dst_md);
@@ -687,7 +688,7 @@ static int forward(nn_conv *c, float *out, const float *in, const float *weight,
                               {DNNL_ARG_BIAS, c->bias},
                               {DNNL_ARG_DST, view_mem(&c->dst)},
                               {DNNL_ARG_SCRATCHPAD, c->scratch}};
-    if (execute(c->prim[0], 5, args) || view_out_done(&c->dst)) return -1;
+    if (run(&c->prim[0], c->pd[0], 5, args) || view_out_done(&c->dst)) return -1;
     if (res) add_inplace(out, res, (size_t)c->N * c->H * c->W * c->cout);
     return 0;
 }
@@ -720,7 +721,7 @@ int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const
                                   {DNNL_ARG_WEIGHTS, view_mem(&c->bd_weights)},
                                   {DNNL_ARG_DIFF_SRC, view_mem(&c->bd_diff_src)},
                                   {DNNL_ARG_SCRATCHPAD, c->scratch}};
-        if (execute(c->prim[1], 4, args) || view_out_done(&c->bd_diff_src)) return -1;
+        if (run(&c->prim[1], c->pd[1], 4, args) || view_out_done(&c->bd_diff_src)) return -1;
     }
     if (c->wino[2]) return wino_backward_weights(c->wino[2], d_weight, d_bias, in, d_out);
     // d_out is already in the shared buffer when backward-data just reordered it
@@ -733,7 +734,7 @@ int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const
                               {DNNL_ARG_DIFF_WEIGHTS, view_mem(&c->bw_diff_weights)},
                               {DNNL_ARG_DIFF_BIAS, c->diff_bias},
                               {DNNL_ARG_SCRATCHPAD, c->scratch}};
-    if (execute(c->prim[2], 5, args)) return -1;
+    if (run(&c->prim[2], c->pd[2], 5, args)) return -1;
     return view_out_done(&c->bw_diff_weights);
 }
 
@@ -751,8 +752,8 @@ const char *conv_impl_name(const nn_conv *c, int pass) {
 
 int conv_uses_reorders(const nn_conv *c) {
     CUDA_PLAN_RETURN(c, 0);
-    return c->src.reorder || c->dst.reorder || c->bd_diff_dst.reorder || c->bd_diff_src.reorder || c->bw_src.reorder ||
-           c->bw_diff_dst.reorder;
+    return c->src.reorder_pd || c->dst.reorder_pd || c->bd_diff_dst.reorder_pd || c->bd_diff_src.reorder_pd ||
+           c->bw_src.reorder_pd || c->bw_diff_dst.reorder_pd;
 }
 
 size_t conv_dst_floats(const nn_conv *c) {
