@@ -429,10 +429,13 @@ static void test_auto_windows(void) {
     img whole = upscale(&m, &c, &in, &fits);
     CHECK(prog[1] == 1 && c.w == w && c.h == h, "the budget of the whole image's plan: %d windows of %dx%d", prog[1],
           c.w, c.h);
+    // the probes' measure stays in the cache for the next images, the same as measured
+    CHECK(c.sized && c.fixed == fixed && c.per_px == per_px, "cached plan measure %d: %g + %g/px, probes %g + %g/px",
+          c.sized, c.fixed, c.per_px, fixed, per_px);
     for (int div = 2; div <= 6; div += 2) {
         upscale_options o = {.plan_bytes = whole_bytes / div, .progress = count_windows, .user = prog};
         upscale_axis x, y;
-        CHECK_OK(upscale_layout(&m, w, h, &o, &x, &y));
+        CHECK_OK(upscale_layout(&m, NULL, w, h, &o, &x, &y));
         img t = upscale(&m, &c, &in, &o);
         CHECK(prog[1] == x.k * y.k && prog[1] > 1, "budget 1/%d: %d windows, layout %d x %d", div, prog[1], x.k, y.k);
         CHECK(model_plan_bytes(c.plan) <= o.plan_bytes, "budget 1/%d: a plan of %zu bytes over %zu", div,

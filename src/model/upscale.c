@@ -29,16 +29,22 @@
 // radius as overlap are then bit-identical to it for models without CA.
 #define WINDOW_ALIGN 4
 
-void plan_cache_free(plan_cache *c) {
+// The plan and its buffers; the measure of plan sizes stays.
+static void plan_drop(plan_cache *c) {
     model_plan_free(c->plan);
     free(c->window);
     free(c->result);
+    c->plan = NULL, c->window = c->result = NULL, c->w = c->h = 0;
+}
+
+void plan_cache_free(plan_cache *c) {
+    plan_drop(c);
     memset(c, 0, sizeof *c);
 }
 
 static model_plan *plan_for(const model *m, plan_cache *c, int w, int h) {
     if (c->plan && c->w == w && c->h == h && model_plan_device(c->plan) == nn_get_device()) return c->plan;
-    plan_cache_free(c);
+    plan_drop(c);
     c->plan = model_plan_create(m, 1, h, w, 0);
     if (!c->plan) return NULL;
     c->w = w, c->h = h;
@@ -47,7 +53,7 @@ static model_plan *plan_for(const model *m, plan_cache *c, int w, int h) {
     c->window = as_malloc_array((size_t)w * h * 3, sizeof(float));
     if (c->window && !on_host) c->result = as_malloc_array(model_plan_output_floats(c->plan), sizeof(float));
     if (!c->window || (!on_host && !c->result)) {
-        plan_cache_free(c);
+        plan_drop(c);
         return NULL;
     }
     return c->plan;
@@ -173,7 +179,21 @@ int upscale_axis_fewest(int n, double max_win, int overlap, upscale_axis *a) {
 int upscale_axis_start(const upscale_axis *a, int i) { return axis_start(a, i); }
 int upscale_axis_keep(const upscale_axis *a, int i) { return axis_keep(a, i); }
 
-int upscale_layout(const model *m, int w, int h, const upscale_options *o, upscale_axis *x, upscale_axis *y) {
+// upscale_plan_memory, or the cache's measure of it on this device and precision.
+static int plan_memory(const model *m, plan_cache *c, double *fixed, double *per_px) {
+    nn_device dev = nn_get_device();
+    conv_precision prec = conv_get_precision();
+    if (c && c->sized && c->sized_dev == dev && c->sized_prec == prec) {
+        *fixed = c->fixed, *per_px = c->per_px;
+        return 0;
+    }
+    if (upscale_plan_memory(m, fixed, per_px)) return -1;
+    if (c) c->sized = 1, c->sized_dev = dev, c->sized_prec = prec, c->fixed = *fixed, c->per_px = *per_px;
+    return 0;
+}
+
+int upscale_layout(const model *m, plan_cache *cache, int w, int h, const upscale_options *o, upscale_axis *x,
+                   upscale_axis *y) {
     // Context beyond the network's reach changes nothing but CA's mean over the window,
     // and would cost (tile + 2 overlap)^2 per tile: --overlap 4096 with --tile 8
     // computed the whole image once per tile.
@@ -183,7 +203,7 @@ int upscale_layout(const model *m, int w, int h, const upscale_options *o, upsca
         l = layout_of_tile(w, h, o->tile, overlap);
     } else {
         double fixed, per_px, budget = o->plan_bytes ? (double)o->plan_bytes : (double)AUTO_PLAN_BYTES;
-        if (upscale_plan_memory(m, &fixed, &per_px)) return -1;
+        if (plan_memory(m, cache, &fixed, &per_px)) return -1;
         double max_px = AS_MAX((budget - fixed) / per_px, (double)MIN_SIDE * MIN_SIDE);
         // A reach the budget's windows cannot hold (paper-size SA4: 649 pixels) gets
         // less context: at most a quarter of the largest square window's side.
@@ -319,7 +339,7 @@ int upscale_image(const model *m, plan_cache *cache, const float *in, int w, int
                          in[bad]);
     upscale_options o = opt ? *opt : (upscale_options){0};
     layout l;
-    if (upscale_layout(m, w, h, &o, &l.x, &l.y)) return -1;
+    if (upscale_layout(m, cache, w, h, &o, &l.x, &l.y)) return -1;
     if (!o.ensemble) return upscale_tiled(m, cache, in, w, h, out, structure, texture, &o, &l, 0, 1);
     float *dst[OUT_COUNT] = {[OUT_SR] = out, [OUT_S] = structure, [OUT_T] = texture};
     return upscale_ensemble(m, cache, in, w, h, dst, &o, &l);

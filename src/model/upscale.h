@@ -9,6 +9,13 @@ typedef struct {
     int w, h;
     float *window;  // the window's input, assembled here, then given to the plan (w x h x 3)
     float *result;  // an output copied back from a plan whose device is not the CPU
+    // the model's plan bytes as fixed + per_px * pixels (upscale_plan_memory), kept for
+    // the device and precision they were measured on: a video's frames, a folder's
+    // images and a program's repeated calls probe once
+    int sized;
+    nn_device sized_dev;
+    conv_precision sized_prec;
+    double fixed, per_px;
 } plan_cache;
 
 void plan_cache_free(plan_cache *c);
@@ -38,8 +45,9 @@ int upscale_axis_fewest(int n, double max_win, int overlap, upscale_axis *a);
 int upscale_axis_start(const upscale_axis *a, int i);
 int upscale_axis_keep(const upscale_axis *a, int i);
 // The windows upscale_image uses for a w x h image under o (o's tile, overlap and
-// plan_bytes; not NULL).
-int upscale_layout(const model *m, int w, int h, const upscale_options *o, upscale_axis *x, upscale_axis *y);
+// plan_bytes; not NULL). cache (may be NULL) keeps the probes' measure.
+int upscale_layout(const model *m, plan_cache *cache, int w, int h, const upscale_options *o, upscale_axis *x,
+                   upscale_axis *y);
 // A plan's bytes for W x H pixels are fixed + per_px W H (model_plan_bytes of two
 // probe plans, freed).
 int upscale_plan_memory(const model *m, double *fixed, double *per_px);
