@@ -5,7 +5,8 @@
 //
 // Prints one JSON line: median and all times (s), model GFLOP per run, GFLOP/s at the
 // median, and the process's peak RSS (MiB). Inputs come from a fixed seed; the first
-// run (plan creation, page faults) is a warm-up and not counted. cpu_s: the median of
+// run (the first call's code generation, kernel transforms) is a warm-up, not counted
+// in the median: first_s and first_cpu_s report it. cpu_s: the median of
 // the process's CPU time per run (all threads), a steadier measure of the work than the
 // wall clock on a loaded machine (with OMP_WAIT_POLICY=passive, idle threads burn none). bench/run.sh compares
 // this with PyTorch on the same weights in the same run. ATTSR_DEVICE=cuda runs it on
