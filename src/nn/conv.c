@@ -129,7 +129,7 @@ static dnnl_memory_desc_t md_as(dnnl_memory_desc_t md, dnnl_data_type_t dt) {
 // primitive wants another layout, `inner` holds the copy and `reorder` copies
 // user -> inner (inputs, before the primitive) or inner -> user (outputs, after).
 // Weights copies are the plan's own (small); activation copies live in the workspace.
-// The reorder primitive is made at its first copy (see `run`).
+// The reorder primitive is made with the plan when its pass runs direct (make_direct).
 typedef struct {
     dnnl_memory_t user, inner;
     dnnl_primitive_desc_t reorder_pd;
@@ -369,12 +369,8 @@ static int set_handle(dnnl_memory_t m, const void *p) {
     return 0;
 }
 
-// Primitives are made at their first call, not with the plan: oneDNN generates their
-// code then (one 256 KiB mapping per kernel), which a plan that never runs a pass does
-// not need: the automatic tiling's probe plans, a Winograd layer's direct passes.
-static int run(dnnl_primitive_t *p, const_dnnl_primitive_desc_t pd, int nargs, const dnnl_exec_arg_t *args) {
-    if (!*p) DNNL_CHECK(dnnl_primitive_create(p, pd));
-    DNNL_CHECK(dnnl_primitive_execute(*p, g_stream, nargs, args));
+static int execute(dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args) {
+    DNNL_CHECK(dnnl_primitive_execute(p, g_stream, nargs, args));
     DNNL_CHECK(dnnl_stream_wait(g_stream));
     return 0;
 }
@@ -416,17 +412,17 @@ static void view_free(view *v) {
 
 static dnnl_memory_t view_mem(const view *v) { return v->inner ? v->inner : v->user; }
 
-static int view_copy(view *v, int is_input) {
-    if (!v->reorder_pd) return 0;
+static int view_copy(const view *v, int is_input) {
+    if (!v->reorder) return 0;
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, is_input ? v->user : v->inner},
                                {DNNL_ARG_TO, is_input ? v->inner : v->user}};
-    return run(&v->reorder, v->reorder_pd, 2, args);
+    return execute(v->reorder, 2, args);
 }
 
 // Points the view at the caller's buffer; an input is then reordered in.
-static int view_in(view *v, const float *p) { return set_handle(v->user, p) || view_copy(v, 1) ? -1 : 0; }
+static int view_in(const view *v, const float *p) { return set_handle(v->user, p) || view_copy(v, 1) ? -1 : 0; }
 static int view_out(const view *v, float *p) { return set_handle(v->user, p); }
-static int view_out_done(view *v) { return view_copy(v, 0); }
+static int view_out_done(const view *v) { return view_copy(v, 0); }
 
 static const dnnl_memory_desc_t *query(dnnl_primitive_desc_t pd, dnnl_query_t what) {
     return dnnl_primitive_desc_query_md(pd, what, 0);
@@ -469,6 +465,25 @@ int conv_set_workspace(nn_conv *c, void *ws) {
     for (int d = 0; d < 3; d++)
         if (c->wino[d]) wino_set_workspace(c->wino[d], ws);
     return bind_workspace(c);
+}
+
+// The primitives (and their views' reorders) of the passes that run direct: oneDNN
+// generates their code here (one 256 KiB mapping per kernel), so a Winograd layer's
+// direct forward and backward-data, which never run, get none. Made with the plan, in
+// the thread setting of their descriptors: a primitive made later under another OpenMP
+// thread count computed wrong results (AVX2, SA4's layers at 1 thread of a plan of 2).
+static int make_direct(nn_conv *c) {
+    view *views[3][3] = {{&c->src, &c->weights, &c->dst},
+                         {&c->bd_diff_dst, &c->bd_weights, &c->bd_diff_src},
+                         {&c->bw_src, &c->bw_diff_dst, &c->bw_diff_weights}};
+    for (int pass = 0; pass < (c->training ? 3 : 1); pass++) {
+        if (pass < 2 ? c->wino_m > 0 : c->wino[2] != NULL) continue;
+        DNNL_CHECK(dnnl_primitive_create(&c->prim[pass], c->pd[pass]));
+        for (int i = 0; i < 3; i++)
+            if (views[pass][i]->reorder_pd)
+                DNNL_CHECK(dnnl_primitive_create(&views[pass][i]->reorder, views[pass][i]->reorder_pd));
+    }
+    return 0;
 }
 
 // The Winograd directions, sharing the plan's workspace (they run at other times
@@ -638,7 +653,7 @@ nn_conv *conv_create(int N, int H, int W, int cin, int cout, int k, int training
     }
     c->wino_m = wino_tile(c, algo);
     int rc = conv_plan(c), bw = !rc && wino_bw(c, algo);
-    if (rc || ((c->wino_m || bw) && wino_plan(c, bw))) {
+    if (rc || ((c->wino_m || bw) && wino_plan(c, bw)) || make_direct(c)) {
         conv_destroy(c);
         as_errorf("conv_create(N=%d H=%d W=%d cin=%d cout=%d k=%d): %s", N, H, W, cin, cout, k, as_error());
         return NULL;
@@ -688,7 +703,7 @@ static int forward(nn_conv *c, float *out, const float *in, const float *weight,
                               {DNNL_ARG_BIAS, c->bias},
                               {DNNL_ARG_DST, view_mem(&c->dst)},
                               {DNNL_ARG_SCRATCHPAD, c->scratch}};
-    if (run(&c->prim[0], c->pd[0], 5, args) || view_out_done(&c->dst)) return -1;
+    if (execute(c->prim[0], 5, args) || view_out_done(&c->dst)) return -1;
     if (res) add_inplace(out, res, (size_t)c->N * c->H * c->W * c->cout);
     return 0;
 }
@@ -721,7 +736,7 @@ int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const
                                   {DNNL_ARG_WEIGHTS, view_mem(&c->bd_weights)},
                                   {DNNL_ARG_DIFF_SRC, view_mem(&c->bd_diff_src)},
                                   {DNNL_ARG_SCRATCHPAD, c->scratch}};
-        if (run(&c->prim[1], c->pd[1], 4, args) || view_out_done(&c->bd_diff_src)) return -1;
+        if (execute(c->prim[1], 4, args) || view_out_done(&c->bd_diff_src)) return -1;
     }
     if (c->wino[2]) return wino_backward_weights(c->wino[2], d_weight, d_bias, in, d_out);
     // d_out is already in the shared buffer when backward-data just reordered it
@@ -734,7 +749,7 @@ int conv_backward(nn_conv *c, float *d_in, float *d_weight, float *d_bias, const
                               {DNNL_ARG_DIFF_WEIGHTS, view_mem(&c->bw_diff_weights)},
                               {DNNL_ARG_DIFF_BIAS, c->diff_bias},
                               {DNNL_ARG_SCRATCHPAD, c->scratch}};
-    if (run(&c->prim[2], c->pd[2], 5, args)) return -1;
+    if (execute(c->prim[2], 5, args)) return -1;
     return view_out_done(&c->bw_diff_weights);
 }
 
