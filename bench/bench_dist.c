@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
     model m;
     if (model_load(&m, argv[1])) return fail(d, argv[1]);
     int s = m.cfg.scale;
-    model_plan *p = model_plan_create(&m, b, P, P, 1);
+    model_plan *p = model_plan_create(&m, b, P, P, MODEL_TRAIN);
     if (!p) return fail(d, "plan");
     size_t in_n = (size_t)P * P * 3, out_n = in_n * s * s;
     float *s_hr = malloc(4 * out_n * b), *t_hr = malloc(4 * out_n * b);

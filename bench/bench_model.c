@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_model: ATTSR_DEVICE: %s\n", as_error());
         return 1;
     }
-    model_plan *p = model_plan_create(&m, N, H, W, train);
+    model_plan *p = model_plan_create(&m, N, H, W, train ? MODEL_TRAIN : MODEL_INFER_SR);  // as upscale runs it
     if (!p) {
         fprintf(stderr, "bench_model: %s\n", as_error());
         return 1;

@@ -53,7 +53,7 @@ static void test_plan_io(void) {
     c.feats = 8, c.groups = 1, c.blocks = 1, c.attention = ATT_CA, c.ca_reduction = 4;
     CHECK_OK(model_create(&m, &c));
     model_init_params(&m, 3);
-    model_plan *p = model_plan_create(&m, 1, 9, 7, 0);
+    model_plan *p = model_plan_create(&m, 1, 9, 7, MODEL_INFER);
     CHECK(p, "%s", as_error());
     CHECK(model_plan_device(p) == NN_CPU);
     float *in = random_floats(9 * 7 * 3, 2, 0, 1);
@@ -270,12 +270,12 @@ static void test_cuda_model_inference(void) {
             model_init_params(&m, 5 + s);
             const int H = 11, W = 13;
             float *in = random_floats((size_t)H * W * 3, 70, 0, 1);
-            model_plan *cp = model_plan_create(&m, 1, H, W, 0);
+            model_plan *cp = model_plan_create(&m, 1, H, W, MODEL_INFER);
             CHECK(cp, "%s", as_error());
             CHECK_OK(model_plan_set_input(cp, in));
             CHECK_OK(model_forward(cp, &m));
             CHECK_OK(nn_set_device(NN_CUDA));
-            model_plan *gp = model_plan_create(&m, 1, H, W, 0);
+            model_plan *gp = model_plan_create(&m, 1, H, W, MODEL_INFER);
             CHECK_OK(nn_set_device(NN_CPU));
             CHECK(gp, "x%d %s: %s", s, attention_name(kinds[ki]), as_error());
             CHECK_OK(model_plan_set_input(gp, in));
@@ -317,7 +317,7 @@ static void train_cuda_or_cpu(nn_device d, const model *init, const float *in, c
     adam_init(&t.opt, 1e-3);
     gradnorm_init(&t.gn, 1, 1.5, 0.01);
     CHECK_OK(nn_set_device(d));
-    model_plan *p = model_plan_create(&t.m, N, H, H, 1);
+    model_plan *p = model_plan_create(&t.m, N, H, H, MODEL_TRAIN);
     CHECK(p, "%s", as_error());
     CHECK_OK(trainer_bind(&t, p));
     float *bufs[4];

@@ -50,7 +50,7 @@ static void hooks_case(const char *cs) {
     st_file io;
     load_case(FIX, cs, "io", &m, &io);
     const st_tensor *in = need(&io, "input");
-    model_plan *p = model_plan_create(&m, (int)in->shape[0], (int)in->shape[1], (int)in->shape[2], 1);
+    model_plan *p = model_plan_create(&m, (int)in->shape[0], (int)in->shape[1], (int)in->shape[2], MODEL_TRAIN);
     CHECK(p, "%s", as_error());
     CHECK_OK(model_plan_set_input(p, in->data));
     CHECK_OK(model_forward(p, &m));
@@ -110,7 +110,7 @@ static void test_world_of_one(void) {
     size_t out_n = need(&io, "s")->numel;
     for (int k = 0; k < 2; k++) {
         CHECK_OK(model_load(&m[k], FIX "x2_ca.weights.safetensors"));
-        model_plan *p = model_plan_create(&m[k], N, H, W, 1);
+        model_plan *p = model_plan_create(&m[k], N, H, W, MODEL_TRAIN);
         CHECK(p, "%s", as_error());
         step_state st;
         step_state_init(&st, &m[k], out_n, 1e-3);

@@ -38,13 +38,24 @@ static void run_case(const char *cs) {
     const st_tensor *in = need(&io, "input");
     int N = (int)in->shape[0], H = (int)in->shape[1], W = (int)in->shape[2];
 
-    model_plan *inf = model_plan_create(&m, N, H, W, 0);
-    model_plan *tr = model_plan_create(&m, N, H, W, 1);
-    CHECK(inf && tr, "%s", as_error());
+    model_plan *inf = model_plan_create(&m, N, H, W, MODEL_INFER);
+    model_plan *tr = model_plan_create(&m, N, H, W, MODEL_TRAIN);
+    model_plan *sr = model_plan_create(&m, N, H, W, MODEL_INFER_SR);
+    CHECK(inf && tr && sr, "%s", as_error());
     CHECK_OK(model_plan_set_input(inf, in->data));
     CHECK_OK(model_plan_set_input(tr, in->data));
+    CHECK_OK(model_plan_set_input(sr, in->data));
     CHECK_OK(model_forward(inf, &m));
     CHECK_OK(model_forward(tr, &m));
+    CHECK_OK(model_forward(sr, &m));
+    // SR alone: the same arithmetic as the full plan, in less memory, and no S or T
+    size_t n_out = model_plan_output_floats(sr);
+    CHECK(!memcmp(model_plan_output(sr, OUT_SR), model_plan_output(inf, OUT_SR), n_out * sizeof(float)),
+          "%s: SR-only plan's SR differs from the full plan's (relative %g)", cs,
+          test_max_rel(model_plan_output(sr, OUT_SR), model_plan_output(inf, OUT_SR), n_out));
+    CHECK(model_plan_bytes(sr) < model_plan_bytes(inf), "%s: SR-only plan %zu bytes, full plan %zu", cs,
+          model_plan_bytes(sr), model_plan_bytes(inf));
+    CHECK(!model_plan_output(sr, OUT_S) && !model_plan_output(sr, OUT_T), "%s: SR-only plan hands out S or T", cs);
     static const char *outs[OUT_COUNT] = {[OUT_SR] = "sr", [OUT_S] = "s", [OUT_T] = "t"};
     for (int k = 0; k < OUT_COUNT; k++) {
         check_close(outs[k], cs, model_plan_output(tr, k), need(&io, outs[k]), 1e-5);
@@ -66,6 +77,7 @@ static void run_case(const char *cs) {
     free(grads);
     model_plan_free(inf);
     model_plan_free(tr);
+    model_plan_free(sr);
     st_free(&io);
     model_free(&m);
 }
@@ -80,7 +92,7 @@ static void test_threads(void) {
     st_file io;
     load_case(FIX, "x2_sa4", "io", &m, &io);
     const st_tensor *in = need(&io, "input");
-    model_plan *p = model_plan_create(&m, (int)in->shape[0], (int)in->shape[1], (int)in->shape[2], 0);
+    model_plan *p = model_plan_create(&m, (int)in->shape[0], (int)in->shape[1], (int)in->shape[2], MODEL_INFER);
     CHECK(p, "%s", as_error());
     CHECK_OK(model_plan_set_input(p, in->data));
     int saved = omp_get_max_threads();

@@ -18,7 +18,7 @@ static void run_kind(const char *att) {
     load_case(FIX, att, "steps", &m, &io);
     const st_tensor *in = need(&io, "input"), *s_hr = need(&io, "s_hr"), *t_hr = need(&io, "t_hr");
     const float *losses = need(&io, "losses")->data, *weights = need(&io, "task_weights")->data;
-    model_plan *p = model_plan_create(&m, (int)in->shape[0], (int)in->shape[1], (int)in->shape[2], 1);
+    model_plan *p = model_plan_create(&m, (int)in->shape[0], (int)in->shape[1], (int)in->shape[2], MODEL_TRAIN);
     CHECK(p, "%s", as_error());
     step_state st;
     step_state_init(&st, &m, s_hr->numel, 2e-4);

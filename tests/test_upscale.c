@@ -411,10 +411,10 @@ static void test_auto_windows(void) {
     model m;
     make_model(&m, 2, ATT_NONE);
     double fixed, per_px;
-    CHECK_OK(upscale_plan_memory(&m, &fixed, &per_px));
+    CHECK_OK(upscale_plan_memory(&m, MODEL_INFER_SR, &fixed, &per_px));  // upscale() asks for SR alone
     static const int shapes[][2] = {{40, 70}, {150, 120}, {33, 200}};
     for (int i = 0; i < 3; i++) {
-        model_plan *p = model_plan_create(&m, 1, shapes[i][1], shapes[i][0], 0);
+        model_plan *p = model_plan_create(&m, 1, shapes[i][1], shapes[i][0], MODEL_INFER_SR);
         CHECK(p, "%s", as_error());
         double want = fixed + per_px * shapes[i][0] * shapes[i][1];
         CHECK((double)model_plan_bytes(p) <= want && want - model_plan_bytes(p) <= 4096,
@@ -430,12 +430,12 @@ static void test_auto_windows(void) {
     CHECK(prog[1] == 1 && c.w == w && c.h == h, "the budget of the whole image's plan: %d windows of %dx%d", prog[1],
           c.w, c.h);
     // the probes' measure stays in the cache for the next images, the same as measured
-    CHECK(c.sized && c.fixed == fixed && c.per_px == per_px, "cached plan measure %d: %g + %g/px, probes %g + %g/px",
+    CHECK(c.sized && c.sized_mode == MODEL_INFER_SR && c.fixed == fixed && c.per_px == per_px, "cached plan measure %d: %g + %g/px, probes %g + %g/px",
           c.sized, c.fixed, c.per_px, fixed, per_px);
     for (int div = 2; div <= 6; div += 2) {
         upscale_options o = {.plan_bytes = whole_bytes / div, .progress = count_windows, .user = prog};
         upscale_axis x, y;
-        CHECK_OK(upscale_layout(&m, NULL, w, h, &o, &x, &y));
+        CHECK_OK(upscale_layout(&m, NULL, w, h, &o, MODEL_INFER_SR, &x, &y));
         img t = upscale(&m, &c, &in, &o);
         CHECK(prog[1] == x.k * y.k && prog[1] > 1, "budget 1/%d: %d windows, layout %d x %d", div, prog[1], x.k, y.k);
         CHECK(model_plan_bytes(c.plan) <= o.plan_bytes, "budget 1/%d: a plan of %zu bytes over %zu", div,

@@ -37,7 +37,7 @@ static int info_option(int opt, const char *arg, void *p) {
 
 // runs forward passes on a size x size input after a warm-up; t[] gets the seconds.
 static int time_forward(const model *m, int size, int runs, double *t) {
-    model_plan *p = model_plan_create(m, 1, size, size, 0);
+    model_plan *p = model_plan_create(m, 1, size, size, MODEL_INFER_SR);
     if (!p) return -1;
     as_rng rng;
     as_rng_seed(&rng, 1);

@@ -88,12 +88,18 @@ int model_load_memory(model *m, const void *data, size_t n, const char *name);
 // ---- forward / backward -----------------------------------------------------------
 typedef struct model_plan model_plan;
 
-model_plan *model_plan_create(const model *m, int N, int H, int W, int training);
+// What a plan is for: inference with all three outputs (SR, S, T), training (forward
+// and backward), or inference of SR alone, whose S and T lie over maps dead by then
+// (S over SR, T over the head's map): 24 floats fewer per LR pixel at x2, 10% of the
+// plan, which is memory the kernel need not clear (docs/benchmarks.md).
+enum { MODEL_INFER, MODEL_TRAIN, MODEL_INFER_SR };
+model_plan *model_plan_create(const model *m, int N, int H, int W, int mode);
 void model_plan_free(model_plan *p);
 // The plan's buffers live on the device the process computed on when it was created
 // (nn_set_device); the input and outputs are copied in and out through these calls.
 int model_plan_set_input(model_plan *p, const float *x);  // x: (N, H, W, 3) host floats
-// Outputs after forward, each (N, H*s, W*s, 3): I_SR = S_SR + T_SR, and the branches'.
+// Outputs after forward, each (N, H*s, W*s, 3): I_SR = S_SR + T_SR, and the branches'
+// (but for MODEL_INFER_SR plans, which have SR alone).
 enum { OUT_SR, OUT_S, OUT_T, OUT_COUNT };
 // dst: model_plan_output_floats() host floats. 0 / -1 + error.
 int model_plan_get_output(const model_plan *p, int which, float *dst);  // which: OUT_*

@@ -30,6 +30,7 @@ typedef struct {
 
 struct model_plan {
     int N, H, W, s, training;
+    int sr_only;      // MODEL_INFER_SR: out[OUT_S] is out[OUT_SR], out[OUT_T] lies over x0
     nn_device dev;    // where the buffers below live (the process's device at creation)
     float *w;         // on a device other than the CPU, its copy of the model's weights
     size_t map;       // N*H*W*C floats: one LR feature map
@@ -108,8 +109,13 @@ static void assign(model_plan *p, const model *m, planner *pl) {
     size_t att_saved = p->att ? attention_saved_floats(p->att) : 0;
 
     p->input = take_private(pl, lr3);
-    for (int k = 0; k < OUT_COUNT; k++) p->out[k] = take_private(pl, hr3);
+    p->out[OUT_SR] = take_private(pl, hr3);
+    // SR alone: the structure branch's output conv writes SR's buffer, then SR += T
+    p->out[OUT_S] = p->sr_only ? p->out[OUT_SR] : take_private(pl, hr3);
     p->x0 = take(pl, S_X0, map, 1);
+    // inference: T over x0's slot (y's too), whose last reader, the texture's upsampler
+    // conv, has run by then; nothing writes there after it
+    p->out[OUT_T] = take(pl, S_X0, hr3, 1);
     // Inference: a body's maps rotate among three slots: a group's input in one, its
     // blocks' outputs alternating in the other two, its output in whichever holds
     // neither its input nor the last block's output (and is the next group's input).
@@ -194,8 +200,13 @@ static int share_workspace(model_plan *p) {
     return p->att ? attention_set_workspace(p->att, p->workspace) : 0;
 }
 
-model_plan *model_plan_create(const model *m, int N, int H, int W, int training) {
+model_plan *model_plan_create(const model *m, int N, int H, int W, int mode) {
+    const int training = mode == MODEL_TRAIN;
     const model_config *c = &m->cfg;
+    if (mode != MODEL_INFER && mode != MODEL_TRAIN && mode != MODEL_INFER_SR) {
+        as_errorf("model_plan_create: unknown mode %d", mode);
+        return NULL;
+    }
     if (N < 1 || as_check_pixels("model input", W, (int64_t)H * N * c->scale * c->scale)) {
         if (N < 1) as_errorf("batch size %d must be at least 1", N);
         return NULL;
@@ -204,6 +215,7 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     model_plan *p = as_calloc(1, sizeof *p);
     if (!p) return NULL;
     p->N = N, p->H = H, p->W = W, p->s = c->scale, p->training = training, p->dev = nn_get_device();
+    p->sr_only = mode == MODEL_INFER_SR;
     if (p->dev != NN_CPU && model_plan_sync_weights(p, m)) goto fail;
     p->map = (size_t)N * H * W * c->feats;
     int C = c->feats, s = c->scale;
@@ -243,7 +255,8 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int training)
     // once the branch's tail has run; the next branch's body starts after its output
     // conv. x2: 551 -> 359 floats per LR pixel, so larger tiles fit the same memory; on
     // the CPU, with each stage's shuffle in place (no S_UP), 295; with a block's output
-    // over its a1 and the bodies' three-slot rotation (no S_A1, S_G1; see assign), 231.
+    // over its a1 and the bodies' three-slot rotation (no S_A1, S_G1; see assign), 231;
+    // with T over x0, 219; SR alone (S in SR's buffer), 207.
     size_t total = pl.used, body_end = 0;
     for (int i = 0; i < S_COUNT; i++) {
         if (!training && i == S_UP) body_end = total, total = pl.slot_off[S_G0];
@@ -269,6 +282,7 @@ int model_plan_set_input(model_plan *p, const float *x) {
 }
 
 int model_plan_get_output(const model_plan *p, int which, float *dst) {
+    if (!model_plan_output(p, which)) return -1;
     return nn_download(p->dev, dst, p->out[which], sizeof(float) * model_plan_output_floats(p));
 }
 
@@ -286,7 +300,13 @@ int model_plan_sync_weights(model_plan *p, const model *m) {
     if (!p->w && !(p->w = nn_alloc(p->dev, bytes))) return -1;
     return nn_upload(p->dev, p->w, m->w, bytes);
 }
-const float *model_plan_output(const model_plan *p, int which) { return p->out[which]; }
+const float *model_plan_output(const model_plan *p, int which) {
+    if (which < 0 || which >= OUT_COUNT || (p->sr_only && which != OUT_SR)) {
+        as_errorf("model_plan_output: output %d is not kept by this plan", which);
+        return NULL;
+    }
+    return p->out[which];
+}
 size_t model_plan_bytes(const model_plan *p) { return p->arena_floats * sizeof(float) + p->workspace_bytes; }
 size_t model_plan_output_floats(const model_plan *p) { return (size_t)p->N * p->H * p->W * 3 * p->s * p->s; }
 
@@ -363,7 +383,7 @@ int model_forward(model_plan *p, const model *m) {
     for (int br = 0; br < 2; br++)
         if (branch_forward(p, m, br)) return -1;
     size_t n = (size_t)p->N * p->H * p->W * 3 * c->scale * c->scale;
-    add_forward(p->out[OUT_SR], p->out[OUT_S], p->out[OUT_T], n);
+    add_forward(p->out[OUT_SR], p->out[OUT_S], p->out[OUT_T], n);  // SR alone: in place, S is SR
     return nn_sync(p->dev);  // the GPU's errors surface here, and timings mean the work
 }
 

@@ -42,12 +42,15 @@ void plan_cache_free(plan_cache *c) {
     memset(c, 0, sizeof *c);
 }
 
-static model_plan *plan_for(const model *m, plan_cache *c, int w, int h) {
-    if (c->plan && c->w == w && c->h == h && model_plan_device(c->plan) == nn_get_device()) return c->plan;
+// A plan for w x h windows; mode: MODEL_INFER, or MODEL_INFER_SR when S and T are not
+// wanted (less memory).
+static model_plan *plan_for(const model *m, plan_cache *c, int w, int h, int mode) {
+    if (c->plan && c->w == w && c->h == h && c->mode == mode && model_plan_device(c->plan) == nn_get_device())
+        return c->plan;
     plan_drop(c);
-    c->plan = model_plan_create(m, 1, h, w, 0);
+    c->plan = model_plan_create(m, 1, h, w, mode);
     if (!c->plan) return NULL;
-    c->w = w, c->h = h;
+    c->w = w, c->h = h, c->mode = mode;
     // a device plan's outputs are copied out through a host buffer
     int on_host = model_plan_device(c->plan) == NN_CPU;
     c->window = as_malloc_array((size_t)w * h * 3, sizeof(float));
@@ -71,8 +74,8 @@ static const float *host_output(plan_cache *c, int k) {
 // as per-pixel (2x the bytes of the bundled x2's large plans from a 32x32 one). The
 // probes have 1024+ pixels, so their convolutions use the real windows' algorithms
 // (conv.c's rule).
-int upscale_plan_memory(const model *m, double *fixed, double *per_px) {
-    model_plan *a = model_plan_create(m, 1, 32, 32, 0), *b = a ? model_plan_create(m, 1, 32, 64, 0) : NULL;
+int upscale_plan_memory(const model *m, int mode, double *fixed, double *per_px) {
+    model_plan *a = model_plan_create(m, 1, 32, 32, mode), *b = a ? model_plan_create(m, 1, 32, 64, mode) : NULL;
     int rc = b ? 0 : -1;
     if (b) {
         *per_px = ((double)model_plan_bytes(b) - (double)model_plan_bytes(a)) / (32 * 32);
@@ -180,19 +183,21 @@ int upscale_axis_start(const upscale_axis *a, int i) { return axis_start(a, i); 
 int upscale_axis_keep(const upscale_axis *a, int i) { return axis_keep(a, i); }
 
 // upscale_plan_memory, or the cache's measure of it on this device and precision.
-static int plan_memory(const model *m, plan_cache *c, double *fixed, double *per_px) {
+static int plan_memory(const model *m, plan_cache *c, int mode, double *fixed, double *per_px) {
     nn_device dev = nn_get_device();
     conv_precision prec = conv_get_precision();
-    if (c && c->sized && c->sized_dev == dev && c->sized_prec == prec) {
+    if (c && c->sized && c->sized_dev == dev && c->sized_prec == prec && c->sized_mode == mode) {
         *fixed = c->fixed, *per_px = c->per_px;
         return 0;
     }
-    if (upscale_plan_memory(m, fixed, per_px)) return -1;
-    if (c) c->sized = 1, c->sized_dev = dev, c->sized_prec = prec, c->fixed = *fixed, c->per_px = *per_px;
+    if (upscale_plan_memory(m, mode, fixed, per_px)) return -1;
+    if (c)
+        c->sized = 1, c->sized_dev = dev, c->sized_prec = prec, c->sized_mode = mode, c->fixed = *fixed,
+        c->per_px = *per_px;
     return 0;
 }
 
-int upscale_layout(const model *m, plan_cache *cache, int w, int h, const upscale_options *o, upscale_axis *x,
+int upscale_layout(const model *m, plan_cache *cache, int w, int h, const upscale_options *o, int mode, upscale_axis *x,
                    upscale_axis *y) {
     // Context beyond the network's reach changes nothing but CA's mean over the window,
     // and would cost (tile + 2 overlap)^2 per tile: --overlap 4096 with --tile 8
@@ -203,7 +208,7 @@ int upscale_layout(const model *m, plan_cache *cache, int w, int h, const upscal
         l = layout_of_tile(w, h, o->tile, overlap);
     } else {
         double fixed, per_px, budget = o->plan_bytes ? (double)o->plan_bytes : (double)AUTO_PLAN_BYTES;
-        if (plan_memory(m, cache, &fixed, &per_px)) return -1;
+        if (plan_memory(m, cache, mode, &fixed, &per_px)) return -1;
         double max_px = AS_MAX((budget - fixed) / per_px, (double)MIN_SIDE * MIN_SIDE);
         // A reach the budget's windows cannot hold (paper-size SA4: 649 pixels) gets
         // less context: at most a quarter of the largest square window's side.
@@ -245,7 +250,7 @@ static void fill_window(float *pin, const float *in, int w, int h, int wx, int w
 static int upscale_tiled(const model *m, plan_cache *cache, const float *in, int w, int h, float *out, float *structure,
                          float *texture, const upscale_options *o, const layout *l, int pass, int passes) {
     int s = m->cfg.scale, ww = l->x.win, wh = l->y.win, n = l->x.k * l->y.k, done = 0;
-    model_plan *p = plan_for(m, cache, ww, wh);
+    model_plan *p = plan_for(m, cache, ww, wh, structure || texture ? MODEL_INFER : MODEL_INFER_SR);
     if (!p) return -1;
     float *dst[OUT_COUNT] = {[OUT_SR] = out, [OUT_S] = structure, [OUT_T] = texture};
     for (int ty = 0; ty < l->y.k; ty++) {
@@ -339,7 +344,7 @@ int upscale_image(const model *m, plan_cache *cache, const float *in, int w, int
                          in[bad]);
     upscale_options o = opt ? *opt : (upscale_options){0};
     layout l;
-    if (upscale_layout(m, cache, w, h, &o, &l.x, &l.y)) return -1;
+    if (upscale_layout(m, cache, w, h, &o, structure || texture ? MODEL_INFER : MODEL_INFER_SR, &l.x, &l.y)) return -1;
     if (!o.ensemble) return upscale_tiled(m, cache, in, w, h, out, structure, texture, &o, &l, 0, 1);
     float *dst[OUT_COUNT] = {[OUT_SR] = out, [OUT_S] = structure, [OUT_T] = texture};
     return upscale_ensemble(m, cache, in, w, h, dst, &o, &l);

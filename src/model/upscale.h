@@ -5,14 +5,14 @@
 #include "model/model.h"
 
 typedef struct {
-    model_plan *plan;  // reused while the window size stays the same
-    int w, h;
+    model_plan *plan;  // reused while the window size and mode stay the same
+    int w, h, mode;    // mode: MODEL_INFER, or MODEL_INFER_SR when S and T are not asked for
     float *window;  // the window's input, assembled here, then given to the plan (w x h x 3)
     float *result;  // an output copied back from a plan whose device is not the CPU
     // the model's plan bytes as fixed + per_px * pixels (upscale_plan_memory), kept for
     // the device and precision they were measured on: a video's frames, a folder's
     // images and a program's repeated calls probe once
-    int sized;
+    int sized, sized_mode;
     nn_device sized_dev;
     conv_precision sized_prec;
     double fixed, per_px;
@@ -45,12 +45,13 @@ int upscale_axis_fewest(int n, double max_win, int overlap, upscale_axis *a);
 int upscale_axis_start(const upscale_axis *a, int i);
 int upscale_axis_keep(const upscale_axis *a, int i);
 // The windows upscale_image uses for a w x h image under o (o's tile, overlap and
-// plan_bytes; not NULL). cache (may be NULL) keeps the probes' measure.
-int upscale_layout(const model *m, plan_cache *cache, int w, int h, const upscale_options *o, upscale_axis *x,
+// plan_bytes; not NULL) with plans of `mode` (MODEL_INFER when S or T is asked for,
+// else MODEL_INFER_SR). cache (may be NULL) keeps the probes' measure.
+int upscale_layout(const model *m, plan_cache *cache, int w, int h, const upscale_options *o, int mode, upscale_axis *x,
                    upscale_axis *y);
-// A plan's bytes for W x H pixels are fixed + per_px W H (model_plan_bytes of two
-// probe plans, freed).
-int upscale_plan_memory(const model *m, double *fixed, double *per_px);
+// A plan's bytes of `mode` for W x H pixels are fixed + per_px W H (model_plan_bytes of
+// two probe plans, freed).
+int upscale_plan_memory(const model *m, int mode, double *fixed, double *per_px);
 
 // in (h, w, 3) -> out (h*s, w*s, 3); structure/texture (same shape) when non-NULL.
 // o may be NULL (automatic tiles, no ensemble). Every input value must be finite. A

@@ -270,7 +270,7 @@ static int setup(run *r) {
     if (open_data(r)) return -1;
     int b = dataset_local_batch(r->data), ps = c->patch * r->t.m.cfg.scale;
     size_t hr = (size_t)b * ps * ps * 3;
-    if (!(r->plan = model_plan_create(&r->t.m, b, c->patch, c->patch, 1))) return -1;
+    if (!(r->plan = model_plan_create(&r->t.m, b, c->patch, c->patch, MODEL_TRAIN))) return -1;
     nn_device dev = model_plan_device(r->plan);
     if (dev != NN_CPU && world > 1)
         return as_errorf("data-parallel training on %s needs NCCL, which is not implemented yet", nn_device_name(dev));
