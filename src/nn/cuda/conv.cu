@@ -1,7 +1,8 @@
 // The CUDA backend's convolution: cuDNN, NHWC activations, fp32 (TF32 allowed on the
 // tensor cores, as PyTorch's default for convolutions). One plan per shape, as the CPU's:
-// the algorithms are chosen once, at creation, by cuDNN's heuristics within the
-// workspace the plan asks for; the model's plans share one workspace (conv_set_workspace).
+// the algorithms are chosen once per shape, at creation, by measurement (choose_algorithms)
+// within the workspace the plan asks for; the model's plans share one workspace
+// (conv_set_workspace).
 //
 // Weights arrive as PyTorch's OIHW; cuDNN's NHWC kernels want the filter as KRSC (OHWI),
 // so each call reorders them into the workspace (cin*cout*k*k floats: negligible next to
@@ -11,6 +12,7 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nn/cuda/cuda.h"
 #include "nn/cuda/kernels.cuh"
@@ -46,6 +48,8 @@ struct cuda_conv {
 static size_t wfloats(const cuda_conv *c) { return (size_t)c->cout * c->cin * c->k * c->k; }
 static size_t round256(size_t n) { return (n + 255) & ~(size_t)255; }
 
+static int choose_algorithms(cuda_conv *c);
+
 static int setup(cuda_conv *c) {
     if (!g_cudnn) CUDNN(cudnnCreate(&g_cudnn), "create");
     CUDNN(cudnnCreateTensorDescriptor(&c->x), "descriptor");
@@ -61,42 +65,94 @@ static int setup(cuda_conv *c) {
     CUDNN(cudnnSetConvolution2dDescriptor(c->conv, pad, pad, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
           "convolution");
     CUDNN(cudnnSetConvolutionMathType(c->conv, CUDNN_DEFAULT_MATH), "math type");  // TF32 allowed
+    return choose_algorithms(c);
+}
 
-    // the heuristics' first choice that fits WS_LIMIT (and, in deterministic mode, is)
-    const int det = c->deterministic;
-#define UNFIT(p) \
-    ((p).status != CUDNN_STATUS_SUCCESS || (p).memory > WS_LIMIT || (det && (p).determinism != CUDNN_DETERMINISTIC))
-    int n = 0;
-    cudnnConvolutionFwdAlgoPerf_t fp[8];
-    CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(g_cudnn, c->x, c->w, c->conv, c->y, 8, &n, fp), "forward algorithm");
-    int i = 0;
-    while (i < n && UNFIT(fp[i])) i++;
-    if (i == n)
+// The first of cuDNN's ranked results that ran, fits WS_LIMIT and, in deterministic mode,
+// is deterministic; -1 when none.
+template <typename Perf> static int first_fit(const Perf *p, int n, int det) {
+    for (int i = 0; i < n; i++)
+        if (p[i].status == CUDNN_STATUS_SUCCESS && p[i].memory <= WS_LIMIT &&
+            (!det || p[i].determinism == CUDNN_DETERMINISTIC))
+            return i;
+    return -1;
+}
+
+// Algorithms are chosen by measurement, as PyTorch's cudnn.benchmark = True (which
+// BasicSR sets): cudnnFind* times each candidate on buffers of its own, once per shape
+// in the process (a tiled image's plans, the upscaler's probe plans and a training's
+// validation share the answers). ATTSR_CUDNN_ALGO=heuristic takes cuDNN's heuristics'
+// ranking instead, which measures nothing (PyTorch's default).
+typedef struct {
+    int key[8];  // N, H, W, cin, cout, k, training, deterministic
+    cudnnConvolutionFwdAlgo_t fwd;
+    cudnnConvolutionBwdDataAlgo_t bwd_data;
+    cudnnConvolutionBwdFilterAlgo_t bwd_filter;
+    size_t need;
+} algo_choice;
+#define MAX_CHOICES 64  // shapes remembered; more are chosen again each time
+static algo_choice g_choices[MAX_CHOICES];
+static int g_n_choices;
+
+static int choose_algorithms(cuda_conv *c) {
+    const int key[8] = {c->N, c->H, c->W, c->cin, c->cout, c->k, c->training, c->deterministic};
+    for (int j = 0; j < g_n_choices; j++)
+        if (!memcmp(g_choices[j].key, key, sizeof key)) {
+            const algo_choice *a = &g_choices[j];
+            c->fwd = a->fwd, c->bwd_data = a->bwd_data, c->bwd_filter = a->bwd_filter;
+            c->algo_bytes = a->need;
+            return 0;
+        }
+    const char *env = getenv("ATTSR_CUDNN_ALGO");
+    const int find = !(env && !strcmp(env, "heuristic")), det = c->deterministic;
+    int n = 0, i;
+    cudnnConvolutionFwdAlgoPerf_t fp[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    const int nf = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+    if (find)
+        CUDNN(cudnnFindConvolutionForwardAlgorithm(g_cudnn, c->x, c->w, c->conv, c->y, nf, &n, fp), "forward algorithm");
+    else
+        CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(g_cudnn, c->x, c->w, c->conv, c->y, nf, &n, fp),
+              "forward algorithm");
+    if ((i = first_fit(fp, n, det)) < 0)
         return as_errorf("cuDNN: no forward algorithm for a %dx%d %d->%d convolution", c->k, c->k, c->cin, c->cout);
     c->fwd = fp[i].algo;
     size_t need = fp[i].memory;
     if (c->training) {
-        cudnnConvolutionBwdDataAlgoPerf_t dp[8];
-        cudnnConvolutionBwdFilterAlgoPerf_t wp[8];
-        CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(g_cudnn, c->w, c->y, c->conv, c->x, 8, &n, dp),
-              "backward-data algorithm");
-        for (i = 0; i < n && UNFIT(dp[i]); i++) {
-        }
-        if (i == n) return as_errorf("cuDNN: no backward-data algorithm");
+        cudnnConvolutionBwdDataAlgoPerf_t dp[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+        const int nd = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+        if (find)
+            CUDNN(cudnnFindConvolutionBackwardDataAlgorithm(g_cudnn, c->w, c->y, c->conv, c->x, nd, &n, dp),
+                  "backward-data algorithm");
+        else
+            CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(g_cudnn, c->w, c->y, c->conv, c->x, nd, &n, dp),
+                  "backward-data algorithm");
+        if ((i = first_fit(dp, n, det)) < 0) return as_errorf("cuDNN: no backward-data algorithm");
         c->bwd_data = dp[i].algo;
         need = need > dp[i].memory ? need : dp[i].memory;
-        CUDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(g_cudnn, c->x, c->y, c->conv, c->w, 8, &n, wp),
-              "backward-weights algorithm");
-        for (i = 0; i < n && UNFIT(wp[i]); i++) {
-        }
-        if (i == n) return as_errorf("cuDNN: no backward-weights algorithm");
+        cudnnConvolutionBwdFilterAlgoPerf_t wp[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+        const int nw = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+        if (find)
+            CUDNN(cudnnFindConvolutionBackwardFilterAlgorithm(g_cudnn, c->x, c->y, c->conv, c->w, nw, &n, wp),
+                  "backward-weights algorithm");
+        else
+            CUDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(g_cudnn, c->x, c->y, c->conv, c->w, nw, &n, wp),
+                  "backward-weights algorithm");
+        if ((i = first_fit(wp, n, det)) < 0) return as_errorf("cuDNN: no backward-weights algorithm");
         c->bwd_filter = wp[i].algo;
         need = need > wp[i].memory ? need : wp[i].memory;
     }
-#undef UNFIT
     c->algo_bytes = round256(need);
-    c->ws_bytes = c->algo_bytes + 2 * round256(wfloats(c) * sizeof(float));  // the KRSC weights and their gradient
+    if (g_n_choices < MAX_CHOICES) {
+        algo_choice *a = &g_choices[g_n_choices++];
+        memcpy(a->key, key, sizeof key);
+        a->fwd = c->fwd, a->bwd_data = c->bwd_data, a->bwd_filter = c->bwd_filter, a->need = c->algo_bytes;
+    }
     return 0;
+}
+
+// The plan's workspace: cuDNN's algorithms' largest need, then the two weight copies.
+static void size_workspace(cuda_conv *c) {
+    c->ws_bytes = c->algo_bytes + 2 * round256(wfloats(c) * sizeof(float));  // the KRSC weights and their gradient
 }
 
 extern "C" void cuda_conv_destroy(cuda_conv *c) {
@@ -123,6 +179,7 @@ extern "C" cuda_conv *cuda_conv_create(int N, int H, int W, int cin, int cout, i
         cuda_conv_destroy(c);
         return NULL;
     }
+    size_workspace(c);
     return c;
 }
 
