@@ -50,6 +50,12 @@ NVFLAGS  = -std=c++17 -O3 -g -DATTSR_CUDA -Iinclude -Isrc -gencode arch=compute_
            -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra
 CUDA_SRC := $(wildcard src/nn/cuda/*.cu)
 endif
+# both: data-parallel training on GPUs sums the ranks' gradients through NCCL
+ifeq ($(CUDA)$(MPI),11)
+CFLAGS  += -DATTSR_NCCL
+NVFLAGS += -DATTSR_NCCL
+LDLIBS  += -lnccl
+endif
 
 # Every object depends on a stamp named after the compiler and flags, so switching
 # (make, then make MPI=1, or another OPT) in one BUILD rebuilds instead of mixing.

@@ -9,6 +9,11 @@
 // everywhere. Open MPI's non-blocking collectives advance only inside MPI calls, so
 // each hook also tests the oldest pending request, which drives them all.
 //
+// On GPUs (dist_set_device, a build with NCCL) the gradients and the per-branch copy
+// stay in GPU memory and NCCL sums them, enqueued on the kernels' stream: each sum
+// follows the backward work that wrote its bucket, and Adam's kernels follow the sums,
+// so nothing waits on the host; the losses still go through MPI.
+//
 // Without ATTSR_MPI every function takes its world-of-one path.
 #include "train/dist.h"
 
@@ -23,6 +28,10 @@
 #endif
 
 #include "core/core.h"
+#include "nn/nn.h"
+#ifdef ATTSR_NCCL
+#include "nn/cuda/nccl.h"
+#endif
 
 struct dist {
     int rank, world;
@@ -33,6 +42,7 @@ struct dist {
 #ifdef ATTSR_MPI
     int owns_mpi;   // dist_open initialised MPI
     MPI_Comm comm;  // a duplicate of MPI_COMM_WORLD that returns errors
+    nn_device dev;  // where the gradients are: NN_CUDA when NCCL sums them
     model_backward_hooks hooks;
     const model *m;  // this step's model and gradients
     float *grads;
@@ -40,7 +50,7 @@ struct dist {
     size_t sent;       // floats of grads sent this step
     MPI_Request *req;  // (cap_req) this step's reductions, in start order
     int n_req, cap_req, n_done;
-    float *split;  // (2, split_n) fe.tail.weight's gradient per branch
+    float *split;  // (2, split_n) fe.tail.weight's gradient per branch, on dev
     size_t split_n;
     int have_split;
     double loss[2];  // the task losses times the share, summed in place
@@ -131,7 +141,10 @@ static void close_mpi(dist *d) {
     MPI_Finalized(&finalised);
     if (d->owns_mpi && !finalised) MPI_Finalize();
     free(d->req);
-    free(d->split);
+    nn_free(d->dev, d->split);
+#ifdef ATTSR_NCCL
+    if (d->dev == NN_CUDA) cuda_nccl_close();
+#endif
 }
 #else
 int dist_has_mpi(void) { return 0; }
@@ -160,6 +173,36 @@ dist *dist_open(void) {
     }
 #endif
     return d;
+}
+
+#ifdef ATTSR_NCCL
+// Each rank takes its host's GPU of its rank on the host, then joins rank 0's NCCL
+// communicator (its id broadcast over MPI). An error on one rank ends the job
+// (dist_abort), so no other rank waits in the broadcast.
+static int open_nccl(dist *d) {
+    MPI_Comm host;
+    int local = 0;
+    if (mpi_check(MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &host),
+                  "MPI_Comm_split_type"))
+        return -1;
+    MPI_Comm_rank(host, &local);
+    MPI_Comm_free(&host);
+    char id[CUDA_NCCL_ID_BYTES] = {0};
+    if (cuda_nccl_select_device(local) || (d->rank == 0 && cuda_nccl_make_id(id)) || dist_bcast(d, id, sizeof id) ||
+        cuda_nccl_open(id, d->rank, d->world))
+        return -1;
+    d->dev = NN_CUDA;
+    return 0;
+}
+#endif
+
+int dist_set_device(dist *d, nn_device dev) {
+    if (dist_world(d) == 1 || dev == NN_CPU) return 0;
+#ifdef ATTSR_NCCL
+    if (dev == NN_CUDA) return open_nccl(d);
+#endif
+    return as_errorf("data-parallel training on %s needs NCCL: a build made with make CUDA=1 MPI=1",
+                     nn_device_name(dev));
 }
 
 void dist_close(dist *d) {
@@ -271,10 +314,22 @@ static void start_sum(dist *d, void *buf, size_t n, MPI_Datatype type) {
 // Where parameter i starts in the gradient array (n_floats for one past the last).
 static size_t param_start(const model *m, int i) { return i < m->n_params ? m->info[i].offset : m->n_floats; }
 
+// Starts summing n floats of gradients over the ranks: MPI on the host's memory, NCCL
+// on the GPU's.
+static void start_grad_sum(dist *d, float *buf, size_t n) {
+#ifdef ATTSR_NCCL
+    if (d->dev == NN_CUDA) {
+        if (!d->failed && cuda_nccl_sum(buf, n)) fail(d);
+        return;
+    }
+#endif
+    start_sum(d, buf, n, MPI_FLOAT);
+}
+
 static void send_pending(dist *d) {
     if (d->lo == d->hi) return;
     size_t off = param_start(d->m, d->lo), n = param_start(d->m, d->hi) - off;
-    start_sum(d, d->grads + off, n, MPI_FLOAT);
+    start_grad_sum(d, d->grads + off, n);
     d->sent += n;
     d->lo = d->hi = 0;
 }
@@ -308,18 +363,20 @@ static void on_split(void *ctx, const float *const dw[2], size_t n) {
     dist *d = ctx;
     double t0 = as_now();
     if (d->split_n != n) {
-        free(d->split);
+        nn_free(d->dev, d->split);
         d->split_n = 0;
-        if (!(d->split = as_malloc_array(2 * n, sizeof(float)))) {
+        if (n > SIZE_MAX / (2 * sizeof(float)) || !(d->split = nn_alloc(d->dev, 2 * n * sizeof(float)))) {
             fail(d);
             return;
         }
         d->split_n = n;
     }
-    memcpy(d->split, dw[0], sizeof(float) * n);
-    memcpy(d->split + n, dw[1], sizeof(float) * n);
+    if (nn_copy(d->dev, d->split, dw[0], sizeof(float) * n) || nn_copy(d->dev, d->split + n, dw[1], sizeof(float) * n)) {
+        fail(d);
+        return;
+    }
     d->have_split = 1;
-    start_sum(d, d->split, 2 * n, MPI_FLOAT);
+    start_grad_sum(d, d->split, 2 * n);
     d->stats.hook_s += as_now() - t0;
 }
 
@@ -348,10 +405,13 @@ int dist_step_end(dist *d, double L[2], double G[2]) {
     if (d->overlap) {
         send_pending(d);
     } else {
-        start_sum(d, d->grads, d->m->n_floats, MPI_FLOAT);
+        start_grad_sum(d, d->grads, d->m->n_floats);
         d->sent = d->m->n_floats;
     }
     int rc = d->failed ? -1 : mpi_check(MPI_Waitall(d->n_req, d->req, MPI_STATUSES_IGNORE), "MPI_Waitall");
+#ifdef ATTSR_NCCL
+    if (!rc && d->dev == NN_CUDA) rc = cuda_nccl_check();
+#endif
     d->stats.wait_s += as_now() - t0;
     d->stats.steps++;
     if (rc) return -1;
@@ -360,7 +420,7 @@ int dist_step_end(dist *d, double L[2], double G[2]) {
                          d->have_split ? "" : " and no per-branch fe.tail gradient");
     for (int i = 0; i < 2; i++) {
         L[i] = d->loss[i];
-        G[i] = sqrt(as_sum_sq(d->split + i * d->split_n, d->split_n));
+        G[i] = sqrt(nn_sum_sq(d->split + i * d->split_n, d->split_n));  // on the GPU: after the sums
     }
     return 0;
 }

@@ -8,7 +8,8 @@
 //
 // MPI is optional: built without ATTSR_MPI (make without MPI=1), or run without a
 // launcher (no mpirun), everything here is a world of one rank and costs nothing.
-// The MPI calls are all in dist.c; nothing else includes mpi.h.
+// The MPI calls are all in dist.c; nothing else includes mpi.h (nor NCCL's
+// src/nn/cuda/nccl.h).
 #pragma once
 #include <stddef.h>
 
@@ -31,6 +32,12 @@ int dist_launcher_rank(void);
 // rank) with status 1: the way out for an error on one rank while the others may be
 // waiting in a collective. Returns only in a world of one.
 void dist_abort(dist *d);
+
+// Where the steps compute, called before anything is allocated there: on CUDA each
+// rank takes its own GPU (its rank on its host, modulo the host's GPUs) and NCCL sums
+// the gradients in GPU memory (a build with CUDA and MPI; otherwise an error). The CPU,
+// and a world of one, need nothing.
+int dist_set_device(dist *d, nn_device dev);
 
 // Small collectives (every rank calls them, in the same order).
 int dist_bcast(dist *d, void *buf, size_t bytes);  // rank 0's bytes to all

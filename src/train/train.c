@@ -270,10 +270,9 @@ static int setup(run *r) {
     if (open_data(r)) return -1;
     int b = dataset_local_batch(r->data), ps = c->patch * r->t.m.cfg.scale;
     size_t hr = (size_t)b * ps * ps * 3;
+    if (dist_set_device(r->dist, nn_get_device())) return -1;  // before the plan allocates there
     if (!(r->plan = model_plan_create(&r->t.m, b, c->patch, c->patch, MODEL_TRAIN))) return -1;
     nn_device dev = model_plan_device(r->plan);
-    if (dev != NN_CPU && world > 1)
-        return as_errorf("data-parallel training on %s needs NCCL, which is not implemented yet", nn_device_name(dev));
     if (trainer_bind(&r->t, r->plan)) return -1;
     if (hr > SIZE_MAX / sizeof(float)) return as_errorf("a batch of %d x %d x %d is too large", b, ps, ps);
     r->lr = as_malloc_array((size_t)b * c->patch * c->patch * 3, sizeof(float));
