@@ -2,7 +2,8 @@
 # The CUDA backend still compiles (make CUDA=1) where nvcc is installed, even on a
 # machine without a GPU: the .cu files and the C sources that dispatch to them, with
 # ATTSR_CUDA defined; and every function cuda.h declares is defined in the object. The
-# whole CUDA build and its tests run on a GPU machine (bench/gpu.sh).
+# whole CUDA build and its tests run on a GPU machine (bench/gpu.sh). With mpicc, the
+# NCCL part (make CUDA=1 MPI=1) compiles too.
 source "$(dirname "$0")/lib_cli.sh"
 NVCC=${NVCC:-${CUDA_HOME:-/usr/local/cuda}/bin/nvcc}
 if ! [ -x "$NVCC" ]; then
@@ -30,3 +31,15 @@ else t_fail cuda_symbols "declared in cuda.h, not defined: ${missing:-(none decl
 # the GPU machine
 mangled=$(nm -u $cu_objs 2>/dev/null | awk '$2 ~ /^_Z/ { print $2 }' | sort -u)
 [ -z "$mangled" ] && t_pass cuda_c_linkage || t_fail cuda_c_linkage "C++-mangled references: $mangled"
+# with MPI too (make CUDA=1 MPI=1): NCCL's part and the training's reductions through it
+if command -v mpicc >/dev/null; then
+    BM=$T/bm
+    if out=$(make -s CUDA=1 MPI=1 BUILD="$BM" OPT=-O1 "$BM/src/nn/cuda/nccl.o" "$BM/src/train/dist.o" 2>&1) &&
+        [ -z "$(grep -i warning <<<"$out")" ] && nm "$BM/src/train/dist.o" | grep -q ' U cuda_nccl_sum$'; then
+        t_pass cuda_nccl_compiles
+    else
+        t_fail cuda_nccl_compiles "$(tail -5 <<<"$out")"
+    fi
+else
+    t_skip cuda_nccl_compiles "no mpicc (make CUDA=1 MPI=1 needs Open MPI's compiler wrapper)"
+fi
