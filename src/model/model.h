@@ -94,6 +94,9 @@ typedef struct model_plan model_plan;
 // plan, which is memory the kernel need not clear (docs/benchmarks.md).
 enum { MODEL_INFER, MODEL_TRAIN, MODEL_INFER_SR };
 model_plan *model_plan_create(const model *m, int N, int H, int W, int mode);
+// The same when the plan's memory (model_plan_bytes) is at most max_bytes (0: any),
+// decided before its buffers are allocated; otherwise NULL with the reason.
+model_plan *model_plan_create_within(const model *m, int N, int H, int W, int mode, size_t max_bytes);
 void model_plan_free(model_plan *p);
 // The plan's buffers live on the device the process computed on when it was created
 // (nn_set_device); the input and outputs are copied in and out through these calls.

@@ -201,6 +201,10 @@ static int share_workspace(model_plan *p) {
 }
 
 model_plan *model_plan_create(const model *m, int N, int H, int W, int mode) {
+    return model_plan_create_within(m, N, H, W, mode, 0);
+}
+
+model_plan *model_plan_create_within(const model *m, int N, int H, int W, int mode, size_t max_bytes) {
     const int training = mode == MODEL_TRAIN;
     const model_config *c = &m->cfg;
     if (mode != MODEL_INFER && mode != MODEL_TRAIN && mode != MODEL_INFER_SR) {
@@ -263,6 +267,11 @@ model_plan *model_plan_create(const model *m, int N, int H, int W, int mode) {
         pl.slot_off[i] = total;
         total += pl.slot_size[i];
         if (!training && i == S_SH + MODEL_MAX_UP - 1) total = AS_MAX(total, body_end);
+    }
+    if (max_bytes && sizeof(float) * total + p->workspace_bytes > max_bytes) {  // nothing of it touched yet
+        as_errorf("a plan for %dx%d needs %zu bytes, over the budget of %zu", W, H,
+                  sizeof(float) * total + p->workspace_bytes, max_bytes);
+        goto fail;
     }
     // the CPU's arena mapped at once (as_pages_alloc: fewer page faults in the first pass)
     p->arena = p->dev == NN_CPU ? as_pages_alloc(sizeof(float) * total) : nn_alloc(p->dev, sizeof(float) * total);

@@ -43,12 +43,14 @@ void plan_cache_free(plan_cache *c) {
 }
 
 // A plan for w x h windows; mode: MODEL_INFER, or MODEL_INFER_SR when S and T are not
-// wanted (less memory).
-static model_plan *plan_for(const model *m, plan_cache *c, int w, int h, int mode) {
-    if (c->plan && c->w == w && c->h == h && c->mode == mode && model_plan_device(c->plan) == nn_get_device())
-        return c->plan;
+// wanted (less memory). The plan must fit max_bytes (0: any), else NULL.
+static model_plan *plan_within(const model *m, plan_cache *c, int w, int h, int mode, size_t max_bytes) {
+    if (c->plan && c->w == w && c->h == h && c->mode == mode && model_plan_device(c->plan) == nn_get_device()) {
+        if (!max_bytes || model_plan_bytes(c->plan) <= max_bytes) return c->plan;
+        return NULL;  // made under a larger budget
+    }
     plan_drop(c);
-    c->plan = model_plan_create(m, 1, h, w, mode);
+    c->plan = model_plan_create_within(m, 1, h, w, mode, max_bytes);
     if (!c->plan) return NULL;
     c->w = w, c->h = h, c->mode = mode;
     // a device plan's outputs are copied out through a host buffer
@@ -60,6 +62,10 @@ static model_plan *plan_for(const model *m, plan_cache *c, int w, int h, int mod
         return NULL;
     }
     return c->plan;
+}
+
+static model_plan *plan_for(const model *m, plan_cache *c, int w, int h, int mode) {
+    return plan_within(m, c, w, h, mode, 0);
 }
 
 // Output k of the cached plan where the host can read it: in place on the CPU.
@@ -208,6 +214,20 @@ int upscale_layout(const model *m, plan_cache *cache, int w, int h, const upscal
         l = layout_of_tile(w, h, o->tile, overlap);
     } else {
         double fixed, per_px, budget = o->plan_bytes ? (double)o->plan_bytes : (double)AUTO_PLAN_BYTES;
+        // The whole image's plan first, kept in the cache when it fits the budget: the
+        // plan the image needs anyway, and no probes (two more plans) for it. Whatever
+        // stops it (over the budget, or too many pixels for one plan) leaves the windows
+        // to the probes' measure. (The ensemble's transposed passes leave the transposed
+        // window's plan: as good.)
+        l.x = axis_of_k(w, 1, overlap), l.y = axis_of_k(h, 1, overlap);
+        int transposed = cache && cache->plan && o->ensemble && cache->mode == mode &&
+                         model_plan_device(cache->plan) == nn_get_device() && cache->w == l.y.win &&
+                         cache->h == l.x.win && model_plan_bytes(cache->plan) <= (size_t)budget;
+        if (transposed || (cache && plan_within(m, cache, l.x.win, l.y.win, mode, (size_t)budget))) {
+            *x = l.x, *y = l.y;
+            return 0;
+        }
+        as_clear_error();
         if (plan_memory(m, cache, mode, &fixed, &per_px)) return -1;
         double max_px = AS_MAX((budget - fixed) / per_px, (double)MIN_SIDE * MIN_SIDE);
         // A reach the budget's windows cannot hold (paper-size SA4: 649 pixels) gets

@@ -46,7 +46,9 @@ int upscale_axis_start(const upscale_axis *a, int i);
 int upscale_axis_keep(const upscale_axis *a, int i);
 // The windows upscale_image uses for a w x h image under o (o's tile, overlap and
 // plan_bytes; not NULL) with plans of `mode` (MODEL_INFER when S or T is asked for,
-// else MODEL_INFER_SR). cache (may be NULL) keeps the probes' measure.
+// else MODEL_INFER_SR). With a cache (may be NULL), automatic windows first try the
+// whole image's plan, which then stays in the cache when it fits; otherwise the cache
+// keeps the probes' measure.
 int upscale_layout(const model *m, plan_cache *cache, int w, int h, const upscale_options *o, int mode, upscale_axis *x,
                    upscale_axis *y);
 // A plan's bytes of `mode` for W x H pixels are fixed + per_px W H (model_plan_bytes of
