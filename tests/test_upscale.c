@@ -445,6 +445,11 @@ static void test_auto_windows(void) {
               model_plan_bytes(c.plan), o.plan_bytes);
         CHECK(!memcmp(t.px, whole.px, sizeof(float) * w * h * 12), "budget 1/%d: differs from the whole image by %g",
               div, max_diff(t.px, whole.px, (size_t)w * h * 12));
+        // the next image of the size (a video's frame) reuses the windows' plan
+        int made = c.made;
+        img again = upscale(&m, &c, &in, &o);
+        CHECK(c.made == made, "budget 1/%d: %d more plans for a second image of the size", div, c.made - made);
+        free(again.px);
         // no pair of window sizes that fits computes fewer pixels
         double max_px = (o.plan_bytes - fixed) / per_px, cost = (double)x.k * x.win * y.k * y.win, best = INFINITY;
         for (int ww = 1; ww <= w; ww++)

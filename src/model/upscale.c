@@ -14,8 +14,9 @@
 #include "image/resize.h"
 
 // The automatic budget for one plan's memory (the image and its output come on top):
-// 3840x2160 LR at x2 then stays under 1.5 GB in all, and a 2048x2048 image needs 2x3
-// windows, 10% more pixels than one (docs/benchmarks.md).
+// with the bundled x2, 1920x1080 LR (4K out) then peaks at 1.09 GB in all, 3840x2160 LR
+// at 1.58 GB, and a 2048x2048 image needs 2x2 windows, 6% more pixels than one
+// (docs/benchmarks.md).
 #define AUTO_PLAN_BYTES ((size_t)1152 << 20)
 // A side shorter than this is padded up to it by reflection (and the output cropped
 // back): on a few pixels the zero padding of every 'same' convolution outweighs the
@@ -42,17 +43,22 @@ void plan_cache_free(plan_cache *c) {
     memset(c, 0, sizeof *c);
 }
 
+// Whether the cache holds a plan for w x h windows of this mode on this device.
+static int cached(const plan_cache *c, int w, int h, int mode) {
+    return c->plan && c->w == w && c->h == h && c->mode == mode && model_plan_device(c->plan) == nn_get_device();
+}
+
 // A plan for w x h windows; mode: MODEL_INFER, or MODEL_INFER_SR when S and T are not
 // wanted (less memory). The plan must fit max_bytes (0: any), else NULL.
 static model_plan *plan_within(const model *m, plan_cache *c, int w, int h, int mode, size_t max_bytes) {
-    if (c->plan && c->w == w && c->h == h && c->mode == mode && model_plan_device(c->plan) == nn_get_device()) {
+    if (cached(c, w, h, mode)) {
         if (!max_bytes || model_plan_bytes(c->plan) <= max_bytes) return c->plan;
         return NULL;  // made under a larger budget
     }
     plan_drop(c);
     c->plan = model_plan_create_within(m, 1, h, w, mode, max_bytes);
     if (!c->plan) return NULL;
-    c->w = w, c->h = h, c->mode = mode;
+    c->w = w, c->h = h, c->mode = mode, c->made++;
     // a device plan's outputs are copied out through a host buffer
     int on_host = model_plan_device(c->plan) == NN_CPU;
     c->window = as_malloc_array((size_t)w * h * 3, sizeof(float));
@@ -188,18 +194,35 @@ int upscale_axis_fewest(int n, double max_win, int overlap, upscale_axis *a) {
 int upscale_axis_start(const upscale_axis *a, int i) { return axis_start(a, i); }
 int upscale_axis_keep(const upscale_axis *a, int i) { return axis_keep(a, i); }
 
-// upscale_plan_memory, or the cache's measure of it on this device and precision.
+// Whether the cache holds the probes' measure for this mode, device and precision.
+static int measured(const plan_cache *c, int mode) {
+    return c && c->sized && c->sized_dev == nn_get_device() && c->sized_prec == conv_get_precision() &&
+           c->sized_mode == mode;
+}
+
+// upscale_plan_memory, or the cache's measure of it.
 static int plan_memory(const model *m, plan_cache *c, int mode, double *fixed, double *per_px) {
-    nn_device dev = nn_get_device();
-    conv_precision prec = conv_get_precision();
-    if (c && c->sized && c->sized_dev == dev && c->sized_prec == prec && c->sized_mode == mode) {
+    if (measured(c, mode)) {
         *fixed = c->fixed, *per_px = c->per_px;
         return 0;
     }
     if (upscale_plan_memory(m, mode, fixed, per_px)) return -1;
     if (c)
-        c->sized = 1, c->sized_dev = dev, c->sized_prec = prec, c->sized_mode = mode, c->fixed = *fixed,
-        c->per_px = *per_px;
+        c->sized = 1, c->sized_dev = nn_get_device(), c->sized_prec = conv_get_precision(), c->sized_mode = mode,
+        c->fixed = *fixed, c->per_px = *per_px;
+    return 0;
+}
+
+// Whether the whole image (the windows of l, one of each) runs in one plan within the
+// budget, which is then in the cache (for the ensemble, the transposed window's, which
+// its transposed passes leave, does as well). Not tried where the probes' measure
+// already says no: the attempt would drop the windows' plan that a run of same-sized
+// images (a video, a folder) reuses.
+static int whole_fits(const model *m, plan_cache *c, const layout *l, int mode, int ensemble, double budget) {
+    if (measured(c, mode) && c->fixed + c->per_px * l->x.win * l->y.win > budget) return 0;
+    if (ensemble && cached(c, l->y.win, l->x.win, mode)) return model_plan_bytes(c->plan) <= budget;
+    if (plan_within(m, c, l->x.win, l->y.win, mode, (size_t)budget)) return 1;
+    as_clear_error();  // over the budget, or too many pixels for one plan: windows
     return 0;
 }
 
@@ -214,20 +237,13 @@ int upscale_layout(const model *m, plan_cache *cache, int w, int h, const upscal
         l = layout_of_tile(w, h, o->tile, overlap);
     } else {
         double fixed, per_px, budget = o->plan_bytes ? (double)o->plan_bytes : (double)AUTO_PLAN_BYTES;
-        // The whole image's plan first, kept in the cache when it fits the budget: the
-        // plan the image needs anyway, and no probes (two more plans) for it. Whatever
-        // stops it (over the budget, or too many pixels for one plan) leaves the windows
-        // to the probes' measure. (The ensemble's transposed passes leave the transposed
-        // window's plan: as good.)
+        // The whole image's plan first: the plan the image needs anyway, and no probes
+        // (two more plans) for it. Else windows, from the probes' measure.
         l.x = axis_of_k(w, 1, overlap), l.y = axis_of_k(h, 1, overlap);
-        int transposed = cache && cache->plan && o->ensemble && cache->mode == mode &&
-                         model_plan_device(cache->plan) == nn_get_device() && cache->w == l.y.win &&
-                         cache->h == l.x.win && model_plan_bytes(cache->plan) <= (size_t)budget;
-        if (transposed || (cache && plan_within(m, cache, l.x.win, l.y.win, mode, (size_t)budget))) {
+        if (cache && whole_fits(m, cache, &l, mode, o->ensemble, budget)) {
             *x = l.x, *y = l.y;
             return 0;
         }
-        as_clear_error();
         if (plan_memory(m, cache, mode, &fixed, &per_px)) return -1;
         double max_px = AS_MAX((budget - fixed) / per_px, (double)MIN_SIDE * MIN_SIDE);
         // A reach the budget's windows cannot hold (paper-size SA4: 649 pixels) gets

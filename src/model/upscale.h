@@ -7,6 +7,7 @@
 typedef struct {
     model_plan *plan;  // reused while the window size and mode stay the same
     int w, h, mode;    // mode: MODEL_INFER, or MODEL_INFER_SR when S and T are not asked for
+    int made;          // plans made so far
     float *window;  // the window's input, assembled here, then given to the plan (w x h x 3)
     float *result;  // an output copied back from a plan whose device is not the CPU
     // the model's plan bytes as fixed + per_px * pixels (upscale_plan_memory), kept for
