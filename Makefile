@@ -47,7 +47,7 @@ ifeq ($(CUDA),1)
 CFLAGS  += -DATTSR_CUDA
 LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcudart -lstdc++
 NVFLAGS  = -std=c++17 -O3 -g -DATTSR_CUDA -Iinclude -Isrc -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)] \
-           -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra
+           --default-stream per-thread -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra
 CUDA_SRC := $(wildcard src/nn/cuda/*.cu)
 endif
 # both: data-parallel training on GPUs sums the ranks' gradients through NCCL

@@ -74,9 +74,11 @@ check() {
         echo "== against PyTorch on this GPU (tools/bench_torch.py --cuda --channels-last), medians of 10"
         local B=build-cuda/bench/bench_model py=${PYTHON:-python3}
         for run in "infer $out/paper_none.safetensors 1024 1024" "infer models/attsr_x2.safetensors 1024 1024" \
-                   "train $out/paper_none.safetensors 16 48"; do
+                   "train $out/paper_none.safetensors 16 48" "train models/attsr_x2.safetensors 16 48"; do
             echo "-- $run"
             [ -x "$B" ] && ATTSR_DEVICE=cuda timeout 120 "$B" $run 10
+            # the forward recorded once and replayed (CUDA graphs; the bundled shape is small)
+            [ -x "$B" ] && ATTSR_CUDA_GRAPHS=1 ATTSR_DEVICE=cuda timeout 120 "$B" $run 10
             timeout 120 "$py" tools/bench_torch.py $run 10 --cuda --channels-last
         done
         rm -f "$out/paper_none.safetensors"

@@ -395,6 +395,68 @@ static void test_deterministic_training(void) {
     model_free(&m);
 }
 
+// CUDA graphs (ATTSR_CUDA_GRAPHS=1): a plan's recorded forward, replayed, gives the
+// direct forward's outputs bit for bit, for a new input and for new weights too (the
+// recording keeps the buffers, not their values). On the CPU nothing is recorded.
+static float *forward_out(model_plan *p, const model *m, const float *in) {
+    float *out = malloc(model_plan_output_floats(p) * sizeof(float));
+    CHECK_OK(nn_set_device(model_plan_device(p)));
+    CHECK_OK(model_plan_set_input(p, in));
+    int rc = model_forward(p, m);
+    CHECK_OK(nn_set_device(NN_CPU));
+    CHECK(rc == 0, "%s", as_error());
+    CHECK_OK(model_plan_get_output(p, OUT_SR, out));
+    return out;
+}
+
+static void test_cuda_graphs(void) {
+    setenv("ATTSR_CUDA_GRAPHS", "1", 1);
+    CHECK(!nn_graphs(NN_CPU), "graphs on the CPU");
+    CHECK(nn_graph_begin(NN_CPU) == -1, "recording on the CPU");
+    unsetenv("ATTSR_CUDA_GRAPHS");
+    need_cuda();
+    const attention_kind kinds[] = {ATT_CA, ATT_SA4};
+    nn_set_deterministic(1);  // the same algorithms, run to run
+    for (int ki = 0; ki < 2; ki++) {
+        model m;
+        model_config c = model_config_default();
+        c.feats = 16, c.groups = 1, c.blocks = 2, c.attention = kinds[ki], c.ca_reduction = 4;
+        CHECK_OK(model_create(&m, &c));
+        model_init_params(&m, 21);
+        const int H = 12, W = 10;
+        float *in = random_floats((size_t)H * W * 3, 80, 0, 1), *in2 = random_floats((size_t)H * W * 3, 81, 0, 1);
+        CHECK_OK(nn_set_device(NN_CUDA));
+        model_plan *direct = model_plan_create(&m, 1, H, W, MODEL_INFER_SR);
+        setenv("ATTSR_CUDA_GRAPHS", "1", 1);
+        CHECK(nn_graphs(NN_CUDA), "ATTSR_CUDA_GRAPHS=1 not seen");
+        model_plan *graph = model_plan_create(&m, 1, H, W, MODEL_INFER_SR);
+        CHECK_OK(nn_set_device(NN_CPU));
+        CHECK(direct && graph, "%s", as_error());
+        size_t n = model_plan_output_floats(direct), bytes = n * sizeof(float);
+        float *a = forward_out(graph, &m, in), *b = forward_out(direct, &m, in);  // graph: recorded
+        CHECK(!memcmp(a, b, bytes), "%s: recorded forward differs by %g", attention_name(kinds[ki]),
+              test_max_rel(a, b, n));
+        free(a), free(b);
+        a = forward_out(graph, &m, in2), b = forward_out(direct, &m, in2);  // replayed
+        CHECK(!memcmp(a, b, bytes), "%s: replay of a new input differs by %g", attention_name(kinds[ki]),
+              test_max_rel(a, b, n));
+        free(a), free(b);
+        for (size_t i = 0; i < m.n_floats; i++) m.w[i] *= 0.9f;
+        CHECK_OK(model_plan_sync_weights(graph, &m));
+        CHECK_OK(model_plan_sync_weights(direct, &m));
+        a = forward_out(graph, &m, in2), b = forward_out(direct, &m, in2);
+        CHECK(!memcmp(a, b, bytes), "%s: replay with new weights differs by %g", attention_name(kinds[ki]),
+              test_max_rel(a, b, n));
+        free(a), free(b);
+        unsetenv("ATTSR_CUDA_GRAPHS");
+        model_plan_free(direct);
+        model_plan_free(graph);
+        free(in), free(in2);
+        model_free(&m);
+    }
+    nn_set_deterministic(0);
+}
+
 int main(void) {
     RUN(test_names);
     RUN(test_cpu_memory);
@@ -406,5 +468,6 @@ int main(void) {
     RUN(test_cuda_model_inference);
     RUN(test_cuda_training_steps);
     RUN(test_deterministic_training);
+    RUN(test_cuda_graphs);
     return test_summary();
 }

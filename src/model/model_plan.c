@@ -65,6 +65,7 @@ struct model_plan {
     void *workspace;  // shared by every conv plan (they run in turn), on dev
     size_t workspace_bytes;
     const model_backward_hooks *hooks;  // set for the duration of one backward, or NULL
+    nn_graph *graph;                    // the forward, recorded (nn_graphs), or NULL
 };
 
 typedef struct {
@@ -173,6 +174,7 @@ void model_plan_free(model_plan *p) {
     for (int k = 0; k < MODEL_MAX_UP; k++) conv_destroy(p->c_up[k]);
     conv_destroy(p->c_out);
     attention_destroy(p->att);
+    nn_graph_free(p->dev, p->graph);
     nn_free(p->dev, p->workspace);
     nn_free(p->dev, p->w);
     free(p->rb);
@@ -385,7 +387,8 @@ static int branch_forward(model_plan *p, const model *m, int br) {
     return conv_forward(p->c_out, p->out[OUT_S + br], x, W_(m->out[br]), B_(m->out[br]));
 }
 
-int model_forward(model_plan *p, const model *m) {
+// Every layer, queued (on a GPU, without waiting for them).
+static int forward_layers(model_plan *p, const model *m) {
     const model_config *c = &m->cfg;
     if (conv_forward(p->c_head, p->x0, p->input, W_(m->head), B_(m->head))) return -1;
     if (body_forward(p, m, 0, c->fe_groups, m->fe_tail, p->x0, p->f)) return -1;
@@ -393,6 +396,19 @@ int model_forward(model_plan *p, const model *m) {
         if (branch_forward(p, m, br)) return -1;
     size_t n = (size_t)p->N * p->H * p->W * 3 * c->scale * c->scale;
     add_forward(p->out[OUT_SR], p->out[OUT_S], p->out[OUT_T], n);  // SR alone: in place, S is SR
+    return 0;
+}
+
+int model_forward(model_plan *p, const model *m) {
+    // On a GPU with graphs (nn_graphs), the first forward records the layers' hundreds of
+    // launches and every forward replays them as one: the plan's buffers and weights
+    // stay where they are, and the weights' values are read at each replay.
+    if (!p->graph && nn_graphs(p->dev)) {
+        if (nn_graph_begin(p->dev)) return -1;
+        int rc = forward_layers(p, m);
+        if (nn_graph_end(p->dev, &p->graph) || rc) return -1;
+    }
+    if (p->graph ? nn_graph_replay(p->dev, p->graph) : forward_layers(p, m)) return -1;
     return nn_sync(p->dev);  // the GPU's errors surface here, and timings mean the work
 }
 

@@ -82,6 +82,44 @@ int nn_sync(nn_device d) {
     return 0;
 }
 
+int nn_graphs(nn_device d) {
+#ifdef ATTSR_CUDA
+    const char *env = getenv("ATTSR_CUDA_GRAPHS");
+    return d == NN_CUDA && env && !strcmp(env, "1");
+#else
+    return 0;
+#endif
+}
+
+int nn_graph_begin(nn_device d) {
+#ifdef ATTSR_CUDA
+    if (d == NN_CUDA) return cuda_graph_begin();
+#endif
+    return as_errorf("recorded work (graphs) needs CUDA");
+}
+
+int nn_graph_end(nn_device d, nn_graph **g) {
+#ifdef ATTSR_CUDA
+    if (d == NN_CUDA) return cuda_graph_end((void **)g);
+#endif
+    *g = NULL;
+    return as_errorf("recorded work (graphs) needs CUDA");
+}
+
+int nn_graph_replay(nn_device d, nn_graph *g) {
+#ifdef ATTSR_CUDA
+    if (d == NN_CUDA) return cuda_graph_replay(g);
+#endif
+    return as_errorf("recorded work (graphs) needs CUDA");
+}
+
+void nn_graph_free(nn_device d, nn_graph *g) {
+#ifdef ATTSR_CUDA
+    if (d == NN_CUDA) cuda_graph_free(g);
+#endif
+    (void)d, (void)g;
+}
+
 int nn_download(nn_device d, void *dst, const void *src, size_t bytes) {
 #ifdef ATTSR_CUDA
     if (d == NN_CUDA) return cuda_download(dst, src, bytes);

@@ -45,6 +45,17 @@ int nn_copy(nn_device d, void *dst, const void *src, size_t bytes);  // within d
 // Waits for the work queued on d (CUDA runs asynchronously); 0, or -1 with the first
 // error of that work. A no-op on the CPU.
 int nn_sync(nn_device d);
+// Recorded work (CUDA graphs): what is queued on d between nn_graph_begin and
+// nn_graph_end, on this thread, is recorded instead of run, and nn_graph_replay queues
+// it again at the cost of one launch; the buffers and the values of scalar arguments
+// are the recording's. Only on CUDA, and only when ATTSR_CUDA_GRAPHS=1 (not yet
+// checked on a GPU): nn_graphs(d) says whether a caller should record.
+typedef struct nn_graph nn_graph;
+int nn_graphs(nn_device d);
+int nn_graph_begin(nn_device d);
+int nn_graph_end(nn_device d, nn_graph **g);  // 0 and *g, or -1 + error (what failed to record)
+int nn_graph_replay(nn_device d, nn_graph *g);
+void nn_graph_free(nn_device d, nn_graph *g);  // NULL: no-op
 
 // ---- activation layouts ------------------------------------------------------------
 // Where an activation (N, H, W, C) lies in memory: block 0 is NHWC; block B (4, 8 or 16)

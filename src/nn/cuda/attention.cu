@@ -247,7 +247,7 @@ extern "C" void cuda_ca_avgmax_backward(int N, size_t P, int C, int R, float slo
     const float *pooled = saved, *hid = pooled + 2 * NC, *gate = hid + 2 * (size_t)N * R, *idx = gate + NC;
     float *dz = scratch, *dh = dz + 2 * NC, *dv = dh + 2 * (size_t)N * R;
     k_ca_dz<<<N * C, THREADS>>>(dz, d_out, in, gate, P, C);
-    cudaMemcpyAsync(dz + NC, dz, NC * sizeof(float), cudaMemcpyDeviceToDevice, 0);
+    cudaMemcpyAsync(dz + NC, dz, NC * sizeof(float), cudaMemcpyDeviceToDevice, cudaStreamPerThread);
     k_fc2_grad<<<blocks_for((size_t)C * (R + 1)), THREADS>>>(d_params[2], d_params[3], dz, hid, 2 * N, C, R, slope);
     k_dh<<<blocks_for(2 * (size_t)N * R), THREADS>>>(dh, dz, hid, params[2], 2 * N, C, R, slope);
     k_fc1_grad<<<blocks_for((size_t)R * (C + 1)), THREADS>>>(d_params[0], d_params[1], dh, pooled, 2 * N, C, R);

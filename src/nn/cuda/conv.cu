@@ -51,7 +51,10 @@ static size_t round256(size_t n) { return (n + 255) & ~(size_t)255; }
 static int choose_algorithms(cuda_conv *c);
 
 static int setup(cuda_conv *c) {
-    if (!g_cudnn) CUDNN(cudnnCreate(&g_cudnn), "create");
+    if (!g_cudnn) {
+        CUDNN(cudnnCreate(&g_cudnn), "create");
+        CUDNN(cudnnSetStream(g_cudnn, cudaStreamPerThread), "stream");  // the kernels' (cuda.h)
+    }
     CUDNN(cudnnCreateTensorDescriptor(&c->x), "descriptor");
     CUDNN(cudnnCreateTensorDescriptor(&c->y), "descriptor");
     CUDNN(cudnnCreateTensorDescriptor(&c->bias), "descriptor");

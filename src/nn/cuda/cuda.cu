@@ -67,6 +67,37 @@ extern "C" int cuda_sync(void) {
     return e == cudaSuccess ? 0 : fail("kernel", e);
 }
 
+// ---- graphs ----------------------------------------------------------------------------
+// Recorded from this thread's stream only (ThreadLocal: another thread's CUDA calls
+// neither join nor break the recording).
+
+extern "C" int cuda_graph_begin(void) {
+    cudaError_t e = cudaStreamBeginCapture(cudaStreamPerThread, cudaStreamCaptureModeThreadLocal);
+    return e == cudaSuccess ? 0 : fail("starting a graph", e);
+}
+
+extern "C" int cuda_graph_end(void **exec) {
+    *exec = NULL;
+    cudaGraph_t g = NULL;
+    cudaError_t e = cudaStreamEndCapture(cudaStreamPerThread, &g);
+    if (e != cudaSuccess) return fail("recording a graph", e);
+    cudaGraphExec_t x = NULL;
+    e = cudaGraphInstantiate(&x, g, 0);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess) return fail("instantiating a graph", e);
+    *exec = x;
+    return 0;
+}
+
+extern "C" int cuda_graph_replay(void *exec) {
+    cudaError_t e = cudaGraphLaunch((cudaGraphExec_t)exec, cudaStreamPerThread);
+    return e == cudaSuccess ? 0 : fail("launching a graph", e);
+}
+
+extern "C" void cuda_graph_free(void *exec) {
+    if (exec) cudaGraphExecDestroy((cudaGraphExec_t)exec);
+}
+
 // ---- element-wise ------------------------------------------------------------------------
 
 // x * (x > 0 ? 1 : slope), as the CPU's: the same values, NaN propagating

@@ -1,7 +1,10 @@
 // The CUDA backend's entry points, called by src/nn's dispatch (nn/device.h) in builds
 // made with `make CUDA=1`. Pointers are device memory from cuda_alloc. The kernels run
-// on one stream in order; errors of asynchronous work surface at the next call that
-// synchronises (cuda_download, the reductions), which then fails with the CUDA error.
+// in order on one stream, the calling thread's default stream (nvcc's --default-stream
+// per-thread; cuDNN and NCCL are given it too), which unlike the legacy default stream
+// can be recorded into a graph; errors of asynchronous work surface at the next call
+// that synchronises (cuda_download, the reductions), which then fails with the CUDA
+// error.
 #pragma once
 #include <stddef.h>
 
@@ -18,6 +21,11 @@ int cuda_upload(void *dst, const void *src, size_t bytes);
 int cuda_download(void *dst, const void *src, size_t bytes);
 int cuda_copy(void *dst, const void *src, size_t bytes);  // device to device
 int cuda_sync(void);                                      // waits for the stream; 0, or -1 with the first error
+// CUDA graphs of the work queued on this thread's stream (nn_graph_* in nn.h)
+int cuda_graph_begin(void);
+int cuda_graph_end(void **exec);
+int cuda_graph_replay(void *exec);
+void cuda_graph_free(void *exec);
 
 void cuda_lrelu_forward(float *out, const float *in, size_t n, float slope);
 void cuda_lrelu_backward(float *d_in, const float *d_out, const float *in, size_t n, float slope);

@@ -42,7 +42,7 @@ extern "C" int cuda_nccl_open(const void *id, int rank, int world) {
 
 extern "C" int cuda_nccl_sum(float *buf, size_t n) {
     if (!g_comm) return as_errorf("NCCL: no communicator (cuda_nccl_open)");
-    ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, g_comm, 0);  // the kernels' stream
+    ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, g_comm, cudaStreamPerThread);  // the kernels
     return r == ncclSuccess ? 0 : nccl_fail("ncclAllReduce", r);
 }
 
