@@ -508,10 +508,13 @@ static void kernel_cache_c(int C, int layers) {
     nn_conv *cw = plan(CONV_ALGO_WINOGRAD, N, H, W, C, C, 3, 1, &(conv_opts){.layers = layers});
     nn_conv *ci = plan(CONV_ALGO_WINOGRAD, N, H, W, C, C, 3, 0, &(conv_opts){.layers = layers});
     nn_conv *cd = plan(CONV_ALGO_DIRECT, N, H, W, C, C, 3, 1, NULL);
-    for (int step = 0; step < 6; step++) {
+    // each pointer: a first call (transformed into the workspace), a second (kept), a
+    // hit, a change, the changed weights' second call (kept again, in the same place),
+    // a hit
+    for (int step = 0; step < 12; step++) {
         float *w = step % 2 ? wb : wa;
-        if (step == 4) wa[17] += 0.25f;  // an update of one weight only
-        if (step == 5) wb[0] = -wb[0];
+        if (step == 6) wa[17] += 0.25f;  // an update of one weight only
+        if (step == 7) wb[0] = -wb[0];
         CHECK_OK(conv_forward(cw, y, x, w, b));
         CHECK_OK(conv_forward(cd, yd, x, w, b));
         CHECK_OK(conv_backward(cw, dx, dw, db, x, x, w));
