@@ -365,6 +365,7 @@ static void on_split(void *ctx, const float *const dw[2], size_t n) {
     if (d->split_n != n) {
         nn_free(d->dev, d->split);
         d->split_n = 0;
+        if (n > SIZE_MAX / (2 * sizeof(float))) as_errorf("dist: %zu floats of fe.tail gradient overflow", n);
         if (n > SIZE_MAX / (2 * sizeof(float)) || !(d->split = nn_alloc(d->dev, 2 * n * sizeof(float)))) {
             fail(d);
             return;
