@@ -13,7 +13,8 @@
 # build/bench/bench_model) times the network: its median forward of one plan of the
 # whole image (no tiling: at 2048x2048 about 6 GB) after a warm-up. The inputs are
 # samples/zebra.png resized (bicubic) to each size, as 8-bit PNG and as float32 npy.
-# Ratios use CPU time (user + system), steadier than the wall clock on a shared core.
+# Ratios use CPU time (user + system), steadier than the wall clock on a shared core;
+# the system part (mostly the kernel handing out fresh pages) is shown beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${1:-3}
@@ -30,17 +31,22 @@ trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=1
 median() { sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
 field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p"; }
-# one run under /usr/bin/time -v: prints "wall_s cpu_s rss_mib"
+# one run: prints "wall_s cpu_s rss_mib sys_s", the CPU times from the child's rusage
+# (microseconds; /usr/bin/time rounds them to 0.01 s, 3% of a 256x256 run)
 timed() {
-    /usr/bin/time -v -o "$tmp/time" taskset -c "$CORE" "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; return 1; }
-    awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]}
-                /User time|System time/{c+=$2} /Maximum resident set size/{r=$2/1024}
-                END{printf "%.3f %.2f %.0f\n", s, c, r}' "$tmp/time"
+    "$PY" -c '
+import resource, subprocess, sys, time
+t = time.perf_counter()
+rc = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=open(sys.argv[1], "w")).returncode
+w = time.perf_counter() - t
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("%.4f %.4f %.0f %.4f" % (w, u.ru_utime + u.ru_stime, u.ru_maxrss / 1024, u.ru_stime))
+sys.exit(rc)' "$tmp/err" taskset -c "$CORE" "$@" || { cat "$tmp/err" >&2; return 1; }
 }
 col() { cut -d' ' -f"$1" "$2" | median; }
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), taskset -c $CORE, 1 thread; $(date -u '+%F %H:%M'); $M"
 echo
-echo "| LR size | network s (CPU s) | network RSS MiB | build | format | upscale s (CPU s) | ratio (CPU) | upscale peak RSS MiB |"
+echo "| LR size | network s (CPU s) | network RSS MiB | build | format | upscale s (CPU s; system) | ratio (CPU) | upscale peak RSS MiB |"
 echo "|---|---|---|---|---|---|---|---|"
 for size in "${SIZES[@]}"; do
     w=${size%x*} h=${size#*x}
@@ -70,7 +76,7 @@ EOF2
         for ext in npy png; do
             f="$tmp/runs.$b.$ext" t=$(col 1 "$tmp/runs.$b.$ext") c=$(col 2 "$tmp/runs.$b.$ext")
             ratio=$(awk -v t="$t" -v n="$net" -v c="$c" -v nc="$net_cpu" 'BEGIN{printf "%.3f (%.3f)", t / n, c / nc}')
-            echo "| ${w}x${h} | $net ($net_cpu) | $net_rss | $bin | $ext | $t ($c) | $ratio | $(col 3 "$f") |"
+            echo "| ${w}x${h} | $net ($net_cpu) | $net_rss | $bin | $ext | $t ($c; $(col 4 "$f")) | $ratio | $(col 3 "$f") |"
         done
         b=$((b + 1))
     done
