@@ -68,7 +68,7 @@ static int config_from_meta(model_config *c, const st_file *f, const char *name)
     return 0;
 }
 
-static int model_from(model *m, const st_file *f, const char *name) {
+static int model_from(model *m, st_file *f, const char *name) {
     model_config cfg;
     if (config_from_meta(&cfg, f, name)) return -1;
     // The file is checked against the metadata before anything of the model's size is
@@ -94,6 +94,15 @@ static int model_from(model *m, const st_file *f, const char *name) {
     }
     // Every one of the table's n_params names is in the file, which holds n_params
     // tensors of distinct names (the JSON reader refuses duplicates): none is unexpected.
+    // A file in the table's order (attsr's own) lies in its block as the parameters do:
+    // the block becomes them, without a copy.
+    int same_layout = f->block_floats == m->n_floats;
+    for (int i = 0; same_layout && i < m->n_params; i++)
+        same_layout = st_find(f, m->info[i].name)->data == f->block + m->info[i].offset;
+    if (same_layout) {
+        m->w = st_take_block(f);
+        return 0;
+    }
     if (model_alloc_params(m)) return as_errorf("%s: %s", name, as_error());
     for (int i = 0; i < m->n_params; i++)
         memcpy(m->w + m->info[i].offset, st_find(f, m->info[i].name)->data, sizeof(float) * m->info[i].numel);

@@ -61,10 +61,8 @@ static void convert(float *dst, const uint8_t *src, size_t n, const char *dt) {
 // ---- reading ---------------------------------------------------------------------
 
 void st_free(st_file *f) {
-    for (int i = 0; i < f->n; i++) {
-        free(f->tensors[i].name);
-        free(f->tensors[i].data);
-    }
+    for (int i = 0; i < f->n; i++) free(f->tensors[i].name);
+    free(f->block);
     for (int i = 0; i < f->n_meta; i++) {
         free(f->meta_keys[i]);
         free(f->meta_values[i]);
@@ -131,10 +129,9 @@ static int parse_tensor(st_tensor *t, const char *key, json_t *info, size_t data
     return 0;
 }
 
-// The float32 copy of t's data, which must be finite.
-static int load_data(st_tensor *t, const uint8_t *data, const char *name) {
-    t->data = as_malloc_array(t->numel ? t->numel : 1, sizeof(float));
-    if (!t->data) return as_errorf("%s: tensor '%s': %s", name, t->name, as_error());
+// The float32 copy of t's data, at dst, which must be finite.
+static int load_data(st_tensor *t, float *dst, const uint8_t *data, const char *name) {
+    t->data = dst;
     convert(t->data, data + t->offset, t->numel, t->dtype);
     size_t bad = as_first_nonfinite(t->data, t->numel);
     if (bad < t->numel)
@@ -222,7 +219,14 @@ int st_read_memory(st_file *f, const void *buf, size_t n, const char *name) {
     // The ranges first: once they tile the data, what the copies take is bounded by it.
     qsort(f->tensors, f->n, sizeof(st_tensor), cmp_offset);
     rc = check_coverage(f, data_len, name);
-    for (int i = 0; !rc && i < f->n; i++) rc = load_data(&f->tensors[i], data, name);
+    // every tensor's floats in one block, in file order (a loader may take it whole)
+    size_t floats = 0;
+    for (int i = 0; !rc && i < f->n; i++) floats += f->tensors[i].numel;  // <= data_len / 2: no overflow
+    if (!rc && !(f->block = as_aligned_alloc(sizeof(float) * (floats ? floats : 1))))
+        rc = as_errorf("%s: %s", name, as_error());
+    f->block_floats = floats;
+    for (size_t i = 0, at = 0; !rc && i < (size_t)f->n; at += f->tensors[i++].numel)
+        rc = load_data(&f->tensors[i], f->block + at, data, name);
     if (rc) {
         st_free(f);
         return -1;
@@ -246,6 +250,13 @@ int st_read(st_file *f, const char *path) {
     int rc = st_read_memory(f, buf, n, path);
     free(buf);
     return rc;
+}
+
+float *st_take_block(st_file *f) {
+    float *b = f->block;
+    f->block = NULL;
+    for (int i = 0; i < f->n; i++) f->tensors[i].data = NULL;
+    return b;
 }
 
 const st_tensor *st_find(const st_file *f, const char *name) {

@@ -13,7 +13,7 @@ typedef struct {
     size_t offset;  // byte offset in the data block (file order)
     size_t nbytes;  // bytes it takes there (numel x the dtype's size)
     char dtype[8];  // as in the file: F32, BF16 or F16
-    float *data;    // float32 copy (owned by the st_file)
+    float *data;    // float32 copy, in the st_file's block
 } st_tensor;
 
 typedef struct {
@@ -22,6 +22,8 @@ typedef struct {
     int *by_name;        // (n) indices into tensors, sorted by name: st_find's index
     int n_meta;
     char **meta_keys, **meta_values;
+    float *block;  // every tensor's data, in file order (64-byte aligned)
+    size_t block_floats;
 } st_file;
 
 // Parses a whole file (or a memory buffer); `name` is used in error messages. As the
@@ -32,6 +34,8 @@ int st_read(st_file *f, const char *path);
 int st_read_memory(st_file *f, const void *data, size_t n, const char *name);
 void st_free(st_file *f);
 const st_tensor *st_find(const st_file *f, const char *name);
+// Hands the block over (free() it): the tensors' data pointers are cleared.
+float *st_take_block(st_file *f);
 const char *st_meta(const st_file *f, const char *key);  // NULL when absent
 
 // Writes F32 tensors atomically. shapes[i] has ndims[i] entries; meta may be NULL.
