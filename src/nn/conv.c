@@ -150,15 +150,15 @@ typedef struct {
 // Transformed kernels of the layers a plan serves, keyed by their weights pointer and
 // checked against a hash of the weights on every call: a kernel is kept from its second
 // call with unchanged weights (kernel_get), and transformed again when they change,
-// with no help from the caller. A transformed kernel is 4x the weights (36 positions for
-// 9 taps), so the
-// cache holds KCACHE_BYTES per plan and direction: all of the bundled models' layers
-// (C = 32: 3 MiB for the 20 conv1s). A plan told that it serves more layers than that
-// (conv_opts.layers: the paper-size model's 140 conv1s, 82 MiB) caches none and
-// transforms each kernel per call (0.1 ms for 64 -> 64, ~1% of its inference): a
-// partial cache, the first few layers only, cost 15 MiB of peak RSS (+12% at paper
-// size) for 0.1% of the time. Per-call kernels go to the workspace (kscr_off), so the
-// plans of a model share one buffer for them, as for the rest of the workspace.
+// with no help from the caller. A transformed kernel is 4x the weights (36 positions
+// for 9 taps), so the cache holds KCACHE_BYTES per plan and direction: all of the
+// bundled models' layers (C = 32: 3 MiB for the 20 conv1s). A plan told that it serves
+// more layers than that (conv_opts.layers: the paper-size model's 140 conv1s, 82 MiB)
+// caches none and transforms each kernel per call (0.1 ms for 64 -> 64, ~1% of its
+// inference): a partial cache, the first few layers only, cost 15 MiB of peak RSS
+// (+12% at paper size) for 0.1% of the time. Per-call kernels go to the workspace
+// (kscr_off), so the plans of a model share one buffer for them, as for the rest of the
+// workspace.
 #define KCACHE_BYTES ((size_t)4 << 20)
 typedef struct {
     const float *w;
@@ -306,7 +306,7 @@ static uint64_t weights_hash(const float *w, size_t n) {
 // The transformed kernel of `weight` for direction d. A kernel is cached from its second
 // call with the same weights: a single forward (a one-shot `attsr upscale`) and a
 // training step (new weights each time) transform into the workspace and touch no cache
-// pages (7.4 MB, ~1800 page faults, for the bundled x2's first forward).
+// pages (7.4 MB, ~1950 page faults, for the bundled x2's first forward).
 static const float *kernel_get(nn_conv *c, int d, const float *weight) {
     kcache *k = &c->kc[d];
     size_t nf = wino_kernel_floats(c->wino[d]);

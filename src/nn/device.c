@@ -100,7 +100,12 @@ int nn_graph_begin(nn_device d) {
 
 int nn_graph_end(nn_device d, nn_graph **g) {
 #ifdef ATTSR_CUDA
-    if (d == NN_CUDA) return cuda_graph_end((void **)g);
+    if (d == NN_CUDA) {
+        void *exec = NULL;
+        int rc = cuda_graph_end(&exec);
+        *g = exec;
+        return rc;
+    }
 #endif
     *g = NULL;
     return as_errorf("recorded work (graphs) needs CUDA");
