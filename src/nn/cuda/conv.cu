@@ -108,42 +108,32 @@ static int choose_algorithms(cuda_conv *c) {
         }
     const char *env = getenv("ATTSR_CUDNN_ALGO");
     const int find = !(env && !strcmp(env, "heuristic")), det = c->deterministic;
+    // one pass's ranking: cudnnFind* and the heuristics' _v7 take the same arguments
+#define RANK(find_fn, heuristic_fn, what, ...) \
+    CUDNN(find ? find_fn(g_cudnn, __VA_ARGS__) : heuristic_fn(g_cudnn, __VA_ARGS__), what)
     int n = 0, i;
     cudnnConvolutionFwdAlgoPerf_t fp[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    const int nf = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
-    if (find)
-        CUDNN(cudnnFindConvolutionForwardAlgorithm(g_cudnn, c->x, c->w, c->conv, c->y, nf, &n, fp), "forward algorithm");
-    else
-        CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(g_cudnn, c->x, c->w, c->conv, c->y, nf, &n, fp),
-              "forward algorithm");
+    RANK(cudnnFindConvolutionForwardAlgorithm, cudnnGetConvolutionForwardAlgorithm_v7, "forward algorithm", c->x, c->w,
+         c->conv, c->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, fp);
     if ((i = first_fit(fp, n, det)) < 0)
         return as_errorf("cuDNN: no forward algorithm for a %dx%d %d->%d convolution", c->k, c->k, c->cin, c->cout);
     c->fwd = fp[i].algo;
     size_t need = fp[i].memory;
     if (c->training) {
         cudnnConvolutionBwdDataAlgoPerf_t dp[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-        const int nd = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
-        if (find)
-            CUDNN(cudnnFindConvolutionBackwardDataAlgorithm(g_cudnn, c->w, c->y, c->conv, c->x, nd, &n, dp),
-                  "backward-data algorithm");
-        else
-            CUDNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(g_cudnn, c->w, c->y, c->conv, c->x, nd, &n, dp),
-                  "backward-data algorithm");
+        RANK(cudnnFindConvolutionBackwardDataAlgorithm, cudnnGetConvolutionBackwardDataAlgorithm_v7,
+             "backward-data algorithm", c->w, c->y, c->conv, c->x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, dp);
         if ((i = first_fit(dp, n, det)) < 0) return as_errorf("cuDNN: no backward-data algorithm");
         c->bwd_data = dp[i].algo;
         need = need > dp[i].memory ? need : dp[i].memory;
         cudnnConvolutionBwdFilterAlgoPerf_t wp[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-        const int nw = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
-        if (find)
-            CUDNN(cudnnFindConvolutionBackwardFilterAlgorithm(g_cudnn, c->x, c->y, c->conv, c->w, nw, &n, wp),
-                  "backward-weights algorithm");
-        else
-            CUDNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(g_cudnn, c->x, c->y, c->conv, c->w, nw, &n, wp),
-                  "backward-weights algorithm");
+        RANK(cudnnFindConvolutionBackwardFilterAlgorithm, cudnnGetConvolutionBackwardFilterAlgorithm_v7,
+             "backward-weights algorithm", c->x, c->y, c->conv, c->w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, wp);
         if ((i = first_fit(wp, n, det)) < 0) return as_errorf("cuDNN: no backward-weights algorithm");
         c->bwd_filter = wp[i].algo;
         need = need > wp[i].memory ? need : wp[i].memory;
     }
+#undef RANK
     c->algo_bytes = round256(need);
     if (g_n_choices < MAX_CHOICES) {
         algo_choice *a = &g_choices[g_n_choices++];
